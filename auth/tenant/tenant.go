@@ -1,0 +1,169 @@
+// Package tenant manages the workspaces (tenants) a mailcal deployment serves:
+// their API keys, kept only as SHA-256 hashes in the store, and the
+// authentication of HTTP requests by those keys.
+package tenant
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mailcal/mailcal/auth/store"
+)
+
+// Default is the tenant of a stdio server started without --tenant.
+const Default = "default"
+
+// keyPrefix starts every API key, so that a leaked key is easy to recognise
+// (and to find with secret scanners).
+const keyPrefix = "mck_"
+
+const storePrefix = "tenant/"
+
+var (
+	// ErrExists is returned by Add for a name already in use.
+	ErrExists = errors.New("tenant already exists")
+	// ErrNotFound is returned for a tenant that does not exist.
+	ErrNotFound = errors.New("tenant not found")
+)
+
+var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// ValidateName checks a tenant name: 1 to 63 characters of a-z, 0-9, '-' and
+// '_', starting with a letter or digit.
+func ValidateName(name string) error {
+	if !nameRE.MatchString(name) {
+		return fmt.Errorf("invalid tenant name %q: use 1 to 63 characters of a-z, 0-9, '-' and '_', starting with a letter or digit", name)
+	}
+	return nil
+}
+
+// Tenant is one workspace. KeyHash is the hex SHA-256 of its API key; the key
+// itself is never stored.
+type Tenant struct {
+	Name      string    `json:"name"`
+	KeyHash   string    `json:"key_hash"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Registry keeps tenants in a store.
+type Registry struct {
+	store store.Store
+	now   func() time.Time
+}
+
+// NewRegistry returns a registry over s.
+func NewRegistry(s store.Store) *Registry {
+	return &Registry{store: s, now: time.Now}
+}
+
+// Add creates a tenant and returns its new API key. The key is shown once:
+// only its hash is kept.
+func (r *Registry) Add(ctx context.Context, name string) (string, error) {
+	if err := ValidateName(name); err != nil {
+		return "", err
+	}
+	if _, err := r.store.Get(ctx, storePrefix+name); err == nil {
+		return "", fmt.Errorf("%w: %s", ErrExists, name)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return "", err
+	}
+	key, err := NewKey()
+	if err != nil {
+		return "", err
+	}
+	t := Tenant{Name: name, KeyHash: HashKey(key), CreatedAt: r.now().UTC().Truncate(time.Second)}
+	data, err := json.Marshal(t)
+	if err != nil {
+		return "", err
+	}
+	if err := r.store.Set(ctx, storePrefix+name, data); err != nil {
+		return "", err
+	}
+	return key, nil
+}
+
+// Get returns one tenant.
+func (r *Registry) Get(ctx context.Context, name string) (Tenant, error) {
+	if err := ValidateName(name); err != nil {
+		return Tenant{}, err
+	}
+	data, err := r.store.Get(ctx, storePrefix+name)
+	if errors.Is(err, store.ErrNotFound) {
+		return Tenant{}, fmt.Errorf("%w: %s", ErrNotFound, name)
+	}
+	if err != nil {
+		return Tenant{}, err
+	}
+	var t Tenant
+	if err := json.Unmarshal(data, &t); err != nil || t.Name != name || len(t.KeyHash) != sha256.Size*2 {
+		return Tenant{}, fmt.Errorf("tenant %s: stored record is damaged; remove and add it again", name)
+	}
+	return t, nil
+}
+
+// List returns every tenant, sorted by name.
+func (r *Registry) List(ctx context.Context) ([]Tenant, error) {
+	keys, err := r.store.List(ctx, storePrefix)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Tenant, 0, len(keys))
+	for _, k := range keys {
+		t, err := r.Get(ctx, strings.TrimPrefix(k, storePrefix))
+		if errors.Is(err, ErrNotFound) {
+			continue // removed meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Remove deletes a tenant. Its key stops working at once in this process and
+// within the authenticator's refresh interval in running servers.
+func (r *Registry) Remove(ctx context.Context, name string) error {
+	if err := ValidateName(name); err != nil {
+		return err
+	}
+	err := r.store.Delete(ctx, storePrefix+name)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: %s", ErrNotFound, name)
+	}
+	return err
+}
+
+// NewKey returns a fresh API key: the prefix and 32 random bytes, base64url.
+func NewKey() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("generating an API key: %w", err)
+	}
+	return keyPrefix + base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// HashKey returns the hex SHA-256 of an API key. Keys carry 256 random bits,
+// so a fast hash is enough: there is nothing to brute-force.
+func HashKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+// match reports in constant time whether key hashes to hash.
+func match(key string, hash []byte) bool {
+	sum := sha256.Sum256([]byte(key))
+	return subtle.ConstantTimeCompare(sum[:], hash) == 1
+}
