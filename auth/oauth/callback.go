@@ -1,0 +1,157 @@
+package oauth
+
+import (
+	"context"
+	"errors"
+	"html/template"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// CallbackPath is where providers send the browser back.
+const CallbackPath = "/oauth/callback"
+
+var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>mailcal: {{.Title}}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#222}
+h1{font-size:1.4rem}.ok{color:#17692e}.err{color:#a4161a}</style></head>
+<body><h1 class="{{.Class}}">{{.Title}}</h1><p>{{.Message}}</p>{{if .Hint}}<p>{{.Hint}}</p>{{end}}</body></html>
+`))
+
+type page struct {
+	Title, Class, Message, Hint string
+}
+
+// writePage answers an HTML page that may be shown in a browser but not framed,
+// scripted or leak the URL (with its code) through a Referer.
+func writePage(w http.ResponseWriter, status int, p page) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = pageTmpl.Execute(w, p)
+}
+
+// CallbackHandler completes flows from the provider's redirect
+// (GET ?state=..&code=.. or ?state=..&error=..) and answers a page naming the
+// connected account or the error. An unknown, used, expired or foreign
+// state changes nothing.
+func CallbackHandler(f *Flows) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", "GET")
+			writePage(w, http.StatusMethodNotAllowed, page{Title: "Method not allowed", Class: "err", Message: "The callback takes a GET request."})
+			return
+		}
+		q := r.URL.Query()
+		state := q.Get("state")
+		if e := q.Get("error"); e != "" {
+			err := f.Deny(state, "", e)
+			if errors.Is(err, ErrDenied) {
+				writePage(w, http.StatusOK, page{Title: "Not connected", Class: "err", Message: "Access was not granted, so no account was connected.", Hint: "To try again, start the connection again."})
+				return
+			}
+			writeFlowError(w, err)
+			return
+		}
+		res := f.Complete(r.Context(), state, "", q.Get("code"))
+		if res.Err != nil {
+			writeFlowError(w, res.Err)
+			return
+		}
+		msg := res.Grant.Account + " is connected to mailcal (" + res.Grant.Provider + ": " + strings.Join(res.Grant.Scopes, ", ") + ")."
+		hint := "You can close this window and go back to your assistant."
+		if len(res.Missing) > 0 {
+			hint = "Not granted: " + strings.Join(res.Missing, ", ") + ". Connect again and tick those boxes if you need them. " + hint
+		}
+		writePage(w, http.StatusOK, page{Title: "Connected", Class: "ok", Message: msg, Hint: hint})
+	})
+}
+
+func writeFlowError(w http.ResponseWriter, err error) {
+	status := http.StatusBadRequest
+	if !errors.Is(err, ErrUnknownState) && !errors.Is(err, ErrExpiredState) && !errors.Is(err, ErrBadCode) {
+		status = http.StatusBadGateway
+	}
+	writePage(w, status, page{Title: "Not connected", Class: "err", Message: err.Error()})
+}
+
+// Loopback serves the callback on 127.0.0.1 at a random port, for
+// connections made from this machine (the CLI, and the stdio server's
+// connect_account tool). It starts on first use and stops once no flow waits.
+type Loopback struct {
+	Flows *Flows
+
+	mu      sync.Mutex
+	srv     *http.Server
+	uri     string
+	lastUse time.Time
+}
+
+// RedirectURI starts the listener if needed and returns its redirect URI.
+func (l *Loopback) RedirectURI() (string, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lastUse = time.Now()
+	if l.srv != nil {
+		return l.uri, nil
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	mux := http.NewServeMux()
+	mux.Handle(CallbackPath, CallbackHandler(l.Flows))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	l.srv, l.uri = srv, "http://"+ln.Addr().String()+CallbackPath
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			slog.Warn("loopback callback listener stopped", "err", err)
+		}
+	}()
+	go l.closeWhenIdle(srv)
+	return l.uri, nil
+}
+
+// closeWhenIdle stops the listener once no flow waits and none was started
+// for a while (a flow may be between RedirectURI and Begin).
+func (l *Loopback) closeWhenIdle(srv *http.Server) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for range t.C {
+		l.mu.Lock()
+		if l.srv != srv {
+			l.mu.Unlock()
+			return
+		}
+		if time.Since(l.lastUse) < 30*time.Second || l.Flows.Pending() > 0 {
+			l.mu.Unlock()
+			continue
+		}
+		l.srv, l.uri = nil, ""
+		l.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = srv.Shutdown(ctx)
+		cancel()
+		return
+	}
+}
+
+// Close stops the listener now.
+func (l *Loopback) Close() {
+	l.mu.Lock()
+	srv := l.srv
+	l.srv, l.uri = nil, ""
+	l.mu.Unlock()
+	if srv != nil {
+		_ = srv.Close()
+	}
+}

@@ -1,0 +1,283 @@
+package oauth_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mailcal/mailcal/auth/grants"
+	"github.com/mailcal/mailcal/auth/oauth"
+	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/providers/google/fakegoogle"
+)
+
+type fixture struct {
+	fake   *fakegoogle.Server
+	grants *grants.Store
+	flows  *oauth.Flows
+	cb     string // callback (redirect) URI
+	srv    *http.Server
+}
+
+func envFunc(kv []string) func(string) string {
+	m := map[string]string{}
+	for _, s := range kv {
+		k, v, _ := strings.Cut(s, "=")
+		m[k] = v
+	}
+	return func(k string) string { return m[k] }
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	fake := fakegoogle.New(fakegoogle.Options{})
+	t.Cleanup(fake.Close)
+	fake.AddUser("alice@example.com")
+	fake.AddUser("bob@example.com")
+	getenv := envFunc(fake.Env())
+	gs := grants.New(store.NewMemory())
+	flows := oauth.NewFlows(oauth.FlowsConfig{
+		Providers: func(string) (*oauth.Provider, error) { return oauth.Google(getenv) },
+		Grants:    gs,
+	})
+	lb := &oauth.Loopback{Flows: flows}
+	t.Cleanup(lb.Close)
+	cb, err := lb.RedirectURI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{fake: fake, grants: gs, flows: flows, cb: cb}
+}
+
+func (f *fixture) begin(t *testing.T, tenant string, scopes ...string) *oauth.Flow {
+	t.Helper()
+	flow, err := f.flows.Begin(context.Background(), oauth.Request{Tenant: tenant, Provider: "google", Scopes: scopes, RedirectURI: f.cb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return flow
+}
+
+func TestAuthorizationURL(t *testing.T) {
+	f := newFixture(t)
+	flow, err := f.flows.Begin(context.Background(), oauth.Request{Tenant: "a", Provider: "calendar", LoginHint: "bob@example.com", RedirectURI: f.cb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(flow.URL)
+	q := u.Query()
+	for k, want := range map[string]string{
+		"access_type": "offline", "prompt": "consent", "include_granted_scopes": "true",
+		"code_challenge_method": "S256", "login_hint": "bob@example.com", "state": flow.State,
+		"redirect_uri": f.cb, "response_type": "code",
+	} {
+		if got := q.Get(k); got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+	if q.Get("code_challenge") == "" || len(flow.State) < 40 {
+		t.Errorf("challenge %q state %q", q.Get("code_challenge"), flow.State)
+	}
+	// A calendar-only connection never asks for mail.
+	scope := q.Get("scope")
+	if strings.Contains(scope, "gmail") || !strings.Contains(scope, "calendar.readonly") || !strings.Contains(scope, "openid") {
+		t.Errorf("scope = %q", scope)
+	}
+	if _, err := f.flows.Begin(context.Background(), oauth.Request{Tenant: "a", Provider: "gmail", Scopes: []string{"calendar.read"}, RedirectURI: f.cb}); err == nil {
+		t.Error("gmail alias accepted a calendar scope")
+	}
+	if _, err := f.flows.Begin(context.Background(), oauth.Request{Tenant: "a", Provider: "google", RedirectURI: "http://example.com/cb"}); err == nil {
+		t.Error("plain-http non-loopback redirect accepted")
+	}
+}
+
+func TestMissingClient(t *testing.T) {
+	flows := oauth.NewFlows(oauth.FlowsConfig{
+		Providers: func(string) (*oauth.Provider, error) { return oauth.Google(func(string) string { return "" }) },
+		Grants:    grants.New(store.NewMemory()),
+	})
+	_, err := flows.Begin(context.Background(), oauth.Request{Tenant: "a", Provider: "google", RedirectURI: "http://127.0.0.1:1/cb"})
+	if !errors.Is(err, oauth.ErrNotConfigured) || !strings.Contains(err.Error(), "MAILCAL_GOOGLE_CLIENT_ID") || !strings.Contains(err.Error(), "console.cloud.google.com") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestConnectThroughCallback(t *testing.T) {
+	f := newFixture(t)
+	flow := f.begin(t, "a", "mail.read", "calendar.read")
+	to, err := f.fake.Approve(context.Background(), flow.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(to.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("callback answered %d", resp.StatusCode)
+	}
+	res := flow.Wait(context.Background())
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	g, err := f.grants.Get(context.Background(), "a", "google", "alice@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.RefreshToken == "" || g.Status != grants.StatusActive || strings.Join(g.Scopes, ",") != "mail.read,calendar.read" {
+		t.Fatalf("grant = %+v", g)
+	}
+	// The state is single-use: the same callback again changes nothing.
+	resp, err = http.Get(to.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Fatalf("reused state answered %d", resp.StatusCode)
+	}
+	g2, _ := f.grants.Get(context.Background(), "a", "google", "alice@example.com")
+	if g2.RefreshToken != g.RefreshToken {
+		t.Fatal("reused state changed the grant")
+	}
+}
+
+func TestBadStates(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	flow := f.begin(t, "a")
+	to, err := f.fake.Approve(ctx, flow.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := to.Query().Get("code")
+	for name, state := range map[string]string{"unknown": "nope", "empty": "", "prefix": flow.State[:10], "long": strings.Repeat("x", 5000)} {
+		if res := f.flows.Complete(ctx, state, "", code); !errors.Is(res.Err, oauth.ErrUnknownState) {
+			t.Errorf("%s state: %v", name, res.Err)
+		}
+	}
+	// Another tenant's state is unknown to this tenant, and stays usable by its own.
+	if res := f.flows.Complete(ctx, flow.State, "b", code); !errors.Is(res.Err, oauth.ErrUnknownState) {
+		t.Fatalf("other tenant: %v", res.Err)
+	}
+	if gs, _ := f.grants.List(ctx, "b"); len(gs) != 0 {
+		t.Fatal("other tenant got a grant")
+	}
+	if res := f.flows.Complete(ctx, flow.State, "a", code); res.Err != nil {
+		t.Fatalf("own tenant after a foreign attempt: %v", res.Err)
+	}
+	// A bad code consumes the state and stores nothing.
+	flow2 := f.begin(t, "c")
+	if res := f.flows.Complete(ctx, flow2.State, "c", "4/not-a-code"); res.Err == nil {
+		t.Fatal("bad code accepted")
+	}
+	if gs, _ := f.grants.List(ctx, "c"); len(gs) != 0 {
+		t.Fatal("bad code stored a grant")
+	}
+	if res := f.flows.Complete(ctx, flow2.State, "c", code); !errors.Is(res.Err, oauth.ErrUnknownState) {
+		t.Fatalf("state reused after a failed exchange: %v", res.Err)
+	}
+}
+
+func TestExpiredState(t *testing.T) {
+	f := newFixture(t)
+	flow := f.begin(t, "a")
+	to, err := f.fake.Approve(context.Background(), flow.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oauth.SetClock(f.flows, func() time.Time { return time.Now().Add(oauth.StateTTL + time.Second) })
+	res := f.flows.Complete(context.Background(), flow.State, "", to.Query().Get("code"))
+	if !errors.Is(res.Err, oauth.ErrExpiredState) {
+		t.Fatalf("err = %v", res.Err)
+	}
+	if w := flow.Wait(context.Background()); !errors.Is(w.Err, oauth.ErrExpiredState) {
+		t.Fatalf("waiter got %v", w.Err)
+	}
+}
+
+func TestDenied(t *testing.T) {
+	f := newFixture(t)
+	flow := f.begin(t, "a")
+	f.fake.DenyNext()
+	to, err := f.fake.Approve(context.Background(), flow.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(to.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if res := flow.Wait(context.Background()); !errors.Is(res.Err, oauth.ErrDenied) {
+		t.Fatalf("err = %v", res.Err)
+	}
+}
+
+func TestPartialGrant(t *testing.T) {
+	f := newFixture(t)
+	f.fake.GrantOnly("openid", "email", "https://www.googleapis.com/auth/gmail.readonly")
+	flow := f.begin(t, "a", "mail.read", "mail.send")
+	to, err := f.fake.Approve(context.Background(), flow.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := f.flows.Complete(context.Background(), flow.State, "a", to.Query().Get("code"))
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if strings.Join(res.Grant.Scopes, ",") != "mail.read" || strings.Join(res.Missing, ",") != "mail.send" {
+		t.Fatalf("scopes %v missing %v", res.Grant.Scopes, res.Missing)
+	}
+}
+
+func TestPendingBounded(t *testing.T) {
+	f := newFixture(t)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok := 0
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := f.flows.Begin(context.Background(), oauth.Request{Tenant: "a", Provider: "google", RedirectURI: f.cb}); err == nil {
+				mu.Lock()
+				ok++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if ok != 20 {
+		t.Fatalf("%d flows started for one tenant, want the limit of 20", ok)
+	}
+	if _, err := f.flows.Begin(context.Background(), oauth.Request{Tenant: "b", Provider: "google", RedirectURI: f.cb}); err != nil {
+		t.Fatalf("another tenant is blocked: %v", err)
+	}
+}
+
+func TestRevoke(t *testing.T) {
+	f := newFixture(t)
+	flow := f.begin(t, "a")
+	to, _ := f.fake.Approve(context.Background(), flow.URL)
+	res := f.flows.Complete(context.Background(), flow.State, "a", to.Query().Get("code"))
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if err := f.flows.Revoke(context.Background(), "google", res.Grant.RefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	if f.fake.RevokeRequests() != 1 {
+		t.Fatalf("revoke requests = %d", f.fake.RevokeRequests())
+	}
+	// Revoking again is not an error: the token is gone either way.
+	if err := f.flows.Revoke(context.Background(), "google", res.Grant.RefreshToken); err != nil {
+		t.Fatal(err)
+	}
+}
