@@ -1,0 +1,139 @@
+package tokens
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// ErrNeedsReauth matches every *ReauthError with errors.Is.
+var ErrNeedsReauth = errors.New("account needs to be reconnected")
+
+// ReauthError says that an account's grant no longer works (the provider
+// refused its refresh token, or the grant is marked needs_reauth or revoked
+// in the store): the person has to connect the account again. Callers add the
+// reconnect URL or command; they know how a flow is started.
+type ReauthError struct {
+	Tenant   string
+	Provider string // provider name, e.g. "google"
+	Account  string
+	// Reason says why, e.g. "Google refused its refresh token
+	// (invalid_grant: Token has been expired or revoked.)". It never holds a
+	// token.
+	Reason string
+	// ConnectedAt is when the account was connected (zero if unknown).
+	ConnectedAt time.Time
+	// FailedAt is when the grant was found dead (zero if unknown).
+	FailedAt time.Time
+}
+
+// Testing-mode window: Google refresh tokens of an app whose consent screen is
+// in "Testing" status expire 7 days after consent. We notice it at the next
+// refresh (at the latest at the next health check), so allow some slack.
+const (
+	testingModeMin = 6*24*time.Hour + 12*time.Hour
+	testingModeMax = 7*24*time.Hour + 12*time.Hour
+)
+
+// LikelyTestingMode reports whether the grant died about 7 days after it was
+// connected, the classic symptom of a Google OAuth consent screen left in
+// "Testing" status (its refresh tokens expire after 7 days).
+func (e *ReauthError) LikelyTestingMode() bool {
+	if e.Provider != "google" || e.ConnectedAt.IsZero() || e.FailedAt.IsZero() {
+		return false
+	}
+	d := e.FailedAt.Sub(e.ConnectedAt)
+	return d >= testingModeMin && d <= testingModeMax
+}
+
+func (e *ReauthError) Error() string {
+	reason := e.Reason
+	if reason == "" {
+		reason = "its grant no longer works"
+	}
+	s := fmt.Sprintf("account %s (%s) needs to be reconnected: %s", e.Account, e.Provider, reason)
+	if e.LikelyTestingMode() {
+		if !strings.HasSuffix(s, ".") && !strings.HasSuffix(s, ".)") {
+			s += "."
+		}
+		s += ` It died about 7 days after it was connected: the Google Cloud project's OAuth consent screen is probably in "Testing" status, whose refresh tokens expire after 7 days; publish the app (In production) to stop this.`
+	}
+	return s
+}
+
+// Is makes errors.Is(err, ErrNeedsReauth) true.
+func (e *ReauthError) Is(target error) bool { return target == ErrNeedsReauth }
+
+// RefreshError is a failed refresh that does not (yet) mean the grant is
+// dead: the token endpoint was unreachable, overloaded, or refused the OAuth
+// client. Its text holds only the HTTP status, the OAuth error code and
+// description: never a token, code, client secret or raw response body.
+type RefreshError struct {
+	Tenant, Provider, Account string
+	Attempts                  int    // token-endpoint requests made
+	Status                    int    // HTTP status of the last answer; 0 if none
+	Code                      string // OAuth error code of the last answer, e.g. "invalid_client"
+	Description               string // its error_description, sanitised
+	// Temporary is true for failures worth retrying later (5xx, 429,
+	// network errors, timeouts).
+	Temporary bool
+	// RetryAfter is the provider's Retry-After, if it sent one.
+	RetryAfter time.Duration
+
+	detail string // sanitised description of the cause
+	cause  error  // a cause without secrets (context or network error), for errors.Is
+}
+
+func (e *RefreshError) Error() string {
+	attempts := ""
+	if e.Attempts > 1 {
+		attempts = fmt.Sprintf(" after %d attempts", e.Attempts)
+	}
+	return fmt.Sprintf("refreshing the access token of account %s (%s) failed%s: %s", e.Account, e.Provider, attempts, e.detail)
+}
+
+// Unwrap returns the cause when it is known to carry no secret (a context or
+// network error); never the *oauth2.RetrieveError, whose Body is the raw
+// token-endpoint answer.
+func (e *RefreshError) Unwrap() error { return e.cause }
+
+// sanitize makes a provider-supplied string safe for an error message or a
+// log line: no control characters, bounded length, and any known secret
+// replaced (defence in depth; error descriptions should never echo them).
+func sanitize(s string, secrets ...string) string {
+	for _, sec := range secrets {
+		if len(sec) >= 4 {
+			s = strings.ReplaceAll(s, sec, "[redacted]")
+		}
+	}
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	s = strings.TrimSpace(s)
+	if r := []rune(s); len(r) > 300 {
+		s = string(r[:300]) + "…"
+	}
+	return s
+}
+
+// displayName is a provider's name as people write it.
+func displayName(provider string) string {
+	switch provider {
+	case "google":
+		return "Google"
+	case "microsoft":
+		return "Microsoft"
+	case "":
+		return "The provider"
+	}
+	return provider
+}
+
+// errReplaced stops a grant update when the stored grant is no longer the
+// one the refresh used (reconnected meanwhile).
+var errReplaced = errors.New("grant replaced")

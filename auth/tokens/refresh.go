@@ -1,0 +1,316 @@
+package tokens
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/mailcal/mailcal/auth/grants"
+	"github.com/mailcal/mailcal/auth/oauth"
+)
+
+// refresh reads the account's grant and gets a new access token with its
+// refresh token. It runs in the flight goroutine on a long-lived context.
+func (m *Manager) refresh(ctx context.Context, e *entry) (*cached, error) {
+	k := e.k
+	// A reconnect between reading the grant and writing it back makes us
+	// start over with the new grant; twice in one refresh is not worth more.
+	for round := 0; round < 2; round++ {
+		gr, err := m.cfg.Grants.Get(ctx, k.tenant, k.provider, k.account)
+		if err != nil {
+			return nil, err // grants.ErrNotFound (wrapped) or a store error; neither holds a secret
+		}
+		switch {
+		case gr.Status == grants.StatusNeedsReauth || gr.Status == grants.StatusRevoked:
+			return nil, reauthFromGrant(gr)
+		case gr.RefreshToken == "":
+			return nil, &ReauthError{Tenant: k.tenant, Provider: k.provider, Account: gr.Account,
+				Reason: "no refresh token is stored for it", ConnectedAt: gr.ConnectedAt}
+		}
+
+		e.mu.Lock()
+		dead, known, pending := e.deadRT, e.reauth, e.pending
+		e.pending = nil
+		e.mu.Unlock()
+		if dead != "" && gr.RefreshToken == dead && known != nil {
+			// Still the refresh token the provider refused (marking the
+			// grant failed): do not ask again.
+			return nil, known
+		}
+		if pending != nil && pending.old == gr.RefreshToken {
+			// A rotated refresh token we could not save last time: save it
+			// first, then use it.
+			err := m.cfg.Grants.Update(ctx, k.tenant, k.provider, k.account, func(cur *grants.Grant) error {
+				if cur.RefreshToken != pending.old {
+					return errReplaced
+				}
+				cur.RefreshToken = pending.new
+				return nil
+			})
+			if errors.Is(err, errReplaced) {
+				continue // reconnected meanwhile: use the new grant
+			}
+			if err != nil {
+				m.setPending(e, pending)
+				return nil, m.persistError(k, err)
+			}
+			gr.RefreshToken = pending.new
+			m.log.Info("rotated refresh token saved", "tenant", k.tenant, "provider", k.provider, "account", k.account)
+		}
+
+		prov, err := m.cfg.Provider(gr.Provider)
+		if err == nil {
+			err = prov.Configured() // says how to set the OAuth client up
+		}
+		if err != nil {
+			return nil, fmt.Errorf("refreshing the access token of account %s (%s): %w", gr.Account, gr.Provider, err)
+		}
+		start := m.cfg.Now()
+		tok, err := m.exchange(ctx, prov, gr)
+		if err != nil {
+			var re *ReauthError
+			if !errors.As(err, &re) {
+				return nil, err
+			}
+			// invalid_grant. Mark the grant, unless it was replaced meanwhile
+			// (then try the new one).
+			gerr := m.cfg.Grants.Update(ctx, k.tenant, k.provider, k.account, func(cur *grants.Grant) error {
+				if cur.RefreshToken != gr.RefreshToken && cur.Status == grants.StatusActive {
+					return errReplaced
+				}
+				cur.Status = grants.StatusNeedsReauth
+				cur.StatusReason = re.Reason
+				cur.StatusAt = re.FailedAt.UTC()
+				return nil
+			})
+			if errors.Is(gerr, errReplaced) {
+				continue // reconnected meanwhile: try the new grant
+			}
+			e.mu.Lock()
+			e.deadRT = gr.RefreshToken
+			e.mu.Unlock()
+			if gerr != nil && !errors.Is(gerr, grants.ErrNotFound) {
+				m.log.Error("could not mark grant needs_reauth", "tenant", k.tenant, "provider", k.provider, "account", k.account, "err", gerr)
+			}
+			m.log.Warn("grant refused by provider; marked needs_reauth",
+				"tenant", k.tenant, "provider", k.provider, "account", k.account,
+				"reason", re.Reason, "likely_testing_mode", re.LikelyTestingMode())
+			return nil, re
+		}
+
+		if tok.RefreshToken != "" && tok.RefreshToken != gr.RefreshToken {
+			// Rotated: save the new refresh token before anyone gets the new
+			// access token. Until the write succeeds the store holds the
+			// previous refresh token, which the provider still honours.
+			gerr := m.cfg.Grants.Update(ctx, k.tenant, k.provider, k.account, func(cur *grants.Grant) error {
+				if cur.RefreshToken != gr.RefreshToken {
+					return errReplaced
+				}
+				cur.RefreshToken = tok.RefreshToken
+				return nil
+			})
+			switch {
+			case errors.Is(gerr, grants.ErrNotFound):
+				// Disconnected during the refresh: do not bring it back.
+				return nil, gerr
+			case errors.Is(gerr, errReplaced):
+				continue // reconnected during the refresh: use the new grant
+			case gerr != nil:
+				m.setPending(e, &rotation{old: gr.RefreshToken, new: tok.RefreshToken})
+				return nil, m.persistError(k, gerr)
+			}
+			m.log.Info("rotated refresh token saved", "tenant", k.tenant, "provider", k.provider, "account", k.account)
+		}
+		return m.newCached(tok, start), nil
+	}
+	return nil, fmt.Errorf("account %s (%s) was reconnected during a token refresh; try again", k.account, k.provider)
+}
+
+func (m *Manager) setPending(e *entry, r *rotation) {
+	e.mu.Lock()
+	e.pending = r
+	e.mu.Unlock()
+}
+
+func (m *Manager) persistError(k key, err error) error {
+	m.log.Error("could not save a rotated refresh token; the access token is not used",
+		"tenant", k.tenant, "provider", k.provider, "account", k.account, "err", err)
+	return fmt.Errorf("account %s (%s): the provider issued a new refresh token that could not be saved (the call fails so that it is not lost): %w", k.account, k.provider, err)
+}
+
+// newCached turns a token answer into what is handed out: no refresh token,
+// no raw answer, the expiry on our clock.
+func (m *Manager) newCached(tok *oauth2.Token, start time.Time) *cached {
+	var lifetime time.Duration
+	switch {
+	case tok.ExpiresIn > 0:
+		lifetime = time.Duration(tok.ExpiresIn) * time.Second
+	case !tok.Expiry.IsZero():
+		lifetime = time.Until(tok.Expiry) // x/oauth2 computed it on the real clock
+	}
+	c := &cached{}
+	if lifetime > 0 {
+		c.expiry = start.Add(lifetime)
+		margin := min(m.cfg.Margin, lifetime/2)
+		c.refreshAt = c.expiry.Add(-margin)
+	} else {
+		// No expiry given: assume the usual hour; a 401 (Invalidate)
+		// refreshes earlier.
+		c.refreshAt = start.Add(time.Hour - m.cfg.Margin)
+	}
+	c.tok = &oauth2.Token{AccessToken: tok.AccessToken, TokenType: tok.TokenType, Expiry: c.expiry}
+	if lifetime > 0 {
+		c.tok.ExpiresIn = int64(lifetime / time.Second)
+	}
+	return c
+}
+
+// exchange makes the refresh request, retrying transient failures with
+// exponential backoff and jitter (or the provider's Retry-After) within ctx.
+// It returns a *ReauthError for invalid_grant and a *RefreshError otherwise.
+func (m *Manager) exchange(ctx context.Context, prov *oauth.Provider, gr grants.Grant) (*oauth2.Token, error) {
+	conf := prov.Config(gr.Scopes, "")
+	delay := m.cfg.RetryBase
+	for attempt := 1; ; attempt++ {
+		// A one-shot source per attempt: we do the caching and see rotation.
+		tok, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: gr.RefreshToken}).Token()
+		if err == nil {
+			return tok, nil
+		}
+		ferr := m.classify(err, gr, prov, attempt)
+		if ferr.reauth != nil {
+			return nil, ferr.reauth
+		}
+		fe := ferr.refresh
+		if !fe.Temporary || attempt >= m.cfg.RetryAttempts || ctx.Err() != nil {
+			return nil, fe
+		}
+		wait := time.Duration(float64(delay) * (0.5 + rand.Float64())) // ±50 %
+		if fe.RetryAfter > 0 {
+			wait = fe.RetryAfter
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			return nil, fe // no time left for another attempt
+		}
+		m.log.Debug("token endpoint failed; retrying", "tenant", gr.Tenant, "provider", gr.Provider,
+			"account", gr.Account, "attempt", attempt, "wait", wait, "err", fe.detail)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fe
+		case <-t.C:
+		}
+		delay *= 4
+	}
+}
+
+type classified struct {
+	reauth  *ReauthError
+	refresh *RefreshError
+}
+
+// classify turns an x/oauth2 error into a sanitised one: only the HTTP
+// status, the OAuth error code and description survive, never the body.
+func (m *Manager) classify(err error, gr grants.Grant, prov *oauth.Provider, attempt int) classified {
+	secrets := []string{gr.RefreshToken, prov.ClientSecret}
+	fe := &RefreshError{Tenant: gr.Tenant, Provider: gr.Provider, Account: gr.Account, Attempts: attempt}
+	var re *oauth2.RetrieveError
+	var ue *url.Error
+	var ne net.Error
+	switch {
+	case errors.As(err, &re):
+		fe.Code = sanitize(re.ErrorCode, secrets...)
+		fe.Description = sanitize(re.ErrorDescription, secrets...)
+		what := fe.Code
+		if fe.Description != "" {
+			what += ": " + fe.Description
+		}
+		if fe.Code == "invalid_grant" {
+			return classified{reauth: &ReauthError{
+				Tenant: gr.Tenant, Provider: gr.Provider, Account: gr.Account,
+				Reason:      fmt.Sprintf("%s refused its refresh token (%s)", displayName(gr.Provider), what),
+				ConnectedAt: gr.ConnectedAt, FailedAt: m.cfg.Now(),
+			}}
+		}
+		status := "an error"
+		if re.Response != nil {
+			fe.Status = re.Response.StatusCode
+			status = strconv.Itoa(fe.Status)
+			if t := http.StatusText(fe.Status); t != "" {
+				status += " " + t
+			}
+			fe.RetryAfter = retryAfter(re.Response.Header.Get("Retry-After"), m.cfg.Now())
+		}
+		fe.Temporary = fe.Status >= 500 || fe.Status == http.StatusTooManyRequests ||
+			fe.Status == http.StatusRequestTimeout ||
+			fe.Code == "temporarily_unavailable" || fe.Code == "server_error"
+		fe.detail = "the token endpoint answered " + status
+		if what != "" {
+			fe.detail += " (" + what + ")"
+		}
+	case errors.Is(err, context.Canceled) && errors.Is(m.base.Err(), context.Canceled):
+		fe.detail = "the token manager was closed"
+		fe.cause = context.Canceled
+	case errors.As(err, &ue), errors.As(err, &ne):
+		fe.Temporary = true
+		fe.detail = "the token endpoint could not be reached: " + sanitize(causeText(err), secrets...)
+		if ue != nil {
+			fe.cause = ue.Err
+		} else {
+			fe.cause = ne
+		}
+	default:
+		// Parse errors and the like: their texts quote no body.
+		fe.detail = sanitize(err.Error(), secrets...)
+	}
+	return classified{refresh: fe}
+}
+
+// causeText is a network error's text without the request URL.
+func causeText(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
+}
+
+// retryAfter parses a Retry-After header: seconds or an HTTP date.
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil {
+		if s <= 0 {
+			return 0
+		}
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// reauthFromGrant is the error for a grant the store already marks dead.
+func reauthFromGrant(gr grants.Grant) *ReauthError {
+	reason, at := gr.StatusReason, gr.StatusAt
+	if reason == "" {
+		if gr.Status == grants.StatusRevoked {
+			reason = "it was disconnected"
+		} else {
+			reason = "its grant was marked needs_reauth"
+		}
+	}
+	return &ReauthError{Tenant: gr.Tenant, Provider: gr.Provider, Account: gr.Account,
+		Reason: reason, ConnectedAt: gr.ConnectedAt, FailedAt: at}
+}

@@ -1,0 +1,410 @@
+// Package tokens runs the access-token lifecycle of connected accounts: one
+// long-lived, lazily created token source per account (tenant, provider,
+// account), refreshed ahead of expiry by exactly one token-endpoint request
+// however many callers need it, with rotated refresh tokens saved before the
+// new access token is used, transient failures retried, and dead grants
+// (invalid_grant) marked needs_reauth in the grant store so that nobody hits
+// the token endpoint for them again until the account is reconnected.
+//
+// Crash safety: the grant store always holds a refresh token that works. A
+// refresh never removes the stored refresh token; a rotated one replaces it
+// (one store write) before the new access token is handed to anyone, and a
+// failed write fails the call. Providers that rotate refresh tokens (e.g.
+// Microsoft) keep the previous one valid after issuing a new one, so a crash
+// between the token answer and the write leaves a stored refresh token that
+// still works and nothing is lost. (A provider that revoked the old refresh
+// token the moment it issued a new one would lose the grant in that window;
+// no client can avoid that, and we keep the window to one store write.)
+//
+// Secrets: access tokens, refresh tokens, authorization codes and client
+// secrets never appear in an error message or a log line. Token-endpoint
+// errors are reduced to HTTP status, OAuth error code and description.
+//
+// The *oauth2.Token values handed out are shared between callers and carry
+// only the access token, its type and expiry (never the refresh token); do not
+// modify them.
+package tokens
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/mailcal/mailcal/auth/grants"
+	"github.com/mailcal/mailcal/auth/oauth"
+)
+
+// Defaults for Config.
+const (
+	DefaultMargin          = 5 * time.Minute
+	DefaultHTTPTimeout     = 15 * time.Second
+	DefaultRefreshTimeout  = 30 * time.Second
+	DefaultSourceTimeout   = 30 * time.Second
+	DefaultRetryAttempts   = 3
+	DefaultRetryBase       = 250 * time.Millisecond
+	DefaultReauthRecheck   = 5 * time.Second
+	DefaultFailureCooldown = 2 * time.Second
+)
+
+// Config configures a Manager. Grants and Provider are required.
+type Config struct {
+	Grants *grants.Store
+	// Provider returns the OAuth client and endpoints of a provider name.
+	Provider func(name string) (*oauth.Provider, error)
+	// HTTPClient talks to token endpoints; default: an http.Client with a
+	// 15 s timeout.
+	HTTPClient *http.Client
+	// Margin: refresh this long before the access token expires; default 5m.
+	// It is reduced to half the token's lifetime for short-lived tokens.
+	Margin time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Tenants lists every tenant, for the health check (Run, CheckAll).
+	Tenants func(ctx context.Context) ([]string, error)
+	// Logger gets one line per notable event and per health-checked account;
+	// default slog.Default().
+	Logger *slog.Logger
+
+	// RefreshTimeout bounds one refresh, retries included; default 30s.
+	RefreshTimeout time.Duration
+	// RetryAttempts is how many token-endpoint requests one refresh may make
+	// on transient failures; default 3.
+	RetryAttempts int
+	// RetryBase is the first backoff (then ×4: 250ms, 1s, …), with ±50 %
+	// jitter; a Retry-After answer header replaces it. Default 250ms.
+	RetryBase time.Duration
+	// ReauthRecheck: while an account needs reauth, its grant is re-read (to
+	// notice a reconnect) at most this often; default 5s.
+	ReauthRecheck time.Duration
+	// FailureCooldown: after a failed refresh (not invalid_grant), calls
+	// within this time get the same error without a new request (or the old
+	// access token while it is still valid); default 2s. A longer
+	// Retry-After from the provider extends it.
+	FailureCooldown time.Duration
+	// SourceTimeout bounds each Token call of a TokenSource (which has no
+	// context of its own); default 30s.
+	SourceTimeout time.Duration
+}
+
+// Manager hands out access tokens of connected accounts. It is safe for
+// concurrent use.
+type Manager struct {
+	cfg    Config
+	log    *slog.Logger
+	base   context.Context // long-lived; carries oauth2.HTTPClient
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // running refreshes
+
+	closeMu sync.Mutex // orders wg.Add against Close's wg.Wait
+	closed  bool
+
+	mu      sync.RWMutex
+	entries map[key]*entry
+}
+
+// key identifies an account. Accounts are compared lower-case, as the grant
+// store keeps them.
+type key struct{ tenant, provider, account string }
+
+func makeKey(tenant, provider, account string) key {
+	return key{tenant, provider, strings.ToLower(account)} // no allocation when already lower-case
+}
+
+// entry is the long-lived token source of one account.
+type entry struct {
+	k   key
+	cur atomic.Pointer[cached] // the access token in use; nil: none
+
+	mu       sync.Mutex // guards the fields below
+	flight   *flight    // the refresh in progress, if any
+	reauth   *ReauthError
+	reauthAt time.Time // when reauth was last confirmed
+	deadRT   string    // the refresh token the provider refused
+	failErr  error     // last failure, returned until failUntil
+	failAt   time.Time
+	failFor  time.Duration
+	lastOK   time.Time // last successful refresh
+	pending  *rotation // a rotated refresh token we could not save yet
+}
+
+// cached is an access token with the times computed on the Manager's clock.
+type cached struct {
+	tok       *oauth2.Token // handed out: no refresh token
+	expiry    time.Time     // zero: unknown
+	refreshAt time.Time     // refresh when now is not before this
+}
+
+type rotation struct{ old, new string }
+
+// flight is one refresh; the callers that need it wait for done.
+type flight struct {
+	done  chan struct{}
+	tok   *oauth2.Token
+	err   error
+	stale *oauth2.Token // on a temporary failure: the previous token, if still usable
+}
+
+// New returns a Manager. It panics if cfg.Grants or cfg.Provider is nil.
+// Call Close when done with it.
+func New(cfg Config) *Manager {
+	if cfg.Grants == nil || cfg.Provider == nil {
+		panic("tokens.New: Config.Grants and Config.Provider are required")
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: DefaultHTTPTimeout}
+	}
+	if cfg.Margin <= 0 {
+		cfg.Margin = DefaultMargin
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.RefreshTimeout <= 0 {
+		cfg.RefreshTimeout = DefaultRefreshTimeout
+	}
+	if cfg.RetryAttempts <= 0 {
+		cfg.RetryAttempts = DefaultRetryAttempts
+	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = DefaultRetryBase
+	}
+	if cfg.ReauthRecheck <= 0 {
+		cfg.ReauthRecheck = DefaultReauthRecheck
+	}
+	if cfg.FailureCooldown <= 0 {
+		cfg.FailureCooldown = DefaultFailureCooldown
+	}
+	if cfg.SourceTimeout <= 0 {
+		cfg.SourceTimeout = DefaultSourceTimeout
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	// Refreshes run on this context, never on a caller's: a caller that
+	// gives up must not break the refresh the others wait for.
+	base, cancel := context.WithCancel(context.WithValue(context.Background(), oauth2.HTTPClient, cfg.HTTPClient))
+	return &Manager{cfg: cfg, log: log, base: base, cancel: cancel, entries: map[key]*entry{}}
+}
+
+// Close cancels the refreshes in progress and waits for them to end. After
+// Close, Token calls that need a refresh fail with ErrClosed.
+func (m *Manager) Close() {
+	m.closeMu.Lock()
+	m.closed = true
+	m.closeMu.Unlock()
+	m.cancel()
+	m.wg.Wait()
+}
+
+// ErrClosed is returned by Token after Close.
+var ErrClosed = errors.New("token manager closed")
+
+// Token returns a valid access token of the account, refreshing it if it
+// expires within the margin. ctx bounds only this caller's wait: a refresh
+// that other callers need goes on when ctx ends.
+//
+// Errors: *ReauthError (errors.Is ErrNeedsReauth) when the account must be
+// connected again; grants.ErrNotFound (wrapped) when it is not connected;
+// *RefreshError when the token endpoint failed; oauth.ErrNotConfigured
+// (wrapped) when the provider's OAuth client is missing; ctx.Err() when ctx
+// ended.
+func (m *Manager) Token(ctx context.Context, tenant, provider, account string) (*oauth2.Token, error) {
+	k := makeKey(tenant, provider, account)
+	if t := m.cached(k); t != nil {
+		return t, nil
+	}
+	return m.token(ctx, k, false)
+}
+
+// cached returns the account's access token if it needs no refresh: the hot
+// path, one read lock, one map lookup and an atomic load, no allocation.
+func (m *Manager) cached(k key) *oauth2.Token {
+	m.mu.RLock()
+	e := m.entries[k]
+	m.mu.RUnlock()
+	if e == nil {
+		return nil
+	}
+	if c := e.cur.Load(); c != nil && m.cfg.Now().Before(c.refreshAt) {
+		return c.tok
+	}
+	return nil
+}
+
+// TokenSource returns an oauth2.TokenSource for the account (for
+// option.WithTokenSource or oauth2.Transport). Each Token call asks the
+// Manager, bounded by Config.SourceTimeout, so refreshes, Invalidate and
+// reauth apply at once. Wrapping it in oauth2.ReuseTokenSource would hide them.
+func (m *Manager) TokenSource(tenant, provider, account string) oauth2.TokenSource {
+	return source{m: m, k: makeKey(tenant, provider, account)}
+}
+
+type source struct {
+	m *Manager
+	k key
+}
+
+func (s source) Token() (*oauth2.Token, error) {
+	if t := s.m.cached(s.k); t != nil {
+		return t, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.m.cfg.SourceTimeout)
+	defer cancel()
+	return s.m.token(ctx, s.k, false)
+}
+
+// Invalidate drops the account's cached access token if it is still
+// accessToken, so that the next Token call refreshes (once, however many
+// callers). Call it when an API answered 401 with that token, then retry once.
+func (m *Manager) Invalidate(tenant, provider, account, accessToken string) {
+	m.mu.RLock()
+	e := m.entries[makeKey(tenant, provider, account)]
+	m.mu.RUnlock()
+	if e == nil {
+		return
+	}
+	if c := e.cur.Load(); c != nil && c.tok.AccessToken == accessToken {
+		e.cur.CompareAndSwap(c, nil)
+	}
+}
+
+// Forget drops everything cached for the account (access token, needs-reauth
+// state, failures). Call it after the account was disconnected or connected
+// again. A refresh in progress still completes (and saves a rotated refresh
+// token) for the callers waiting on it.
+func (m *Manager) Forget(tenant, provider, account string) {
+	m.mu.Lock()
+	delete(m.entries, makeKey(tenant, provider, account))
+	m.mu.Unlock()
+}
+
+// entry returns the account's entry, creating it.
+func (m *Manager) entry(k key) *entry {
+	m.mu.RLock()
+	e := m.entries[k]
+	m.mu.RUnlock()
+	if e != nil {
+		return e
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e = m.entries[k]; e == nil {
+		e = &entry{k: k}
+		m.entries[k] = e
+	}
+	return e
+}
+
+// usable: the token may still be sent (it does not expire within 10 s, the
+// margin x/oauth2 uses).
+func usable(c *cached, now time.Time) bool {
+	return c != nil && (c.expiry.IsZero() || now.Add(10*time.Second).Before(c.expiry))
+}
+
+// token is the slow path of Token. force refreshes even if the cached token
+// is fresh, and re-reads the grant even if it was recently found dead (the
+// health check); it still joins a refresh in progress.
+func (m *Manager) token(ctx context.Context, k key, force bool) (*oauth2.Token, error) {
+	f, tok, err := m.join(k, force)
+	if f == nil {
+		return tok, err
+	}
+	select {
+	case <-f.done:
+		if f.err != nil && f.stale != nil && !force {
+			return f.stale, nil
+		}
+		return f.tok, f.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// join answers from the entry's state, or returns the refresh to wait for
+// (starting one if none is in progress).
+func (m *Manager) join(k key, force bool) (*flight, *oauth2.Token, error) {
+	e := m.entry(k)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := m.cfg.Now()
+	if !force {
+		c := e.cur.Load()
+		if c != nil && now.Before(c.refreshAt) {
+			return nil, c.tok, nil
+		}
+		// Needs reauth: answer without contacting anyone, re-reading the
+		// grant (never the token endpoint for the same dead grant) at most
+		// every ReauthRecheck.
+		if e.reauth != nil && now.Sub(e.reauthAt) < m.cfg.ReauthRecheck {
+			return nil, nil, e.reauth
+		}
+		if e.failErr != nil && now.Sub(e.failAt) < e.failFor {
+			if usable(c, now) {
+				return nil, c.tok, nil
+			}
+			return nil, nil, e.failErr
+		}
+	}
+	if e.flight == nil {
+		m.closeMu.Lock()
+		closed := m.closed
+		if !closed {
+			m.wg.Add(1)
+		}
+		m.closeMu.Unlock()
+		if closed {
+			return nil, nil, ErrClosed
+		}
+		e.flight = &flight{done: make(chan struct{})}
+		go m.run(e, e.flight)
+	}
+	return e.flight, nil, nil
+}
+
+// run performs one refresh for all the callers waiting on f.
+func (m *Manager) run(e *entry, f *flight) {
+	defer m.wg.Done()
+	ctx, cancel := context.WithTimeout(m.base, m.cfg.RefreshTimeout)
+	defer cancel()
+	c, err := m.refresh(ctx, e)
+
+	now := m.cfg.Now()
+	e.mu.Lock()
+	e.flight = nil
+	var re *ReauthError
+	var fe *RefreshError
+	switch {
+	case err == nil:
+		e.cur.Store(c)
+		e.reauth, e.deadRT, e.failErr = nil, "", nil
+		e.lastOK = now
+		f.tok = c.tok
+	case errors.As(err, &re):
+		// The grant is dead: drop the token source, remember the answer.
+		e.cur.Store(nil)
+		e.reauth, e.reauthAt = re, now
+		e.failErr = nil
+		f.err = err
+	default:
+		e.failErr, e.failAt, e.failFor = err, now, m.cfg.FailureCooldown
+		if errors.As(err, &fe) {
+			if fe.RetryAfter > e.failFor {
+				e.failFor = fe.RetryAfter
+			}
+			if old := e.cur.Load(); fe.Temporary && usable(old, now) {
+				f.stale = old.tok // refresh ahead of expiry failed: the old one still works
+			}
+		}
+		f.err = err
+	}
+	e.mu.Unlock()
+	close(f.done)
+}

@@ -1,0 +1,1015 @@
+package tokens
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/mailcal/mailcal/auth/grants"
+	"github.com/mailcal/mailcal/auth/oauth"
+	"github.com/mailcal/mailcal/auth/store"
+)
+
+const (
+	tenant       = "acme"
+	prov         = "google"
+	account      = "x@y.com"
+	clientSecret = "client-secret-SHOULD-NOT-LEAK"
+	firstRT      = "1//refresh-SHOULD-NOT-LEAK-0"
+)
+
+// --- test doubles -----------------------------------------------------------
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// endpoint is a fake token endpoint. handle answers one request; n counts
+// from 1.
+type endpoint struct {
+	srv    *httptest.Server
+	count  atomic.Int64
+	mu     sync.Mutex
+	handle func(w http.ResponseWriter, rt string, n int64)
+	seen   []string // refresh tokens received
+	issued []string // access and refresh tokens issued (to look for leaks)
+}
+
+func newEndpoint(t *testing.T, handle func(w http.ResponseWriter, rt string, n int64)) *endpoint {
+	ep := &endpoint{handle: handle}
+	ep.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := ep.count.Add(1)
+		if err := r.ParseForm(); err != nil {
+			http.Error(w, "bad form", 400)
+			return
+		}
+		if r.PostForm.Get("grant_type") != "refresh_token" || r.PostForm.Get("client_secret") != clientSecret || r.PostForm.Get("client_id") != "cid" {
+			writeErr(w, 401, "invalid_client", "The OAuth client was not found.")
+			return
+		}
+		rt := r.PostForm.Get("refresh_token")
+		ep.mu.Lock()
+		ep.seen = append(ep.seen, rt)
+		ep.mu.Unlock()
+		ep.handle(w, rt, n)
+	}))
+	t.Cleanup(ep.srv.Close)
+	return ep
+}
+
+func (ep *endpoint) lastSeen() string {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	if len(ep.seen) == 0 {
+		return ""
+	}
+	return ep.seen[len(ep.seen)-1]
+}
+
+func (ep *endpoint) writeToken(w http.ResponseWriter, access, refresh string, expiresIn int) {
+	ep.mu.Lock()
+	ep.issued = append(ep.issued, access)
+	if refresh != "" {
+		ep.issued = append(ep.issued, refresh)
+	}
+	ep.mu.Unlock()
+	m := map[string]any{"access_token": access, "token_type": "Bearer", "expires_in": expiresIn, "scope": "openid email"}
+	if refresh != "" {
+		m["refresh_token"] = refresh
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(m)
+}
+
+func writeErr(w http.ResponseWriter, status int, code, desc string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": desc})
+}
+
+// okHandler issues access-N tokens valid for an hour, without rotation.
+func okHandler(ep **endpoint) func(http.ResponseWriter, string, int64) {
+	return func(w http.ResponseWriter, rt string, n int64) {
+		(*ep).writeToken(w, fmt.Sprintf("ya29.access-SHOULD-NOT-LEAK-%d", n), "", 3600)
+	}
+}
+
+// flakyStore wraps a Store; Set fails while failSets > 0, and onSet sees
+// every successful Set.
+type flakyStore struct {
+	store.Store
+	failSets atomic.Int64
+	onSet    func(key string, value []byte)
+}
+
+func (f *flakyStore) Set(ctx context.Context, key string, value []byte) error {
+	if f.failSets.Add(-1) >= 0 {
+		return errors.New("keyring locked")
+	}
+	f.failSets.Store(0)
+	if err := f.Store.Set(ctx, key, value); err != nil {
+		return err
+	}
+	if f.onSet != nil {
+		f.onSet(key, value)
+	}
+	return nil
+}
+
+type harness struct {
+	m     *Manager
+	gs    *grants.Store
+	st    *flakyStore
+	ep    *endpoint
+	clk   *clock
+	logs  *syncBuffer
+	cfg   Config
+	grant grants.Grant
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newHarness(t *testing.T, handle func(h *harness) func(http.ResponseWriter, string, int64)) *harness {
+	t.Helper()
+	h := &harness{clk: &clock{t: time.Date(2026, 11, 10, 9, 0, 0, 0, time.UTC)}, logs: &syncBuffer{}}
+	h.ep = newEndpoint(t, func(w http.ResponseWriter, rt string, n int64) { handle(h)(w, rt, n) })
+	h.st = &flakyStore{Store: store.NewMemory()}
+	h.gs = grants.New(h.st)
+	h.grant = grants.Grant{Tenant: tenant, Provider: prov, Account: account, RefreshToken: firstRT,
+		Scopes: []string{oauth.MailRead}, ConnectedAt: h.clk.Now().Add(-24 * time.Hour), Status: grants.StatusActive}
+	if err := h.gs.Put(context.Background(), h.grant); err != nil {
+		t.Fatal(err)
+	}
+	h.cfg = Config{
+		Grants: h.gs,
+		Provider: func(name string) (*oauth.Provider, error) {
+			if name != prov {
+				return nil, fmt.Errorf("unknown provider %q", name)
+			}
+			return &oauth.Provider{Name: prov, ClientID: "cid", ClientSecret: clientSecret, TokenURL: h.ep.srv.URL}, nil
+		},
+		Now:       h.clk.Now,
+		Logger:    slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		RetryBase: time.Millisecond,
+		Tenants:   func(context.Context) ([]string, error) { return []string{tenant}, nil },
+	}
+	h.m = New(h.cfg)
+	t.Cleanup(func() {
+		h.m.Close()
+		h.assertNoLeak(t, h.logs.String(), "log")
+	})
+	return h
+}
+
+func (h *harness) token(t *testing.T) (*oauth2.Token, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tok, err := h.m.Token(ctx, tenant, prov, account)
+	if err != nil {
+		h.assertNoLeak(t, err.Error(), "error")
+	}
+	return tok, err
+}
+
+func (h *harness) mustToken(t *testing.T) *oauth2.Token {
+	t.Helper()
+	tok, err := h.token(t)
+	if err != nil {
+		t.Fatalf("Token: %v", err)
+	}
+	if tok.RefreshToken != "" {
+		t.Fatalf("a handed-out token carries the refresh token")
+	}
+	return tok
+}
+
+func (h *harness) stored(t *testing.T) grants.Grant {
+	t.Helper()
+	g, err := h.gs.Get(context.Background(), tenant, prov, account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// assertNoLeak fails if s holds any token, the client secret or a refresh
+// token ever used.
+func (h *harness) assertNoLeak(t *testing.T, s, what string) {
+	t.Helper()
+	secrets := []string{clientSecret, firstRT, "SHOULD-NOT-LEAK"}
+	h.ep.mu.Lock()
+	secrets = append(secrets, h.ep.issued...)
+	secrets = append(secrets, h.ep.seen...)
+	h.ep.mu.Unlock()
+	for _, sec := range secrets {
+		if sec != "" && strings.Contains(s, sec) {
+			t.Errorf("%s contains a secret (%q): %s", what, sec, s)
+		}
+	}
+}
+
+// --- tests ------------------------------------------------------------------
+
+func TestCachedTokenReuse(t *testing.T) {
+	var h *harness
+	h = newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) { return okHandler(&h.ep) })
+	a := h.mustToken(t)
+	b := h.mustToken(t)
+	if a != b || h.ep.count.Load() != 1 {
+		t.Fatalf("second call: same=%v, requests=%d; want the cached token and 1 request", a == b, h.ep.count.Load())
+	}
+	if !a.Expiry.Equal(h.clk.Now().Add(time.Hour)) || a.Type() != "Bearer" {
+		t.Errorf("token expiry %v type %q", a.Expiry, a.Type())
+	}
+	// Account names are case-insensitive.
+	if c, err := h.m.Token(context.Background(), tenant, prov, "X@Y.com"); err != nil || c != a {
+		t.Errorf("mixed-case account: %v, same=%v", err, c == a)
+	}
+	// TokenSource goes through the Manager.
+	if c, err := h.m.TokenSource(tenant, prov, account).Token(); err != nil || c != a {
+		t.Errorf("TokenSource: %v, same=%v", err, c == a)
+	}
+	h.clk.Advance(54 * time.Minute) // 6 minutes left: still outside the 5 min margin
+	if c := h.mustToken(t); c != a || h.ep.count.Load() != 1 {
+		t.Errorf("at 54 min: requests=%d", h.ep.count.Load())
+	}
+}
+
+func TestRefreshAfterExpiry(t *testing.T) {
+	h := newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) { return okHandler(&h.ep) })
+	a := h.mustToken(t)
+	h.clk.Advance(56 * time.Minute) // within the 5 min margin
+	b := h.mustToken(t)
+	if h.ep.count.Load() != 2 || a.AccessToken == b.AccessToken {
+		t.Fatalf("within margin: requests=%d, new token=%v", h.ep.count.Load(), a.AccessToken != b.AccessToken)
+	}
+	h.clk.Advance(2 * time.Hour) // long expired
+	c := h.mustToken(t)
+	if h.ep.count.Load() != 3 || c.AccessToken == b.AccessToken {
+		t.Fatalf("after expiry: requests=%d", h.ep.count.Load())
+	}
+	// No rotation: the stored refresh token is unchanged and reused.
+	if g := h.stored(t); g.RefreshToken != firstRT || h.ep.lastSeen() != firstRT {
+		t.Errorf("refresh token changed without rotation")
+	}
+}
+
+func TestConcurrentCallsOneRefresh(t *testing.T) {
+	gate := make(chan struct{})
+	h := newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) {
+		return func(w http.ResponseWriter, rt string, n int64) {
+			if n > 1 {
+				<-gate // hold the refresh until every caller waits for it
+			}
+			h.ep.writeToken(w, fmt.Sprintf("ya29.access-SHOULD-NOT-LEAK-%d", n), "", 3600)
+		}
+	})
+	old := h.mustToken(t)
+	h.clk.Advance(2 * time.Hour)
+
+	const callers = 100
+	var wg sync.WaitGroup
+	toks := make([]*oauth2.Token, callers)
+	errs := make([]error, callers)
+	for i := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			toks[i], errs[i] = h.m.Token(context.Background(), tenant, prov, account)
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(gate)
+	wg.Wait()
+	for i := range callers {
+		if errs[i] != nil || toks[i] != toks[0] || toks[i].AccessToken == old.AccessToken {
+			t.Fatalf("caller %d: %v", i, errs[i])
+		}
+	}
+	if n := h.ep.count.Load(); n != 2 {
+		t.Fatalf("token requests = %d, want 2 (first token + one refresh)", n)
+	}
+}
+
+func TestRotatedRefreshTokenSavedBeforeUse(t *testing.T) {
+	var mu sync.Mutex
+	current := firstRT                // the refresh token the endpoint accepts
+	issuedWith := map[string]string{} // refresh token -> access token issued with it
+	handedOut := map[string]bool{}    // access tokens Token returned
+	h := newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) {
+		return func(w http.ResponseWriter, rt string, n int64) {
+			mu.Lock()
+			if rt != current {
+				mu.Unlock()
+				writeErr(w, 400, "invalid_grant", "Bad Request")
+				return
+			}
+			next, access := fmt.Sprintf("1//refresh-SHOULD-NOT-LEAK-%d", n), fmt.Sprintf("ya29.access-SHOULD-NOT-LEAK-%d", n)
+			current, issuedWith[next] = next, access
+			mu.Unlock()
+			h.ep.writeToken(w, access, next, 3600)
+		}
+	})
+	// Every store write of a rotated refresh token must happen before the
+	// access token issued with it is handed out.
+	var saves atomic.Int64
+	h.st.onSet = func(key string, value []byte) {
+		var g grants.Grant
+		_ = json.Unmarshal(value, &g)
+		mu.Lock()
+		defer mu.Unlock()
+		if a, ok := issuedWith[g.RefreshToken]; ok {
+			saves.Add(1)
+			if handedOut[a] {
+				t.Errorf("refresh token saved after the access token issued with it was handed out")
+			}
+		}
+	}
+	got := func(tok *oauth2.Token) {
+		mu.Lock()
+		handedOut[tok.AccessToken] = true
+		mu.Unlock()
+	}
+
+	// 1. Saving fails: the call fails and no access token is handed out.
+	h.st.failSets.Store(1)
+	if tok, err := h.token(t); err == nil || tok != nil {
+		t.Fatalf("Token succeeded although the rotated refresh token could not be saved")
+	} else if !strings.Contains(err.Error(), "could not be saved") {
+		t.Errorf("error: %v", err)
+	}
+	if g := h.stored(t); g.RefreshToken != firstRT {
+		t.Fatalf("stored refresh token changed although the write failed")
+	}
+
+	// 2. Next call (after the failure cooldown): the pending rotated token is
+	// saved first, then used.
+	h.clk.Advance(DefaultFailureCooldown + time.Second)
+	got(h.mustToken(t))
+	if h.ep.lastSeen() != "1//refresh-SHOULD-NOT-LEAK-1" {
+		t.Errorf("second refresh did not use the rotated refresh token")
+	}
+	g := h.stored(t)
+	if g.RefreshToken != "1//refresh-SHOULD-NOT-LEAK-2" {
+		t.Fatalf("stored refresh token is not the latest rotated one")
+	}
+	if g.Status != grants.StatusActive || len(g.Scopes) != 1 || !g.ConnectedAt.Equal(h.grant.ConnectedAt) {
+		t.Errorf("grant fields changed: %+v", g.Status)
+	}
+
+	// 3. A later refresh rotates again.
+	h.clk.Advance(2 * time.Hour)
+	got(h.mustToken(t))
+	if h.ep.lastSeen() != "1//refresh-SHOULD-NOT-LEAK-2" || h.stored(t).RefreshToken != "1//refresh-SHOULD-NOT-LEAK-3" {
+		t.Fatalf("second rotation not used or not saved")
+	}
+
+	// 4. Restart: a new Manager over the same store uses the rotated token.
+	m2 := New(h.cfg)
+	defer m2.Close()
+	tok, err := m2.Token(context.Background(), tenant, prov, account)
+	if err != nil {
+		t.Fatalf("after restart: %v", err)
+	}
+	got(tok)
+	if h.ep.lastSeen() != "1//refresh-SHOULD-NOT-LEAK-3" || h.stored(t).RefreshToken != "1//refresh-SHOULD-NOT-LEAK-4" {
+		t.Errorf("restarted manager did not use the stored rotated refresh token")
+	}
+	if saves.Load() != 4 {
+		t.Errorf("rotated refresh tokens saved: %d, want 4", saves.Load())
+	}
+}
+
+func TestRefreshWithoutRefreshTokenKeepsOld(t *testing.T) {
+	h := newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) { return okHandler(&h.ep) })
+	var sets atomic.Int64
+	h.st.onSet = func(string, []byte) { sets.Add(1) }
+	h.mustToken(t)
+	h.clk.Advance(2 * time.Hour)
+	h.mustToken(t)
+	if g := h.stored(t); g.RefreshToken != firstRT || sets.Load() != 0 {
+		t.Errorf("grant rewritten (%d sets) or refresh token lost", sets.Load())
+	}
+}
+
+func TestTransientFailuresRetried(t *testing.T) {
+	h := newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) {
+		return func(w http.ResponseWriter, rt string, n int64) {
+			if n <= 2 {
+				http.Error(w, "backend error "+rt, http.StatusServiceUnavailable) // a body echoing a secret
+				return
+			}
+			h.ep.writeToken(w, "ya29.access-SHOULD-NOT-LEAK-ok", "", 3600)
+		}
+	})
+	if tok := h.mustToken(t); tok.AccessToken != "ya29.access-SHOULD-NOT-LEAK-ok" {
+		t.Fatal("wrong token")
+	}
+	if n := h.ep.count.Load(); n != 3 {
+		t.Fatalf("requests = %d, want 3 (two 503s, then success)", n)
+	}
+}
+
+func TestTransientFailureGivesUp(t *testing.T) {
+	h := newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) {
+		return func(w http.ResponseWriter, rt string, n int64) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadGateway)
+			fmt.Fprintf(w, `{"oops":"%s %s"}`, rt, clientSecret)
+		}
+	})
+	_, err := h.token(t)
+	var fe *RefreshError
+	if !errors.As(err, &fe) || !fe.Temporary || fe.Attempts != 3 || fe.Status != 502 {
+		t.Fatalf("err = %#v", err)
+	}
+	if n := h.ep.count.Load(); n != 3 {
+		t.Fatalf("requests = %d, want 3", n)
+	}
+	if !strings.Contains(err.Error(), "after 3 attempts") || !strings.Contains(err.Error(), "502 Bad Gateway") {
+		t.Errorf("error text: %v", err)
+	}
+	// Within the cooldown: the same error, no request.
+	if _, err2 := h.token(t); err2 != err || h.ep.count.Load() != 3 {
+		t.Errorf("cooldown not applied: %v, requests=%d", err2, h.ep.count.Load())
+	}
+}
+
+func TestRetryAfterHonoured(t *testing.T) {
+	h := newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) {
+		return func(w http.ResponseWriter, rt string, n int64) {
+			if n == 1 {
+				w.Header().Set("Retry-After", "1")
+				writeErr(w, http.StatusTooManyRequests, "rate_limited", "slow down")
+				return
+			}
+			h.ep.writeToken(w, "ya29.access-SHOULD-NOT-LEAK", "", 3600)
+		}
+	})
+	start := time.Now()
+	h.mustToken(t)
+	if d := time.Since(start); d < time.Second {
+		t.Errorf("retried after %v; Retry-After said 1s", d)
+	}
+	if h.ep.count.Load() != 2 {
+		t.Errorf("requests = %d", h.ep.count.Load())
+	}
+}
+
+func TestPermanentFailureNotRetried(t *testing.T) {
+	h := newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) {
+		return func(w http.ResponseWriter, rt string, n int64) {
+			writeErr(w, 401, "invalid_client", "Unauthorized")
+		}
+	})
+	_, err := h.token(t)
+	var fe *RefreshError
+	if !errors.As(err, &fe) || fe.Temporary || fe.Code != "invalid_client" || h.ep.count.Load() != 1 {
+		t.Fatalf("err = %v, requests = %d", err, h.ep.count.Load())
+	}
+	if errors.Is(err, ErrNeedsReauth) {
+		t.Error("invalid_client is not a reauth")
+	}
+	if g := h.stored(t); g.Status != grants.StatusActive {
+		t.Errorf("grant marked %s", g.Status)
+	}
+}
+
+func TestNetworkErrorRetried(t *testing.T) {
+	h := newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) { return okHandler(&h.ep) })
+	dead := httptest.NewServer(http.NotFoundHandler())
+	deadURL := dead.URL
+	dead.Close()
+	cfg := h.cfg
+	cfg.Provider = func(string) (*oauth.Provider, error) {
+		return &oauth.Provider{Name: prov, ClientID: "cid", ClientSecret: clientSecret, TokenURL: deadURL}, nil
+	}
+	m := New(cfg)
+	defer m.Close()
+	_, err := m.Token(context.Background(), tenant, prov, account)
+	var fe *RefreshError
+	if !errors.As(err, &fe) || !fe.Temporary || fe.Attempts != 3 {
+		t.Fatalf("err = %v", err)
+	}
+	h.assertNoLeak(t, err.Error(), "error")
+}
+
+func TestStaleTokenUsedWhileRefreshFails(t *testing.T) {
+	h := newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) {
+		return func(w http.ResponseWriter, rt string, n int64) {
+			if n == 1 {
+				h.ep.writeToken(w, "ya29.access-SHOULD-NOT-LEAK-1", "", 3600)
+				return
+			}
+			http.Error(w, "down", 503)
+		}
+	})
+	a := h.mustToken(t)
+	h.clk.Advance(57 * time.Minute) // refresh due, 3 minutes left
+	b := h.mustToken(t)
+	if b != a || h.ep.count.Load() != 4 {
+		t.Fatalf("want the still-valid token after a failed early refresh; requests=%d", h.ep.count.Load())
+	}
+	h.clk.Advance(5 * time.Minute) // expired
+	if _, err := h.token(t); err == nil {
+		t.Fatal("expired token handed out")
+	}
+}
+
+func TestInvalidGrant(t *testing.T) {
+	h := newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) {
+		return func(w http.ResponseWriter, rt string, n int64) {
+			// A description echoing the refresh token must not leak.
+			writeErr(w, 400, "invalid_grant", "Token has been expired or revoked.")
+		}
+	})
+	_, err := h.token(t)
+	var re *ReauthError
+	if !errors.As(err, &re) || !errors.Is(err, ErrNeedsReauth) {
+		t.Fatalf("err = %v", err)
+	}
+	want := "account x@y.com (google) needs to be reconnected: Google refused its refresh token (invalid_grant: Token has been expired or revoked.)"
+	if err.Error() != want {
+		t.Errorf("error text:\n got %s\nwant %s", err, want)
+	}
+	if re.Tenant != tenant || re.Provider != prov || re.Account != account ||
+		!re.ConnectedAt.Equal(h.grant.ConnectedAt) || !re.FailedAt.Equal(h.clk.Now()) || re.LikelyTestingMode() {
+		t.Errorf("fields: %+v", re)
+	}
+	g := h.stored(t)
+	if g.Status != grants.StatusNeedsReauth || g.StatusReason != "Google refused its refresh token (invalid_grant: Token has been expired or revoked.)" ||
+		!g.StatusAt.Equal(time.Date(2026, 11, 10, 9, 0, 0, 0, time.UTC)) {
+		t.Errorf("stored: %s %q at %v", g.Status, g.StatusReason, g.StatusAt)
+	}
+	if n := h.ep.count.Load(); n != 1 {
+		t.Fatalf("requests = %d, want 1 (invalid_grant is not retried)", n)
+	}
+	for i := range 50 {
+		_, err := h.token(t)
+		if !errors.As(err, &re) {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	// Even after the recheck interval: the grant is re-read, the endpoint is not asked.
+	h.clk.Advance(time.Minute)
+	if _, err := h.token(t); !errors.Is(err, ErrNeedsReauth) {
+		t.Fatalf("after recheck: %v", err)
+	}
+	if n := h.ep.count.Load(); n != 1 {
+		t.Fatalf("requests = %d after reauth, want no more", n)
+	}
+
+	// A restarted Manager answers from the store alone, FailedAt included.
+	m2 := New(h.cfg)
+	defer m2.Close()
+	_, err = m2.Token(context.Background(), tenant, prov, account)
+	var re2 *ReauthError
+	if !errors.As(err, &re2) || re2.Error() != want || !re2.FailedAt.Equal(re.FailedAt) {
+		t.Fatalf("restarted: %v", err)
+	}
+	if n := h.ep.count.Load(); n != 1 {
+		t.Fatalf("restarted manager asked the endpoint")
+	}
+}
+
+func TestLikelyTestingMode(t *testing.T) {
+	at := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		provider string
+		after    time.Duration
+		want     bool
+	}{
+		{"google", 7 * 24 * time.Hour, true},
+		{"google", 7*24*time.Hour + time.Hour, true},
+		{"google", 7*24*time.Hour - 3*time.Hour, true},
+		{"google", 30 * 24 * time.Hour, false},
+		{"google", 24 * time.Hour, false},
+		{"microsoft", 7 * 24 * time.Hour, false},
+	} {
+		e := &ReauthError{Provider: c.provider, Account: "a@b.c", ConnectedAt: at, FailedAt: at.Add(c.after), Reason: "Google refused its refresh token (invalid_grant: Token has been expired or revoked.)"}
+		if got := e.LikelyTestingMode(); got != c.want {
+			t.Errorf("%s after %v: %v", c.provider, c.after, got)
+		}
+		if got := strings.Contains(e.Error(), `"Testing" status`); got != c.want {
+			t.Errorf("%s after %v: text %q", c.provider, c.after, e.Error())
+		}
+	}
+	if (&ReauthError{Provider: "google"}).LikelyTestingMode() {
+		t.Error("unknown times")
+	}
+
+	// End to end: a grant refused 7 days after it was connected.
+	h := newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) {
+		return func(w http.ResponseWriter, rt string, n int64) {
+			writeErr(w, 400, "invalid_grant", "Token has been expired or revoked.")
+		}
+	})
+	g := h.grant
+	g.ConnectedAt = h.clk.Now().Add(-7*24*time.Hour - 20*time.Minute)
+	if err := h.gs.Put(context.Background(), g); err != nil {
+		t.Fatal(err)
+	}
+	_, err := h.token(t)
+	var re *ReauthError
+	if !errors.As(err, &re) || !re.LikelyTestingMode() {
+		t.Fatalf("err = %v", err)
+	}
+	want := `account x@y.com (google) needs to be reconnected: Google refused its refresh token (invalid_grant: Token has been expired or revoked.) It died about 7 days after it was connected: the Google Cloud project's OAuth consent screen is probably in "Testing" status, whose refresh tokens expire after 7 days; publish the app (In production) to stop this.`
+	if err.Error() != want {
+		t.Errorf("error text:\n got %s\nwant %s", err, want)
+	}
+}
+
+func TestReconnectClearsReauth(t *testing.T) {
+	const newRT = "1//refresh-SHOULD-NOT-LEAK-new"
+	h := newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) {
+		return func(w http.ResponseWriter, rt string, n int64) {
+			if rt != newRT {
+				writeErr(w, 400, "invalid_grant", "Token has been expired or revoked.")
+				return
+			}
+			h.ep.writeToken(w, fmt.Sprintf("ya29.access-SHOULD-NOT-LEAK-%d", n), "", 3600)
+		}
+	})
+	if _, err := h.token(t); !errors.Is(err, ErrNeedsReauth) {
+		t.Fatalf("err = %v", err)
+	}
+	// The person connects again.
+	g := h.grant
+	g.RefreshToken, g.ConnectedAt = newRT, h.clk.Now()
+	if err := h.gs.Put(context.Background(), g); err != nil {
+		t.Fatal(err)
+	}
+	// Within the recheck interval the cached state answers.
+	if _, err := h.token(t); !errors.Is(err, ErrNeedsReauth) || h.ep.count.Load() != 1 {
+		t.Fatalf("err = %v, requests=%d", err, h.ep.count.Load())
+	}
+	// After it, the grant is re-read and the new one used.
+	h.clk.Advance(DefaultReauthRecheck + time.Second)
+	h.mustToken(t)
+	if h.ep.count.Load() != 2 || h.ep.lastSeen() != newRT {
+		t.Fatalf("requests=%d", h.ep.count.Load())
+	}
+	if s := h.stored(t); s.Status != grants.StatusActive {
+		t.Errorf("status %s", s.Status)
+	}
+}
+
+func TestForgetAfterReconnect(t *testing.T) {
+	const newRT = "1//refresh-SHOULD-NOT-LEAK-new"
+	h := newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) {
+		return func(w http.ResponseWriter, rt string, n int64) {
+			if rt != newRT {
+				writeErr(w, 400, "invalid_grant", "Token has been expired or revoked.")
+				return
+			}
+			h.ep.writeToken(w, "ya29.access-SHOULD-NOT-LEAK", "", 3600)
+		}
+	})
+	if _, err := h.token(t); !errors.Is(err, ErrNeedsReauth) {
+		t.Fatalf("err = %v", err)
+	}
+	g := h.grant
+	g.RefreshToken = newRT
+	if err := h.gs.Put(context.Background(), g); err != nil {
+		t.Fatal(err)
+	}
+	h.m.Forget(tenant, prov, account)
+	h.mustToken(t) // no clock advance needed
+}
+
+func TestDisconnected(t *testing.T) {
+	h := newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) { return okHandler(&h.ep) })
+	h.mustToken(t)
+	if err := h.gs.Delete(context.Background(), tenant, prov, account); err != nil {
+		t.Fatal(err)
+	}
+	h.m.Forget(tenant, prov, account)
+	if _, err := h.token(t); !errors.Is(err, grants.ErrNotFound) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestInvalidate(t *testing.T) {
+	h := newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) { return okHandler(&h.ep) })
+	a := h.mustToken(t)
+	h.m.Invalidate(tenant, prov, account, a.AccessToken)
+	b := h.mustToken(t)
+	if b.AccessToken == a.AccessToken || h.ep.count.Load() != 2 {
+		t.Fatalf("no refresh after Invalidate")
+	}
+	// A late Invalidate of the old token does not drop the new one.
+	h.m.Invalidate(tenant, prov, account, a.AccessToken)
+	if c := h.mustToken(t); c != b || h.ep.count.Load() != 2 {
+		t.Fatalf("stale Invalidate dropped the new token")
+	}
+	h.m.Invalidate("other", prov, account, b.AccessToken) // unknown account: no-op
+}
+
+func TestCallerCancelDoesNotBreakRefresh(t *testing.T) {
+	arrived := make(chan struct{})
+	release := make(chan struct{})
+	h := newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) {
+		return func(w http.ResponseWriter, rt string, n int64) {
+			close(arrived)
+			<-release
+			h.ep.writeToken(w, "ya29.access-SHOULD-NOT-LEAK", "", 3600)
+		}
+	})
+	ctxA, cancelA := context.WithCancel(context.Background())
+	errA := make(chan error, 1)
+	go func() {
+		_, err := h.m.Token(ctxA, tenant, prov, account)
+		errA <- err
+	}()
+	<-arrived
+	resB := make(chan error, 1)
+	go func() {
+		_, err := h.m.Token(context.Background(), tenant, prov, account)
+		resB <- err
+	}()
+	time.Sleep(20 * time.Millisecond) // let B join the refresh
+	cancelA()
+	select {
+	case err := <-errA:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("A: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("A did not return when its context was cancelled")
+	}
+	close(release)
+	if err := <-resB; err != nil {
+		t.Fatalf("B: %v", err)
+	}
+	if h.ep.count.Load() != 1 {
+		t.Fatalf("requests = %d", h.ep.count.Load())
+	}
+}
+
+func TestHealthCheck(t *testing.T) {
+	const revokedRT = "1//refresh-SHOULD-NOT-LEAK-revoked"
+	h := newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) {
+		return func(w http.ResponseWriter, rt string, n int64) {
+			if rt == revokedRT {
+				writeErr(w, 400, "invalid_grant", "Token has been expired or revoked.")
+				return
+			}
+			h.ep.writeToken(w, fmt.Sprintf("ya29.access-SHOULD-NOT-LEAK-%d", n), "", 3600)
+		}
+	})
+	ctx := context.Background()
+	for _, g := range []grants.Grant{
+		{Tenant: "beta", Provider: prov, Account: "gone@y.com", RefreshToken: revokedRT, Status: grants.StatusActive, ConnectedAt: h.clk.Now().Add(-40 * 24 * time.Hour)},
+		{Tenant: "beta", Provider: prov, Account: "old@y.com", RefreshToken: "1//x", Status: grants.StatusNeedsReauth},
+	} {
+		if err := h.gs.Put(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.cfg.Tenants = func(context.Context) ([]string, error) { return []string{tenant, "beta"}, nil }
+	// No keep-alive connections: their goroutines would outlive Run.
+	h.cfg.HTTPClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	m := New(h.cfg)
+
+	before := runtime.NumGoroutine()
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { m.Run(runCtx, 30*time.Millisecond); close(done) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		g, err := h.gs.Get(ctx, "beta", prov, "gone@y.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.Status == grants.StatusNeedsReauth {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("health check did not mark the revoked grant")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not stop")
+	}
+	m.Close()
+	// No goroutine left behind (allow the test's own to settle).
+	for i := 0; runtime.NumGoroutine() > before && i < 100; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("goroutines: %d before Run, %d after", before, n)
+	}
+	if g := h.stored(t); g.Status != grants.StatusActive {
+		t.Errorf("healthy grant marked %s", g.Status)
+	}
+	logs := h.logs.String()
+	if !strings.Contains(logs, "outcome=needs_reauth") || !strings.Contains(logs, "outcome=ok") || strings.Contains(logs, "old@y.com") {
+		t.Errorf("logs:\n%s", logs)
+	}
+
+	// CheckAll reports the outcome per account; the dead grant is no longer checked.
+	m2 := New(h.cfg)
+	defer m2.Close()
+	before2 := h.ep.count.Load()
+	res, err := m2.CheckAll(ctx)
+	if err != nil || len(res) != 1 || res[0].Outcome != CheckOK || res[0].Account != account {
+		t.Fatalf("CheckAll: %+v %v", res, err)
+	}
+	if h.ep.count.Load() != before2+1 {
+		t.Errorf("CheckAll requests: %d", h.ep.count.Load()-before2)
+	}
+}
+
+func TestHealthCheckJoinsRunningRefresh(t *testing.T) {
+	arrived := make(chan struct{})
+	release := make(chan struct{})
+	h := newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) {
+		return func(w http.ResponseWriter, rt string, n int64) {
+			if n == 1 {
+				close(arrived)
+				<-release
+			}
+			h.ep.writeToken(w, "ya29.access-SHOULD-NOT-LEAK", "", 3600)
+		}
+	})
+	go func() { _, _ = h.m.Token(context.Background(), tenant, prov, account) }()
+	<-arrived
+	resc := make(chan []CheckResult)
+	go func() { r, _ := h.m.CheckAll(context.Background()); resc <- r }()
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	if r := <-resc; len(r) != 1 || r[0].Outcome != CheckOK {
+		t.Fatalf("%+v", r)
+	}
+	if n := h.ep.count.Load(); n != 1 {
+		t.Fatalf("requests = %d, want 1 (the check joined the running refresh)", n)
+	}
+}
+
+func TestNoSecretInErrors(t *testing.T) {
+	// Token-endpoint answers that quote secrets in every field.
+	answers := []func(w http.ResponseWriter, rt string){
+		func(w http.ResponseWriter, rt string) { writeErr(w, 400, "invalid_grant", "bad token "+rt) },
+		func(w http.ResponseWriter, rt string) {
+			writeErr(w, 401, "invalid_client", "secret "+clientSecret+" refused")
+		},
+		func(w http.ResponseWriter, rt string) { http.Error(w, rt+" "+clientSecret, 500) },
+		func(w http.ResponseWriter, rt string) {
+			w.Header().Set("Content-Type", "text/plain")
+			w.WriteHeader(418)
+			fmt.Fprintf(w, "refresh_token=%s&client_secret=%s", rt, clientSecret)
+		},
+		func(w http.ResponseWriter, rt string) {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"refresh_token":%q}`, rt) // 200 without an access token
+		},
+	}
+	for i, answer := range answers {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			h := newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) {
+				return func(w http.ResponseWriter, rt string, n int64) { answer(w, rt) }
+			})
+			_, err := h.token(t) // checks err.Error() for secrets
+			if err == nil {
+				t.Fatal("no error")
+			}
+			h.assertNoLeak(t, fmt.Sprintf("%v %+v %#v", err, err, errors.Unwrap(err)), "formatted error")
+			if g := h.stored(t); strings.Contains(g.StatusReason, firstRT) || strings.Contains(g.StatusReason, clientSecret) {
+				t.Errorf("status reason leaks: %q", g.StatusReason)
+			}
+		})
+	}
+}
+
+func TestMarginClampedForShortTokens(t *testing.T) {
+	h := newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) {
+		return func(w http.ResponseWriter, rt string, n int64) {
+			h.ep.writeToken(w, fmt.Sprintf("ya29.access-SHOULD-NOT-LEAK-%d", n), "", 120) // 2 min < margin
+		}
+	})
+	h.mustToken(t)
+	h.mustToken(t)
+	if h.ep.count.Load() != 1 {
+		t.Fatalf("a token shorter than the margin is refreshed on every call")
+	}
+	h.clk.Advance(61 * time.Second)
+	h.mustToken(t)
+	if h.ep.count.Load() != 2 {
+		t.Fatalf("not refreshed after half its lifetime")
+	}
+}
+
+func TestClosedAndUnconfigured(t *testing.T) {
+	h := newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) { return okHandler(&h.ep) })
+	cfg := h.cfg
+	cfg.Provider = func(string) (*oauth.Provider, error) {
+		return &oauth.Provider{Name: prov, TokenURL: h.ep.srv.URL}, nil
+	}
+	m := New(cfg)
+	if _, err := m.Token(context.Background(), tenant, prov, account); !errors.Is(err, oauth.ErrNotConfigured) {
+		t.Errorf("unconfigured client: %v", err)
+	}
+	m.Close()
+	h.m.Close()
+	if _, err := h.token(t); !errors.Is(err, ErrClosed) {
+		t.Errorf("after Close: %v", err)
+	}
+	if h.ep.count.Load() != 0 {
+		t.Errorf("requests = %d", h.ep.count.Load())
+	}
+}
+
+func TestRetryAfterParse(t *testing.T) {
+	now := time.Date(2026, 11, 10, 9, 0, 0, 0, time.UTC)
+	for v, want := range map[string]time.Duration{
+		"":                              0,
+		"3":                             3 * time.Second,
+		"-1":                            0,
+		"soon":                          0,
+		"Tue, 10 Nov 2026 09:00:30 GMT": 30 * time.Second,
+	} {
+		if got := retryAfter(v, now); got != want {
+			t.Errorf("%q: %v, want %v", v, got, want)
+		}
+	}
+}
+
+func BenchmarkTokenCached(b *testing.B) {
+	ep := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"access_token":"ya29.a","token_type":"Bearer","expires_in":3600}`)
+	}))
+	defer ep.Close()
+	gs := grants.New(store.NewMemory())
+	ctx := context.Background()
+	if err := gs.Put(ctx, grants.Grant{Tenant: tenant, Provider: prov, Account: account, RefreshToken: "1//r", Status: grants.StatusActive}); err != nil {
+		b.Fatal(err)
+	}
+	m := New(Config{Grants: gs, Provider: func(string) (*oauth.Provider, error) {
+		return &oauth.Provider{Name: prov, ClientID: "cid", ClientSecret: "s", TokenURL: ep.URL}, nil
+	}})
+	defer m.Close()
+	if _, err := m.Token(ctx, tenant, prov, account); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := m.Token(ctx, tenant, prov, account); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := m.Token(ctx, tenant, prov, account); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+}
