@@ -1,0 +1,40 @@
+# mailcal: build, run and test. `make help` lists the targets.
+GO       ?= go
+BIN      ?= bin/mailcal
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X main.version=$(VERSION)
+NPM_DIR  := testdata/npm
+NPM_DONE := $(NPM_DIR)/node_modules/.installed
+
+.PHONY: help build run test test-short test-deps lint bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
+
+build: ## build bin/mailcal
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/mailcal
+
+run: build ## serve MCP on stdio with the default keyring, as a desktop assistant would
+	./$(BIN) serve
+
+test: test-deps ## every test, end-to-end ones included, with the race detector
+	MAILCAL_E2E_REQUIRE=1 $(GO) test -race -count=1 -timeout 20m ./...
+
+test-short: ## unit tests only (no binary, no npm clients)
+	$(GO) test -race -short ./...
+
+test-deps: $(NPM_DONE) ## install the pinned npm test clients (MCP Inspector CLI, conformance suite)
+
+$(NPM_DONE): $(NPM_DIR)/package.json $(NPM_DIR)/package-lock.json
+	npm ci --prefix $(NPM_DIR) --no-audit --no-fund --loglevel=error
+	@touch $@
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+bench: ## benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean: ## remove build output and installed test clients
+	rm -rf bin $(NPM_DIR)/node_modules

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/mailcal/mailcal/auth/grants"
+	"github.com/mailcal/mailcal/auth/oauth"
+	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/auth/tenant"
+	"github.com/mailcal/mailcal/auth/tokens"
+	"github.com/mailcal/mailcal/tools"
+)
+
+// app wires the parts every command shares.
+type app struct {
+	store     store.Store
+	grants    *grants.Store
+	flows     *oauth.Flows
+	tokens    *tokens.Manager
+	providers func(string) (*oauth.Provider, error)
+	client    *http.Client // for provider calls outside the token endpoint
+	// tenants lists the tenants the health check looks at.
+	tenants func(ctx context.Context) ([]string, error)
+}
+
+func newApp(e env) (*app, error) {
+	st, err := openStore(e)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{store: st, grants: grants.New(st), providers: providerFunc(e), client: &http.Client{Timeout: 30 * time.Second}}
+	a.tenants = func(ctx context.Context) ([]string, error) {
+		ts, err := tenant.NewRegistry(st).List(ctx)
+		names := []string{tenant.Default}
+		for _, t := range ts {
+			if t.Name != tenant.Default {
+				names = append(names, t.Name)
+			}
+		}
+		return names, err
+	}
+	a.tokens = tokens.New(tokens.Config{Grants: a.grants, Provider: a.providers, Tenants: func(ctx context.Context) ([]string, error) { return a.tenants(ctx) }})
+	a.flows = oauth.NewFlows(oauth.FlowsConfig{Providers: a.providers, Grants: a.grants, OnConnected: a.forget})
+	return a, nil
+}
+
+// close stops background work.
+func (a *app) close() { a.tokens.Close() }
+
+// forget drops whatever is cached for an account after it was connected
+// again or disconnected.
+func (a *app) forget(g grants.Grant) { a.tokens.Forget(g.Tenant, g.Provider, g.Account) }
+
+// identity asks the provider which account a token belongs to.
+func (a *app) identity(ctx context.Context, provider string, tok *oauth2.Token) (string, error) {
+	p, err := a.providers(provider)
+	if err != nil {
+		return "", err
+	}
+	email, err := oauth.Identity(ctx, a.client, p, tok)
+	if errors.Is(err, oauth.ErrUnauthorized) {
+		return "", fmt.Errorf("%w: %v", tools.ErrTokenRefused, err)
+	}
+	return email, err
+}
+
+// connector starts connections for the connect_account tool; redirect gives
+// the redirect URI of the transport (loopback for stdio, the base URL's
+// callback for http).
+type connector struct {
+	flows    *oauth.Flows
+	redirect func() (string, error)
+}
+
+func (c *connector) Connect(ctx context.Context, tenantName, provider, scopes, loginHint string) (tools.ConnectLink, error) {
+	name, limit, err := oauth.ResolveProvider(provider)
+	if err != nil {
+		return tools.ConnectLink{}, err
+	}
+	sc, err := oauth.ParseScopes(scopes, limit)
+	if err != nil {
+		return tools.ConnectLink{}, fmt.Errorf("scopes: %w", err)
+	}
+	uri, err := c.redirect()
+	if err != nil {
+		return tools.ConnectLink{}, err
+	}
+	flow, err := c.flows.Begin(ctx, oauth.Request{Tenant: tenantName, Provider: provider, Scopes: sc, LoginHint: loginHint, RedirectURI: uri})
+	if err != nil {
+		return tools.ConnectLink{}, err
+	}
+	return tools.ConnectLink{URL: flow.URL, ExpiresAt: flow.Expires, Provider: name, Scopes: sc}, nil
+}

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/mailcal/mailcal/auth/integrations"
+	"github.com/mailcal/mailcal/auth/oauth"
+	"github.com/mailcal/mailcal/auth/tenant"
+)
+
+// httpHandler is the whole HTTP surface of `serve --transport http`.
+type httpHandler struct {
+	http.Handler
+	streamable *server.StreamableHTTPServer
+	sse        *server.SSEServer
+}
+
+func newHTTPHandler(c serveConfig, a *app, mcpSrv *server.MCPServer, sessions *sessionTenants, redirect string) (*httpHandler, error) {
+	auth := tenant.NewAuthenticator(tenant.NewRegistry(a.store))
+	allowed, err := allowedHosts(c.baseURL)
+	if err != nil {
+		return nil, err
+	}
+	// Our own Host check runs first (so a rebinding attempt gets 403 before
+	// any authentication) and knows MAILCAL_BASE_URL's host: mcp-go's own
+	// check, which allows only loopback names, is turned off when a public
+	// host is configured in front of a loopback listener.
+	public := len(allowed) > 0
+	streamable := server.NewStreamableHTTPServer(mcpSrv,
+		server.WithEndpointPath("/mcp"),
+		server.WithHeartbeatInterval(c.keepAlive),
+		server.WithSessionIdleTTL(c.sessionIdleTTL),
+		server.WithStreamableHTTPLogger(slog.Default()),
+		server.WithDisableLocalhostProtection(public),
+		server.WithHTTPContextFunc(carryTenant),
+	)
+	sse := server.NewSSEServer(mcpSrv,
+		server.WithSSEEndpoint("/sse"),
+		server.WithMessageEndpoint("/message"),
+		server.WithUseFullURLForMessageEndpoint(false),
+		server.WithKeepAlive(true),
+		server.WithKeepAliveInterval(c.keepAlive),
+		server.WithSSEDisableLocalhostProtection(public),
+		server.WithSSEContextFunc(carryTenant),
+	)
+	protect := func(limit int64, h http.Handler) http.Handler {
+		return hostGuard(allowed, tenant.Require(auth, limitBody(limit, sessions.guard(h))))
+	}
+	api := &integrations.API{Flows: a.flows, Grants: a.grants, RedirectURI: redirect, Disconnect: a.disconnect}
+	mux := http.NewServeMux()
+	mux.Handle("/mcp", protect(c.maxRequestBytes, streamable))
+	mux.Handle("/sse", protect(c.maxRequestBytes, sse.SSEHandler()))
+	mux.Handle("/message", protect(c.maxRequestBytes, sse.MessageHandler()))
+	mux.Handle("/api/", protect(64<<10, api.Handler()))
+	// The provider sends the person's browser here: no API key, the state
+	// names the tenant.
+	mux.Handle(oauth.CallbackPath, hostGuard(allowed, limitBody(1024, oauth.CallbackHandler(a.flows))))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"status":"ok","version":%q}`+"\n", buildVersion())
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		tenant.WriteError(w, http.StatusNotFound, "not_found", "no such endpoint: MCP is served at /mcp (streamable HTTP) and /sse (legacy SSE)")
+	})
+	return &httpHandler{Handler: mux, streamable: streamable, sse: sse}, nil
+}
+
+// carryTenant copies the tenant that tenant.Require put on the HTTP request
+// into the context mcp-go gives the tool handlers.
+func carryTenant(ctx context.Context, r *http.Request) context.Context {
+	if name, ok := tenant.FromContext(r.Context()); ok {
+		return tenant.WithName(ctx, name)
+	}
+	return ctx
+}
+
+// checkBaseURL refuses a base URL that would send OAuth codes over plain
+// HTTP across a network.
+func checkBaseURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("MAILCAL_BASE_URL %q: want an absolute http(s) URL such as https://mail.example.com", raw)
+	}
+	if u.Scheme == "http" && !oauth.IsLoopbackHost(u.Host) {
+		return fmt.Errorf("MAILCAL_BASE_URL %q: use https; plain http is allowed only on a loopback host (127.0.0.1, localhost)", raw)
+	}
+	return nil
+}
+
+// allowedHosts returns the non-loopback host names requests may carry: the
+// host of MAILCAL_BASE_URL, if it has one.
+func allowedHosts(baseURL string) ([]string, error) {
+	if baseURL == "" {
+		return nil, nil
+	}
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("MAILCAL_BASE_URL %q: want an absolute http(s) URL such as https://mail.example.com", baseURL)
+	}
+	if oauth.IsLoopbackHost(u.Host) {
+		return nil, nil
+	}
+	return []string{strings.ToLower(u.Hostname())}, nil
+}
+
+// hostGuard is DNS-rebinding protection: a request that reached a loopback
+// listener must name a loopback host (or the configured public host), or a
+// web page could rebind its own domain to 127.0.0.1 and talk to us.
+func hostGuard(allowed []string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+		if local != nil && oauth.IsLoopbackHost(local.String()) && !oauth.IsLoopbackHost(r.Host) {
+			host := r.Host
+			if h, _, err := net.SplitHostPort(host); err == nil {
+				host = h
+			}
+			ok := false
+			for _, a := range allowed {
+				ok = ok || strings.EqualFold(host, a)
+			}
+			if !ok {
+				tenant.WriteError(w, http.StatusForbidden, "invalid_host", "invalid Host header; set MAILCAL_BASE_URL to serve under a public host name")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitBody bounds request bodies: mcp-go reads them whole. A body of
+// unknown length (chunked) is read here, so that one over the limit gets 413
+// too rather than mcp-go's 400 parse error; put it after authentication.
+func limitBody(n int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tooLarge := func() {
+			tenant.WriteError(w, http.StatusRequestEntityTooLarge, "request_too_large", fmt.Sprintf("request body over %d bytes", n))
+		}
+		if r.ContentLength > n {
+			tooLarge()
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, n)
+		if r.ContentLength < 0 {
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				var over *http.MaxBytesError
+				if errors.As(err, &over) {
+					tooLarge()
+				} else {
+					tenant.WriteError(w, http.StatusBadRequest, "bad_request", "reading the request body failed")
+				}
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func serveHTTP(ctx context.Context, c serveConfig, ln net.Listener, a *app, mcpSrv *server.MCPServer, track *inflight, sessions *sessionTenants, redirect string) error {
+	h, err := newHTTPHandler(c, a, mcpSrv, sessions, redirect)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	slog.Info("mailcal serving MCP over HTTP", "version", buildVersion(), "addr", ln.Addr().String(),
+		"mcp", "/mcp", "sse", "/sse", "redirect_uri", redirect, "read_only", c.readOnly)
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	slog.Info("shutting down", "grace", c.shutdownTimeout)
+	graceCtx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
+	defer cancel()
+	// Stop accepting, let running calls finish, then end the long-lived
+	// streams so that Shutdown can complete.
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(graceCtx) }()
+	if !track.wait(graceCtx) {
+		slog.Warn("running tool calls did not finish in time")
+	}
+	h.sse.CloseSessions()
+	_ = h.streamable.Shutdown(graceCtx)
+	if err := <-shut; err != nil {
+		slog.Warn("connections still open at the deadline; closing them", "err", err)
+		_ = srv.Close()
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	slog.Info("stopped")
+	return nil
+}

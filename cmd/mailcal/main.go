@@ -1,0 +1,127 @@
+// Command mailcal is an MCP server that gives AI agents safe access to a
+// person's mail and calendar. Run `mailcal help` for the commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3"; a
+// `go install` build falls back to the module version.
+var version = ""
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// env is what a command needs from its surroundings, so that tests can run
+// commands in-process with their own streams and environment.
+type env struct {
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	getenv func(string) string
+}
+
+const usage = `mailcal: an MCP server for your mail and calendar (Gmail, Google Calendar, Outlook).
+
+Usage:
+  mailcal serve [--transport stdio|http] [--addr 127.0.0.1:8080] [--tenant NAME] [--read-only]
+      Serve MCP. stdio (the default) is what a desktop assistant launches;
+      http serves /mcp (streamable HTTP), /sse + /message (legacy SSE) and
+      /healthz, every request authenticated by a tenant's API key.
+  mailcal connect PROVIDER [--tenant NAME] [--scopes LIST] [--no-browser] [--login-hint EMAIL]
+      connect a Google account (PROVIDER: google, gmail or calendar) through
+      its consent page; prints the account
+  mailcal accounts [--tenant NAME] [--json]
+      list the tenant's connected mail/calendar accounts
+  mailcal disconnect PROVIDER ACCOUNT [--tenant NAME]
+      revoke the account's access at the provider and forget it
+  mailcal tenant add NAME        create a tenant (workspace); prints its API key once
+  mailcal tenant list            list tenants
+  mailcal tenant remove NAME     remove a tenant; its API key stops working
+  mailcal version                print the version
+  mailcal help [COMMAND]         show help (also: mailcal COMMAND --help)
+
+Tokens and API-key hashes are kept in a keyring: the OS keyring where one is
+usable, else an encrypted file that needs MAILCAL_KEYRING_PASSWORD. Set
+MAILCAL_KEYRING_BACKEND (auto, file, secret-service, pass, keyctl, keychain,
+wincred, kwallet) to choose. Logs go to stderr; MAILCAL_LOG_LEVEL sets the
+level (debug, info, warn, error).
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	e := env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
+	os.Exit(run(ctx, os.Args[1:], e))
+}
+
+// errUsage marks an error in the command line: exit status 2.
+var errUsage = errors.New("usage")
+
+func run(ctx context.Context, args []string, e env) int {
+	err := dispatch(ctx, args, e)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(e.stderr, "mailcal:", err)
+		fmt.Fprintln(e.stderr, "Run `mailcal help` for usage.")
+		return 2
+	default:
+		fmt.Fprintln(e.stderr, "mailcal:", err)
+		return 1
+	}
+}
+
+func dispatch(ctx context.Context, args []string, e env) error {
+	if len(args) == 0 {
+		fmt.Fprint(e.stderr, usage)
+		return fmt.Errorf("%w: no command given", errUsage)
+	}
+	// Commands other than serve log only warnings unless asked: their
+	// output is for a person.
+	if logger, err := newLogger(e, "", "", slog.LevelWarn); err == nil {
+		slog.SetDefault(logger)
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "serve":
+		return cmdServe(ctx, rest, e)
+	case "tenant", "tenants":
+		return cmdTenant(ctx, rest, e)
+	case "accounts":
+		return cmdAccounts(ctx, rest, e)
+	case "connect":
+		return cmdConnect(ctx, rest, e)
+	case "disconnect":
+		return cmdDisconnect(ctx, rest, e)
+	case "version", "--version", "-v":
+		fmt.Fprintln(e.stdout, "mailcal", buildVersion())
+		return nil
+	case "help", "-h", "--help":
+		if len(rest) > 0 && rest[0] != "help" {
+			return dispatch(ctx, []string{rest[0], "--help"}, e)
+		}
+		fmt.Fprint(e.stdout, usage)
+		return nil
+	default:
+		return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
+	}
+}

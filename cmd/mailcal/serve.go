@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/mailcal/mailcal/auth/oauth"
+	"github.com/mailcal/mailcal/auth/tenant"
+	"github.com/mailcal/mailcal/tools"
+)
+
+const serveHelp = `
+Usage: mailcal serve [--transport stdio|http] [--addr 127.0.0.1:8080] [--tenant NAME] [--read-only]
+
+Serve MCP.
+
+  stdio (default)  MCP over stdin/stdout for one tenant ("default" unless
+                   --tenant), as Claude Desktop, Cursor or VS Code launch it.
+                   Nothing but protocol is written to stdout; logs go to stderr.
+  http             one listener on --addr serving
+                     /mcp              MCP streamable HTTP
+                     /sse, /message    MCP HTTP+SSE (legacy clients)
+                     /healthz          liveness, no authentication
+                   Every request but /healthz needs a tenant's API key
+                   (mailcal tenant add NAME) as "Authorization: Bearer KEY" or
+                   "X-API-Key: KEY". --transport sse is an alias of http.
+
+SIGINT or SIGTERM stops the server: new calls are refused, running ones get
+--shutdown-timeout to finish.
+`
+
+type serveConfig struct {
+	transport       string
+	addr            string
+	tenant          string
+	readOnly        bool
+	logLevel        string
+	logFormat       string
+	shutdownTimeout time.Duration
+	maxRequestBytes int64
+	sessionIdleTTL  time.Duration
+	keepAlive       time.Duration
+	baseURL         string
+}
+
+func cmdServe(ctx context.Context, args []string, e env) error {
+	var c serveConfig
+	fs := newFlags("serve", serveHelp, e)
+	fs.StringVar(&c.transport, "transport", "stdio", "stdio, or http (alias: sse)")
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "http: address to listen on, HOST:PORT")
+	fs.StringVar(&c.tenant, "tenant", tenant.Default, "stdio: the tenant whose accounts to serve")
+	fs.BoolVar(&c.readOnly, "read-only", false, "serve only tools that change nothing")
+	fs.StringVar(&c.logLevel, "log-level", "", "debug, info, warn or error (default: $MAILCAL_LOG_LEVEL, else info)")
+	fs.StringVar(&c.logFormat, "log-format", "", "text or json (default: $MAILCAL_LOG_FORMAT, else text)")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long running calls get to finish on SIGINT/SIGTERM")
+	fs.Int64Var(&c.maxRequestBytes, "max-request-bytes", 40<<20, "http: largest accepted MCP request body, in bytes")
+	fs.DurationVar(&c.sessionIdleTTL, "session-idle-ttl", 30*time.Minute, "http: streamable HTTP sessions idle this long are closed")
+	fs.DurationVar(&c.keepAlive, "keep-alive", 25*time.Second, "http: interval of keep-alive pings on SSE streams")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs("serve", pos); err != nil {
+		return err
+	}
+	if err := tenant.ValidateName(c.tenant); err != nil {
+		return fmt.Errorf("%w: --tenant: %v", errUsage, err)
+	}
+	if c.shutdownTimeout <= 0 || c.maxRequestBytes < 1024 || c.sessionIdleTTL <= 0 || c.keepAlive <= 0 {
+		return fmt.Errorf("%w: --shutdown-timeout, --session-idle-ttl and --keep-alive must be positive, --max-request-bytes at least 1024", errUsage)
+	}
+	switch c.transport {
+	case "stdio", "http", "sse", "streamable-http":
+	default:
+		return fmt.Errorf("%w: --transport %q: use stdio or http", errUsage, c.transport)
+	}
+	c.baseURL = strings.TrimSpace(e.getenv("MAILCAL_BASE_URL"))
+	if c.baseURL != "" {
+		if err := checkBaseURL(c.baseURL); err != nil {
+			return err
+		}
+	}
+
+	logger, err := newLogger(e, c.logLevel, c.logFormat, slog.LevelInfo)
+	if err != nil {
+		return err
+	}
+	slog.SetDefault(logger)
+
+	a, err := newApp(e)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	health, err := healthInterval(e)
+	if err != nil {
+		return err
+	}
+	if c.transport == "stdio" {
+		a.tenants = func(context.Context) ([]string, error) { return []string{c.tenant}, nil }
+	}
+	if health > 0 {
+		healthCtx, stopHealth := context.WithCancel(ctx)
+		defer stopHealth()
+		go a.tokens.Run(healthCtx, health)
+	}
+	track := newInflight()
+	sessions := newSessionTenants()
+	opts := tools.Options{
+		Version:       buildVersion(),
+		ReadOnly:      c.readOnly,
+		Accounts:      a.grants,
+		Tokens:        a.tokens,
+		Identity:      a.identity,
+		Hooks:         sessions.hooks(),
+		ServerOptions: []server.ServerOption{server.WithToolHandlerMiddleware(track.middleware)},
+	}
+
+	switch c.transport {
+	case "stdio":
+		lb := &oauth.Loopback{Flows: a.flows}
+		defer lb.Close()
+		opts.Connector = &connector{flows: a.flows, redirect: lb.RedirectURI}
+		return serveStdio(ctx, c, tools.New(opts), track, e)
+	case "http", "sse", "streamable-http":
+		ln, err := net.Listen("tcp", c.addr)
+		if err != nil {
+			return fmt.Errorf("listening on %s: %w", c.addr, err)
+		}
+		if c.baseURL == "" {
+			c.baseURL = "http://" + ln.Addr().String()
+		}
+		redirect := strings.TrimSuffix(c.baseURL, "/") + oauth.CallbackPath
+		opts.Connector = &connector{flows: a.flows, redirect: func() (string, error) { return redirect, nil }}
+		return serveHTTP(ctx, c, ln, a, tools.New(opts), track, sessions, redirect)
+	default:
+		return fmt.Errorf("%w: --transport %q: use stdio or http", errUsage, c.transport)
+	}
+}
+
+func serveStdio(ctx context.Context, c serveConfig, mcpSrv *server.MCPServer, track *inflight, e env) error {
+	// stdout belongs to the protocol: anything else that prints to os.Stdout
+	// (a library, a stray debug line) goes to stderr instead.
+	proto := e.stdout
+	if e.stdout == io.Writer(os.Stdout) {
+		os.Stdout = os.Stderr
+		defer func() { os.Stdout = proto.(*os.File) }()
+	}
+	stdio := server.NewStdioServer(mcpSrv)
+	server.WithWorkerPoolSize(8)(stdio)
+	stdio.SetErrorLogger(slog.NewLogLogger(slog.Default().Handler(), slog.LevelError))
+	stdio.SetContextFunc(func(ctx context.Context) context.Context { return tenant.WithName(ctx, c.tenant) })
+
+	// Listen gets a context of its own: on a signal, running calls get the
+	// grace period before it is cancelled.
+	listenCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	done := make(chan error, 1)
+	stdin := finishOnEOF{r: e.stdin, track: track, grace: c.shutdownTimeout}
+	go func() { done <- stdio.Listen(listenCtx, stdin, proto) }()
+	slog.Info("mailcal serving MCP on stdio", "version", buildVersion(), "tenant", c.tenant, "read_only", c.readOnly)
+
+	select {
+	case err := <-done:
+		track.drain()
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, context.Canceled) {
+			return err
+		}
+		slog.Info("stdin closed; stopped")
+		return nil
+	case <-ctx.Done():
+	}
+	slog.Info("shutting down", "grace", c.shutdownTimeout)
+	graceCtx, graceCancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
+	defer graceCancel()
+	if !track.wait(graceCtx) {
+		slog.Warn("running tool calls did not finish in time; cancelling them")
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+	}
+	slog.Info("stopped")
+	return nil
+}
+
+// healthInterval reads MAILCAL_HEALTH_INTERVAL: how often every grant is
+// refreshed to notice revoked ones before a user does ("off" disables).
+func healthInterval(e env) (time.Duration, error) {
+	v := strings.TrimSpace(e.getenv("MAILCAL_HEALTH_INTERVAL"))
+	switch v {
+	case "":
+		return time.Hour, nil
+	case "off", "0":
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < time.Second {
+		return 0, fmt.Errorf("MAILCAL_HEALTH_INTERVAL %q: want a duration of at least 1s (e.g. 1h, 30m) or off", v)
+	}
+	return d, nil
+}

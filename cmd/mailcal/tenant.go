@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mailcal/mailcal/auth/grants"
+	"github.com/mailcal/mailcal/auth/tenant"
+)
+
+const tenantHelp = `
+Usage:
+  mailcal tenant add NAME      create a tenant and print its API key once, on stdout
+  mailcal tenant list          list tenants (names and creation times; keys are never shown)
+  mailcal tenant remove NAME   remove a tenant: its API key stops working
+
+A tenant is a workspace of an http deployment: its own connected accounts,
+reached with its own API key (Authorization: Bearer KEY or X-API-Key: KEY).
+Only the key's SHA-256 hash is stored; a lost key cannot be shown again:
+remove the tenant and add it again.
+NAME: 1 to 63 characters of a-z, 0-9, '-' and '_'.
+`
+
+func cmdTenant(ctx context.Context, args []string, e env) error {
+	fs := newFlags("tenant", tenantHelp, e)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		fs.Usage()
+		return fmt.Errorf("%w: tenant needs a subcommand: add, list or remove", errUsage)
+	}
+	s, err := openStore(e)
+	if err != nil {
+		return err
+	}
+	reg := tenant.NewRegistry(s)
+	switch sub, rest := pos[0], pos[1:]; sub {
+	case "add":
+		if err := wantArgs("tenant add", rest, "NAME"); err != nil {
+			return err
+		}
+		key, err := reg.Add(ctx, rest[0])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, key)
+		fmt.Fprintf(e.stderr, "Tenant %q created. The line above is its API key: it is shown only this once, keep it safe.\n", rest[0])
+		return nil
+	case "list", "ls":
+		if err := wantArgs("tenant list", rest); err != nil {
+			return err
+		}
+		ts, err := reg.List(ctx)
+		if err != nil {
+			return err
+		}
+		if len(ts) == 0 {
+			fmt.Fprintln(e.stderr, "No tenants. Create one with `mailcal tenant add NAME`.")
+			return nil
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tCREATED")
+		for _, t := range ts {
+			fmt.Fprintf(tw, "%s\t%s\n", t.Name, t.CreatedAt.Format(time.RFC3339))
+		}
+		return tw.Flush()
+	case "remove", "rm", "delete":
+		if err := wantArgs("tenant remove", rest, "NAME"); err != nil {
+			return err
+		}
+		if err := reg.Remove(ctx, rest[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "Tenant %q removed; its API key no longer works.\n", rest[0])
+		return nil
+	default:
+		return fmt.Errorf("%w: unknown tenant subcommand %q: use add, list or remove", errUsage, sub)
+	}
+}
+
+const accountsHelp = `
+Usage: mailcal accounts [--tenant NAME] [--json]
+
+List the tenant's connected mail and calendar accounts with their status
+(active, needs_reauth, revoked), scopes and when they were connected.
+`
+
+func cmdAccounts(ctx context.Context, args []string, e env) error {
+	fs := newFlags("accounts", accountsHelp, e)
+	tenantName := fs.String("tenant", tenant.Default, "tenant whose accounts to list")
+	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs("accounts", pos); err != nil {
+		return err
+	}
+	if err := tenant.ValidateName(*tenantName); err != nil {
+		return fmt.Errorf("%w: --tenant: %v", errUsage, err)
+	}
+	s, err := openStore(e)
+	if err != nil {
+		return err
+	}
+	gs, err := grants.New(s).List(ctx, *tenantName)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		type row struct {
+			Provider    string   `json:"provider"`
+			Account     string   `json:"account"`
+			Status      string   `json:"status"`
+			Scopes      []string `json:"scopes"`
+			ConnectedAt string   `json:"connected_at"`
+		}
+		rows := make([]row, 0, len(gs))
+		for _, g := range gs {
+			rows = append(rows, row{g.Provider, g.Account, g.Status, g.Scopes, g.ConnectedAt.UTC().Format(time.RFC3339)})
+		}
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"tenant": *tenantName, "accounts": rows})
+	}
+	if len(gs) == 0 {
+		fmt.Fprintf(e.stderr, "No accounts connected for tenant %q.\n", *tenantName)
+		return nil
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROVIDER\tACCOUNT\tSTATUS\tSCOPES\tCONNECTED")
+	for _, g := range gs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", g.Provider, g.Account, g.Status, g.Scopes, g.ConnectedAt.Format(time.RFC3339))
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,66 @@
+package tools
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+)
+
+// AccountView is one connected account as tools show it.
+type AccountView struct {
+	Account     string   `json:"account" jsonschema:"the account's email address; pass it as the account argument of other tools"`
+	Provider    string   `json:"provider" jsonschema:"google or microsoft"`
+	Status      string   `json:"status" jsonschema:"active, needs_reauth (connect again) or revoked"`
+	Scopes      []string `json:"scopes" jsonschema:"what the account allows: mail.read, mail.send, mail.modify, calendar.read, calendar.write"`
+	ConnectedAt string   `json:"connected_at" jsonschema:"when the account was connected (RFC 3339)"`
+}
+
+// ListAccountsResult is the structured result of list_accounts.
+type ListAccountsResult struct {
+	Tenant   string        `json:"tenant"`
+	Accounts []AccountView `json:"accounts"`
+}
+
+func (h *handlers) listAccounts() tool {
+	def := mcp.NewTool("list_accounts",
+		mcp.WithDescription("List the mail and calendar accounts connected to this workspace, with their status "+
+			"(active, needs_reauth, revoked) and what each allows (scopes). Call this first to learn which account "+
+			"to pass as `account` to other tools, and whether an account must be reconnected. Takes no arguments."),
+		annotations("List connected accounts", true, false, true, false),
+		mcp.WithOutputSchema[ListAccountsResult](),
+	)
+	return tool{def: def, readOnly: true, handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		t, err := tenantOf(ctx)
+		if err != nil {
+			return nil, err
+		}
+		gs, err := h.opts.Accounts.List(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		res := ListAccountsResult{Tenant: t, Accounts: make([]AccountView, 0, len(gs))}
+		for _, g := range gs {
+			res.Accounts = append(res.Accounts, AccountView{
+				Account: g.Account, Provider: g.Provider, Status: g.Status,
+				Scopes: g.Scopes, ConnectedAt: g.ConnectedAt.UTC().Format(time.RFC3339),
+			})
+		}
+		return mcp.NewToolResultStructured(res, accountsText(res)), nil
+	}}
+}
+
+func accountsText(res ListAccountsResult) string {
+	if len(res.Accounts) == 0 {
+		return "No accounts are connected. Connect one with the connect_account tool or `mailcal connect google`."
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d connected account(s):\n", len(res.Accounts))
+	for _, a := range res.Accounts {
+		fmt.Fprintf(&b, "- %s (%s) %s; scopes: %s; connected %s\n",
+			a.Account, a.Provider, a.Status, strings.Join(a.Scopes, ","), a.ConnectedAt[:min(10, len(a.ConnectedAt))])
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}

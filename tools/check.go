@@ -1,0 +1,94 @@
+package tools
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"golang.org/x/oauth2"
+
+	"github.com/mailcal/mailcal/auth/grants"
+)
+
+// IdentityFunc asks a provider which account an access token belongs to;
+// it returns an error wrapping ErrTokenRefused when the provider answers 401.
+type IdentityFunc func(ctx context.Context, provider string, tok *oauth2.Token) (string, error)
+
+// ErrTokenRefused is what an IdentityFunc (and, later, a provider call)
+// returns for an upstream 401: the access token is refreshed once and the
+// call tried again.
+var ErrTokenRefused = errors.New("access token refused")
+
+// CheckResult is the structured result of check_account.
+type CheckResult struct {
+	Account  string   `json:"account"`
+	Provider string   `json:"provider"`
+	Status   string   `json:"status" jsonschema:"ok when the account answered with its access token"`
+	Scopes   []string `json:"scopes"`
+}
+
+type checkArgs struct {
+	Account string `json:"account,omitempty"`
+}
+
+func (h *handlers) checkAccount() tool {
+	def := mcp.NewTool("check_account",
+		mcp.WithDescription("Test that a connected account works: gets a fresh access token (refreshing it if needed) and asks the provider "+
+			"who the account is. Use it after connecting an account, or when calls fail, to learn whether the account must be reconnected; "+
+			"if it must, the answer says why and gives the URL to reconnect."),
+		mcp.WithString("account", mcp.MaxLength(254),
+			mcp.Description("email address of the account to test; may be left out when only one account is connected")),
+		annotations("Test an account", true, false, true, true),
+		mcp.WithOutputSchema[CheckResult](),
+	)
+	return tool{def: def, readOnly: true, handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		t, err := tenantOf(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var args checkArgs
+		if err := req.BindArguments(&args); err != nil {
+			return mcp.NewToolResultError("arguments: " + err.Error()), nil
+		}
+		g, err := h.resolveAccount(ctx, t, args.Account)
+		if err != nil {
+			return nil, err
+		}
+		var email string
+		err = h.withToken(ctx, g.Tenant, g, func(tok *oauth2.Token) error {
+			var err error
+			email, err = h.opts.Identity(ctx, g.Provider, tok)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if !strings.EqualFold(email, g.Account) {
+			return nil, userErrorf("the grant stored for %s now belongs to %s: disconnect it and connect the right account", g.Account, email)
+		}
+		res := CheckResult{Account: g.Account, Provider: g.Provider, Status: "ok", Scopes: g.Scopes}
+		return mcp.NewToolResultStructured(res, fmt.Sprintf("%s (%s) works; scopes: %s", g.Account, g.Provider, strings.Join(g.Scopes, ","))), nil
+	}}
+}
+
+// withToken runs call with an access token for g. If the provider refuses
+// the token (401), the token is dropped, refreshed once and the call tried
+// once more.
+func (h *handlers) withToken(ctx context.Context, tenantName string, g grants.Grant, call func(*oauth2.Token) error) error {
+	for attempt := 0; ; attempt++ {
+		tok, err := h.token(ctx, g)
+		if err != nil {
+			return err
+		}
+		err = call(tok)
+		if !errors.Is(err, ErrTokenRefused) || attempt > 0 {
+			if errors.Is(err, ErrTokenRefused) {
+				return userErrorf("%s refused a freshly refreshed access token for %s; check_account again later, or reconnect the account with connect_account", g.Provider, g.Account)
+			}
+			return err
+		}
+		h.opts.Tokens.Invalidate(tenantName, g.Provider, g.Account, tok.AccessToken)
+	}
+}

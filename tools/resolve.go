@@ -1,0 +1,126 @@
+package tools
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"golang.org/x/oauth2"
+
+	"github.com/mailcal/mailcal/auth/grants"
+	"github.com/mailcal/mailcal/auth/tokens"
+)
+
+// TokenProvider hands out access tokens for connected accounts.
+type TokenProvider interface {
+	Token(ctx context.Context, tenant, provider, account string) (*oauth2.Token, error)
+	Invalidate(tenant, provider, account, accessToken string)
+}
+
+// userError is a failure the model can act on; it is shown as it is.
+type userError struct{ msg string }
+
+func (e *userError) Error() string { return e.msg }
+
+func userErrorf(format string, a ...any) error { return &userError{fmt.Sprintf(format, a...)} }
+
+// resolveAccount picks the account a call works on: the one named, or, when
+// none is named, the only connected account that has every needed scope.
+func (h *handlers) resolveAccount(ctx context.Context, tenantName, requested string, need ...string) (grants.Grant, error) {
+	gs, err := h.opts.Accounts.List(ctx, tenantName)
+	if err != nil {
+		return grants.Grant{}, err
+	}
+	if len(gs) == 0 {
+		return grants.Grant{}, userErrorf("no account is connected: connect one with connect_account (provider google)")
+	}
+	names := make([]string, 0, len(gs))
+	for _, g := range gs {
+		names = append(names, g.Account)
+	}
+	if requested = strings.ToLower(strings.TrimSpace(requested)); requested != "" {
+		for _, g := range gs {
+			if g.Account == requested {
+				if missing := missingScopes(g, need); len(missing) > 0 {
+					return grants.Grant{}, h.scopeError(ctx, tenantName, g, missing)
+				}
+				return g, nil
+			}
+		}
+		return grants.Grant{}, userErrorf("account %q is not connected; connected accounts: %s", requested, strings.Join(names, ", "))
+	}
+	var able, active []grants.Grant
+	for _, g := range gs {
+		if len(missingScopes(g, need)) == 0 {
+			able = append(able, g)
+			if g.Status == grants.StatusActive {
+				active = append(active, g)
+			}
+		}
+	}
+	switch {
+	case len(active) == 1:
+		return active[0], nil
+	case len(able) == 1:
+		return able[0], nil // not active: the token call explains how to reconnect
+	case len(able) == 0:
+		if len(gs) == 1 {
+			return grants.Grant{}, h.scopeError(ctx, tenantName, gs[0], missingScopes(gs[0], need))
+		}
+		return grants.Grant{}, userErrorf("no connected account (%s) allows %s: connect one with connect_account and scopes %s",
+			strings.Join(names, ", "), strings.Join(need, " and "), strings.Join(need, ","))
+	default:
+		several := active
+		if len(several) == 0 {
+			several = able
+		}
+		ableNames := make([]string, 0, len(several))
+		for _, g := range several {
+			ableNames = append(ableNames, g.Account)
+		}
+		return grants.Grant{}, userErrorf("several accounts can serve this call (%s): pass one as the account argument", strings.Join(ableNames, ", "))
+	}
+}
+
+func missingScopes(g grants.Grant, need []string) []string {
+	var out []string
+	for _, s := range need {
+		if !slices.Contains(g.Scopes, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// scopeError says which access an account lacks and how to add it.
+func (h *handlers) scopeError(ctx context.Context, tenantName string, g grants.Grant, missing []string) error {
+	all := append(slices.Clone(g.Scopes), missing...)
+	msg := fmt.Sprintf("account %s was connected without %s access (it has: %s).", g.Account, strings.Join(missing, ", "), strings.Join(g.Scopes, ", "))
+	return &userError{msg + h.reconnectHint(ctx, tenantName, g, all)}
+}
+
+// reconnectHint returns " To reconnect, ask the person to open: URL" or,
+// where no URL can be made, how to do it by hand.
+func (h *handlers) reconnectHint(ctx context.Context, tenantName string, g grants.Grant, scopes []string) string {
+	if h.opts.Connector != nil {
+		link, err := h.opts.Connector.Connect(ctx, tenantName, g.Provider, strings.Join(scopes, ","), g.Account)
+		if err == nil {
+			return fmt.Sprintf(" To reconnect it, ask the person to open this URL and approve (it expires in 10 minutes): %s", link.URL)
+		}
+		return fmt.Sprintf(" Reconnecting needs the connect_account tool, which failed: %v", err)
+	}
+	return fmt.Sprintf(" Reconnect it with `mailcal connect %s --login-hint %s --scopes %s`.", g.Provider, g.Account, strings.Join(scopes, ","))
+}
+
+// token gets an access token for g, turning a dead grant into an answer
+// saying what happened and how to reconnect.
+func (h *handlers) token(ctx context.Context, g grants.Grant) (*oauth2.Token, error) {
+	tok, err := h.opts.Tokens.Token(ctx, g.Tenant, g.Provider, g.Account)
+	var re *tokens.ReauthError
+	if errors.As(err, &re) {
+		return nil, &userError{re.Error() + h.reconnectHint(ctx, g.Tenant, g, g.Scopes)}
+	}
+	return tok, err
+}
