@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -44,13 +45,39 @@ type Grant struct {
 // Store keeps grants. Writes to one account are serialised within the
 // process, so that Update is a compare-and-set against concurrent writers
 // here (a token refresh and a reconnect, say).
+//
+// List answers from memory for listTTL after reading the store (every tool
+// call lists its tenant's accounts, and a keyring read can cost
+// milliseconds); this process's own writes clear it at once, another
+// process's (`mailcal connect` while a server runs) are seen within listTTL.
 type Store struct {
 	s     store.Store
 	locks [64]sync.Mutex
+
+	cacheMu sync.Mutex
+	lists   map[string]cachedList
+	writes  uint64 // counts writes, so that a listing read during one is not cached
+	now     func() time.Time
 }
 
+type cachedList struct {
+	at     time.Time
+	grants []Grant
+}
+
+const listTTL = 3 * time.Second
+
 // New returns a grant store over s.
-func New(s store.Store) *Store { return &Store{s: s} }
+func New(s store.Store) *Store {
+	return &Store{s: s, lists: map[string]cachedList{}, now: time.Now}
+}
+
+func (g *Store) forget(tenant string) {
+	g.cacheMu.Lock()
+	delete(g.lists, tenant)
+	g.writes++
+	g.cacheMu.Unlock()
+}
 
 func (g *Store) lock(k string) *sync.Mutex {
 	h := fnv.New32a()
@@ -75,6 +102,7 @@ func (g *Store) Put(ctx context.Context, gr Grant) error {
 }
 
 func (g *Store) put(ctx context.Context, k string, gr Grant) error {
+	defer g.forget(gr.Tenant)
 	gr.Account = strings.ToLower(gr.Account)
 	data, err := json.Marshal(gr)
 	if err != nil {
@@ -122,6 +150,30 @@ func (g *Store) Get(ctx context.Context, tenant, provider, account string) (Gran
 
 // List returns a tenant's grants, sorted by provider and account.
 func (g *Store) List(ctx context.Context, tenant string) ([]Grant, error) {
+	g.cacheMu.Lock()
+	c, ok := g.lists[tenant]
+	writes := g.writes
+	g.cacheMu.Unlock()
+	if ok && g.now().Sub(c.at) < listTTL {
+		return slices.Clone(c.grants), nil
+	}
+	start := g.now()
+	out, err := g.list(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	g.cacheMu.Lock()
+	if g.writes == writes {
+		if len(g.lists) > 10000 {
+			clear(g.lists)
+		}
+		g.lists[tenant] = cachedList{at: start, grants: out}
+	}
+	g.cacheMu.Unlock()
+	return slices.Clone(out), nil
+}
+
+func (g *Store) list(ctx context.Context, tenant string) ([]Grant, error) {
 	keys, err := g.s.List(ctx, "grant/"+tenant+"/")
 	if err != nil {
 		return nil, err
@@ -156,6 +208,7 @@ func (g *Store) Delete(ctx context.Context, tenant, provider, account string) er
 	mu := g.lock(k)
 	mu.Lock()
 	defer mu.Unlock()
+	defer g.forget(tenant)
 	err := g.s.Delete(ctx, k)
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("%w: %s (%s)", ErrNotFound, account, provider)

@@ -78,7 +78,9 @@ func CallbackHandler(f *Flows) http.Handler {
 
 func writeFlowError(w http.ResponseWriter, err error) {
 	status := http.StatusBadRequest
-	if !errors.Is(err, ErrUnknownState) && !errors.Is(err, ErrExpiredState) && !errors.Is(err, ErrBadCode) {
+	var oe *OAuthError
+	badCode := errors.As(err, &oe) && oe.Code == "invalid_grant" // used, expired or forged code: as the connect API
+	if !errors.Is(err, ErrUnknownState) && !errors.Is(err, ErrExpiredState) && !errors.Is(err, ErrBadCode) && !badCode {
 		status = http.StatusBadGateway
 	}
 	writePage(w, status, page{Title: "Not connected", Class: "err", Message: err.Error()})
@@ -145,13 +147,21 @@ func (l *Loopback) closeWhenIdle(srv *http.Server) {
 	}
 }
 
-// Close stops the listener now.
+// Close stops the listener. A callback still being answered gets up to
+// 5 s to finish: the flow completes before its page is written, and `mailcal
+// connect` closes the listener as soon as it completes, so closing at once
+// would leave the person's browser with a dropped connection instead of the
+// page saying the account is connected.
 func (l *Loopback) Close() {
 	l.mu.Lock()
 	srv := l.srv
 	l.srv, l.uri = nil, ""
 	l.mu.Unlock()
 	if srv != nil {
-		_ = srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			_ = srv.Close()
+		}
 	}
 }

@@ -38,6 +38,7 @@ var (
 	ErrExpiredState = errors.New("this authorization took longer than 10 minutes and expired: start the connection again")
 	ErrDenied       = errors.New("access was not granted")
 	ErrBadCode      = errors.New("invalid authorization code")
+	ErrSuperseded   = errors.New("this authorization was replaced by newer ones of the same workspace: start the connection again")
 )
 
 // Request starts a connection.
@@ -189,13 +190,21 @@ func (f *Flows) Begin(ctx context.Context, req Request) (*Flow, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.sweepLocked(now)
-	n := 0
-	for _, q := range f.pending {
+	// A tenant at its limit loses its oldest waiting flow rather than being
+	// locked out of connecting for 10 minutes.
+	n, oldest := 0, -1
+	for i, q := range f.pending {
 		if q.tenant == req.Tenant {
-			n++
+			if n++; oldest < 0 {
+				oldest = i
+			}
 		}
 	}
-	if n >= maxPendingPerTenant || len(f.pending) >= maxPending {
+	if n >= maxPendingPerTenant {
+		f.pending[oldest].done <- Result{Err: ErrSuperseded}
+		f.pending = slices.Delete(f.pending, oldest, oldest+1)
+	}
+	if len(f.pending) >= maxPending {
 		return nil, fmt.Errorf("too many connections waiting for their callback; finish one or wait %s for them to expire", StateTTL)
 	}
 	f.pending = append(f.pending, pd)
@@ -246,6 +255,19 @@ func (f *Flows) Pending() int {
 	defer f.mu.Unlock()
 	f.sweepLocked(f.now())
 	return len(f.pending)
+}
+
+// Waiting reports whether the flow with this state still waits for its
+// callback with at least d left before it expires.
+func (f *Flows) Waiting(state string, d time.Duration) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, p := range f.pending {
+		if p.State == state {
+			return p.Expires.Sub(f.now()) >= d
+		}
+	}
+	return false
 }
 
 // Deny ends a flow whose callback carried an error (the person declined).

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -237,29 +236,32 @@ func TestPartialGrant(t *testing.T) {
 	}
 }
 
-func TestPendingBounded(t *testing.T) {
+func TestPendingBoundedPerTenant(t *testing.T) {
 	f := newFixture(t)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	ok := 0
-	for i := 0; i < 50; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if _, err := f.flows.Begin(context.Background(), oauth.Request{Tenant: "a", Provider: "google", RedirectURI: f.cb}); err == nil {
-				mu.Lock()
-				ok++
-				mu.Unlock()
-			}
-		}()
+	var flows []*oauth.Flow
+	for i := 0; i < 25; i++ {
+		flows = append(flows, f.begin(t, "a"))
 	}
-	wg.Wait()
-	if ok != 20 {
-		t.Fatalf("%d flows started for one tenant, want the limit of 20", ok)
+	if n := f.flows.Pending(); n != 20 {
+		t.Fatalf("%d flows wait for tenant a, want the limit of 20", n)
 	}
-	if _, err := f.flows.Begin(context.Background(), oauth.Request{Tenant: "b", Provider: "google", RedirectURI: f.cb}); err != nil {
-		t.Fatalf("another tenant is blocked: %v", err)
+	// The oldest ones were superseded, and say so to their waiters; the
+	// newest still work.
+	if res := flows[0].Wait(context.Background()); !errors.Is(res.Err, oauth.ErrSuperseded) {
+		t.Fatalf("oldest flow: %v", res.Err)
 	}
+	if res := f.flows.Complete(context.Background(), flows[0].State, "a", "4/x"); !errors.Is(res.Err, oauth.ErrUnknownState) {
+		t.Fatalf("superseded state: %v", res.Err)
+	}
+	to, err := f.fake.Approve(context.Background(), flows[24].URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := f.flows.Complete(context.Background(), flows[24].State, "a", to.Query().Get("code")); res.Err != nil {
+		t.Fatalf("newest flow: %v", res.Err)
+	}
+	// Another tenant is not affected.
+	f.begin(t, "b")
 }
 
 func TestRevoke(t *testing.T) {
