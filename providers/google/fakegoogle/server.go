@@ -6,9 +6,12 @@
 // no new refresh token on refresh, invalid_grant "Token has been expired or
 // revoked." once access is removed.
 //
-// One Server serves everything on one mux; Google API handlers (Gmail,
-// Calendar) are added with Handle and authorize their requests with
-// CheckAccess or Authorize, and answer errors with WriteAPIError.
+// One Server serves everything on one mux, fakes of the Gmail and Calendar
+// REST APIs included (gmail.go, calendar.go; fixtures.go, failure injection
+// and request counts in api.go, checking against Google's discovery
+// documents in discovery.go). Other API handlers can be added with Handle,
+// authorize their requests with CheckAccess or Authorize, and answer errors
+// with WriteAPIError.
 package fakegoogle
 
 import (
@@ -45,6 +48,9 @@ type Options struct {
 	// loopback IP redirect may use any port (as for "Desktop app" clients).
 	// Empty accepts any absolute http(s) URL.
 	RedirectURIs []string
+	// Now, if set, is the server's clock (token expiry, fixtures, Gmail's
+	// newer_than:); Advance moves it on. Default time.Now.
+	Now func() time.Time
 }
 
 // Defaults of Options.
@@ -79,6 +85,8 @@ type Server struct {
 	tokenReqs   map[string]int
 	revokeReqs  int
 	authReqs    []url.Values
+
+	api *apiState // the Gmail and Calendar APIs (api.go)
 }
 
 type user struct {
@@ -133,6 +141,7 @@ func New(opts Options) *Server {
 	}
 	s.addSecret(opts.ClientSecret)
 	s.routes()
+	s.initAPI()
 	s.srv = httptest.NewServer(s.mux)
 	return s
 }
@@ -291,7 +300,13 @@ func (s *Server) ExpireAccessTokens() {
 // access tokens expire as if d had passed.
 func (s *Server) Advance(d time.Duration) { s.offset.Add(int64(d)) }
 
-func (s *Server) now() time.Time { return time.Now().Add(time.Duration(s.offset.Load())) }
+func (s *Server) now() time.Time {
+	now := time.Now
+	if s.opts.Now != nil {
+		now = s.opts.Now
+	}
+	return now().Add(time.Duration(s.offset.Load()))
+}
 
 // FailTokenRequests makes the next n POSTs to /token answer status (500 or
 // 503) with Google's backend-error body.
