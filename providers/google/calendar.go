@@ -1,0 +1,240 @@
+package google
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	_ "time/tzdata" // IANA zones on systems without a zoneinfo database
+
+	calendar "google.golang.org/api/calendar/v3"
+
+	"github.com/mailcal/mailcal/providers"
+)
+
+// maxCalendarPages bounds ListCalendars (250 calendars a page).
+const maxCalendarPages = 10
+
+// calendars implements providers.Calendar over the Calendar API.
+type calendars struct {
+	svc *calendar.Service
+	err error // from building svc
+}
+
+var _ providers.Calendar = (*calendars)(nil)
+
+// ListCalendars reads the account's calendar list, every page (at most
+// 2,500 calendars).
+func (c *calendars) ListCalendars(ctx context.Context) ([]providers.CalendarInfo, error) {
+	if c.err != nil {
+		return nil, mapError(c.err)
+	}
+	out := []providers.CalendarInfo{}
+	token := ""
+	for range maxCalendarPages {
+		call := c.svc.CalendarList.List().MaxResults(250).Context(ctx)
+		if token != "" {
+			call = call.PageToken(token)
+		}
+		res, err := call.Do()
+		if err != nil {
+			return nil, mapError(err)
+		}
+		for _, it := range res.Items {
+			if it == nil {
+				continue
+			}
+			summary := it.Summary
+			if it.SummaryOverride != "" {
+				summary = it.SummaryOverride
+			}
+			out = append(out, providers.CalendarInfo{
+				ID: it.Id, Summary: summary, Primary: it.Primary, TimeZone: it.TimeZone, AccessRole: it.AccessRole,
+			})
+		}
+		token = res.NextPageToken
+		if token == "" {
+			break
+		}
+	}
+	return out, nil
+}
+
+// ListEvents lists event instances (recurring events expanded) by start
+// time. Timed events are given in q.TimeZone, else in the zone of Google's
+// answer (the calendar's); all-day events as dates.
+func (c *calendars) ListEvents(ctx context.Context, q providers.EventQuery) (providers.EventPage, error) {
+	if c.err != nil {
+		return providers.EventPage{}, mapError(c.err)
+	}
+	var loc *time.Location
+	if q.TimeZone != "" {
+		var err error
+		if loc, err = loadZone(q.TimeZone); err != nil {
+			return providers.EventPage{}, err
+		}
+	}
+	calID := q.CalendarID
+	if calID == "" {
+		calID = "primary"
+	}
+	call := c.svc.Events.List(calID).SingleEvents(true).OrderBy("startTime")
+	if !q.TimeMin.IsZero() {
+		call = call.TimeMin(q.TimeMin.Format(time.RFC3339))
+	}
+	if !q.TimeMax.IsZero() {
+		call = call.TimeMax(q.TimeMax.Format(time.RFC3339))
+	}
+	if s := strings.TrimSpace(q.Query); s != "" {
+		call = call.Q(s)
+	}
+	if q.MaxResults > 0 {
+		call = call.MaxResults(int64(min(q.MaxResults, 2500)))
+	}
+	if q.PageToken != "" {
+		call = call.PageToken(q.PageToken)
+	}
+	if q.TimeZone != "" {
+		call = call.TimeZone(q.TimeZone)
+	}
+	res, err := call.Context(ctx).Do()
+	if err != nil {
+		return providers.EventPage{}, mapError(err)
+	}
+	zone := q.TimeZone
+	if zone == "" {
+		zone = res.TimeZone
+		if zone != "" {
+			loc, _ = loadZone(zone) // an unknown zone leaves Google's offsets as they are
+		}
+	}
+	page := providers.EventPage{Events: make([]providers.Event, 0, len(res.Items)), NextPageToken: res.NextPageToken, TimeZone: zone}
+	for _, ev := range res.Items {
+		if ev != nil {
+			page.Events = append(page.Events, mapEvent(ev, loc))
+		}
+	}
+	return page, nil
+}
+
+// CreateEvent inserts an event. Timed events are sent as wall-clock times
+// in e.TimeZone with that zone named: e.Start and e.End are instants, shown
+// in e.TimeZone (so a caller holding an offset-less wall time parses it with
+// time.ParseInLocation in that zone). Without e.TimeZone they are sent with
+// their own offsets. All-day events are sent as dates (End exclusive).
+//
+// Like Send, an insert is not retried after it may have reached Google: a
+// 5xx or a lost connection is ErrUncertain.
+func (c *calendars) CreateEvent(ctx context.Context, e providers.NewEvent) (providers.Event, error) {
+	if c.err != nil {
+		return providers.Event{}, mapError(c.err)
+	}
+	var loc *time.Location
+	if e.TimeZone != "" {
+		var err error
+		if loc, err = loadZone(e.TimeZone); err != nil {
+			return providers.Event{}, err
+		}
+	}
+	ev := &calendar.Event{Summary: e.Summary, Description: e.Description, Location: e.Location}
+	if e.AllDay {
+		ev.Start = &calendar.EventDateTime{Date: e.Start.Format(time.DateOnly)}
+		ev.End = &calendar.EventDateTime{Date: e.End.Format(time.DateOnly)}
+	} else {
+		start, end := e.Start, e.End
+		if loc != nil {
+			start, end = start.In(loc), end.In(loc)
+		}
+		ev.Start = &calendar.EventDateTime{DateTime: start.Format(time.RFC3339), TimeZone: e.TimeZone}
+		ev.End = &calendar.EventDateTime{DateTime: end.Format(time.RFC3339), TimeZone: e.TimeZone}
+	}
+	for _, a := range e.Attendees {
+		if a = strings.TrimSpace(a); a != "" {
+			ev.Attendees = append(ev.Attendees, &calendar.EventAttendee{Email: a})
+		}
+	}
+	calID := e.CalendarID
+	if calID == "" {
+		calID = "primary"
+	}
+	created, err := c.svc.Events.Insert(calID, ev).Context(ctx).Do()
+	if err != nil {
+		return providers.Event{}, mapUncertain(err, "the event may have been created: list the calendar's events before creating it again")
+	}
+	if loc == nil && created.Start != nil && created.Start.TimeZone != "" {
+		loc, _ = loadZone(created.Start.TimeZone)
+	}
+	return mapEvent(created, loc), nil
+}
+
+// loadZone loads an IANA zone; a bad name is ErrInvalid naming time_zone.
+func loadZone(name string) (*time.Location, error) {
+	if name == "Local" {
+		return nil, invalidZone(name)
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, invalidZone(name)
+	}
+	return loc, nil
+}
+
+func invalidZone(name string) error {
+	return &providers.Error{Kind: providers.ErrInvalid, Status: 400,
+		Message: fmt.Sprintf("time_zone %q is not an IANA time zone name (like Europe/Paris, America/New_York or UTC)", name)}
+}
+
+// mapEvent maps a Calendar event; timed starts and ends are converted into
+// loc (nil: left as Google gave them).
+func mapEvent(ev *calendar.Event, loc *time.Location) providers.Event {
+	out := providers.Event{
+		ID:               ev.Id,
+		Summary:          ev.Summary,
+		Description:      ev.Description,
+		Location:         ev.Location,
+		Status:           ev.Status,
+		RecurringEventID: ev.RecurringEventId,
+		HTMLLink:         ev.HtmlLink,
+	}
+	if out.Status == "" {
+		out.Status = "confirmed"
+	}
+	if ev.Start != nil && ev.Start.Date != "" {
+		out.AllDay = true
+		out.Start = ev.Start.Date
+		if ev.End != nil {
+			out.End = ev.End.Date
+		}
+	} else {
+		out.Start, out.End = eventTime(ev.Start, loc), eventTime(ev.End, loc)
+	}
+	if o := ev.Organizer; o != nil {
+		out.Organizer = providers.Address{Name: o.DisplayName, Email: o.Email}.String()
+	}
+	for _, a := range ev.Attendees {
+		if a != nil {
+			out.Attendees = append(out.Attendees, providers.Attendee{Email: a.Email, Name: a.DisplayName, Response: a.ResponseStatus})
+		}
+	}
+	return out
+}
+
+func eventTime(t *calendar.EventDateTime, loc *time.Location) string {
+	if t == nil {
+		return ""
+	}
+	if t.DateTime == "" {
+		return t.Date
+	}
+	at, err := time.Parse(time.RFC3339, t.DateTime)
+	if err != nil {
+		return t.DateTime
+	}
+	if loc == nil && t.TimeZone != "" {
+		loc, _ = loadZone(t.TimeZone)
+	}
+	if loc != nil {
+		at = at.In(loc)
+	}
+	return at.Format(time.RFC3339)
+}

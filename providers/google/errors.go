@@ -1,0 +1,140 @@
+package google
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"google.golang.org/api/googleapi"
+
+	"github.com/mailcal/mailcal/providers"
+)
+
+// mapError turns the error of a Google API call into a *providers.Error.
+// Messages carry Google's error text and never a token or a raw body.
+func mapError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var pe *providers.Error
+	if errors.As(err, &pe) {
+		return err
+	}
+	var ge *googleapi.Error
+	if errors.As(err, &ge) {
+		return fromAPIError(ge)
+	}
+	return networkError(err)
+}
+
+// mapUncertain is mapError for calls that change something and may have
+// been applied although the answer was an error: a 5xx, a timeout or a
+// connection lost after the request was sent become ErrUncertain. Answers
+// that say the request was not processed (4xx, rate limits, a failed dial)
+// keep their kind.
+func mapUncertain(err error, advice string) error {
+	mapped := mapError(err)
+	var pe *providers.Error
+	if !errors.As(mapped, &pe) || !errors.Is(pe.Kind, providers.ErrUnavailable) || dialFailed(err) {
+		return mapped
+	}
+	msg := pe.Message
+	if advice != "" {
+		msg += "; " + advice
+	}
+	return &providers.Error{Kind: providers.ErrUncertain, Status: pe.Status, Message: msg}
+}
+
+func dialFailed(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+func networkError(err error) error {
+	msg := "network error"
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.Canceled):
+		msg = "the request was cancelled"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		msg = "the request timed out"
+	case dialFailed(err):
+		msg = "could not connect to Google"
+	}
+	// The cause names no token (tokens travel in headers); it may name the
+	// URL, which carries only ids and query parameters.
+	return &providers.Error{Kind: providers.ErrUnavailable, Message: fmt.Sprintf("%s (%v)", msg, err)}
+}
+
+func fromAPIError(ge *googleapi.Error) error {
+	reason := ""
+	for _, it := range ge.Errors {
+		if it.Reason != "" {
+			reason = it.Reason
+			break
+		}
+	}
+	if reason == "" {
+		reason = errorReason([]byte(ge.Body))
+	}
+	msg := strings.TrimSpace(ge.Message)
+	if msg == "" {
+		msg = http.StatusText(ge.Code)
+	}
+	msg = fmt.Sprintf("%s (HTTP %d)", msg, ge.Code)
+	e := &providers.Error{Status: ge.Code, Message: msg}
+	switch code := ge.Code; {
+	case code == http.StatusUnauthorized:
+		e.Kind = providers.ErrUnauthorized
+	case code == http.StatusTooManyRequests:
+		e.Kind, e.RetryAfter = providers.ErrRateLimited, retryAfterHeader(ge.Header)
+	case code == http.StatusForbidden:
+		switch reason {
+		case "rateLimitExceeded", "userRateLimitExceeded", "dailyLimitExceeded", "quotaExceeded":
+			e.Kind, e.RetryAfter = providers.ErrRateLimited, retryAfterHeader(ge.Header)
+		case "insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT":
+			e.Kind = providers.ErrForbidden
+			if sc := wantedScopes(ge.Header); sc != "" {
+				e.Message = fmt.Sprintf("%s; the call needs one of these scopes: %s", msg, sc)
+			}
+		default:
+			e.Kind = providers.ErrForbidden
+		}
+	case code == http.StatusNotFound || code == http.StatusGone:
+		e.Kind = providers.ErrNotFound
+	case code == http.StatusRequestEntityTooLarge:
+		e.Kind = providers.ErrTooLarge
+	case code >= 500:
+		e.Kind = providers.ErrUnavailable
+	default:
+		e.Kind = providers.ErrInvalid
+	}
+	return e
+}
+
+func retryAfterHeader(h http.Header) time.Duration {
+	if h == nil {
+		return 0
+	}
+	return retryAfter(h, time.Now())
+}
+
+// wantedScopes reads the scopes Google names in WWW-Authenticate:
+// Bearer ..., error="insufficient_scope", scope="a b".
+func wantedScopes(h http.Header) string {
+	for _, v := range h.Values("WWW-Authenticate") {
+		i := strings.Index(v, `scope="`)
+		if i < 0 {
+			continue
+		}
+		rest := v[i+len(`scope="`):]
+		if j := strings.IndexByte(rest, '"'); j >= 0 {
+			return strings.Join(strings.Fields(rest[:j]), ", ")
+		}
+	}
+	return ""
+}

@@ -1,0 +1,493 @@
+package google
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html"
+	"net/mail"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	gmail "google.golang.org/api/gmail/v1"
+	"google.golang.org/api/googleapi"
+
+	"github.com/mailcal/mailcal/providers"
+	"github.com/mailcal/mailcal/providers/mimemsg"
+)
+
+// uploadThreshold: messages larger than this (RFC 5322 bytes) are sent
+// through the media upload endpoint (message/rfc822) instead of as a
+// base64url "raw" field in a JSON body.
+const uploadThreshold = 5 << 20
+
+// Default and largest page size of List.
+const (
+	defaultPageSize = 20
+	maxPageSize     = 100
+)
+
+// summaryHeaders are the headers List asks for (format=metadata).
+var summaryHeaders = []string{"From", "To", "Subject", "Date"}
+
+// mailbox implements providers.Mail over the Gmail API for the
+// authenticated user ("me").
+type mailbox struct {
+	svc         *gmail.Service
+	err         error // from building svc
+	concurrency int
+
+	mu      sync.Mutex
+	account string // the From address; "" until known
+}
+
+// sender returns the account's address: the one given to Mail, else
+// users.getProfile's emailAddress (asked once).
+func (mb *mailbox) sender(ctx context.Context) (providers.Address, error) {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	if mb.account != "" {
+		return providers.Address{Email: mb.account}, nil
+	}
+	prof, err := mb.svc.Users.GetProfile("me").Context(ctx).Do()
+	if err != nil {
+		err = mapError(err)
+		var pe *providers.Error
+		if errors.As(err, &pe) {
+			pe.Message = "looking up the account's address for From: " + pe.Message
+		}
+		return providers.Address{}, err
+	}
+	mb.account = prof.EmailAddress
+	return providers.Address{Email: mb.account}, nil
+}
+
+var _ providers.Mail = (*mailbox)(nil)
+
+// Send builds the message with mimemsg and sends it. A reply (m.ReplyTo)
+// first reads the original's Message-ID, References and Subject: the new
+// message gets In-Reply-To = the original's Message-ID, References = the
+// original's References (or In-Reply-To) + its Message-ID, the original's
+// thread, and a subject with one "Re: " prefix (the caller's subject when
+// given, else the original's). From is the account's address (see
+// Provider.MailFor).
+//
+// Send is not retried after it may have reached Gmail: a 5xx, a timeout or
+// a lost connection is ErrUncertain. Only 429 and 403 rate limits (the
+// request was not processed) are retried.
+func (mb *mailbox) Send(ctx context.Context, m providers.OutgoingMessage) (providers.SentMessage, error) {
+	if mb.err != nil {
+		return providers.SentMessage{}, mapError(mb.err)
+	}
+	// Fail early, before any request, when the attachments alone (base64,
+	// 4/3 of their size) cannot fit.
+	est := len(m.Text) + len(m.HTML)
+	for _, a := range m.Attachments {
+		est += len(a.Data) / 3 * 4
+	}
+	if est > mimemsg.MaxMessageBytes {
+		return providers.SentMessage{}, tooLarge(est)
+	}
+	from, err := mb.sender(ctx)
+	if err != nil {
+		return providers.SentMessage{}, err
+	}
+	msg := mimemsg.Message{
+		From: from,
+		To:   m.To, Cc: m.Cc, Bcc: m.Bcc,
+		Subject:     m.Subject,
+		Text:        m.Text,
+		HTML:        m.HTML,
+		Attachments: m.Attachments,
+	}
+	threadID := ""
+	if m.ReplyTo != "" {
+		orig, err := mb.svc.Users.Messages.Get("me", m.ReplyTo).Format("metadata").
+			MetadataHeaders("Message-ID", "References", "In-Reply-To", "Subject").Context(ctx).Do()
+		if err != nil {
+			err = mapError(err)
+			var pe *providers.Error
+			if errors.As(err, &pe) && errors.Is(pe.Kind, providers.ErrNotFound) {
+				pe.Message = fmt.Sprintf("reply_to_message_id %q: no such message in the mailbox", m.ReplyTo)
+			}
+			return providers.SentMessage{}, err
+		}
+		threadID = orig.ThreadId
+		var hs []*gmail.MessagePartHeader
+		if orig.Payload != nil {
+			hs = orig.Payload.Headers
+		}
+		origID := strings.TrimSpace(header(hs, "Message-ID"))
+		if !isMsgID(origID) {
+			origID = ""
+		}
+		refs := msgIDs(header(hs, "References"))
+		if len(refs) == 0 {
+			refs = msgIDs(header(hs, "In-Reply-To"))
+		}
+		if origID != "" {
+			msg.InReplyTo = origID
+			if !slices.Contains(refs, origID) {
+				refs = append(refs, origID)
+			}
+		}
+		msg.References = refs
+		subject := m.Subject
+		if strings.TrimSpace(subject) == "" {
+			subject = decodeHeader(header(hs, "Subject"))
+		}
+		msg.Subject = mimemsg.ReplySubject(subject)
+	}
+	raw, err := mimemsg.Build(msg)
+	switch {
+	case errors.Is(err, providers.ErrTooLarge):
+		return providers.SentMessage{}, &providers.Error{Kind: providers.ErrTooLarge,
+			Message: strings.TrimPrefix(err.Error(), providers.ErrTooLarge.Error()+": ")}
+	case err != nil:
+		return providers.SentMessage{}, &providers.Error{Kind: providers.ErrInvalid, Message: err.Error()}
+	case len(raw) > mimemsg.MaxMessageBytes:
+		return providers.SentMessage{}, tooLarge(len(raw))
+	}
+	body := &gmail.Message{ThreadId: threadID}
+	call := mb.svc.Users.Messages.Send("me", body)
+	if len(raw) > uploadThreshold {
+		// One multipart upload request (a chunk size above the message's
+		// size), whose body the retry transport can replay on a 429.
+		chunk := (len(raw)/googleapi.MinUploadChunkSize + 1) * googleapi.MinUploadChunkSize
+		call = call.Media(bytes.NewReader(raw), googleapi.ContentType("message/rfc822"), googleapi.ChunkSize(chunk))
+	} else {
+		body.Raw = base64.URLEncoding.EncodeToString(raw)
+	}
+	sent, err := call.Context(ctx).Do()
+	if err != nil {
+		return providers.SentMessage{}, mapUncertain(err, "it may have been sent: check the Sent folder before sending it again")
+	}
+	return providers.SentMessage{ID: sent.Id, ThreadID: sent.ThreadId}, nil
+}
+
+// maxReferences bounds the References of a reply: the thread's first id and
+// the latest ones are kept (RFC 5322 3.6.4 allows trimming).
+const maxReferences = 20
+
+// msgIDs returns the well-formed message ids ("<x@y>") of a References or
+// In-Reply-To value, trimmed to maxReferences - 1 (room for one more).
+func msgIDs(v string) []string {
+	var ids []string
+	for _, f := range strings.Fields(v) {
+		if isMsgID(f) && !slices.Contains(ids, f) {
+			ids = append(ids, f)
+		}
+	}
+	if len(ids) > maxReferences-1 {
+		ids = append(ids[:1], ids[len(ids)-(maxReferences-2):]...)
+	}
+	return ids
+}
+
+func isMsgID(s string) bool {
+	return len(s) > 2 && len(s) <= mimemsg.MaxMessageIDBytes && s[0] == '<' && s[len(s)-1] == '>' &&
+		!strings.ContainsAny(s[1:len(s)-1], "<> \t\r\n\"") && strings.Contains(s, "@")
+}
+
+func tooLarge(n int) error {
+	return &providers.Error{Kind: providers.ErrTooLarge, Message: fmt.Sprintf(
+		"the message would be about %.1f MB; Gmail accepts at most %.1f MB including attachments (base64 adds a third to their size)",
+		float64(n)/(1<<20), float64(mimemsg.MaxMessageBytes)/(1<<20))}
+}
+
+// systemLabels are Gmail's system label ids, accepted in any case.
+var systemLabels = []string{
+	"INBOX", "SENT", "DRAFT", "SPAM", "TRASH", "UNREAD", "STARRED", "IMPORTANT", "CHAT",
+	"CATEGORY_PERSONAL", "CATEGORY_SOCIAL", "CATEGORY_PROMOTIONS", "CATEGORY_UPDATES", "CATEGORY_FORUMS",
+}
+
+// List makes one messages.list call, then one metadata-only messages.get
+// per listed message, Options.Concurrency at a time, keeping the list's
+// order. A message deleted in between (404) is left out.
+//
+// HasAttachments: Gmail has no attachment flag and the metadata format has
+// no parts, so a message counts as having attachments when its top-level
+// MIME type is multipart/mixed (what mail clients use to add attachments;
+// inline images in multipart/related do not count).
+func (mb *mailbox) List(ctx context.Context, q providers.MessageQuery) (providers.MessagePage, error) {
+	if mb.err != nil {
+		return providers.MessagePage{}, mapError(mb.err)
+	}
+	call := mb.svc.Users.Messages.List("me")
+	var terms []string
+	if s := strings.TrimSpace(q.Query); s != "" {
+		terms = append(terms, s)
+	}
+	if q.UnreadOnly {
+		terms = append(terms, "is:unread")
+	}
+	if len(terms) > 0 {
+		call = call.Q(strings.Join(terms, " "))
+	}
+	if q.Label != "" {
+		id, err := mb.labelID(ctx, q.Label)
+		if err != nil {
+			return providers.MessagePage{}, err
+		}
+		call = call.LabelIds(id)
+	}
+	n := q.MaxResults
+	if n <= 0 {
+		n = defaultPageSize
+	}
+	call = call.MaxResults(int64(min(n, maxPageSize)))
+	if q.PageToken != "" {
+		call = call.PageToken(q.PageToken)
+	}
+	list, err := call.Context(ctx).Do()
+	if err != nil {
+		return providers.MessagePage{}, mapError(err)
+	}
+
+	rows := make([]*providers.MessageSummary, len(list.Messages))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(mb.concurrency)
+	for i, lm := range list.Messages {
+		if lm == nil || lm.Id == "" {
+			continue
+		}
+		g.Go(func() error {
+			m, err := mb.svc.Users.Messages.Get("me", lm.Id).Format("metadata").
+				MetadataHeaders(summaryHeaders...).Context(gctx).Do()
+			if err != nil {
+				if isNotFound(err) {
+					return nil
+				}
+				return err
+			}
+			s := summary(m)
+			rows[i] = &s
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return providers.MessagePage{}, mapError(err)
+	}
+	page := providers.MessagePage{Messages: make([]providers.MessageSummary, 0, len(rows)), NextPageToken: list.NextPageToken}
+	for _, r := range rows {
+		if r != nil {
+			page.Messages = append(page.Messages, *r)
+		}
+	}
+	return page, nil
+}
+
+func isNotFound(err error) bool {
+	var ge *googleapi.Error
+	return errors.As(err, &ge) && (ge.Code == 404 || ge.Code == 410)
+}
+
+// labelID resolves a label argument: a system label (any case), else a user
+// label's id or name (names compared without regard to case).
+func (mb *mailbox) labelID(ctx context.Context, label string) (string, error) {
+	label = strings.TrimSpace(label)
+	if i := slices.IndexFunc(systemLabels, func(s string) bool { return strings.EqualFold(s, label) }); i >= 0 {
+		return systemLabels[i], nil
+	}
+	res, err := mb.svc.Users.Labels.List("me").Context(ctx).Do()
+	if err != nil {
+		return "", mapError(err)
+	}
+	var names []string
+	for _, l := range res.Labels {
+		if l.Id == label {
+			return l.Id, nil
+		}
+	}
+	for _, l := range res.Labels {
+		if strings.EqualFold(l.Name, label) {
+			return l.Id, nil
+		}
+		if l.Type == "user" {
+			names = append(names, l.Name)
+		}
+	}
+	slices.Sort(names)
+	if len(names) > 30 {
+		names = append(names[:30], "...")
+	}
+	known := "system labels: " + strings.Join(systemLabels[:9], ", ")
+	if len(names) > 0 {
+		known += "; the account's labels: " + strings.Join(names, ", ")
+	}
+	return "", &providers.Error{Kind: providers.ErrNotFound, Status: 404,
+		Message: fmt.Sprintf("label %q does not exist (%s)", label, known)}
+}
+
+func summary(m *gmail.Message) providers.MessageSummary {
+	var hs []*gmail.MessagePartHeader
+	mimeType := ""
+	if m.Payload != nil {
+		hs, mimeType = m.Payload.Headers, m.Payload.MimeType
+	}
+	s := providers.MessageSummary{
+		ID:             m.Id,
+		ThreadID:       m.ThreadId,
+		From:           decodeHeader(header(hs, "From")),
+		To:             decodeHeader(header(hs, "To")),
+		Subject:        decodeHeader(header(hs, "Subject")),
+		Snippet:        html.UnescapeString(m.Snippet),
+		Labels:         m.LabelIds,
+		Unread:         slices.Contains(m.LabelIds, "UNREAD"),
+		HasAttachments: strings.EqualFold(mimeType, "multipart/mixed"),
+	}
+	if d, err := mail.ParseDate(header(hs, "Date")); err == nil {
+		s.Date = d
+	} else if m.InternalDate > 0 {
+		s.Date = time.UnixMilli(m.InternalDate).UTC()
+	}
+	return s
+}
+
+// Get reads a message in full: the text/plain body (or the text/html one
+// turned into text), converted to UTF-8 from its charset, and the
+// attachments' metadata.
+func (mb *mailbox) Get(ctx context.Context, id string) (providers.Message, error) {
+	if mb.err != nil {
+		return providers.Message{}, mapError(mb.err)
+	}
+	m, err := mb.svc.Users.Messages.Get("me", id).Format("full").Context(ctx).Do()
+	if err != nil {
+		return providers.Message{}, mapError(err)
+	}
+	out := providers.Message{MessageSummary: summary(m), Attachments: []providers.AttachmentInfo{}}
+	if m.Payload == nil {
+		return out, nil
+	}
+	hs := m.Payload.Headers
+	out.Cc = decodeHeader(header(hs, "Cc"))
+	out.ReplyTo = decodeHeader(header(hs, "Reply-To"))
+	out.MessageID = strings.TrimSpace(header(hs, "Message-ID"))
+
+	var w partWalker
+	w.visit(m.Payload, 0)
+	out.Attachments = append(out.Attachments, w.attachments...)
+	out.HasAttachments = len(w.attachments) > 0
+	part, fromHTML := w.plain, false
+	if part == nil && w.html != nil {
+		part, fromHTML = w.html, true
+	}
+	if part != nil {
+		b, err := mb.partData(ctx, id, part)
+		if err != nil {
+			return providers.Message{}, err
+		}
+		text := toUTF8(b, partCharset(part))
+		if fromHTML {
+			text = htmlToText(text)
+		}
+		out.BodyText, out.BodyFromHTML = text, fromHTML
+	}
+	return out, nil
+}
+
+// partData returns a part's decoded body; Gmail keeps large bodies behind an
+// attachment id even for text parts.
+func (mb *mailbox) partData(ctx context.Context, msgID string, p *gmail.MessagePart) ([]byte, error) {
+	if p.Body == nil {
+		return nil, nil
+	}
+	data := p.Body.Data
+	if data == "" && p.Body.AttachmentId != "" {
+		att, err := mb.svc.Users.Messages.Attachments.Get("me", msgID, p.Body.AttachmentId).Context(ctx).Do()
+		if err != nil {
+			return nil, mapError(err)
+		}
+		data = att.Data
+	}
+	return decodeBase64URL(data), nil
+}
+
+// decodeBase64URL decodes Gmail's base64url data, padded or not (and, to be
+// lenient, standard base64). Undecodable data gives nil.
+func decodeBase64URL(s string) []byte {
+	s = strings.TrimRight(strings.TrimSpace(s), "=")
+	if b, err := base64.RawURLEncoding.DecodeString(s); err == nil {
+		return b
+	}
+	if b, err := base64.RawStdEncoding.DecodeString(s); err == nil {
+		return b
+	}
+	return nil
+}
+
+// partWalker finds the body parts and attachments of a MIME tree.
+type partWalker struct {
+	plain, html *gmail.MessagePart
+	attachments []providers.AttachmentInfo
+}
+
+func (w *partWalker) visit(p *gmail.MessagePart, depth int) {
+	if p == nil || depth > 32 {
+		return
+	}
+	mt := strings.ToLower(p.MimeType)
+	if isAttachment(p) {
+		info := providers.AttachmentInfo{Filename: decodeHeader(p.Filename), MIMEType: p.MimeType}
+		if p.Body != nil {
+			info.ID, info.Size = p.Body.AttachmentId, p.Body.Size
+		}
+		if info.Filename == "" && mt == "message/rfc822" {
+			info.Filename = "message.eml"
+		}
+		w.attachments = append(w.attachments, info)
+		return
+	}
+	if strings.HasPrefix(mt, "multipart/") || len(p.Parts) > 0 {
+		for _, c := range p.Parts {
+			w.visit(c, depth+1)
+		}
+		return
+	}
+	switch mt {
+	case "text/plain":
+		if w.plain == nil {
+			w.plain = p
+		}
+	case "text/html":
+		if w.html == nil {
+			w.html = p
+		}
+	}
+}
+
+// isAttachment: a part with a file name, a Content-Disposition of
+// attachment, an attached message, or a non-text leaf stored behind an
+// attachment id (an unnamed inline image).
+func isAttachment(p *gmail.MessagePart) bool {
+	if p.Filename != "" {
+		return true
+	}
+	mt := strings.ToLower(p.MimeType)
+	if mt == "message/rfc822" {
+		return true
+	}
+	if strings.HasPrefix(mt, "multipart/") {
+		return false
+	}
+	if d := strings.ToLower(strings.TrimSpace(header(p.Headers, "Content-Disposition"))); strings.HasPrefix(d, "attachment") {
+		return true
+	}
+	return !strings.HasPrefix(mt, "text/") && len(p.Parts) == 0 && p.Body != nil && p.Body.AttachmentId != ""
+}
+
+// header returns the first value of a header, names compared without regard
+// to case ("Message-Id" and "Message-ID").
+func header(hs []*gmail.MessagePartHeader, name string) string {
+	for _, h := range hs {
+		if h != nil && strings.EqualFold(h.Name, name) {
+			return h.Value
+		}
+	}
+	return ""
+}

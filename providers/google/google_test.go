@@ -1,0 +1,788 @@
+package google
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"net/mail"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+	calendar "google.golang.org/api/calendar/v3"
+	gmail "google.golang.org/api/gmail/v1"
+
+	"github.com/mailcal/mailcal/providers"
+	"github.com/mailcal/mailcal/providers/google/fakegoogle"
+)
+
+const (
+	alice = "alice@example.com"
+	bob   = "bob@example.com"
+)
+
+var allScopes = []string{"openid", "email", gmail.GmailReadonlyScope, gmail.GmailSendScope, calendar.CalendarScope}
+
+// fake starts a fake Google with discovery checking on and alice and bob as
+// users; alice is the default one.
+func fake(t testing.TB) *fakegoogle.Server {
+	t.Helper()
+	s := fakegoogle.New(fakegoogle.Options{})
+	t.Cleanup(s.Close)
+	s.AddUser(alice)
+	s.AddUser(bob)
+	g, c, err := fakegoogle.DiscoveryDocs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckDiscovery(g, c); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if v := s.DiscoveryViolations(); len(v) > 0 {
+			t.Errorf("fake answers outside the discovery documents: %v", v)
+		}
+	})
+	return s
+}
+
+// connect gets a token for login through the fake's OAuth flow.
+func connect(t testing.TB, s *fakegoogle.Server, login string, scopes ...string) *oauth2.Token {
+	t.Helper()
+	cfg := &oauth2.Config{
+		ClientID:     fakegoogle.DefaultClientID,
+		ClientSecret: fakegoogle.DefaultClientSecret,
+		Endpoint:     oauth2.Endpoint{AuthURL: s.URL() + "/o/oauth2/auth", TokenURL: s.URL() + "/token", AuthStyle: oauth2.AuthStyleInParams},
+		RedirectURL:  "http://127.0.0.1:5555/callback",
+		Scopes:       scopes,
+	}
+	v := oauth2.GenerateVerifier()
+	loc, err := s.Approve(context.Background(), cfg.AuthCodeURL("st", oauth2.S256ChallengeOption(v), oauth2.AccessTypeOffline,
+		oauth2.ApprovalForce, oauth2.SetAuthURLParam("login_hint", login)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := cfg.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func provider(s *fakegoogle.Server) *Provider {
+	p := New(Options{APIURL: s.URL()})
+	p.backoff = func(n int) time.Duration { return time.Duration(n) * 5 * time.Millisecond }
+	return p
+}
+
+func rawMsg(headers map[string]string, body string) []byte {
+	var b bytes.Buffer
+	keys := make([]string, 0, len(headers))
+	for k := range headers {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s: %s\r\n", k, headers[k])
+	}
+	b.WriteString("\r\n")
+	b.WriteString(strings.ReplaceAll(body, "\n", "\r\n"))
+	return b.Bytes()
+}
+
+func date(i int) string {
+	return time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Hour).Format(time.RFC1123Z)
+}
+
+// Realistic messages.
+var (
+	plainMsg = rawMsg(map[string]string{
+		"From": "Bob <bob@example.com>", "To": alice, "Subject": "Lunch?", "Date": date(1),
+		"Message-ID": "<lunch@example.com>", "Content-Type": "text/plain; charset=utf-8",
+	}, "Shall we have lunch? It's on me.\n")
+	alternativeMsg = rawMsg(map[string]string{
+		"From": "=?UTF-8?Q?Ren=C3=A9e_Dupr=C3=A9?= <renee@example.fr>", "To": alice,
+		"Subject": "=?UTF-8?B?UsOpdW5pb24gZGUgbCfDqXF1aXBl?=", "Date": date(2), "Message-ID": "<alt@example.fr>",
+		"MIME-Version": "1.0", "Content-Type": `multipart/alternative; boundary="b1"`,
+	}, "--b1\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: quoted-printable\n\nR=C3=A9union =C3=A0 10h.\n--b1\nContent-Type: text/html; charset=utf-8\n\n<p>R&eacute;union <b>&agrave; 10h</b>.</p>\n--b1--\n")
+	htmlOnlyMsg = rawMsg(map[string]string{
+		"From": "news@example.com", "To": alice, "Subject": "Newsletter", "Date": date(3), "Message-ID": "<news@example.com>",
+		"MIME-Version": "1.0", "Content-Type": "text/html; charset=iso-8859-1", "Content-Transfer-Encoding": "quoted-printable",
+	}, "<html><head><style>p{color:red}</style></head><body><h1>Caf=E9 news</h1><p>Read <a href=3D\"https://example.com/x\">this</a>.</p></body></html>\n")
+	attachmentMsg = rawMsg(map[string]string{
+		"From": "carol@example.com", "To": alice, "Subject": "Report", "Date": date(4), "Message-ID": "<report@example.com>",
+		"MIME-Version": "1.0", "Content-Type": `multipart/mixed; boundary="m1"`,
+	}, "--m1\nContent-Type: text/plain; charset=utf-8\n\nThe report is attached.\n--m1\nContent-Type: application/pdf; name=\"q3.pdf\"\nContent-Disposition: attachment; filename=\"q3.pdf\"\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQKJcfsj6IKMSAwIG9iago8PD4+CmVuZG9iagp0cmFpbGVyCjw8Pj4KJSVFT0YK\n--m1--\n")
+	threadMsg = rawMsg(map[string]string{
+		"From": "Bob <bob@example.com>", "To": alice, "Subject": "Re: Plans", "Date": date(5),
+		"Message-ID": "<plans-2@example.com>", "In-Reply-To": "<plans-1@example.com>", "References": "<plans-1@example.com>",
+		"Content-Type": "text/plain; charset=utf-8",
+	}, "Saturday works.\n")
+)
+
+type mailFixture struct {
+	plain, alternative, htmlOnly, attachment, thread string
+}
+
+func addMail(s *fakegoogle.Server) mailFixture {
+	return mailFixture{
+		plain:       s.AddMessage(alice, plainMsg),
+		alternative: s.AddMessage(alice, alternativeMsg, "INBOX"),
+		htmlOnly:    s.AddMessage(alice, htmlOnlyMsg, "INBOX", "UNREAD", "CATEGORY_PROMOTIONS", "Newsletters"),
+		attachment:  s.AddMessage(alice, attachmentMsg, "INBOX", "Work"),
+		thread:      s.AddMessage(alice, threadMsg, "INBOX", "Work"),
+	}
+}
+
+func TestListMessages(t *testing.T) {
+	s := fake(t)
+	fx := addMail(s)
+	mb := provider(s).Mail(connect(t, s, alice, allScopes...), alice)
+	ctx := context.Background()
+
+	s.SetAPILatency(20 * time.Millisecond)
+	s.ResetAPIStats()
+	page, err := mb.List(ctx, providers.MessageQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetAPILatency(0)
+	var ids []string
+	for _, m := range page.Messages {
+		ids = append(ids, m.ID)
+	}
+	if want := []string{fx.thread, fx.attachment, fx.htmlOnly, fx.alternative, fx.plain}; !slices.Equal(ids, want) {
+		t.Fatalf("ids %v, want newest first %v", ids, want)
+	}
+	if n, g := s.APIRequests("/gmail/v1/users/me/messages"), s.APIRequests("/gmail/v1/users/me/messages/"); n != 6 || g != 5 {
+		t.Fatalf("%d requests (%d gets), want 1 list + 5 gets", n, g)
+	}
+	if c := s.MaxConcurrentAPI(); c < 2 {
+		t.Fatalf("gets ran %d at a time", c)
+	}
+
+	byID := map[string]providers.MessageSummary{}
+	for _, m := range page.Messages {
+		byID[m.ID] = m
+	}
+	p := byID[fx.plain]
+	if p.From != "Bob <bob@example.com>" || p.To != alice || p.Subject != "Lunch?" || !p.Unread || p.HasAttachments ||
+		!strings.Contains(p.Snippet, "It's on me") || p.Date.UTC().Format(time.RFC3339) != "2026-10-01T10:00:00Z" || p.ThreadID == "" {
+		t.Fatalf("plain %+v", p)
+	}
+	a := byID[fx.alternative]
+	if a.From != "Renée Dupré <renee@example.fr>" || a.Subject != "Réunion de l'équipe" || a.Unread || a.HasAttachments {
+		t.Fatalf("alternative %+v", a)
+	}
+	if at := byID[fx.attachment]; !at.HasAttachments || !slices.Contains(at.Labels, "INBOX") {
+		t.Fatalf("attachment %+v", at)
+	}
+
+	// Label names: system labels in any case, user labels by name.
+	for label, want := range map[string][]string{
+		"work":                {fx.thread, fx.attachment},
+		"Newsletters":         {fx.htmlOnly},
+		"category_promotions": {fx.htmlOnly},
+		"INBOX":               {fx.thread, fx.attachment, fx.htmlOnly, fx.alternative, fx.plain},
+	} {
+		page, err := mb.List(ctx, providers.MessageQuery{Label: label})
+		if err != nil {
+			t.Fatal(label, err)
+		}
+		var got []string
+		for _, m := range page.Messages {
+			got = append(got, m.ID)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("label %s: %v, want %v", label, got, want)
+		}
+	}
+	_, err = mb.List(ctx, providers.MessageQuery{Label: "Nope"})
+	if pe := wantKind(t, err, providers.ErrNotFound); !strings.Contains(pe.Message, `label "Nope"`) || !strings.Contains(pe.Message, "Newsletters") {
+		t.Fatalf("%v", pe)
+	}
+
+	// Query and unread_only.
+	page, err = mb.List(ctx, providers.MessageQuery{Query: "from:bob"})
+	if err != nil || len(page.Messages) != 2 {
+		t.Fatalf("%v %+v", err, page)
+	}
+	page, err = mb.List(ctx, providers.MessageQuery{Query: "from:bob", UnreadOnly: true})
+	if err != nil || len(page.Messages) != 1 || page.Messages[0].ID != fx.plain {
+		t.Fatalf("%v %+v", err, page)
+	}
+	page, err = mb.List(ctx, providers.MessageQuery{Query: "lunch", UnreadOnly: true, Label: "INBOX"})
+	if err != nil || len(page.Messages) != 1 || page.Messages[0].ID != fx.plain {
+		t.Fatalf("%v %+v", err, page)
+	}
+
+	// A message gone between list and get is left out.
+	s.FailAPI("/gmail/v1/users/me/messages/"+fx.htmlOnly, 1, 404, "notFound", 0)
+	page, err = mb.List(ctx, providers.MessageQuery{})
+	if err != nil || len(page.Messages) != 4 || slices.ContainsFunc(page.Messages, func(m providers.MessageSummary) bool { return m.ID == fx.htmlOnly }) {
+		t.Fatalf("%v %+v", err, page)
+	}
+}
+
+func TestListPagination(t *testing.T) {
+	s := fake(t)
+	for i := range 25 {
+		s.AddMessage(alice, rawMsg(map[string]string{"From": bob, "To": alice, "Subject": fmt.Sprintf("n%02d", i), "Date": date(i)}, "x\n"))
+	}
+	mb := provider(s).Mail(connect(t, s, alice, allScopes...), alice)
+	seen := map[string]bool{}
+	tok := ""
+	var sizes []int
+	s.ResetAPIStats()
+	for range 5 {
+		page, err := mb.List(context.Background(), providers.MessageQuery{MaxResults: 10, PageToken: tok})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes = append(sizes, len(page.Messages))
+		for _, m := range page.Messages {
+			if seen[m.ID] {
+				t.Fatalf("%s twice", m.ID)
+			}
+			seen[m.ID] = true
+		}
+		if tok = page.NextPageToken; tok == "" {
+			break
+		}
+	}
+	if !slices.Equal(sizes, []int{10, 10, 5}) || len(seen) != 25 {
+		t.Fatalf("pages %v, %d messages", sizes, len(seen))
+	}
+	if n := s.APIRequests("/gmail/v1/"); n != 3+25 {
+		t.Fatalf("%d requests", n)
+	}
+	// More than 100 is capped.
+	page, err := mb.List(context.Background(), providers.MessageQuery{MaxResults: 1000})
+	if err != nil || len(page.Messages) != 25 {
+		t.Fatalf("%v %d", err, len(page.Messages))
+	}
+	_, err = mb.List(context.Background(), providers.MessageQuery{PageToken: "garbage"})
+	wantKind(t, err, providers.ErrInvalid)
+}
+
+func TestGetMessage(t *testing.T) {
+	s := fake(t)
+	fx := addMail(s)
+	mb := provider(s).Mail(connect(t, s, alice, allScopes...), alice)
+	ctx := context.Background()
+
+	m, err := mb.Get(ctx, fx.alternative)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(m.BodyText) != "Réunion à 10h." || m.BodyFromHTML || m.Subject != "Réunion de l'équipe" ||
+		m.From != "Renée Dupré <renee@example.fr>" || m.MessageID != "<alt@example.fr>" || len(m.Attachments) != 0 {
+		t.Fatalf("alternative %+v", m)
+	}
+
+	m, err = mb.Get(ctx, fx.htmlOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.BodyFromHTML || !strings.Contains(m.BodyText, "Café news") || strings.Contains(m.BodyText, "<") || strings.Contains(m.BodyText, "color:red") {
+		t.Fatalf("html-only %q", m.BodyText)
+	}
+
+	m, err = mb.Get(ctx, fx.attachment)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Attachments) != 1 || !m.HasAttachments || strings.TrimSpace(m.BodyText) != "The report is attached." {
+		t.Fatalf("attachment %+v", m)
+	}
+	if at := m.Attachments[0]; at.Filename != "q3.pdf" || at.MIMEType != "application/pdf" || at.Size != 54 || at.ID == "" {
+		t.Fatalf("attachment %+v", at)
+	}
+
+	m, err = mb.Get(ctx, fx.plain)
+	if err != nil || m.ReplyTo != "" || m.Cc != "" || !strings.HasPrefix(m.BodyText, "Shall we have lunch? It's on me.") {
+		t.Fatalf("%v %+v", err, m)
+	}
+
+	_, err = mb.Get(ctx, "00000000deadbeef")
+	wantKind(t, err, providers.ErrNotFound)
+	_, err = mb.Get(ctx, "not-an-id")
+	wantKind(t, err, providers.ErrInvalid)
+}
+
+// sentOne returns the only message alice sent, parsed.
+func sentLast(t *testing.T, s *fakegoogle.Server) *mail.Message {
+	t.Helper()
+	sent := s.SentMessages(alice)
+	if len(sent) == 0 {
+		t.Fatal("nothing sent")
+	}
+	m, err := mail.ReadMessage(bytes.NewReader(sent[len(sent)-1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestSend(t *testing.T) {
+	s := fake(t)
+	addMail(s)
+	p := provider(s)
+	tok := connect(t, s, alice, allScopes...)
+	mb := p.Mail(tok, alice)
+	ctx := context.Background()
+	bobMail := p.Mail(connect(t, s, bob, allScopes...), bob)
+	if _, err := bobMail.List(ctx, providers.MessageQuery{}); err != nil { // creates bob's mailbox in the fake
+		t.Fatal(err)
+	}
+
+	sent, err := mb.Send(ctx, providers.OutgoingMessage{
+		To: []providers.Address{{Name: "Bob", Email: bob}}, Cc: []providers.Address{{Email: "carol@example.com"}},
+		Subject: "Café ☕", Text: "Hello Bob,\nsee you.", HTML: "<p>Hello Bob</p>",
+	})
+	if err != nil || sent.ID == "" || sent.ThreadID == "" {
+		t.Fatalf("%v %+v", err, sent)
+	}
+	m := sentLast(t, s)
+	dec := new(mime.WordDecoder)
+	subj, _ := dec.DecodeHeader(m.Header.Get("Subject"))
+	if subj != "Café ☕" || m.Header.Get("From") != alice || !strings.Contains(m.Header.Get("To"), bob) || m.Header.Get("In-Reply-To") != "" {
+		t.Fatalf("sent %v", m.Header)
+	}
+	if n := s.APIRequests("/upload/"); n != 0 {
+		t.Fatalf("%d uploads for a small message", n)
+	}
+
+	// Bob's copy arrived.
+	page, err := bobMail.List(ctx, providers.MessageQuery{Query: "from:alice"})
+	if err != nil || len(page.Messages) != 1 || page.Messages[0].Subject != "Café ☕" {
+		t.Fatalf("%v %+v", err, page)
+	}
+}
+
+func TestSendReply(t *testing.T) {
+	s := fake(t)
+	fx := addMail(s)
+	mb := provider(s).Mail(connect(t, s, alice, allScopes...), alice)
+	ctx := context.Background()
+	orig, err := mb.Get(ctx, fx.thread)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	sent, err := mb.Send(ctx, providers.OutgoingMessage{To: []providers.Address{{Email: bob}}, Text: "Great.", ReplyTo: fx.thread})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := sentLast(t, s)
+	if m.Header.Get("In-Reply-To") != "<plans-2@example.com>" || m.Header.Get("References") != "<plans-1@example.com> <plans-2@example.com>" ||
+		m.Header.Get("Subject") != "Re: Plans" {
+		t.Fatalf("reply headers %v", m.Header)
+	}
+	if sent.ThreadID != orig.ThreadID {
+		t.Fatalf("reply in thread %s, original in %s", sent.ThreadID, orig.ThreadID)
+	}
+
+	// A caller's subject is kept, with one Re:.
+	if _, err := mb.Send(ctx, providers.OutgoingMessage{To: []providers.Address{{Email: bob}}, Subject: "Plans", Text: "x", ReplyTo: fx.plain}); err != nil {
+		t.Fatal(err)
+	}
+	if m := sentLast(t, s); m.Header.Get("Subject") != "Re: Plans" || m.Header.Get("References") != "<lunch@example.com>" {
+		t.Fatalf("reply headers %v", m.Header)
+	}
+	if _, err := mb.Send(ctx, providers.OutgoingMessage{To: []providers.Address{{Email: bob}}, Subject: "RE: Lunch?", Text: "x", ReplyTo: fx.plain}); err != nil {
+		t.Fatal(err)
+	}
+	if m := sentLast(t, s); m.Header.Get("Subject") != "RE: Lunch?" {
+		t.Fatalf("subject %q", m.Header.Get("Subject"))
+	}
+
+	n := len(s.SentMessages(alice))
+	_, err = mb.Send(ctx, providers.OutgoingMessage{To: []providers.Address{{Email: bob}}, Text: "x", ReplyTo: "00000000deadbeef"})
+	if pe := wantKind(t, err, providers.ErrNotFound); !strings.Contains(pe.Message, "reply_to_message_id") {
+		t.Fatalf("%v", pe)
+	}
+	if len(s.SentMessages(alice)) != n {
+		t.Fatal("sent a reply to a missing message")
+	}
+}
+
+func TestSendLarge(t *testing.T) {
+	s := fake(t)
+	mb := provider(s).Mail(connect(t, s, alice, allScopes...), alice)
+	ctx := context.Background()
+	data := bytes.Repeat([]byte("0123456789abcdef"), 6<<20/16) // 6 MB: 8 MB in base64
+	s.ResetAPIStats()
+	_, err := mb.Send(ctx, providers.OutgoingMessage{To: []providers.Address{{Email: bob}}, Subject: "big", Text: "see attached",
+		Attachments: []providers.Attachment{{Filename: "big.bin", MIMEType: "application/octet-stream", Data: data}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, u := s.APIRequests("/"), s.APIRequests("/upload/gmail/v1/users/me/messages/send"); n != 1 || u != 1 {
+		t.Fatalf("%d requests, %d uploads", n, u)
+	}
+	m := sentLast(t, s)
+	_, params, _ := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	mr := multipart.NewReader(m.Body, params["boundary"])
+	var got []byte
+	for {
+		part, err := mr.NextPart()
+		if err != nil {
+			break
+		}
+		if part.FileName() == "big.bin" {
+			got, _ = io.ReadAll(part) // multipart decodes no base64: do it
+		}
+	}
+	if len(got) < len(data) {
+		t.Fatalf("attachment part %d bytes", len(got))
+	}
+
+	// Over Gmail's limit: refused before any request.
+	s.ResetAPIStats()
+	_, err = mb.Send(ctx, providers.OutgoingMessage{To: []providers.Address{{Email: bob}}, Subject: "huge", Text: "x",
+		Attachments: []providers.Attachment{{Filename: "huge.bin", Data: make([]byte, 30<<20)}}})
+	if pe := wantKind(t, err, providers.ErrTooLarge); !strings.Contains(pe.Message, "MB") {
+		t.Fatalf("%v", pe)
+	}
+	if n := s.APIRequests("/"); n != 0 {
+		t.Fatalf("%d requests for a message too large", n)
+	}
+}
+
+func TestSendRetries(t *testing.T) {
+	s := fake(t)
+	mb := provider(s).Mail(connect(t, s, alice, allScopes...), alice)
+	ctx := context.Background()
+	msg := providers.OutgoingMessage{To: []providers.Address{{Email: bob}}, Subject: "s", Text: "t"}
+
+	// 429 with Retry-After, then a 403 rate limit: retried, sent once.
+	s.FailAPI("/gmail/v1/users/me/messages/send", 1, 429, "rateLimitExceeded", time.Second)
+	s.FailAPI("/gmail/v1/users/me/messages/send", 1, 403, "userRateLimitExceeded", 0)
+	start := time.Now()
+	if _, err := mb.Send(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < time.Second {
+		t.Fatalf("sent after %v, Retry-After said 1s", d)
+	}
+	if n, sent := s.APIRequests("/gmail/v1/users/me/messages/send"), len(s.SentMessages(alice)); n != 3 || sent != 1 {
+		t.Fatalf("%d requests, %d sent", n, sent)
+	}
+
+	// 503: not retried, uncertain.
+	s.ResetAPIStats()
+	s.FailAPI("/gmail/v1/users/me/messages/send", 1, 503, "backendError", 0)
+	_, err := mb.Send(ctx, msg)
+	if pe := wantKind(t, err, providers.ErrUncertain); !strings.Contains(pe.Message, "Sent folder") || pe.Status != 503 {
+		t.Fatalf("%+v", pe)
+	}
+	if n := s.APIRequests("/gmail/v1/users/me/messages/send"); n != 1 {
+		t.Fatalf("%d requests", n)
+	}
+
+	// Rate limited for longer than the budget: ErrRateLimited, not sent.
+	s.FailAPI("/gmail/v1/users/me/messages/send", 1, 429, "rateLimitExceeded", time.Minute)
+	_, err = mb.Send(ctx, msg)
+	if pe := wantKind(t, err, providers.ErrRateLimited); pe.RetryAfter != time.Minute {
+		t.Fatalf("%+v", pe)
+	}
+}
+
+func TestReadRetries(t *testing.T) {
+	s := fake(t)
+	fx := addMail(s)
+	mb := provider(s).Mail(connect(t, s, alice, allScopes...), alice)
+	ctx := context.Background()
+
+	s.FailAPI("/gmail/v1/users/me/messages/"+fx.plain, 1, 429, "rateLimitExceeded", time.Second)
+	s.FailAPI("/gmail/v1/users/me/messages/"+fx.plain, 1, 503, "backendError", 0)
+	s.FailAPI("/gmail/v1/users/me/messages/"+fx.plain, 1, 500, "internalError", 0)
+	if _, err := mb.Get(ctx, fx.plain); err != nil {
+		t.Fatal(err)
+	}
+	s.FailAPI("/gmail/v1/users/me/messages", 1, 403, "rateLimitExceeded", 0)
+	if page, err := mb.List(ctx, providers.MessageQuery{}); err != nil || len(page.Messages) != 5 {
+		t.Fatalf("%v %+v", err, page)
+	}
+	// A daily limit is not waited for.
+	s.ResetAPIStats()
+	s.FailAPI("/gmail/v1/users/me/messages", 1, 403, "dailyLimitExceeded", 0)
+	_, err := mb.List(ctx, providers.MessageQuery{})
+	wantKind(t, err, providers.ErrRateLimited)
+	if n := s.APIRequests("/"); n != 1 {
+		t.Fatalf("%d requests", n)
+	}
+}
+
+func TestAuthErrors(t *testing.T) {
+	s := fake(t)
+	fx := addMail(s)
+	p := provider(s)
+	tok := connect(t, s, alice, allScopes...)
+	ctx := context.Background()
+
+	// Send-only: reading is forbidden, with the scopes named.
+	sendOnly := p.Mail(connect(t, s, alice, gmail.GmailSendScope), alice)
+	_, err := sendOnly.Get(ctx, fx.plain)
+	if pe := wantKind(t, err, providers.ErrForbidden); !strings.Contains(pe.Message, gmail.GmailReadonlyScope) {
+		t.Fatalf("%v", pe)
+	}
+	if _, err := sendOnly.Send(ctx, providers.OutgoingMessage{To: []providers.Address{{Email: bob}}, Subject: "s", Text: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	readOnly := p.Mail(connect(t, s, alice, gmail.GmailReadonlyScope), alice)
+	_, err = readOnly.Send(ctx, providers.OutgoingMessage{To: []providers.Address{{Email: bob}}, Subject: "s", Text: "t"})
+	if pe := wantKind(t, err, providers.ErrForbidden); !strings.Contains(pe.Message, gmail.GmailSendScope) {
+		t.Fatalf("%v", pe)
+	}
+	_, err = p.Calendar(connect(t, s, alice, gmail.GmailReadonlyScope)).ListCalendars(ctx)
+	wantKind(t, err, providers.ErrForbidden)
+
+	// An expired token: 401, not retried.
+	s.ExpireAccessTokens()
+	s.ResetAPIStats()
+	_, err = p.Mail(tok, alice).List(ctx, providers.MessageQuery{})
+	wantKind(t, err, providers.ErrUnauthorized)
+	_, err = p.Calendar(tok).ListCalendars(ctx)
+	wantKind(t, err, providers.ErrUnauthorized)
+	if n := s.APIRequests("/"); n != 2 {
+		t.Fatalf("%d requests", n)
+	}
+	for _, sec := range s.Secrets() {
+		if len(sec) > 8 && strings.Contains(err.Error(), sec) {
+			t.Fatal("the error names a secret")
+		}
+	}
+}
+
+func TestMailAccountLookup(t *testing.T) {
+	s := fake(t)
+	tok := connect(t, s, alice, allScopes...)
+	s.Handle("GET /gmail/v1/users/me/profile", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if email, ok := s.Authorize(w, r, gmail.GmailReadonlyScope); ok {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"emailAddress":%q,"messagesTotal":0,"threadsTotal":0,"historyId":"1"}`, email)
+		}
+	}))
+	mb := provider(s).Mail(tok, alice)
+	for range 2 {
+		if _, err := mb.Send(context.Background(), providers.OutgoingMessage{To: []providers.Address{{Email: bob}}, Subject: "s", Text: "t"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m := sentLast(t, s); m.Header.Get("From") != alice {
+		t.Fatalf("From %q", m.Header.Get("From"))
+	}
+}
+
+func calendarFixture(s *fakegoogle.Server) (weekly string) {
+	s.AddCalendar(alice, fakegoogle.Calendar{Primary: true, TimeZone: "Europe/Paris"})
+	s.AddCalendar(alice, fakegoogle.Calendar{ID: "team@group.calendar.google.com", Summary: "Team", TimeZone: "America/New_York", AccessRole: "reader"})
+	ny, _ := time.LoadLocation("America/New_York")
+	paris, _ := time.LoadLocation("Europe/Paris")
+	s.AddEvent(alice, "primary", fakegoogle.Event{Summary: "NY call", Start: time.Date(2026, 12, 1, 9, 0, 0, 0, ny), End: time.Date(2026, 12, 1, 10, 0, 0, 0, ny),
+		TimeZone: "America/New_York", Attendees: []fakegoogle.Attendee{{Email: bob, DisplayName: "Bob", ResponseStatus: "accepted"}}, Location: "Zoom"})
+	s.AddEvent(alice, "primary", fakegoogle.Event{Summary: "Holiday", AllDay: true, Start: time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)})
+	weekly = s.AddEvent(alice, "primary", fakegoogle.Event{Summary: "Standup", Start: time.Date(2026, 11, 30, 9, 30, 0, 0, paris), End: time.Date(2026, 11, 30, 9, 45, 0, 0, paris),
+		TimeZone: "Europe/Paris", Recurrence: []string{"RRULE:FREQ=DAILY;COUNT=5"}})
+	s.AddEvent(alice, "team@group.calendar.google.com", fakegoogle.Event{Summary: "Team sync", Start: time.Date(2026, 12, 1, 14, 0, 0, 0, ny), End: time.Date(2026, 12, 1, 15, 0, 0, 0, ny), TimeZone: "America/New_York"})
+	return weekly
+}
+
+func TestCalendars(t *testing.T) {
+	s := fake(t)
+	calendarFixture(s)
+	cal := provider(s).Calendar(connect(t, s, alice, allScopes...))
+	cals, err := cal.ListCalendars(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cals) != 2 {
+		t.Fatalf("%+v", cals)
+	}
+	var prim, team providers.CalendarInfo
+	for _, c := range cals {
+		if c.Primary {
+			prim = c
+		} else {
+			team = c
+		}
+	}
+	if prim.ID != alice || prim.TimeZone != "Europe/Paris" || prim.AccessRole != "owner" ||
+		team.ID != "team@group.calendar.google.com" || team.Summary != "Team" || team.TimeZone != "America/New_York" || team.AccessRole != "reader" {
+		t.Fatalf("%+v", cals)
+	}
+}
+
+func TestListEvents(t *testing.T) {
+	s := fake(t)
+	weekly := calendarFixture(s)
+	cal := provider(s).Calendar(connect(t, s, alice, allScopes...))
+	ctx := context.Background()
+	q := providers.EventQuery{TimeMin: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), TimeMax: time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)}
+
+	// In the calendar's zone.
+	page, err := cal.ListEvents(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page.TimeZone != "Europe/Paris" {
+		t.Fatalf("zone %q", page.TimeZone)
+	}
+	var lines []string
+	for _, e := range page.Events {
+		lines = append(lines, fmt.Sprintf("%s %s %s %v %s", e.Summary, e.Start, e.End, e.AllDay, e.RecurringEventID))
+	}
+	want := []string{
+		"Standup 2026-12-01T09:30:00+01:00 2026-12-01T09:45:00+01:00 false " + weekly,
+		"Holiday 2026-12-02 2026-12-04 true ",
+		"Standup 2026-12-02T09:30:00+01:00 2026-12-02T09:45:00+01:00 false " + weekly,
+		"NY call 2026-12-01T15:00:00+01:00 2026-12-01T16:00:00+01:00 false ",
+	}
+	slices.Sort(lines)
+	slices.Sort(want)
+	if !slices.Equal(lines, want) {
+		t.Fatalf("events\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+	// Ordered by start time.
+	for i := 1; i < len(page.Events); i++ {
+		if page.Events[i].Start < page.Events[i-1].Start && !page.Events[i].AllDay && !page.Events[i-1].AllDay {
+			t.Fatalf("not ordered: %v", lines)
+		}
+	}
+	for _, e := range page.Events {
+		if e.Summary == "NY call" {
+			if e.Location != "Zoom" || len(e.Attendees) != 1 || e.Attendees[0].Email != bob || e.Attendees[0].Response != "accepted" || e.Status != "confirmed" || e.HTMLLink == "" || e.Organizer == "" {
+				t.Fatalf("%+v", e)
+			}
+		}
+	}
+
+	// In a requested zone.
+	q.TimeZone = "Asia/Tokyo"
+	page, err = cal.ListEvents(ctx, q)
+	if err != nil || page.TimeZone != "Asia/Tokyo" {
+		t.Fatal(err, page.TimeZone)
+	}
+	for _, e := range page.Events {
+		if e.Summary == "NY call" && e.Start != "2026-12-01T23:00:00+09:00" {
+			t.Fatalf("%+v", e)
+		}
+	}
+
+	// Pages, query, another calendar.
+	q.TimeZone, q.MaxResults = "", 2
+	page, err = cal.ListEvents(ctx, q)
+	if err != nil || len(page.Events) != 2 || page.NextPageToken == "" {
+		t.Fatalf("%v %+v", err, page)
+	}
+	q.PageToken = page.NextPageToken
+	page, err = cal.ListEvents(ctx, q)
+	if err != nil || len(page.Events) != 2 || page.NextPageToken != "" {
+		t.Fatalf("%v %+v", err, page)
+	}
+	page, err = cal.ListEvents(ctx, providers.EventQuery{TimeMin: q.TimeMin, TimeMax: q.TimeMax, Query: "holiday"})
+	if err != nil || len(page.Events) != 1 || page.Events[0].Summary != "Holiday" {
+		t.Fatalf("%v %+v", err, page)
+	}
+	page, err = cal.ListEvents(ctx, providers.EventQuery{CalendarID: "team@group.calendar.google.com", TimeMin: q.TimeMin, TimeMax: q.TimeMax})
+	if err != nil || len(page.Events) != 1 || page.TimeZone != "America/New_York" || page.Events[0].Start != "2026-12-01T14:00:00-05:00" {
+		t.Fatalf("%v %+v", err, page)
+	}
+
+	_, err = cal.ListEvents(ctx, providers.EventQuery{CalendarID: "nope@group.calendar.google.com"})
+	wantKind(t, err, providers.ErrNotFound)
+	_, err = cal.ListEvents(ctx, providers.EventQuery{TimeZone: "Mars/Olympus"})
+	if pe := wantKind(t, err, providers.ErrInvalid); !strings.Contains(pe.Message, "time_zone") {
+		t.Fatalf("%v", pe)
+	}
+}
+
+func TestCreateEvent(t *testing.T) {
+	s := fake(t)
+	calendarFixture(s)
+	cal := provider(s).Calendar(connect(t, s, alice, allScopes...))
+	ctx := context.Background()
+	ny, _ := time.LoadLocation("America/New_York")
+
+	ev, err := cal.CreateEvent(ctx, providers.NewEvent{Summary: "Dentist", Location: "Main St", Description: "Bring card",
+		Start: time.Date(2026, 12, 10, 10, 0, 0, 0, ny), End: time.Date(2026, 12, 10, 11, 0, 0, 0, ny), TimeZone: "America/New_York",
+		Attendees: []string{bob}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.ID == "" || ev.Start != "2026-12-10T10:00:00-05:00" || ev.End != "2026-12-10T11:00:00-05:00" || ev.Summary != "Dentist" ||
+		ev.Location != "Main St" || len(ev.Attendees) != 1 || ev.Attendees[0].Email != bob {
+		t.Fatalf("%+v", ev)
+	}
+	var stored *fakegoogle.Event
+	for _, e := range s.Events(alice, "primary") {
+		if e.ID == ev.ID {
+			stored = &e
+		}
+	}
+	if stored == nil || stored.TimeZone != "America/New_York" || !stored.Start.Equal(time.Date(2026, 12, 10, 15, 0, 0, 0, time.UTC)) || stored.Description != "Bring card" {
+		t.Fatalf("stored %+v", stored)
+	}
+
+	ev, err = cal.CreateEvent(ctx, providers.NewEvent{Summary: "Trip", AllDay: true,
+		Start: time.Date(2026, 12, 20, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 12, 23, 0, 0, 0, 0, time.UTC)})
+	if err != nil || !ev.AllDay || ev.Start != "2026-12-20" || ev.End != "2026-12-23" {
+		t.Fatalf("%v %+v", err, ev)
+	}
+
+	// With offsets only.
+	ev, err = cal.CreateEvent(ctx, providers.NewEvent{Summary: "UTC", Start: time.Date(2026, 12, 11, 8, 0, 0, 0, time.UTC), End: time.Date(2026, 12, 11, 9, 0, 0, 0, time.UTC)})
+	if err != nil || !strings.HasPrefix(ev.Start, "2026-12-11T") {
+		t.Fatalf("%v %+v", err, ev)
+	}
+	if at, _ := time.Parse(time.RFC3339, ev.Start); !at.Equal(time.Date(2026, 12, 11, 8, 0, 0, 0, time.UTC)) {
+		t.Fatalf("%+v", ev)
+	}
+
+	// Not retried on 503: uncertain.
+	s.ResetAPIStats()
+	n := len(s.Events(alice, "primary"))
+	s.FailAPI("/calendar/v3/calendars/", 1, 503, "backendError", 0)
+	_, err = cal.CreateEvent(ctx, providers.NewEvent{Summary: "x", Start: time.Date(2026, 12, 11, 8, 0, 0, 0, time.UTC), End: time.Date(2026, 12, 11, 9, 0, 0, 0, time.UTC)})
+	wantKind(t, err, providers.ErrUncertain)
+	if s.APIRequests("/") != 1 || len(s.Events(alice, "primary")) != n {
+		t.Fatal("retried")
+	}
+	// Google's 400 (end before start) comes back as ErrInvalid.
+	_, err = cal.CreateEvent(ctx, providers.NewEvent{Summary: "x", Start: time.Date(2026, 12, 11, 9, 0, 0, 0, time.UTC), End: time.Date(2026, 12, 11, 8, 0, 0, 0, time.UTC)})
+	wantKind(t, err, providers.ErrInvalid)
+}
+
+// BenchmarkListMessages20 lists 20 messages while the fake adds 50 ms to
+// every request; latency-multiples is the wall time of one List over 50 ms
+// (1 list + concurrent gets: about 2; the target is at most 3).
+func BenchmarkListMessages20(b *testing.B) {
+	s := fake(b)
+	for i := range 30 {
+		s.AddMessage(alice, rawMsg(map[string]string{"From": "Bob <bob@example.com>", "To": alice, "Subject": fmt.Sprintf("Message %d", i), "Date": date(i)},
+			"Some text that makes a snippet, as in real mail.\n"))
+	}
+	mb := provider(s).Mail(connect(b, s, alice, allScopes...), alice)
+	const latency = 50 * time.Millisecond
+	s.SetAPILatency(latency)
+	ctx := context.Background()
+	b.ResetTimer()
+	start := time.Now()
+	n := 0
+	for b.Loop() {
+		page, err := mb.List(ctx, providers.MessageQuery{MaxResults: 20})
+		if err != nil || len(page.Messages) != 20 {
+			b.Fatal(err, len(page.Messages))
+		}
+		n++
+	}
+	b.ReportMetric(float64(time.Since(start))/float64(n)/float64(latency), "latency-multiples")
+}

@@ -1,0 +1,275 @@
+package google
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+	gmail "google.golang.org/api/gmail/v1"
+
+	"github.com/mailcal/mailcal/providers"
+)
+
+// script answers requests from a list of (status, reason, Retry-After)
+// steps, then 200 with body ok.
+type script struct {
+	steps []step
+	ok    string
+	n     atomic.Int32
+	seen  chan string // request bodies, when non-nil
+}
+
+type step struct {
+	status     int
+	reason     string
+	retryAfter string
+}
+
+func (s *script) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	i := int(s.n.Add(1)) - 1
+	if s.seen != nil {
+		b, _ := io.ReadAll(r.Body)
+		s.seen <- string(b)
+	}
+	if r.Header.Get("Authorization") != "Bearer ya29.test" {
+		w.WriteHeader(401)
+		fmt.Fprint(w, `{"error":{"code":401,"message":"Request had invalid authentication credentials.","errors":[{"reason":"authError"}]}}`)
+		return
+	}
+	if i < len(s.steps) {
+		st := s.steps[i]
+		if st.retryAfter != "" {
+			w.Header().Set("Retry-After", st.retryAfter)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(st.status)
+		fmt.Fprintf(w, `{"error":{"code":%d,"message":"step %d","errors":[{"message":"step %d","domain":"usageLimits","reason":%q}]}}`, st.status, i, i, st.reason)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprint(w, s.ok)
+}
+
+func testProvider(t *testing.T, h http.Handler, opts Options) *Provider {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	opts.APIURL = srv.URL
+	p := New(opts)
+	p.backoff = func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	return p
+}
+
+var testToken = &oauth2.Token{AccessToken: "ya29.test", TokenType: "Bearer"}
+
+func wantKind(t *testing.T, err, kind error) *providers.Error {
+	t.Helper()
+	var pe *providers.Error
+	if !errors.As(err, &pe) || !errors.Is(err, kind) {
+		t.Fatalf("got %v (%T), want a *providers.Error of kind %v", err, err, kind)
+	}
+	if strings.Contains(pe.Error(), "ya29.") {
+		t.Fatalf("error names the token: %v", pe)
+	}
+	return pe
+}
+
+func TestRetryGetOn429And5xx(t *testing.T) {
+	s := &script{steps: []step{{429, "rateLimitExceeded", "0"}, {503, "backendError", ""}, {403, "userRateLimitExceeded", ""}, {500, "", ""}},
+		ok: `{"emailAddress":"a@example.com"}`}
+	p := testProvider(t, s, Options{})
+	svc := p.Mail(testToken, "alice@example.com").(*mailbox).svc
+	prof, err := svc.Users.GetProfile("me").Do()
+	if err != nil || prof.EmailAddress != "a@example.com" || s.n.Load() != 5 {
+		t.Fatalf("profile %v %v after %d requests", prof, err, s.n.Load())
+	}
+}
+
+func TestRetryAfterHonoured(t *testing.T) {
+	s := &script{steps: []step{{429, "rateLimitExceeded", "1"}}, ok: `{}`}
+	p := testProvider(t, s, Options{})
+	svc := p.Mail(testToken, "alice@example.com").(*mailbox).svc
+	start := time.Now()
+	if _, err := svc.Users.GetProfile("me").Do(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < time.Second {
+		t.Fatalf("retried after %v, Retry-After said 1s", d)
+	}
+}
+
+func TestRetryBudget(t *testing.T) {
+	// Retry-After beyond the budget: no wait, the 429 comes back mapped.
+	s := &script{steps: []step{{429, "rateLimitExceeded", "30"}}, ok: `{}`}
+	p := testProvider(t, s, Options{MaxRetryWait: 2 * time.Second})
+	mb := p.Mail(testToken, "alice@example.com")
+	start := time.Now()
+	_, err := mb.Get(context.Background(), "m1")
+	pe := wantKind(t, err, providers.ErrRateLimited)
+	if pe.RetryAfter != 30*time.Second || time.Since(start) > time.Second || s.n.Load() != 1 {
+		t.Fatalf("retry after %v, %d requests in %v", pe.RetryAfter, s.n.Load(), time.Since(start))
+	}
+
+	// Endless 503s: retried until the budget is spent.
+	steps := make([]step, 1000)
+	for i := range steps {
+		steps[i] = step{503, "backendError", ""}
+	}
+	s = &script{steps: steps, ok: `{}`}
+	p = testProvider(t, s, Options{MaxRetryWait: 50 * time.Millisecond})
+	_, err = p.Mail(testToken, "alice@example.com").Get(context.Background(), "m1")
+	wantKind(t, err, providers.ErrUnavailable)
+	if n := s.n.Load(); n < 3 || n > 12 {
+		t.Fatalf("%d requests", n)
+	}
+
+	// The context's deadline bounds the waits too.
+	s = &script{steps: []step{{503, "", "5"}}, ok: `{}`}
+	p = testProvider(t, s, Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	start = time.Now()
+	_, err = p.Mail(testToken, "alice@example.com").Get(ctx, "m1")
+	wantKind(t, err, providers.ErrUnavailable)
+	if time.Since(start) > 400*time.Millisecond {
+		t.Fatalf("waited %v past a 500ms deadline for a 5s Retry-After", time.Since(start))
+	}
+}
+
+func TestNoRetryOnPermanentErrors(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		reason string
+		kind   error
+	}{
+		{400, "invalidArgument", providers.ErrInvalid},
+		{403, "dailyLimitExceeded", providers.ErrRateLimited},
+		{403, "quotaExceeded", providers.ErrRateLimited},
+		{403, "insufficientPermissions", providers.ErrForbidden},
+		{403, "forbidden", providers.ErrForbidden},
+		{404, "notFound", providers.ErrNotFound},
+		{410, "deleted", providers.ErrNotFound},
+	} {
+		s := &script{steps: []step{{tc.status, tc.reason, ""}}, ok: `{}`}
+		p := testProvider(t, s, Options{})
+		_, err := p.Mail(testToken, "alice@example.com").Get(context.Background(), "m1")
+		pe := wantKind(t, err, tc.kind)
+		if s.n.Load() != 1 || pe.Status != tc.status || !strings.Contains(pe.Message, "step 0") {
+			t.Fatalf("%d %s: %d requests, %+v", tc.status, tc.reason, s.n.Load(), pe)
+		}
+	}
+	// 401: no retry here (the caller refreshes and retries once).
+	s := &script{ok: `{}`}
+	p := testProvider(t, s, Options{})
+	_, err := p.Mail(&oauth2.Token{AccessToken: "ya29.bad"}, "alice@example.com").Get(context.Background(), "m1")
+	wantKind(t, err, providers.ErrUnauthorized)
+	if s.n.Load() != 1 {
+		t.Fatalf("%d requests", s.n.Load())
+	}
+}
+
+func TestPostRetriedOnlyWhenNotProcessed(t *testing.T) {
+	// A send answered 429, then 200: retried with the same body.
+	s := &script{steps: []step{{429, "rateLimitExceeded", "0"}, {403, "rateLimitExceeded", ""}}, ok: `{"id":"s1","threadId":"t1"}`, seen: make(chan string, 10)}
+	p := testProvider(t, s, Options{})
+	svc := p.Mail(testToken, "alice@example.com").(*mailbox).svc
+	if _, err := svc.Users.Messages.Send("me", &gmail.Message{Raw: "cmF3"}).Do(); err != nil {
+		t.Fatal(err)
+	}
+	b1, b2, b3 := <-s.seen, <-s.seen, <-s.seen
+	if s.n.Load() != 3 || b1 != b2 || b2 != b3 || !strings.Contains(b1, "cmF3") {
+		t.Fatalf("%d requests, bodies %q %q %q", s.n.Load(), b1, b2, b3)
+	}
+	// A 503 is not retried: it may have been sent.
+	s = &script{steps: []step{{503, "backendError", ""}}, ok: `{}`}
+	p = testProvider(t, s, Options{})
+	_, err := p.Mail(testToken, "alice@example.com").(*mailbox).svc.Users.Messages.Send("me", &gmail.Message{Raw: "cmF3"}).Do()
+	if err == nil || s.n.Load() != 1 {
+		t.Fatalf("%v after %d requests", err, s.n.Load())
+	}
+	wantKind(t, mapUncertain(err, "check"), providers.ErrUncertain)
+	// Unless the context marks it idempotent.
+	s = &script{steps: []step{{503, "backendError", ""}}, ok: `{}`}
+	p = testProvider(t, s, Options{})
+	_, err = p.Mail(testToken, "alice@example.com").(*mailbox).svc.Users.Messages.Send("me", &gmail.Message{Raw: "cmF3"}).Context(withIdempotent(context.Background())).Do()
+	if err != nil || s.n.Load() != 2 {
+		t.Fatalf("%v after %d requests", err, s.n.Load())
+	}
+}
+
+func TestNetworkErrors(t *testing.T) {
+	// Nothing listens: a dial error, retried, then ErrUnavailable (not
+	// uncertain, even for a send).
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close()
+	p := New(Options{APIURL: url, MaxRetryWait: 20 * time.Millisecond})
+	p.backoff = func(int) time.Duration { return 5 * time.Millisecond }
+	_, err := p.Mail(testToken, "alice@example.com").Get(context.Background(), "m1")
+	pe := wantKind(t, err, providers.ErrUnavailable)
+	if !strings.Contains(pe.Message, "could not connect") {
+		t.Fatalf("%v", pe)
+	}
+	_, err = p.Mail(testToken, "a@example.com").Send(context.Background(), providers.OutgoingMessage{To: []providers.Address{{Email: "b@example.com"}}, Subject: "x", Text: "y"})
+	wantKind(t, err, providers.ErrUnavailable)
+
+	// A timeout after the request was sent: a send is uncertain.
+	block := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-block }))
+	defer slow.Close()
+	defer close(block)
+	p = New(Options{APIURL: slow.URL, HTTPClient: &http.Client{Timeout: 100 * time.Millisecond}, MaxRetryWait: time.Millisecond})
+	_, err = p.Mail(testToken, "a@example.com").Send(context.Background(), providers.OutgoingMessage{To: []providers.Address{{Email: "b@example.com"}}, Subject: "x", Text: "y"})
+	pe = wantKind(t, err, providers.ErrUncertain)
+	if !strings.Contains(pe.Message, "timed out") || !strings.Contains(pe.Message, "Sent") {
+		t.Fatalf("%v", pe)
+	}
+}
+
+func TestRetryAfterParsing(t *testing.T) {
+	now := time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)
+	for v, want := range map[string]time.Duration{
+		"":                              0,
+		"7":                             7 * time.Second,
+		"-1":                            0,
+		"soon":                          0,
+		"Tue, 03 Nov 2026 10:00:30 GMT": 30 * time.Second,
+		"Tue, 03 Nov 2026 09:00:00 GMT": 0,
+	} {
+		h := http.Header{}
+		if v != "" {
+			h.Set("Retry-After", v)
+		}
+		if got := retryAfter(h, now); got != want {
+			t.Errorf("Retry-After %q: %v, want %v", v, got, want)
+		}
+	}
+	for n := 1; n < 10; n++ {
+		d := defaultBackoff(n)
+		if d <= 0 || d > 8*time.Second {
+			t.Errorf("backoff %d: %v", n, d)
+		}
+	}
+}
+
+func TestScopeMessage(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="https://accounts.google.com/", error="insufficient_scope", scope="https://mail.google.com/ https://www.googleapis.com/auth/gmail.send"`)
+		w.WriteHeader(403)
+		fmt.Fprint(w, `{"error":{"code":403,"message":"Request had insufficient authentication scopes.","errors":[{"message":"Insufficient Permission","domain":"global","reason":"insufficientPermissions"}],"status":"PERMISSION_DENIED"}}`)
+	})
+	p := testProvider(t, h, Options{})
+	_, err := p.Mail(testToken, "alice@example.com").Get(context.Background(), "m1")
+	pe := wantKind(t, err, providers.ErrForbidden)
+	if !strings.Contains(pe.Message, "https://www.googleapis.com/auth/gmail.send") || !strings.Contains(pe.Message, "insufficient authentication scopes") {
+		t.Fatalf("%v", pe)
+	}
+}
