@@ -6,7 +6,12 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 NPM_DIR  := testdata/npm
 NPM_DONE := $(NPM_DIR)/node_modules/.installed
 
-.PHONY: help build run test test-short test-deps lint bench clean
+.PHONY: help build run test test-short test-deps fuzz lint bench clean
+
+# Fuzz targets: PACKAGE:TARGET. `make fuzz` gives each FUZZTIME.
+FUZZ     := ./providers/mimemsg:FuzzBuild ./providers/mimemsg:FuzzParseAddress \
+            ./providers/htmltext:FuzzConvert ./tools:FuzzSendArgs
+FUZZTIME ?= 8s
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -17,8 +22,14 @@ build: ## build bin/mailcal
 run: build ## serve MCP on stdio with the default keyring, as a desktop assistant would
 	./$(BIN) serve
 
-test: test-deps ## every test, end-to-end ones included, with the race detector
+test: test-deps ## every test, end-to-end ones included, with the race detector, then a short fuzz run
 	MAILCAL_E2E_REQUIRE=1 $(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) --no-print-directory fuzz
+
+fuzz: ## run each fuzz target for FUZZTIME (default 8s)
+	@for f in $(FUZZ); do pkg=$${f%%:*}; target=$${f##*:}; \
+	  echo "fuzz $$pkg $$target ($(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done
 
 test-short: ## unit tests only (no binary, no npm clients)
 	$(GO) test -race -short ./...

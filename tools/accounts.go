@@ -45,7 +45,7 @@ func (h *handlers) listAccounts() tool {
 		for _, g := range gs {
 			res.Accounts = append(res.Accounts, AccountView{
 				Account: g.Account, Provider: g.Provider, Status: g.Status,
-				Scopes: g.Scopes, ConnectedAt: g.ConnectedAt.UTC().Format(time.RFC3339),
+				Scopes: nonNil(g.Scopes), ConnectedAt: g.ConnectedAt.UTC().Format(time.RFC3339),
 			})
 		}
 		return mcp.NewToolResultStructured(res, accountsText(res)), nil

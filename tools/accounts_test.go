@@ -16,7 +16,7 @@ import (
 )
 
 // newClient serves opts in-process for the given tenant.
-func newClient(t *testing.T, opts Options, tenantName string) *client.Client {
+func newClient(t testing.TB, opts Options, tenantName string) *client.Client {
 	t.Helper()
 	srv := New(opts)
 	c, err := client.NewInProcessClient(srv)

@@ -10,16 +10,16 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/mailcal/mailcal/auth/grants"
+	"github.com/mailcal/mailcal/providers"
 )
 
 // IdentityFunc asks a provider which account an access token belongs to;
 // it returns an error wrapping ErrTokenRefused when the provider answers 401.
 type IdentityFunc func(ctx context.Context, provider string, tok *oauth2.Token) (string, error)
 
-// ErrTokenRefused is what an IdentityFunc (and, later, a provider call)
-// returns for an upstream 401: the access token is refreshed once and the
-// call tried again.
-var ErrTokenRefused = errors.New("access token refused")
+// ErrTokenRefused is what an IdentityFunc or a provider call returns for an
+// upstream 401: the access token is refreshed once and the call tried again.
+var ErrTokenRefused = providers.ErrUnauthorized
 
 // CheckResult is the structured result of check_account.
 type CheckResult struct {
@@ -49,8 +49,8 @@ func (h *handlers) checkAccount() tool {
 			return nil, err
 		}
 		var args checkArgs
-		if err := req.BindArguments(&args); err != nil {
-			return mcp.NewToolResultError("arguments: " + err.Error()), nil
+		if err := bind(req.Params.Arguments, &args); err != nil {
+			return nil, err
 		}
 		g, err := h.resolveAccount(ctx, t, args.Account)
 		if err != nil {
@@ -68,7 +68,7 @@ func (h *handlers) checkAccount() tool {
 		if !strings.EqualFold(email, g.Account) {
 			return nil, userErrorf("the grant stored for %s now belongs to %s: disconnect it and connect the right account", g.Account, email)
 		}
-		res := CheckResult{Account: g.Account, Provider: g.Provider, Status: "ok", Scopes: g.Scopes}
+		res := CheckResult{Account: g.Account, Provider: g.Provider, Status: "ok", Scopes: nonNil(g.Scopes)}
 		return mcp.NewToolResultStructured(res, fmt.Sprintf("%s (%s) works; scopes: %s", g.Account, g.Provider, strings.Join(g.Scopes, ","))), nil
 	}}
 }

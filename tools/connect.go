@@ -50,8 +50,14 @@ func (h *handlers) connectAccount() tool {
 			return nil, err
 		}
 		var args connectArgs
-		if err := req.BindArguments(&args); err != nil {
-			return mcp.NewToolResultError("arguments: " + err.Error()), nil
+		if err := bind(req.Params.Arguments, &args); err != nil {
+			return nil, err
+		}
+		if err := text("scopes", args.Scopes, 200); err != nil {
+			return nil, err
+		}
+		if err := token("login_hint", args.LoginHint, 254); err != nil {
+			return nil, err
 		}
 		link, err := h.opts.Connector.Connect(ctx, t, args.Provider, args.Scopes, args.LoginHint)
 		if err != nil {

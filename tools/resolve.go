@@ -29,6 +29,9 @@ func userErrorf(format string, a ...any) error { return &userError{fmt.Sprintf(f
 // resolveAccount picks the account a call works on: the one named, or, when
 // none is named, the only connected account that has every needed scope.
 func (h *handlers) resolveAccount(ctx context.Context, tenantName, requested string, need ...string) (grants.Grant, error) {
+	if err := token("account", requested, 254); err != nil {
+		return grants.Grant{}, err
+	}
 	gs, err := h.opts.Accounts.List(ctx, tenantName)
 	if err != nil {
 		return grants.Grant{}, err
@@ -84,10 +87,23 @@ func (h *handlers) resolveAccount(ctx context.Context, tenantName, requested str
 	}
 }
 
+// impliedBy lists, for each scope a tool needs, the broader scopes that
+// also grant it (Gmail's modify scope reads and sends; Calendar's events
+// scope reads events).
+var impliedBy = map[string][]string{
+	"mail.read":     {"mail.modify"},
+	"mail.send":     {"mail.modify"},
+	"calendar.read": {"calendar.write"},
+}
+
 func missingScopes(g grants.Grant, need []string) []string {
 	var out []string
 	for _, s := range need {
-		if !slices.Contains(g.Scopes, s) {
+		ok := slices.Contains(g.Scopes, s)
+		for _, alt := range impliedBy[s] {
+			ok = ok || slices.Contains(g.Scopes, alt)
+		}
+		if !ok {
 			out = append(out, s)
 		}
 	}

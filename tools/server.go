@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/mailcal/mailcal/auth/grants"
 	"github.com/mailcal/mailcal/auth/tenant"
+	"github.com/mailcal/mailcal/providers"
 )
 
 // AccountLister lists a tenant's connected accounts.
@@ -31,7 +33,12 @@ type Options struct {
 	// mail and calendar tools); nil Tokens: those tools are not served.
 	Tokens   TokenProvider
 	Identity IdentityFunc
-	Hooks    *server.Hooks
+	// Providers gives the mail/calendar provider of an account's provider
+	// name; nil: the mail and calendar tools are not served.
+	Providers func(name string) (providers.Provider, error)
+	// Now is the clock (default time.Now).
+	Now   func() time.Time
+	Hooks *server.Hooks
 	// ServerOptions are added to the server's own (tool middleware, say).
 	ServerOptions []server.ServerOption
 }
@@ -54,7 +61,9 @@ func New(opts Options) *server.MCPServer {
 		server.WithToolCapabilities(false),
 		server.WithInstructions(instructions),
 		server.WithRecovery(),
-		server.WithInputSchemaValidation(),
+		// No server.WithInputSchemaValidation: every tool validates its own
+		// arguments, with errors that name the field and what is allowed
+		// (mcp-go's read "/to: &{Got:0 Want:1}").
 	}
 	if opts.Hooks != nil {
 		srvOpts = append(srvOpts, server.WithHooks(opts.Hooks))
@@ -66,6 +75,7 @@ func New(opts Options) *server.MCPServer {
 		if opts.ReadOnly && !t.readOnly {
 			continue
 		}
+		tidyOutputSchema(&t.def)
 		s.AddTool(t.def, logged(t.def.Name, t.handler))
 	}
 	return s
@@ -75,6 +85,13 @@ type handlers struct {
 	opts Options
 }
 
+func (h *handlers) now() time.Time {
+	if h.opts.Now != nil {
+		return h.opts.Now()
+	}
+	return time.Now()
+}
+
 func (h *handlers) all() []tool {
 	ts := []tool{h.listAccounts()}
 	if h.opts.Connector != nil {
@@ -82,6 +99,10 @@ func (h *handlers) all() []tool {
 	}
 	if h.opts.Tokens != nil && h.opts.Identity != nil {
 		ts = append(ts, h.checkAccount())
+	}
+	if h.opts.Tokens != nil && h.opts.Providers != nil {
+		ts = append(ts, h.sendEmail(), h.listMessages(), h.getMessage(),
+			h.listEvents(), h.listCalendars(), h.createEvent())
 	}
 	return ts
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -14,6 +16,8 @@ import (
 	"github.com/mailcal/mailcal/auth/store"
 	"github.com/mailcal/mailcal/auth/tenant"
 	"github.com/mailcal/mailcal/auth/tokens"
+	"github.com/mailcal/mailcal/providers"
+	"github.com/mailcal/mailcal/providers/google"
 	"github.com/mailcal/mailcal/tools"
 )
 
@@ -27,6 +31,27 @@ type app struct {
 	client    *http.Client // for provider calls outside the token endpoint
 	// tenants lists the tenants the health check looks at.
 	tenants func(ctx context.Context) ([]string, error)
+
+	googleOnce sync.Once
+	googleAPI  providers.Provider
+	googleErr  error
+}
+
+// api returns the mail/calendar provider of a provider name.
+func (a *app) api(name string) (providers.Provider, error) {
+	switch name {
+	case "google":
+		a.googleOnce.Do(func() {
+			p, err := a.providers("google")
+			if err != nil {
+				a.googleErr = err
+				return
+			}
+			a.googleAPI = google.New(google.Options{APIURL: p.APIURL})
+		})
+		return a.googleAPI, a.googleErr
+	}
+	return nil, fmt.Errorf("mail and calendar of %s accounts are not supported yet", name)
 }
 
 func newApp(e env) (*app, error) {
@@ -70,12 +95,18 @@ func (a *app) identity(ctx context.Context, provider string, tok *oauth2.Token) 
 	return email, err
 }
 
-// connector starts connections for the connect_account tool; redirect gives
-// the redirect URI of the transport (loopback for stdio, the base URL's
-// callback for http).
+// connector starts connections for the connect_account tool and for the
+// reconnect URLs in tool errors; redirect gives the redirect URI of the
+// transport (loopback for stdio, the base URL's callback for http). A flow
+// still waiting for the same tenant, account and scopes is handed out again
+// rather than started anew, so that repeated failing calls do not pile up
+// flows (and each answer's URL stays valid).
 type connector struct {
 	flows    *oauth.Flows
 	redirect func() (string, error)
+
+	mu     sync.Mutex
+	recent map[string]*oauth.Flow
 }
 
 func (c *connector) Connect(ctx context.Context, tenantName, provider, scopes, loginHint string) (tools.ConnectLink, error) {
@@ -87,6 +118,12 @@ func (c *connector) Connect(ctx context.Context, tenantName, provider, scopes, l
 	if err != nil {
 		return tools.ConnectLink{}, fmt.Errorf("scopes: %w", err)
 	}
+	key := strings.Join([]string{tenantName, provider, strings.ToLower(loginHint), strings.Join(sc, ",")}, "|")
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f := c.recent[key]; f != nil && c.flows.Waiting(f.State, 2*time.Minute) {
+		return tools.ConnectLink{URL: f.URL, ExpiresAt: f.Expires, Provider: name, Scopes: sc}, nil
+	}
 	uri, err := c.redirect()
 	if err != nil {
 		return tools.ConnectLink{}, err
@@ -95,5 +132,9 @@ func (c *connector) Connect(ctx context.Context, tenantName, provider, scopes, l
 	if err != nil {
 		return tools.ConnectLink{}, err
 	}
+	if c.recent == nil || len(c.recent) > 1000 {
+		c.recent = map[string]*oauth.Flow{}
+	}
+	c.recent[key] = flow
 	return tools.ConnectLink{URL: flow.URL, ExpiresAt: flow.Expires, Provider: name, Scopes: sc}, nil
 }

@@ -121,6 +121,7 @@ func cmdServe(ctx context.Context, args []string, e env) error {
 		Accounts:      a.grants,
 		Tokens:        a.tokens,
 		Identity:      a.identity,
+		Providers:     a.api,
 		Hooks:         sessions.hooks(),
 		ServerOptions: []server.ServerOption{server.WithToolHandlerMiddleware(track.middleware)},
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -114,15 +115,16 @@ func cmdAccounts(ctx context.Context, args []string, e env) error {
 	}
 	if *asJSON {
 		type row struct {
-			Provider    string   `json:"provider"`
-			Account     string   `json:"account"`
-			Status      string   `json:"status"`
-			Scopes      []string `json:"scopes"`
-			ConnectedAt string   `json:"connected_at"`
+			Provider     string   `json:"provider"`
+			Account      string   `json:"account"`
+			Status       string   `json:"status"`
+			StatusReason string   `json:"status_reason,omitempty"`
+			Scopes       []string `json:"scopes"`
+			ConnectedAt  string   `json:"connected_at"`
 		}
 		rows := make([]row, 0, len(gs))
 		for _, g := range gs {
-			rows = append(rows, row{g.Provider, g.Account, g.Status, g.Scopes, g.ConnectedAt.UTC().Format(time.RFC3339)})
+			rows = append(rows, row{g.Provider, g.Account, g.Status, g.StatusReason, g.Scopes, g.ConnectedAt.UTC().Format(time.RFC3339)})
 		}
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
@@ -135,7 +137,16 @@ func cmdAccounts(ctx context.Context, args []string, e env) error {
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PROVIDER\tACCOUNT\tSTATUS\tSCOPES\tCONNECTED")
 	for _, g := range gs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%v\t%s\n", g.Provider, g.Account, g.Status, g.Scopes, g.ConnectedAt.Format(time.RFC3339))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", g.Provider, g.Account, g.Status, strings.Join(g.Scopes, ","), g.ConnectedAt.Format(time.RFC3339))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, g := range gs {
+		if g.Status != grants.StatusActive {
+			fmt.Fprintf(e.stderr, "%s needs to be reconnected (%s): mailcal connect %s --tenant %s --login-hint %s --scopes %s\n",
+				g.Account, g.StatusReason, g.Provider, *tenantName, g.Account, strings.Join(g.Scopes, ","))
+		}
+	}
+	return nil
 }

@@ -1,0 +1,123 @@
+package tools
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// argError is an invalid argument: the field and what is allowed.
+func argError(field, format string, a ...any) error {
+	return &userError{fmt.Sprintf("invalid argument %s: %s", field, fmt.Sprintf(format, a...))}
+}
+
+// bind decodes a call's arguments into v, refusing unknown fields so that a
+// misspelt argument is reported rather than ignored.
+func bind(raw any, v any) error {
+	if raw == nil {
+		raw = map[string]any{}
+	}
+	data, err := json.Marshal(raw)
+	if err != nil {
+		return &userError{"arguments must be a JSON object"}
+	}
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		switch {
+		case asType(err, &te):
+			return argError(te.Field, "expected %s, got %s", jsonKind(te.Type.Kind().String()), te.Value)
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return &userError{fmt.Sprintf("unknown argument %s; see the tool's input schema", strings.TrimPrefix(err.Error(), "json: unknown field "))}
+		default:
+			return &userError{"arguments: " + err.Error()}
+		}
+	}
+	return nil
+}
+
+func asType(err error, target **json.UnmarshalTypeError) bool {
+	te, ok := err.(*json.UnmarshalTypeError)
+	if ok {
+		*target = te
+	}
+	return ok
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "true or false"
+	case "int", "int64", "float64":
+		return "a number"
+	case "slice":
+		return "an array"
+	case "struct", "map":
+		return "an object"
+	}
+	return goKind
+}
+
+// text checks a free-text argument: valid UTF-8, no NUL, at most max bytes.
+func text(field, s string, max int) error {
+	if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
+		return argError(field, "must be valid UTF-8 text without NUL characters")
+	}
+	if len(s) > max {
+		return argError(field, "at most %d bytes, got %d", max, len(s))
+	}
+	return nil
+}
+
+// token checks an opaque identifier (message id, page token, calendar id).
+func token(field, s string, max int) error {
+	if len(s) > max {
+		return argError(field, "at most %d characters", max)
+	}
+	for _, r := range s {
+		if r <= ' ' || r == 0x7f {
+			return argError(field, "must not contain spaces or control characters")
+		}
+	}
+	return nil
+}
+
+// intRange applies a default and checks bounds.
+func intRange(field string, v *int, def, min, max int) error {
+	if *v == 0 {
+		*v = def
+	}
+	if *v < min || *v > max {
+		return argError(field, "must be between %d and %d, got %d", min, max, *v)
+	}
+	return nil
+}
+
+// rfc3339 parses a time argument with an offset.
+func rfc3339(field, s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, argError(field, "must be an RFC 3339 time with offset, like 2026-11-24T09:00:00+01:00 or 2026-11-24T08:00:00Z; got %q", s)
+	}
+	return t, nil
+}
+
+// zone parses an IANA time zone name.
+func zone(field, name string) (*time.Location, error) {
+	if name == "" {
+		return nil, nil
+	}
+	if len(name) > 64 || strings.ContainsAny(name, " \t\r\n") {
+		return nil, argError(field, "must be an IANA time zone name like Europe/Berlin")
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil || name == "Local" {
+		return nil, argError(field, "unknown time zone %q: use an IANA name like Europe/Berlin or America/New_York", name)
+	}
+	return loc, nil
+}

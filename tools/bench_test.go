@@ -1,0 +1,101 @@
+package tools
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"golang.org/x/oauth2"
+
+	"github.com/mailcal/mailcal/auth/grants"
+	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/auth/tenant"
+	"github.com/mailcal/mailcal/providers"
+	"github.com/mailcal/mailcal/providers/google"
+	"github.com/mailcal/mailcal/providers/google/fakegoogle"
+)
+
+// staticTokens hands out one token.
+type staticTokens struct{ tok *oauth2.Token }
+
+func (s staticTokens) Token(context.Context, string, string, string) (*oauth2.Token, error) {
+	return s.tok, nil
+}
+func (staticTokens) Invalidate(string, string, string, string) {}
+
+// fakeGoogleToken gets an access token from the fake through its OAuth flow.
+func fakeGoogleToken(tb testing.TB, s *fakegoogle.Server, login string) *oauth2.Token {
+	tb.Helper()
+	cfg := &oauth2.Config{
+		ClientID: fakegoogle.DefaultClientID, ClientSecret: fakegoogle.DefaultClientSecret,
+		Endpoint:    oauth2.Endpoint{AuthURL: s.URL() + "/o/oauth2/auth", TokenURL: s.URL() + "/token", AuthStyle: oauth2.AuthStyleInParams},
+		RedirectURL: "http://127.0.0.1:5555/callback",
+		Scopes:      []string{"openid", "email", "https://www.googleapis.com/auth/gmail.modify", "https://www.googleapis.com/auth/calendar.readonly"},
+	}
+	v := oauth2.GenerateVerifier()
+	loc, err := s.Approve(context.Background(), cfg.AuthCodeURL("st", oauth2.S256ChallengeOption(v), oauth2.AccessTypeOffline, oauth2.ApprovalForce, oauth2.SetAuthURLParam("login_hint", login)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tok, err := cfg.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(v))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tok
+}
+
+// BenchmarkListMessages20 calls list_messages for 20 messages through the
+// MCP server, the Google provider and the fake Gmail API, which adds 50 ms
+// to every request. It reports the wall time of a call as a multiple of
+// that latency (target ≤ 3: one list, then the metadata gets in parallel)
+// and the text bytes per listed message (target ≤ 250).
+//
+//	go test -run '^$' -bench BenchmarkListMessages20 -benchtime 20x ./tools/
+func BenchmarkListMessages20(b *testing.B) {
+	const latency = 50 * time.Millisecond
+	const alice = "alice@example.com"
+	fake := fakegoogle.New(fakegoogle.Options{})
+	defer fake.Close()
+	fake.AddUser(alice)
+	fake.LoadFixtures(alice)
+	tok := fakeGoogleToken(b, fake, alice)
+	gs := grants.New(store.NewMemory())
+	if err := gs.Put(context.Background(), grants.Grant{Tenant: "a", Provider: "google", Account: alice, Scopes: []string{"mail.read"}, Status: grants.StatusActive}); err != nil {
+		b.Fatal(err)
+	}
+	prov := google.New(google.Options{APIURL: fake.URL()})
+	c := newClient(b, Options{Version: "bench", Accounts: gs, Tokens: staticTokens{tok},
+		Providers: func(string) (providers.Provider, error) { return prov, nil }}, "a")
+	fake.SetAPILatency(latency)
+	req := mcp.CallToolRequest{}
+	req.Params.Name = "list_messages"
+	req.Params.Arguments = map[string]any{"max_results": 20}
+	ctx := tenant.WithName(context.Background(), "a")
+
+	var textBytes, rows int
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		res, err := c.CallTool(ctx, req)
+		if err != nil || res.IsError {
+			b.Fatalf("list_messages: %v %s", err, textOf(res))
+		}
+		text := textOf(res)
+		lines := strings.Split(text, "\n")
+		for _, l := range lines[1:] {
+			if !strings.HasPrefix(l, "More: ") {
+				textBytes += len(l) + 1
+				rows++
+			}
+		}
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if rows != 20*b.N {
+		b.Fatalf("listed %d rows in %d calls, want 20 a call", rows, b.N)
+	}
+	b.ReportMetric(float64(elapsed)/float64(b.N)/float64(latency), "latency-multiples")
+	b.ReportMetric(float64(textBytes)/float64(rows), "text-bytes/message")
+}
