@@ -16,11 +16,13 @@ FUZZTIME ?= 8s
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
 
+# build and run print nothing on stdout: `make run` speaks MCP there.
 build: ## build bin/mailcal
-	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/mailcal
+	@echo '$(GO) build -o $(BIN) ./cmd/mailcal' >&2
+	@$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/mailcal >&2
 
 run: build ## serve MCP on stdio with the default keyring, as a desktop assistant would
-	./$(BIN) serve
+	@exec ./$(BIN) serve
 
 test: test-deps ## every test, end-to-end ones included, with the race detector, then a short fuzz run
 	MAILCAL_E2E_REQUIRE=1 $(GO) test -race -count=1 -timeout 20m ./...
