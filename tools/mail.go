@@ -171,7 +171,9 @@ func (a sendArgs) message() (providers.OutgoingMessage, error) {
 		}
 		mt := at.MIMEType
 		if mt != "" {
-			if _, _, err := mime.ParseMediaType(mt); err != nil || strings.ContainsAny(mt, "\r\n") {
+			// mime.ParseMediaType takes a bare "text" (a disposition's
+			// form); a MIME type needs type/subtype.
+			if base, _, err := mime.ParseMediaType(mt); err != nil || !strings.Contains(base, "/") || strings.ContainsAny(mt, "\r\n") {
 				return m, argError(field+".mime_type", "a MIME type like application/pdf, got %q", mt)
 			}
 		}
@@ -216,7 +218,13 @@ func providerError(err error, g grants.Grant, doing, notFoundWhat string) error 
 	}
 	switch {
 	case errors.Is(pe.Kind, providers.ErrNotFound):
-		return userErrorf("%s: %s was not found in %s", doing, strings.TrimSpace(notFoundWhat), g.Account)
+		msg := fmt.Sprintf("%s: %s was not found in %s", doing, strings.TrimSpace(notFoundWhat), g.Account)
+		// Keep what the provider adds beyond its generic 404 text (the
+		// labels that do exist, say).
+		if d := pe.Message; d != "" && !genericNotFound(d) {
+			msg += " (" + d + ")"
+		}
+		return &userError{msg}
 	case errors.Is(pe.Kind, providers.ErrForbidden):
 		return userErrorf("%s: %s refused access for %s (%s). If the account lacks the needed access, reconnect it with connect_account and the right scopes.", doing, providerTitle(g.Provider), g.Account, pe.Message)
 	case errors.Is(pe.Kind, providers.ErrRateLimited):
@@ -237,6 +245,14 @@ func providerError(err error, g grants.Grant, doing, notFoundWhat string) error 
 		return userErrorf("%s: %s is not answering properly right now (%s); try again in a little while", doing, providerTitle(g.Provider), pe.Message)
 	}
 	return userErrorf("%s: %s", doing, pe.Error())
+}
+
+func genericNotFound(s string) bool {
+	switch strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), ".") {
+	case "not found", "requested entity was not found", "notfound":
+		return true
+	}
+	return false
 }
 
 func providerTitle(p string) string {

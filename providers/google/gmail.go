@@ -382,7 +382,8 @@ func (mb *mailbox) Get(ctx context.Context, id string) (providers.Message, error
 		if err != nil {
 			return providers.Message{}, err
 		}
-		text := toUTF8(b, partCharset(part))
+		// MIME text has CRLF line breaks; the model gets plain \n.
+		text := strings.ReplaceAll(toUTF8(b, partCharset(part)), "\r\n", "\n")
 		if fromHTML {
 			text = htmlToText(text)
 		}
