@@ -19,13 +19,13 @@ func (h *handlers) withCalendar(ctx context.Context, g grants.Grant, fn func(pro
 	if err != nil {
 		return err
 	}
-	return h.withToken(ctx, g.Tenant, g, func(tok *oauth2.Token) error { return fn(p.Calendar(tok)) })
+	return h.withToken(ctx, g, func(tok *oauth2.Token) error { return fn(p.Calendar(tok)) })
 }
 
 // ---- list_events
 
 type eventsArgs struct {
-	Account    string `json:"account,omitempty"`
+	account
 	CalendarID string `json:"calendar_id,omitempty"`
 	TimeMin    string `json:"time_min,omitempty"`
 	TimeMax    string `json:"time_max,omitempty"`
@@ -33,6 +33,14 @@ type eventsArgs struct {
 	MaxResults int    `json:"max_results,omitempty"`
 	PageToken  string `json:"page_token,omitempty"`
 	TimeZone   string `json:"time_zone,omitempty"`
+
+	q providers.EventQuery // built by check
+}
+
+func (a *eventsArgs) check(now time.Time) error {
+	var err error
+	a.q, err = a.query(now)
+	return err
 }
 
 // ListEventsResult is the structured result of list_events.
@@ -61,26 +69,10 @@ func (h *handlers) listEvents() tool {
 		annotations("List calendar events", true, false, true, true),
 		mcp.WithOutputSchema[ListEventsResult](),
 	)
-	return tool{def: def, readOnly: true, handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		t, err := tenantOf(ctx)
-		if err != nil {
-			return nil, err
-		}
-		var a eventsArgs
-		if err := bind(req.Params.Arguments, &a); err != nil {
-			return nil, err
-		}
-		q, err := a.query(h.now())
-		if err != nil {
-			return nil, err
-		}
-		g, err := h.resolveAccount(ctx, t, a.Account, "calendar.read")
-		if err != nil {
-			return nil, err
-		}
+	return tool{def: def, readOnly: true, handler: accountTool(h, "calendar.read", func(ctx context.Context, g grants.Grant, a *eventsArgs) (*mcp.CallToolResult, error) {
+		q := a.q
 		var page providers.EventPage
-		err = h.withCalendar(ctx, g, func(c providers.Calendar) error {
-			var err error
+		err := h.withCalendar(ctx, g, func(c providers.Calendar) (err error) {
 			page, err = c.ListEvents(ctx, q)
 			return err
 		})
@@ -92,7 +84,7 @@ func (h *handlers) listEvents() tool {
 			res.Events = []providers.Event{}
 		}
 		return mcp.NewToolResultStructured(res, eventsText(res, q)), nil
-	}}
+	})}
 }
 
 func (a eventsArgs) query(now time.Time) (providers.EventQuery, error) {
@@ -183,6 +175,11 @@ func eventLine(e providers.Event) string {
 
 // ---- list_calendars
 
+// calendarsArgs: list_calendars takes only the account.
+type calendarsArgs struct{ account }
+
+func (*calendarsArgs) check(time.Time) error { return nil }
+
 // ListCalendarsResult is the structured result of list_calendars.
 type ListCalendarsResult struct {
 	Account   string                   `json:"account"`
@@ -196,24 +193,9 @@ func (h *handlers) listCalendars() tool {
 		annotations("List calendars", true, false, true, true),
 		mcp.WithOutputSchema[ListCalendarsResult](),
 	)
-	return tool{def: def, readOnly: true, handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		t, err := tenantOf(ctx)
-		if err != nil {
-			return nil, err
-		}
-		var a struct {
-			Account string `json:"account,omitempty"`
-		}
-		if err := bind(req.Params.Arguments, &a); err != nil {
-			return nil, err
-		}
-		g, err := h.resolveAccount(ctx, t, a.Account, "calendar.read")
-		if err != nil {
-			return nil, err
-		}
+	return tool{def: def, readOnly: true, handler: accountTool(h, "calendar.read", func(ctx context.Context, g grants.Grant, _ *calendarsArgs) (*mcp.CallToolResult, error) {
 		var cals []providers.CalendarInfo
-		err = h.withCalendar(ctx, g, func(c providers.Calendar) error {
-			var err error
+		err := h.withCalendar(ctx, g, func(c providers.Calendar) (err error) {
 			cals, err = c.ListCalendars(ctx)
 			return err
 		})
@@ -233,13 +215,13 @@ func (h *handlers) listCalendars() tool {
 			fmt.Fprintf(&b, "%s | %s | %s | %s\n", c.ID, name, c.TimeZone, c.AccessRole)
 		}
 		return mcp.NewToolResultStructured(ListCalendarsResult{Account: g.Account, Calendars: cals}, strings.TrimRight(b.String(), "\n")), nil
-	}}
+	})}
 }
 
 // ---- create_event
 
 type createArgs struct {
-	Account     string   `json:"account,omitempty"`
+	account
 	CalendarID  string   `json:"calendar_id,omitempty"`
 	Summary     string   `json:"summary"`
 	Start       string   `json:"start"`
@@ -248,6 +230,14 @@ type createArgs struct {
 	Attendees   []string `json:"attendees,omitempty"`
 	Location    string   `json:"location,omitempty"`
 	Description string   `json:"description,omitempty"`
+
+	ev providers.NewEvent // built by check
+}
+
+func (a *createArgs) check(time.Time) error {
+	var err error
+	a.ev, err = a.event()
+	return err
 }
 
 // CreateEventResult is the structured result of create_event.
@@ -274,26 +264,10 @@ func (h *handlers) createEvent() tool {
 		annotations("Create a calendar event", false, false, false, true),
 		mcp.WithOutputSchema[CreateEventResult](),
 	)
-	return tool{def: def, readOnly: false, handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		t, err := tenantOf(ctx)
-		if err != nil {
-			return nil, err
-		}
-		var a createArgs
-		if err := bind(req.Params.Arguments, &a); err != nil {
-			return nil, err
-		}
-		ev, err := a.event()
-		if err != nil {
-			return nil, err
-		}
-		g, err := h.resolveAccount(ctx, t, a.Account, "calendar.write")
-		if err != nil {
-			return nil, err
-		}
+	return tool{def: def, readOnly: false, handler: accountTool(h, "calendar.write", func(ctx context.Context, g grants.Grant, a *createArgs) (*mcp.CallToolResult, error) {
+		ev := a.ev
 		var created providers.Event
-		err = h.withCalendar(ctx, g, func(c providers.Calendar) error {
-			var err error
+		err := h.withCalendar(ctx, g, func(c providers.Calendar) (err error) {
 			created, err = c.CreateEvent(ctx, ev)
 			return err
 		})
@@ -302,7 +276,7 @@ func (h *handlers) createEvent() tool {
 		}
 		res := CreateEventResult{Account: g.Account, CalendarID: ev.CalendarID, Event: created}
 		return mcp.NewToolResultStructured(res, "Created in "+g.Account+" calendar "+ev.CalendarID+": "+eventLine(created)), nil
-	}}
+	})}
 }
 
 func (a createArgs) event() (providers.NewEvent, error) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"golang.org/x/oauth2"
@@ -29,9 +30,9 @@ type CheckResult struct {
 	Scopes   []string `json:"scopes"`
 }
 
-type checkArgs struct {
-	Account string `json:"account,omitempty"`
-}
+type checkArgs struct{ account }
+
+func (*checkArgs) check(time.Time) error { return nil }
 
 func (h *handlers) checkAccount() tool {
 	def := mcp.NewTool("check_account",
@@ -43,21 +44,9 @@ func (h *handlers) checkAccount() tool {
 		annotations("Test an account", true, false, true, true),
 		mcp.WithOutputSchema[CheckResult](),
 	)
-	return tool{def: def, readOnly: true, handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		t, err := tenantOf(ctx)
-		if err != nil {
-			return nil, err
-		}
-		var args checkArgs
-		if err := bind(req.Params.Arguments, &args); err != nil {
-			return nil, err
-		}
-		g, err := h.resolveAccount(ctx, t, args.Account)
-		if err != nil {
-			return nil, err
-		}
+	return tool{def: def, readOnly: true, handler: accountTool(h, "", func(ctx context.Context, g grants.Grant, _ *checkArgs) (*mcp.CallToolResult, error) {
 		var email string
-		err = h.withToken(ctx, g.Tenant, g, func(tok *oauth2.Token) error {
+		err := h.withToken(ctx, g, func(tok *oauth2.Token) error {
 			var err error
 			email, err = h.opts.Identity(ctx, g.Provider, tok)
 			return err
@@ -70,13 +59,13 @@ func (h *handlers) checkAccount() tool {
 		}
 		res := CheckResult{Account: g.Account, Provider: g.Provider, Status: "ok", Scopes: nonNil(g.Scopes)}
 		return mcp.NewToolResultStructured(res, fmt.Sprintf("%s (%s) works; scopes: %s", g.Account, g.Provider, strings.Join(g.Scopes, ","))), nil
-	}}
+	})}
 }
 
 // withToken runs call with an access token for g. If the provider refuses
 // the token (401), the token is dropped, refreshed once and the call tried
 // once more.
-func (h *handlers) withToken(ctx context.Context, tenantName string, g grants.Grant, call func(*oauth2.Token) error) error {
+func (h *handlers) withToken(ctx context.Context, g grants.Grant, call func(*oauth2.Token) error) error {
 	for attempt := 0; ; attempt++ {
 		tok, err := h.token(ctx, g)
 		if err != nil {
@@ -89,6 +78,6 @@ func (h *handlers) withToken(ctx context.Context, tenantName string, g grants.Gr
 			}
 			return err
 		}
-		h.opts.Tokens.Invalidate(tenantName, g.Provider, g.Account, tok.AccessToken)
+		h.opts.Tokens.Invalidate(g.Tenant, g.Provider, g.Account, tok.AccessToken)
 	}
 }

@@ -25,7 +25,7 @@ func (h *handlers) withMail(ctx context.Context, g grants.Grant, fn func(provide
 	if err != nil {
 		return err
 	}
-	return h.withToken(ctx, g.Tenant, g, func(tok *oauth2.Token) error { return fn(p.Mail(tok, g.Account)) })
+	return h.withToken(ctx, g, func(tok *oauth2.Token) error { return fn(p.Mail(tok, g.Account)) })
 }
 
 // ---- send_email
@@ -37,7 +37,7 @@ type attachmentArg struct {
 }
 
 type sendArgs struct {
-	Account          string          `json:"account,omitempty"`
+	account
 	To               []string        `json:"to"`
 	Cc               []string        `json:"cc,omitempty"`
 	Bcc              []string        `json:"bcc,omitempty"`
@@ -46,6 +46,14 @@ type sendArgs struct {
 	HTMLBody         string          `json:"html_body,omitempty"`
 	ReplyToMessageID string          `json:"reply_to_message_id,omitempty"`
 	Attachments      []attachmentArg `json:"attachments,omitempty"`
+
+	msg providers.OutgoingMessage // built by check
+}
+
+func (a *sendArgs) check(time.Time) error {
+	var err error
+	a.msg, err = a.message()
+	return err
 }
 
 // SendResult is the structured result of send_email.
@@ -90,26 +98,10 @@ func (h *handlers) sendEmail() tool {
 		annotations("Send an email", false, false, false, true),
 		mcp.WithOutputSchema[SendResult](),
 	)
-	return tool{def: def, readOnly: false, handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		t, err := tenantOf(ctx)
-		if err != nil {
-			return nil, err
-		}
-		var a sendArgs
-		if err := bind(req.Params.Arguments, &a); err != nil {
-			return nil, err
-		}
-		msg, err := a.message()
-		if err != nil {
-			return nil, err
-		}
-		g, err := h.resolveAccount(ctx, t, a.Account, "mail.send")
-		if err != nil {
-			return nil, err
-		}
+	return tool{def: def, readOnly: false, handler: accountTool(h, "mail.send", func(ctx context.Context, g grants.Grant, a *sendArgs) (*mcp.CallToolResult, error) {
+		msg := a.msg
 		var sent providers.SentMessage
-		err = h.withMail(ctx, g, func(m providers.Mail) error {
-			var err error
+		err := h.withMail(ctx, g, func(m providers.Mail) (err error) {
 			sent, err = m.Send(ctx, msg)
 			return err
 		})
@@ -119,7 +111,7 @@ func (h *handlers) sendEmail() tool {
 		res := SendResult{ID: sent.ID, ThreadID: sent.ThreadID, Account: g.Account}
 		rcpt := len(msg.To) + len(msg.Cc) + len(msg.Bcc)
 		return mcp.NewToolResultStructured(res, fmt.Sprintf("Sent from %s to %d recipient(s): id %s, thread %s.", g.Account, rcpt, sent.ID, sent.ThreadID)), nil
-	}}
+	})}
 }
 
 // message validates the arguments into a message to send.

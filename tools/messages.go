@@ -9,18 +9,36 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/mailcal/mailcal/auth/grants"
+
 	"github.com/mailcal/mailcal/providers"
 )
 
 // ---- list_messages
 
 type listArgs struct {
-	Account    string `json:"account,omitempty"`
+	account
 	Query      string `json:"query,omitempty"`
 	Label      string `json:"label,omitempty"`
 	UnreadOnly bool   `json:"unread_only,omitempty"`
 	MaxResults int    `json:"max_results,omitempty"`
 	PageToken  string `json:"page_token,omitempty"`
+}
+
+func (a *listArgs) check(time.Time) error {
+	if err := text("query", a.Query, 1000); err != nil {
+		return err
+	}
+	if err := text("label", a.Label, 200); err != nil {
+		return err
+	}
+	if strings.ContainsAny(a.Label, "\r\n") {
+		return argError("label", "must be one line")
+	}
+	if err := intRange("max_results", &a.MaxResults, 20, 1, 100); err != nil {
+		return err
+	}
+	return token("page_token", a.PageToken, 512)
 }
 
 // MessageRow is one listed message.
@@ -57,37 +75,9 @@ func (h *handlers) listMessages() tool {
 		annotations("List messages", true, false, true, true),
 		mcp.WithOutputSchema[ListMessagesResult](),
 	)
-	return tool{def: def, readOnly: true, handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		t, err := tenantOf(ctx)
-		if err != nil {
-			return nil, err
-		}
-		var a listArgs
-		if err := bind(req.Params.Arguments, &a); err != nil {
-			return nil, err
-		}
-		if err := text("query", a.Query, 1000); err != nil {
-			return nil, err
-		}
-		if err := text("label", a.Label, 200); err != nil {
-			return nil, err
-		}
-		if strings.ContainsAny(a.Label, "\r\n") {
-			return nil, argError("label", "must be one line")
-		}
-		if err := intRange("max_results", &a.MaxResults, 20, 1, 100); err != nil {
-			return nil, err
-		}
-		if err := token("page_token", a.PageToken, 512); err != nil {
-			return nil, err
-		}
-		g, err := h.resolveAccount(ctx, t, a.Account, "mail.read")
-		if err != nil {
-			return nil, err
-		}
+	return tool{def: def, readOnly: true, handler: accountTool(h, "mail.read", func(ctx context.Context, g grants.Grant, a *listArgs) (*mcp.CallToolResult, error) {
 		var page providers.MessagePage
-		err = h.withMail(ctx, g, func(m providers.Mail) error {
-			var err error
+		err := h.withMail(ctx, g, func(m providers.Mail) (err error) {
 			page, err = m.List(ctx, providers.MessageQuery{Query: a.Query, Label: a.Label, UnreadOnly: a.UnreadOnly, MaxResults: a.MaxResults, PageToken: a.PageToken})
 			return err
 		})
@@ -102,7 +92,7 @@ func (h *handlers) listMessages() tool {
 			})
 		}
 		return mcp.NewToolResultStructured(res, messagesText(res)), nil
-	}}
+	})}
 }
 
 func nonNil(s []string) []string {
@@ -159,10 +149,26 @@ func senderName(from string) string {
 // ---- get_message
 
 type getArgs struct {
-	Account      string `json:"account,omitempty"`
+	account
 	ID           string `json:"id"`
 	BodyOffset   int    `json:"body_offset,omitempty"`
 	MaxBodyChars int    `json:"max_body_chars,omitempty"`
+}
+
+func (a *getArgs) check(time.Time) error {
+	if a.ID == "" {
+		return argError("id", "required: a message id from list_messages")
+	}
+	if err := token("id", a.ID, 256); err != nil {
+		return err
+	}
+	if err := intRange("max_body_chars", &a.MaxBodyChars, defaultBodyChars, 100, maxBodyChars); err != nil {
+		return err
+	}
+	if a.BodyOffset < 0 {
+		return argError("body_offset", "must be 0 or more")
+	}
+	return nil
 }
 
 // GetMessageResult is the structured result of get_message.
@@ -202,34 +208,9 @@ func (h *handlers) getMessage() tool {
 		annotations("Read a message", true, false, true, true),
 		mcp.WithOutputSchema[GetMessageResult](),
 	)
-	return tool{def: def, readOnly: true, handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		t, err := tenantOf(ctx)
-		if err != nil {
-			return nil, err
-		}
-		var a getArgs
-		if err := bind(req.Params.Arguments, &a); err != nil {
-			return nil, err
-		}
-		if a.ID == "" {
-			return nil, argError("id", "required: a message id from list_messages")
-		}
-		if err := token("id", a.ID, 256); err != nil {
-			return nil, err
-		}
-		if err := intRange("max_body_chars", &a.MaxBodyChars, defaultBodyChars, 100, maxBodyChars); err != nil {
-			return nil, err
-		}
-		if a.BodyOffset < 0 {
-			return nil, argError("body_offset", "must be 0 or more")
-		}
-		g, err := h.resolveAccount(ctx, t, a.Account, "mail.read")
-		if err != nil {
-			return nil, err
-		}
+	return tool{def: def, readOnly: true, handler: accountTool(h, "mail.read", func(ctx context.Context, g grants.Grant, a *getArgs) (*mcp.CallToolResult, error) {
 		var msg providers.Message
-		err = h.withMail(ctx, g, func(m providers.Mail) error {
-			var err error
+		err := h.withMail(ctx, g, func(m providers.Mail) (err error) {
 			msg, err = m.Get(ctx, a.ID)
 			return err
 		})
@@ -246,7 +227,7 @@ func (h *handlers) getMessage() tool {
 		}
 		res.BodyText, res.BodyChars, res.NextBodyOffset = window(msg.BodyText, a.BodyOffset, a.MaxBodyChars)
 		return mcp.NewToolResultStructured(res, messageText(res, a.BodyOffset)), nil
-	}}
+	})}
 }
 
 // window returns the body from offset (in characters) on, at most max

@@ -199,66 +199,21 @@ func (fx *oauthFixture) checkAuthURL(t *testing.T, raw, redirectPrefix string, w
 
 // --- subprocesses
 
-// serve starts `mailcal serve ARGS` with the fixture's environment, as
-// startServe does with the keyring's.
+// serve starts `mailcal serve ARGS` with the fixture's environment, and
+// watches its output for leaked secrets.
 func (fx *oauthFixture) serve(t *testing.T, stdin io.Reader, args ...string) *proc {
 	t.Helper()
-	cmd := command(context.Background(), mailcalBinary(t), append([]string{"serve"}, args...)...)
-	cmd.Env, cmd.Dir = fx.env(), fx.k.home
-	p := &proc{cmd: cmd, logs: &logSink{}, stdout: &logSink{}, done: make(chan struct{})}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, p.stdout, p.logs
+	p := startServeWith(t, fx.env(), fx.k.home, stdin, args...)
 	name := fmt.Sprintf("mailcal serve #%d", fx.procs.Add(1))
 	fx.leaks.watch(name+" stderr", p.logs.String)
 	fx.leaks.watch(name+" stdout", p.stdout.String)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			t.Errorf("%s did not exit after SIGKILL", name)
-		}
-		checkStderr(t, name, p.logs)
-	})
 	return p
 }
 
 // startHTTP is startHTTP with the fixture's environment.
 func (fx *oauthFixture) startHTTP(t *testing.T, args ...string) *httpServer {
 	t.Helper()
-	p := fx.serve(t, nil, append([]string{"--transport", "http", "--addr", "127.0.0.1:0"}, args...)...)
-	rec := p.logs.wait(t, 30*time.Second, "mailcal serving MCP over HTTP")
-	addr, _ := rec["addr"].(string)
-	if addr == "" {
-		t.Fatalf("the serving log record has no addr: %v", rec)
-	}
-	s := &httpServer{proc: p, base: "http://" + addr}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(s.base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("GET /healthz never answered 200 (last: %v)", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Cleanup(func() {
-		if out := p.stdout.String(); out != "" {
-			t.Errorf("mailcal serve --transport http wrote to stdout: %q", tail(out, 500))
-		}
-	})
-	return s
+	return waitHTTP(t, fx.serve(t, nil, httpArgs(args...)...))
 }
 
 // oauthCLI is a running mailcal command other than serve.

@@ -314,8 +314,15 @@ type proc struct {
 // and checked when the test ends.
 func startServe(t *testing.T, k *testKeyring, stdin io.Reader, args ...string) *proc {
 	t.Helper()
+	return startServeWith(t, k.env(), k.home, stdin, args...)
+}
+
+// startServeWith is startServe with an environment and working folder of
+// the caller's.
+func startServeWith(t *testing.T, env []string, dir string, stdin io.Reader, args ...string) *proc {
+	t.Helper()
 	cmd := command(context.Background(), mailcalBinary(t), append([]string{"serve"}, args...)...)
-	cmd.Env, cmd.Dir = k.env(), k.home
+	cmd.Env, cmd.Dir = env, dir
 	p := &proc{cmd: cmd, logs: &logSink{}, stdout: &logSink{}, done: make(chan struct{})}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, p.stdout, p.logs
 	if err := cmd.Start(); err != nil {
@@ -370,10 +377,20 @@ type httpServer struct {
 	base string // http://127.0.0.1:PORT
 }
 
+// httpArgs are the serve arguments of an HTTP server on a random port.
+func httpArgs(args ...string) []string {
+	return append([]string{"--transport", "http", "--addr", "127.0.0.1:0"}, args...)
+}
+
 // startHTTP starts the HTTP server and waits until /healthz answers.
 func startHTTP(t *testing.T, k *testKeyring, args ...string) *httpServer {
 	t.Helper()
-	p := startServe(t, k, nil, append([]string{"--transport", "http", "--addr", "127.0.0.1:0"}, args...)...)
+	return waitHTTP(t, startServe(t, k, nil, httpArgs(args...)...))
+}
+
+// waitHTTP waits until a server started with httpArgs answers /healthz.
+func waitHTTP(t *testing.T, p *proc) *httpServer {
+	t.Helper()
 	rec := p.logs.wait(t, 30*time.Second, "mailcal serving MCP over HTTP")
 	addr, _ := rec["addr"].(string)
 	if addr == "" {
