@@ -124,6 +124,9 @@ func (k *testKeyring) env(extra ...string) []string {
 		"MAILCAL_KEYRING_DIR=" + k.dir,
 		"MAILCAL_LOG_FORMAT=json",
 		"MAILCAL_LOG_LEVEL=debug",
+		// The race detector on two busy cores slows the file keyring's key
+		// derivation a lot; a slow keyring is not what these tests test.
+		"MAILCAL_KEYRING_TIMEOUT=30s",
 	}
 	if k.password != "" {
 		env = append(env, "MAILCAL_KEYRING_PASSWORD="+k.password)
