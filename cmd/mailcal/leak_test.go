@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"net/http/httptest"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"testing"
+	"time"
+
+	mcpclient "github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/mailcal/mailcal/auth/grants"
+	"github.com/mailcal/mailcal/auth/oauth"
+	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/auth/tenant"
+	"github.com/mailcal/mailcal/tools"
+)
+
+// TestNoGoroutineLeakAfterSessions opens and closes many MCP sessions over
+// streamable HTTP and legacy SSE against the real HTTP handler and checks
+// that the goroutine count comes back to where it was, and that idle
+// sessions are swept.
+func TestNoGoroutineLeakAfterSessions(t *testing.T) {
+	ctx := context.Background()
+	st := store.NewMemory()
+	key, err := tenant.NewRegistry(st).Add(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &app{store: st, grants: grants.New(st)}
+	a.flows = oauth.NewFlows(oauth.FlowsConfig{Providers: providerFunc(env{getenv: func(string) string { return "" }}), Grants: a.grants})
+	sessions := newSessionTenants()
+	mcpSrv := tools.New(tools.Options{Version: "test", Accounts: a.grants, Hooks: sessions.hooks()})
+	h, err := newHTTPHandler(serveConfig{maxRequestBytes: 1 << 20, sessionIdleTTL: time.Second, keepAlive: 200 * time.Millisecond},
+		a, mcpSrv, sessions, "http://127.0.0.1/oauth/callback")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	defer h.streamable.Shutdown(ctx)
+
+	session := func(endpoint string) {
+		headers := map[string]string{"Authorization": "Bearer " + key}
+		var c *mcpclient.Client
+		var err error
+		if endpoint == "/sse" {
+			c, err = mcpclient.NewSSEMCPClient(srv.URL+endpoint, mcpclient.WithHeaders(headers))
+		} else {
+			c, err = mcpclient.NewStreamableHttpClient(srv.URL+endpoint, transport.WithHTTPHeaders(headers))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var init mcp.InitializeRequest
+		init.Params.ProtocolVersion = "2025-11-25" // a protocol with sessions
+		init.Params.ClientInfo = mcp.Implementation{Name: "leak-test", Version: "1"}
+		if _, err := c.Initialize(ctx, init); err != nil {
+			t.Fatal(err)
+		}
+		var call mcp.CallToolRequest
+		call.Params.Name = "list_accounts"
+		if res, err := c.CallTool(ctx, call); err != nil || res.IsError {
+			t.Fatalf("%s list_accounts: %v %+v", endpoint, err, res)
+		}
+	}
+	// Warm up once, so that lazily started goroutines (the idle-session
+	// sweeper, the transport's pools) are in the baseline.
+	session("/mcp")
+	session("/sse")
+	srv.CloseClientConnections()
+	base := settledGoroutines(0, time.Second)
+
+	for i := 0; i < 20; i++ {
+		session("/mcp")
+		session("/sse")
+	}
+	srv.CloseClientConnections()
+	if n := settledGoroutines(base, 5*time.Second); n > base {
+		var b strings.Builder
+		_ = pprof.Lookup("goroutine").WriteTo(&b, 1)
+		t.Fatalf("%d goroutines after 40 closed sessions, %d before:\n%s", n, base, b.String())
+	}
+	// Streamable sessions whose clients left without a DELETE are swept
+	// once idle for --session-idle-ttl, and their tenant binding with them.
+	deadline := time.Now().Add(5 * time.Second)
+	for countSessions(sessions) > 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := countSessions(sessions); n != 0 {
+		t.Errorf("%d sessions still bound to a tenant 5 s after their clients closed (idle TTL 1 s)", n)
+	}
+}
+
+// settledGoroutines waits until the goroutine count is at most want (or,
+// with want 0, stops changing) and returns it.
+func settledGoroutines(want int, wait time.Duration) int {
+	deadline := time.Now().Add(wait)
+	last := -1
+	for {
+		n := runtime.NumGoroutine()
+		if (want > 0 && n <= want) || (want == 0 && n == last) || time.Now().After(deadline) {
+			return n
+		}
+		last = n
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func countSessions(s *sessionTenants) int {
+	n := 0
+	s.m.Range(func(any, any) bool { n++; return true })
+	return n
+}
