@@ -19,13 +19,6 @@ type TokenProvider interface {
 	Invalidate(tenant, provider, account, accessToken string)
 }
 
-// userError is a failure the model can act on; it is shown as it is.
-type userError struct{ msg string }
-
-func (e *userError) Error() string { return e.msg }
-
-func userErrorf(format string, a ...any) error { return &userError{fmt.Sprintf(format, a...)} }
-
 // resolveAccount picks the account a call works on: the one named, or, when
 // none is named, the only connected account that has every needed scope.
 func (h *handlers) resolveAccount(ctx context.Context, tenantName, requested string, need ...string) (grants.Grant, error) {

@@ -1,0 +1,77 @@
+package tools
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mailcal/mailcal/auth/grants"
+	"github.com/mailcal/mailcal/providers"
+)
+
+// userError is a failure the model can act on; it is shown as it is.
+type userError struct{ msg string }
+
+func (e *userError) Error() string { return e.msg }
+
+func userErrorf(format string, a ...any) error { return &userError{fmt.Sprintf(format, a...)} }
+
+// providerError turns a provider failure into advice the model can act on.
+func providerError(err error, g grants.Grant, doing, notFoundWhat string) error {
+	var ue *userError
+	if errors.As(err, &ue) {
+		return err
+	}
+	var pe *providers.Error
+	if !errors.As(err, &pe) {
+		return fmt.Errorf("%s with %s: %w", doing, g.Account, err)
+	}
+	switch {
+	case errors.Is(pe.Kind, providers.ErrNotFound):
+		msg := fmt.Sprintf("%s: %s was not found in %s", doing, strings.TrimSpace(notFoundWhat), g.Account)
+		// Keep what the provider adds beyond its generic 404 text (the
+		// labels that do exist, say).
+		if d := pe.Message; d != "" && !genericNotFound(d) {
+			msg += " (" + d + ")"
+		}
+		return &userError{msg}
+	case errors.Is(pe.Kind, providers.ErrForbidden):
+		return userErrorf("%s: %s refused access for %s (%s). If the account lacks the needed access, reconnect it with connect_account and the right scopes.", doing, providerTitle(g.Provider), g.Account, pe.Message)
+	case errors.Is(pe.Kind, providers.ErrRateLimited):
+		wait := "a minute"
+		if pe.RetryAfter > 0 {
+			wait = pe.RetryAfter.Round(time.Second).String()
+		}
+		return userErrorf("%s: %s is rate-limiting %s; wait %s before trying again", doing, providerTitle(g.Provider), g.Account, wait)
+	case errors.Is(pe.Kind, providers.ErrInvalid):
+		return userErrorf("%s: %s refused the request: %s", doing, providerTitle(g.Provider), pe.Message)
+	case errors.Is(pe.Kind, providers.ErrTooLarge):
+		return userErrorf("%s: %s", doing, pe.Message)
+	case errors.Is(pe.Kind, providers.ErrUncertain):
+		// pe.Message says what may have happened and how to check (the
+		// provider knows whether it was a message or an event).
+		return userErrorf("%s: the connection to %s failed after the request may have been carried out (%s). Check before trying again.", doing, providerTitle(g.Provider), pe.Message)
+	case errors.Is(pe.Kind, providers.ErrUnavailable):
+		return userErrorf("%s: %s is not answering properly right now (%s); try again in a little while", doing, providerTitle(g.Provider), pe.Message)
+	}
+	return userErrorf("%s: %s", doing, pe.Error())
+}
+
+func genericNotFound(s string) bool {
+	switch strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), ".") {
+	case "not found", "requested entity was not found", "notfound":
+		return true
+	}
+	return false
+}
+
+func providerTitle(p string) string {
+	switch p {
+	case "google":
+		return "Google"
+	case "microsoft":
+		return "Microsoft"
+	}
+	return p
+}
