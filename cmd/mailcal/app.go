@@ -70,9 +70,20 @@ func newApp(e env) (*app, error) {
 		}
 		return names, err
 	}
-	a.tokens = tokens.New(tokens.Config{Grants: a.grants, Provider: a.providers, Tenants: func(ctx context.Context) ([]string, error) { return a.tenants(ctx) }})
+	a.tokens = tokens.New(tokens.Config{Grants: a.grants, Provider: a.providers, Tenants: a.checkedTenants})
 	a.flows = oauth.NewFlows(oauth.FlowsConfig{Providers: a.providers, Grants: a.grants, OnConnected: a.forget})
 	return a, nil
+}
+
+// checkedTenants lists the tenants whose grants the health check refreshes:
+// none while nothing has opened the keyring yet, so that the check neither
+// asks for a passphrase on the terminal at a random moment nor logs an
+// error every pass on a machine where no keyring is set up.
+func (a *app) checkedTenants(ctx context.Context) ([]string, error) {
+	if a.store.Backend() == "" {
+		return nil, nil
+	}
+	return a.tenants(ctx)
 }
 
 // close stops background work.

@@ -84,12 +84,13 @@ func checkWire(t testing.TB, raw []byte) {
 			inHeader = false
 		}
 		// Over 78 only when the line is one token that cannot be folded
-		// (a long address or message id).
+		// (a long address or message id; spaces inside a quoted local part
+		// are part of the token).
 		rest := l
 		if len(l) > 0 && l[0] != ' ' {
 			rest = l[bytes.IndexByte(l, ':')+1:]
 		}
-		if inHeader && len(l) > 78 && bytes.Contains(bytes.TrimLeft(rest, " "), []byte(" ")) {
+		if inHeader && len(l) > 78 && bytes.Contains(bytes.TrimLeft(withoutQuoted(rest), " "), []byte(" ")) {
 			t.Fatalf("header line %d is %d characters long: %q", i+1, len(l), l)
 		}
 		if inHeader && i > 0 && len(l) > 0 && l[0] != ' ' && l[0] != '\t' && !bytes.Contains(l, []byte(":")) {
@@ -184,4 +185,23 @@ func describe(p parsed) string {
 		fmt.Fprintf(&b, "  %s %v %s %q %d bytes\n", l.mediaType, l.params, l.disposition, l.filename, len(l.body))
 	}
 	return b.String()
+}
+
+// withoutQuoted drops the quoted strings of a header value.
+func withoutQuoted(b []byte) []byte {
+	var out []byte
+	quoted, escaped := false, false
+	for _, c := range b {
+		switch {
+		case escaped:
+			escaped = false
+		case quoted && c == '\\':
+			escaped = true
+		case c == '"':
+			quoted = !quoted
+		case !quoted:
+			out = append(out, c)
+		}
+	}
+	return out
 }
