@@ -55,8 +55,12 @@ func newHTTPHandler(c serveConfig, a *app, mcpSrv *server.MCPServer, sessions *s
 		server.WithSSEDisableLocalhostProtection(public),
 		server.WithSSEContextFunc(carryTenant),
 	)
+	origins, err := allowedOrigins(c.baseURL, c.allowedOrigins)
+	if err != nil {
+		return nil, err
+	}
 	protect := func(limit int64, h http.Handler) http.Handler {
-		return hostGuard(allowed, tenant.Require(auth, limitBody(limit, sessions.guard(h))))
+		return hostGuard(allowed, originGuard(origins, tenant.Require(auth, limitBody(limit, sessions.guard(h)))))
 	}
 	api := &integrations.API{Flows: a.flows, Grants: a.grants, RedirectURI: redirect, Disconnect: a.disconnect}
 	mux := http.NewServeMux()
@@ -132,6 +136,47 @@ func hostGuard(allowed []string, next http.Handler) http.Handler {
 			}
 			if !ok {
 				tenant.WriteError(w, http.StatusForbidden, "invalid_host", "invalid Host header; set MAILCAL_BASE_URL to serve under a public host name")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// allowedOrigins returns the browser origins (scheme://host[:port]) allowed
+// besides loopback ones and the request's own: MAILCAL_BASE_URL's, and
+// those listed in MAILCAL_ALLOWED_ORIGINS.
+func allowedOrigins(baseURL, list string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if baseURL != "" {
+		u, _ := url.Parse(baseURL)
+		out[strings.ToLower(u.Scheme+"://"+u.Host)] = true
+	}
+	for _, o := range strings.Split(list, ",") {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return nil, fmt.Errorf("MAILCAL_ALLOWED_ORIGINS: %q is not an origin like https://app.example.com", o)
+		}
+		out[strings.ToLower(u.Scheme+"://"+u.Host)] = true
+	}
+	return out, nil
+}
+
+// originGuard refuses requests that a web page made from an origin we do not
+// know (the MCP transport spec asks servers to check Origin, against DNS
+// rebinding and cross-site use). Requests without Origin, as every
+// non-browser client sends them, pass.
+func originGuard(allowed map[string]bool, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if o := r.Header.Get("Origin"); o != "" {
+			u, err := url.Parse(o)
+			ok := err == nil && u.Host != "" &&
+				(oauth.IsLoopbackHost(u.Host) || strings.EqualFold(u.Host, r.Host) || allowed[strings.ToLower(u.Scheme+"://"+u.Host)])
+			if !ok {
+				tenant.WriteError(w, http.StatusForbidden, "invalid_origin", "requests from this web origin are not allowed; list it in MAILCAL_ALLOWED_ORIGINS")
 				return
 			}
 		}

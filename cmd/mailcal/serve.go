@@ -50,6 +50,7 @@ type serveConfig struct {
 	sessionIdleTTL  time.Duration
 	keepAlive       time.Duration
 	baseURL         string
+	allowedOrigins  string
 }
 
 func cmdServe(ctx context.Context, args []string, e env) error {
@@ -84,6 +85,7 @@ func cmdServe(ctx context.Context, args []string, e env) error {
 		return fmt.Errorf("%w: --transport %q: use stdio or http", errUsage, c.transport)
 	}
 	c.baseURL = strings.TrimSpace(e.getenv("MAILCAL_BASE_URL"))
+	c.allowedOrigins = e.getenv("MAILCAL_ALLOWED_ORIGINS")
 	if c.baseURL != "" {
 		if err := checkBaseURL(c.baseURL); err != nil {
 			return err
