@@ -179,3 +179,73 @@ func TestRequire(t *testing.T) {
 		}
 	}
 }
+
+// getCountingStore counts reads of single items.
+type getCountingStore struct {
+	store.Store
+	mu   sync.Mutex
+	gets int
+}
+
+func (c *getCountingStore) Get(ctx context.Context, key string) ([]byte, error) {
+	c.mu.Lock()
+	c.gets++
+	c.mu.Unlock()
+	return c.Store.Get(ctx, key)
+}
+
+func TestRemovedTenantRefusedWithinSeconds(t *testing.T) {
+	ctx := context.Background()
+	cs := &getCountingStore{Store: store.NewMemory()}
+	reg := NewRegistry(cs)
+	keys := map[string]string{}
+	for _, n := range []string{"a", "b", "c", "d"} {
+		k, err := reg.Add(ctx, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[n] = k
+	}
+	auth := NewAuthenticator(reg)
+	if _, ok, _ := auth.Authenticate(ctx, keys["a"]); !ok {
+		t.Fatal("key refused")
+	}
+	// Within the verify interval: answered from memory.
+	cs.gets = 0
+	for i := 0; i < 100; i++ {
+		auth.Authenticate(ctx, keys["a"])
+	}
+	if cs.gets != 0 {
+		t.Fatalf("%d keyring reads for 100 requests within the verify interval", cs.gets)
+	}
+	// After it: the matched tenant alone is read again (not every tenant).
+	start := time.Now()
+	auth.now = func() time.Time { return start.Add(3 * time.Second) }
+	if _, ok, _ := auth.Authenticate(ctx, keys["a"]); !ok || cs.gets != 1 {
+		t.Fatalf("verification: ok %v, %d reads, want 1", ok, cs.gets)
+	}
+	// A removed tenant's key is refused at the next verification, long
+	// before the full refresh.
+	if err := reg.Remove(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	auth.now = func() time.Time { return start.Add(6 * time.Second) }
+	if name, ok, _ := auth.Authenticate(ctx, keys["b"]); ok {
+		t.Fatalf("removed tenant's key accepted as %q", name)
+	}
+	if _, ok, _ := auth.Authenticate(ctx, keys["c"]); !ok {
+		t.Fatal("another tenant's key refused after the reload")
+	}
+	// A tenant removed and added again under the same name has a new key:
+	// the old one is refused.
+	if err := reg.Remove(ctx, "d"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Add(ctx, "d"); err != nil {
+		t.Fatal(err)
+	}
+	auth.now = func() time.Time { return start.Add(9 * time.Second) }
+	if _, ok, _ := auth.Authenticate(ctx, keys["d"]); ok {
+		t.Fatal("replaced key still accepted")
+	}
+}
