@@ -65,7 +65,14 @@ func (h *handlers) checkAccount() tool {
 // withToken runs call with an access token for g. If the provider refuses
 // the token (401), the token is dropped, refreshed once and the call tried
 // once more.
+//
+// At most perAccountCalls such calls run at once for one account.
 func (h *handlers) withToken(ctx context.Context, g grants.Grant, call func(*oauth2.Token) error) error {
+	release, err := h.limits.acquire(ctx, g)
+	if err != nil {
+		return err
+	}
+	defer release()
 	for attempt := 0; ; attempt++ {
 		tok, err := h.token(ctx, g)
 		if err != nil {

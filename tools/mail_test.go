@@ -1,11 +1,16 @@
 package tools
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/oauth2"
 
 	"github.com/mailcal/mailcal/auth/grants"
 	"github.com/mailcal/mailcal/auth/tokens"
@@ -178,5 +183,57 @@ func TestReadOnlyServesNoWriteTool(t *testing.T) {
 		if !strings.Contains(strings.Join(names, " "), want) {
 			t.Errorf("read-only server lacks %s: %v", want, names)
 		}
+	}
+}
+
+// blockingMail counts the List calls running at once.
+type blockingMail struct {
+	providers.Mail
+	running, peak *atomic.Int32
+	release       chan struct{}
+}
+
+func (b blockingMail) List(ctx context.Context, q providers.MessageQuery) (providers.MessagePage, error) {
+	n := b.running.Add(1)
+	defer b.running.Add(-1)
+	for {
+		p := b.peak.Load()
+		if n <= p || b.peak.CompareAndSwap(p, n) {
+			break
+		}
+	}
+	<-b.release
+	return providers.MessagePage{}, nil
+}
+
+type blockingProvider struct {
+	*fakeProvider
+	m blockingMail
+}
+
+func (b blockingProvider) Mail(tok *oauth2.Token, account string) providers.Mail { return b.m }
+
+func TestPerAccountConcurrencyBounded(t *testing.T) {
+	e := newEnv(t, false, alice)
+	bp := blockingProvider{fakeProvider: e.prov, m: blockingMail{running: new(atomic.Int32), peak: new(atomic.Int32), release: make(chan struct{})}}
+	e.c = newClient(t, Options{Version: "test", Accounts: e.grants, Tokens: e.toks,
+		Providers: func(string) (providers.Provider, error) { return bp, nil }}, "a")
+	var wg sync.WaitGroup
+	for i := 0; i < 12; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wantOK(t, e.call(t, "list_messages", nil))
+		}()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for bp.m.running.Load() < perAccountCalls && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // give any excess call the chance to start
+	close(bp.m.release)
+	wg.Wait()
+	if p := bp.m.peak.Load(); p != perAccountCalls {
+		t.Fatalf("%d calls ran at once for one account, want %d", p, perAccountCalls)
 	}
 }

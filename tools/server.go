@@ -82,7 +82,8 @@ func New(opts Options) *server.MCPServer {
 }
 
 type handlers struct {
-	opts Options
+	opts   Options
+	limits accountLimiter
 }
 
 func (h *handlers) now() time.Time {
