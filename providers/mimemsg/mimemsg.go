@@ -236,6 +236,11 @@ func base64Size(n int) int {
 // LF, CR and CRLF into CRLF, encodes trailing whitespace and keeps lines
 // at 76 characters with soft breaks.
 func textEntity(typ, s string) entity {
+	// Line breaks are made LF before the writer sees them: Go's
+	// quotedprintable.Writer remembers a lone CR across the bytes after it
+	// and swallows the next LF ("\r\x1e\n" lost its LF; found by FuzzBuild).
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	s = strings.ReplaceAll(s, "\r", "\n")
 	var b bytes.Buffer
 	w := quotedprintable.NewWriter(&b)
 	_, _ = w.Write([]byte(s)) // a bytes.Buffer does not fail
