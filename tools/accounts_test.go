@@ -81,13 +81,13 @@ func TestListAccounts(t *testing.T) {
 }
 
 func TestToolsAnnotated(t *testing.T) {
-	c := newClient(t, Options{Version: "test", Accounts: grants.New(store.NewMemory())}, "a")
+	c := newEnv(t, false).c // every tool served
 	res, err := c.ListTools(context.Background(), mcp.ListToolsRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Tools) == 0 {
-		t.Fatal("no tools")
+	if len(res.Tools) != 9 {
+		t.Fatalf("%d tools, want 9", len(res.Tools))
 	}
 	for _, tl := range res.Tools {
 		a := tl.Annotations
@@ -96,6 +96,11 @@ func TestToolsAnnotated(t *testing.T) {
 		}
 		if tl.OutputSchema.Type != "object" {
 			t.Errorf("%s: no output schema", tl.Name)
+		}
+		// Arrays are answered as [] (never null), and some clients warn on
+		// union types: no "null" type anywhere in the schema.
+		if out, _ := json.Marshal(tl.OutputSchema); strings.Contains(string(out), `"null"`) {
+			t.Errorf("%s: output schema has a null type: %s", tl.Name, out)
 		}
 		if len(tl.Description) < 80 {
 			t.Errorf("%s: description too thin for a model: %q", tl.Name, tl.Description)

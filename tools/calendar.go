@@ -14,12 +14,9 @@ import (
 	"github.com/mailcal/mailcal/providers/mimemsg"
 )
 
+// withCalendar runs fn with the account's calendars (see withToken).
 func (h *handlers) withCalendar(ctx context.Context, g grants.Grant, fn func(providers.Calendar) error) error {
-	p, err := h.opts.Providers(g.Provider)
-	if err != nil {
-		return err
-	}
-	return h.withToken(ctx, g, func(tok *oauth2.Token) error { return fn(p.Calendar(tok)) })
+	return h.withProvider(ctx, g, func(p providers.Provider, tok *oauth2.Token) error { return fn(p.Calendar(tok)) })
 }
 
 // ---- list_events

@@ -62,6 +62,16 @@ func (h *handlers) checkAccount() tool {
 	})}
 }
 
+// withProvider runs call with g's provider and an access token (see
+// withToken).
+func (h *handlers) withProvider(ctx context.Context, g grants.Grant, call func(providers.Provider, *oauth2.Token) error) error {
+	p, err := h.opts.Providers(g.Provider)
+	if err != nil {
+		return err
+	}
+	return h.withToken(ctx, g, func(tok *oauth2.Token) error { return call(p, tok) })
+}
+
 // withToken runs call with an access token for g. If the provider refuses
 // the token (401), the token is dropped, refreshed once and the call tried
 // once more.

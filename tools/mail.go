@@ -18,14 +18,9 @@ import (
 	"github.com/mailcal/mailcal/providers/mimemsg"
 )
 
-// withMail runs fn with the account's mailbox, refreshing the token once if
-// the provider refuses it.
+// withMail runs fn with the account's mailbox (see withToken).
 func (h *handlers) withMail(ctx context.Context, g grants.Grant, fn func(providers.Mail) error) error {
-	p, err := h.opts.Providers(g.Provider)
-	if err != nil {
-		return err
-	}
-	return h.withToken(ctx, g, func(tok *oauth2.Token) error { return fn(p.Mail(tok, g.Account)) })
+	return h.withProvider(ctx, g, func(p providers.Provider, tok *oauth2.Token) error { return fn(p.Mail(tok, g.Account)) })
 }
 
 // ---- send_email

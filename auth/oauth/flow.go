@@ -320,7 +320,7 @@ func (f *Flows) complete(ctx context.Context, p *pending, code string) Result {
 	if tok.RefreshToken == "" {
 		return Result{Err: fmt.Errorf("%s sent no refresh token, so the connection could not last; remove mailcal's access in the account's security settings and connect again", prov.Name)}
 	}
-	email, err := f.userinfo(ctx, prov, tok)
+	email, err := Identity(ctx, f.client, prov, tok)
 	if err != nil {
 		return Result{Err: err}
 	}
@@ -351,10 +351,6 @@ func (f *Flows) complete(ctx context.Context, p *pending, code string) Result {
 // ErrUnauthorized is returned by Identity when the provider refused the
 // access token (HTTP 401): refresh it and try once more.
 var ErrUnauthorized = errors.New("the provider refused the access token")
-
-func (f *Flows) userinfo(ctx context.Context, p *Provider, tok *oauth2.Token) (string, error) {
-	return Identity(ctx, f.client, p, tok)
-}
 
 // Identity asks the provider who the account is (OpenID userinfo) and
 // returns its email address.

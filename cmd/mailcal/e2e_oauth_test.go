@@ -15,7 +15,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -31,7 +30,6 @@ import (
 	"time"
 
 	mcpclient "github.com/mark3labs/mcp-go/client"
-	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mailcal/mailcal/auth/grants"
@@ -271,16 +269,7 @@ func (c *oauthCLI) wait(t *testing.T, d time.Duration) int {
 	case <-time.After(d):
 		t.Fatalf("%s still running %s later; stderr:\n%s", c.name, d, tail(c.stderr.String(), 4000))
 	}
-	var exit *exec.ExitError
-	switch {
-	case c.err == nil:
-		return 0
-	case errors.As(c.err, &exit):
-		return exit.ExitCode()
-	default:
-		t.Fatalf("%s: %v", c.name, c.err)
-		return -1
-	}
+	return exitCode(t, c.name, c.err)
 }
 
 // waitStderr waits until the command's stderr matches re and returns the
@@ -313,32 +302,13 @@ func (fx *oauthFixture) run(t *testing.T, args ...string) (stdout, stderr string
 }
 
 // stdio starts `mailcal serve ARGS` under mcp-go's stdio client with the
-// fixture's environment and initializes.
+// fixture's environment, watching its stderr for leaked secrets, and
+// initializes.
 func (fx *oauthFixture) stdio(t *testing.T, args ...string) *mcpclient.Client {
 	t.Helper()
 	logs := &logSink{}
 	fx.leaks.watch(fmt.Sprintf("mailcal serve (stdio #%d) stderr", fx.procs.Add(1)), logs.String)
-	c, err := mcpclient.NewStdioMCPClientWithOptions(mailcalBinary(t), nil, append([]string{"serve"}, args...),
-		transport.WithCommandFunc(func(ctx context.Context, name string, _ []string, args []string) (*exec.Cmd, error) {
-			cmd := command(ctx, name, args...)
-			cmd.Env, cmd.Dir, cmd.Stderr = fx.env(), fx.k.home, logs
-			return cmd, nil
-		}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = c.Close()
-		checkStderr(t, "mcp-go stdio server", logs)
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var init mcp.InitializeRequest
-	init.Params.ClientInfo = mcp.Implementation{Name: "mailcal-e2e-oauth", Version: "1"}
-	if _, err := c.Initialize(ctx, init); err != nil {
-		t.Fatalf("mcp-go stdio initialize: %v", err)
-	}
-	return c
+	return mcpgoStdioWith(t, fx.env(), fx.k.home, logs, args...)
 }
 
 // --- HTTP API

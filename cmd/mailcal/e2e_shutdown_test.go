@@ -11,10 +11,25 @@ import (
 
 // TestE2EShutdownFinishesRunningCalls sends SIGTERM while list_messages
 // waits on a slow Google: the call must still answer, then the server exit
-// 0.
+// 0. Over /sse the answer travels on the event stream, not on the request
+// that carried the call, so only the server's own count of running calls
+// keeps it from being cut off.
 func TestE2EShutdownFinishesRunningCalls(t *testing.T) {
 	t.Parallel()
+	for _, endpoint := range []string{"/mcp", "/sse"} {
+		t.Run(endpoint, func(t *testing.T) {
+			t.Parallel()
+			shutdownDuringCall(t, endpoint)
+		})
+	}
+}
+
+func shutdownDuringCall(t *testing.T, endpoint string) {
 	e := newToolsEnv(t, "")
+	c := e.c
+	if endpoint != "/mcp" {
+		c = mcpgoHTTP(t, e.s, endpoint, "Authorization", "Bearer "+e.key, false)
+	}
 	e.fg.SetAPILatency(600 * time.Millisecond) // list, then gets: about 1.2 s
 	before := e.fg.APIRequests("/gmail/v1/")
 
@@ -24,7 +39,7 @@ func TestE2EShutdownFinishesRunningCalls(t *testing.T) {
 	}
 	done := make(chan outcome, 1)
 	go func() {
-		r, err := e.callTool(e.c, "list_messages", map[string]any{"max_results": 5})
+		r, err := e.callTool(c, "list_messages", map[string]any{"max_results": 5})
 		done <- outcome{r, err}
 	}()
 	deadline := time.Now().Add(10 * time.Second)

@@ -42,11 +42,17 @@ func stdioKeyrings(t *testing.T) []struct {
 // keyring's environment only, and initializes the session.
 func mcpgoStdio(t *testing.T, k *testKeyring, args ...string) *mcpclient.Client {
 	t.Helper()
-	logs := &logSink{}
+	return mcpgoStdioWith(t, k.env(), k.home, &logSink{}, args...)
+}
+
+// mcpgoStdioWith is mcpgoStdio with an environment, working folder and
+// stderr sink of the caller's.
+func mcpgoStdioWith(t *testing.T, env []string, dir string, logs *logSink, args ...string) *mcpclient.Client {
+	t.Helper()
 	c, err := mcpclient.NewStdioMCPClientWithOptions(mailcalBinary(t), nil, append([]string{"serve"}, args...),
 		transport.WithCommandFunc(func(ctx context.Context, name string, _ []string, args []string) (*exec.Cmd, error) {
 			cmd := command(ctx, name, args...)
-			cmd.Env, cmd.Dir, cmd.Stderr = k.env(), k.home, logs
+			cmd.Env, cmd.Dir, cmd.Stderr = env, dir, logs
 			return cmd, nil
 		}))
 	if err != nil {

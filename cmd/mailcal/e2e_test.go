@@ -355,14 +355,20 @@ func (p *proc) waitExit(t *testing.T, d time.Duration) int {
 	case <-time.After(d):
 		t.Fatalf("mailcal serve still running %s later; stderr:\n%s", d, tail(p.logs.String(), 4000))
 	}
+	return exitCode(t, "mailcal serve", p.err)
+}
+
+// exitCode is the exit code of a finished command (Wait's error).
+func exitCode(t *testing.T, name string, err error) int {
+	t.Helper()
 	var exit *exec.ExitError
 	switch {
-	case p.err == nil:
+	case err == nil:
 		return 0
-	case errors.As(p.err, &exit):
+	case errors.As(err, &exit):
 		return exit.ExitCode()
 	default:
-		t.Fatalf("waiting for mailcal serve: %v", p.err)
+		t.Fatalf("waiting for %s: %v", name, err)
 		return -1
 	}
 }
