@@ -214,6 +214,10 @@ func limitBody(n int64, next http.Handler) http.Handler {
 	})
 }
 
+// sseFlush is how long shutdown lets answers already queued to SSE streams
+// reach their clients before it closes the streams.
+const sseFlush = time.Second
+
 func serveHTTP(ctx context.Context, c serveConfig, ln net.Listener, a *app, mcpSrv *server.MCPServer, track *inflight, sessions *sessionTenants, redirect string) error {
 	h, err := newHTTPHandler(c, a, mcpSrv, sessions, redirect)
 	if err != nil {
@@ -246,6 +250,14 @@ func serveHTTP(ctx context.Context, c serveConfig, ln net.Listener, a *app, mcpS
 	go func() { shut <- srv.Shutdown(graceCtx) }()
 	if !track.wait(graceCtx) {
 		slog.Warn("running tool calls did not finish in time")
+	}
+	// A tool call counts as finished when its handler returns, but mcp-go
+	// queues the answer to an SSE stream after that: closing the streams at
+	// once lost answers under load (caught by TestE2EShutdownFinishesRunningCalls).
+	// mcp-go does not say when its queues are empty, so give them a moment.
+	select {
+	case <-time.After(sseFlush):
+	case <-graceCtx.Done():
 	}
 	h.sse.CloseSessions()
 	_ = h.streamable.Shutdown(graceCtx)
