@@ -190,6 +190,10 @@ func cmdDisconnect(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return err
 	}
+	if errors.Is(revokeErr, errSharedGrant) {
+		fmt.Fprintf(e.stderr, "Removed %s from tenant %q; %v.\n", pos[1], *tenantName, revokeErr)
+		return nil
+	}
 	if revokeErr != nil {
 		fmt.Fprintf(e.stderr, "Removed %s from mailcal, but revoking its access at %s failed: %v.\nRemove mailcal's access by hand: %s\n",
 			pos[1], provider, revokeErr, manualRevokeURL(provider))
@@ -214,11 +218,49 @@ func (a *app) disconnect(ctx context.Context, tenantName, provider, account stri
 		return nil, err
 	}
 	if g.RefreshToken != "" {
-		revokeErr = a.flows.Revoke(ctx, provider, g.RefreshToken)
+		// A provider revokes the app's whole grant for the person (Google
+		// does), so revoking here would also cut off another tenant that
+		// connected the same account.
+		shared, err := a.connectedElsewhere(ctx, g)
+		switch {
+		case err != nil:
+			return nil, err
+		case shared:
+			revokeErr = errSharedGrant
+		default:
+			revokeErr = a.flows.Revoke(ctx, provider, g.RefreshToken)
+		}
 	}
 	if err := a.grants.Delete(ctx, tenantName, provider, account); err != nil && !errors.Is(err, grants.ErrNotFound) {
 		return nil, err
 	}
 	a.forget(g)
 	return revokeErr, nil
+}
+
+// errSharedGrant: the account was deleted here but not revoked upstream.
+var errSharedGrant = errors.New("access at the provider was kept, because the same account is connected to another tenant of this mailcal and revoking would disconnect it there too")
+
+// connectedElsewhere reports whether another tenant has connected the same
+// provider account.
+func (a *app) connectedElsewhere(ctx context.Context, g grants.Grant) (bool, error) {
+	names, err := a.tenants(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, name := range names {
+		if name == g.Tenant {
+			continue
+		}
+		gs, err := a.grants.List(ctx, name)
+		if err != nil {
+			return false, err
+		}
+		for _, o := range gs {
+			if o.Provider == g.Provider && o.Account == g.Account && o.Status == grants.StatusActive {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }

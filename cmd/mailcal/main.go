@@ -53,7 +53,7 @@ Usage:
       revoke the account's access at the provider and forget it
   mailcal tenant add NAME        create a tenant (workspace); prints its API key once
   mailcal tenant list            list tenants
-  mailcal tenant remove NAME     remove a tenant; its API key stops working
+  mailcal tenant remove NAME     remove a tenant: revokes and deletes its accounts; its key stops working
   mailcal version                print the version
   mailcal help [COMMAND]         show help (also: mailcal COMMAND --help)
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -16,7 +17,8 @@ const tenantHelp = `
 Usage:
   mailcal tenant add NAME      create a tenant and print its API key once, on stdout
   mailcal tenant list          list tenants (names and creation times; keys are never shown)
-  mailcal tenant remove NAME   remove a tenant: its API key stops working
+  mailcal tenant remove NAME   remove a tenant: its connected accounts are revoked at
+                               their providers and deleted, and its API key stops working
 
 A tenant is a workspace of an http deployment: its own connected accounts,
 reached with its own API key (Authorization: Bearer KEY or X-API-Key: KEY).
@@ -35,14 +37,26 @@ func cmdTenant(ctx context.Context, args []string, e env) error {
 		fs.Usage()
 		return fmt.Errorf("%w: tenant needs a subcommand: add, list or remove", errUsage)
 	}
-	s, err := openStore(e)
+	a, err := newApp(e)
 	if err != nil {
 		return err
 	}
-	reg := tenant.NewRegistry(s)
+	defer a.close()
+	reg := tenant.NewRegistry(a.store)
 	switch sub, rest := pos[0], pos[1:]; sub {
 	case "add":
 		if err := wantArgs("tenant add", rest, "NAME"); err != nil {
+			return err
+		}
+		if err := tenant.ValidateName(rest[0]); err != nil {
+			return err
+		}
+		if _, err := reg.Get(ctx, rest[0]); err == nil {
+			return fmt.Errorf("%w: %s", tenant.ErrExists, rest[0])
+		}
+		// A tenant of this name removed by an older mailcal may have left
+		// its accounts behind: a new tenant starts empty.
+		if err := a.forgetAccounts(ctx, rest[0], e); err != nil {
 			return err
 		}
 		key, err := reg.Add(ctx, rest[0])
@@ -74,6 +88,15 @@ func cmdTenant(ctx context.Context, args []string, e env) error {
 		if err := wantArgs("tenant remove", rest, "NAME"); err != nil {
 			return err
 		}
+		if _, err := reg.Get(ctx, rest[0]); err != nil {
+			return err
+		}
+		// Accounts first: if that fails the tenant is still there and the
+		// command can be run again; a tenant record gone with its grants
+		// left behind would hand them to the next tenant of that name.
+		if err := a.forgetAccounts(ctx, rest[0], e); err != nil {
+			return err
+		}
 		if err := reg.Remove(ctx, rest[0]); err != nil {
 			return err
 		}
@@ -82,6 +105,32 @@ func cmdTenant(ctx context.Context, args []string, e env) error {
 	default:
 		return fmt.Errorf("%w: unknown tenant subcommand %q: use add, list or remove", errUsage, sub)
 	}
+}
+
+// forgetAccounts revokes (where the provider can) and deletes every
+// account a tenant has connected. A failed revocation is reported and the
+// account deleted all the same; a failed deletion stops it.
+func (a *app) forgetAccounts(ctx context.Context, tenantName string, e env) error {
+	gs, err := a.grants.List(ctx, tenantName)
+	if err != nil {
+		return err
+	}
+	for _, g := range gs {
+		revokeErr, err := a.disconnect(ctx, tenantName, g.Provider, g.Account)
+		if err != nil && !errors.Is(err, grants.ErrNotFound) {
+			return fmt.Errorf("removing account %s (%s) of tenant %s: %w", g.Account, g.Provider, tenantName, err)
+		}
+		switch {
+		case errors.Is(revokeErr, errSharedGrant):
+			fmt.Fprintf(e.stderr, "Deleted %s (%s); %v.\n", g.Account, g.Provider, revokeErr)
+		case revokeErr != nil:
+			fmt.Fprintf(e.stderr, "Deleted %s (%s), but revoking its access at the provider failed: %v. Remove mailcal's access by hand: %s\n",
+				g.Account, g.Provider, revokeErr, manualRevokeURL(g.Provider))
+		default:
+			fmt.Fprintf(e.stderr, "Revoked and deleted %s (%s).\n", g.Account, g.Provider)
+		}
+	}
+	return nil
 }
 
 const accountsHelp = `
