@@ -11,7 +11,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mailcal/mailcal/auth/grants"
-	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/auth/store/keyring"
 	"github.com/mailcal/mailcal/auth/tenant"
 )
 
@@ -36,7 +36,7 @@ func newClient(t testing.TB, opts Options, tenantName string) *client.Client {
 
 func TestListAccounts(t *testing.T) {
 	ctx := context.Background()
-	st := store.NewMemory()
+	st := keyring.NewMemory()
 	gs := grants.New(st)
 	at := time.Date(2026, 11, 1, 9, 30, 0, 0, time.UTC)
 	for _, g := range []grants.Grant{
@@ -109,7 +109,7 @@ func TestToolsAnnotated(t *testing.T) {
 }
 
 func TestNoTenantIsAnError(t *testing.T) {
-	srv := New(Options{Version: "test", Accounts: grants.New(store.NewMemory())})
+	srv := New(Options{Version: "test", Accounts: grants.New(keyring.NewMemory())})
 	c, err := client.NewInProcessClient(srv)
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/mailcal/mailcal/auth/grants"
-	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/auth/store/keyring"
 	"github.com/mailcal/mailcal/auth/tenant"
 	"github.com/mailcal/mailcal/providers"
 	"github.com/mailcal/mailcal/providers/google"
@@ -61,7 +61,7 @@ func BenchmarkListMessages20(b *testing.B) {
 	fake.AddUser(alice)
 	fake.LoadFixtures(alice)
 	tok := fakeGoogleToken(b, fake, alice)
-	gs := grants.New(store.NewMemory())
+	gs := grants.New(keyring.NewMemory())
 	if err := gs.Put(context.Background(), grants.Grant{Tenant: "a", Provider: "google", Account: alice, Scopes: []string{"mail.read"}, Status: grants.StatusActive}); err != nil {
 		b.Fatal(err)
 	}

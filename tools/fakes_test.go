@@ -13,7 +13,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/mailcal/mailcal/auth/grants"
-	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/auth/store/keyring"
 	"github.com/mailcal/mailcal/auth/tenant"
 	"github.com/mailcal/mailcal/auth/tokens"
 	"github.com/mailcal/mailcal/providers"
@@ -159,7 +159,7 @@ type env struct {
 
 func newEnv(t *testing.T, readOnly bool, gs ...grants.Grant) *env {
 	t.Helper()
-	st := grants.New(store.NewMemory())
+	st := grants.New(keyring.NewMemory())
 	for _, g := range gs {
 		if g.Tenant == "" {
 			g.Tenant = "a"

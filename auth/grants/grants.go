@@ -15,7 +15,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/auth/store/keyring"
 )
 
 // Status of a connection.
@@ -51,7 +51,7 @@ type Grant struct {
 // milliseconds); this process's own writes clear it at once, another
 // process's (`mailcal connect` while a server runs) are seen within listTTL.
 type Store struct {
-	s     store.Store
+	s     keyring.KV
 	locks [64]sync.Mutex
 
 	cacheMu sync.Mutex
@@ -68,7 +68,7 @@ type cachedList struct {
 const listTTL = 3 * time.Second
 
 // New returns a grant store over s.
-func New(s store.Store) *Store {
+func New(s keyring.KV) *Store {
 	return &Store{s: s, lists: map[string]cachedList{}, now: time.Now}
 }
 
@@ -135,7 +135,7 @@ func (g *Store) Update(ctx context.Context, tenant, provider, account string, fn
 // Get returns the grant of one account.
 func (g *Store) Get(ctx context.Context, tenant, provider, account string) (Grant, error) {
 	data, err := g.s.Get(ctx, key(tenant, provider, account))
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, keyring.ErrNotFound) {
 		return Grant{}, fmt.Errorf("%w: %s (%s)", ErrNotFound, account, provider)
 	}
 	if err != nil {
@@ -210,7 +210,7 @@ func (g *Store) Delete(ctx context.Context, tenant, provider, account string) er
 	defer mu.Unlock()
 	defer g.forget(tenant)
 	err := g.s.Delete(ctx, k)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, keyring.ErrNotFound) {
 		return fmt.Errorf("%w: %s (%s)", ErrNotFound, account, provider)
 	}
 	return err

@@ -7,12 +7,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/auth/store/keyring"
 )
 
 // countingStore counts listings of the underlying store.
 type countingStore struct {
-	store.Store
+	keyring.KV
 	mu    sync.Mutex
 	lists int
 }
@@ -21,12 +21,12 @@ func (c *countingStore) List(ctx context.Context, prefix string) ([]string, erro
 	c.mu.Lock()
 	c.lists++
 	c.mu.Unlock()
-	return c.Store.List(ctx, prefix)
+	return c.KV.List(ctx, prefix)
 }
 
 func TestListCachedAndInvalidated(t *testing.T) {
 	ctx := context.Background()
-	cs := &countingStore{Store: store.NewMemory()}
+	cs := &countingStore{KV: keyring.NewMemory()}
 	g := New(cs)
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	g.now = func() time.Time { return now }
@@ -75,7 +75,7 @@ func TestListCachedAndInvalidated(t *testing.T) {
 
 func TestUpdateRefusal(t *testing.T) {
 	ctx := context.Background()
-	g := New(store.NewMemory())
+	g := New(keyring.NewMemory())
 	if err := g.Put(ctx, Grant{Tenant: "a", Provider: "google", Account: "x@example.com", RefreshToken: "r1"}); err != nil {
 		t.Fatal(err)
 	}

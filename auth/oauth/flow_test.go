@@ -11,7 +11,7 @@ import (
 
 	"github.com/mailcal/mailcal/auth/grants"
 	"github.com/mailcal/mailcal/auth/oauth"
-	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/auth/store/keyring"
 	"github.com/mailcal/mailcal/providers/google/fakegoogle"
 )
 
@@ -39,7 +39,7 @@ func newFixture(t *testing.T) *fixture {
 	fake.AddUser("alice@example.com")
 	fake.AddUser("bob@example.com")
 	getenv := envFunc(fake.Env())
-	gs := grants.New(store.NewMemory())
+	gs := grants.New(keyring.NewMemory())
 	flows := oauth.NewFlows(oauth.FlowsConfig{
 		Providers: func(string) (*oauth.Provider, error) { return oauth.Google(getenv) },
 		Grants:    gs,
@@ -98,7 +98,7 @@ func TestAuthorizationURL(t *testing.T) {
 func TestMissingClient(t *testing.T) {
 	flows := oauth.NewFlows(oauth.FlowsConfig{
 		Providers: func(string) (*oauth.Provider, error) { return oauth.Google(func(string) string { return "" }) },
-		Grants:    grants.New(store.NewMemory()),
+		Grants:    grants.New(keyring.NewMemory()),
 	})
 	_, err := flows.Begin(context.Background(), oauth.Request{Tenant: "a", Provider: "google", RedirectURI: "http://127.0.0.1:1/cb"})
 	if !errors.Is(err, oauth.ErrNotConfigured) || !strings.Contains(err.Error(), "MAILCAL_GOOGLE_CLIENT_ID") || !strings.Contains(err.Error(), "console.cloud.google.com") {

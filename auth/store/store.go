@@ -1,252 +1,250 @@
-// Package store keeps mailcal's small secrets (OAuth refresh tokens, tenant
-// API-key hashes) in an OS keyring, a pass(1) store or an encrypted folder,
-// behind a small interface.
+// Package store holds the storage contracts of mailcal: what must survive a
+// restart, or be shared by several processes, goes through them.
 //
-// Keys are hierarchical ("tenant/acme", "grant/acme/google/x@y.com"). Every
-// backend stores them under a name derived from the key (see codec) so that
-// List gives back exactly the keys that were set, also on case-insensitive
-// stores (Windows Credential Manager, macOS file systems).
+//   - Tenants: the workspaces and the hashes of their API keys.
+//   - Grants: one connected account each, with a version that every write
+//     increments, so that an update is a compare-and-set: two writers (a
+//     token refresh and a reconnect, or two processes) never overwrite each
+//     other unknowingly.
+//   - FlowStates: the OAuth authorization-code flows waiting for their
+//     callback, each taken once, whoever asks.
+//
+// Implementations: store/keyring (the OS keyring or an encrypted folder, the
+// embedded default), store/memory (tests). Each runs the conformance suite in
+// store/storetest. Secrets in these records are opaque to the store: a
+// grant's Secret is sealed by the grants layer before it gets here.
 package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 )
 
-// ErrNotFound is returned (wrapped) by Get and Delete for a missing key.
-var ErrNotFound = errors.New("not found")
+// Errors of every implementation, matched with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
+	// ErrConflict: the stored version is not the one the write expected;
+	// read again and retry.
+	ErrConflict = errors.New("changed since it was read")
+)
 
-// Store keeps small secrets (≤ 2048 bytes each) under hierarchical keys like
-// "tenant/acme" or "grant/acme/google/x@y.com".
+// Store is a complete storage: what every mailcal process opens.
 type Store interface {
-	Get(ctx context.Context, key string) ([]byte, error)
-	Set(ctx context.Context, key string, value []byte) error
-	Delete(ctx context.Context, key string) error
-	// List returns the keys starting with prefix, sorted.
-	List(ctx context.Context, prefix string) ([]string, error)
-	// Backend is the name of the backend in use, e.g. "file", "secret-service".
+	Tenants
+	Grants
+	FlowStates
+	// Backend names the implementation in use ("file", "secret-service",
+	// "memory"…); "" while a lazily opened store has not been opened.
 	Backend() string
 }
 
-const (
-	maxKeyLen   = 200
-	maxValueLen = 2048
-	// probePrefix is reserved for Open's write/read/delete probe.
-	probePrefix = "probe/"
+// Tenant is one workspace. KeyHash is the hex SHA-256 of its API key; the key
+// itself is never stored.
+type Tenant struct {
+	Name      string
+	KeyHash   string
+	CreatedAt time.Time
+}
 
-	keyRules = `keys are 1-200 bytes of A-Z a-z 0-9 . _ @ + - and "/" between segments; ` +
-		`segments must not be empty, "." or ".."; "probe/" is reserved`
+// Tenants keeps the workspaces.
+type Tenants interface {
+	// CreateTenant stores a new tenant; ErrExists if the name is taken.
+	CreateTenant(ctx context.Context, t Tenant) error
+	// GetTenant returns one tenant; ErrNotFound if there is none.
+	GetTenant(ctx context.Context, name string) (Tenant, error)
+	// ListTenants returns every tenant, sorted by name.
+	ListTenants(ctx context.Context) ([]Tenant, error)
+	// DeleteTenant deletes the tenant record only; ErrNotFound if there is
+	// none. Its grants and flow states are the caller's to remove first.
+	DeleteTenant(ctx context.Context, name string) error
+}
+
+// GrantKey names a connected account. Account is lower case.
+type GrantKey struct {
+	Tenant   string
+	Provider string
+	Account  string
+}
+
+func (k GrantKey) String() string { return k.Tenant + "/" + k.Provider + "/" + k.Account }
+
+// Grant is one connected account as stored.
+type Grant struct {
+	GrantKey
+	// Version is the store's: 0 for a grant never stored; each write stores
+	// Version+1.
+	Version int64
+	// Secret is the refresh token as the grants layer sealed it.
+	Secret       []byte
+	Scopes       []string
+	ConnectedAt  time.Time
+	Status       string
+	StatusReason string
+	StatusAt     time.Time
+}
+
+// Grants keeps connected accounts.
+type Grants interface {
+	// GetGrant returns one grant; ErrNotFound if there is none.
+	GetGrant(ctx context.Context, k GrantKey) (Grant, error)
+	// ListGrants returns a tenant's grants (and no other tenant's), sorted
+	// by provider, then account.
+	ListGrants(ctx context.Context, tenant string) ([]Grant, error)
+	// PutGrant writes g if the stored grant's version is g.Version (0: no
+	// grant may be stored) and returns the new version, g.Version+1.
+	// ErrConflict otherwise, and nothing is written.
+	PutGrant(ctx context.Context, g Grant) (int64, error)
+	// DeleteGrant deletes a grant if its version is version (0: whatever
+	// its version). ErrNotFound if there is none, ErrConflict if the version
+	// differs.
+	DeleteGrant(ctx context.Context, k GrantKey, version int64) error
+}
+
+// FlowState is an authorization-code flow waiting for its callback.
+type FlowState struct {
+	// ID is FlowID(state): the state value itself, a bearer secret, is
+	// never stored.
+	ID          string
+	Tenant      string
+	Provider    string
+	Scopes      []string
+	Verifier    string // the PKCE code verifier: a secret
+	RedirectURI string
+	LoginHint   string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+}
+
+// FlowStates keeps waiting flows.
+type FlowStates interface {
+	// PutFlowState stores a new flow state; ErrExists if its ID is taken.
+	PutFlowState(ctx context.Context, f FlowState) error
+	// TakeFlowState removes and returns a flow state. Of several callers
+	// taking the same ID at once, exactly one gets it; the others, and every
+	// later caller, get ErrNotFound. Expiry is the caller's to check.
+	TakeFlowState(ctx context.Context, id string) (FlowState, error)
+	// ListFlowStates returns a tenant's flow states (expired ones too),
+	// oldest first.
+	ListFlowStates(ctx context.Context, tenant string) ([]FlowState, error)
+}
+
+// Grant statuses.
+const (
+	StatusActive      = "active"       // the grant works
+	StatusNeedsReauth = "needs_reauth" // the provider refused the refresh token: connect again
+	StatusRevoked     = "revoked"      // revoked by the person or by us
 )
 
-// validateKey checks a caller's key.
-func validateKey(key string) error {
-	if err := checkKeySyntax(key); err != nil {
+// Limits every implementation enforces (the keyring's items are small).
+const (
+	MaxAccountLen = 254  // an email address
+	MaxSecretLen  = 1024 // a sealed refresh token
+	MaxScopes     = 16
+)
+
+var (
+	tenantRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	providerRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
+	flowIDRE   = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+// ValidTenant checks a tenant name: 1 to 63 characters of a-z, 0-9, '-' and
+// '_', starting with a letter or digit.
+func ValidTenant(name string) error {
+	if !tenantRE.MatchString(name) {
+		return fmt.Errorf("invalid tenant name %q: use 1 to 63 characters of a-z, 0-9, '-' and '_', starting with a letter or digit", clip(name))
+	}
+	return nil
+}
+
+// ValidGrantKey checks a grant key: a valid tenant, a provider name of a-z,
+// 0-9 and '-', and a lower-case account of printable ASCII without spaces
+// or "/", at most MaxAccountLen bytes.
+func ValidGrantKey(k GrantKey) error {
+	if err := ValidTenant(k.Tenant); err != nil {
 		return err
 	}
-	if strings.HasPrefix(key, probePrefix) {
-		return fmt.Errorf("invalid key %s: the prefix %q is reserved; %s", quoteKey(key), probePrefix, keyRules)
+	if !providerRE.MatchString(k.Provider) {
+		return fmt.Errorf("invalid provider name %q", clip(k.Provider))
 	}
-	return nil
-}
-
-// checkKeySyntax checks everything but the reserved prefix (probe keys pass).
-func checkKeySyntax(key string) error {
-	bad := func(why string) error {
-		return fmt.Errorf("invalid key %s: %s; %s", quoteKey(key), why, keyRules)
-	}
-	if len(key) == 0 {
-		return bad("empty")
-	}
-	if len(key) > maxKeyLen {
-		return bad(fmt.Sprintf("%d bytes long", len(key)))
-	}
-	for i := 0; i < len(key); i++ {
-		if !keyByte(key[i]) {
-			return bad(fmt.Sprintf("character %q is not allowed", key[i]))
-		}
-	}
-	for _, seg := range strings.Split(key, "/") {
-		switch seg {
-		case "":
-			return bad(`empty segment (leading or trailing "/", or "//")`)
-		case ".", "..":
-			return bad(fmt.Sprintf("segment %q", seg))
-		}
-	}
-	return nil
-}
-
-func keyByte(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-		strings.IndexByte("._@+-/", c) >= 0
-}
-
-// quoteKey quotes a (possibly invalid, possibly long) key for an error message.
-func quoteKey(key string) string {
-	if len(key) > 64 {
-		return fmt.Sprintf("%q…", key[:64])
-	}
-	return fmt.Sprintf("%q", key)
-}
-
-func validateValue(key string, value []byte) error {
-	if len(value) > maxValueLen {
-		return fmt.Errorf("value for key %q is %d bytes; at most %d bytes are allowed", key, len(value), maxValueLen)
-	}
-	return nil
-}
-
-// Config selects and configures the keyring backend.
-type Config struct {
-	Backend      string        // "auto" (default when empty), "file", "secret-service", "pass", "keyctl", "keychain", "wincred", "kwallet"
-	Service      string        // keyring service name; default "mailcal"
-	Dir          string        // file backend folder; default os.UserConfigDir()+"/mailcal/keyring"
-	PassDir      string        // pass store dir; default: pass's own default (PASSWORD_STORE_DIR or ~/.password-store)
-	Password     string        // file backend passphrase, if known
-	PasswordFile string        // file holding the passphrase (first line, trailing newline trimmed)
-	Timeout      time.Duration // per keyring call; default 10s
-}
-
-const (
-	defaultService = "mailcal"
-	defaultTimeout = 10 * time.Second
-)
-
-// backendNames are the values Config.Backend accepts.
-var backendNames = []string{"auto", "file", "secret-service", "pass", "keyctl", "keychain", "wincred", "kwallet"}
-
-// Environment variables read by ConfigFromEnv.
-const (
-	EnvBackend      = "MAILCAL_KEYRING_BACKEND"
-	EnvService      = "MAILCAL_KEYRING_SERVICE"
-	EnvDir          = "MAILCAL_KEYRING_DIR"
-	EnvPassDir      = "MAILCAL_KEYRING_PASS_DIR"
-	EnvPassword     = "MAILCAL_KEYRING_PASSWORD"
-	EnvPasswordFile = "MAILCAL_KEYRING_PASSWORD_FILE"
-	EnvTimeout      = "MAILCAL_KEYRING_TIMEOUT"
-)
-
-// ConfigFromEnv reads MAILCAL_KEYRING_BACKEND, MAILCAL_KEYRING_SERVICE, MAILCAL_KEYRING_DIR,
-// MAILCAL_KEYRING_PASS_DIR, MAILCAL_KEYRING_PASSWORD, MAILCAL_KEYRING_PASSWORD_FILE and
-// MAILCAL_KEYRING_TIMEOUT (a Go duration). Errors name the variable.
-func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	cfg := Config{
-		Backend:      strings.ToLower(strings.TrimSpace(getenv(EnvBackend))),
-		Service:      strings.TrimSpace(getenv(EnvService)),
-		Dir:          getenv(EnvDir),
-		PassDir:      getenv(EnvPassDir),
-		Password:     getenv(EnvPassword),
-		PasswordFile: getenv(EnvPasswordFile),
-	}
-	if err := checkBackend(cfg.Backend); err != nil {
-		return Config{}, fmt.Errorf("%s: %w", EnvBackend, err)
-	}
-	if err := checkService(cfg.Service); err != nil {
-		return Config{}, fmt.Errorf("%s: %w", EnvService, err)
-	}
-	if s := strings.TrimSpace(getenv(EnvTimeout)); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 {
-			return Config{}, fmt.Errorf("%s: %q is not a positive Go duration such as 10s or 1m", EnvTimeout, s)
-		}
-		cfg.Timeout = d
-	}
-	return cfg, nil
-}
-
-func checkBackend(b string) error {
-	if b == "" {
-		return nil
-	}
-	for _, n := range backendNames {
-		if b == n {
-			return nil
-		}
-	}
-	return fmt.Errorf("unknown keyring backend %q; allowed: %s", b, strings.Join(backendNames, ", "))
-}
-
-// checkService: the service name becomes a label prefix, a pass folder, a
-// kernel keyring name and a KWallet folder, so keep it plain.
-func checkService(s string) error {
-	if s == "" {
-		return nil
-	}
-	ok := len(s) <= 64 && s[0] != '.' && s[0] != '-'
-	for i := 0; ok && i < len(s); i++ {
-		ok = keyByte(s[i]) && s[i] != '/' && s[i] != '@' && s[i] != '+'
+	a := k.Account
+	ok := a != "" && len(a) <= MaxAccountLen && a != "." && a != ".."
+	for i := 0; ok && i < len(a); i++ {
+		c := a[i]
+		ok = c > ' ' && c < 0x7f && c != '/' && c != '\\' && !('A' <= c && c <= 'Z')
 	}
 	if !ok {
-		return fmt.Errorf("invalid keyring service name %q: use 1-64 of A-Z a-z 0-9 . _ -, not starting with . or -", s)
+		return fmt.Errorf("invalid account %q: a lower-case email address of at most %d characters", clip(a), MaxAccountLen)
 	}
 	return nil
 }
 
-// withDefaults validates cfg and fills in the defaults that need no I/O.
-func (cfg Config) withDefaults() (Config, error) {
-	cfg.Backend = strings.ToLower(strings.TrimSpace(cfg.Backend))
-	if cfg.Backend == "" {
-		cfg.Backend = "auto"
+// ValidGrant checks a grant before it is written.
+func ValidGrant(g Grant) error {
+	if err := ValidGrantKey(g.GrantKey); err != nil {
+		return err
 	}
-	if err := checkBackend(cfg.Backend); err != nil {
-		return cfg, err
+	switch {
+	case g.Version < 0:
+		return fmt.Errorf("grant %s: negative version", g.GrantKey)
+	case len(g.Secret) > MaxSecretLen:
+		return fmt.Errorf("grant %s: secret of %d bytes; at most %d", g.GrantKey, len(g.Secret), MaxSecretLen)
+	case len(g.Scopes) > MaxScopes:
+		return fmt.Errorf("grant %s: %d scopes; at most %d", g.GrantKey, len(g.Scopes), MaxScopes)
 	}
-	if cfg.Service == "" {
-		cfg.Service = defaultService
+	switch g.Status {
+	case StatusActive, StatusNeedsReauth, StatusRevoked:
+	default:
+		return fmt.Errorf("grant %s: unknown status %q", g.GrantKey, clip(g.Status))
 	}
-	if err := checkService(cfg.Service); err != nil {
-		return cfg, err
-	}
-	if cfg.Timeout < 0 {
-		return cfg, fmt.Errorf("keyring timeout %s is negative", cfg.Timeout)
-	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = defaultTimeout
-	}
-	return cfg, nil
+	return nil
 }
 
-// fileDir returns the file backend's folder as an absolute path.
-func (cfg Config) fileDir() (string, error) {
-	dir := cfg.Dir
-	if dir == "" {
-		base, err := os.UserConfigDir()
-		if err != nil {
-			return "", fmt.Errorf("file keyring: no folder configured (%s) and no user config folder: %w", EnvDir, err)
-		}
-		dir = filepath.Join(base, "mailcal", "keyring")
+// ValidFlowID checks a flow state's ID (see FlowID).
+func ValidFlowID(id string) error {
+	if !flowIDRE.MatchString(id) {
+		return fmt.Errorf("invalid flow id %q", clip(id))
 	}
-	dir, err := expandHome(dir)
-	if err != nil {
-		return "", err
-	}
-	return filepath.Abs(dir)
+	return nil
 }
 
-// passDir returns the folder pass will use, as pass itself resolves it.
-func (cfg Config) passDir() (string, error) {
-	dir := cfg.PassDir
-	if dir == "" {
-		dir = os.Getenv("PASSWORD_STORE_DIR")
+func clip(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "…"
 	}
-	if dir == "" {
-		dir = "~/.password-store"
-	}
-	return expandHome(dir)
+	return strings.ToValidUTF8(s, "?")
 }
 
-func expandHome(dir string) (string, error) {
-	if dir == "~" || strings.HasPrefix(dir, "~/") || strings.HasPrefix(dir, "~"+string(filepath.Separator)) {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", err
-		}
-		dir = filepath.Join(home, dir[1:])
+// FlowID is the ID a flow state is stored under: the hex SHA-256 of the
+// state value, so that a listing of the store reveals no usable state.
+func FlowID(state string) string {
+	sum := sha256.Sum256([]byte(state))
+	return hex.EncodeToString(sum[:])
+}
+
+// ValidFlowState checks a flow state before it is written.
+func ValidFlowState(f FlowState) error {
+	if err := ValidFlowID(f.ID); err != nil {
+		return err
 	}
-	return dir, nil
+	if err := ValidTenant(f.Tenant); err != nil {
+		return err
+	}
+	if !providerRE.MatchString(f.Provider) {
+		return fmt.Errorf("invalid provider name %q", clip(f.Provider))
+	}
+	if len(f.Scopes) > MaxScopes || len(f.Verifier) > 128 || len(f.RedirectURI) > 512 || len(f.LoginHint) > MaxAccountLen {
+		return fmt.Errorf("flow state %s…: a field is too long", f.ID[:8])
+	}
+	if f.ExpiresAt.IsZero() || !f.ExpiresAt.After(f.CreatedAt) {
+		return fmt.Errorf("flow state %s…: it must expire after it was created", f.ID[:8])
+	}
+	return nil
 }

@@ -18,7 +18,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/auth/store/keyring"
 )
 
 // Default is the tenant of a stdio server started without --tenant.
@@ -58,12 +58,12 @@ type Tenant struct {
 
 // Registry keeps tenants in a store.
 type Registry struct {
-	store store.Store
+	store keyring.KV
 	now   func() time.Time
 }
 
 // NewRegistry returns a registry over s.
-func NewRegistry(s store.Store) *Registry {
+func NewRegistry(s keyring.KV) *Registry {
 	return &Registry{store: s, now: time.Now}
 }
 
@@ -75,7 +75,7 @@ func (r *Registry) Add(ctx context.Context, name string) (string, error) {
 	}
 	if _, err := r.store.Get(ctx, storePrefix+name); err == nil {
 		return "", fmt.Errorf("%w: %s", ErrExists, name)
-	} else if !errors.Is(err, store.ErrNotFound) {
+	} else if !errors.Is(err, keyring.ErrNotFound) {
 		return "", err
 	}
 	key, err := NewKey()
@@ -99,7 +99,7 @@ func (r *Registry) Get(ctx context.Context, name string) (Tenant, error) {
 		return Tenant{}, err
 	}
 	data, err := r.store.Get(ctx, storePrefix+name)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, keyring.ErrNotFound) {
 		return Tenant{}, fmt.Errorf("%w: %s", ErrNotFound, name)
 	}
 	if err != nil {
@@ -140,7 +140,7 @@ func (r *Registry) Remove(ctx context.Context, name string) error {
 		return err
 	}
 	err := r.store.Delete(ctx, storePrefix+name)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, keyring.ErrNotFound) {
 		return fmt.Errorf("%w: %s", ErrNotFound, name)
 	}
 	return err

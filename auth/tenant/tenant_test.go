@@ -10,12 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/auth/store/keyring"
 )
 
 func TestAddListRemove(t *testing.T) {
 	ctx := context.Background()
-	s := store.NewMemory()
+	s := keyring.NewMemory()
 	reg := NewRegistry(s)
 	key, err := reg.Add(ctx, "acme")
 	if err != nil {
@@ -65,7 +65,7 @@ func TestValidateName(t *testing.T) {
 
 func TestAuthenticate(t *testing.T) {
 	ctx := context.Background()
-	reg := NewRegistry(store.NewMemory())
+	reg := NewRegistry(keyring.NewMemory())
 	ka, _ := reg.Add(ctx, "a")
 	kb, _ := reg.Add(ctx, "b")
 	auth := NewAuthenticator(reg)
@@ -99,7 +99,7 @@ func TestAuthenticate(t *testing.T) {
 // countingStore counts List calls to show that wrong keys cannot make the
 // authenticator hammer the keyring.
 type countingStore struct {
-	store.Store
+	keyring.KV
 	mu    sync.Mutex
 	lists int
 }
@@ -108,12 +108,12 @@ func (c *countingStore) List(ctx context.Context, prefix string) ([]string, erro
 	c.mu.Lock()
 	c.lists++
 	c.mu.Unlock()
-	return c.Store.List(ctx, prefix)
+	return c.KV.List(ctx, prefix)
 }
 
 func TestWrongKeysDoNotHammerTheStore(t *testing.T) {
 	ctx := context.Background()
-	cs := &countingStore{Store: store.NewMemory()}
+	cs := &countingStore{KV: keyring.NewMemory()}
 	reg := NewRegistry(cs)
 	if _, err := reg.Add(ctx, "a"); err != nil {
 		t.Fatal(err)
@@ -137,7 +137,7 @@ func TestWrongKeysDoNotHammerTheStore(t *testing.T) {
 
 func TestRequire(t *testing.T) {
 	ctx := context.Background()
-	reg := NewRegistry(store.NewMemory())
+	reg := NewRegistry(keyring.NewMemory())
 	key, _ := reg.Add(ctx, "acme")
 	var reached string
 	h := Require(NewAuthenticator(reg), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -182,7 +182,7 @@ func TestRequire(t *testing.T) {
 
 // getCountingStore counts reads of single items.
 type getCountingStore struct {
-	store.Store
+	keyring.KV
 	mu   sync.Mutex
 	gets int
 }
@@ -191,12 +191,12 @@ func (c *getCountingStore) Get(ctx context.Context, key string) ([]byte, error) 
 	c.mu.Lock()
 	c.gets++
 	c.mu.Unlock()
-	return c.Store.Get(ctx, key)
+	return c.KV.Get(ctx, key)
 }
 
 func TestRemovedTenantRefusedWithinSeconds(t *testing.T) {
 	ctx := context.Background()
-	cs := &getCountingStore{Store: store.NewMemory()}
+	cs := &getCountingStore{KV: keyring.NewMemory()}
 	reg := NewRegistry(cs)
 	keys := map[string]string{}
 	for _, n := range []string{"a", "b", "c", "d"} {

@@ -20,7 +20,7 @@ import (
 
 	"github.com/mailcal/mailcal/auth/grants"
 	"github.com/mailcal/mailcal/auth/oauth"
-	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/auth/store/keyring"
 )
 
 const (
@@ -118,7 +118,7 @@ func okHandler(ep **endpoint) func(http.ResponseWriter, string, int64) {
 // flakyStore wraps a Store; Set fails while failSets > 0, and onSet sees
 // every successful Set.
 type flakyStore struct {
-	store.Store
+	keyring.KV
 	failSets atomic.Int64
 	onSet    func(key string, value []byte)
 }
@@ -128,7 +128,7 @@ func (f *flakyStore) Set(ctx context.Context, key string, value []byte) error {
 		return errors.New("keyring locked")
 	}
 	f.failSets.Store(0)
-	if err := f.Store.Set(ctx, key, value); err != nil {
+	if err := f.KV.Set(ctx, key, value); err != nil {
 		return err
 	}
 	if f.onSet != nil {
@@ -169,7 +169,7 @@ func newHarness(t *testing.T, handle func(h *harness) func(http.ResponseWriter, 
 	t.Helper()
 	h := &harness{clk: &clock{t: time.Date(2026, 11, 10, 9, 0, 0, 0, time.UTC)}, logs: &syncBuffer{}}
 	h.ep = newEndpoint(t, func(w http.ResponseWriter, rt string, n int64) { handle(h)(w, rt, n) })
-	h.st = &flakyStore{Store: store.NewMemory()}
+	h.st = &flakyStore{KV: keyring.NewMemory()}
 	h.gs = grants.New(h.st)
 	h.grant = grants.Grant{Tenant: tenant, Provider: prov, Account: account, RefreshToken: firstRT,
 		Scopes: []string{oauth.MailRead}, ConnectedAt: h.clk.Now().Add(-24 * time.Hour), Status: grants.StatusActive}
@@ -982,7 +982,7 @@ func BenchmarkTokenCached(b *testing.B) {
 		fmt.Fprint(w, `{"access_token":"ya29.a","token_type":"Bearer","expires_in":3600}`)
 	}))
 	defer ep.Close()
-	gs := grants.New(store.NewMemory())
+	gs := grants.New(keyring.NewMemory())
 	ctx := context.Background()
 	if err := gs.Put(ctx, grants.Grant{Tenant: tenant, Provider: prov, Account: account, RefreshToken: "1//r", Status: grants.StatusActive}); err != nil {
 		b.Fatal(err)

@@ -13,7 +13,7 @@ import (
 
 	"github.com/mailcal/mailcal/auth/grants"
 	"github.com/mailcal/mailcal/auth/oauth"
-	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/auth/store/keyring"
 	"github.com/mailcal/mailcal/auth/tenant"
 	"github.com/mailcal/mailcal/auth/tokens"
 	"github.com/mailcal/mailcal/providers"
@@ -23,7 +23,7 @@ import (
 
 // app wires the parts every command shares.
 type app struct {
-	store     store.Store
+	store     keyring.KV
 	grants    *grants.Store
 	flows     *oauth.Flows
 	tokens    *tokens.Manager

@@ -33,7 +33,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mailcal/mailcal/auth/grants"
-	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/auth/store/keyring"
 	"github.com/mailcal/mailcal/providers/google/fakegoogle"
 )
 
@@ -491,11 +491,11 @@ func storedGrant(t *testing.T, k *testKeyring, tenantName, account string) grant
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cfg, err := store.ConfigFromEnv(k.getenv)
+	cfg, err := keyring.ConfigFromEnv(k.getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := store.Open(ctx, cfg)
+	s, err := keyring.Open(ctx, cfg)
 	if err != nil {
 		t.Fatalf("opening the test keyring: %v", err)
 	}

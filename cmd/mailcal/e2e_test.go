@@ -35,7 +35,7 @@ import (
 	"time"
 
 	"github.com/mailcal/mailcal/auth/grants"
-	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/auth/store/keyring"
 )
 
 func TestMain(m *testing.M) {
@@ -188,11 +188,11 @@ func (k *testKeyring) seedGrant(t *testing.T, tenantName, account string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cfg, err := store.ConfigFromEnv(k.getenv)
+	cfg, err := keyring.ConfigFromEnv(k.getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := store.Open(ctx, cfg)
+	s, err := keyring.Open(ctx, cfg)
 	if err != nil {
 		t.Fatalf("opening the test keyring: %v", err)
 	}

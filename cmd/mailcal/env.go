@@ -6,20 +6,20 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/auth/store/keyring"
 )
 
 // openStore returns the keyring store configured by the environment. It is
 // lazy: nothing is opened (and no passphrase is asked for) until first use,
 // so that `serve` starts and lists its tools on a machine with no keyring
 // set up, and the first call that needs the keyring explains what is missing.
-func openStore(e env) (store.Store, error) {
-	cfg, err := store.ConfigFromEnv(e.getenv)
+func openStore(e env) (keyring.KV, error) {
+	cfg, err := keyring.ConfigFromEnv(e.getenv)
 	if err != nil {
 		return nil, err
 	}
-	return store.Lazy(func(ctx context.Context) (store.Store, error) {
-		s, err := store.Open(ctx, cfg)
+	return keyring.Lazy(func(ctx context.Context) (keyring.KV, error) {
+		s, err := keyring.Open(ctx, cfg)
 		if err != nil {
 			return nil, err
 		}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/mailcal/mailcal/auth/grants"
 	"github.com/mailcal/mailcal/auth/oauth"
-	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/auth/store/keyring"
 	"github.com/mailcal/mailcal/auth/tenant"
 	"github.com/mailcal/mailcal/tools"
 )
@@ -26,7 +26,7 @@ import (
 // sessions are swept.
 func TestNoGoroutineLeakAfterSessions(t *testing.T) {
 	ctx := context.Background()
-	st := store.NewMemory()
+	st := keyring.NewMemory()
 	key, err := tenant.NewRegistry(st).Add(ctx, "a")
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package store
+package keyring
 
 import (
 	"bytes"
@@ -17,7 +17,7 @@ import (
 
 // exerciseStore runs the behaviour every backend must have. open returns a
 // Store for a service name; two services must not see each other's keys.
-func exerciseStore(t *testing.T, open func(t *testing.T, service string) Store) {
+func exerciseStore(t *testing.T, open func(t *testing.T, service string) KV) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -111,14 +111,14 @@ func exerciseStore(t *testing.T, open func(t *testing.T, service string) Store) 
 	}
 }
 
-func mustSet(t *testing.T, s Store, k string, v []byte) {
+func mustSet(t *testing.T, s KV, k string, v []byte) {
 	t.Helper()
 	if err := s.Set(context.Background(), k, v); err != nil {
 		t.Fatalf("Set(%q): %v", k, err)
 	}
 }
 
-func mustGet(t *testing.T, s Store, k string, want []byte) {
+func mustGet(t *testing.T, s KV, k string, want []byte) {
 	t.Helper()
 	got, err := s.Get(context.Background(), k)
 	if err != nil {
@@ -129,14 +129,14 @@ func mustGet(t *testing.T, s Store, k string, want []byte) {
 	}
 }
 
-func mustDelete(t *testing.T, s Store, k string) {
+func mustDelete(t *testing.T, s KV, k string) {
 	t.Helper()
 	if err := s.Delete(context.Background(), k); err != nil {
 		t.Fatalf("Delete(%q): %v", k, err)
 	}
 }
 
-func checkList(t *testing.T, s Store, prefix string, want []string) {
+func checkList(t *testing.T, s KV, prefix string, want []string) {
 	t.Helper()
 	got, err := s.List(context.Background(), prefix)
 	if err != nil {
@@ -312,8 +312,8 @@ func TestAutoCandidates(t *testing.T) {
 }
 
 func TestMemory(t *testing.T) {
-	stores := map[string]Store{}
-	exerciseStore(t, func(t *testing.T, service string) Store {
+	stores := map[string]KV{}
+	exerciseStore(t, func(t *testing.T, service string) KV {
 		if s, ok := stores[service]; ok {
 			return s
 		}
@@ -335,7 +335,7 @@ func TestLazy(t *testing.T) {
 	t.Run("concurrent first use opens once", func(t *testing.T) {
 		var opens atomic.Int32
 		mem := NewMemory()
-		l := Lazy(func(ctx context.Context) (Store, error) {
+		l := Lazy(func(ctx context.Context) (KV, error) {
 			opens.Add(1)
 			time.Sleep(50 * time.Millisecond)
 			return mem, nil
@@ -367,7 +367,7 @@ func TestLazy(t *testing.T) {
 	t.Run("failure is not cached", func(t *testing.T) {
 		var opens atomic.Int32
 		boom := errors.New("keyring locked")
-		l := Lazy(func(ctx context.Context) (Store, error) {
+		l := Lazy(func(ctx context.Context) (KV, error) {
 			if opens.Add(1) == 1 {
 				return nil, boom
 			}
@@ -387,7 +387,7 @@ func TestLazy(t *testing.T) {
 	})
 	t.Run("waiters give up at their deadline", func(t *testing.T) {
 		release := make(chan struct{})
-		l := Lazy(func(ctx context.Context) (Store, error) {
+		l := Lazy(func(ctx context.Context) (KV, error) {
 			<-release
 			return NewMemory(), nil
 		})

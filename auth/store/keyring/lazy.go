@@ -1,4 +1,4 @@
-package store
+package keyring
 
 import (
 	"context"
@@ -6,23 +6,23 @@ import (
 	"sync/atomic"
 )
 
-// Lazy returns a Store that calls open on first use and caches a successful
+// Lazy returns a KV that calls open on first use and caches a successful
 // result; a failed open is not cached (the next call tries again) and its
 // error is returned by that call. Concurrent first calls open once: the others
 // wait for it, each up to its own context's end.
 //
 // Backend returns "" until a call has opened the store.
-func Lazy(open func(ctx context.Context) (Store, error)) Store {
+func Lazy(open func(ctx context.Context) (KV, error)) KV {
 	return &lazy{open: open, sem: make(chan struct{}, 1)}
 }
 
 type lazy struct {
-	open func(ctx context.Context) (Store, error)
-	s    atomic.Pointer[Store]
+	open func(ctx context.Context) (KV, error)
+	s    atomic.Pointer[KV]
 	sem  chan struct{} // held while opening
 }
 
-func (l *lazy) store(ctx context.Context) (Store, error) {
+func (l *lazy) store(ctx context.Context) (KV, error) {
 	if s := l.s.Load(); s != nil {
 		return *s, nil
 	}

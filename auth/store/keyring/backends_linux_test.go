@@ -1,4 +1,4 @@
-package store
+package keyring
 
 // Tests against real keyrings, set up by the tests themselves: GNOME Keyring
 // under dbus-run-session, pass with a throwaway GnuPG home, and "auto" on a
@@ -160,7 +160,7 @@ func TestSecretService(t *testing.T) {
 func TestSecretServiceInner(t *testing.T) {
 	inner(t)
 	ctx := context.Background()
-	exerciseStore(t, func(t *testing.T, service string) Store {
+	exerciseStore(t, func(t *testing.T, service string) KV {
 		s, err := Open(ctx, Config{Backend: "secret-service", Service: service})
 		if err != nil {
 			t.Fatalf("Open(secret-service): %v", err)
@@ -278,7 +278,7 @@ func setupPass(t *testing.T) (gnupgHome, storeDir string) {
 func TestPass(t *testing.T) {
 	gnupgHome, storeDir := setupPass(t)
 	ctx := context.Background()
-	exerciseStore(t, func(t *testing.T, service string) Store {
+	exerciseStore(t, func(t *testing.T, service string) KV {
 		s, err := Open(ctx, Config{Backend: "pass", PassDir: storeDir, Service: service})
 		if err != nil {
 			t.Fatalf("Open(pass): %v", err)

@@ -1,4 +1,4 @@
-package store
+package keyring
 
 import (
 	"context"
@@ -27,7 +27,7 @@ import (
 // pass dir), and finally "file"; it never picks keyctl (keys vanish on
 // reboot). The first candidate whose probe passes wins; the error when
 // nothing works lists each backend tried and why it failed.
-func Open(ctx context.Context, cfg Config) (Store, error) {
+func Open(ctx context.Context, cfg Config) (KV, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -76,7 +76,7 @@ func autoCandidates(goos string) []string {
 
 // openBackend opens exactly one backend and probes it. Errors start with the
 // backend's name.
-func openBackend(ctx context.Context, cfg Config, backend string) (Store, error) {
+func openBackend(ctx context.Context, cfg Config, backend string) (KV, error) {
 	s, err := openKeyring(ctx, cfg, backend)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", backend, err)

@@ -1,4 +1,4 @@
-package store
+package keyring
 
 import (
 	"context"
@@ -97,7 +97,7 @@ func TestKeyringStoreOnFake(t *testing.T) {
 	for _, backend := range []string{"keyctl", "secret-service"} {
 		t.Run(backend, func(t *testing.T) {
 			fakes := map[string]*fakeKeyring{}
-			exerciseStore(t, func(t *testing.T, service string) Store {
+			exerciseStore(t, func(t *testing.T, service string) KV {
 				c := codec{slash: "/", tagValues: backend == "keyctl"}
 				f := fakes[service]
 				if f == nil {

@@ -1,4 +1,4 @@
-package store
+package keyring
 
 import (
 	"context"
@@ -28,7 +28,7 @@ func TestKeyctl(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	exerciseStore(t, func(t *testing.T, service string) Store {
+	exerciseStore(t, func(t *testing.T, service string) KV {
 		s, err := Open(ctx, Config{Backend: "keyctl", Service: service})
 		if err != nil {
 			t.Fatalf("Open(keyctl): %v", err)

@@ -1,4 +1,4 @@
-package store
+package keyring
 
 import (
 	"context"
@@ -8,9 +8,9 @@ import (
 	"sync"
 )
 
-// NewMemory returns an in-memory Store for unit tests of other packages. It
+// NewMemory returns an in-memory KV for unit tests of other packages. It
 // applies the same key and value rules as the real backends.
-func NewMemory() Store {
+func NewMemory() KV {
 	return &memory{items: map[string][]byte{}}
 }
 

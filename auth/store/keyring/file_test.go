@@ -1,4 +1,4 @@
-package store
+package keyring
 
 import (
 	"context"
@@ -21,7 +21,7 @@ func noTTY(t *testing.T) {
 	t.Cleanup(func() { ttyIn, ttyOut = in, out })
 }
 
-func openFile(t *testing.T, cfg Config) Store {
+func openFile(t *testing.T, cfg Config) KV {
 	t.Helper()
 	cfg.Backend = "file"
 	s, err := Open(context.Background(), cfg)
@@ -37,7 +37,7 @@ func openFile(t *testing.T, cfg Config) Store {
 func TestFileBackend(t *testing.T) {
 	noTTY(t)
 	dirs := map[string]string{}
-	exerciseStore(t, func(t *testing.T, service string) Store {
+	exerciseStore(t, func(t *testing.T, service string) KV {
 		if dirs[service] == "" {
 			dirs[service] = filepath.Join(t.TempDir(), "keyring")
 		}
