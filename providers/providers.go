@@ -1,6 +1,9 @@
-// Package providers defines the provider-neutral mail and calendar
-// interfaces that each provider package (google, later microsoft)
-// implements, and the types they exchange. Tools speak only these.
+// Package providers defines what every provider offers mailcal: a Spec (its
+// names, OAuth endpoints, scopes, identity, revocation, limits and words),
+// the provider-neutral Mail and Calendar interfaces its API clients
+// implement, the types they exchange and the error kinds they map their
+// answers to. Tools speak only these; each provider lives in its own
+// package, and package registry lists them.
 package providers
 
 import (
@@ -8,16 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"golang.org/x/oauth2"
 )
-
-// Provider makes mail and calendar clients for one account's access token;
-// account is the account's email address (the From of sent mail).
-type Provider interface {
-	Mail(tok *oauth2.Token, account string) Mail
-	Calendar(tok *oauth2.Token) Calendar
-}
 
 // Mail is an account's mailbox.
 type Mail interface {
@@ -193,6 +187,9 @@ type NewEvent struct {
 	AllDay      bool   // Start and End are dates; End is exclusive
 	TimeZone    string // IANA name
 	Attendees   []string
+	// SendUpdates says whether attendees are emailed the invitation:
+	// "all" or "none".
+	SendUpdates string
 }
 
 // Error kinds a provider maps its answers to. Tools turn them into advice.
@@ -205,6 +202,9 @@ var (
 	ErrUnavailable  = errors.New("the provider is unavailable")              // 5xx, timeouts, after retries
 	ErrTooLarge     = errors.New("message too large")                        // over the provider's size limit
 	ErrUncertain    = errors.New("the provider may or may not have done it") // a non-idempotent call failed after it may have been applied
+	// ErrInvalidAnswer: the provider answered something mailcal cannot read
+	// (not the documented JSON): retrying will not help.
+	ErrInvalidAnswer = errors.New("the provider's answer could not be read")
 )
 
 // Error is a provider failure: one of the kinds above, the HTTP status and
@@ -224,3 +224,12 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Kind }
+
+// FieldError is a tool argument the provider cannot accept, named as the
+// tool names it ("subject", "to[2]", "attachments[0].filename").
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }

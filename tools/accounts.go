@@ -5,14 +5,12 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/mark3labs/mcp-go/mcp"
 )
 
 // AccountView is one connected account as tools show it.
 type AccountView struct {
 	Account     string   `json:"account" jsonschema:"the account's email address; pass it as the account argument of other tools"`
-	Provider    string   `json:"provider" jsonschema:"google or microsoft"`
+	Provider    string   `json:"provider" jsonschema:"the account's provider"`
 	Status      string   `json:"status" jsonschema:"active, needs_reauth (connect again) or revoked"`
 	Scopes      []string `json:"scopes" jsonschema:"what the account allows: mail.read, mail.send, mail.modify, calendar.read, calendar.write"`
 	ConnectedAt string   `json:"connected_at" jsonschema:"when the account was connected (RFC 3339)"`
@@ -24,22 +22,18 @@ type ListAccountsResult struct {
 	Accounts []AccountView `json:"accounts"`
 }
 
+type noArgs struct{}
+
 func (h *handlers) listAccounts() tool {
-	def := mcp.NewTool("list_accounts",
-		mcp.WithDescription("List the mail and calendar accounts connected to this workspace, with their status "+
-			"(active, needs_reauth, revoked) and what each allows (scopes). Call this first to learn which account "+
-			"to pass as `account` to other tools, and whether an account must be reconnected. Takes no arguments."),
-		annotations("List connected accounts", true, false, true, false),
-		mcp.WithOutputSchema[ListAccountsResult](),
-	)
-	return tool{def: def, readOnly: true, handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		t, err := tenantOf(ctx)
-		if err != nil {
-			return nil, err
-		}
+	return tenantTool(h, decl{
+		name: "list_accounts", title: "List connected accounts", hints: hints{readOnly: true, idempotent: true},
+		desc: "List the mail and calendar accounts connected to this workspace, with their status " +
+			"(active, needs_reauth, revoked) and what each allows (scopes). Call this first to learn which account " +
+			"to pass as `account` to other tools, and whether an account must be reconnected. Takes no arguments.",
+	}, func(ctx context.Context, t string, _ *noArgs) (ListAccountsResult, string, error) {
 		gs, err := h.opts.Accounts.List(ctx, t)
 		if err != nil {
-			return nil, err
+			return ListAccountsResult{}, "", err
 		}
 		res := ListAccountsResult{Tenant: t, Accounts: make([]AccountView, 0, len(gs))}
 		for _, g := range gs {
@@ -48,13 +42,13 @@ func (h *handlers) listAccounts() tool {
 				Scopes: nonNil(g.Scopes), ConnectedAt: g.ConnectedAt.UTC().Format(time.RFC3339),
 			})
 		}
-		return mcp.NewToolResultStructured(res, accountsText(res)), nil
-	}}
+		return res, h.accountsText(res), nil
+	})
 }
 
-func accountsText(res ListAccountsResult) string {
+func (h *handlers) accountsText(res ListAccountsResult) string {
 	if len(res.Accounts) == 0 {
-		return "No accounts are connected. Connect one with the connect_account tool or `mailcal connect google`."
+		return "No accounts are connected. Connect one with the connect_account tool (provider " + h.opts.Providers.Choices() + ")."
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d connected account(s):\n", len(res.Accounts))

@@ -11,14 +11,17 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mailcal/mailcal/auth/grants"
-	"github.com/mailcal/mailcal/auth/store/keyring"
+	"github.com/mailcal/mailcal/auth/store/memory"
 	"github.com/mailcal/mailcal/auth/tenant"
 )
 
 // newClient serves opts in-process for the given tenant.
 func newClient(t testing.TB, opts Options, tenantName string) *client.Client {
 	t.Helper()
-	srv := New(opts)
+	srv, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c, err := client.NewInProcessClient(srv)
 	if err != nil {
 		t.Fatal(err)
@@ -36,8 +39,7 @@ func newClient(t testing.TB, opts Options, tenantName string) *client.Client {
 
 func TestListAccounts(t *testing.T) {
 	ctx := context.Background()
-	st := keyring.NewMemory()
-	gs := grants.New(st)
+	gs := grants.New(memory.New(), grants.Plain)
 	at := time.Date(2026, 11, 1, 9, 30, 0, 0, time.UTC)
 	for _, g := range []grants.Grant{
 		{Tenant: "a", Provider: "google", Account: "Alice@Example.com", Scopes: []string{"mail.read", "calendar.read"}, ConnectedAt: at, Status: grants.StatusActive, RefreshToken: "1//secret-a"},
@@ -48,7 +50,7 @@ func TestListAccounts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c := newClient(t, Options{Version: "test", Accounts: gs}, "a")
+	c := newClient(t, Options{Version: "test", Accounts: gs, Providers: testRegistry(t, nil)}, "a")
 	req := mcp.CallToolRequest{}
 	req.Params.Name = "list_accounts"
 	res, err := c.CallTool(tenant.WithName(ctx, "a"), req)
@@ -109,7 +111,10 @@ func TestToolsAnnotated(t *testing.T) {
 }
 
 func TestNoTenantIsAnError(t *testing.T) {
-	srv := New(Options{Version: "test", Accounts: grants.New(keyring.NewMemory())})
+	srv, err := New(Options{Version: "test", Accounts: grants.New(memory.New(), grants.Plain), Providers: testRegistry(t, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	c, err := client.NewInProcessClient(srv)
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // argError is an invalid argument: the field and what is allowed.
@@ -61,41 +60,6 @@ func jsonKind(goKind string) string {
 		return "an object"
 	}
 	return goKind
-}
-
-// text checks a free-text argument: valid UTF-8, no NUL, at most max bytes.
-func text(field, s string, max int) error {
-	if !utf8.ValidString(s) || strings.ContainsRune(s, 0) {
-		return argError(field, "must be valid UTF-8 text without NUL characters")
-	}
-	if len(s) > max {
-		return argError(field, "at most %d bytes, got %d", max, len(s))
-	}
-	return nil
-}
-
-// token checks an opaque identifier (message id, page token, calendar id).
-func token(field, s string, max int) error {
-	if len(s) > max {
-		return argError(field, "at most %d characters", max)
-	}
-	for _, r := range s {
-		if r <= ' ' || r == 0x7f {
-			return argError(field, "must not contain spaces or control characters")
-		}
-	}
-	return nil
-}
-
-// intRange applies a default and checks bounds.
-func intRange(field string, v *int, def, min, max int) error {
-	if *v == 0 {
-		*v = def
-	}
-	if *v < min || *v > max {
-		return argError(field, "must be between %d and %d, got %d", min, max, *v)
-	}
-	return nil
 }
 
 // rfc3339 parses a time argument with an offset.

@@ -10,20 +10,20 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/mailcal/mailcal/auth/grants"
-	"github.com/mailcal/mailcal/auth/store/keyring"
+	"github.com/mailcal/mailcal/auth/store/memory"
 	"github.com/mailcal/mailcal/auth/tenant"
 	"github.com/mailcal/mailcal/providers"
 	"github.com/mailcal/mailcal/providers/google"
 	"github.com/mailcal/mailcal/providers/google/fakegoogle"
+	"github.com/mailcal/mailcal/providers/registry"
 )
 
-// staticTokens hands out one token.
+// staticTokens gives every account one token.
 type staticTokens struct{ tok *oauth2.Token }
 
-func (s staticTokens) Token(context.Context, string, string, string) (*oauth2.Token, error) {
-	return s.tok, nil
+func (s staticTokens) Source(string, string, string) providers.TokenSource {
+	return providers.StaticSource(s.tok)
 }
-func (staticTokens) Invalidate(string, string, string, string) {}
 
 // fakeGoogleToken gets an access token from the fake through its OAuth flow.
 func fakeGoogleToken(tb testing.TB, s *fakegoogle.Server, login string) *oauth2.Token {
@@ -61,13 +61,20 @@ func BenchmarkListMessages20(b *testing.B) {
 	fake.AddUser(alice)
 	fake.LoadFixtures(alice)
 	tok := fakeGoogleToken(b, fake, alice)
-	gs := grants.New(keyring.NewMemory())
+	gs := grants.New(memory.New(), grants.Plain)
 	if err := gs.Put(context.Background(), grants.Grant{Tenant: "a", Provider: "google", Account: alice, Scopes: []string{"mail.read"}, Status: grants.StatusActive}); err != nil {
 		b.Fatal(err)
 	}
-	prov := google.New(google.Options{APIURL: fake.URL()})
-	c := newClient(b, Options{Version: "bench", Accounts: gs, Tokens: staticTokens{tok},
-		Providers: func(string) (providers.Provider, error) { return prov, nil }}, "a")
+	reg, err := providers.NewRegistry(registry.Specs(), func(k string) string {
+		if k == google.EnvAPIURL {
+			return fake.URL()
+		}
+		return ""
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := newClient(b, Options{Version: "bench", Accounts: gs, Sources: staticTokens{tok}, Providers: reg}, "a")
 	fake.SetAPILatency(latency)
 	req := mcp.CallToolRequest{}
 	req.Params.Name = "list_messages"

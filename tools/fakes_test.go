@@ -2,7 +2,9 @@ package tools
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -13,13 +15,15 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/mailcal/mailcal/auth/grants"
-	"github.com/mailcal/mailcal/auth/store/keyring"
+	"github.com/mailcal/mailcal/auth/store/memory"
 	"github.com/mailcal/mailcal/auth/tenant"
 	"github.com/mailcal/mailcal/auth/tokens"
 	"github.com/mailcal/mailcal/providers"
+	"github.com/mailcal/mailcal/providers/google"
 )
 
-// fakeTokens hands out numbered tokens and records invalidations.
+// fakeTokens is every account's token source: numbered tokens, a dead
+// grant when reauth is set, invalidations recorded.
 type fakeTokens struct {
 	mu          sync.Mutex
 	n           int
@@ -27,7 +31,9 @@ type fakeTokens struct {
 	reauth      *tokens.ReauthError
 }
 
-func (f *fakeTokens) Token(ctx context.Context, tenant, provider, account string) (*oauth2.Token, error) {
+func (f *fakeTokens) Source(tenant, provider, account string) providers.TokenSource { return f }
+
+func (f *fakeTokens) Token(ctx context.Context) (*oauth2.Token, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.reauth != nil {
@@ -37,13 +43,14 @@ func (f *fakeTokens) Token(ctx context.Context, tenant, provider, account string
 	return &oauth2.Token{AccessToken: fmt.Sprintf("tok-%d", f.n), Expiry: time.Now().Add(time.Hour)}, nil
 }
 
-func (f *fakeTokens) Invalidate(tenant, provider, account, accessToken string) {
+func (f *fakeTokens) Invalidate(accessToken string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.invalidated = append(f.invalidated, accessToken)
 }
 
-// fakeProvider is an in-process mailbox and calendar.
+// fakeProvider is an in-process mailbox and calendar: the API of the
+// provider "google" of testRegistry.
 type fakeProvider struct {
 	mu       sync.Mutex
 	refuse   map[string]bool // access tokens answered with 401
@@ -55,14 +62,51 @@ type fakeProvider struct {
 	err      error // returned by every call when set
 }
 
-func (f *fakeProvider) Mail(tok *oauth2.Token, account string) providers.Mail {
-	return fakeMail{f, tok.AccessToken}
+// token is what a transport does first: get the access token (a token
+// error is handed back as it is).
+func token(src providers.TokenSource) (string, error) {
+	tok, err := src.Token(context.Background())
+	if err != nil {
+		return "", &providers.TokenError{Err: err}
+	}
+	return tok.AccessToken, nil
 }
-func (f *fakeProvider) Calendar(tok *oauth2.Token) providers.Calendar {
-	return fakeCal{f, tok.AccessToken}
+
+func (f *fakeProvider) Identity(ctx context.Context, src providers.TokenSource) (string, error) {
+	tok, err := token(src)
+	if err != nil {
+		return "", err
+	}
+	return "alice@example.com", f.check(tok)
+}
+
+func (f *fakeProvider) Mail(src providers.TokenSource, account string) (providers.Mail, error) {
+	tok, err := token(src)
+	return fakeMail{f, tok, err}, nil
+}
+
+func (f *fakeProvider) Calendar(src providers.TokenSource) (providers.Calendar, error) {
+	tok, err := token(src)
+	return fakeCal{f, tok, err}, nil
+}
+
+// testRegistry serves one provider, named google like the real one, whose
+// API is api: words, scopes and limits as Google's.
+func testRegistry(t testing.TB, api providers.API) *providers.Registry {
+	t.Helper()
+	spec := google.Spec
+	spec.NewAPI = func(providers.Config, *http.Client) (providers.API, error) { return api, nil }
+	reg, err := providers.NewRegistry([]*providers.Spec{&spec}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg
 }
 
 func (f *fakeProvider) check(tok string) error {
+	if tok == "" {
+		return errors.New("no token")
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.refuse[tok] {
@@ -72,12 +116,13 @@ func (f *fakeProvider) check(tok string) error {
 }
 
 type fakeMail struct {
-	f   *fakeProvider
-	tok string
+	f      *fakeProvider
+	tok    string
+	tokErr error
 }
 
 func (m fakeMail) Send(ctx context.Context, msg providers.OutgoingMessage) (providers.SentMessage, error) {
-	if err := m.f.check(m.tok); err != nil {
+	if err := m.check(); err != nil {
 		return providers.SentMessage{}, err
 	}
 	m.f.mu.Lock()
@@ -87,7 +132,7 @@ func (m fakeMail) Send(ctx context.Context, msg providers.OutgoingMessage) (prov
 }
 
 func (m fakeMail) List(ctx context.Context, q providers.MessageQuery) (providers.MessagePage, error) {
-	if err := m.f.check(m.tok); err != nil {
+	if err := m.check(); err != nil {
 		return providers.MessagePage{}, err
 	}
 	var out []providers.MessageSummary
@@ -101,7 +146,7 @@ func (m fakeMail) List(ctx context.Context, q providers.MessageQuery) (providers
 }
 
 func (m fakeMail) Get(ctx context.Context, id string) (providers.Message, error) {
-	if err := m.f.check(m.tok); err != nil {
+	if err := m.check(); err != nil {
 		return providers.Message{}, err
 	}
 	for _, msg := range m.f.messages {
@@ -113,19 +158,20 @@ func (m fakeMail) Get(ctx context.Context, id string) (providers.Message, error)
 }
 
 type fakeCal struct {
-	f   *fakeProvider
-	tok string
+	f      *fakeProvider
+	tok    string
+	tokErr error
 }
 
 func (c fakeCal) ListCalendars(ctx context.Context) ([]providers.CalendarInfo, error) {
-	if err := c.f.check(c.tok); err != nil {
+	if err := c.check(); err != nil {
 		return nil, err
 	}
 	return []providers.CalendarInfo{{ID: "primary@example.com", Summary: "Alice", Primary: true, TimeZone: "Europe/Berlin", AccessRole: "owner"}}, nil
 }
 
 func (c fakeCal) ListEvents(ctx context.Context, q providers.EventQuery) (providers.EventPage, error) {
-	if err := c.f.check(c.tok); err != nil {
+	if err := c.check(); err != nil {
 		return providers.EventPage{}, err
 	}
 	c.f.mu.Lock()
@@ -135,13 +181,27 @@ func (c fakeCal) ListEvents(ctx context.Context, q providers.EventQuery) (provid
 }
 
 func (c fakeCal) CreateEvent(ctx context.Context, e providers.NewEvent) (providers.Event, error) {
-	if err := c.f.check(c.tok); err != nil {
+	if err := c.check(); err != nil {
 		return providers.Event{}, err
 	}
 	c.f.mu.Lock()
 	defer c.f.mu.Unlock()
 	c.f.created = append(c.f.created, e)
 	return providers.Event{ID: "ev1", Summary: e.Summary, Start: e.Start.Format(time.RFC3339), End: e.End.Format(time.RFC3339), Status: "confirmed"}, nil
+}
+
+func (m fakeMail) check() error {
+	if m.tokErr != nil {
+		return m.tokErr
+	}
+	return m.f.check(m.tok)
+}
+
+func (c fakeCal) check() error {
+	if c.tokErr != nil {
+		return c.tokErr
+	}
+	return c.f.check(c.tok)
 }
 
 type fakeConnector struct{}
@@ -159,7 +219,7 @@ type env struct {
 
 func newEnv(t *testing.T, readOnly bool, gs ...grants.Grant) *env {
 	t.Helper()
-	st := grants.New(keyring.NewMemory())
+	st := grants.New(memory.New(), grants.Plain)
 	for _, g := range gs {
 		if g.Tenant == "" {
 			g.Tenant = "a"
@@ -176,22 +236,26 @@ func newEnv(t *testing.T, readOnly bool, gs ...grants.Grant) *env {
 	}
 	e := &env{prov: &fakeProvider{refuse: map[string]bool{}}, toks: &fakeTokens{}, grants: st}
 	e.c = newClient(t, Options{
-		Version: "test", ReadOnly: readOnly, Accounts: st, Connector: fakeConnector{}, Tokens: e.toks,
-		Identity: func(ctx context.Context, provider string, tok *oauth2.Token) (string, error) {
-			return "alice@example.com", nil
-		},
-		Providers: func(string) (providers.Provider, error) { return e.prov, nil },
+		Version: "test", ReadOnly: readOnly, Accounts: st, Connector: fakeConnector{}, Sources: e.toks,
+		Providers: testRegistry(t, e.prov),
 		Now:       func() time.Time { return time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC) },
 	}, "a")
 	return e
 }
 
-func (e *env) call(t *testing.T, name string, args map[string]any) *mcp.CallToolResult {
-	t.Helper()
+// mcpCall is a tools/call request.
+func mcpCall(name string, args map[string]any) mcp.CallToolRequest {
 	req := mcp.CallToolRequest{}
 	req.Params.Name = name
 	req.Params.Arguments = args
-	res, err := e.c.CallTool(tenant.WithName(context.Background(), "a"), req)
+	return req
+}
+
+func tenantCtx(name string) context.Context { return tenant.WithName(context.Background(), name) }
+
+func (e *env) call(t *testing.T, name string, args map[string]any) *mcp.CallToolResult {
+	t.Helper()
+	res, err := e.c.CallTool(tenantCtx("a"), mcpCall(name, args))
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}

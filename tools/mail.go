@@ -10,37 +10,40 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mark3labs/mcp-go/mcp"
-	"golang.org/x/oauth2"
-
 	"github.com/mailcal/mailcal/auth/grants"
 	"github.com/mailcal/mailcal/providers"
 	"github.com/mailcal/mailcal/providers/mimemsg"
 )
 
-// withMail runs fn with the account's mailbox (see withToken).
+// withMail runs fn with the account's mailbox (see withAPI).
 func (h *handlers) withMail(ctx context.Context, g grants.Grant, fn func(providers.Mail) error) error {
-	return h.withProvider(ctx, g, func(p providers.Provider, tok *oauth2.Token) error { return fn(p.Mail(tok, g.Account)) })
+	return h.withAPI(ctx, g, func(api providers.API, src providers.TokenSource) error {
+		m, err := api.Mail(src, g.Account)
+		if err != nil {
+			return err
+		}
+		return fn(m)
+	})
 }
 
 // ---- send_email
 
 type attachmentArg struct {
-	Filename      string `json:"filename"`
-	ContentBase64 string `json:"content_base64"`
-	MIMEType      string `json:"mime_type,omitempty"`
+	Filename      string `json:"filename" arg:"required,max=255,kind=line" jsonschema:"file name shown to the recipient, e.g. report.pdf"`
+	ContentBase64 string `json:"content_base64" arg:"required" jsonschema:"the file's bytes, base64-encoded"`
+	MIMEType      string `json:"mime_type,omitempty" arg:"max=255,kind=token" jsonschema:"e.g. application/pdf; default: from the file name"`
 }
 
 type sendArgs struct {
 	account
-	To               []string        `json:"to"`
-	Cc               []string        `json:"cc,omitempty"`
-	Bcc              []string        `json:"bcc,omitempty"`
-	Subject          string          `json:"subject,omitempty"`
-	Body             string          `json:"body,omitempty"`
-	HTMLBody         string          `json:"html_body,omitempty"`
-	ReplyToMessageID string          `json:"reply_to_message_id,omitempty"`
-	Attachments      []attachmentArg `json:"attachments,omitempty"`
+	To               []string        `json:"to" arg:"required,max=100,items.max=320,items.kind=line" jsonschema:"recipients: \"a@example.com\" or \"Name <a@example.com>\""`
+	Cc               []string        `json:"cc,omitempty" arg:"max=100,items.max=320,items.kind=line" jsonschema:"copy recipients, same format as to"`
+	Bcc              []string        `json:"bcc,omitempty" arg:"max=100,items.max=320,items.kind=line" jsonschema:"blind-copy recipients, same format as to"`
+	Subject          string          `json:"subject,omitempty" arg:"max=900,kind=line" jsonschema:"subject line, required for a new message; a reply keeps the original's subject with \"Re: \", so leave it out"`
+	Body             string          `json:"body,omitempty" arg:"max=5242880" jsonschema:"plain-text body"`
+	HTMLBody         string          `json:"html_body,omitempty" arg:"max=5242880" jsonschema:"optional HTML version of the body, sent as an alternative to the plain text"`
+	ReplyToMessageID string          `json:"reply_to_message_id,omitempty" arg:"max=256,kind=token" jsonschema:"id of the message this one replies to (from list_messages or get_message)"`
+	Attachments      []attachmentArg `json:"attachments,omitempty" arg:"max=50" jsonschema:"files to attach; the whole message may be at most {max_message}"`
 
 	msg providers.OutgoingMessage // built by check
 }
@@ -59,63 +62,42 @@ type SendResult struct {
 }
 
 const (
-	maxBodyBytes   = 5 << 20
-	maxAttachments = 50
+	// maxAttachmentBytes bounds what one call decodes; the account's
+	// provider may accept less (fitsProvider).
+	maxAttachmentBytes = 50 << 20
 )
 
-var addressList = map[string]any{"type": "string", "maxLength": 320}
-
 func (h *handlers) sendEmail() tool {
-	def := mcp.NewTool("send_email",
-		mcp.WithDescription("Send an email from a connected account, as a new message or as a reply in an existing conversation. "+
-			"Only send what the person asked for: the message leaves at once and cannot be recalled. "+
-			"Give a plain-text body; add html_body only for a formatted version of the same text. "+
-			"To reply, pass reply_to_message_id (the id from list_messages/get_message): the reply is threaded and its subject gets \"Re:\"."),
-		mcp.WithString("account", mcp.MaxLength(254), mcp.Description("sending account's email address; may be left out when one connected account can send")),
-		mcp.WithArray("to", mcp.Required(), mcp.MinItems(1), mcp.MaxItems(100), mcp.Items(addressList),
-			mcp.Description(`recipients: "a@example.com" or "Name <a@example.com>"`)),
-		mcp.WithArray("cc", mcp.MaxItems(100), mcp.Items(addressList), mcp.Description("copy recipients, same format as to")),
-		mcp.WithArray("bcc", mcp.MaxItems(100), mcp.Items(addressList), mcp.Description("blind-copy recipients, same format as to")),
-		mcp.WithString("subject", mcp.MaxLength(900), mcp.Description("subject line; may be left out for a reply (then \"Re: \" + the original subject)")),
-		mcp.WithString("body", mcp.Description("plain-text body")),
-		mcp.WithString("html_body", mcp.Description("optional HTML version of the body, sent as an alternative to the plain text")),
-		mcp.WithString("reply_to_message_id", mcp.MaxLength(256), mcp.Description("id of the message this one replies to")),
-		mcp.WithArray("attachments", mcp.MaxItems(maxAttachments), mcp.Items(map[string]any{
-			"type": "object",
-			"properties": map[string]any{
-				"filename":       map[string]any{"type": "string", "maxLength": 255, "description": "file name shown to the recipient, e.g. report.pdf"},
-				"content_base64": map[string]any{"type": "string", "description": "the file's bytes, base64-encoded"},
-				"mime_type":      map[string]any{"type": "string", "maxLength": 255, "description": "e.g. application/pdf; default: from the file name"},
-			},
-			"required":             []string{"filename", "content_base64"},
-			"additionalProperties": false,
-		}), mcp.Description("files to attach; the whole message may be at most 35 MB")),
-		annotations("Send an email", false, false, false, true),
-		mcp.WithOutputSchema[SendResult](),
-	)
-	return tool{def: def, readOnly: false, handler: accountTool(h, "mail.send", func(ctx context.Context, g grants.Grant, a *sendArgs) (*mcp.CallToolResult, error) {
+	return accountTool(h, decl{
+		name: "send_email", title: "Send an email", scope: providers.MailSend, hints: changes,
+		vars: map[string]string{"account_can": "send"},
+		desc: "Send an email from a connected account, as a new message or as a reply in an existing conversation. " +
+			"Only send what the person asked for: the message leaves at once and cannot be recalled. " +
+			"Give a plain-text body; add html_body only for a formatted version of the same text. " +
+			"To reply, pass reply_to_message_id (the id from list_messages/get_message): the reply is threaded and keeps the original's subject with \"Re:\".",
+	}, func(ctx context.Context, g grants.Grant, a *sendArgs) (SendResult, string, error) {
 		msg := a.msg
+		if err := h.fitsProvider(g, msg); err != nil {
+			return SendResult{}, "", err
+		}
 		var sent providers.SentMessage
 		err := h.withMail(ctx, g, func(m providers.Mail) (err error) {
 			sent, err = m.Send(ctx, msg)
 			return err
 		})
 		if err != nil {
-			return nil, providerError(err, g, "sending the message", "reply_to_message_id "+a.ReplyToMessageID)
+			return SendResult{}, "", h.providerError(ctx, err, g, "sending the message", "reply_to_message_id "+a.ReplyToMessageID)
 		}
 		res := SendResult{ID: sent.ID, ThreadID: sent.ThreadID, Account: g.Account}
 		rcpt := len(msg.To) + len(msg.Cc) + len(msg.Bcc)
-		return mcp.NewToolResultStructured(res, fmt.Sprintf("Sent from %s to %d recipient(s): id %s, thread %s.", g.Account, rcpt, sent.ID, sent.ThreadID)), nil
-	})}
+		return res, fmt.Sprintf("Sent from %s to %d recipient(s): id %s, thread %s.", g.Account, rcpt, sent.ID, sent.ThreadID), nil
+	})
 }
 
 // message validates the arguments into a message to send.
 func (a sendArgs) message() (providers.OutgoingMessage, error) {
 	var m providers.OutgoingMessage
 	var err error
-	if len(a.To) == 0 {
-		return m, argError("to", "at least one recipient is required")
-	}
 	if m.To, err = mimemsg.ParseAddressList("to", a.To); err != nil {
 		return m, &userError{"invalid argument " + err.Error()}
 	}
@@ -125,42 +107,24 @@ func (a sendArgs) message() (providers.OutgoingMessage, error) {
 	if m.Bcc, err = mimemsg.ParseAddressList("bcc", a.Bcc); err != nil {
 		return m, &userError{"invalid argument " + err.Error()}
 	}
-	if strings.ContainsAny(a.Subject, "\r\n") {
-		return m, argError("subject", "must be one line (no line breaks)")
-	}
-	if err := text("subject", a.Subject, 900); err != nil {
-		return m, err
-	}
-	if err := text("body", a.Body, maxBodyBytes); err != nil {
-		return m, err
-	}
-	if err := text("html_body", a.HTMLBody, maxBodyBytes); err != nil {
-		return m, err
-	}
 	if a.Body == "" && a.HTMLBody == "" {
 		return m, argError("body", "give a plain-text body (and optionally html_body)")
 	}
 	if a.Subject == "" && a.ReplyToMessageID == "" {
 		return m, argError("subject", "required for a new message (only a reply may leave it out)")
 	}
-	if err := token("reply_to_message_id", a.ReplyToMessageID, 256); err != nil {
-		return m, err
-	}
-	if len(a.Attachments) > maxAttachments {
-		return m, argError("attachments", "at most %d files", maxAttachments)
-	}
 	total := 0
 	for i, at := range a.Attachments {
 		field := fmt.Sprintf("attachments[%d]", i)
 		name := strings.TrimSpace(at.Filename)
-		if name == "" || len(name) > 255 || strings.ContainsAny(name, "/\\\x00\r\n") || name == "." || name == ".." || name != path.Base(name) {
-			return m, argError(field+".filename", "a file name without folders or line breaks, 1 to 255 bytes")
+		if strings.ContainsAny(name, "/\\") || name == "." || name == ".." || name != path.Base(name) {
+			return m, argError(field+".filename", "a file name without folders, e.g. report.pdf")
 		}
 		mt := at.MIMEType
 		if mt != "" {
 			// mime.ParseMediaType takes a bare "text" (a disposition's
 			// form); a MIME type needs type/subtype.
-			if base, _, err := mime.ParseMediaType(mt); err != nil || !strings.Contains(base, "/") || strings.ContainsAny(mt, "\r\n") {
+			if base, _, err := mime.ParseMediaType(mt); err != nil || !strings.Contains(base, "/") {
 				return m, argError(field+".mime_type", "a MIME type like application/pdf, got %q", mt)
 			}
 		}
@@ -169,8 +133,8 @@ func (a sendArgs) message() (providers.OutgoingMessage, error) {
 			return m, argError(field+".content_base64", "not valid base64 (standard or URL-safe alphabet)")
 		}
 		total += len(data)
-		if total > mimemsg.MaxMessageBytes {
-			return m, argError("attachments", "together over %d MB: Gmail accepts messages up to 35 MB", mimemsg.MaxMessageBytes>>20)
+		if total > maxAttachmentBytes {
+			return m, argError("attachments", "together over %d MB", maxAttachmentBytes>>20)
 		}
 		m.Attachments = append(m.Attachments, providers.Attachment{Filename: name, MIMEType: mt, Data: data})
 	}
@@ -191,4 +155,26 @@ func decodeBase64(s string) ([]byte, error) {
 		}
 	}
 	return nil, errors.New("invalid base64")
+}
+
+// fitsProvider checks a message against the limits of the account's
+// provider, before anything is sent.
+func (h *handlers) fitsProvider(g grants.Grant, m providers.OutgoingMessage) error {
+	p, err := h.opts.Providers.Get(g.Provider)
+	if err != nil {
+		return err
+	}
+	lim := p.Limits
+	if n := len(m.To) + len(m.Cc) + len(m.Bcc); n > lim.MaxRecipients {
+		return argError("to", "%d recipients in to, cc and bcc together; %s accepts at most %d per message", n, p.Title, lim.MaxRecipients)
+	}
+	size := len(m.Text) + len(m.HTML)
+	for _, at := range m.Attachments {
+		size += (len(at.Data) + 2) / 3 * 4 // base64
+	}
+	if size > lim.MaxMessageBytes {
+		return argError("attachments", "the message would be about %.1f MB once encoded; %s accepts at most %.0f MB including attachments (which grow by a third when encoded)",
+			float64(size)/(1<<20), p.Title, float64(lim.MaxMessageBytes)/(1<<20))
+	}
+	return nil
 }

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/oauth2"
-
 	"github.com/mailcal/mailcal/auth/grants"
 	"github.com/mailcal/mailcal/auth/tokens"
 	"github.com/mailcal/mailcal/providers"
@@ -88,26 +86,20 @@ func TestAccountChoice(t *testing.T) {
 	wantOK(t, e.call(t, "list_messages", map[string]any{"account": "WORK@example.com"}))
 }
 
-func TestUnauthorizedRetriedOnce(t *testing.T) {
+// TestTokenRefusedAnswer: a 401 that survived the transport's one refresh
+// and retry reaches the model as advice, not as a raw error.
+func TestTokenRefusedAnswer(t *testing.T) {
 	e := newEnv(t, false, alice)
-	e.prov.refuse["tok-1"] = true
-	wantOK(t, e.call(t, "list_messages", nil))
-	if strings.Join(e.toks.invalidated, ",") != "tok-1" || e.toks.n != 2 {
-		t.Fatalf("invalidated %v, tokens %d", e.toks.invalidated, e.toks.n)
-	}
-	// A provider that refuses every token gets one retry, not a loop.
-	e.prov.refuse["tok-3"], e.prov.refuse["tok-4"] = true, true
-	wantError(t, e.call(t, "list_messages", nil), "refused a freshly refreshed access token")
-	if e.toks.n != 4 {
-		t.Fatalf("tokens fetched %d, want 4", e.toks.n)
-	}
+	e.prov.err = &providers.Error{Kind: providers.ErrUnauthorized, Status: 401}
+	wantError(t, e.call(t, "list_messages", nil), "refused a freshly refreshed access token", "reconnect")
 }
 
 func TestReauthAnswer(t *testing.T) {
 	e := newEnv(t, false, alice)
 	connected := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
 	e.toks.reauth = &tokens.ReauthError{Tenant: "a", Provider: "google", Account: "alice@example.com",
-		Reason: "Google refused its refresh token (invalid_grant: Token has been expired or revoked.)", ConnectedAt: connected, FailedAt: connected.Add(7 * 24 * time.Hour)}
+		Reason: "Google refused its refresh token (invalid_grant: Token has been expired or revoked.)", ConnectedAt: connected, FailedAt: connected.Add(7 * 24 * time.Hour),
+		Advice: `The OAuth consent screen is probably in "Testing" status.`}
 	wantError(t, e.call(t, "list_messages", nil), "alice@example.com (google) needs to be reconnected", "invalid_grant", "Testing", "https://accounts.example/auth?login_hint=alice@example.com")
 }
 
@@ -211,19 +203,28 @@ type blockingProvider struct {
 	m blockingMail
 }
 
-func (b blockingProvider) Mail(tok *oauth2.Token, account string) providers.Mail { return b.m }
+func (b blockingProvider) Mail(providers.TokenSource, string) (providers.Mail, error) {
+	return b.m, nil
+}
 
 func TestPerAccountConcurrencyBounded(t *testing.T) {
 	e := newEnv(t, false, alice)
 	bp := blockingProvider{fakeProvider: e.prov, m: blockingMail{running: new(atomic.Int32), peak: new(atomic.Int32), release: make(chan struct{})}}
-	e.c = newClient(t, Options{Version: "test", Accounts: e.grants, Tokens: e.toks,
-		Providers: func(string) (providers.Provider, error) { return bp, nil }}, "a")
+	e.c = newClient(t, Options{Version: "test", Accounts: e.grants, Sources: e.toks, Providers: testRegistry(t, bp)}, "a")
 	var wg sync.WaitGroup
+	failures := make(chan string, 12)
 	for i := 0; i < 12; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			wantOK(t, e.call(t, "list_messages", nil))
+			// No t.Fatal here: it must run on the test's goroutine.
+			req := mcpCall("list_messages", nil)
+			res, err := e.c.CallTool(tenantCtx("a"), req)
+			if err != nil {
+				failures <- err.Error()
+			} else if res.IsError {
+				failures <- textOf(res)
+			}
 		}()
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -233,6 +234,10 @@ func TestPerAccountConcurrencyBounded(t *testing.T) {
 	time.Sleep(50 * time.Millisecond) // give any excess call the chance to start
 	close(bp.m.release)
 	wg.Wait()
+	close(failures)
+	for f := range failures {
+		t.Errorf("a list_messages call failed: %s", f)
+	}
 	if p := bp.m.peak.Load(); p != perAccountCalls {
 		t.Fatalf("%d calls ran at once for one account, want %d", p, perAccountCalls)
 	}

@@ -2,35 +2,28 @@ package tools
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
-	"golang.org/x/oauth2"
-
 	"github.com/mailcal/mailcal/auth/grants"
-	"github.com/mailcal/mailcal/auth/tokens"
+	"github.com/mailcal/mailcal/providers"
 )
 
-// TokenProvider hands out access tokens for connected accounts.
-type TokenProvider interface {
-	Token(ctx context.Context, tenant, provider, account string) (*oauth2.Token, error)
-	Invalidate(tenant, provider, account, accessToken string)
+// Sources hands out the token sources of connected accounts.
+type Sources interface {
+	Source(tenant, provider, account string) providers.TokenSource
 }
 
 // resolveAccount picks the account a call works on: the one named, or, when
 // none is named, the only connected account that has every needed scope.
 func (h *handlers) resolveAccount(ctx context.Context, tenantName, requested string, need ...string) (grants.Grant, error) {
-	if err := token("account", requested, 254); err != nil {
-		return grants.Grant{}, err
-	}
 	gs, err := h.opts.Accounts.List(ctx, tenantName)
 	if err != nil {
 		return grants.Grant{}, err
 	}
 	if len(gs) == 0 {
-		return grants.Grant{}, userErrorf("no account is connected: connect one with connect_account (provider google)")
+		return grants.Grant{}, userErrorf("no account is connected: connect one with connect_account (provider %s)", h.opts.Providers.Choices())
 	}
 	names := make([]string, 0, len(gs))
 	for _, g := range gs {
@@ -39,7 +32,7 @@ func (h *handlers) resolveAccount(ctx context.Context, tenantName, requested str
 	if requested = strings.ToLower(strings.TrimSpace(requested)); requested != "" {
 		for _, g := range gs {
 			if g.Account == requested {
-				if missing := missingScopes(g, need); len(missing) > 0 {
+				if missing := h.missingScopes(g, need); len(missing) > 0 {
 					return grants.Grant{}, h.scopeError(ctx, tenantName, g, missing)
 				}
 				return g, nil
@@ -49,7 +42,7 @@ func (h *handlers) resolveAccount(ctx context.Context, tenantName, requested str
 	}
 	var able, active []grants.Grant
 	for _, g := range gs {
-		if len(missingScopes(g, need)) == 0 {
+		if len(h.missingScopes(g, need)) == 0 {
 			able = append(able, g)
 			if g.Status == grants.StatusActive {
 				active = append(active, g)
@@ -63,7 +56,7 @@ func (h *handlers) resolveAccount(ctx context.Context, tenantName, requested str
 		return able[0], nil // not active: the token call explains how to reconnect
 	case len(able) == 0:
 		if len(gs) == 1 {
-			return grants.Grant{}, h.scopeError(ctx, tenantName, gs[0], missingScopes(gs[0], need))
+			return grants.Grant{}, h.scopeError(ctx, tenantName, gs[0], h.missingScopes(gs[0], need))
 		}
 		return grants.Grant{}, userErrorf("no connected account (%s) allows %s: connect one with connect_account and scopes %s",
 			strings.Join(names, ", "), strings.Join(need, " and "), strings.Join(need, ","))
@@ -80,27 +73,14 @@ func (h *handlers) resolveAccount(ctx context.Context, tenantName, requested str
 	}
 }
 
-// impliedBy lists, for each scope a tool needs, the broader scopes that
-// also grant it (Gmail's modify scope reads and sends; Calendar's events
-// scope reads events).
-var impliedBy = map[string][]string{
-	"mail.read":     {"mail.modify"},
-	"mail.send":     {"mail.modify"},
-	"calendar.read": {"calendar.write"},
-}
-
-func missingScopes(g grants.Grant, need []string) []string {
-	var out []string
-	for _, s := range need {
-		ok := slices.Contains(g.Scopes, s)
-		for _, alt := range impliedBy[s] {
-			ok = ok || slices.Contains(g.Scopes, alt)
-		}
-		if !ok {
-			out = append(out, s)
-		}
+// missingScopes returns the scopes of need that g's provider says its
+// grant lacks.
+func (h *handlers) missingScopes(g grants.Grant, need []string) []string {
+	p, err := h.opts.Providers.Get(g.Provider)
+	if err != nil {
+		return need
 	}
-	return out
+	return p.Missing(g.Scopes, need)
 }
 
 // scopeError says which access an account lacks and how to add it.
@@ -121,15 +101,4 @@ func (h *handlers) reconnectHint(ctx context.Context, tenantName string, g grant
 		return fmt.Sprintf(" Reconnecting needs the connect_account tool, which failed: %v", err)
 	}
 	return fmt.Sprintf(" Reconnect it with `mailcal connect %s --login-hint %s --scopes %s`.", g.Provider, g.Account, strings.Join(scopes, ","))
-}
-
-// token gets an access token for g, turning a dead grant into an answer
-// saying what happened and how to reconnect.
-func (h *handlers) token(ctx context.Context, g grants.Grant) (*oauth2.Token, error) {
-	tok, err := h.opts.Tokens.Token(ctx, g.Tenant, g.Provider, g.Account)
-	var re *tokens.ReauthError
-	if errors.As(err, &re) {
-		return nil, &userError{re.Error() + h.reconnectHint(ctx, g.Tenant, g, g.Scopes)}
-	}
-	return tok, err
 }

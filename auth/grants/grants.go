@@ -1,58 +1,83 @@
-// Package grants keeps the OAuth grants of connected accounts, one store item
-// per tenant, provider and account: the refresh token and what is known about
-// the connection (scopes, status, when it was made).
+// Package grants keeps the OAuth grants of connected accounts: the refresh
+// token, sealed through a Sealer before it reaches the store, and what is
+// known about the connection (scopes, status, when it was made).
+//
+// Every write is a compare-and-set against the store's version of the
+// grant: two writers (a token refresh and a reconnect, or two processes)
+// never overwrite each other unknowingly.
 package grants
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/mailcal/mailcal/auth/store/keyring"
+	"github.com/mailcal/mailcal/auth/store"
 )
 
 // Status of a connection.
 const (
-	StatusActive      = "active"       // the grant works
-	StatusNeedsReauth = "needs_reauth" // the provider refused the refresh token: connect again
-	StatusRevoked     = "revoked"      // revoked by the person or by us
+	StatusActive      = store.StatusActive
+	StatusNeedsReauth = store.StatusNeedsReauth
+	StatusRevoked     = store.StatusRevoked
 )
 
 // ErrNotFound is returned for an account that is not connected.
 var ErrNotFound = errors.New("account not connected")
 
-// Grant is one connected account. Items are kept small (well under the 2 KB a
-// keyring item may hold on every backend): no raw provider responses.
+// Grant is one connected account.
 type Grant struct {
-	Tenant       string    `json:"tenant"`
-	Provider     string    `json:"provider"`
-	Account      string    `json:"account"`
-	RefreshToken string    `json:"refresh_token,omitempty"`
-	Scopes       []string  `json:"scopes"`
-	ConnectedAt  time.Time `json:"connected_at"`
-	Status       string    `json:"status"`
-	StatusReason string    `json:"status_reason,omitempty"`
-	StatusAt     time.Time `json:"status_at,omitzero"` // when Status last changed away from active
+	Tenant       string
+	Provider     string
+	Account      string
+	RefreshToken string
+	Scopes       []string
+	ConnectedAt  time.Time
+	Status       string
+	StatusReason string
+	StatusAt     time.Time // when Status last changed away from active
+	// Version is the store's version of this grant when it was read.
+	Version int64
 }
 
-// Store keeps grants. Writes to one account are serialised within the
-// process, so that Update is a compare-and-set against concurrent writers
-// here (a token refresh and a reconnect, say).
+func (g Grant) key() store.GrantKey {
+	return store.GrantKey{Tenant: g.Tenant, Provider: g.Provider, Account: strings.ToLower(g.Account)}
+}
+
+// Sealer protects refresh tokens at rest: Seal before a grant is written,
+// Open after it is read. The key binds a sealed token to its account, so
+// that one copied to another grant does not open.
+type Sealer interface {
+	Seal(ctx context.Context, k store.GrantKey, plaintext []byte) ([]byte, error)
+	Open(ctx context.Context, k store.GrantKey, sealed []byte) ([]byte, error)
+}
+
+// Plain stores refresh tokens as they are: for stores that encrypt what
+// they hold themselves (the OS keyrings and the encrypted file backend).
+var Plain Sealer = plain{}
+
+type plain struct{}
+
+func (plain) Seal(_ context.Context, _ store.GrantKey, b []byte) ([]byte, error) {
+	return slices.Clone(b), nil
+}
+func (plain) Open(_ context.Context, _ store.GrantKey, b []byte) ([]byte, error) {
+	return slices.Clone(b), nil
+}
+
+// Store keeps grants.
 //
 // List answers from memory for listTTL after reading the store (every tool
 // call lists its tenant's accounts, and a keyring read can cost
 // milliseconds); this process's own writes clear it at once, another
 // process's (`mailcal connect` while a server runs) are seen within listTTL.
 type Store struct {
-	s     keyring.KV
-	locks [64]sync.Mutex
+	s      store.Grants
+	sealer Sealer
 
 	cacheMu sync.Mutex
 	lists   map[string]cachedList
@@ -67,9 +92,12 @@ type cachedList struct {
 
 const listTTL = 3 * time.Second
 
-// New returns a grant store over s.
-func New(s keyring.KV) *Store {
-	return &Store{s: s, lists: map[string]cachedList{}, now: time.Now}
+// maxAttempts bounds the compare-and-set retries of one write.
+const maxAttempts = 16
+
+// New returns a grant store over s, sealing refresh tokens with sealer.
+func New(s store.Grants, sealer Sealer) *Store {
+	return &Store{s: s, sealer: sealer, lists: map[string]cachedList{}, now: time.Now}
 }
 
 func (g *Store) forget(tenant string) {
@@ -79,73 +107,91 @@ func (g *Store) forget(tenant string) {
 	g.cacheMu.Unlock()
 }
 
-func (g *Store) lock(k string) *sync.Mutex {
-	h := fnv.New32a()
-	h.Write([]byte(k))
-	return &g.locks[h.Sum32()%uint32(len(g.locks))]
-}
-
-func key(tenant, provider, account string) string {
-	return "grant/" + tenant + "/" + provider + "/" + strings.ToLower(account)
-}
-
-// Put saves a grant, replacing any earlier one for the same account.
+// Put saves a grant, replacing whatever is stored for the account (a new
+// connection).
 func (g *Store) Put(ctx context.Context, gr Grant) error {
 	if gr.Tenant == "" || gr.Provider == "" || gr.Account == "" {
 		return errors.New("grant needs tenant, provider and account")
 	}
-	k := key(gr.Tenant, gr.Provider, gr.Account)
-	mu := g.lock(k)
-	mu.Lock()
-	defer mu.Unlock()
-	return g.put(ctx, k, gr)
-}
-
-func (g *Store) put(ctx context.Context, k string, gr Grant) error {
 	defer g.forget(gr.Tenant)
-	gr.Account = strings.ToLower(gr.Account)
-	data, err := json.Marshal(gr)
-	if err != nil {
-		return err
+	for range maxAttempts {
+		cur, err := g.s.GetGrant(ctx, gr.key())
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			cur.Version = 0
+		case err != nil:
+			return err
+		}
+		gr.Version = cur.Version
+		if _, err = g.write(ctx, gr); !errors.Is(err, store.ErrConflict) {
+			return err
+		}
 	}
-	return g.s.Set(ctx, k, data)
+	return fmt.Errorf("storing the grant of %s (%s): it kept changing under us; try again", gr.Account, gr.Provider)
 }
 
-// Update reads an account's grant, lets fn change it and writes it back,
-// with no other write to that account in between (within this process). If
-// fn returns an error, nothing is written and Update returns that error.
-func (g *Store) Update(ctx context.Context, tenant, provider, account string, fn func(*Grant) error) error {
-	k := key(tenant, provider, account)
-	mu := g.lock(k)
-	mu.Lock()
-	defer mu.Unlock()
-	gr, err := g.Get(ctx, tenant, provider, account)
+// write seals and stores gr if the store still holds gr.Version.
+func (g *Store) write(ctx context.Context, gr Grant) (int64, error) {
+	k := gr.key()
+	sealed, err := g.sealer.Seal(ctx, k, []byte(gr.RefreshToken))
 	if err != nil {
-		return err
+		return 0, fmt.Errorf("sealing the refresh token of %s (%s): %w", k.Account, k.Provider, err)
 	}
-	if err := fn(&gr); err != nil {
-		return err
+	return g.s.PutGrant(ctx, store.Grant{
+		GrantKey: k, Version: gr.Version, Secret: sealed, Scopes: gr.Scopes,
+		ConnectedAt: gr.ConnectedAt, Status: gr.Status, StatusReason: gr.StatusReason, StatusAt: gr.StatusAt,
+	})
+}
+
+// Update reads an account's grant, lets fn change it and writes it back if
+// no one wrote it in between (compare-and-set on its version); otherwise it
+// reads again and calls fn again. If fn returns an error, nothing is
+// written and Update returns that error.
+func (g *Store) Update(ctx context.Context, tenant, provider, account string, fn func(*Grant) error) error {
+	defer g.forget(tenant)
+	for range maxAttempts {
+		gr, err := g.Get(ctx, tenant, provider, account)
+		if err != nil {
+			return err
+		}
+		k := gr.key()
+		if err := fn(&gr); err != nil {
+			return err
+		}
+		if gr.key() != k {
+			return errors.New("grant update may not change tenant, provider or account")
+		}
+		if _, err = g.write(ctx, gr); !errors.Is(err, store.ErrConflict) {
+			return err
+		}
 	}
-	if key(gr.Tenant, gr.Provider, gr.Account) != k {
-		return errors.New("grant update may not change tenant, provider or account")
-	}
-	return g.put(ctx, k, gr)
+	return fmt.Errorf("updating the grant of %s (%s): it kept changing under us; try again", account, provider)
 }
 
 // Get returns the grant of one account.
 func (g *Store) Get(ctx context.Context, tenant, provider, account string) (Grant, error) {
-	data, err := g.s.Get(ctx, key(tenant, provider, account))
-	if errors.Is(err, keyring.ErrNotFound) {
+	k := store.GrantKey{Tenant: tenant, Provider: provider, Account: strings.ToLower(account)}
+	rec, err := g.s.GetGrant(ctx, k)
+	if errors.Is(err, store.ErrNotFound) {
 		return Grant{}, fmt.Errorf("%w: %s (%s)", ErrNotFound, account, provider)
 	}
 	if err != nil {
 		return Grant{}, err
 	}
-	var gr Grant
-	if err := json.Unmarshal(data, &gr); err != nil {
-		return Grant{}, fmt.Errorf("the stored grant of %s (%s) is damaged; disconnect and connect it again", account, provider)
+	return g.open(ctx, rec)
+}
+
+func (g *Store) open(ctx context.Context, rec store.Grant) (Grant, error) {
+	tok, err := g.sealer.Open(ctx, rec.GrantKey, rec.Secret)
+	if err != nil {
+		return Grant{}, fmt.Errorf("the stored refresh token of %s (%s) cannot be opened; disconnect and connect it again: %w",
+			rec.Account, rec.Provider, err)
 	}
-	return gr, nil
+	return Grant{
+		Tenant: rec.Tenant, Provider: rec.Provider, Account: rec.Account, RefreshToken: string(tok),
+		Scopes: rec.Scopes, ConnectedAt: rec.ConnectedAt, Status: rec.Status, StatusReason: rec.StatusReason,
+		StatusAt: rec.StatusAt, Version: rec.Version,
+	}, nil
 }
 
 // List returns a tenant's grants, sorted by provider and account.
@@ -158,9 +204,17 @@ func (g *Store) List(ctx context.Context, tenant string) ([]Grant, error) {
 		return slices.Clone(c.grants), nil
 	}
 	start := g.now()
-	out, err := g.list(ctx, tenant)
+	recs, err := g.s.ListGrants(ctx, tenant)
 	if err != nil {
 		return nil, err
+	}
+	out := make([]Grant, 0, len(recs))
+	for _, rec := range recs {
+		gr, err := g.open(ctx, rec)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, gr)
 	}
 	g.cacheMu.Lock()
 	if g.writes == writes {
@@ -173,45 +227,25 @@ func (g *Store) List(ctx context.Context, tenant string) ([]Grant, error) {
 	return slices.Clone(out), nil
 }
 
-func (g *Store) list(ctx context.Context, tenant string) ([]Grant, error) {
-	keys, err := g.s.List(ctx, "grant/"+tenant+"/")
-	if err != nil {
-		return nil, err
+// Delete removes the grant of one account, whatever its version.
+func (g *Store) Delete(ctx context.Context, tenant, provider, account string) error {
+	defer g.forget(tenant)
+	k := store.GrantKey{Tenant: tenant, Provider: provider, Account: strings.ToLower(account)}
+	err := g.s.DeleteGrant(ctx, k, 0)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: %s (%s)", ErrNotFound, account, provider)
 	}
-	out := make([]Grant, 0, len(keys))
-	for _, k := range keys {
-		parts := strings.SplitN(strings.TrimPrefix(k, "grant/"+tenant+"/"), "/", 2)
-		if len(parts) != 2 {
-			continue
-		}
-		gr, err := g.Get(ctx, tenant, parts[0], parts[1])
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, gr)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Provider != out[j].Provider {
-			return out[i].Provider < out[j].Provider
-		}
-		return out[i].Account < out[j].Account
-	})
-	return out, nil
+	return err
 }
 
-// Delete removes the grant of one account.
-func (g *Store) Delete(ctx context.Context, tenant, provider, account string) error {
-	k := key(tenant, provider, account)
-	mu := g.lock(k)
-	mu.Lock()
-	defer mu.Unlock()
-	defer g.forget(tenant)
-	err := g.s.Delete(ctx, k)
-	if errors.Is(err, keyring.ErrNotFound) {
-		return fmt.Errorf("%w: %s (%s)", ErrNotFound, account, provider)
+// DeleteIf removes the grant of one account if it is still the version
+// that was read (a disconnect must not delete a reconnect that happened
+// meanwhile).
+func (g *Store) DeleteIf(ctx context.Context, gr Grant) error {
+	defer g.forget(gr.Tenant)
+	err := g.s.DeleteGrant(ctx, gr.key(), gr.Version)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: %s (%s)", ErrNotFound, gr.Account, gr.Provider)
 	}
 	return err
 }

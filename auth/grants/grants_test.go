@@ -3,31 +3,34 @@ package grants
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/mailcal/mailcal/auth/store/keyring"
+	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/auth/store/memory"
 )
 
 // countingStore counts listings of the underlying store.
 type countingStore struct {
-	keyring.KV
+	store.Grants
 	mu    sync.Mutex
 	lists int
 }
 
-func (c *countingStore) List(ctx context.Context, prefix string) ([]string, error) {
+func (c *countingStore) ListGrants(ctx context.Context, tenant string) ([]store.Grant, error) {
 	c.mu.Lock()
 	c.lists++
 	c.mu.Unlock()
-	return c.KV.List(ctx, prefix)
+	return c.Grants.ListGrants(ctx, tenant)
 }
 
 func TestListCachedAndInvalidated(t *testing.T) {
 	ctx := context.Background()
-	cs := &countingStore{KV: keyring.NewMemory()}
-	g := New(cs)
+	cs := &countingStore{Grants: memory.New()}
+	g := New(cs, Plain)
 	now := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 	g.now = func() time.Time { return now }
 	if err := g.Put(ctx, Grant{Tenant: "a", Provider: "google", Account: "X@Example.com", Status: StatusActive}); err != nil {
@@ -51,7 +54,7 @@ func TestListCachedAndInvalidated(t *testing.T) {
 		t.Fatalf("stale after update: %+v", gs)
 	}
 	// Another process's write shows after the TTL.
-	other := New(cs)
+	other := New(cs, Plain)
 	if err := other.Put(ctx, Grant{Tenant: "a", Provider: "google", Account: "y@example.com", Status: StatusActive}); err != nil {
 		t.Fatal(err)
 	}
@@ -75,8 +78,8 @@ func TestListCachedAndInvalidated(t *testing.T) {
 
 func TestUpdateRefusal(t *testing.T) {
 	ctx := context.Background()
-	g := New(keyring.NewMemory())
-	if err := g.Put(ctx, Grant{Tenant: "a", Provider: "google", Account: "x@example.com", RefreshToken: "r1"}); err != nil {
+	g := New(memory.New(), Plain)
+	if err := g.Put(ctx, Grant{Tenant: "a", Provider: "google", Account: "x@example.com", RefreshToken: "r1", Status: StatusActive}); err != nil {
 		t.Fatal(err)
 	}
 	stop := errors.New("stop")
@@ -91,5 +94,94 @@ func TestUpdateRefusal(t *testing.T) {
 	}
 	if err := g.Update(ctx, "a", "google", "nobody@example.com", func(*Grant) error { return nil }); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("update of a missing grant: %v", err)
+	}
+}
+
+// xorSealer is a sealer whose sealed bytes differ from the token, bound to
+// its account: what a per-tenant encryption does, in miniature.
+type xorSealer struct{}
+
+func (xorSealer) Seal(_ context.Context, k store.GrantKey, b []byte) ([]byte, error) {
+	return append([]byte(k.String()+"|"), xor(b)...), nil
+}
+
+func (xorSealer) Open(_ context.Context, k store.GrantKey, b []byte) ([]byte, error) {
+	prefix := k.String() + "|"
+	if len(b) < len(prefix) || string(b[:len(prefix)]) != prefix {
+		return nil, errors.New("sealed for another account")
+	}
+	return xor(b[len(prefix):]), nil
+}
+
+func xor(b []byte) []byte {
+	out := make([]byte, len(b))
+	for i, c := range b {
+		out[i] = c ^ 0x5a
+	}
+	return out
+}
+
+// TestSealed: refresh tokens reach the store sealed, come back opened, and
+// a sealed token copied to another account does not open.
+func TestSealed(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	g := New(st, xorSealer{})
+	if err := g.Put(ctx, Grant{Tenant: "a", Provider: "google", Account: "x@example.com", RefreshToken: "1//secret", Status: StatusActive}); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := st.GetGrant(ctx, store.GrantKey{Tenant: "a", Provider: "google", Account: "x@example.com"})
+	if err != nil || strings.Contains(string(rec.Secret), "1//secret") {
+		t.Fatalf("stored secret %q, %v: want it sealed", rec.Secret, err)
+	}
+	if gr, err := g.Get(ctx, "a", "google", "x@example.com"); err != nil || gr.RefreshToken != "1//secret" || gr.Version != 1 {
+		t.Fatalf("Get = %+v, %v", gr, err)
+	}
+	rec.GrantKey.Tenant, rec.Version = "b", 0
+	if _, err := st.PutGrant(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Get(ctx, "b", "google", "x@example.com"); err == nil {
+		t.Fatal("a secret copied to another tenant's grant opened")
+	}
+}
+
+// TestUpdateIsCompareAndSet: an Update whose read was overtaken by another
+// writer reads again and applies its change to the newer grant; nothing is
+// lost across 8 writers doing 25 increments each.
+func TestUpdateIsCompareAndSet(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	if err := New(st, Plain).Put(ctx, Grant{Tenant: "a", Provider: "google", Account: "x@example.com", RefreshToken: "0", Status: StatusActive}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g := New(st, Plain) // as another process: no shared lock
+			for range 25 {
+				err := g.Update(ctx, "a", "google", "x@example.com", func(gr *Grant) error {
+					n, _ := strconv.Atoi(gr.RefreshToken)
+					gr.RefreshToken = strconv.Itoa(n + 1)
+					return nil
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	gr, err := New(st, Plain).Get(ctx, "a", "google", "x@example.com")
+	if err != nil || gr.RefreshToken != "200" || gr.Version != 201 {
+		t.Fatalf("after 200 updates: %+v, %v; want 200 at version 201", gr, err)
 	}
 }

@@ -4,7 +4,6 @@
 package integrations
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,18 +15,20 @@ import (
 	"github.com/mailcal/mailcal/auth/grants"
 	"github.com/mailcal/mailcal/auth/oauth"
 	"github.com/mailcal/mailcal/auth/tenant"
+	"github.com/mailcal/mailcal/providers"
 )
 
 // API is the /api/integrations handler. Every request must already carry
 // its tenant (tenant.Require).
 type API struct {
-	Flows  *oauth.Flows
-	Grants *grants.Store
+	Flows     *oauth.Flows
+	Grants    *grants.Store
+	Providers *providers.Registry
 	// RedirectURI is BaseURL + /oauth/callback.
 	RedirectURI string
-	// Disconnect revokes upstream and deletes locally; revokeErr reports a
-	// failed revocation after which the account was deleted all the same.
-	Disconnect func(ctx context.Context, tenant, provider, account string) (revokeErr, err error)
+	// ReadOnly: the server serves only tools that change nothing, so a
+	// connection asks for read scopes unless told otherwise.
+	ReadOnly bool
 }
 
 // maxBody bounds JSON request bodies.
@@ -64,7 +65,7 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 	}
 	gs, err := a.Grants.List(r.Context(), t)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "store_unavailable", "the keyring could not be read: "+err.Error())
+		writeError(w, http.StatusServiceUnavailable, "store_unavailable", "the accounts could not be read: "+err.Error())
 		return
 	}
 	out := make([]Integration, 0, len(gs))
@@ -80,13 +81,13 @@ func (a *API) list(w http.ResponseWriter, r *http.Request) {
 func (a *API) authorize(w http.ResponseWriter, r *http.Request) {
 	t, _ := tenant.FromContext(r.Context())
 	name := r.PathValue("provider")
-	_, limit, err := oauth.ResolveProvider(name)
+	_, limit, err := a.Providers.Resolve(name)
 	if err != nil {
 		writeError(w, http.StatusNotFound, "unknown_provider", err.Error())
 		return
 	}
 	q := r.URL.Query()
-	scopes, err := oauth.ParseScopes(q.Get("scopes"), limit)
+	scopes, err := providers.ParseScopes(q.Get("scopes"), limit, a.ReadOnly)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_scopes", "scopes: "+err.Error())
 		return
@@ -94,7 +95,7 @@ func (a *API) authorize(w http.ResponseWriter, r *http.Request) {
 	flow, err := a.Flows.Begin(r.Context(), oauth.Request{Tenant: t, Provider: name, Scopes: scopes, LoginHint: q.Get("login_hint"), RedirectURI: a.RedirectURI})
 	if err != nil {
 		status, code := http.StatusBadRequest, "invalid_request"
-		if errors.Is(err, oauth.ErrNotConfigured) {
+		if errors.Is(err, providers.ErrNotConfigured) {
 			status, code = http.StatusServiceUnavailable, "provider_not_configured"
 		}
 		writeError(w, status, code, err.Error())
@@ -107,7 +108,7 @@ func (a *API) authorize(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) connect(w http.ResponseWriter, r *http.Request) {
 	t, _ := tenant.FromContext(r.Context())
-	if _, _, err := oauth.ResolveProvider(r.PathValue("provider")); err != nil {
+	if _, _, err := a.Providers.Resolve(r.PathValue("provider")); err != nil {
 		writeError(w, http.StatusNotFound, "unknown_provider", err.Error())
 		return
 	}
@@ -153,23 +154,31 @@ func (a *API) connect(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) disconnect(w http.ResponseWriter, r *http.Request) {
 	t, _ := tenant.FromContext(r.Context())
-	provider, _, err := oauth.ResolveProvider(r.PathValue("provider"))
+	p, _, err := a.Providers.Resolve(r.PathValue("provider"))
 	if err != nil {
 		writeError(w, http.StatusNotFound, "unknown_provider", err.Error())
 		return
 	}
-	revokeErr, err := a.Disconnect(r.Context(), t, provider, r.PathValue("account"))
+	account := r.PathValue("account")
+	if !providers.PlausibleEmail(account) {
+		writeError(w, http.StatusBadRequest, "invalid_account", "the account must be an email address, as GET /api/integrations lists it")
+		return
+	}
+	d, err := a.Flows.Disconnect(r.Context(), t, p.Name, account)
 	if errors.Is(err, grants.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no %s account %q is connected", provider, r.PathValue("account")))
+		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no %s account %q is connected", p.Name, account))
 		return
 	}
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "store_unavailable", err.Error())
+		writeError(w, http.StatusServiceUnavailable, "store_unavailable", "the account could not be deleted; see the server log")
 		return
 	}
-	out := map[string]any{"success": true, "revoked": revokeErr == nil}
-	if revokeErr != nil {
-		out["warning"] = "deleted locally, but revoking at the provider failed: " + revokeErr.Error()
+	out := map[string]any{"success": true, "revoked": d.Revoked}
+	if !d.Revoked {
+		out["warning"] = "deleted from mailcal, but not revoked at the provider: " + d.RevokeErr.Error()
+		if d.RevokeHelp != "" && !errors.Is(d.RevokeErr, oauth.ErrSharedGrant) {
+			out["revoke_by_hand"] = d.RevokeHelp
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -54,7 +54,7 @@ func CallbackHandler(f *Flows) http.Handler {
 		q := r.URL.Query()
 		state := q.Get("state")
 		if e := q.Get("error"); e != "" {
-			err := f.Deny(state, "", e)
+			err := f.Deny(r.Context(), state, "", e)
 			if errors.Is(err, ErrDenied) {
 				writePage(w, http.StatusOK, page{Title: "Not connected", Class: "err", Message: "Access was not granted, so no account was connected.", Hint: "To try again, start the connection again."})
 				return
@@ -88,7 +88,9 @@ func writeFlowError(w http.ResponseWriter, err error) {
 
 // Loopback serves the callback on 127.0.0.1 at a random port, for
 // connections made from this machine (the CLI, and the stdio server's
-// connect_account tool). It starts on first use and stops once no flow waits.
+// connect_account tool). It starts on first use and stops once no flow
+// begun with its redirect URI can still come back (StateTTL after the last
+// RedirectURI call).
 type Loopback struct {
 	Flows *Flows
 
@@ -123,8 +125,7 @@ func (l *Loopback) RedirectURI() (string, error) {
 	return l.uri, nil
 }
 
-// closeWhenIdle stops the listener once no flow waits and none was started
-// for a while (a flow may be between RedirectURI and Begin).
+// closeWhenIdle stops the listener once every flow that may use it expired.
 func (l *Loopback) closeWhenIdle(srv *http.Server) {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
@@ -134,7 +135,7 @@ func (l *Loopback) closeWhenIdle(srv *http.Server) {
 			l.mu.Unlock()
 			return
 		}
-		if time.Since(l.lastUse) < 30*time.Second || l.Flows.Pending() > 0 {
+		if time.Since(l.lastUse) < StateTTL+time.Minute {
 			l.mu.Unlock()
 			continue
 		}

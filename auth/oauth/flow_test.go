@@ -11,16 +11,20 @@ import (
 
 	"github.com/mailcal/mailcal/auth/grants"
 	"github.com/mailcal/mailcal/auth/oauth"
-	"github.com/mailcal/mailcal/auth/store/keyring"
+	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/auth/store/memory"
+	"github.com/mailcal/mailcal/providers"
 	"github.com/mailcal/mailcal/providers/google/fakegoogle"
+	"github.com/mailcal/mailcal/providers/registry"
 )
 
 type fixture struct {
 	fake   *fakegoogle.Server
+	store  *memory.Store
 	grants *grants.Store
+	reg    *providers.Registry
 	flows  *oauth.Flows
 	cb     string // callback (redirect) URI
-	srv    *http.Server
 }
 
 func envFunc(kv []string) func(string) string {
@@ -38,24 +42,36 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(fake.Close)
 	fake.AddUser("alice@example.com")
 	fake.AddUser("bob@example.com")
-	getenv := envFunc(fake.Env())
-	gs := grants.New(keyring.NewMemory())
-	flows := oauth.NewFlows(oauth.FlowsConfig{
-		Providers: func(string) (*oauth.Provider, error) { return oauth.Google(getenv) },
-		Grants:    gs,
-	})
+	reg, err := providers.NewRegistry(registry.Specs(), envFunc(fake.Env()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := memory.New()
+	gs := grants.New(st, grants.Plain)
+	tenants := func(context.Context) ([]string, error) { return []string{"a", "b", "c"}, nil }
+	flows := oauth.NewFlows(oauth.FlowsConfig{Providers: reg, Grants: gs, States: st, Tenants: tenants})
 	lb := &oauth.Loopback{Flows: flows}
 	t.Cleanup(lb.Close)
 	cb, err := lb.RedirectURI()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{fake: fake, grants: gs, flows: flows, cb: cb}
+	return &fixture{fake: fake, store: st, grants: gs, reg: reg, flows: flows, cb: cb}
+}
+
+// pending counts a tenant's flows waiting in the store.
+func (f *fixture) pending(t *testing.T, tenant string) int {
+	t.Helper()
+	states, err := f.store.ListFlowStates(context.Background(), tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(states)
 }
 
 func (f *fixture) begin(t *testing.T, tenant string, scopes ...string) *oauth.Flow {
 	t.Helper()
-	flow, err := f.flows.Begin(context.Background(), oauth.Request{Tenant: tenant, Provider: "google", Scopes: scopes, RedirectURI: f.cb})
+	flow, err := f.flows.Begin(context.Background(), oauth.Request{Tenant: tenant, Provider: "google", Scopes: scopes, RedirectURI: f.cb, Wait: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,12 +112,14 @@ func TestAuthorizationURL(t *testing.T) {
 }
 
 func TestMissingClient(t *testing.T) {
-	flows := oauth.NewFlows(oauth.FlowsConfig{
-		Providers: func(string) (*oauth.Provider, error) { return oauth.Google(func(string) string { return "" }) },
-		Grants:    grants.New(keyring.NewMemory()),
-	})
-	_, err := flows.Begin(context.Background(), oauth.Request{Tenant: "a", Provider: "google", RedirectURI: "http://127.0.0.1:1/cb"})
-	if !errors.Is(err, oauth.ErrNotConfigured) || !strings.Contains(err.Error(), "MAILCAL_GOOGLE_CLIENT_ID") || !strings.Contains(err.Error(), "console.cloud.google.com") {
+	reg, err := providers.NewRegistry(registry.Specs(), func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := memory.New()
+	flows := oauth.NewFlows(oauth.FlowsConfig{Providers: reg, Grants: grants.New(st, grants.Plain), States: st})
+	_, err = flows.Begin(context.Background(), oauth.Request{Tenant: "a", Provider: "google", RedirectURI: "http://127.0.0.1:1/cb"})
+	if !errors.Is(err, providers.ErrNotConfigured) || !strings.Contains(err.Error(), "MAILCAL_GOOGLE_CLIENT_ID") || !strings.Contains(err.Error(), "console.cloud.google.com") {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -242,7 +260,7 @@ func TestPendingBoundedPerTenant(t *testing.T) {
 	for i := 0; i < 25; i++ {
 		flows = append(flows, f.begin(t, "a"))
 	}
-	if n := f.flows.Pending(); n != 20 {
+	if n := f.pending(t, "a"); n != 20 {
 		t.Fatalf("%d flows wait for tenant a, want the limit of 20", n)
 	}
 	// The oldest ones were superseded, and say so to their waiters; the
@@ -264,22 +282,112 @@ func TestPendingBoundedPerTenant(t *testing.T) {
 	f.begin(t, "b")
 }
 
-func TestRevoke(t *testing.T) {
+// TestDisconnect: a disconnect revokes at the provider (authenticating the
+// client, as RFC 7009 asks) and deletes the grant; a second one finds
+// nothing.
+func TestDisconnect(t *testing.T) {
 	f := newFixture(t)
+	ctx := context.Background()
 	flow := f.begin(t, "a")
-	to, _ := f.fake.Approve(context.Background(), flow.URL)
-	res := f.flows.Complete(context.Background(), flow.State, "a", to.Query().Get("code"))
+	to, _ := f.fake.Approve(ctx, flow.URL)
+	res := f.flows.Complete(ctx, flow.State, "a", to.Query().Get("code"))
 	if res.Err != nil {
 		t.Fatal(res.Err)
 	}
-	if err := f.flows.Revoke(context.Background(), "google", res.Grant.RefreshToken); err != nil {
+	d, err := f.flows.Disconnect(ctx, "a", "google", "Alice@Example.com")
+	if err != nil || !d.Revoked || d.Account != "alice@example.com" {
+		t.Fatalf("Disconnect = %+v, %v", d, err)
+	}
+	if f.fake.RevokeRequests() != 1 || len(f.fake.Granted("alice@example.com")) != 0 {
+		t.Fatalf("revoke requests = %d; still granted %v", f.fake.RevokeRequests(), f.fake.Granted("alice@example.com"))
+	}
+	if _, err := f.grants.Get(ctx, "a", "google", "alice@example.com"); !errors.Is(err, grants.ErrNotFound) {
+		t.Fatalf("grant after disconnect: %v", err)
+	}
+	if _, err := f.flows.Disconnect(ctx, "a", "google", "alice@example.com"); !errors.Is(err, grants.ErrNotFound) {
+		t.Fatalf("second disconnect: %v", err)
+	}
+}
+
+// TestFlowStatesShared: the state lives in the store, so another process
+// (or replica) over the same store completes a flow this one began, once.
+func TestFlowStatesShared(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	other := oauth.NewFlows(oauth.FlowsConfig{Providers: f.reg, Grants: grants.New(f.store, grants.Plain), States: f.store})
+	flow := f.begin(t, "a")
+	to, _ := f.fake.Approve(ctx, flow.URL)
+	if res := other.Complete(ctx, flow.State, "", to.Query().Get("code")); res.Err != nil || res.Grant.Account != "alice@example.com" {
+		t.Fatalf("completed by another process: %+v", res)
+	}
+	if res := f.flows.Complete(ctx, flow.State, "", to.Query().Get("code")); !errors.Is(res.Err, oauth.ErrUnknownState) {
+		t.Fatalf("the same state again, here: %v", res.Err)
+	}
+	states, _ := f.store.ListFlowStates(ctx, "a")
+	for _, st := range states {
+		if strings.Contains(st.ID, flow.State) {
+			t.Fatal("a flow state is stored under its state value")
+		}
+	}
+}
+
+// failingPut is a grant store whose writes fail.
+type failingPut struct{ store.Grants }
+
+func (failingPut) PutGrant(context.Context, store.Grant) (int64, error) {
+	return 0, errors.New("keyring locked")
+}
+
+// TestFailedConnectRevokesNewToken: when the grant cannot be kept after
+// the code exchange, the refresh token the provider just issued is revoked
+// rather than left live upstream.
+func TestFailedConnectRevokesNewToken(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	flows := oauth.NewFlows(oauth.FlowsConfig{Providers: f.reg, Grants: grants.New(failingPut{f.store}, grants.Plain), States: f.store})
+	flow, err := flows.Begin(ctx, oauth.Request{Tenant: "a", Provider: "google", RedirectURI: f.cb})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if f.fake.RevokeRequests() != 1 {
-		t.Fatalf("revoke requests = %d", f.fake.RevokeRequests())
+	to, _ := f.fake.Approve(ctx, flow.URL)
+	res := flows.Complete(ctx, flow.State, "a", to.Query().Get("code"))
+	if res.Err == nil || !strings.Contains(res.Err.Error(), "storing the connection") {
+		t.Fatalf("Complete = %+v", res)
 	}
-	// Revoking again is not an error: the token is gone either way.
-	if err := f.flows.Revoke(context.Background(), "google", res.Grant.RefreshToken); err != nil {
-		t.Fatal(err)
+	if n := f.fake.RevokeRequests(); n != 1 {
+		t.Fatalf("%d revocations after a failed connect, want 1", n)
+	}
+	if g := f.fake.Granted("alice@example.com"); len(g) != 0 {
+		t.Fatalf("the failed connection's grant is still live upstream: %v", g)
+	}
+}
+
+// TestForgetTenant: every account of the tenant is revoked and deleted and
+// its waiting flows dropped; other tenants keep theirs.
+func TestForgetTenant(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for _, tenant := range []string{"a", "b"} {
+		flow := f.begin(t, tenant)
+		to, _ := f.fake.Approve(ctx, strings.Replace(flow.URL, "login_hint=", "x=", 1))
+		if res := f.flows.Complete(ctx, flow.State, tenant, to.Query().Get("code")); res.Err != nil {
+			t.Fatal(res.Err)
+		}
+	}
+	f.begin(t, "a") // still waiting
+	f.begin(t, "b")
+	done, err := f.flows.ForgetTenant(ctx, "a")
+	if err != nil || len(done) != 1 {
+		t.Fatalf("ForgetTenant = %+v, %v", done, err)
+	}
+	// alice is connected to b too: revoking would cut b off upstream.
+	if !errors.Is(done[0].RevokeErr, oauth.ErrSharedGrant) || f.fake.RevokeRequests() != 0 {
+		t.Fatalf("shared account: %+v, %d revocations", done[0], f.fake.RevokeRequests())
+	}
+	if gs, _ := f.grants.List(ctx, "a"); len(gs) != 0 || f.pending(t, "a") != 0 {
+		t.Fatalf("tenant a keeps %v and %d flows", gs, f.pending(t, "a"))
+	}
+	if gs, _ := f.grants.List(ctx, "b"); len(gs) != 1 || f.pending(t, "b") != 1 {
+		t.Fatalf("tenant b has %v and %d flows, want its account and flow", gs, f.pending(t, "b"))
 	}
 }

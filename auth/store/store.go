@@ -22,8 +22,10 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Errors of every implementation, matched with errors.Is.
@@ -143,6 +145,10 @@ const (
 )
 
 // Limits every implementation enforces (the keyring's items are small).
+// They bound each field, not a whole record: an implementation with a
+// smaller record (the keyring's items hold 2048 bytes in all, see
+// store/keyring) refuses, with an error that says so, a record within these
+// limits that it cannot hold.
 const (
 	MaxAccountLen = 254  // an email address
 	MaxSecretLen  = 1024 // a sealed refresh token
@@ -198,6 +204,8 @@ func ValidGrant(g Grant) error {
 		return fmt.Errorf("grant %s: secret of %d bytes; at most %d", g.GrantKey, len(g.Secret), MaxSecretLen)
 	case len(g.Scopes) > MaxScopes:
 		return fmt.Errorf("grant %s: %d scopes; at most %d", g.GrantKey, len(g.Scopes), MaxScopes)
+	case !validText(g.StatusReason) || slices.IndexFunc(g.Scopes, invalidText) >= 0:
+		return fmt.Errorf("grant %s: a scope or the status reason is not valid UTF-8 or holds a NUL", g.GrantKey)
 	}
 	switch g.Status {
 	case StatusActive, StatusNeedsReauth, StatusRevoked:
@@ -214,6 +222,13 @@ func ValidFlowID(id string) error {
 	}
 	return nil
 }
+
+// validText reports whether every store keeps s as it is: valid UTF-8
+// without NUL. JSON (the keyring's items) replaces invalid bytes with U+FFFD,
+// and PostgreSQL's text refuses them and NUL.
+func validText(s string) bool { return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 }
+
+func invalidText(s string) bool { return !validText(s) }
 
 func clip(s string) string {
 	if len(s) > 64 {
@@ -242,6 +257,9 @@ func ValidFlowState(f FlowState) error {
 	}
 	if len(f.Scopes) > MaxScopes || len(f.Verifier) > 128 || len(f.RedirectURI) > 512 || len(f.LoginHint) > MaxAccountLen {
 		return fmt.Errorf("flow state %s…: a field is too long", f.ID[:8])
+	}
+	if !validText(f.Verifier) || !validText(f.RedirectURI) || !validText(f.LoginHint) || slices.IndexFunc(f.Scopes, invalidText) >= 0 {
+		return fmt.Errorf("flow state %s…: a field is not valid UTF-8 or holds a NUL", f.ID[:8])
 	}
 	if f.ExpiresAt.IsZero() || !f.ExpiresAt.After(f.CreatedAt) {
 		return fmt.Errorf("flow state %s…: it must expire after it was created", f.ID[:8])

@@ -10,15 +10,11 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
-	"sort"
-	"strings"
 	"time"
 
-	"github.com/mailcal/mailcal/auth/store/keyring"
+	"github.com/mailcal/mailcal/auth/store"
 )
 
 // Default is the tenant of a stdio server started without --tenant.
@@ -28,8 +24,6 @@ const Default = "default"
 // (and to find with secret scanners).
 const keyPrefix = "mck_"
 
-const storePrefix = "tenant/"
-
 var (
 	// ErrExists is returned by Add for a name already in use.
 	ErrExists = errors.New("tenant already exists")
@@ -37,33 +31,22 @@ var (
 	ErrNotFound = errors.New("tenant not found")
 )
 
-var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
-
 // ValidateName checks a tenant name: 1 to 63 characters of a-z, 0-9, '-' and
 // '_', starting with a letter or digit.
-func ValidateName(name string) error {
-	if !nameRE.MatchString(name) {
-		return fmt.Errorf("invalid tenant name %q: use 1 to 63 characters of a-z, 0-9, '-' and '_', starting with a letter or digit", name)
-	}
-	return nil
-}
+func ValidateName(name string) error { return store.ValidTenant(name) }
 
 // Tenant is one workspace. KeyHash is the hex SHA-256 of its API key; the key
 // itself is never stored.
-type Tenant struct {
-	Name      string    `json:"name"`
-	KeyHash   string    `json:"key_hash"`
-	CreatedAt time.Time `json:"created_at"`
-}
+type Tenant = store.Tenant
 
 // Registry keeps tenants in a store.
 type Registry struct {
-	store keyring.KV
+	store store.Tenants
 	now   func() time.Time
 }
 
 // NewRegistry returns a registry over s.
-func NewRegistry(s keyring.KV) *Registry {
+func NewRegistry(s store.Tenants) *Registry {
 	return &Registry{store: s, now: time.Now}
 }
 
@@ -73,21 +56,16 @@ func (r *Registry) Add(ctx context.Context, name string) (string, error) {
 	if err := ValidateName(name); err != nil {
 		return "", err
 	}
-	if _, err := r.store.Get(ctx, storePrefix+name); err == nil {
-		return "", fmt.Errorf("%w: %s", ErrExists, name)
-	} else if !errors.Is(err, keyring.ErrNotFound) {
-		return "", err
-	}
 	key, err := NewKey()
 	if err != nil {
 		return "", err
 	}
 	t := Tenant{Name: name, KeyHash: HashKey(key), CreatedAt: r.now().UTC().Truncate(time.Second)}
-	data, err := json.Marshal(t)
-	if err != nil {
-		return "", err
+	err = r.store.CreateTenant(ctx, t)
+	if errors.Is(err, store.ErrExists) {
+		return "", fmt.Errorf("%w: %s", ErrExists, name)
 	}
-	if err := r.store.Set(ctx, storePrefix+name, data); err != nil {
+	if err != nil {
 		return "", err
 	}
 	return key, nil
@@ -98,15 +76,14 @@ func (r *Registry) Get(ctx context.Context, name string) (Tenant, error) {
 	if err := ValidateName(name); err != nil {
 		return Tenant{}, err
 	}
-	data, err := r.store.Get(ctx, storePrefix+name)
-	if errors.Is(err, keyring.ErrNotFound) {
+	t, err := r.store.GetTenant(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
 		return Tenant{}, fmt.Errorf("%w: %s", ErrNotFound, name)
 	}
 	if err != nil {
 		return Tenant{}, err
 	}
-	var t Tenant
-	if err := json.Unmarshal(data, &t); err != nil || t.Name != name || len(t.KeyHash) != sha256.Size*2 {
+	if t.Name != name || len(t.KeyHash) != sha256.Size*2 {
 		return Tenant{}, fmt.Errorf("tenant %s: stored record is damaged; remove and add it again", name)
 	}
 	return t, nil
@@ -114,33 +91,18 @@ func (r *Registry) Get(ctx context.Context, name string) (Tenant, error) {
 
 // List returns every tenant, sorted by name.
 func (r *Registry) List(ctx context.Context) ([]Tenant, error) {
-	keys, err := r.store.List(ctx, storePrefix)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Tenant, 0, len(keys))
-	for _, k := range keys {
-		t, err := r.Get(ctx, strings.TrimPrefix(k, storePrefix))
-		if errors.Is(err, ErrNotFound) {
-			continue // removed meanwhile
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	return r.store.ListTenants(ctx)
 }
 
-// Remove deletes a tenant. Its key stops working at once in this process and
-// within the authenticator's refresh interval in running servers.
+// Remove deletes a tenant's record. Its key stops working at once in this
+// process and within the authenticator's refresh interval in running
+// servers. Its accounts and flows are the caller's to remove first.
 func (r *Registry) Remove(ctx context.Context, name string) error {
 	if err := ValidateName(name); err != nil {
 		return err
 	}
-	err := r.store.Delete(ctx, storePrefix+name)
-	if errors.Is(err, keyring.ErrNotFound) {
+	err := r.store.DeleteTenant(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("%w: %s", ErrNotFound, name)
 	}
 	return err

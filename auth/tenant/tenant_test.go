@@ -3,6 +3,7 @@ package tenant
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -10,12 +11,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailcal/mailcal/auth/store/keyring"
+	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/auth/store/memory"
 )
 
 func TestAddListRemove(t *testing.T) {
 	ctx := context.Background()
-	s := keyring.NewMemory()
+	s := memory.New()
 	reg := NewRegistry(s)
 	key, err := reg.Add(ctx, "acme")
 	if err != nil {
@@ -38,8 +40,8 @@ func TestAddListRemove(t *testing.T) {
 		t.Fatalf("list = %+v", ts)
 	}
 	// Only the hash is stored: the key itself appears nowhere in the store.
-	data, _ := s.Get(ctx, "tenant/acme")
-	if strings.Contains(string(data), key) || !strings.Contains(string(data), HashKey(key)) {
+	rec, _ := s.GetTenant(ctx, "acme")
+	if data := fmt.Sprintf("%+v", rec); strings.Contains(data, key) || rec.KeyHash != HashKey(key) {
 		t.Fatalf("stored record %s: want the key's hash and not the key", data)
 	}
 	if err := reg.Remove(ctx, "acme"); err != nil {
@@ -65,7 +67,7 @@ func TestValidateName(t *testing.T) {
 
 func TestAuthenticate(t *testing.T) {
 	ctx := context.Background()
-	reg := NewRegistry(keyring.NewMemory())
+	reg := NewRegistry(memory.New())
 	ka, _ := reg.Add(ctx, "a")
 	kb, _ := reg.Add(ctx, "b")
 	auth := NewAuthenticator(reg)
@@ -99,21 +101,21 @@ func TestAuthenticate(t *testing.T) {
 // countingStore counts List calls to show that wrong keys cannot make the
 // authenticator hammer the keyring.
 type countingStore struct {
-	keyring.KV
+	store.Tenants
 	mu    sync.Mutex
 	lists int
 }
 
-func (c *countingStore) List(ctx context.Context, prefix string) ([]string, error) {
+func (c *countingStore) ListTenants(ctx context.Context) ([]store.Tenant, error) {
 	c.mu.Lock()
 	c.lists++
 	c.mu.Unlock()
-	return c.KV.List(ctx, prefix)
+	return c.Tenants.ListTenants(ctx)
 }
 
 func TestWrongKeysDoNotHammerTheStore(t *testing.T) {
 	ctx := context.Background()
-	cs := &countingStore{KV: keyring.NewMemory()}
+	cs := &countingStore{Tenants: memory.New()}
 	reg := NewRegistry(cs)
 	if _, err := reg.Add(ctx, "a"); err != nil {
 		t.Fatal(err)
@@ -137,7 +139,7 @@ func TestWrongKeysDoNotHammerTheStore(t *testing.T) {
 
 func TestRequire(t *testing.T) {
 	ctx := context.Background()
-	reg := NewRegistry(keyring.NewMemory())
+	reg := NewRegistry(memory.New())
 	key, _ := reg.Add(ctx, "acme")
 	var reached string
 	h := Require(NewAuthenticator(reg), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -182,21 +184,21 @@ func TestRequire(t *testing.T) {
 
 // getCountingStore counts reads of single items.
 type getCountingStore struct {
-	keyring.KV
+	store.Tenants
 	mu   sync.Mutex
 	gets int
 }
 
-func (c *getCountingStore) Get(ctx context.Context, key string) ([]byte, error) {
+func (c *getCountingStore) GetTenant(ctx context.Context, name string) (store.Tenant, error) {
 	c.mu.Lock()
 	c.gets++
 	c.mu.Unlock()
-	return c.KV.Get(ctx, key)
+	return c.Tenants.GetTenant(ctx, name)
 }
 
 func TestRemovedTenantRefusedWithinSeconds(t *testing.T) {
 	ctx := context.Background()
-	cs := &getCountingStore{KV: keyring.NewMemory()}
+	cs := &getCountingStore{Tenants: memory.New()}
 	reg := NewRegistry(cs)
 	keys := map[string]string{}
 	for _, n := range []string{"a", "b", "c", "d"} {

@@ -19,7 +19,7 @@ type ReauthError struct {
 	Tenant   string
 	Provider string // provider name, e.g. "google"
 	Account  string
-	// Reason says why, e.g. "Google refused its refresh token
+	// Reason says why, e.g. "<Title> refused its refresh token
 	// (invalid_grant: Token has been expired or revoked.)". It never holds a
 	// token.
 	Reason string
@@ -27,25 +27,9 @@ type ReauthError struct {
 	ConnectedAt time.Time
 	// FailedAt is when the grant was found dead (zero if unknown).
 	FailedAt time.Time
-}
-
-// Testing-mode window: Google refresh tokens of an app whose consent screen is
-// in "Testing" status expire 7 days after consent. We notice it at the next
-// refresh (at the latest at the next health check), so allow some slack.
-const (
-	testingModeMin = 6*24*time.Hour + 12*time.Hour
-	testingModeMax = 7*24*time.Hour + 12*time.Hour
-)
-
-// LikelyTestingMode reports whether the grant died about 7 days after it was
-// connected, the classic symptom of a Google OAuth consent screen left in
-// "Testing" status (its refresh tokens expire after 7 days).
-func (e *ReauthError) LikelyTestingMode() bool {
-	if e.Provider != "google" || e.ConnectedAt.IsZero() || e.FailedAt.IsZero() {
-		return false
-	}
-	d := e.FailedAt.Sub(e.ConnectedAt)
-	return d >= testingModeMin && d <= testingModeMax
+	// Advice names the likely cause and its cure, from the provider's spec
+	// (e.g. an app left in a testing status); "" if none.
+	Advice string
 }
 
 func (e *ReauthError) Error() string {
@@ -54,11 +38,11 @@ func (e *ReauthError) Error() string {
 		reason = "its grant no longer works"
 	}
 	s := fmt.Sprintf("account %s (%s) needs to be reconnected: %s", e.Account, e.Provider, reason)
-	if e.LikelyTestingMode() {
+	if e.Advice != "" {
 		if !strings.HasSuffix(s, ".") && !strings.HasSuffix(s, ".)") {
 			s += "."
 		}
-		s += ` It died about 7 days after it was connected: the Google Cloud project's OAuth consent screen is probably in "Testing" status, whose refresh tokens expire after 7 days; publish the app (In production) to stop this.`
+		s += " " + e.Advice
 	}
 	return s
 }
@@ -119,19 +103,6 @@ func sanitize(s string, secrets ...string) string {
 		s = string(r[:300]) + "…"
 	}
 	return s
-}
-
-// displayName is a provider's name as people write it.
-func displayName(provider string) string {
-	switch provider {
-	case "google":
-		return "Google"
-	case "microsoft":
-		return "Microsoft"
-	case "":
-		return "The provider"
-	}
-	return provider
 }
 
 // errReplaced stops a grant update when the stored grant is no longer the

@@ -93,7 +93,7 @@ func (m *Manager) check(ctx context.Context, skipWithin time.Duration) ([]CheckR
 			case r.Err == nil:
 				m.log.Info("token health check", attrs...)
 			case errors.As(r.Err, &re):
-				m.log.Warn("token health check", append(attrs, "reason", re.Reason, "likely_testing_mode", re.LikelyTestingMode())...)
+				m.log.Warn("token health check", append(attrs, "reason", re.Reason, "advice", re.Advice)...)
 			default:
 				m.log.Warn("token health check", append(attrs, "err", r.Err)...)
 			}

@@ -14,7 +14,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/mailcal/mailcal/auth/grants"
-	"github.com/mailcal/mailcal/auth/oauth"
+	"github.com/mailcal/mailcal/providers"
 )
 
 // refresh reads the account's grant and gets a new access token with its
@@ -66,7 +66,7 @@ func (m *Manager) refresh(ctx context.Context, e *entry) (*cached, error) {
 			m.log.Info("rotated refresh token saved", "tenant", k.tenant, "provider", k.provider, "account", k.account)
 		}
 
-		prov, err := m.cfg.Provider(gr.Provider)
+		prov, err := m.cfg.Providers.Get(gr.Provider)
 		if err == nil {
 			err = prov.Configured() // says how to set the OAuth client up
 		}
@@ -102,7 +102,7 @@ func (m *Manager) refresh(ctx context.Context, e *entry) (*cached, error) {
 			}
 			m.log.Warn("grant refused by provider; marked needs_reauth",
 				"tenant", k.tenant, "provider", k.provider, "account", k.account,
-				"reason", re.Reason, "likely_testing_mode", re.LikelyTestingMode())
+				"reason", re.Reason, "advice", re.Advice)
 			return nil, re
 		}
 
@@ -176,8 +176,8 @@ func (m *Manager) newCached(tok *oauth2.Token, start time.Time) *cached {
 // exchange makes the refresh request, retrying transient failures with
 // exponential backoff and jitter (or the provider's Retry-After) within ctx.
 // It returns a *ReauthError for invalid_grant and a *RefreshError otherwise.
-func (m *Manager) exchange(ctx context.Context, prov *oauth.Provider, gr grants.Grant) (*oauth2.Token, error) {
-	conf := prov.Config(gr.Scopes, "")
+func (m *Manager) exchange(ctx context.Context, prov *providers.Provider, gr grants.Grant) (*oauth2.Token, error) {
+	conf := prov.OAuth2(gr.Scopes, "")
 	delay := m.cfg.RetryBase
 	for attempt := 1; ; attempt++ {
 		// A one-shot source per attempt: we do the caching and see rotation.
@@ -220,8 +220,8 @@ type classified struct {
 
 // classify turns an x/oauth2 error into a sanitised one: only the HTTP
 // status, the OAuth error code and description survive, never the body.
-func (m *Manager) classify(err error, gr grants.Grant, prov *oauth.Provider, attempt int) classified {
-	secrets := []string{gr.RefreshToken, prov.ClientSecret}
+func (m *Manager) classify(err error, gr grants.Grant, prov *providers.Provider, attempt int) classified {
+	secrets := []string{gr.RefreshToken, prov.Config.ClientSecret}
 	fe := &RefreshError{Tenant: gr.Tenant, Provider: gr.Provider, Account: gr.Account, Attempts: attempt}
 	var re *oauth2.RetrieveError
 	var ue *url.Error
@@ -235,11 +235,16 @@ func (m *Manager) classify(err error, gr grants.Grant, prov *oauth.Provider, att
 			what += ": " + fe.Description
 		}
 		if fe.Code == "invalid_grant" {
-			return classified{reauth: &ReauthError{
+			re := &ReauthError{
 				Tenant: gr.Tenant, Provider: gr.Provider, Account: gr.Account,
-				Reason:      fmt.Sprintf("%s refused its refresh token (%s)", displayName(gr.Provider), what),
+				Reason:      fmt.Sprintf("%s refused its refresh token (%s)", prov.Title, what),
 				ConnectedAt: gr.ConnectedAt, FailedAt: m.cfg.Now(),
-			}}
+			}
+			if prov.DeadGrantAdvice != nil {
+				re.Advice = prov.DeadGrantAdvice(providers.DeadGrant{Code: fe.Code, Description: fe.Description,
+					ConnectedAt: re.ConnectedAt, FailedAt: re.FailedAt})
+			}
+			return classified{reauth: re}
 		}
 		status := "an error"
 		if re.Response != nil {

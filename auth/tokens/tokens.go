@@ -38,7 +38,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/mailcal/mailcal/auth/grants"
-	"github.com/mailcal/mailcal/auth/oauth"
+	"github.com/mailcal/mailcal/providers"
 )
 
 // Defaults for Config.
@@ -53,11 +53,11 @@ const (
 	DefaultFailureCooldown = 2 * time.Second
 )
 
-// Config configures a Manager. Grants and Provider are required.
+// Config configures a Manager. Grants and Providers are required.
 type Config struct {
 	Grants *grants.Store
-	// Provider returns the OAuth client and endpoints of a provider name.
-	Provider func(name string) (*oauth.Provider, error)
+	// Providers gives each provider's OAuth client and endpoints.
+	Providers *providers.Registry
 	// HTTPClient talks to token endpoints; default: an http.Client with a
 	// 15 s timeout.
 	HTTPClient *http.Client
@@ -88,8 +88,8 @@ type Config struct {
 	// access token while it is still valid); default 2s. A longer
 	// Retry-After from the provider extends it.
 	FailureCooldown time.Duration
-	// SourceTimeout bounds each Token call of a TokenSource (which has no
-	// context of its own); default 30s.
+	// SourceTimeout bounds each Token call of a Source, within the
+	// caller's context; default 30s.
 	SourceTimeout time.Duration
 }
 
@@ -151,11 +151,11 @@ type flight struct {
 	stale *oauth2.Token // on a temporary failure: the previous token, if still usable
 }
 
-// New returns a Manager. It panics if cfg.Grants or cfg.Provider is nil.
+// New returns a Manager. It panics if cfg.Grants or cfg.Providers is nil.
 // Call Close when done with it.
 func New(cfg Config) *Manager {
-	if cfg.Grants == nil || cfg.Provider == nil {
-		panic("tokens.New: Config.Grants and Config.Provider are required")
+	if cfg.Grants == nil || cfg.Providers == nil {
+		panic("tokens.New: Config.Grants and Config.Providers are required")
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: DefaultHTTPTimeout}
@@ -213,7 +213,7 @@ var ErrClosed = errors.New("token manager closed")
 //
 // Errors: *ReauthError (errors.Is ErrNeedsReauth) when the account must be
 // connected again; grants.ErrNotFound (wrapped) when it is not connected;
-// *RefreshError when the token endpoint failed; oauth.ErrNotConfigured
+// *RefreshError when the token endpoint failed; providers.ErrNotConfigured
 // (wrapped) when the provider's OAuth client is missing; ctx.Err() when ctx
 // ended.
 func (m *Manager) Token(ctx context.Context, tenant, provider, account string) (*oauth2.Token, error) {
@@ -239,11 +239,11 @@ func (m *Manager) cached(k key) *oauth2.Token {
 	return nil
 }
 
-// TokenSource returns an oauth2.TokenSource for the account (for
-// option.WithTokenSource or oauth2.Transport). Each Token call asks the
-// Manager, bounded by Config.SourceTimeout, so refreshes, Invalidate and
-// reauth apply at once. Wrapping it in oauth2.ReuseTokenSource would hide them.
-func (m *Manager) TokenSource(tenant, provider, account string) oauth2.TokenSource {
+// Source returns the account's token source, for its provider's API
+// clients: each Token call asks the Manager (bounded by the caller's
+// context and Config.SourceTimeout), so refreshes, Invalidate and reauth
+// apply at once; Invalidate drops a token the provider refused.
+func (m *Manager) Source(tenant, provider, account string) providers.TokenSource {
 	return source{m: m, k: makeKey(tenant, provider, account)}
 }
 
@@ -252,13 +252,17 @@ type source struct {
 	k key
 }
 
-func (s source) Token() (*oauth2.Token, error) {
+func (s source) Token(ctx context.Context) (*oauth2.Token, error) {
 	if t := s.m.cached(s.k); t != nil {
 		return t, nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.m.cfg.SourceTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.m.cfg.SourceTimeout)
 	defer cancel()
 	return s.m.token(ctx, s.k, false)
+}
+
+func (s source) Invalidate(accessToken string) {
+	s.m.Invalidate(s.k.tenant, s.k.provider, s.k.account, accessToken)
 }
 
 // Invalidate drops the account's cached access token if it is still
@@ -388,6 +392,7 @@ func (m *Manager) run(e *entry, f *flight) {
 		e.lastOK = now
 		f.tok = c.tok
 	case errors.As(err, &re):
+		m.advise(re)
 		// The grant is dead: drop the token source, remember the answer.
 		e.cur.Store(nil)
 		e.reauth, e.reauthAt = re, now
@@ -407,4 +412,14 @@ func (m *Manager) run(e *entry, f *flight) {
 	}
 	e.mu.Unlock()
 	close(f.done)
+}
+
+// advise adds the provider's advice on a dead grant, if it has some.
+func (m *Manager) advise(re *ReauthError) {
+	if re.Advice != "" {
+		return
+	}
+	if p, err := m.cfg.Providers.Get(re.Provider); err == nil && p.DeadGrantAdvice != nil {
+		re.Advice = p.DeadGrantAdvice(providers.DeadGrant{ConnectedAt: re.ConnectedAt, FailedAt: re.FailedAt})
+	}
 }

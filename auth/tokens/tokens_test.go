@@ -19,8 +19,9 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/mailcal/mailcal/auth/grants"
-	"github.com/mailcal/mailcal/auth/oauth"
-	"github.com/mailcal/mailcal/auth/store/keyring"
+	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/auth/store/memory"
+	"github.com/mailcal/mailcal/providers"
 )
 
 const (
@@ -115,26 +116,47 @@ func okHandler(ep **endpoint) func(http.ResponseWriter, string, int64) {
 	}
 }
 
-// flakyStore wraps a Store; Set fails while failSets > 0, and onSet sees
-// every successful Set.
+// flakyStore wraps a grant store; PutGrant fails while failSets > 0, and
+// onSet sees every grant written.
 type flakyStore struct {
-	keyring.KV
+	store.Grants
 	failSets atomic.Int64
-	onSet    func(key string, value []byte)
+	onSet    func(g store.Grant)
 }
 
-func (f *flakyStore) Set(ctx context.Context, key string, value []byte) error {
+func (f *flakyStore) PutGrant(ctx context.Context, g store.Grant) (int64, error) {
 	if f.failSets.Add(-1) >= 0 {
-		return errors.New("keyring locked")
+		return 0, errors.New("keyring locked")
 	}
 	f.failSets.Store(0)
-	if err := f.KV.Set(ctx, key, value); err != nil {
-		return err
+	v, err := f.Grants.PutGrant(ctx, g)
+	if err != nil {
+		return v, err
 	}
 	if f.onSet != nil {
-		f.onSet(key, value)
+		f.onSet(g)
 	}
-	return nil
+	return v, nil
+}
+
+// testProviders is a registry of one provider whose token endpoint is
+// tokenURL; advice, if set, is its dead-grant advice.
+func testProviders(t testing.TB, tokenURL, secret string, advice func(providers.DeadGrant) string) *providers.Registry {
+	t.Helper()
+	spec := &providers.Spec{
+		Name: prov, Title: "Example", Products: "Example Mail",
+		Configure: func(func(string) string) (providers.Config, error) {
+			return providers.Config{ClientID: "cid", ClientSecret: secret, TokenURL: tokenURL}, nil
+		},
+		NewAPI: func(providers.Config, *http.Client) (providers.API, error) { return nil, errors.New("no API") },
+		Scopes: map[string][]string{providers.MailRead: {"mail"}}, DeadGrantAdvice: advice,
+		Limits: providers.Limits{MaxMessageBytes: 1 << 20, MaxRecipients: 10},
+	}
+	reg, err := providers.NewRegistry([]*providers.Spec{spec}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg
 }
 
 type harness struct {
@@ -169,21 +191,16 @@ func newHarness(t *testing.T, handle func(h *harness) func(http.ResponseWriter, 
 	t.Helper()
 	h := &harness{clk: &clock{t: time.Date(2026, 11, 10, 9, 0, 0, 0, time.UTC)}, logs: &syncBuffer{}}
 	h.ep = newEndpoint(t, func(w http.ResponseWriter, rt string, n int64) { handle(h)(w, rt, n) })
-	h.st = &flakyStore{KV: keyring.NewMemory()}
-	h.gs = grants.New(h.st)
+	h.st = &flakyStore{Grants: memory.New()}
+	h.gs = grants.New(h.st, grants.Plain)
 	h.grant = grants.Grant{Tenant: tenant, Provider: prov, Account: account, RefreshToken: firstRT,
-		Scopes: []string{oauth.MailRead}, ConnectedAt: h.clk.Now().Add(-24 * time.Hour), Status: grants.StatusActive}
+		Scopes: []string{providers.MailRead}, ConnectedAt: h.clk.Now().Add(-24 * time.Hour), Status: grants.StatusActive}
 	if err := h.gs.Put(context.Background(), h.grant); err != nil {
 		t.Fatal(err)
 	}
 	h.cfg = Config{
-		Grants: h.gs,
-		Provider: func(name string) (*oauth.Provider, error) {
-			if name != prov {
-				return nil, fmt.Errorf("unknown provider %q", name)
-			}
-			return &oauth.Provider{Name: prov, ClientID: "cid", ClientSecret: clientSecret, TokenURL: h.ep.srv.URL}, nil
-		},
+		Grants:    h.gs,
+		Providers: testProviders(t, h.ep.srv.URL, clientSecret, nil),
 		Now:       h.clk.Now,
 		Logger:    slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		RetryBase: time.Millisecond,
@@ -263,8 +280,8 @@ func TestCachedTokenReuse(t *testing.T) {
 		t.Errorf("mixed-case account: %v, same=%v", err, c == a)
 	}
 	// TokenSource goes through the Manager.
-	if c, err := h.m.TokenSource(tenant, prov, account).Token(); err != nil || c != a {
-		t.Errorf("TokenSource: %v, same=%v", err, c == a)
+	if c, err := h.m.Source(tenant, prov, account).Token(context.Background()); err != nil || c != a {
+		t.Errorf("Source: %v, same=%v", err, c == a)
 	}
 	h.clk.Advance(54 * time.Minute) // 6 minutes left: still outside the 5 min margin
 	if c := h.mustToken(t); c != a || h.ep.count.Load() != 1 {
@@ -350,12 +367,10 @@ func TestRotatedRefreshTokenSavedBeforeUse(t *testing.T) {
 	// Every store write of a rotated refresh token must happen before the
 	// access token issued with it is handed out.
 	var saves atomic.Int64
-	h.st.onSet = func(key string, value []byte) {
-		var g grants.Grant
-		_ = json.Unmarshal(value, &g)
+	h.st.onSet = func(g store.Grant) {
 		mu.Lock()
 		defer mu.Unlock()
-		if a, ok := issuedWith[g.RefreshToken]; ok {
+		if a, ok := issuedWith[string(g.Secret)]; ok {
 			saves.Add(1)
 			if handedOut[a] {
 				t.Errorf("refresh token saved after the access token issued with it was handed out")
@@ -420,7 +435,7 @@ func TestRotatedRefreshTokenSavedBeforeUse(t *testing.T) {
 func TestRefreshWithoutRefreshTokenKeepsOld(t *testing.T) {
 	h := newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) { return okHandler(&h.ep) })
 	var sets atomic.Int64
-	h.st.onSet = func(string, []byte) { sets.Add(1) }
+	h.st.onSet = func(store.Grant) { sets.Add(1) }
 	h.mustToken(t)
 	h.clk.Advance(2 * time.Hour)
 	h.mustToken(t)
@@ -518,9 +533,7 @@ func TestNetworkErrorRetried(t *testing.T) {
 	deadURL := dead.URL
 	dead.Close()
 	cfg := h.cfg
-	cfg.Provider = func(string) (*oauth.Provider, error) {
-		return &oauth.Provider{Name: prov, ClientID: "cid", ClientSecret: clientSecret, TokenURL: deadURL}, nil
-	}
+	cfg.Providers = testProviders(t, deadURL, clientSecret, nil)
 	m := New(cfg)
 	defer m.Close()
 	_, err := m.Token(context.Background(), tenant, prov, account)
@@ -565,16 +578,16 @@ func TestInvalidGrant(t *testing.T) {
 	if !errors.As(err, &re) || !errors.Is(err, ErrNeedsReauth) {
 		t.Fatalf("err = %v", err)
 	}
-	want := "account x@y.com (google) needs to be reconnected: Google refused its refresh token (invalid_grant: Token has been expired or revoked.)"
+	want := "account x@y.com (google) needs to be reconnected: Example refused its refresh token (invalid_grant: Token has been expired or revoked.)"
 	if err.Error() != want {
 		t.Errorf("error text:\n got %s\nwant %s", err, want)
 	}
 	if re.Tenant != tenant || re.Provider != prov || re.Account != account ||
-		!re.ConnectedAt.Equal(h.grant.ConnectedAt) || !re.FailedAt.Equal(h.clk.Now()) || re.LikelyTestingMode() {
+		!re.ConnectedAt.Equal(h.grant.ConnectedAt) || !re.FailedAt.Equal(h.clk.Now()) || re.Advice != "" {
 		t.Errorf("fields: %+v", re)
 	}
 	g := h.stored(t)
-	if g.Status != grants.StatusNeedsReauth || g.StatusReason != "Google refused its refresh token (invalid_grant: Token has been expired or revoked.)" ||
+	if g.Status != grants.StatusNeedsReauth || g.StatusReason != "Example refused its refresh token (invalid_grant: Token has been expired or revoked.)" ||
 		!g.StatusAt.Equal(time.Date(2026, 11, 10, 9, 0, 0, 0, time.UTC)) {
 		t.Errorf("stored: %s %q at %v", g.Status, g.StatusReason, g.StatusAt)
 	}
@@ -609,51 +622,49 @@ func TestInvalidGrant(t *testing.T) {
 	}
 }
 
-func TestLikelyTestingMode(t *testing.T) {
-	at := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
-	for _, c := range []struct {
-		provider string
-		after    time.Duration
-		want     bool
-	}{
-		{"google", 7 * 24 * time.Hour, true},
-		{"google", 7*24*time.Hour + time.Hour, true},
-		{"google", 7*24*time.Hour - 3*time.Hour, true},
-		{"google", 30 * 24 * time.Hour, false},
-		{"google", 24 * time.Hour, false},
-		{"microsoft", 7 * 24 * time.Hour, false},
-	} {
-		e := &ReauthError{Provider: c.provider, Account: "a@b.c", ConnectedAt: at, FailedAt: at.Add(c.after), Reason: "Google refused its refresh token (invalid_grant: Token has been expired or revoked.)"}
-		if got := e.LikelyTestingMode(); got != c.want {
-			t.Errorf("%s after %v: %v", c.provider, c.after, got)
+// TestDeadGrantAdvice: the provider's advice on a dead grant is asked with
+// when the grant was connected and when it died, and ends the error, also
+// once the grant is read back dead from the store.
+func TestDeadGrantAdvice(t *testing.T) {
+	var asked []providers.DeadGrant
+	var mu sync.Mutex
+	advice := func(d providers.DeadGrant) string {
+		mu.Lock()
+		asked = append(asked, d)
+		mu.Unlock()
+		if d.FailedAt.Sub(d.ConnectedAt) > 6*24*time.Hour {
+			return "It died a week after it was connected: check the app's status."
 		}
-		if got := strings.Contains(e.Error(), `"Testing" status`); got != c.want {
-			t.Errorf("%s after %v: text %q", c.provider, c.after, e.Error())
-		}
+		return ""
 	}
-	if (&ReauthError{Provider: "google"}).LikelyTestingMode() {
-		t.Error("unknown times")
-	}
-
-	// End to end: a grant refused 7 days after it was connected.
 	h := newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) {
 		return func(w http.ResponseWriter, rt string, n int64) {
 			writeErr(w, 400, "invalid_grant", "Token has been expired or revoked.")
 		}
 	})
+	h.cfg.Providers = testProviders(t, h.ep.srv.URL, clientSecret, advice)
+	h.m.Close()
+	h.m = New(h.cfg)
 	g := h.grant
 	g.ConnectedAt = h.clk.Now().Add(-7*24*time.Hour - 20*time.Minute)
 	if err := h.gs.Put(context.Background(), g); err != nil {
 		t.Fatal(err)
 	}
 	_, err := h.token(t)
-	var re *ReauthError
-	if !errors.As(err, &re) || !re.LikelyTestingMode() {
-		t.Fatalf("err = %v", err)
+	want := `account x@y.com (google) needs to be reconnected: Example refused its refresh token (invalid_grant: Token has been expired or revoked.) It died a week after it was connected: check the app's status.`
+	if err == nil || err.Error() != want {
+		t.Fatalf("error text:\n got %v\nwant %s", err, want)
 	}
-	want := `account x@y.com (google) needs to be reconnected: Google refused its refresh token (invalid_grant: Token has been expired or revoked.) It died about 7 days after it was connected: the Google Cloud project's OAuth consent screen is probably in "Testing" status, whose refresh tokens expire after 7 days; publish the app (In production) to stop this.`
-	if err.Error() != want {
-		t.Errorf("error text:\n got %s\nwant %s", err, want)
+	mu.Lock()
+	if len(asked) == 0 || asked[0].Code != "invalid_grant" || !asked[0].ConnectedAt.Equal(g.ConnectedAt) || !asked[0].FailedAt.Equal(h.clk.Now()) {
+		t.Errorf("advice asked with %+v", asked)
+	}
+	mu.Unlock()
+	// A new manager reads the dead grant from the store: same advice.
+	m2 := New(h.cfg)
+	defer m2.Close()
+	if _, err := m2.Token(context.Background(), tenant, prov, account); err == nil || err.Error() != want {
+		t.Fatalf("restarted: %v", err)
 	}
 }
 
@@ -944,11 +955,9 @@ func TestMarginClampedForShortTokens(t *testing.T) {
 func TestClosedAndUnconfigured(t *testing.T) {
 	h := newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) { return okHandler(&h.ep) })
 	cfg := h.cfg
-	cfg.Provider = func(string) (*oauth.Provider, error) {
-		return &oauth.Provider{Name: prov, TokenURL: h.ep.srv.URL}, nil
-	}
+	cfg.Providers = testProviders(t, h.ep.srv.URL, "", nil)
 	m := New(cfg)
-	if _, err := m.Token(context.Background(), tenant, prov, account); !errors.Is(err, oauth.ErrNotConfigured) {
+	if _, err := m.Token(context.Background(), tenant, prov, account); !errors.Is(err, providers.ErrNotConfigured) {
 		t.Errorf("unconfigured client: %v", err)
 	}
 	m.Close()
@@ -982,14 +991,12 @@ func BenchmarkTokenCached(b *testing.B) {
 		fmt.Fprint(w, `{"access_token":"ya29.a","token_type":"Bearer","expires_in":3600}`)
 	}))
 	defer ep.Close()
-	gs := grants.New(keyring.NewMemory())
+	gs := grants.New(memory.New(), grants.Plain)
 	ctx := context.Background()
 	if err := gs.Put(ctx, grants.Grant{Tenant: tenant, Provider: prov, Account: account, RefreshToken: "1//r", Status: grants.StatusActive}); err != nil {
 		b.Fatal(err)
 	}
-	m := New(Config{Grants: gs, Provider: func(string) (*oauth.Provider, error) {
-		return &oauth.Provider{Name: prov, ClientID: "cid", ClientSecret: "s", TokenURL: ep.URL}, nil
-	}})
+	m := New(Config{Grants: gs, Providers: testProviders(b, ep.URL, "s", nil)})
 	defer m.Close()
 	if _, err := m.Token(ctx, tenant, prov, account); err != nil {
 		b.Fatal(err)

@@ -2,77 +2,59 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
 
-	"golang.org/x/oauth2"
-
 	"github.com/mailcal/mailcal/auth/grants"
 	"github.com/mailcal/mailcal/auth/oauth"
-	"github.com/mailcal/mailcal/auth/store/keyring"
+	"github.com/mailcal/mailcal/auth/store"
 	"github.com/mailcal/mailcal/auth/tenant"
 	"github.com/mailcal/mailcal/auth/tokens"
 	"github.com/mailcal/mailcal/providers"
-	"github.com/mailcal/mailcal/providers/google"
 	"github.com/mailcal/mailcal/tools"
 )
 
 // app wires the parts every command shares.
 type app struct {
-	store     keyring.KV
+	cfg       *config
+	store     store.Store
+	providers *providers.Registry
+	tenants   *tenant.Registry
 	grants    *grants.Store
 	flows     *oauth.Flows
 	tokens    *tokens.Manager
-	providers func(string) (*oauth.Provider, error)
-	client    *http.Client // for provider calls outside the token endpoint
-	// tenants lists the tenants the health check looks at.
-	tenants func(ctx context.Context) ([]string, error)
-
-	googleOnce sync.Once
-	googleAPI  providers.Provider
-	googleErr  error
+	// checked lists the tenants the health check looks at.
+	checked func(ctx context.Context) ([]string, error)
 }
 
-// api returns the mail/calendar provider of a provider name.
-func (a *app) api(name string) (providers.Provider, error) {
-	switch name {
-	case "google":
-		a.googleOnce.Do(func() {
-			p, err := a.providers("google")
-			if err != nil {
-				a.googleErr = err
-				return
-			}
-			a.googleAPI = google.New(google.Options{APIURL: p.APIURL})
-		})
-		return a.googleAPI, a.googleErr
-	}
-	return nil, fmt.Errorf("mail and calendar of %s accounts are not supported yet", name)
+func newApp(c *config) *app {
+	return newAppWith(c, openStore(c))
 }
 
-func newApp(e env) (*app, error) {
-	st, err := openStore(e)
-	if err != nil {
-		return nil, err
-	}
-	a := &app{store: st, grants: grants.New(st), providers: providerFunc(e), client: &http.Client{Timeout: 30 * time.Second}}
-	a.tenants = func(ctx context.Context) ([]string, error) {
-		ts, err := tenant.NewRegistry(st).List(ctx)
-		names := []string{tenant.Default}
-		for _, t := range ts {
-			if t.Name != tenant.Default {
-				names = append(names, t.Name)
-			}
+// newAppWith wires the app over a store (tests pass a memory store).
+func newAppWith(c *config, st store.Store) *app {
+	a := &app{cfg: c, store: st, providers: c.providers, tenants: tenant.NewRegistry(st), grants: grants.New(st, grants.Plain)}
+	a.checked = a.tenantNames
+	a.tokens = tokens.New(tokens.Config{Grants: a.grants, Providers: a.providers, Tenants: a.checkedTenants})
+	a.flows = oauth.NewFlows(oauth.FlowsConfig{
+		Providers: a.providers, Grants: a.grants, States: st, Tenants: a.tenantNames,
+		OnChanged: func(t, p, acc string) { a.tokens.Forget(t, p, acc) },
+	})
+	return a
+}
+
+// tenantNames lists every tenant, the default one (of stdio servers) first.
+func (a *app) tenantNames(ctx context.Context) ([]string, error) {
+	ts, err := a.tenants.List(ctx)
+	names := []string{tenant.Default}
+	for _, t := range ts {
+		if t.Name != tenant.Default {
+			names = append(names, t.Name)
 		}
-		return names, err
 	}
-	a.tokens = tokens.New(tokens.Config{Grants: a.grants, Provider: a.providers, Tenants: a.checkedTenants})
-	a.flows = oauth.NewFlows(oauth.FlowsConfig{Providers: a.providers, Grants: a.grants, OnConnected: a.forget})
-	return a, nil
+	return names, err
 }
 
 // checkedTenants lists the tenants whose grants the health check refreshes:
@@ -83,28 +65,11 @@ func (a *app) checkedTenants(ctx context.Context) ([]string, error) {
 	if a.store.Backend() == "" {
 		return nil, nil
 	}
-	return a.tenants(ctx)
+	return a.checked(ctx)
 }
 
 // close stops background work.
 func (a *app) close() { a.tokens.Close() }
-
-// forget drops whatever is cached for an account after it was connected
-// again or disconnected.
-func (a *app) forget(g grants.Grant) { a.tokens.Forget(g.Tenant, g.Provider, g.Account) }
-
-// identity asks the provider which account a token belongs to.
-func (a *app) identity(ctx context.Context, provider string, tok *oauth2.Token) (string, error) {
-	p, err := a.providers(provider)
-	if err != nil {
-		return "", err
-	}
-	email, err := oauth.Identity(ctx, a.client, p, tok)
-	if errors.Is(err, oauth.ErrUnauthorized) {
-		return "", fmt.Errorf("%w: %v", tools.ErrTokenRefused, err)
-	}
-	return email, err
-}
 
 // connector starts connections for the connect_account tool and for the
 // reconnect URLs in tool errors; redirect gives the redirect URI of the
@@ -113,27 +78,29 @@ func (a *app) identity(ctx context.Context, provider string, tok *oauth2.Token) 
 // rather than started anew, so that repeated failing calls do not pile up
 // flows (and each answer's URL stays valid).
 type connector struct {
-	flows    *oauth.Flows
-	redirect func() (string, error)
+	flows     *oauth.Flows
+	providers *providers.Registry
+	redirect  func() (string, error)
+	readOnly  bool
 
 	mu     sync.Mutex
 	recent map[string]*oauth.Flow
 }
 
 func (c *connector) Connect(ctx context.Context, tenantName, provider, scopes, loginHint string) (tools.ConnectLink, error) {
-	name, limit, err := oauth.ResolveProvider(provider)
+	p, limit, err := c.providers.Resolve(provider)
 	if err != nil {
 		return tools.ConnectLink{}, err
 	}
-	sc, err := oauth.ParseScopes(scopes, limit)
+	sc, err := providers.ParseScopes(scopes, limit, c.readOnly)
 	if err != nil {
 		return tools.ConnectLink{}, fmt.Errorf("scopes: %w", err)
 	}
 	key := strings.Join([]string{tenantName, provider, strings.ToLower(loginHint), strings.Join(sc, ",")}, "|")
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if f := c.recent[key]; f != nil && c.flows.Waiting(f.State, 2*time.Minute) {
-		return tools.ConnectLink{URL: f.URL, ExpiresAt: f.Expires, Provider: name, Scopes: sc}, nil
+	if f := c.recent[key]; f != nil && c.flows.Waiting(ctx, tenantName, f.State, 2*time.Minute) {
+		return tools.ConnectLink{URL: f.URL, ExpiresAt: f.Expires, Provider: p.Name, Scopes: sc}, nil
 	}
 	uri, err := c.redirect()
 	if err != nil {
@@ -147,5 +114,5 @@ func (c *connector) Connect(ctx context.Context, tenantName, provider, scopes, l
 		c.recent = map[string]*oauth.Flow{}
 	}
 	c.recent[key] = flow
-	return tools.ConnectLink{URL: flow.URL, ExpiresAt: flow.Expires, Provider: name, Scopes: sc}, nil
+	return tools.ConnectLink{URL: flow.URL, ExpiresAt: flow.Expires, Provider: p.Name, Scopes: sc}, nil
 }

@@ -11,48 +11,69 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/mailcal/mailcal/auth/grants"
 	"github.com/mailcal/mailcal/auth/oauth"
 	"github.com/mailcal/mailcal/auth/tenant"
+	"github.com/mailcal/mailcal/providers"
+	"github.com/mailcal/mailcal/providers/registry"
 )
 
-// providerFunc returns the providers configured by the environment.
-func providerFunc(e env) func(string) (*oauth.Provider, error) {
-	return func(name string) (*oauth.Provider, error) {
-		switch name {
-		case "google":
-			return oauth.Google(e.getenv)
-		case "microsoft":
-			return nil, errors.New("Microsoft 365 accounts are not supported yet: connect a Google account (google, gmail or calendar)")
-		}
-		return nil, fmt.Errorf("unknown provider %q: use google, gmail, calendar or microsoft", name)
-	}
-}
-
 const connectHelp = `
-Usage: mailcal connect PROVIDER [--tenant NAME] [--scopes LIST] [--no-browser] [--login-hint EMAIL]
+Usage: mailcal connect PROVIDER [--tenant NAME] [--scopes LIST] [--read-only] [--no-browser] [--login-hint EMAIL]
 
 Connect a mail/calendar account: opens the provider's consent page in a
 browser, waits for the answer on a loopback address (127.0.0.1, random
 port), keeps the grant in the keyring and prints the account on stdout.
 
-PROVIDER: google (Gmail and Google Calendar), gmail (mail scopes only) or
-calendar (calendar scopes only).
-LIST: comma-separated from mail.read, mail.send, mail.modify, calendar.read,
-calendar.write; default: mail.read, mail.send, calendar.read (those the
-provider alias allows).
+PROVIDER: {providers}.
+LIST: comma-separated from {scopes}; default: what every tool
+served by default needs ({default}); with --read-only: {readonly}
+(those the provider alias allows).
 
 If the browser runs on another machine, open the printed URL there and, when
 it lands on an unreachable http://127.0.0.1:... page, paste that page's full
 URL here.
 
-Needs an OAuth client: MAILCAL_GOOGLE_CLIENT_ID and MAILCAL_GOOGLE_CLIENT_SECRET.
+Needs the provider's OAuth client: {clients}.
 `
 
-func cmdConnect(ctx context.Context, args []string, e env) error {
-	fs := newFlags("connect", connectHelp, e)
+// helpText fills a command help's {placeholders} from the provider specs.
+func helpText(help string) string {
+	var clients []string
+	for _, s := range registry.Specs() {
+		var envs []string
+		for _, st := range s.Settings {
+			if strings.HasSuffix(st.Env, "_CLIENT_ID") || strings.HasSuffix(st.Env, "_CLIENT_SECRET") {
+				envs = append(envs, st.Env)
+			}
+		}
+		clients = append(clients, s.Title+": "+strings.Join(envs, " and "))
+	}
+	return strings.NewReplacer(
+		"{providers}", providerHelp(),
+		"{scopes}", strings.Join(providers.AllScopes, ", "),
+		"{default}", strings.Join(providers.DefaultScopes, ", "),
+		"{readonly}", strings.Join(providers.ReadOnlyScopes, ", "),
+		"{clients}", strings.Join(clients, "; "),
+	).Replace(help)
+}
+
+// providerHelp lists the provider names and aliases with what they give.
+func providerHelp() string {
+	var parts []string
+	for _, s := range registry.Specs() {
+		parts = append(parts, fmt.Sprintf("%s (%s)", s.Name, s.Products))
+		for _, a := range s.Aliases {
+			parts = append(parts, fmt.Sprintf("%s (%s)", a.Name, a.What))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func cmdConnect(ctx context.Context, args []string, e env, c *config) error {
+	fs := newFlags("connect", helpText(connectHelp), e)
 	tenantName := fs.String("tenant", tenant.Default, "tenant to connect the account to")
-	scopeList := fs.String("scopes", "", "comma-separated scopes (default: read and send)")
+	scopeList := fs.String("scopes", "", "comma-separated scopes (default: what every tool needs)")
+	readOnly := fs.Bool("read-only", false, "by default, ask only for read access (for a server run with --read-only)")
 	noBrowser := fs.Bool("no-browser", false, "print the URL only; do not open a browser")
 	loginHint := fs.String("login-hint", "", "email address of the account to connect (preselects it)")
 	pos, err := parse(fs, args)
@@ -65,18 +86,15 @@ func cmdConnect(ctx context.Context, args []string, e env) error {
 	if err := tenant.ValidateName(*tenantName); err != nil {
 		return fmt.Errorf("%w: --tenant: %v", errUsage, err)
 	}
-	_, limit, err := oauth.ResolveProvider(pos[0])
+	_, limit, err := c.providers.Resolve(pos[0])
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	scopes, err := oauth.ParseScopes(*scopeList, limit)
+	scopes, err := providers.ParseScopes(*scopeList, limit, *readOnly)
 	if err != nil {
 		return fmt.Errorf("%w: --scopes: %v", errUsage, err)
 	}
-	a, err := newApp(e)
-	if err != nil {
-		return err
-	}
+	a := newApp(c)
 	defer a.close()
 	lb := &oauth.Loopback{Flows: a.flows}
 	defer lb.Close()
@@ -84,7 +102,7 @@ func cmdConnect(ctx context.Context, args []string, e env) error {
 	if err != nil {
 		return fmt.Errorf("listening for the callback on 127.0.0.1: %w", err)
 	}
-	flow, err := a.flows.Begin(ctx, oauth.Request{Tenant: *tenantName, Provider: pos[0], Scopes: scopes, LoginHint: *loginHint, RedirectURI: redirect})
+	flow, err := a.flows.Begin(ctx, oauth.Request{Tenant: *tenantName, Provider: pos[0], Scopes: scopes, LoginHint: *loginHint, RedirectURI: redirect, Wait: true})
 	if err != nil {
 		return err
 	}
@@ -128,7 +146,7 @@ func readPastedCallback(ctx context.Context, stdin io.Reader, flows *oauth.Flows
 		}
 		q := u.Query()
 		if e := q.Get("error"); e != "" {
-			_ = flows.Deny(q.Get("state"), tenantName, e)
+			_ = flows.Deny(ctx, q.Get("state"), tenantName, e)
 			return
 		}
 		if res := flows.Complete(ctx, q.Get("state"), tenantName, q.Get("code")); res.Err != nil {
@@ -160,11 +178,11 @@ const disconnectHelp = `
 Usage: mailcal disconnect PROVIDER ACCOUNT [--tenant NAME]
 
 Revoke the account's grant at the provider, then delete it from the keyring.
-If the revocation fails, the account is deleted locally all the same and the
-command says how to revoke access by hand.
+If the revocation fails, the account is deleted locally all the same, the
+command says how to remove the access by hand, and it exits with status 1.
 `
 
-func cmdDisconnect(ctx context.Context, args []string, e env) error {
+func cmdDisconnect(ctx context.Context, args []string, e env, c *config) error {
 	fs := newFlags("disconnect", disconnectHelp, e)
 	tenantName := fs.String("tenant", tenant.Default, "tenant the account belongs to")
 	pos, err := parse(fs, args)
@@ -177,90 +195,35 @@ func cmdDisconnect(ctx context.Context, args []string, e env) error {
 	if err := tenant.ValidateName(*tenantName); err != nil {
 		return fmt.Errorf("%w: --tenant: %v", errUsage, err)
 	}
-	provider, _, err := oauth.ResolveProvider(pos[0])
+	p, _, err := c.providers.Resolve(pos[0])
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	a, err := newApp(e)
-	if err != nil {
-		return err
-	}
+	a := newApp(c)
 	defer a.close()
-	revokeErr, err := a.disconnect(ctx, *tenantName, provider, pos[1])
+	d, err := a.flows.Disconnect(ctx, *tenantName, p.Name, pos[1])
 	if err != nil {
 		return err
 	}
-	if errors.Is(revokeErr, errSharedGrant) {
-		fmt.Fprintf(e.stderr, "Removed %s from tenant %q; %v.\n", pos[1], *tenantName, revokeErr)
-		return nil
+	return reportDisconnected(e, *tenantName, d)
+}
+
+// reportDisconnected says what became of an account's access; a failed
+// revocation is an error (exit status 1), a revocation skipped on purpose
+// is not.
+func reportDisconnected(e env, tenantName string, d oauth.Disconnected) error {
+	switch {
+	case d.Revoked:
+		fmt.Fprintf(e.stderr, "Disconnected %s (%s): access revoked and removed from tenant %q.\n", d.Account, d.Provider, tenantName)
+	case errors.Is(d.RevokeErr, oauth.ErrSharedGrant):
+		fmt.Fprintf(e.stderr, "Removed %s (%s) from tenant %q; %v.\n", d.Account, d.Provider, tenantName, d.RevokeErr)
+	case errors.Is(d.RevokeErr, oauth.ErrNoRevocation):
+		fmt.Fprintf(e.stderr, "Removed %s (%s) from tenant %q. %s offers no way for an app to revoke its access: remove it by hand at %s\n",
+			d.Account, d.Provider, tenantName, d.Provider, d.RevokeHelp)
+	default:
+		fmt.Fprintf(e.stderr, "Removed %s (%s) from tenant %q, but revoking its access at the provider failed: %v.\nRemove mailcal's access by hand: %s\n",
+			d.Account, d.Provider, tenantName, d.RevokeErr, d.RevokeHelp)
+		return errReported
 	}
-	if revokeErr != nil {
-		fmt.Fprintf(e.stderr, "Removed %s from mailcal, but revoking its access at %s failed: %v.\nRemove mailcal's access by hand: %s\n",
-			pos[1], provider, revokeErr, manualRevokeURL(provider))
-		return nil
-	}
-	fmt.Fprintf(e.stderr, "Disconnected %s (%s): access revoked and removed from mailcal.\n", strings.ToLower(pos[1]), provider)
 	return nil
-}
-
-func manualRevokeURL(provider string) string {
-	if provider == "microsoft" {
-		return "https://myaccount.microsoft.com/ → Privacy → Apps and services"
-	}
-	return "https://myaccount.google.com/permissions"
-}
-
-// disconnect revokes a grant upstream and deletes it locally. The returned
-// revokeErr is the revocation's failure, if any; err means nothing changed.
-func (a *app) disconnect(ctx context.Context, tenantName, provider, account string) (revokeErr, err error) {
-	g, err := a.grants.Get(ctx, tenantName, provider, account)
-	if err != nil {
-		return nil, err
-	}
-	if g.RefreshToken != "" {
-		// A provider revokes the app's whole grant for the person (Google
-		// does), so revoking here would also cut off another tenant that
-		// connected the same account.
-		shared, err := a.connectedElsewhere(ctx, g)
-		switch {
-		case err != nil:
-			return nil, err
-		case shared:
-			revokeErr = errSharedGrant
-		default:
-			revokeErr = a.flows.Revoke(ctx, provider, g.RefreshToken)
-		}
-	}
-	if err := a.grants.Delete(ctx, tenantName, provider, account); err != nil && !errors.Is(err, grants.ErrNotFound) {
-		return nil, err
-	}
-	a.forget(g)
-	return revokeErr, nil
-}
-
-// errSharedGrant: the account was deleted here but not revoked upstream.
-var errSharedGrant = errors.New("access at the provider was kept, because the same account is connected to another tenant of this mailcal and revoking would disconnect it there too")
-
-// connectedElsewhere reports whether another tenant has connected the same
-// provider account.
-func (a *app) connectedElsewhere(ctx context.Context, g grants.Grant) (bool, error) {
-	names, err := a.tenants(ctx)
-	if err != nil {
-		return false, err
-	}
-	for _, name := range names {
-		if name == g.Tenant {
-			continue
-		}
-		gs, err := a.grants.List(ctx, name)
-		if err != nil {
-			return false, err
-		}
-		for _, o := range gs {
-			if o.Provider == g.Provider && o.Account == g.Account && o.Status == grants.StatusActive {
-				return true, nil
-			}
-		}
-	}
-	return false, nil
 }

@@ -495,11 +495,11 @@ func storedGrant(t *testing.T, k *testKeyring, tenantName, account string) grant
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := keyring.Open(ctx, cfg)
+	s, err := keyring.OpenStore(ctx, cfg)
 	if err != nil {
 		t.Fatalf("opening the test keyring: %v", err)
 	}
-	g, err := grants.New(s).Get(ctx, tenantName, "google", account)
+	g, err := grants.New(s, grants.Plain).Get(ctx, tenantName, "google", account)
 	if err != nil {
 		t.Fatalf("reading the grant of %s/%s: %v", tenantName, account, err)
 	}
@@ -737,7 +737,9 @@ func TestE2EOAuthHTTPFlow(t *testing.T) {
 
 	// Browser flow: authorize, approve, the callback names the account.
 	a := fx.authorize(t, s, key, "google", nil)
-	fx.checkAuthURL(t, a.URL, s.base, "mail.read", "mail.send", "calendar.read")
+	// The default covers every tool served by default (send_email and
+	// create_event included).
+	fx.checkAuthURL(t, a.URL, s.base, "mail.read", "mail.send", "calendar.read", "calendar.write")
 	loc := fx.approve(t, a.URL)
 	if got := loc.Scheme + "://" + loc.Host + loc.Path; got != s.base+"/oauth/callback" {
 		t.Fatalf("fakegoogle sent the browser to %s, want %s/oauth/callback", got, s.base)
@@ -752,7 +754,7 @@ func TestE2EOAuthHTTPFlow(t *testing.T) {
 		t.Fatalf("integrations %+v, want alice only", list)
 	}
 	if i := list[0]; i.Account != oaAlice || i.Provider != "google" || i.Status != "active" || !i.Connected ||
-		strings.Join(i.Scopes, ",") != "mail.read,mail.send,calendar.read" {
+		strings.Join(i.Scopes, ",") != "mail.read,mail.send,calendar.read,calendar.write" {
 		t.Errorf("integration %+v, want alice google active with the default scopes", i)
 	}
 	checkConnectedAt(t, "GET /api/integrations", list[0].ConnectedAt, start)
@@ -760,7 +762,7 @@ func TestE2EOAuthHTTPFlow(t *testing.T) {
 	// A calendar connection asks Google for calendar scopes only; the
 	// front end completes it with the code itself.
 	cal := fx.authorize(t, s, key, "calendar", url.Values{"login_hint": {oaBob}})
-	calQuery := fx.checkAuthURL(t, cal.URL, s.base, "calendar.read")
+	calQuery := fx.checkAuthURL(t, cal.URL, s.base, "calendar.read", "calendar.write")
 	if strings.Contains(calQuery.Get("scope"), "gmail") || calQuery.Get("login_hint") != oaBob {
 		t.Errorf("calendar authorization: scope %q, login_hint %q; want no mail scope and bob", calQuery.Get("scope"), calQuery.Get("login_hint"))
 	}
@@ -781,8 +783,8 @@ func TestE2EOAuthHTTPFlow(t *testing.T) {
 	if got := oaAccounts(list); strings.Join(got, ",") != oaAlice+","+oaBob {
 		t.Fatalf("integrations %v, want alice and bob", got)
 	}
-	if strings.Join(list[1].Scopes, ",") != "calendar.read" || list[1].Status != "active" {
-		t.Errorf("bob's integration %+v, want active with calendar.read only", list[1])
+	if strings.Join(list[1].Scopes, ",") != "calendar.read,calendar.write" || list[1].Status != "active" {
+		t.Errorf("bob's integration %+v, want active with the calendar scopes only", list[1])
 	}
 
 	// No key or a wrong one: 401, and nothing happens.

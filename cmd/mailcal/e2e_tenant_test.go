@@ -4,8 +4,10 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mailcal/mailcal/providers/google/fakegoogle"
 )
@@ -72,6 +74,11 @@ func TestE2ETenantRemoveForgetsAccounts(t *testing.T) {
 	newKey := fx.addTenant(t, "acme")
 	if got := accounts("acme"); len(got) != 0 {
 		t.Errorf("a new tenant named acme lists %v, want no account", got)
+	}
+	// A running server takes a new key within its reload interval (2 s).
+	deadline := time.Now().Add(10 * time.Second)
+	for fx.do(t, s, "GET", "/api/integrations", nil, "X-API-Key", newKey).status == http.StatusUnauthorized && time.Now().Before(deadline) {
+		time.Sleep(250 * time.Millisecond)
 	}
 	if got := fx.integrations(t, s, newKey); len(got) != 0 {
 		t.Errorf("GET /api/integrations of the new acme: %+v, want none", got)

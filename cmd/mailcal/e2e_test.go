@@ -192,11 +192,11 @@ func (k *testKeyring) seedGrant(t *testing.T, tenantName, account string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := keyring.Open(ctx, cfg)
+	s, err := keyring.OpenStore(ctx, cfg)
 	if err != nil {
 		t.Fatalf("opening the test keyring: %v", err)
 	}
-	err = grants.New(s).Put(ctx, grants.Grant{
+	err = grants.New(s, grants.Plain).Put(ctx, grants.Grant{
 		Tenant: tenantName, Provider: "google", Account: account,
 		Scopes: []string{"mail.read"}, Status: grants.StatusActive,
 		ConnectedAt:  time.Date(2026, 11, 1, 9, 30, 0, 0, time.UTC),

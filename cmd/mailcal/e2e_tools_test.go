@@ -588,8 +588,8 @@ func (e *ttEnv) testListRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	for k := range top {
-		if k != "messages" && k != "next_page_token" && k != "account" {
-			t.Errorf("list_messages structured content has %q: want messages, next_page_token (and account)", k)
+		if k != "messages" && k != "next_page_token" && k != "account" && k != "time_zone" {
+			t.Errorf("list_messages structured content has %q: want messages, next_page_token, time_zone (and account)", k)
 		}
 	}
 	if _, ok := top["next_page_token"]; ok {
@@ -652,8 +652,25 @@ func (e *ttEnv) testListRows(t *testing.T) {
 	if l1 := rows["latin1"]; l1.Subject != "Réunion à Paris" || !strings.HasPrefix(l1.From, "François Dupont") {
 		t.Errorf("latin1 row: subject %q from %q, want them decoded from ISO-8859-1", l1.Subject, l1.From)
 	}
-	if j := rows["japanese"]; j.Subject != "会議の議事録" || !strings.HasSuffix(j.Date, "+09:00") {
+	// Every date in one zone, said once (the account's once a calendar
+	// answer named it, else UTC), whatever zone each message was sent from.
+	var zone string
+	json.Unmarshal(top["time_zone"], &zone)
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		t.Fatalf("list_messages time_zone %q: %v", zone, err)
+	}
+	for id, m := range rows {
+		d, err := time.Parse(time.RFC3339, m.Date)
+		if _, off := d.Zone(); err != nil || off != func() int { _, o := d.In(loc).Zone(); return o }() {
+			t.Errorf("row %s date %q is not in %s", id, m.Date, zone)
+		}
+	}
+	if j := rows["japanese"]; j.Subject != "会議の議事録" {
 		t.Errorf("japanese row: subject %q date %q", j.Subject, j.Date)
+	}
+	if !strings.Contains(strings.SplitN(r.text(), "\n", 2)[0], "times in "+zone) {
+		t.Errorf("list_messages header does not say the zone %s: %q", zone, strings.SplitN(r.text(), "\n", 2)[0])
 	}
 	// The text: one line per message, within budget.
 	text := r.text()

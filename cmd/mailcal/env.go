@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -9,39 +8,31 @@ import (
 	"github.com/mailcal/mailcal/auth/store/keyring"
 )
 
-// openStore returns the keyring store configured by the environment. It is
+// openStore returns the keyring store the configuration selects. It is
 // lazy: nothing is opened (and no passphrase is asked for) until first use,
 // so that `serve` starts and lists its tools on a machine with no keyring
 // set up, and the first call that needs the keyring explains what is missing.
-func openStore(e env) (keyring.KV, error) {
-	cfg, err := keyring.ConfigFromEnv(e.getenv)
-	if err != nil {
-		return nil, err
-	}
-	return keyring.Lazy(func(ctx context.Context) (keyring.KV, error) {
-		s, err := keyring.Open(ctx, cfg)
-		if err != nil {
-			return nil, err
-		}
-		slog.InfoContext(ctx, "keyring opened", "backend", s.Backend())
-		return s, nil
-	}), nil
+func openStore(c *config) *keyring.Store {
+	return keyring.LazyStore(c.keyring, func(backend string) {
+		slog.Info("keyring opened", "backend", backend)
+	})
 }
 
 // newLogger returns the process logger: structured, on stderr (stdout is the
-// MCP protocol in stdio mode), at the level of MAILCAL_LOG_LEVEL or --log-level.
-func newLogger(e env, level, format string, fallback slog.Level) (*slog.Logger, error) {
+// MCP protocol in stdio mode), at the level of --log-level or
+// MAILCAL_LOG_LEVEL.
+func newLogger(e env, c *config, level, format string, fallback slog.Level) (*slog.Logger, error) {
 	if level == "" {
-		level = e.getenv("MAILCAL_LOG_LEVEL")
+		level = c.logLevel
 	}
 	lv := fallback
 	if level != "" {
 		if err := lv.UnmarshalText([]byte(level)); err != nil {
-			return nil, fmt.Errorf("%w: log level %q: use debug, info, warn or error", errUsage, level)
+			return nil, fmt.Errorf("%w: log level %q (--log-level or %s): use debug, info, warn or error", errUsage, level, envLogLevel)
 		}
 	}
 	if format == "" {
-		format = e.getenv("MAILCAL_LOG_FORMAT")
+		format = c.logFormat
 	}
 	opts := &slog.HandlerOptions{Level: lv}
 	switch strings.ToLower(format) {
@@ -50,6 +41,6 @@ func newLogger(e env, level, format string, fallback slog.Level) (*slog.Logger, 
 	case "json":
 		return slog.New(slog.NewJSONHandler(e.stderr, opts)), nil
 	default:
-		return nil, fmt.Errorf("%w: log format %q: use text or json", errUsage, format)
+		return nil, fmt.Errorf("%w: log format %q (--log-format or %s): use text or json", errUsage, format, envLogFormat)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/mailcal/mailcal/auth/integrations"
 	"github.com/mailcal/mailcal/auth/oauth"
 	"github.com/mailcal/mailcal/auth/tenant"
+	"github.com/mailcal/mailcal/providers"
 )
 
 // httpHandler is the whole HTTP surface of `serve --transport http`.
@@ -28,7 +29,7 @@ type httpHandler struct {
 }
 
 func newHTTPHandler(c serveConfig, a *app, mcpSrv *server.MCPServer, sessions *sessionTenants, redirect string) (*httpHandler, error) {
-	auth := tenant.NewAuthenticator(tenant.NewRegistry(a.store))
+	auth := tenant.NewAuthenticator(a.tenants)
 	allowed, err := allowedHosts(c.baseURL)
 	if err != nil {
 		return nil, err
@@ -62,7 +63,7 @@ func newHTTPHandler(c serveConfig, a *app, mcpSrv *server.MCPServer, sessions *s
 	protect := func(limit int64, h http.Handler) http.Handler {
 		return hostGuard(allowed, originGuard(origins, tenant.Require(auth, limitBody(limit, sessions.guard(h)))))
 	}
-	api := &integrations.API{Flows: a.flows, Grants: a.grants, RedirectURI: redirect, Disconnect: a.disconnect}
+	api := &integrations.API{Flows: a.flows, Grants: a.grants, Providers: a.providers, RedirectURI: redirect, ReadOnly: c.readOnly}
 	mux := http.NewServeMux()
 	mux.Handle("/mcp", protect(c.maxRequestBytes, streamable))
 	mux.Handle("/sse", protect(c.maxRequestBytes, sse.SSEHandler()))
@@ -97,7 +98,7 @@ func checkBaseURL(raw string) error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return fmt.Errorf("MAILCAL_BASE_URL %q: want an absolute http(s) URL such as https://mail.example.com", raw)
 	}
-	if u.Scheme == "http" && !oauth.IsLoopbackHost(u.Host) {
+	if u.Scheme == "http" && !providers.IsLoopbackHost(u.Host) {
 		return fmt.Errorf("MAILCAL_BASE_URL %q: use https; plain http is allowed only on a loopback host (127.0.0.1, localhost)", raw)
 	}
 	return nil
@@ -113,7 +114,7 @@ func allowedHosts(baseURL string) ([]string, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("MAILCAL_BASE_URL %q: want an absolute http(s) URL such as https://mail.example.com", baseURL)
 	}
-	if oauth.IsLoopbackHost(u.Host) {
+	if providers.IsLoopbackHost(u.Host) {
 		return nil, nil
 	}
 	return []string{strings.ToLower(u.Hostname())}, nil
@@ -125,7 +126,7 @@ func allowedHosts(baseURL string) ([]string, error) {
 func hostGuard(allowed []string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
-		if local != nil && oauth.IsLoopbackHost(local.String()) && !oauth.IsLoopbackHost(r.Host) {
+		if local != nil && providers.IsLoopbackHost(local.String()) && !providers.IsLoopbackHost(r.Host) {
 			host := r.Host
 			if h, _, err := net.SplitHostPort(host); err == nil {
 				host = h
@@ -174,7 +175,7 @@ func originGuard(allowed map[string]bool, next http.Handler) http.Handler {
 		if o := r.Header.Get("Origin"); o != "" {
 			u, err := url.Parse(o)
 			ok := err == nil && u.Host != "" &&
-				(oauth.IsLoopbackHost(u.Host) || strings.EqualFold(u.Host, r.Host) || allowed[strings.ToLower(u.Scheme+"://"+u.Host)])
+				(providers.IsLoopbackHost(u.Host) || strings.EqualFold(u.Host, r.Host) || allowed[strings.ToLower(u.Scheme+"://"+u.Host)])
 			if !ok {
 				tenant.WriteError(w, http.StatusForbidden, "invalid_origin", "requests from this web origin are not allowed; list it in MAILCAL_ALLOWED_ORIGINS")
 				return

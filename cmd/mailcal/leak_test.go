@@ -13,10 +13,7 @@ import (
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 
-	"github.com/mailcal/mailcal/auth/grants"
-	"github.com/mailcal/mailcal/auth/oauth"
-	"github.com/mailcal/mailcal/auth/store/keyring"
-	"github.com/mailcal/mailcal/auth/tenant"
+	"github.com/mailcal/mailcal/auth/store/memory"
 	"github.com/mailcal/mailcal/tools"
 )
 
@@ -26,15 +23,21 @@ import (
 // sessions are swept.
 func TestNoGoroutineLeakAfterSessions(t *testing.T) {
 	ctx := context.Background()
-	st := keyring.NewMemory()
-	key, err := tenant.NewRegistry(st).Add(ctx, "a")
+	cfg, err := loadConfig(env{getenv: func(string) string { return "" }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &app{store: st, grants: grants.New(st)}
-	a.flows = oauth.NewFlows(oauth.FlowsConfig{Providers: providerFunc(env{getenv: func(string) string { return "" }}), Grants: a.grants})
+	a := newAppWith(cfg, memory.New())
+	defer a.close()
+	key, err := a.tenants.Add(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
 	sessions := newSessionTenants()
-	mcpSrv := tools.New(tools.Options{Version: "test", Accounts: a.grants, Hooks: sessions.hooks()})
+	mcpSrv, err := tools.New(tools.Options{Version: "test", Accounts: a.grants, Providers: a.providers, Hooks: sessions.hooks()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	h, err := newHTTPHandler(serveConfig{maxRequestBytes: 1 << 20, sessionIdleTTL: time.Second, keepAlive: 200 * time.Millisecond},
 		a, mcpSrv, sessions, "http://127.0.0.1/oauth/callback")
 	if err != nil {

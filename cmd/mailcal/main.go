@@ -11,7 +11,10 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
+
+	"github.com/mailcal/mailcal/providers/registry"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3"; a
@@ -31,22 +34,23 @@ func buildVersion() string {
 // env is what a command needs from its surroundings, so that tests can run
 // commands in-process with their own streams and environment.
 type env struct {
-	stdin  io.Reader
-	stdout io.Writer
-	stderr io.Writer
-	getenv func(string) string
+	stdin   io.Reader
+	stdout  io.Writer
+	stderr  io.Writer
+	getenv  func(string) string
+	environ func() []string // every variable, to warn about unknown MAILCAL_* ones; nil: no warning
 }
 
-const usage = `mailcal: an MCP server for your mail and calendar (Gmail, Google Calendar, Outlook).
+const usageText = `mailcal: an MCP server for your mail and calendar ({products}).
 
 Usage:
   mailcal serve [--transport stdio|http] [--addr 127.0.0.1:8080] [--tenant NAME] [--read-only]
       Serve MCP. stdio (the default) is what a desktop assistant launches;
       http serves /mcp (streamable HTTP), /sse + /message (legacy SSE) and
       /healthz, every request authenticated by a tenant's API key.
-  mailcal connect PROVIDER [--tenant NAME] [--scopes LIST] [--no-browser] [--login-hint EMAIL]
-      connect a Google account (PROVIDER: google, gmail or calendar) through
-      its consent page; prints the account
+  mailcal connect PROVIDER [--tenant NAME] [--scopes LIST] [--read-only] [--no-browser] [--login-hint EMAIL]
+      connect an account through its provider's consent page; prints the
+      account. PROVIDER: {providers}
   mailcal accounts [--tenant NAME] [--json]
       list the tenant's connected mail/calendar accounts
   mailcal disconnect PROVIDER ACCOUNT [--tenant NAME]
@@ -64,15 +68,27 @@ wincred, kwallet) to choose. Logs go to stderr; MAILCAL_LOG_LEVEL sets the
 level (debug, info, warn, error).
 `
 
+// usage is the main help, naming the providers from their specs.
+func usage() string {
+	var products []string
+	for _, s := range registry.Specs() {
+		products = append(products, s.Products)
+	}
+	return strings.NewReplacer("{products}", strings.Join(products, "; "), "{providers}", providerHelp()).Replace(usageText)
+}
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	e := env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
+	e := env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, environ: os.Environ}
 	os.Exit(run(ctx, os.Args[1:], e))
 }
 
 // errUsage marks an error in the command line: exit status 2.
 var errUsage = errors.New("usage")
+
+// errReported: the command failed and has said why already: exit status 1.
+var errReported = errors.New("failed")
 
 func run(ctx context.Context, args []string, e env) int {
 	err := dispatch(ctx, args, e)
@@ -81,6 +97,8 @@ func run(ctx context.Context, args []string, e env) int {
 		return 0
 	case errors.Is(err, errHelp):
 		return 0
+	case errors.Is(err, errReported):
+		return 1
 	case errors.Is(err, errUsage):
 		fmt.Fprintln(e.stderr, "mailcal:", err)
 		fmt.Fprintln(e.stderr, "Run `mailcal help` for usage.")
@@ -91,37 +109,58 @@ func run(ctx context.Context, args []string, e env) int {
 	}
 }
 
+// commands are the commands that need the configuration.
+var commands = map[string]func(context.Context, []string, env, *config) error{
+	"serve": cmdServe, "tenant": cmdTenant, "tenants": cmdTenant, "accounts": cmdAccounts,
+	"connect": cmdConnect, "disconnect": cmdDisconnect,
+}
+
 func dispatch(ctx context.Context, args []string, e env) error {
 	if len(args) == 0 {
-		fmt.Fprint(e.stderr, usage)
+		fmt.Fprint(e.stderr, usage())
 		return fmt.Errorf("%w: no command given", errUsage)
 	}
-	// Commands other than serve log only warnings unless asked: their
-	// output is for a person.
-	if logger, err := newLogger(e, "", "", slog.LevelWarn); err == nil {
-		slog.SetDefault(logger)
-	}
 	switch cmd, rest := args[0], args[1:]; cmd {
-	case "serve":
-		return cmdServe(ctx, rest, e)
-	case "tenant", "tenants":
-		return cmdTenant(ctx, rest, e)
-	case "accounts":
-		return cmdAccounts(ctx, rest, e)
-	case "connect":
-		return cmdConnect(ctx, rest, e)
-	case "disconnect":
-		return cmdDisconnect(ctx, rest, e)
 	case "version", "--version", "-v":
 		fmt.Fprintln(e.stdout, "mailcal", buildVersion())
 		return nil
-	case "help", "-h", "--help":
-		if len(rest) > 0 && rest[0] != "help" {
-			return dispatch(ctx, []string{rest[0], "--help"}, e)
+	case "help", "-h", "--help", "-help":
+		// `help COMMAND` is `COMMAND --help`; anything else shows this page.
+		if len(rest) > 0 && commands[rest[0]] != nil {
+			return commands[rest[0]](ctx, []string{"--help"}, e, nil)
 		}
-		fmt.Fprint(e.stdout, usage)
+		fmt.Fprint(e.stdout, usage())
 		return nil
 	default:
-		return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
+		run := commands[cmd]
+		if run == nil {
+			return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
+		}
+		if wantsHelp(rest) {
+			return run(ctx, rest, e, nil) // flags are parsed before the configuration is used
+		}
+		c, err := loadConfig(e)
+		if err != nil {
+			return err
+		}
+		// Commands other than serve log only warnings unless asked: their
+		// output is for a person.
+		if logger, err := newLogger(e, c, "", "", slog.LevelWarn); err == nil {
+			slog.SetDefault(logger)
+		}
+		return run(ctx, rest, e, c)
 	}
+}
+
+// wantsHelp reports whether the arguments ask for a command's help.
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "-h", "-help", "--help":
+			return true
+		case "--":
+			return false
+		}
+	}
+	return false
 }

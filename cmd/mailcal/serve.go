@@ -53,7 +53,7 @@ type serveConfig struct {
 	allowedOrigins  string
 }
 
-func cmdServe(ctx context.Context, args []string, e env) error {
+func cmdServe(ctx context.Context, args []string, e env, cfg *config) error {
 	var c serveConfig
 	fs := newFlags("serve", serveHelp, e)
 	fs.StringVar(&c.transport, "transport", "stdio", "stdio, or http (alias: sse)")
@@ -84,36 +84,24 @@ func cmdServe(ctx context.Context, args []string, e env) error {
 	default:
 		return fmt.Errorf("%w: --transport %q: use stdio or http", errUsage, c.transport)
 	}
-	c.baseURL = strings.TrimSpace(e.getenv("MAILCAL_BASE_URL"))
-	c.allowedOrigins = e.getenv("MAILCAL_ALLOWED_ORIGINS")
-	if c.baseURL != "" {
-		if err := checkBaseURL(c.baseURL); err != nil {
-			return err
-		}
-	}
+	c.baseURL, c.allowedOrigins = cfg.baseURL, cfg.allowedOrigins
 
-	logger, err := newLogger(e, c.logLevel, c.logFormat, slog.LevelInfo)
+	logger, err := newLogger(e, cfg, c.logLevel, c.logFormat, slog.LevelInfo)
 	if err != nil {
 		return err
 	}
 	slog.SetDefault(logger)
+	cfg.warnUnknown()
 
-	a, err := newApp(e)
-	if err != nil {
-		return err
-	}
+	a := newApp(cfg)
 	defer a.close()
-	health, err := healthInterval(e)
-	if err != nil {
-		return err
-	}
 	if c.transport == "stdio" {
-		a.tenants = func(context.Context) ([]string, error) { return []string{c.tenant}, nil }
+		a.checked = func(context.Context) ([]string, error) { return []string{c.tenant}, nil }
 	}
-	if health > 0 {
+	if cfg.health > 0 {
 		healthCtx, stopHealth := context.WithCancel(ctx)
 		defer stopHealth()
-		go a.tokens.Run(healthCtx, health)
+		go a.tokens.Run(healthCtx, cfg.health)
 	}
 	track := newInflight()
 	sessions := newSessionTenants()
@@ -121,9 +109,8 @@ func cmdServe(ctx context.Context, args []string, e env) error {
 		Version:       buildVersion(),
 		ReadOnly:      c.readOnly,
 		Accounts:      a.grants,
-		Tokens:        a.tokens,
-		Identity:      a.identity,
-		Providers:     a.api,
+		Sources:       a.tokens,
+		Providers:     a.providers,
 		Hooks:         sessions.hooks(),
 		ServerOptions: []server.ServerOption{server.WithToolHandlerMiddleware(track.middleware)},
 	}
@@ -132,8 +119,12 @@ func cmdServe(ctx context.Context, args []string, e env) error {
 	case "stdio":
 		lb := &oauth.Loopback{Flows: a.flows}
 		defer lb.Close()
-		opts.Connector = &connector{flows: a.flows, redirect: lb.RedirectURI}
-		return serveStdio(ctx, c, tools.New(opts), track, e)
+		opts.Connector = &connector{flows: a.flows, providers: a.providers, redirect: lb.RedirectURI, readOnly: c.readOnly}
+		mcpSrv, err := tools.New(opts)
+		if err != nil {
+			return err
+		}
+		return serveStdio(ctx, c, mcpSrv, track, e)
 	case "http", "sse", "streamable-http":
 		ln, err := net.Listen("tcp", c.addr)
 		if err != nil {
@@ -143,8 +134,13 @@ func cmdServe(ctx context.Context, args []string, e env) error {
 			c.baseURL = "http://" + ln.Addr().String()
 		}
 		redirect := strings.TrimSuffix(c.baseURL, "/") + oauth.CallbackPath
-		opts.Connector = &connector{flows: a.flows, redirect: func() (string, error) { return redirect, nil }}
-		return serveHTTP(ctx, c, ln, a, tools.New(opts), track, sessions, redirect)
+		opts.Connector = &connector{flows: a.flows, providers: a.providers, redirect: func() (string, error) { return redirect, nil }, readOnly: c.readOnly}
+		mcpSrv, err := tools.New(opts)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		return serveHTTP(ctx, c, ln, a, mcpSrv, track, sessions, redirect)
 	default:
 		return fmt.Errorf("%w: --transport %q: use stdio or http", errUsage, c.transport)
 	}
@@ -195,21 +191,4 @@ func serveStdio(ctx context.Context, c serveConfig, mcpSrv *server.MCPServer, tr
 	}
 	slog.Info("stopped")
 	return nil
-}
-
-// healthInterval reads MAILCAL_HEALTH_INTERVAL: how often every grant is
-// refreshed to notice revoked ones before a user does ("off" disables).
-func healthInterval(e env) (time.Duration, error) {
-	v := strings.TrimSpace(e.getenv("MAILCAL_HEALTH_INTERVAL"))
-	switch v {
-	case "":
-		return time.Hour, nil
-	case "off", "0":
-		return 0, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < time.Second {
-		return 0, fmt.Errorf("MAILCAL_HEALTH_INTERVAL %q: want a duration of at least 1s (e.g. 1h, 30m) or off", v)
-	}
-	return d, nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mailcal/mailcal/auth/grants"
+	"github.com/mailcal/mailcal/auth/oauth"
 	"github.com/mailcal/mailcal/auth/tenant"
 )
 
@@ -27,7 +28,7 @@ remove the tenant and add it again.
 NAME: 1 to 63 characters of a-z, 0-9, '-' and '_'.
 `
 
-func cmdTenant(ctx context.Context, args []string, e env) error {
+func cmdTenant(ctx context.Context, args []string, e env, c *config) error {
 	fs := newFlags("tenant", tenantHelp, e)
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -37,12 +38,9 @@ func cmdTenant(ctx context.Context, args []string, e env) error {
 		fs.Usage()
 		return fmt.Errorf("%w: tenant needs a subcommand: add, list or remove", errUsage)
 	}
-	a, err := newApp(e)
-	if err != nil {
-		return err
-	}
+	a := newApp(c)
 	defer a.close()
-	reg := tenant.NewRegistry(a.store)
+	reg := a.tenants
 	switch sub, rest := pos[0], pos[1:]; sub {
 	case "add":
 		if err := wantArgs("tenant add", rest, "NAME"); err != nil {
@@ -108,29 +106,23 @@ func cmdTenant(ctx context.Context, args []string, e env) error {
 }
 
 // forgetAccounts revokes (where the provider can) and deletes every
-// account a tenant has connected. A failed revocation is reported and the
-// account deleted all the same; a failed deletion stops it.
+// account a tenant has connected, and drops its waiting connections. A
+// failed revocation is reported and the account deleted all the same; a
+// failed deletion stops it.
 func (a *app) forgetAccounts(ctx context.Context, tenantName string, e env) error {
-	gs, err := a.grants.List(ctx, tenantName)
-	if err != nil {
-		return err
-	}
-	for _, g := range gs {
-		revokeErr, err := a.disconnect(ctx, tenantName, g.Provider, g.Account)
-		if err != nil && !errors.Is(err, grants.ErrNotFound) {
-			return fmt.Errorf("removing account %s (%s) of tenant %s: %w", g.Account, g.Provider, tenantName, err)
-		}
+	done, err := a.flows.ForgetTenant(ctx, tenantName)
+	for _, d := range done {
 		switch {
-		case errors.Is(revokeErr, errSharedGrant):
-			fmt.Fprintf(e.stderr, "Deleted %s (%s); %v.\n", g.Account, g.Provider, revokeErr)
-		case revokeErr != nil:
-			fmt.Fprintf(e.stderr, "Deleted %s (%s), but revoking its access at the provider failed: %v. Remove mailcal's access by hand: %s\n",
-				g.Account, g.Provider, revokeErr, manualRevokeURL(g.Provider))
+		case d.Revoked:
+			fmt.Fprintf(e.stderr, "Revoked and deleted %s (%s).\n", d.Account, d.Provider)
+		case errors.Is(d.RevokeErr, oauth.ErrSharedGrant):
+			fmt.Fprintf(e.stderr, "Deleted %s (%s); %v.\n", d.Account, d.Provider, d.RevokeErr)
 		default:
-			fmt.Fprintf(e.stderr, "Revoked and deleted %s (%s).\n", g.Account, g.Provider)
+			fmt.Fprintf(e.stderr, "Deleted %s (%s), but it was not revoked at the provider: %v. Remove mailcal's access by hand: %s\n",
+				d.Account, d.Provider, d.RevokeErr, d.RevokeHelp)
 		}
 	}
-	return nil
+	return err
 }
 
 const accountsHelp = `
@@ -140,7 +132,7 @@ List the tenant's connected mail and calendar accounts with their status
 (active, needs_reauth, revoked), scopes and when they were connected.
 `
 
-func cmdAccounts(ctx context.Context, args []string, e env) error {
+func cmdAccounts(ctx context.Context, args []string, e env, c *config) error {
 	fs := newFlags("accounts", accountsHelp, e)
 	tenantName := fs.String("tenant", tenant.Default, "tenant whose accounts to list")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
@@ -154,11 +146,9 @@ func cmdAccounts(ctx context.Context, args []string, e env) error {
 	if err := tenant.ValidateName(*tenantName); err != nil {
 		return fmt.Errorf("%w: --tenant: %v", errUsage, err)
 	}
-	s, err := openStore(e)
-	if err != nil {
-		return err
-	}
-	gs, err := grants.New(s).List(ctx, *tenantName)
+	a := newApp(c)
+	defer a.close()
+	gs, err := a.grants.List(ctx, *tenantName)
 	if err != nil {
 		return err
 	}

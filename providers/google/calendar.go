@@ -18,7 +18,6 @@ const maxCalendarPages = 10
 // calendars implements providers.Calendar over the Calendar API.
 type calendars struct {
 	svc *calendar.Service
-	err error // from building svc
 }
 
 var _ providers.Calendar = (*calendars)(nil)
@@ -26,9 +25,6 @@ var _ providers.Calendar = (*calendars)(nil)
 // ListCalendars reads the account's calendar list, every page (at most
 // 2,500 calendars).
 func (c *calendars) ListCalendars(ctx context.Context) ([]providers.CalendarInfo, error) {
-	if c.err != nil {
-		return nil, mapError(c.err)
-	}
 	out := []providers.CalendarInfo{}
 	token := ""
 	for range maxCalendarPages {
@@ -64,9 +60,6 @@ func (c *calendars) ListCalendars(ctx context.Context) ([]providers.CalendarInfo
 // time. Timed events are given in q.TimeZone, else in the zone of Google's
 // answer (the calendar's); all-day events as dates.
 func (c *calendars) ListEvents(ctx context.Context, q providers.EventQuery) (providers.EventPage, error) {
-	if c.err != nil {
-		return providers.EventPage{}, mapError(c.err)
-	}
 	var loc *time.Location
 	if q.TimeZone != "" {
 		var err error
@@ -126,9 +119,6 @@ func (c *calendars) ListEvents(ctx context.Context, q providers.EventQuery) (pro
 // Like Send, an insert is not retried after it may have reached Google: a
 // 5xx or a lost connection is ErrUncertain.
 func (c *calendars) CreateEvent(ctx context.Context, e providers.NewEvent) (providers.Event, error) {
-	if c.err != nil {
-		return providers.Event{}, mapError(c.err)
-	}
 	var loc *time.Location
 	if e.TimeZone != "" {
 		var err error
@@ -157,7 +147,15 @@ func (c *calendars) CreateEvent(ctx context.Context, e providers.NewEvent) (prov
 	if calID == "" {
 		calID = "primary"
 	}
-	created, err := c.svc.Events.Insert(calID, ev).Context(ctx).Do()
+	call := c.svc.Events.Insert(calID, ev)
+	switch e.SendUpdates {
+	case "all", "none", "externalOnly":
+		call = call.SendUpdates(e.SendUpdates)
+	case "":
+	default:
+		return providers.Event{}, &providers.FieldError{Field: "send_updates", Msg: fmt.Sprintf("%q: use all or none", e.SendUpdates)}
+	}
+	created, err := call.Context(ctx).Do()
 	if err != nil {
 		return providers.Event{}, mapUncertain(err, "the event may have been created: list the calendar's events before creating it again")
 	}

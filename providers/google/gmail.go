@@ -10,7 +10,6 @@ import (
 	"net/mail"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -39,32 +38,8 @@ var summaryHeaders = []string{"From", "To", "Subject", "Date"}
 // authenticated user ("me").
 type mailbox struct {
 	svc         *gmail.Service
-	err         error // from building svc
+	account     string // the From address
 	concurrency int
-
-	mu      sync.Mutex
-	account string // the From address; "" until known
-}
-
-// sender returns the account's address: the one given to Mail, else
-// users.getProfile's emailAddress (asked once).
-func (mb *mailbox) sender(ctx context.Context) (providers.Address, error) {
-	mb.mu.Lock()
-	defer mb.mu.Unlock()
-	if mb.account != "" {
-		return providers.Address{Email: mb.account}, nil
-	}
-	prof, err := mb.svc.Users.GetProfile("me").Context(ctx).Do()
-	if err != nil {
-		err = mapError(err)
-		var pe *providers.Error
-		if errors.As(err, &pe) {
-			pe.Message = "looking up the account's address for From: " + pe.Message
-		}
-		return providers.Address{}, err
-	}
-	mb.account = prof.EmailAddress
-	return providers.Address{Email: mb.account}, nil
 }
 
 var _ providers.Mail = (*mailbox)(nil)
@@ -73,33 +48,26 @@ var _ providers.Mail = (*mailbox)(nil)
 // first reads the original's Message-ID, References and Subject: the new
 // message gets In-Reply-To = the original's Message-ID, References = the
 // original's References (or In-Reply-To) + its Message-ID, the original's
-// thread, and a subject with one "Re: " prefix (the caller's subject when
-// given, else the original's). From is the account's address (see
-// Provider.MailFor).
+// thread, and the original's subject with one "Re: " prefix (a different
+// subject is refused: see below). From is the account's address.
 //
 // Send is not retried after it may have reached Gmail: a 5xx, a timeout or
 // a lost connection is ErrUncertain. Only 429 and 403 rate limits (the
 // request was not processed) are retried.
 func (mb *mailbox) Send(ctx context.Context, m providers.OutgoingMessage) (providers.SentMessage, error) {
-	if mb.err != nil {
-		return providers.SentMessage{}, mapError(mb.err)
-	}
 	// Fail early, before any request, when the attachments alone (base64,
 	// 4/3 of their size) cannot fit.
 	est := len(m.Text) + len(m.HTML)
 	for _, a := range m.Attachments {
 		est += len(a.Data) / 3 * 4
 	}
-	if est > mimemsg.MaxMessageBytes {
+	if est > Spec.Limits.MaxMessageBytes {
 		return providers.SentMessage{}, tooLarge(est)
 	}
-	from, err := mb.sender(ctx)
-	if err != nil {
-		return providers.SentMessage{}, err
-	}
 	msg := mimemsg.Message{
-		From: from,
-		To:   m.To, Cc: m.Cc, Bcc: m.Bcc,
+		Limits: Spec.Limits,
+		From:   providers.Address{Email: mb.account},
+		To:     m.To, Cc: m.Cc, Bcc: m.Bcc,
 		Subject:     m.Subject,
 		Text:        m.Text,
 		HTML:        m.HTML,
@@ -137,21 +105,27 @@ func (mb *mailbox) Send(ctx context.Context, m providers.OutgoingMessage) (provi
 			}
 		}
 		msg.References = refs
-		subject := m.Subject
-		if strings.TrimSpace(subject) == "" {
-			subject = decodeHeader(header(hs, "Subject"))
+		// Gmail threads a reply only when its subject matches the
+		// original's (Re: and Fwd: aside): a different one would start a
+		// new conversation.
+		origSubject := decodeHeader(header(hs, "Subject"))
+		msg.Subject = mimemsg.ReplySubject(origSubject)
+		if strings.TrimSpace(m.Subject) != "" && mimemsg.BaseSubject(m.Subject) != mimemsg.BaseSubject(origSubject) {
+			return providers.SentMessage{}, &providers.FieldError{Field: "subject", Msg: fmt.Sprintf(
+				"a reply keeps the original's subject (%q) so that it stays in its conversation; leave subject out, or send a new message (without reply_to_message_id) to change it",
+				msg.Subject)}
 		}
-		msg.Subject = mimemsg.ReplySubject(subject)
 	}
 	raw, err := mimemsg.Build(msg)
+	var fe *providers.FieldError
 	switch {
 	case errors.Is(err, providers.ErrTooLarge):
 		return providers.SentMessage{}, &providers.Error{Kind: providers.ErrTooLarge,
 			Message: strings.TrimPrefix(err.Error(), providers.ErrTooLarge.Error()+": ")}
+	case errors.As(err, &fe):
+		return providers.SentMessage{}, fe
 	case err != nil:
 		return providers.SentMessage{}, &providers.Error{Kind: providers.ErrInvalid, Message: err.Error()}
-	case len(raw) > mimemsg.MaxMessageBytes:
-		return providers.SentMessage{}, tooLarge(len(raw))
 	}
 	body := &gmail.Message{ThreadId: threadID}
 	call := mb.svc.Users.Messages.Send("me", body)
@@ -197,7 +171,7 @@ func isMsgID(s string) bool {
 func tooLarge(n int) error {
 	return &providers.Error{Kind: providers.ErrTooLarge, Message: fmt.Sprintf(
 		"the message would be about %.1f MB; Gmail accepts at most %.1f MB including attachments (base64 adds a third to their size)",
-		float64(n)/(1<<20), float64(mimemsg.MaxMessageBytes)/(1<<20))}
+		float64(n)/(1<<20), float64(Spec.Limits.MaxMessageBytes)/(1<<20))}
 }
 
 // systemLabels are Gmail's system label ids, accepted in any case.
@@ -215,9 +189,6 @@ var systemLabels = []string{
 // MIME type is multipart/mixed (what mail clients use to add attachments;
 // inline images in multipart/related do not count).
 func (mb *mailbox) List(ctx context.Context, q providers.MessageQuery) (providers.MessagePage, error) {
-	if mb.err != nil {
-		return providers.MessagePage{}, mapError(mb.err)
-	}
 	call := mb.svc.Users.Messages.List("me")
 	var terms []string
 	if s := strings.TrimSpace(q.Query); s != "" {
@@ -353,9 +324,6 @@ func summary(m *gmail.Message) providers.MessageSummary {
 // turned into text), converted to UTF-8 from its charset, and the
 // attachments' metadata.
 func (mb *mailbox) Get(ctx context.Context, id string) (providers.Message, error) {
-	if mb.err != nil {
-		return providers.Message{}, mapError(mb.err)
-	}
 	m, err := mb.svc.Users.Messages.Get("me", id).Format("full").Context(ctx).Do()
 	if err != nil {
 		return providers.Message{}, mapError(err)

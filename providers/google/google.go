@@ -1,9 +1,12 @@
-// Package google implements the provider-neutral mail and calendar
-// interfaces of package providers over the Gmail API (v1) and the Google
-// Calendar API (v3), with google.golang.org/api clients.
+// Package google is the Google provider: its Spec (spec.go: OAuth
+// endpoints, scopes, identity, revocation, limits, words) and the
+// provider-neutral mail and calendar interfaces of package providers over
+// the Gmail API (v1) and the Google Calendar API (v3), with
+// google.golang.org/api clients.
 //
-// Every request goes through a retrying transport (see retry.go) over an
-// oauth2.Transport carrying the account's access token: idempotent requests
+// Every request goes through a retrying transport (see retry.go) over
+// providers.Transport carrying the account's access token (one refresh and
+// one more try on a 401): idempotent requests
 // are retried on 429, 403 rate-limit reasons and 5xx with exponential
 // backoff and jitter, honouring Retry-After, within Options.MaxRetryWait and
 // the caller's context; non-idempotent ones (send, event insert) only on
@@ -13,19 +16,19 @@ package google
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	calendar "google.golang.org/api/calendar/v3"
+	gmail "google.golang.org/api/gmail/v1"
+	"google.golang.org/api/option"
 	"net/http"
 	"strings"
 	"time"
 
-	"golang.org/x/oauth2"
-	calendar "google.golang.org/api/calendar/v3"
-	gmail "google.golang.org/api/gmail/v1"
-	"google.golang.org/api/option"
-
 	"github.com/mailcal/mailcal/providers"
 )
 
-// Options configure a Provider. The zero value talks to Google.
+// Options configure the API clients. The zero value talks to Google.
 type Options struct {
 	// APIURL is the base URL of the Google APIs: Gmail at
 	// {base}/gmail/v1/..., Calendar at {base}/calendar/v3/... Empty: the
@@ -33,6 +36,9 @@ type Options struct {
 	// Gmail's media upload uses {scheme://host}/upload/gmail/v1/... (an
 	// absolute path, as the client library builds it).
 	APIURL string
+	// UserinfoURL is OpenID Connect's userinfo endpoint (who the account
+	// is); default Google's.
+	UserinfoURL string
 	// HTTPClient supplies the base transport, redirect policy and the timeout
 	// of each attempt (default 30 s). Nil or without a Transport: a clone of
 	// http.DefaultTransport keeping Concurrency idle connections per host.
@@ -54,26 +60,37 @@ const (
 	DefaultConcurrency  = 20
 )
 
-// Provider makes Gmail and Calendar clients for access tokens. It is safe
-// for concurrent use; Mail and Calendar are cheap.
-type Provider struct {
+// API makes Gmail and Calendar clients for accounts' token sources. It is
+// safe for concurrent use; Mail and Calendar are cheap.
+type API struct {
 	opts Options
 	base http.RoundTripper
 	// backoff is the retry transport's wait without Retry-After (tests shorten it).
 	backoff backoffFunc
 }
 
-var _ providers.Provider = (*Provider)(nil)
+var _ providers.API = (*API)(nil)
 
-// New returns a Provider.
-func New(opts Options) *Provider {
+// New returns the API clients' factory.
+func New(opts Options) (*API, error) {
 	if opts.MaxRetryWait <= 0 {
 		opts.MaxRetryWait = DefaultMaxRetryWait
 	}
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = DefaultConcurrency
 	}
+	if opts.UserinfoURL == "" {
+		opts.UserinfoURL = defaultUserinfoURL
+	}
 	opts.APIURL = strings.TrimRight(opts.APIURL, "/")
+	for _, u := range []string{opts.APIURL, opts.UserinfoURL} {
+		if u == "" {
+			continue
+		}
+		if err := providers.CheckEndpoint(u); err != nil {
+			return nil, fmt.Errorf("google: %v", err)
+		}
+	}
 	hc := opts.HTTPClient
 	if hc == nil {
 		hc = &http.Client{}
@@ -86,24 +103,18 @@ func New(opts Options) *Provider {
 	opts.HTTPClient = hc
 	base := hc.Transport
 	if base == nil {
-		// http.DefaultTransport keeps 2 idle connections per host: with
-		// HTTP/1.1 (a proxy, the fake) every List would reopen the rest.
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		t.MaxIdleConnsPerHost = opts.Concurrency
-		base = t
+		base = providers.DefaultTransport(opts.Concurrency)
 	}
-	return &Provider{opts: opts, base: base, backoff: defaultBackoff}
+	return &API{opts: opts, base: base, backoff: defaultBackoff}, nil
 }
 
-// client returns an HTTP client for one access token: a retrying transport
-// over per-attempt clients (timeout) over oauth2.Transport.
-func (p *Provider) client(tok *oauth2.Token) *http.Client {
+// client returns an HTTP client for one account: a retrying transport over
+// per-attempt clients (timeout) over the token transport, which refreshes
+// once and retries once when Google answers 401.
+func (p *API) client(src providers.TokenSource) *http.Client {
 	hc := p.opts.HTTPClient
 	attempt := &http.Client{
-		// Only RoundTrip is exposed: http.Client would call the deprecated
-		// oauth2.Transport.CancelRequest on timeouts (which logs a warning);
-		// without it the client cancels through the request's context.
-		Transport:     struct{ http.RoundTripper }{&oauth2.Transport{Source: oauth2.StaticTokenSource(tok), Base: p.base}},
+		Transport:     &providers.Transport{Source: src, Base: p.base},
 		Timeout:       hc.Timeout,
 		CheckRedirect: hc.CheckRedirect,
 		Jar:           hc.Jar,
@@ -115,25 +126,40 @@ func (p *Provider) client(tok *oauth2.Token) *http.Client {
 	}}
 }
 
-func (p *Provider) clientOptions(tok *oauth2.Token, endpoint string) []option.ClientOption {
-	o := []option.ClientOption{option.WithHTTPClient(p.client(tok)), option.WithUserAgent("mailcal")}
+func (p *API) clientOptions(src providers.TokenSource, endpoint string) []option.ClientOption {
+	o := []option.ClientOption{option.WithHTTPClient(p.client(src)), option.WithUserAgent("mailcal")}
 	if p.opts.APIURL != "" {
 		o = append(o, option.WithEndpoint(p.opts.APIURL+endpoint))
 	}
 	return o
 }
 
-// Mail returns the mailbox of the token's account. account is its address,
-// the From of sent messages (Gmail rewrites a From that is not one of the
-// account's send-as addresses); empty, it is looked up with
-// users.getProfile once per mailbox value, which needs a Gmail read scope.
-func (p *Provider) Mail(tok *oauth2.Token, account string) providers.Mail {
-	svc, err := gmail.NewService(context.Background(), p.clientOptions(tok, "/")...)
-	return &mailbox{svc: svc, err: err, account: strings.TrimSpace(account), concurrency: p.opts.Concurrency}
+// Identity asks OpenID Connect's userinfo endpoint which account the
+// tokens belong to.
+func (p *API) Identity(ctx context.Context, src providers.TokenSource) (string, error) {
+	return providers.UserinfoEmail(ctx, p.client(src), p.opts.UserinfoURL, "Google")
 }
 
-// Calendar returns the calendars of the token's account.
-func (p *Provider) Calendar(tok *oauth2.Token) providers.Calendar {
-	svc, err := calendar.NewService(context.Background(), p.clientOptions(tok, "/calendar/v3/")...)
-	return &calendars{svc: svc, err: err}
+// Mail returns the mailbox of the source's account. account is its
+// address, the From of sent messages (Gmail rewrites a From that is not one
+// of the account's send-as addresses).
+func (p *API) Mail(src providers.TokenSource, account string) (providers.Mail, error) {
+	account = strings.TrimSpace(account)
+	if account == "" {
+		return nil, errors.New("google: Mail needs the account's address")
+	}
+	svc, err := gmail.NewService(context.Background(), p.clientOptions(src, "/")...)
+	if err != nil {
+		return nil, fmt.Errorf("google: building the Gmail client: %w", err)
+	}
+	return &mailbox{svc: svc, account: account, concurrency: p.opts.Concurrency}, nil
+}
+
+// Calendar returns the calendars of the source's account.
+func (p *API) Calendar(src providers.TokenSource) (providers.Calendar, error) {
+	svc, err := calendar.NewService(context.Background(), p.clientOptions(src, "/calendar/v3/")...)
+	if err != nil {
+		return nil, fmt.Errorf("google: building the Calendar client: %w", err)
+	}
+	return &calendars{svc: svc}, nil
 }

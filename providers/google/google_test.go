@@ -3,11 +3,11 @@ package google
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
-	"net/http"
 	"net/mail"
 	"slices"
 	"strings"
@@ -75,10 +75,33 @@ func connect(t testing.TB, s *fakegoogle.Server, login string, scopes ...string)
 	return tok
 }
 
-func provider(s *fakegoogle.Server) *Provider {
-	p := New(Options{APIURL: s.URL()})
+func provider(t testing.TB, s *fakegoogle.Server) *API {
+	t.Helper()
+	p, err := New(Options{APIURL: s.URL(), UserinfoURL: s.URL() + "/v1/userinfo"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	p.backoff = func(n int) time.Duration { return time.Duration(n) * 5 * time.Millisecond }
 	return p
+}
+
+// mustMail and mustCalendar make an account's clients for a fixed token.
+func mustMail(t testing.TB, p *API, tok *oauth2.Token, account string) providers.Mail {
+	t.Helper()
+	m, err := p.Mail(providers.StaticSource(tok), account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func mustCalendar(t testing.TB, p *API, tok *oauth2.Token) providers.Calendar {
+	t.Helper()
+	c, err := p.Calendar(providers.StaticSource(tok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func rawMsg(headers map[string]string, body string) []byte {
@@ -143,7 +166,7 @@ func addMail(s *fakegoogle.Server) mailFixture {
 func TestListMessages(t *testing.T) {
 	s := fake(t)
 	fx := addMail(s)
-	mb := provider(s).Mail(connect(t, s, alice, allScopes...), alice)
+	mb := mustMail(t, provider(t, s), connect(t, s, alice, allScopes...), alice)
 	ctx := context.Background()
 
 	s.SetAPILatency(20 * time.Millisecond)
@@ -235,7 +258,7 @@ func TestListPagination(t *testing.T) {
 	for i := range 25 {
 		s.AddMessage(alice, rawMsg(map[string]string{"From": bob, "To": alice, "Subject": fmt.Sprintf("n%02d", i), "Date": date(i)}, "x\n"))
 	}
-	mb := provider(s).Mail(connect(t, s, alice, allScopes...), alice)
+	mb := mustMail(t, provider(t, s), connect(t, s, alice, allScopes...), alice)
 	seen := map[string]bool{}
 	tok := ""
 	var sizes []int
@@ -274,7 +297,7 @@ func TestListPagination(t *testing.T) {
 func TestGetMessage(t *testing.T) {
 	s := fake(t)
 	fx := addMail(s)
-	mb := provider(s).Mail(connect(t, s, alice, allScopes...), alice)
+	mb := mustMail(t, provider(t, s), connect(t, s, alice, allScopes...), alice)
 	ctx := context.Background()
 
 	m, err := mb.Get(ctx, fx.alternative)
@@ -333,11 +356,11 @@ func sentLast(t *testing.T, s *fakegoogle.Server) *mail.Message {
 func TestSend(t *testing.T) {
 	s := fake(t)
 	addMail(s)
-	p := provider(s)
+	p := provider(t, s)
 	tok := connect(t, s, alice, allScopes...)
-	mb := p.Mail(tok, alice)
+	mb := mustMail(t, p, tok, alice)
 	ctx := context.Background()
-	bobMail := p.Mail(connect(t, s, bob, allScopes...), bob)
+	bobMail := mustMail(t, p, connect(t, s, bob, allScopes...), bob)
 	if _, err := bobMail.List(ctx, providers.MessageQuery{}); err != nil { // creates bob's mailbox in the fake
 		t.Fatal(err)
 	}
@@ -369,7 +392,7 @@ func TestSend(t *testing.T) {
 func TestSendReply(t *testing.T) {
 	s := fake(t)
 	fx := addMail(s)
-	mb := provider(s).Mail(connect(t, s, alice, allScopes...), alice)
+	mb := mustMail(t, provider(t, s), connect(t, s, alice, allScopes...), alice)
 	ctx := context.Background()
 	orig, err := mb.Get(ctx, fx.thread)
 	if err != nil {
@@ -389,18 +412,22 @@ func TestSendReply(t *testing.T) {
 		t.Fatalf("reply in thread %s, original in %s", sent.ThreadID, orig.ThreadID)
 	}
 
-	// A caller's subject is kept, with one Re:.
-	if _, err := mb.Send(ctx, providers.OutgoingMessage{To: []providers.Address{{Email: bob}}, Subject: "Plans", Text: "x", ReplyTo: fx.plain}); err != nil {
+	// A reply's subject is the original's with one Re:, whatever the
+	// caller's spelling of it; another subject would leave the thread.
+	if _, err := mb.Send(ctx, providers.OutgoingMessage{To: []providers.Address{{Email: bob}}, Subject: "RE:  lunch?", Text: "x", ReplyTo: fx.plain}); err != nil {
 		t.Fatal(err)
 	}
-	if m := sentLast(t, s); m.Header.Get("Subject") != "Re: Plans" || m.Header.Get("References") != "<lunch@example.com>" {
+	if m := sentLast(t, s); m.Header.Get("Subject") != "Re: Lunch?" || m.Header.Get("References") != "<lunch@example.com>" {
 		t.Fatalf("reply headers %v", m.Header)
 	}
-	if _, err := mb.Send(ctx, providers.OutgoingMessage{To: []providers.Address{{Email: bob}}, Subject: "RE: Lunch?", Text: "x", ReplyTo: fx.plain}); err != nil {
-		t.Fatal(err)
+	before := len(s.SentMessages(alice))
+	_, err = mb.Send(ctx, providers.OutgoingMessage{To: []providers.Address{{Email: bob}}, Subject: "Plans", Text: "x", ReplyTo: fx.plain})
+	var fe *providers.FieldError
+	if !errors.As(err, &fe) || fe.Field != "subject" || !strings.Contains(fe.Msg, `"Re: Lunch?"`) {
+		t.Fatalf("a reply with another subject: %v, want a subject error naming the original's", err)
 	}
-	if m := sentLast(t, s); m.Header.Get("Subject") != "RE: Lunch?" {
-		t.Fatalf("subject %q", m.Header.Get("Subject"))
+	if len(s.SentMessages(alice)) != before {
+		t.Fatal("a reply with another subject was sent")
 	}
 
 	n := len(s.SentMessages(alice))
@@ -415,7 +442,7 @@ func TestSendReply(t *testing.T) {
 
 func TestSendLarge(t *testing.T) {
 	s := fake(t)
-	mb := provider(s).Mail(connect(t, s, alice, allScopes...), alice)
+	mb := mustMail(t, provider(t, s), connect(t, s, alice, allScopes...), alice)
 	ctx := context.Background()
 	data := bytes.Repeat([]byte("0123456789abcdef"), 6<<20/16) // 6 MB: 8 MB in base64
 	s.ResetAPIStats()
@@ -458,7 +485,7 @@ func TestSendLarge(t *testing.T) {
 
 func TestSendRetries(t *testing.T) {
 	s := fake(t)
-	mb := provider(s).Mail(connect(t, s, alice, allScopes...), alice)
+	mb := mustMail(t, provider(t, s), connect(t, s, alice, allScopes...), alice)
 	ctx := context.Background()
 	msg := providers.OutgoingMessage{To: []providers.Address{{Email: bob}}, Subject: "s", Text: "t"}
 
@@ -498,7 +525,7 @@ func TestSendRetries(t *testing.T) {
 func TestReadRetries(t *testing.T) {
 	s := fake(t)
 	fx := addMail(s)
-	mb := provider(s).Mail(connect(t, s, alice, allScopes...), alice)
+	mb := mustMail(t, provider(t, s), connect(t, s, alice, allScopes...), alice)
 	ctx := context.Background()
 
 	s.FailAPI("/gmail/v1/users/me/messages/"+fx.plain, 1, 429, "rateLimitExceeded", time.Second)
@@ -524,12 +551,12 @@ func TestReadRetries(t *testing.T) {
 func TestAuthErrors(t *testing.T) {
 	s := fake(t)
 	fx := addMail(s)
-	p := provider(s)
+	p := provider(t, s)
 	tok := connect(t, s, alice, allScopes...)
 	ctx := context.Background()
 
 	// Send-only: reading is forbidden, with the scopes named.
-	sendOnly := p.Mail(connect(t, s, alice, gmail.GmailSendScope), alice)
+	sendOnly := mustMail(t, p, connect(t, s, alice, gmail.GmailSendScope), alice)
 	_, err := sendOnly.Get(ctx, fx.plain)
 	if pe := wantKind(t, err, providers.ErrForbidden); !strings.Contains(pe.Message, gmail.GmailReadonlyScope) {
 		t.Fatalf("%v", pe)
@@ -537,20 +564,20 @@ func TestAuthErrors(t *testing.T) {
 	if _, err := sendOnly.Send(ctx, providers.OutgoingMessage{To: []providers.Address{{Email: bob}}, Subject: "s", Text: "t"}); err != nil {
 		t.Fatal(err)
 	}
-	readOnly := p.Mail(connect(t, s, alice, gmail.GmailReadonlyScope), alice)
+	readOnly := mustMail(t, p, connect(t, s, alice, gmail.GmailReadonlyScope), alice)
 	_, err = readOnly.Send(ctx, providers.OutgoingMessage{To: []providers.Address{{Email: bob}}, Subject: "s", Text: "t"})
 	if pe := wantKind(t, err, providers.ErrForbidden); !strings.Contains(pe.Message, gmail.GmailSendScope) {
 		t.Fatalf("%v", pe)
 	}
-	_, err = p.Calendar(connect(t, s, alice, gmail.GmailReadonlyScope)).ListCalendars(ctx)
+	_, err = mustCalendar(t, p, connect(t, s, alice, gmail.GmailReadonlyScope)).ListCalendars(ctx)
 	wantKind(t, err, providers.ErrForbidden)
 
 	// An expired token: 401, not retried.
 	s.ExpireAccessTokens()
 	s.ResetAPIStats()
-	_, err = p.Mail(tok, alice).List(ctx, providers.MessageQuery{})
+	_, err = mustMail(t, p, tok, alice).List(ctx, providers.MessageQuery{})
 	wantKind(t, err, providers.ErrUnauthorized)
-	_, err = p.Calendar(tok).ListCalendars(ctx)
+	_, err = mustCalendar(t, p, tok).ListCalendars(ctx)
 	wantKind(t, err, providers.ErrUnauthorized)
 	if n := s.APIRequests("/"); n != 2 {
 		t.Fatalf("%d requests", n)
@@ -562,23 +589,16 @@ func TestAuthErrors(t *testing.T) {
 	}
 }
 
-func TestMailAccountLookup(t *testing.T) {
+// TestSendFromIsTheAccount: sent mail is from the account the mailbox was
+// made for.
+func TestSendFromIsTheAccount(t *testing.T) {
 	s := fake(t)
-	tok := connect(t, s, alice, allScopes...)
-	s.Handle("GET /gmail/v1/users/me/profile", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if email, ok := s.Authorize(w, r, gmail.GmailReadonlyScope); ok {
-			w.Header().Set("Content-Type", "application/json")
-			fmt.Fprintf(w, `{"emailAddress":%q,"messagesTotal":0,"threadsTotal":0,"historyId":"1"}`, email)
-		}
-	}))
-	mb := provider(s).Mail(tok, alice)
-	for range 2 {
-		if _, err := mb.Send(context.Background(), providers.OutgoingMessage{To: []providers.Address{{Email: bob}}, Subject: "s", Text: "t"}); err != nil {
-			t.Fatal(err)
-		}
+	mb := mustMail(t, provider(t, s), connect(t, s, alice, allScopes...), alice)
+	if _, err := mb.Send(context.Background(), providers.OutgoingMessage{To: []providers.Address{{Email: bob}}, Subject: "s", Text: "t"}); err != nil {
+		t.Fatal(err)
 	}
 	if m := sentLast(t, s); m.Header.Get("From") != alice {
-		t.Fatalf("From %q", m.Header.Get("From"))
+		t.Fatalf("From %q, want %s", m.Header.Get("From"), alice)
 	}
 }
 
@@ -599,7 +619,7 @@ func calendarFixture(s *fakegoogle.Server) (weekly string) {
 func TestCalendars(t *testing.T) {
 	s := fake(t)
 	calendarFixture(s)
-	cal := provider(s).Calendar(connect(t, s, alice, allScopes...))
+	cal := mustCalendar(t, provider(t, s), connect(t, s, alice, allScopes...))
 	cals, err := cal.ListCalendars(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -624,7 +644,7 @@ func TestCalendars(t *testing.T) {
 func TestListEvents(t *testing.T) {
 	s := fake(t)
 	weekly := calendarFixture(s)
-	cal := provider(s).Calendar(connect(t, s, alice, allScopes...))
+	cal := mustCalendar(t, provider(t, s), connect(t, s, alice, allScopes...))
 	ctx := context.Background()
 	q := providers.EventQuery{TimeMin: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC), TimeMax: time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC)}
 
@@ -708,7 +728,7 @@ func TestListEvents(t *testing.T) {
 func TestCreateEvent(t *testing.T) {
 	s := fake(t)
 	calendarFixture(s)
-	cal := provider(s).Calendar(connect(t, s, alice, allScopes...))
+	cal := mustCalendar(t, provider(t, s), connect(t, s, alice, allScopes...))
 	ctx := context.Background()
 	ny, _ := time.LoadLocation("America/New_York")
 
@@ -770,7 +790,7 @@ func BenchmarkListMessages20(b *testing.B) {
 		s.AddMessage(alice, rawMsg(map[string]string{"From": "Bob <bob@example.com>", "To": alice, "Subject": fmt.Sprintf("Message %d", i), "Date": date(i)},
 			"Some text that makes a snippet, as in real mail.\n"))
 	}
-	mb := provider(s).Mail(connect(b, s, alice, allScopes...), alice)
+	mb := mustMail(b, provider(b, s), connect(b, s, alice, allScopes...), alice)
 	const latency = 50 * time.Millisecond
 	s.SetAPILatency(latency)
 	ctx := context.Background()

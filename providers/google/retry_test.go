@@ -58,12 +58,15 @@ func (s *script) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprint(w, s.ok)
 }
 
-func testProvider(t *testing.T, h http.Handler, opts Options) *Provider {
+func testProvider(t *testing.T, h http.Handler, opts Options) *API {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	opts.APIURL = srv.URL
-	p := New(opts)
+	p, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
 	p.backoff = func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 	return p
 }
@@ -86,7 +89,7 @@ func TestRetryGetOn429And5xx(t *testing.T) {
 	s := &script{steps: []step{{429, "rateLimitExceeded", "0"}, {503, "backendError", ""}, {403, "userRateLimitExceeded", ""}, {500, "", ""}},
 		ok: `{"emailAddress":"a@example.com"}`}
 	p := testProvider(t, s, Options{})
-	svc := p.Mail(testToken, "alice@example.com").(*mailbox).svc
+	svc := mustMail(t, p, testToken, "alice@example.com").(*mailbox).svc
 	prof, err := svc.Users.GetProfile("me").Do()
 	if err != nil || prof.EmailAddress != "a@example.com" || s.n.Load() != 5 {
 		t.Fatalf("profile %v %v after %d requests", prof, err, s.n.Load())
@@ -96,7 +99,7 @@ func TestRetryGetOn429And5xx(t *testing.T) {
 func TestRetryAfterHonoured(t *testing.T) {
 	s := &script{steps: []step{{429, "rateLimitExceeded", "1"}}, ok: `{}`}
 	p := testProvider(t, s, Options{})
-	svc := p.Mail(testToken, "alice@example.com").(*mailbox).svc
+	svc := mustMail(t, p, testToken, "alice@example.com").(*mailbox).svc
 	start := time.Now()
 	if _, err := svc.Users.GetProfile("me").Do(); err != nil {
 		t.Fatal(err)
@@ -110,7 +113,7 @@ func TestRetryBudget(t *testing.T) {
 	// Retry-After beyond the budget: no wait, the 429 comes back mapped.
 	s := &script{steps: []step{{429, "rateLimitExceeded", "30"}}, ok: `{}`}
 	p := testProvider(t, s, Options{MaxRetryWait: 2 * time.Second})
-	mb := p.Mail(testToken, "alice@example.com")
+	mb := mustMail(t, p, testToken, "alice@example.com")
 	start := time.Now()
 	_, err := mb.Get(context.Background(), "m1")
 	pe := wantKind(t, err, providers.ErrRateLimited)
@@ -125,7 +128,7 @@ func TestRetryBudget(t *testing.T) {
 	}
 	s = &script{steps: steps, ok: `{}`}
 	p = testProvider(t, s, Options{MaxRetryWait: 50 * time.Millisecond})
-	_, err = p.Mail(testToken, "alice@example.com").Get(context.Background(), "m1")
+	_, err = mustMail(t, p, testToken, "alice@example.com").Get(context.Background(), "m1")
 	wantKind(t, err, providers.ErrUnavailable)
 	if n := s.n.Load(); n < 3 || n > 12 {
 		t.Fatalf("%d requests", n)
@@ -137,7 +140,7 @@ func TestRetryBudget(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	start = time.Now()
-	_, err = p.Mail(testToken, "alice@example.com").Get(ctx, "m1")
+	_, err = mustMail(t, p, testToken, "alice@example.com").Get(ctx, "m1")
 	wantKind(t, err, providers.ErrUnavailable)
 	if time.Since(start) > 400*time.Millisecond {
 		t.Fatalf("waited %v past a 500ms deadline for a 5s Retry-After", time.Since(start))
@@ -160,7 +163,7 @@ func TestNoRetryOnPermanentErrors(t *testing.T) {
 	} {
 		s := &script{steps: []step{{tc.status, tc.reason, ""}}, ok: `{}`}
 		p := testProvider(t, s, Options{})
-		_, err := p.Mail(testToken, "alice@example.com").Get(context.Background(), "m1")
+		_, err := mustMail(t, p, testToken, "alice@example.com").Get(context.Background(), "m1")
 		pe := wantKind(t, err, tc.kind)
 		if s.n.Load() != 1 || pe.Status != tc.status || !strings.Contains(pe.Message, "step 0") {
 			t.Fatalf("%d %s: %d requests, %+v", tc.status, tc.reason, s.n.Load(), pe)
@@ -169,7 +172,7 @@ func TestNoRetryOnPermanentErrors(t *testing.T) {
 	// 401: no retry here (the caller refreshes and retries once).
 	s := &script{ok: `{}`}
 	p := testProvider(t, s, Options{})
-	_, err := p.Mail(&oauth2.Token{AccessToken: "ya29.bad"}, "alice@example.com").Get(context.Background(), "m1")
+	_, err := mustMail(t, p, &oauth2.Token{AccessToken: "ya29.bad"}, "alice@example.com").Get(context.Background(), "m1")
 	wantKind(t, err, providers.ErrUnauthorized)
 	if s.n.Load() != 1 {
 		t.Fatalf("%d requests", s.n.Load())
@@ -180,7 +183,7 @@ func TestPostRetriedOnlyWhenNotProcessed(t *testing.T) {
 	// A send answered 429, then 200: retried with the same body.
 	s := &script{steps: []step{{429, "rateLimitExceeded", "0"}, {403, "rateLimitExceeded", ""}}, ok: `{"id":"s1","threadId":"t1"}`, seen: make(chan string, 10)}
 	p := testProvider(t, s, Options{})
-	svc := p.Mail(testToken, "alice@example.com").(*mailbox).svc
+	svc := mustMail(t, p, testToken, "alice@example.com").(*mailbox).svc
 	if _, err := svc.Users.Messages.Send("me", &gmail.Message{Raw: "cmF3"}).Do(); err != nil {
 		t.Fatal(err)
 	}
@@ -191,18 +194,11 @@ func TestPostRetriedOnlyWhenNotProcessed(t *testing.T) {
 	// A 503 is not retried: it may have been sent.
 	s = &script{steps: []step{{503, "backendError", ""}}, ok: `{}`}
 	p = testProvider(t, s, Options{})
-	_, err := p.Mail(testToken, "alice@example.com").(*mailbox).svc.Users.Messages.Send("me", &gmail.Message{Raw: "cmF3"}).Do()
+	_, err := mustMail(t, p, testToken, "alice@example.com").(*mailbox).svc.Users.Messages.Send("me", &gmail.Message{Raw: "cmF3"}).Do()
 	if err == nil || s.n.Load() != 1 {
 		t.Fatalf("%v after %d requests", err, s.n.Load())
 	}
 	wantKind(t, mapUncertain(err, "check"), providers.ErrUncertain)
-	// Unless the context marks it idempotent.
-	s = &script{steps: []step{{503, "backendError", ""}}, ok: `{}`}
-	p = testProvider(t, s, Options{})
-	_, err = p.Mail(testToken, "alice@example.com").(*mailbox).svc.Users.Messages.Send("me", &gmail.Message{Raw: "cmF3"}).Context(withIdempotent(context.Background())).Do()
-	if err != nil || s.n.Load() != 2 {
-		t.Fatalf("%v after %d requests", err, s.n.Load())
-	}
 }
 
 func TestNetworkErrors(t *testing.T) {
@@ -211,14 +207,14 @@ func TestNetworkErrors(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL
 	srv.Close()
-	p := New(Options{APIURL: url, MaxRetryWait: 20 * time.Millisecond})
+	p, _ := New(Options{APIURL: url, MaxRetryWait: 20 * time.Millisecond})
 	p.backoff = func(int) time.Duration { return 5 * time.Millisecond }
-	_, err := p.Mail(testToken, "alice@example.com").Get(context.Background(), "m1")
+	_, err := mustMail(t, p, testToken, "alice@example.com").Get(context.Background(), "m1")
 	pe := wantKind(t, err, providers.ErrUnavailable)
 	if !strings.Contains(pe.Message, "could not connect") {
 		t.Fatalf("%v", pe)
 	}
-	_, err = p.Mail(testToken, "a@example.com").Send(context.Background(), providers.OutgoingMessage{To: []providers.Address{{Email: "b@example.com"}}, Subject: "x", Text: "y"})
+	_, err = mustMail(t, p, testToken, "a@example.com").Send(context.Background(), providers.OutgoingMessage{To: []providers.Address{{Email: "b@example.com"}}, Subject: "x", Text: "y"})
 	wantKind(t, err, providers.ErrUnavailable)
 
 	// A timeout after the request was sent: a send is uncertain.
@@ -226,8 +222,8 @@ func TestNetworkErrors(t *testing.T) {
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-block }))
 	defer slow.Close()
 	defer close(block)
-	p = New(Options{APIURL: slow.URL, HTTPClient: &http.Client{Timeout: 100 * time.Millisecond}, MaxRetryWait: time.Millisecond})
-	_, err = p.Mail(testToken, "a@example.com").Send(context.Background(), providers.OutgoingMessage{To: []providers.Address{{Email: "b@example.com"}}, Subject: "x", Text: "y"})
+	p, _ = New(Options{APIURL: slow.URL, HTTPClient: &http.Client{Timeout: 100 * time.Millisecond}, MaxRetryWait: time.Millisecond})
+	_, err = mustMail(t, p, testToken, "a@example.com").Send(context.Background(), providers.OutgoingMessage{To: []providers.Address{{Email: "b@example.com"}}, Subject: "x", Text: "y"})
 	pe = wantKind(t, err, providers.ErrUncertain)
 	if !strings.Contains(pe.Message, "timed out") || !strings.Contains(pe.Message, "Sent") {
 		t.Fatalf("%v", pe)
@@ -267,7 +263,7 @@ func TestScopeMessage(t *testing.T) {
 		fmt.Fprint(w, `{"error":{"code":403,"message":"Request had insufficient authentication scopes.","errors":[{"message":"Insufficient Permission","domain":"global","reason":"insufficientPermissions"}],"status":"PERMISSION_DENIED"}}`)
 	})
 	p := testProvider(t, h, Options{})
-	_, err := p.Mail(testToken, "alice@example.com").Get(context.Background(), "m1")
+	_, err := mustMail(t, p, testToken, "alice@example.com").Get(context.Background(), "m1")
 	pe := wantKind(t, err, providers.ErrForbidden)
 	if !strings.Contains(pe.Message, "https://www.googleapis.com/auth/gmail.send") || !strings.Contains(pe.Message, "insufficient authentication scopes") {
 		t.Fatalf("%v", pe)

@@ -1,6 +1,6 @@
 // Package mimemsg builds the RFC 5322 / MIME messages that providers send
-// as raw bytes (Gmail's messages.send takes them base64url-encoded), and
-// parses email addresses strictly.
+// as raw bytes, within the sending provider's limits, and parses email
+// addresses strictly.
 //
 // Build validates every field and refuses, with an error naming the field,
 // anything that could inject a header: a CR, LF, NUL or other control
@@ -34,15 +34,6 @@ import (
 	"github.com/mailcal/mailcal/providers"
 )
 
-// MaxMessageBytes is Gmail's limit on the size of a sent message, headers,
-// bodies and encoded attachments included (35 MB).
-const MaxMessageBytes = 36700160
-
-// MaxRecipients bounds To, Cc and Bcc together. Gmail accepts up to 500
-// recipients per message for consumer accounts (Workspace allows more per
-// message but 500 external ones); beyond that a send fails upstream.
-const MaxRecipients = 500
-
 // Limits on single fields, so that no header line can exceed RFC 5322's
 // 998 characters.
 const (
@@ -52,17 +43,13 @@ const (
 )
 
 // ErrTooLarge is returned (wrapped, with the size and the limit) when the
-// built message would exceed MaxMessageBytes. It is providers.ErrTooLarge,
+// built message would exceed Message.Limits.MaxMessageBytes. It is providers.ErrTooLarge,
 // so errors.Is works with either name.
 var ErrTooLarge = providers.ErrTooLarge
 
-// FieldError is a validation failure of one field of a Message.
-type FieldError struct {
-	Field string // e.g. "subject", "to[2]", "attachments[0].filename"
-	Msg   string
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+// FieldError is a validation failure of one field of a Message, e.g.
+// "subject", "to[2]", "attachments[0].filename".
+type FieldError = providers.FieldError
 
 func fieldErr(f string, format string, args ...any) error {
 	return &FieldError{Field: f, Msg: fmt.Sprintf(format, args...)}
@@ -70,6 +57,8 @@ func fieldErr(f string, format string, args ...any) error {
 
 // Message is a message to build.
 type Message struct {
+	// Limits are the sending provider's; a zero field is not checked.
+	Limits      providers.Limits
 	From        providers.Address // the sending account
 	To, Cc, Bcc []providers.Address
 	Subject     string
@@ -110,6 +99,32 @@ func ReplySubject(orig string) string {
 	return "Re: " + s
 }
 
+// BaseSubject is a subject without its reply and forward prefixes ("Re:",
+// "Re[2]:", "Fwd:", "Fw:", in any case, any number of them), with spaces
+// collapsed and in lower case: two messages whose base subjects are equal
+// belong to one conversation as mail clients thread them.
+func BaseSubject(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	for {
+		t := s
+		if hasReplyPrefix(t) {
+			t = t[strings.IndexByte(t, ':')+1:]
+		} else {
+			for _, p := range []string{"fwd:", "fw:"} {
+				if len(t) >= len(p) && strings.EqualFold(t[:len(p)], p) {
+					t = t[len(p):]
+					break
+				}
+			}
+		}
+		t = strings.TrimSpace(t)
+		if t == s {
+			return strings.ToLower(s)
+		}
+		s = t
+	}
+}
+
 func hasReplyPrefix(s string) bool {
 	if len(s) < 3 || !strings.EqualFold(s[:2], "re") {
 		return false
@@ -146,7 +161,7 @@ func (e entity) render() []byte {
 
 // Build validates m and renders it as an RFC 5322 message with CRLF line
 // endings, ready to be sent as raw bytes. Validation failures are
-// *FieldError; a message over MaxMessageBytes is an error wrapping
+// *FieldError; a message over m.Limits.MaxMessageBytes is an error wrapping
 // ErrTooLarge.
 func Build(m Message) ([]byte, error) {
 	attTypes, err := validate(&m)
@@ -159,8 +174,8 @@ func Build(m Message) ([]byte, error) {
 	for _, a := range m.Attachments {
 		est += base64Size(len(a.Data))
 	}
-	if est > MaxMessageBytes {
-		return nil, fmt.Errorf("%w: the message would be at least %d bytes, over Gmail's limit of %d bytes (35 MB); attachments grow by a third when encoded, so together they must stay under about 26 MB", ErrTooLarge, est, MaxMessageBytes)
+	if max := m.Limits.MaxMessageBytes; max > 0 && est > max {
+		return nil, tooLarge("would be at least", est, max)
 	}
 
 	var parts []entity
@@ -221,10 +236,15 @@ func Build(m Message) ([]byte, error) {
 	content.header = append(hdr, content.header...)
 
 	out := content.render()
-	if len(out) > MaxMessageBytes {
-		return nil, fmt.Errorf("%w: the message is %d bytes, over Gmail's limit of %d bytes (35 MB); attachments grow by a third when encoded, so together they must stay under about 26 MB", ErrTooLarge, len(out), MaxMessageBytes)
+	if max := m.Limits.MaxMessageBytes; max > 0 && len(out) > max {
+		return nil, tooLarge("is", len(out), max)
 	}
 	return out, nil
+}
+
+func tooLarge(is string, n, max int) error {
+	return fmt.Errorf("%w: the message %s %d bytes, over the provider's limit of %d bytes (%.0f MB); attachments grow by a third when encoded, so together they must stay under about %.0f MB",
+		ErrTooLarge, is, n, max, float64(max)/(1<<20), float64(max)*3/4/(1<<20))
 }
 
 func base64Size(n int) int {
@@ -349,8 +369,8 @@ func validate(m *Message) ([]mediaType, error) {
 	if total == 0 {
 		return nil, fieldErr("to", "at least one recipient is needed in to, cc or bcc")
 	}
-	if total > MaxRecipients {
-		return nil, fieldErr("to", "%d recipients in to, cc and bcc together; Gmail accepts at most %d per message", total, MaxRecipients)
+	if max := m.Limits.MaxRecipients; max > 0 && total > max {
+		return nil, fieldErr("to", "%d recipients in to, cc and bcc together; the provider accepts at most %d per message", total, max)
 	}
 	if why := badText(m.Subject, true); why != "" {
 		return nil, fieldErr("subject", "%s", why)

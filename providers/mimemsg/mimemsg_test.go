@@ -19,8 +19,16 @@ var (
 	date  = time.Date(2024, 3, 5, 14, 30, 0, 0, time.FixedZone("CET", 3600))
 )
 
+// limits are a provider's, as a sending provider passes them (Gmail's here).
+var limits = providers.Limits{MaxMessageBytes: 36700160, MaxRecipients: 500}
+
+const (
+	MaxMessageBytes = 36700160
+	MaxRecipients   = 500
+)
+
 func base() Message {
-	return Message{From: alice, To: []providers.Address{bob}, Subject: "Hello", Text: "Hi Bob,\nsee you.\n", Date: date}
+	return Message{Limits: limits, From: alice, To: []providers.Address{bob}, Subject: "Hello", Text: "Hi Bob,\nsee you.\n", Date: date}
 }
 
 func build(t *testing.T, m Message) parsed {

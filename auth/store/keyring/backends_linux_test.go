@@ -26,6 +26,9 @@ import (
 	"time"
 
 	"github.com/godbus/dbus"
+
+	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/auth/store/storetest"
 )
 
 const innerEnv = "MAILCAL_STORE_INNER"
@@ -168,6 +171,16 @@ func TestSecretServiceInner(t *testing.T) {
 		return s
 	})
 
+	t.Run("Conformance", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) store.Store {
+			s, err := OpenStore(ctx, Config{Backend: "secret-service", Service: "mailcal-st-" + randomHex(4)})
+			if err != nil {
+				t.Fatalf("OpenStore(secret-service): %v", err)
+			}
+			return s
+		})
+	})
+
 	// What the item looks like to other Secret Service clients: label and
 	// "profile" attribute "<service>/<key>", in the login collection.
 	s, err := Open(ctx, Config{Backend: "secret-service"})
@@ -284,6 +297,16 @@ func TestPass(t *testing.T) {
 			t.Fatalf("Open(pass): %v", err)
 		}
 		return s
+	})
+
+	t.Run("Conformance", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) store.Store {
+			s, err := OpenStore(ctx, Config{Backend: "pass", PassDir: storeDir, Service: "mailcal-st-" + randomHex(4)})
+			if err != nil {
+				t.Fatalf("OpenStore(pass): %v", err)
+			}
+			return s
+		})
 	})
 
 	// Layout: <store>/<service>/<key>.gpg, "/" making folders.

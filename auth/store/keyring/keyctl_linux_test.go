@@ -5,6 +5,9 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/auth/store/storetest"
 )
 
 // TestKeyctl uses the kernel's user keyring. It is shared by every process of
@@ -33,11 +36,25 @@ func TestKeyctl(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Open(keyctl): %v", err)
 		}
-		t.Cleanup(func() {
-			if kr, err := unix.KeyctlSearch(unix.KEY_SPEC_USER_KEYRING, "keyring", service, 0); err == nil {
-				unix.KeyctlInt(unix.KEYCTL_UNLINK, kr, unix.KEY_SPEC_USER_KEYRING, 0, 0)
-			}
-		})
+		t.Cleanup(func() { unlinkKeyctlService(service) })
 		return s
 	})
+	t.Run("Conformance", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) store.Store {
+			service := "mailcal-st-" + randomHex(4)
+			s, err := OpenStore(ctx, Config{Backend: "keyctl", Service: service})
+			if err != nil {
+				t.Fatalf("OpenStore(keyctl): %v", err)
+			}
+			t.Cleanup(func() { unlinkKeyctlService(service) })
+			return s
+		})
+	})
+}
+
+// unlinkKeyctlService removes a service's keyring from the user keyring.
+func unlinkKeyctlService(service string) {
+	if kr, err := unix.KeyctlSearch(unix.KEY_SPEC_USER_KEYRING, "keyring", service, 0); err == nil {
+		unix.KeyctlInt(unix.KEYCTL_UNLINK, kr, unix.KEY_SPEC_USER_KEYRING, 0, 0)
+	}
 }

@@ -1,6 +1,17 @@
 // Package keyring keeps mailcal's small secrets (OAuth refresh tokens, tenant
-// API-key hashes) in an OS keyring, a pass(1) store or an encrypted folder,
-// behind a small interface.
+// API-key hashes, waiting OAuth flows) in an OS keyring, a pass(1) store or
+// an encrypted folder. It has two layers:
+//
+//   - KV, a key-value store of small items over github.com/99designs/keyring
+//     (Open, Lazy; NewMemory for tests), which adds what the library lacks:
+//     a timeout on every call, one call at a time, a write/read/delete probe
+//     when opening, the file backend's passphrase read from the environment
+//     or the terminal device, never stdout.
+//   - Store, the store.Store contract over a KV (New, OpenStore, LazyStore):
+//     tenants, grants with versioned compare-and-set and flow states as JSON
+//     items, in the layout of earlier releases (items.go), checked against
+//     their keys when read. It passes store/storetest on every backend the
+//     tests can run (memory, file, secret-service, pass, keyctl).
 //
 // Keys are hierarchical ("tenant/acme", "grant/acme/google/x@y.com"). Every
 // backend stores them under a name derived from the key (see codec) so that
@@ -10,16 +21,18 @@ package keyring
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/mailcal/mailcal/auth/store"
 )
 
-// ErrNotFound is returned (wrapped) by Get and Delete for a missing key.
-var ErrNotFound = errors.New("not found")
+// ErrNotFound is returned (wrapped) by Get and Delete for a missing key. It
+// is store.ErrNotFound, so errors.Is matches either.
+var ErrNotFound = store.ErrNotFound
 
 // KV keeps small secrets (≤ 2048 bytes each) under hierarchical keys like
 // "tenant/acme" or "grant/acme/google/x@y.com".

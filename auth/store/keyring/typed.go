@@ -1,0 +1,196 @@
+package keyring
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/mailcal/mailcal/auth/store"
+)
+
+// Store is the keyring's store.Store: tenants, grants and flow states kept as
+// JSON items of a KV (see items.go for the layout, which older releases'
+// tenant and grant items already follow).
+//
+// Compare-and-set (PutGrant, DeleteGrant at a version), creation (tenants,
+// flow states) and take (TakeFlowState) are a read, a comparison and a write:
+// each Store runs them one at a time under its own lock, so they are atomic
+// among the callers of one Store, which is how one process should use the
+// keyring.
+//
+// Not across processes, nor across two Stores over one keyring: a server and
+// `mailcal connect` can still interleave a read and a write, and the second
+// write wins. No keyring backend offers a compare-and-set or a lock to build
+// one on; cross-process locking (a lock file beside the keyring, say) is left
+// for later, and until then a store shared by processes must be one that has
+// it (a database).
+//
+// A keyring call that times out may still complete afterwards: a write that
+// returns such an error may or may not have happened; read again.
+type Store struct {
+	kv KV
+	// mu is held around every read-compare-write sequence. A channel, so a
+	// waiter can give up when its context ends.
+	mu chan struct{}
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New returns a Store over kv.
+func New(kv KV) *Store {
+	return &Store{kv: kv, mu: make(chan struct{}, 1)}
+}
+
+// OpenStore opens the configured keyring as Open does and returns a Store
+// over it.
+func OpenStore(ctx context.Context, cfg Config) (*Store, error) {
+	kv, err := Open(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return New(kv), nil
+}
+
+// LazyStore returns a Store that opens the configured keyring on first use,
+// as Lazy does: a failed open is not cached, concurrent first calls open once,
+// and Backend returns "" until the keyring is open. onOpen, if not nil, is
+// called once with the backend's name when it opens.
+func LazyStore(cfg Config, onOpen func(backend string)) *Store {
+	return New(Lazy(func(ctx context.Context) (KV, error) {
+		kv, err := Open(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		if onOpen != nil {
+			onOpen(kv.Backend())
+		}
+		return kv, nil
+	}))
+}
+
+// Backend names the keyring backend in use; "" while a LazyStore has not
+// opened it.
+func (s *Store) Backend() string { return s.kv.Backend() }
+
+// KV returns the key-value layer under s, for the packages that still use
+// it. Writes through it bypass s's lock.
+func (s *Store) KV() KV { return s.kv }
+
+// lock takes s's lock, giving up when ctx ends.
+func (s *Store) lock(ctx context.Context) (unlock func(), err error) {
+	select {
+	case s.mu <- struct{}{}:
+		return func() { <-s.mu }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("keyring store: waiting for an earlier write: %w", ctx.Err())
+	}
+}
+
+// read returns the item under key; (nil, nil) if there is none.
+func (s *Store) read(ctx context.Context, key string) ([]byte, error) {
+	data, err := s.kv.Get(ctx, key)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err == nil && data == nil {
+		data = []byte{}
+	}
+	return data, err
+}
+
+// skip reports whether a listing should leave out an item that failed with
+// err: items that cannot be trusted are skipped with a warning, items
+// deleted meanwhile silently; other errors fail the listing.
+func skip(ctx context.Context, err error) bool {
+	var ie *itemError
+	if errors.As(err, &ie) {
+		slog.WarnContext(ctx, "keyring store: skipping an item that cannot be trusted", "item", ie.key, "error", err.Error())
+		return true
+	}
+	return errors.Is(err, ErrNotFound)
+}
+
+// CreateTenant implements store.Tenants.
+func (s *Store) CreateTenant(ctx context.Context, t store.Tenant) error {
+	if err := store.ValidTenant(t.Name); err != nil {
+		return err
+	}
+	data, err := encodeTenant(t)
+	if err != nil {
+		return err
+	}
+	unlock, err := s.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	old, err := s.read(ctx, tenantKey(t.Name))
+	if err != nil {
+		return err
+	}
+	if old != nil {
+		return fmt.Errorf("tenant %s: %w", t.Name, store.ErrExists)
+	}
+	return s.kv.Set(ctx, tenantKey(t.Name), data)
+}
+
+// GetTenant implements store.Tenants.
+func (s *Store) GetTenant(ctx context.Context, name string) (store.Tenant, error) {
+	if err := store.ValidTenant(name); err != nil {
+		return store.Tenant{}, err
+	}
+	data, err := s.read(ctx, tenantKey(name))
+	if err != nil {
+		return store.Tenant{}, err
+	}
+	if data == nil {
+		return store.Tenant{}, fmt.Errorf("tenant %s: %w", name, store.ErrNotFound)
+	}
+	return decodeTenant(tenantKey(name), data)
+}
+
+// ListTenants implements store.Tenants. Items that cannot be trusted are
+// left out, with a warning in the log.
+func (s *Store) ListTenants(ctx context.Context) ([]store.Tenant, error) {
+	keys, err := s.kv.List(ctx, tenantPrefix)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.Tenant, 0, len(keys))
+	for _, k := range keys {
+		data, err := s.kv.Get(ctx, k)
+		var t store.Tenant
+		if err == nil {
+			t, err = decodeTenant(k, data)
+		}
+		if err != nil {
+			if skip(ctx, err) {
+				continue
+			}
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	slices.SortFunc(out, func(a, b store.Tenant) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// DeleteTenant implements store.Tenants. It deletes a damaged item too.
+func (s *Store) DeleteTenant(ctx context.Context, name string) error {
+	if err := store.ValidTenant(name); err != nil {
+		return err
+	}
+	unlock, err := s.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	err = s.kv.Delete(ctx, tenantKey(name))
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("tenant %s: %w", name, store.ErrNotFound)
+	}
+	return err
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mailcal/mailcal/auth/store/keyring"
+	"github.com/mailcal/mailcal/providers"
+	"github.com/mailcal/mailcal/providers/registry"
+)
+
+// config is everything mailcal reads from its environment. It is read once,
+// at the start of a command, here and nowhere else: the rest of the program
+// gets its values from it.
+type config struct {
+	logLevel, logFormat string
+	keyring             keyring.Config
+	// baseURL is the public base URL of an http deployment (the redirect
+	// URI is baseURL + /oauth/callback); allowedOrigins lists more browser
+	// origins allowed to call it.
+	baseURL, allowedOrigins string
+	// health is how often every grant is refreshed to notice revoked ones
+	// before a person does; 0: off.
+	health    time.Duration
+	providers *providers.Registry
+	// unknown lists MAILCAL_* variables that nothing reads (typos).
+	unknown []string
+}
+
+// Variables read here (the providers' come from their specs).
+const (
+	envLogLevel       = "MAILCAL_LOG_LEVEL"
+	envLogFormat      = "MAILCAL_LOG_FORMAT"
+	envBaseURL        = "MAILCAL_BASE_URL"
+	envAllowedOrigins = "MAILCAL_ALLOWED_ORIGINS"
+	envHealthInterval = "MAILCAL_HEALTH_INTERVAL"
+)
+
+// knownVars are the variables config reads besides the providers'.
+var knownVars = []string{
+	envLogLevel, envLogFormat, envBaseURL, envAllowedOrigins, envHealthInterval,
+	keyring.EnvBackend, keyring.EnvService, keyring.EnvDir, keyring.EnvPassDir,
+	keyring.EnvPassword, keyring.EnvPasswordFile, keyring.EnvTimeout,
+}
+
+// loadConfig reads the environment. Errors name the variable and what it
+// accepts.
+func loadConfig(e env) (*config, error) {
+	get := func(name string) string { return e.getenv(name) }
+	c := &config{
+		logLevel:       strings.TrimSpace(get(envLogLevel)),
+		logFormat:      strings.TrimSpace(get(envLogFormat)),
+		baseURL:        strings.TrimSpace(get(envBaseURL)),
+		allowedOrigins: get(envAllowedOrigins),
+	}
+	var err error
+	if c.keyring, err = keyring.ConfigFromEnv(get); err != nil {
+		return nil, err
+	}
+	if c.baseURL != "" {
+		if err := checkBaseURL(c.baseURL); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := allowedOrigins(c.baseURL, c.allowedOrigins); err != nil {
+		return nil, err
+	}
+	if c.health, err = parseHealth(get(envHealthInterval)); err != nil {
+		return nil, err
+	}
+	if c.providers, err = providers.NewRegistry(registry.Specs(), get); err != nil {
+		return nil, err
+	}
+	c.unknown = unknownVars(e, c.providers)
+	return c, nil
+}
+
+// parseHealth reads MAILCAL_HEALTH_INTERVAL: a duration of at least 1s, or
+// "off"; default 1h.
+func parseHealth(v string) (time.Duration, error) {
+	switch v = strings.TrimSpace(v); v {
+	case "":
+		return time.Hour, nil
+	case "off", "0":
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < time.Second {
+		return 0, fmt.Errorf("%s %q: want a duration of at least 1s (e.g. 1h, 30m) or off", envHealthInterval, v)
+	}
+	return d, nil
+}
+
+// unknownVars returns the MAILCAL_* variables set in the environment that
+// nothing reads.
+func unknownVars(e env, reg *providers.Registry) []string {
+	if e.environ == nil {
+		return nil
+	}
+	known := slices.Clone(knownVars)
+	for _, p := range reg.All() {
+		for _, s := range p.Settings {
+			known = append(known, s.Env)
+		}
+	}
+	var out []string
+	for _, kv := range e.environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "MAILCAL_") && !slices.Contains(known, name) {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// warnUnknown logs the variables nothing reads, once the logger is set up.
+func (c *config) warnUnknown() {
+	for _, name := range c.unknown {
+		slog.Warn("environment variable not used by mailcal (misspelt?)", "variable", name)
+	}
+}
