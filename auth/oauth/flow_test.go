@@ -12,11 +12,11 @@ import (
 	"github.com/mailcal/mailcal/auth/grants"
 	"github.com/mailcal/mailcal/auth/oauth"
 	"github.com/mailcal/mailcal/auth/store/keyring"
-	"github.com/mailcal/mailcal/providers/google/fakegoogle"
+	"github.com/mailcal/mailcal/providers/google/googletest"
 )
 
 type fixture struct {
-	fake   *fakegoogle.Server
+	fake   *googletest.Server
 	grants *grants.Store
 	flows  *oauth.Flows
 	cb     string // callback (redirect) URI
@@ -34,7 +34,7 @@ func envFunc(kv []string) func(string) string {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	fake := fakegoogle.New(fakegoogle.Options{})
+	fake := googletest.New(googletest.Options{})
 	t.Cleanup(fake.Close)
 	fake.AddUser("alice@example.com")
 	fake.AddUser("bob@example.com")

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mailcal/mailcal/providers/google/fakegoogle"
+	"github.com/mailcal/mailcal/providers/google/googletest"
 )
 
 // TestE2ETenantRemoveForgetsAccounts: removing a tenant revokes its accounts
@@ -17,7 +17,7 @@ import (
 // too.
 func TestE2ETenantRemoveForgetsAccounts(t *testing.T) {
 	t.Parallel()
-	fx := newOAuthFixture(t, fakegoogle.Options{})
+	fx := newOAuthFixture(t, googletest.Options{})
 	key := fx.addTenant(t, "acme")
 	other := fx.addTenant(t, "other")
 	s := fx.startHTTP(t)

@@ -1,4 +1,4 @@
-// Package fakegoogle is a fake of Google's OAuth 2.0 / OpenID Connect
+// Package googletest is a fake of Google's OAuth 2.0 / OpenID Connect
 // endpoints (accounts.google.com, oauth2.googleapis.com,
 // openidconnect.googleapis.com), served on 127.0.0.1, for tests. It answers
 // as Google does: the same paths, parameters, redirects, status codes and
@@ -12,7 +12,7 @@
 // documents in discovery.go). Other API handlers can be added with Handle,
 // authorize their requests with CheckAccess or Authorize, and answer errors
 // with WriteAPIError.
-package fakegoogle
+package googletest
 
 import (
 	"context"
@@ -219,7 +219,7 @@ func (s *Server) Approve(ctx context.Context, authURL string) (*url.URL, error) 
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode != http.StatusFound {
 		text := strings.Join(strings.Fields(tagRE.ReplaceAllString(string(body), " ")), " ")
-		return nil, fmt.Errorf("fakegoogle: authorization page answered %d: %s", resp.StatusCode, text)
+		return nil, fmt.Errorf("googletest: authorization page answered %d: %s", resp.StatusCode, text)
 	}
 	return url.Parse(resp.Header.Get("Location"))
 }

@@ -1,4 +1,4 @@
-package fakegoogle
+package googletest
 
 import (
 	"crypto/sha256"
@@ -64,7 +64,7 @@ func (s *Server) handleAuth(w http.ResponseWriter, r *http.Request) {
 		u = s.defaultUser
 	}
 	if u == nil {
-		authErrorPage(w, 400, "invalid_request", "fakegoogle: no Google account signed in (call AddUser)")
+		authErrorPage(w, 400, "invalid_request", "googletest: no Google account signed in (call AddUser)")
 		return
 	}
 	state := q.Get("state")

@@ -1,4 +1,4 @@
-package fakegoogle
+package googletest
 
 import (
 	"crypto/sha256"
@@ -182,7 +182,7 @@ func (s *Server) AddCalendar(email string, c Calendar) {
 	}
 	loc, err := time.LoadLocation(c.TimeZone)
 	if err != nil {
-		panic("fakegoogle: AddCalendar: " + err.Error())
+		panic("googletest: AddCalendar: " + err.Error())
 	}
 	a := s.api
 	a.mu.Lock()
@@ -212,7 +212,7 @@ func (s *Server) AddEvent(email, calendarID string, e Event) string {
 	defer a.mu.Unlock()
 	cal := a.calStoreLocked(email).find(calendarID)
 	if cal == nil {
-		panic("fakegoogle: AddEvent: no calendar " + calendarID)
+		panic("googletest: AddEvent: no calendar " + calendarID)
 	}
 	ev := &calEvent{Event: e}
 	if e.AllDay {
@@ -227,7 +227,7 @@ func (s *Server) AddEvent(email, calendarID string, e Event) string {
 		ev.end = evTime{t: e.End, tz: etz}
 		for _, tz := range []string{e.TimeZone, etz} {
 			if _, err := time.LoadLocation(tz); err != nil {
-				panic("fakegoogle: AddEvent: " + err.Error())
+				panic("googletest: AddEvent: " + err.Error())
 			}
 		}
 	}
@@ -240,7 +240,7 @@ func (s *Server) AddEvent(email, calendarID string, e Event) string {
 		ev.ID = e.RecurringEventID + "_" + ev.origStart.suffix()
 	}
 	if err := a.storeEventLocked(cal, ev, s.now()); err != "" {
-		panic("fakegoogle: AddEvent: " + err)
+		panic("googletest: AddEvent: " + err)
 	}
 	return ev.ID
 }

@@ -1,4 +1,4 @@
-package fakegoogle
+package googletest
 
 import (
 	"bytes"
@@ -895,7 +895,7 @@ func replaceHeader(raw []byte, name, value string) []byte {
 func (s *Server) AddMessage(email string, raw []byte, labels ...string) string {
 	parsed, err := parseMessage(raw)
 	if err != nil {
-		panic("fakegoogle: AddMessage: " + err.Error())
+		panic("googletest: AddMessage: " + err.Error())
 	}
 	if len(labels) == 0 {
 		labels = []string{"INBOX", "UNREAD"}
