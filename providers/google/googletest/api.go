@@ -13,12 +13,12 @@ import (
 	"time"
 )
 
-// This file holds what the fake Gmail and Calendar APIs share: routing,
-// request accounting, injected latency and failures, Google's error bodies
-// and partial responses (the fields parameter).
+// What the fake Gmail and Calendar APIs share: routing, request
+// accounting, injected latency and failures, and the JSON answer (Google's
+// error bodies are in api_errors.go, partial responses in fieldmask.go).
 
 // apiState is the state of the fake APIs. It has its own lock, never held
-// while s.mu is taken.
+// while the OAuth server's lock is taken.
 type apiState struct {
 	routes []*route
 
@@ -69,7 +69,7 @@ func (s *Server) initAPI() {
 	s.gmailRoutes()
 	s.calendarRoutes()
 	for _, prefix := range []string{"/gmail/v1/", "/upload/gmail/v1/", "/calendar/v3/"} {
-		s.mux.HandleFunc(prefix, s.serveAPI)
+		s.Handle(prefix, http.HandlerFunc(s.serveAPI))
 	}
 }
 

@@ -11,55 +11,8 @@ import (
 	"strings"
 )
 
-// Google's answers to bad parameters (google.rpc.BadRequest details), the
-// reading of typed query parameters, and opaque page tokens bound to the
-// query they page.
-
-// writeAPIErrorDetails is WriteAPIError with an explicit status string and
-// optional details (google.rpc error details).
-func writeAPIErrorDetails(w http.ResponseWriter, code int, status, message, reason string, details []any) {
-	e := map[string]any{
-		"code": code, "message": message, "status": status,
-		"errors": []map[string]string{{"message": message, "domain": "global", "reason": reason}},
-	}
-	if len(details) > 0 {
-		e["details"] = details
-	}
-	writeJSON(w, code, map[string]any{"error": e})
-}
-
-// badRequestField answers 400 INVALID_ARGUMENT with a BadRequest detail, as
-// Google's front end does for parameters it cannot bind.
-func badRequestField(w http.ResponseWriter, field, message string) {
-	fv := map[string]string{"description": message}
-	if field != "" {
-		fv["field"] = field
-	}
-	writeAPIErrorDetails(w, 400, "INVALID_ARGUMENT", message, "invalid", []any{map[string]any{
-		"@type":           "type.googleapis.com/google.rpc.BadRequest",
-		"fieldViolations": []any{fv},
-	}})
-}
-
-// snakeCase turns a JSON name into the proto field name Google's errors use.
-func snakeCase(s string) string {
-	var b strings.Builder
-	for i, c := range s {
-		if c >= 'A' && c <= 'Z' {
-			if i > 0 {
-				b.WriteByte('_')
-			}
-			c += 'a' - 'A'
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
-
-// invalidValue answers Google's error for a query value of the wrong type.
-func invalidValue(w http.ResponseWriter, name, typ, value string) {
-	badRequestField(w, name, fmt.Sprintf("Invalid value at '%s' (%s), %q", snakeCase(name), typ, value))
-}
+// The reading of typed query parameters, and opaque page tokens bound to
+// the query they page.
 
 // queryInt reads an integer parameter; ok is false after an error answer.
 func queryInt(w http.ResponseWriter, q url.Values, name, typ string, def int) (int, bool) {

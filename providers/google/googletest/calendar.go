@@ -233,7 +233,7 @@ func (s *Server) AddEvent(email, calendarID string, e Event) string {
 		}
 		ev.ID = e.RecurringEventID + "_" + ev.origStart.suffix()
 	}
-	if err := a.storeEventLocked(cal, ev, s.now()); err != "" {
+	if err := a.storeEventLocked(cal, ev, s.Now()); err != "" {
 		panic("googletest: AddEvent: " + err)
 	}
 	return ev.ID

@@ -127,7 +127,7 @@ func (s *Server) calListEvents(w http.ResponseWriter, r *http.Request, p map[str
 	}
 	horizon := timeMax
 	if horizon.IsZero() {
-		horizon = maxTime(s.now(), timeMin).AddDate(2, 0, 0)
+		horizon = maxTime(s.Now(), timeMin).AddDate(2, 0, 0)
 	}
 	overlaps := func(start, end evTime) bool {
 		st, en := start.instant(respLoc), end.instant(respLoc)
@@ -211,7 +211,7 @@ func (s *Server) calListEvents(w http.ResponseWriter, r *http.Request, p map[str
 		slices.SortStableFunc(items, func(a, b listedEvent) int { return a.updated.Compare(b.updated) })
 	}
 	if updated.IsZero() {
-		updated = s.now()
+		updated = s.Now()
 	}
 	out := eventsJSON{
 		Kind: "calendar#events", Etag: fmt.Sprintf(`"%d"`, updated.UnixMicro()), Summary: summary, Description: desc,

@@ -122,7 +122,7 @@ func (s *Server) calInsertEvent(w http.ResponseWriter, r *http.Request, p map[st
 			ev.Attendees[i].Organizer, ev.Attendees[i].ResponseStatus = true, "accepted"
 		}
 	}
-	problem := s.api.storeEventLocked(cal, ev, s.now())
+	problem := s.api.storeEventLocked(cal, ev, s.Now())
 	var out eventJSON
 	if problem == "" {
 		out = ev.render(cal, cal.loc)

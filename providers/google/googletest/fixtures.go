@@ -68,7 +68,7 @@ const (
 // moved and a cancelled instance. Everything is placed relative to the
 // server's clock (Options.Now for a fixed one). Call it once per user.
 func (s *Server) LoadFixtures(email string) *Fixtures {
-	now := s.now()
+	now := s.Now()
 	berlin := mustZone("Europe/Berlin")
 	nb := now.In(berlin)
 	f := &Fixtures{

@@ -137,7 +137,7 @@ func (a *apiState) mailboxLocked(email string) *mailbox {
 // authGmail authorizes a Gmail request for method id and checks userId: "me"
 // or the token's own address; another user's is "Delegation denied".
 func (s *Server) authGmail(w http.ResponseWriter, r *http.Request, id, userID string) (email string, scopes []string, ok bool) {
-	email, ok = s.Authorize(w, r, routeScopes[id]...)
+	email, scopes, ok = s.authorize(w, r, routeScopes[id])
 	if !ok {
 		return "", nil, false
 	}
@@ -145,7 +145,6 @@ func (s *Server) authGmail(w http.ResponseWriter, r *http.Request, id, userID st
 		WriteAPIError(w, http.StatusForbidden, "Delegation denied for "+email, "forbidden")
 		return "", nil, false
 	}
-	_, scopes, _ = s.CheckAccess(r)
 	return email, scopes, true
 }
 

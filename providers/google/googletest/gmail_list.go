@@ -60,7 +60,7 @@ func (s *Server) gmailList(w http.ResponseWriter, r *http.Request, p map[string]
 	a := s.api
 	a.mu.Lock()
 	mb := a.mailboxLocked(email)
-	now := s.now()
+	now := s.Now()
 	var hits []*mailMsg
 	for _, m := range mb.order {
 		if !spamTrash && (slices.Contains(m.labels, "SPAM") || slices.Contains(m.labels, "TRASH")) {

@@ -132,10 +132,10 @@ func (s *Server) send(email string, raw []byte, threadID string) (*mailMsg, int,
 	}
 	stored := raw
 	if msg.Header.Get("Date") == "" {
-		stored = addHeader(stored, "Date", s.now().Format(time.RFC1123Z))
+		stored = addHeader(stored, "Date", s.Now().Format(time.RFC1123Z))
 	}
 	if msg.Header.Get("Message-ID") == "" {
-		sum := sha256.Sum256(append(raw, s.now().String()...))
+		sum := sha256.Sum256(append(raw, s.Now().String()...))
 		stored = addHeader(stored, "Message-ID", fmt.Sprintf("<CAFake%x@mail.gmail.com>", sum[:12]))
 	}
 	if from, err := addressParser.Parse(msg.Header.Get("From")); err != nil || !strings.EqualFold(from.Address, email) {
@@ -149,7 +149,7 @@ func (s *Server) send(email string, raw []byte, threadID string) (*mailMsg, int,
 	if err != nil {
 		return nil, http.StatusBadRequest, "Invalid RFC822 message: " + err.Error()
 	}
-	now := s.now()
+	now := s.Now()
 
 	a := s.api
 	a.mu.Lock()

@@ -34,7 +34,7 @@ func (s *Server) AddMessage(email string, raw []byte, labels ...string) string {
 	if len(labels) == 0 {
 		labels = []string{"INBOX", "UNREAD"}
 	}
-	date := s.now()
+	date := s.Now()
 	if d, err := mail.ParseDate(parsed.header("Date")); err == nil {
 		date = d
 	}
@@ -216,6 +216,7 @@ var snippetEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;",
 var (
 	styleRE   = regexp.MustCompile(`(?is)<(style|script|head|title)\b.*?</(style|script|head|title)\s*>`)
 	commentRE = regexp.MustCompile(`(?s)<!--.*?-->`)
+	tagRE     = regexp.MustCompile(`<[^>]*>`)
 	blockRE   = regexp.MustCompile(`(?i)<(br|/p|/div|/tr|/h[1-6]|/li|/table|hr)\b[^>]*>`)
 )
 
