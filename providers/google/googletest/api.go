@@ -45,7 +45,15 @@ type route struct {
 	tmpl   []string
 	id     string
 	upload bool // the media-upload path of the method
-	h      func(w http.ResponseWriter, r *http.Request, p map[string]string)
+	h      func(w http.ResponseWriter, r *http.Request, c call)
+}
+
+// call is an authorized request for a method: the token's user and
+// scopes, and the path's {name} parameters.
+type call struct {
+	email  string
+	scopes []string
+	params map[string]string
 }
 
 type apiFailure struct {
@@ -73,7 +81,7 @@ func (s *Server) initAPI() {
 	}
 }
 
-func (s *Server) addRoute(method, tmpl, id string, h func(http.ResponseWriter, *http.Request, map[string]string)) *route {
+func (s *Server) addRoute(method, tmpl, id string, h func(http.ResponseWriter, *http.Request, call)) *route {
 	rt := &route{method: method, tmpl: strings.Split(tmpl, "/"), id: id, h: h}
 	s.api.routes = append(s.api.routes, rt)
 	return rt
@@ -116,7 +124,9 @@ func (a *apiState) match(method, escapedPath string) (*route, map[string]string)
 // serveAPI is the entry of every Gmail and Calendar request: it counts the
 // request, adds the configured latency, answers injected failures, finds the
 // route, checks the request against the discovery documents when enabled,
-// and calls the method's handler.
+// authorizes it with the method's scopes (and, for Gmail, the userId: "me"
+// or the token's own address; another user's is "Delegation denied"), and
+// calls the method's handler.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	a := s.api
 	a.mu.Lock()
@@ -154,7 +164,18 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if d != nil && rt.id != "" && !d.checkRequest(w, r, rt) {
 		return
 	}
-	rt.h(w, r.WithContext(context.WithValue(r.Context(), routeKey{}, rt)), params)
+	c := call{params: params}
+	if rt.id != "" && !(rt.upload && r.URL.Query().Has("upload_id")) { // a resumable upload's chunk: the session is its credential
+		var ok bool
+		if c.email, c.scopes, ok = s.authorize(w, r, routeScopes[rt.id]); !ok {
+			return
+		}
+		if u, has := params["userId"]; has && u != "me" && !strings.EqualFold(u, c.email) {
+			WriteAPIError(w, http.StatusForbidden, "Delegation denied for "+c.email, "forbidden")
+			return
+		}
+	}
+	rt.h(w, r.WithContext(context.WithValue(r.Context(), routeKey{}, rt)), c)
 }
 
 // notFoundPage is Google's front end answer for a path no API serves.
@@ -253,6 +274,15 @@ func (s *Server) ResetAPIStats() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.requests, a.maxInflight, a.failures = nil, a.inflight, nil
+}
+
+// writeFound answers v, or 404 with message when it is nil.
+func writeFound[T any](s *Server, w http.ResponseWriter, r *http.Request, v *T, message string) {
+	if v == nil {
+		WriteAPIError(w, http.StatusNotFound, message, "notFound")
+		return
+	}
+	s.writeAPI(w, r, http.StatusOK, v)
 }
 
 // writeAPI answers 2xx with v as JSON. With discovery checking on, the

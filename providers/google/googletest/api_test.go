@@ -95,6 +95,29 @@ func (a *apiTest) calendar(scopes ...string) *calendar.Service {
 	return svc
 }
 
+// runConcurrently runs f(0) to f(n-1), at most limit at once, and fails
+// the test on the first error.
+func runConcurrently(t *testing.T, n, limit int, f func(i int) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, limit)
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			errs <- f(i)
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // wantAPIError checks err is Google's error with this code, reason and
 // (if not empty) a message containing msg.
 func wantAPIError(t *testing.T, err error, code int, reason, msg string) *googleapi.Error {
@@ -196,24 +219,10 @@ func TestAPIFailuresLatencyAndCounts(t *testing.T) {
 	a.s.ResetAPIStats()
 	a.s.SetAPILatency(50 * time.Millisecond)
 	start := time.Now()
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 10)
-	errs := make(chan error, len(list.Messages))
-	for _, m := range list.Messages {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			_, err := svc.Users.Messages.Get("me", m.Id).Format("metadata").MetadataHeaders("From", "Subject", "Date").Do()
-			errs <- err
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	runConcurrently(t, len(list.Messages), 10, func(i int) error {
+		_, err := svc.Users.Messages.Get("me", list.Messages[i].Id).Format("metadata").MetadataHeaders("From", "Subject", "Date").Do()
+		return err
+	})
 	took := time.Since(start)
 	if got := a.s.MaxConcurrentAPI(); got < 5 || got > 10 || took < 100*time.Millisecond || a.s.APIRequests("/gmail/") != 20 {
 		t.Fatalf("max concurrency %d, took %v, %d requests", got, took, a.s.APIRequests("/gmail/"))

@@ -36,36 +36,17 @@ type listedEvent struct {
 	text    string
 }
 
-func (s *Server) calListEvents(w http.ResponseWriter, r *http.Request, p map[string]string) {
-	email, ok := s.Authorize(w, r, routeScopes[calEventsList]...)
-	if !ok {
-		return
-	}
+func (s *Server) calListEvents(w http.ResponseWriter, r *http.Request, c call) {
+	email := c.email
 	q := r.URL.Query()
-	var timeMin, timeMax time.Time
-	for name, dst := range map[string]*time.Time{"timeMin": &timeMin, "timeMax": &timeMax} {
-		if v := q.Get(name); v != "" {
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				WriteAPIError(w, http.StatusBadRequest, "Bad Request", "badRequest")
-				return
-			}
-			*dst = t
-		}
-	}
-	if !timeMin.IsZero() && !timeMax.IsZero() && !timeMax.After(timeMin) {
-		WriteAPIError(w, http.StatusBadRequest, "The specified time range is empty.", "timeRangeEmpty")
-		return
-	}
-	maxResults, ok := queryInt(w, q, "maxResults", "TYPE_INT32", 250)
+	timeMin, timeMax, ok := queryWindow(w, q)
 	if !ok {
 		return
 	}
-	if maxResults < 1 {
-		WriteAPIError(w, http.StatusBadRequest, fmt.Sprintf("Invalid value '%d'. Values must be within the range: [1, 2500]", maxResults), "invalid")
+	maxResults, ok := queryMaxResults(w, q, 250, 2500)
+	if !ok {
 		return
 	}
-	maxResults = min(maxResults, 2500)
 	single, ok := queryBool(w, q, "singleEvents")
 	if !ok {
 		return
@@ -87,36 +68,22 @@ func (s *Server) calListEvents(w http.ResponseWriter, r *http.Request, p map[str
 		WriteAPIError(w, http.StatusGone, "Sync token is no longer valid, a full sync is required.", "fullSyncRequired")
 		return
 	}
-	var updatedMin time.Time
-	if v := q.Get("updatedMin"); v != "" {
-		t, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
-			WriteAPIError(w, http.StatusBadRequest, "Bad Request", "badRequest")
-			return
-		}
-		updatedMin = t
+	updatedMin, ok := queryTime(w, q, "updatedMin")
+	if !ok {
+		return
 	}
-	var respLoc *time.Location
-	if tz := q.Get("timeZone"); tz != "" {
-		loc, err := time.LoadLocation(tz)
-		if err != nil || tz == "Local" {
-			WriteAPIError(w, http.StatusBadRequest, "Invalid time zone definition for time zone: "+tz, "invalid")
-			return
-		}
-		respLoc = loc
+	respLoc, ok := queryTimeZone(w, q)
+	if !ok {
+		return
 	}
-	key := queryKey(q, "timeMin", "timeMax", "q", "singleEvents", "orderBy", "showDeleted", "iCalUID", "updatedMin") + email + p["calendarId"]
-	offset := 0
-	if tok := q.Get("pageToken"); tok != "" {
-		pos, ok := readPageToken(key, tok)
-		if offset, _ = strconv.Atoi(pos); !ok {
-			WriteAPIError(w, http.StatusBadRequest, "Invalid page token value.", "invalid")
-			return
-		}
+	key := queryKey(q, "timeMin", "timeMax", "q", "singleEvents", "orderBy", "showDeleted", "iCalUID", "updatedMin") + email + c.params["calendarId"]
+	offset, ok := readOffset(w, q, key)
+	if !ok {
+		return
 	}
 
 	s.api.mu.Lock()
-	cal := s.api.calStoreLocked(email).find(p["calendarId"])
+	cal := s.api.calStoreLocked(email).find(c.params["calendarId"])
 	if cal == nil {
 		s.api.mu.Unlock()
 		WriteAPIError(w, http.StatusNotFound, "Not Found", "notFound")
@@ -217,8 +184,8 @@ func (s *Server) calListEvents(w http.ResponseWriter, r *http.Request, p map[str
 		Kind: "calendar#events", Etag: fmt.Sprintf(`"%d"`, updated.UnixMicro()), Summary: summary, Description: desc,
 		Updated: googleTime(updated), TimeZone: calTZ, AccessRole: accessRole, DefaultReminders: reminders, Items: []eventJSON{},
 	}
-	end := min(offset+maxResults, len(items))
-	for _, it := range items[min(offset, len(items)):end] {
+	page, end := pageOf(items, offset, maxResults)
+	for _, it := range page {
 		out.Items = append(out.Items, it.json)
 	}
 	if end < len(items) {
@@ -244,28 +211,20 @@ func attendeeText(ev *calEvent) string {
 	return strings.Join(parts, "\n")
 }
 
-func (s *Server) calGetEvent(w http.ResponseWriter, r *http.Request, p map[string]string) {
-	email, ok := s.Authorize(w, r, routeScopes[calEventsGet]...)
+func (s *Server) calGetEvent(w http.ResponseWriter, r *http.Request, c call) {
+	email := c.email
+	respLoc, ok := queryTimeZone(w, r.URL.Query())
 	if !ok {
 		return
 	}
-	var respLoc *time.Location
-	if tz := r.URL.Query().Get("timeZone"); tz != "" {
-		loc, err := time.LoadLocation(tz)
-		if err != nil || tz == "Local" {
-			WriteAPIError(w, http.StatusBadRequest, "Invalid time zone definition for time zone: "+tz, "invalid")
-			return
-		}
-		respLoc = loc
-	}
 	s.api.mu.Lock()
-	cal := s.api.calStoreLocked(email).find(p["calendarId"])
+	cal := s.api.calStoreLocked(email).find(c.params["calendarId"])
 	var out *eventJSON
 	if cal != nil {
 		if respLoc == nil {
 			respLoc = cal.loc
 		}
-		id := p["eventId"]
+		id := c.params["eventId"]
 		for _, ev := range cal.events {
 			if ev.ID == id {
 				j := ev.render(cal, respLoc)
@@ -290,11 +249,7 @@ func (s *Server) calGetEvent(w http.ResponseWriter, r *http.Request, p map[strin
 		}
 	}
 	s.api.mu.Unlock()
-	if out == nil {
-		WriteAPIError(w, http.StatusNotFound, "Not Found", "notFound")
-		return
-	}
-	s.writeAPI(w, r, http.StatusOK, out)
+	writeFound(s, w, r, out, "Not Found")
 }
 
 func instantOfSuffix(suffix string) time.Time {

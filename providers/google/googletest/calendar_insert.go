@@ -35,11 +35,8 @@ type eventInput struct {
 	} `json:"attendees"`
 }
 
-func (s *Server) calInsertEvent(w http.ResponseWriter, r *http.Request, p map[string]string) {
-	email, ok := s.Authorize(w, r, routeScopes[calEventsInsert]...)
-	if !ok {
-		return
-	}
+func (s *Server) calInsertEvent(w http.ResponseWriter, r *http.Request, c call) {
+	email := c.email
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
 		WriteAPIError(w, http.StatusBadRequest, "Failed to read the request body.", "badRequest")
@@ -51,7 +48,7 @@ func (s *Server) calInsertEvent(w http.ResponseWriter, r *http.Request, p map[st
 		return
 	}
 	s.api.mu.Lock()
-	cal := s.api.calStoreLocked(email).find(p["calendarId"])
+	cal := s.api.calStoreLocked(email).find(c.params["calendarId"])
 	var calLoc *time.Location
 	role := ""
 	if cal != nil {

@@ -48,34 +48,22 @@ func (c *fakeCal) reminders() []reminderJSON {
 	return []reminderJSON{}
 }
 
-func (s *Server) calListCalendars(w http.ResponseWriter, r *http.Request, p map[string]string) {
-	email, ok := s.Authorize(w, r, routeScopes[calCalendarList]...)
-	if !ok {
-		return
-	}
+func (s *Server) calListCalendars(w http.ResponseWriter, r *http.Request, c call) {
+	email := c.email
 	q := r.URL.Query()
-	maxResults, ok := queryInt(w, q, "maxResults", "TYPE_INT32", 100)
+	maxResults, ok := queryMaxResults(w, q, 100, 250)
 	if !ok {
 		return
 	}
-	if maxResults < 1 {
-		WriteAPIError(w, http.StatusBadRequest, fmt.Sprintf("Invalid value '%d'. Values must be within the range: [1, 250]", maxResults), "invalid")
-		return
-	}
-	maxResults = min(maxResults, 250)
 	minRole := q.Get("minAccessRole")
 	if _, known := accessRank[minRole]; minRole != "" && !known {
 		WriteAPIError(w, http.StatusBadRequest, "Invalid value for: minAccessRole", "invalidParameter")
 		return
 	}
 	key := queryKey(q, "minAccessRole", "showHidden", "showDeleted") + email
-	offset := 0
-	if tok := q.Get("pageToken"); tok != "" {
-		pos, ok := readPageToken(key, tok)
-		if offset, _ = strconv.Atoi(pos); !ok {
-			WriteAPIError(w, http.StatusBadRequest, "Invalid page token value.", "invalid")
-			return
-		}
+	offset, ok := readOffset(w, q, key)
+	if !ok {
+		return
 	}
 	s.api.mu.Lock()
 	var items []calendarListEntryJSON
@@ -86,8 +74,7 @@ func (s *Server) calListCalendars(w http.ResponseWriter, r *http.Request, p map[
 	}
 	s.api.mu.Unlock()
 	out := map[string]any{"kind": "calendar#calendarList", "etag": `"p33c9tq2nuiq8g0o"`}
-	end := min(offset+maxResults, len(items))
-	page := items[min(offset, len(items)):end]
+	page, end := pageOf(items, offset, maxResults)
 	if page == nil {
 		page = []calendarListEntryJSON{}
 	}
@@ -100,24 +87,17 @@ func (s *Server) calListCalendars(w http.ResponseWriter, r *http.Request, p map[
 	s.writeAPI(w, r, http.StatusOK, out)
 }
 
-func (s *Server) calGetCalendar(w http.ResponseWriter, r *http.Request, p map[string]string) {
-	email, ok := s.Authorize(w, r, routeScopes[calCalendarListGet]...)
-	if !ok {
-		return
-	}
+func (s *Server) calGetCalendar(w http.ResponseWriter, r *http.Request, c call) {
+	email := c.email
 	s.api.mu.Lock()
 	cs := s.api.calStoreLocked(email)
 	var entry *calendarListEntryJSON
-	for i, c := range cs.cals {
-		if c.ID == p["calendarId"] || p["calendarId"] == "primary" && c.Primary {
-			e := c.entry(i)
+	for i, cal := range cs.cals {
+		if cal.ID == c.params["calendarId"] || c.params["calendarId"] == "primary" && cal.Primary {
+			e := cal.entry(i)
 			entry = &e
 		}
 	}
 	s.api.mu.Unlock()
-	if entry == nil {
-		WriteAPIError(w, http.StatusNotFound, "Not Found", "notFound")
-		return
-	}
-	s.writeAPI(w, r, http.StatusOK, entry)
+	writeFound(s, w, r, entry, "Not Found")
 }

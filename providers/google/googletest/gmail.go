@@ -1,7 +1,6 @@
 package googletest
 
 import (
-	"net/http"
 	"regexp"
 	"slices"
 	"strings"
@@ -132,20 +131,6 @@ func (a *apiState) mailboxLocked(email string) *mailbox {
 		a.mail[key] = mb
 	}
 	return mb
-}
-
-// authGmail authorizes a Gmail request for method id and checks userId: "me"
-// or the token's own address; another user's is "Delegation denied".
-func (s *Server) authGmail(w http.ResponseWriter, r *http.Request, id, userID string) (email string, scopes []string, ok bool) {
-	email, scopes, ok = s.authorize(w, r, routeScopes[id])
-	if !ok {
-		return "", nil, false
-	}
-	if userID != "me" && !strings.EqualFold(userID, email) {
-		WriteAPIError(w, http.StatusForbidden, "Delegation denied for "+email, "forbidden")
-		return "", nil, false
-	}
-	return email, scopes, true
 }
 
 // metadataOnly reports whether the token reaches Gmail only through the

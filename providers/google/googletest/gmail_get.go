@@ -38,11 +38,8 @@ type bodyJSON struct {
 	Data         string `json:"data,omitempty"`
 }
 
-func (s *Server) gmailGet(w http.ResponseWriter, r *http.Request, p map[string]string) {
-	email, scopes, ok := s.authGmail(w, r, gmailGetMethod, p["userId"])
-	if !ok {
-		return
-	}
+func (s *Server) gmailGet(w http.ResponseWriter, r *http.Request, c call) {
+	email, scopes := c.email, c.scopes
 	q := r.URL.Query()
 	format := strings.ToLower(q.Get("format"))
 	switch format {
@@ -57,7 +54,7 @@ func (s *Server) gmailGet(w http.ResponseWriter, r *http.Request, p map[string]s
 		WriteAPIError(w, http.StatusForbidden, "Metadata scope doesn't allow format "+strings.ToUpper(format), "forbidden")
 		return
 	}
-	m := s.findMessage(w, email, p["id"])
+	m := s.findMessage(w, email, c.params["id"])
 	if m == nil {
 		return
 	}
@@ -129,16 +126,13 @@ func renderPart(p *mimePart) *partJSON {
 	return out
 }
 
-func (s *Server) gmailAttachment(w http.ResponseWriter, r *http.Request, p map[string]string) {
-	email, _, ok := s.authGmail(w, r, gmailAttachmentsGet, p["userId"])
-	if !ok {
-		return
-	}
-	m := s.findMessage(w, email, p["messageId"])
+func (s *Server) gmailAttachment(w http.ResponseWriter, r *http.Request, c call) {
+	email := c.email
+	m := s.findMessage(w, email, c.params["messageId"])
 	if m == nil {
 		return
 	}
-	part := m.attachments[p["id"]]
+	part := m.attachments[c.params["id"]]
 	if part == nil {
 		WriteAPIError(w, http.StatusBadRequest, "Invalid attachment token", "invalidArgument")
 		return

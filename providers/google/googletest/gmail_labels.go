@@ -20,11 +20,8 @@ type labelJSON struct {
 	ThreadsUnread         *int   `json:"threadsUnread,omitempty"`
 }
 
-func (s *Server) gmailLabels(w http.ResponseWriter, r *http.Request, p map[string]string) {
-	email, _, ok := s.authGmail(w, r, gmailLabelsMethod, p["userId"])
-	if !ok {
-		return
-	}
+func (s *Server) gmailLabels(w http.ResponseWriter, r *http.Request, c call) {
+	email := c.email
 	s.api.mu.Lock()
 	mb := s.api.mailboxLocked(email)
 	var out []labelJSON
@@ -44,12 +41,9 @@ func (s *Server) gmailLabels(w http.ResponseWriter, r *http.Request, p map[strin
 	s.writeAPI(w, r, http.StatusOK, map[string]any{"labels": out})
 }
 
-func (s *Server) gmailLabel(w http.ResponseWriter, r *http.Request, p map[string]string) {
-	email, _, ok := s.authGmail(w, r, gmailLabelMethod, p["userId"])
-	if !ok {
-		return
-	}
-	id := p["id"]
+func (s *Server) gmailLabel(w http.ResponseWriter, r *http.Request, c call) {
+	email := c.email
+	id := c.params["id"]
 	s.api.mu.Lock()
 	mb := s.api.mailboxLocked(email)
 	var lj *labelJSON
@@ -77,9 +71,5 @@ func (s *Server) gmailLabel(w http.ResponseWriter, r *http.Request, p map[string
 		lj.MessagesTotal, lj.MessagesUnread, lj.ThreadsTotal, lj.ThreadsUnread = &total, &unread, &nt, &nut
 	}
 	s.api.mu.Unlock()
-	if lj == nil {
-		WriteAPIError(w, http.StatusNotFound, "Requested entity was not found.", "notFound")
-		return
-	}
-	s.writeAPI(w, r, http.StatusOK, lj)
+	writeFound(s, w, r, lj, "Requested entity was not found.")
 }

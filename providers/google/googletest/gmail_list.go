@@ -21,11 +21,8 @@ type listMessagesJSON struct {
 	ResultSizeEstimate int      `json:"resultSizeEstimate"`
 }
 
-func (s *Server) gmailList(w http.ResponseWriter, r *http.Request, p map[string]string) {
-	email, scopes, ok := s.authGmail(w, r, gmailListMethod, p["userId"])
-	if !ok {
-		return
-	}
+func (s *Server) gmailList(w http.ResponseWriter, r *http.Request, c call) {
+	email, scopes := c.email, c.scopes
 	q := r.URL.Query()
 	if q.Get("q") != "" && metadataOnly(scopes, gmailListMethod) {
 		WriteAPIError(w, http.StatusForbidden, "Metadata scope does not support 'q' parameter", "forbidden")
@@ -44,12 +41,9 @@ func (s *Server) gmailList(w http.ResponseWriter, r *http.Request, p map[string]
 		return
 	}
 	key := queryKey(q, "q", "labelIds", "includeSpamTrash") + strings.ToLower(email)
-	var after string
-	if tok := q.Get("pageToken"); tok != "" {
-		if after, ok = readPageToken(key, tok); !ok {
-			WriteAPIError(w, http.StatusBadRequest, "Invalid pageToken", "invalidArgument")
-			return
-		}
+	after, ok := readPage(w, q, key, "Invalid pageToken", "invalidArgument")
+	if !ok {
+		return
 	}
 	terms := parseGmailQuery(q.Get("q"))
 	labelIDs := q["labelIds"]
@@ -86,8 +80,8 @@ func (s *Server) gmailList(w http.ResponseWriter, r *http.Request, p map[string]
 		}
 	}
 	resp := listMessagesJSON{ResultSizeEstimate: len(hits)}
-	end := min(start+maxResults, len(hits))
-	for _, m := range hits[start:end] {
+	page, end := pageOf(hits, start, maxResults)
+	for _, m := range page {
 		resp.Messages = append(resp.Messages, msgRef{m.id, m.threadID})
 	}
 	if end < len(hits) {

@@ -26,14 +26,11 @@ type sendRequest struct {
 
 // gmailSend is POST gmail/v1/users/{userId}/messages/send with a JSON
 // Message whose raw field holds the whole message.
-func (s *Server) gmailSend(w http.ResponseWriter, r *http.Request, p map[string]string) {
-	email, _, ok := s.authGmail(w, r, gmailSendMethod, p["userId"])
-	if !ok {
-		return
-	}
+func (s *Server) gmailSend(w http.ResponseWriter, r *http.Request, c call) {
+	email := c.email
 	if r.URL.Query().Has("uploadType") {
 		WriteAPIError(w, http.StatusBadRequest, "Uploads must be sent to the upload URL. Re-send this request to "+
-			s.URL()+"/upload/gmail/v1/users/"+p["userId"]+"/messages/send?uploadType="+r.URL.Query().Get("uploadType"), "wrongUrlForUpload")
+			s.URL()+"/upload/gmail/v1/users/"+c.params["userId"]+"/messages/send?uploadType="+r.URL.Query().Get("uploadType"), "wrongUrlForUpload")
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, GmailJSONBodyLimit+1))

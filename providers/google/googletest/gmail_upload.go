@@ -28,16 +28,14 @@ type resumableUpload struct {
 // uploadType=multipart (JSON metadata + message/rfc822 part in a
 // multipart/related body, what google.golang.org/api's Media() sends),
 // media (the message alone) or resumable (a session, then chunks).
-func (s *Server) gmailUploadSend(w http.ResponseWriter, r *http.Request, p map[string]string) {
+func (s *Server) gmailUploadSend(w http.ResponseWriter, r *http.Request, c call) {
 	q := r.URL.Query()
 	if id := q.Get("upload_id"); id != "" {
 		s.uploadChunk(w, r, id)
 		return
 	}
-	email, _, ok := s.authGmail(w, r, gmailSendMethod, p["userId"])
-	if !ok {
-		return
-	}
+	email := c.email
+	var ok bool
 	var meta sendRequest
 	var media []byte
 	mediaType := ""
@@ -95,7 +93,7 @@ func (s *Server) gmailUploadSend(w http.ResponseWriter, r *http.Request, p map[s
 		s.api.mu.Lock()
 		s.api.uploads[id] = &resumableUpload{email: email, threadID: meta.ThreadID, mediaType: ct}
 		s.api.mu.Unlock()
-		w.Header().Set("Location", s.URL()+"/upload/gmail/v1/users/"+p["userId"]+"/messages/send?uploadType=resumable&upload_id="+id)
+		w.Header().Set("Location", s.URL()+"/upload/gmail/v1/users/"+c.params["userId"]+"/messages/send?uploadType=resumable&upload_id="+id)
 		w.Header().Set("X-GUploader-UploadID", id)
 		w.Header().Set("Content-Length", "0")
 		w.WriteHeader(http.StatusOK)

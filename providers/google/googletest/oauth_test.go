@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -404,27 +403,15 @@ func TestTokenEndpointFailures(t *testing.T) {
 func TestConcurrentRefreshes(t *testing.T) {
 	s, cfg := setup(t, Options{})
 	tok := connect(t, s, cfg)
-	var wg sync.WaitGroup
-	errs := make(chan error, 100)
-	for range 100 {
-		wg.Go(func() {
-			nt, err := refresh(cfg, tok)
-			if err == nil {
-				_, _, ok := s.CheckToken(nt.AccessToken)
-				if !ok {
-					err = errors.New("refreshed token invalid")
-				}
+	runConcurrently(t, 100, 100, func(int) error {
+		nt, err := refresh(cfg, tok)
+		if err == nil {
+			if _, _, ok := s.CheckToken(nt.AccessToken); !ok {
+				err = errors.New("refreshed token invalid")
 			}
-			errs <- err
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
 		}
-	}
+		return err
+	})
 	if n := s.TokenRequests("refresh_token"); n != 100 {
 		t.Fatalf("%d refresh requests", n)
 	}
