@@ -15,8 +15,8 @@ import (
 // RFCs' error codes with short generic descriptions. A provider's fake
 // fills in what its provider documents.
 //
-// The functions in a Config are called with the server's lock held: they
-// must not call the Server's methods.
+// The functions in a Config may be called with the server's lock held:
+// they must not call the Server's methods.
 type Config struct {
 	// Name starts the server's own error messages and panics (the provider
 	// fake's package name, "googletest"). Default "oauthtest".
@@ -45,10 +45,10 @@ type Config struct {
 	// the email address given to AddUser. Default: 24 hex digits of its
 	// SHA-256.
 	Subject func(email string) string
-	// DiscoveryPath serves the OpenID Connect discovery document; empty
-	// serves none. Default "/.well-known/openid-configuration".
+	// DiscoveryPath is where the OpenID Connect discovery document is
+	// served. Default "/.well-known/openid-configuration".
 	DiscoveryPath string
-	// NoDiscovery turns the discovery document off.
+	// NoDiscovery serves no discovery document.
 	NoDiscovery bool
 
 	Scopes     Scopes

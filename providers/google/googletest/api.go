@@ -17,6 +17,22 @@ import (
 // accounting, injected latency and failures, and the JSON answer (Google's
 // error bodies are in api_errors.go, partial responses in fieldmask.go).
 
+// routeScopes are the scopes that authorize each method, as the discovery
+// documents list them (CheckDiscovery verifies they agree).
+var routeScopes = map[string][]string{
+	gmailListMethod:     {scopeMail, scopeGmailMetadata, scopeGmailModify, scopeGmailReadonly},
+	gmailGetMethod:      {scopeMail, scopeAddonsAction, scopeAddonsMetadata, scopeAddonsReadonly, scopeGmailMetadata, scopeGmailModify, scopeGmailReadonly},
+	gmailAttachmentsGet: {scopeMail, scopeAddonsAction, scopeAddonsReadonly, scopeGmailModify, scopeGmailReadonly},
+	gmailSendMethod:     {scopeMail, scopeAddonsCompose, scopeGmailCompose, scopeGmailModify, scopeGmailSend},
+	gmailLabelsMethod:   {scopeMail, scopeGmailLabels, scopeGmailMetadata, scopeGmailModify, scopeGmailReadonly},
+	gmailLabelMethod:    {scopeMail, scopeGmailLabels, scopeGmailMetadata, scopeGmailModify, scopeGmailReadonly},
+	calCalendarList:     {scopeCalendar, scopeCalendarList, scopeCalendarListRO, scopeCalendarRO},
+	calCalendarListGet:  {scopeCalendar, scopeCalendarAppCreated, scopeCalendarList, scopeCalendarListRO, scopeCalendarRO},
+	calEventsList:       calendarReadScopes,
+	calEventsGet:        calendarReadScopes,
+	calEventsInsert:     {scopeCalendar, scopeCalendarAppCreated, scopeCalendarEvents, scopeCalendarEventsOwned},
+}
+
 // apiState is the state of the fake APIs. It has its own lock, never held
 // while the OAuth server's lock is taken.
 type apiState struct {

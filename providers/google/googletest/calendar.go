@@ -9,9 +9,12 @@ import (
 	_ "time/tzdata" // time zones whatever the machine has installed
 )
 
-// The fake Google Calendar API (www.googleapis.com/calendar/v3):
-// calendarList.list and get, events.list (with recurring events expanded
-// by singleEvents=true), events.get and events.insert.
+// The fake Google Calendar API (www.googleapis.com/calendar/v3), as the
+// Calendar API reference and its guides on recurring events and time zones
+// describe it: calendarList.list and get (calendar_list.go), events.list
+// with recurring events expanded by singleEvents=true, and events.get
+// (calendar_events.go, recurrence in calendar_recurrence.go), events.insert
+// (calendar_insert.go); the JSON shapes in calendar_render.go.
 
 const (
 	scopeCalendar             = "https://www.googleapis.com/auth/calendar"

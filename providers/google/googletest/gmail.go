@@ -7,9 +7,14 @@ import (
 	"time"
 )
 
-// The fake Gmail API (gmail.googleapis.com/gmail/v1): messages.list, get,
-// attachments.get, send (JSON and the /upload/ endpoint: multipart, media
-// and resumable uploads), labels.list and labels.get.
+// The fake Gmail API (gmail.googleapis.com/gmail/v1), as the Gmail API
+// reference and its guides on sending, uploads and search describe it:
+// messages.list (gmail_list.go, search in gmail_search.go), messages.get
+// and attachments.get (gmail_get.go), messages.send through the JSON
+// endpoint (gmail_send.go) and the /upload/ endpoint's multipart, media and
+// resumable uploads (gmail_upload.go), labels.list and labels.get
+// (gmail_labels.go); the mailbox in gmail_store.go, MIME parsing in
+// gmail_mime.go.
 
 // Size limits of the fake Gmail.
 const (
@@ -44,22 +49,6 @@ const (
 	gmailSendMethod      = "gmail.users.messages.send"
 	gmailUploadSendRoute = "upload/gmail/v1/users/{userId}/messages/send"
 )
-
-// routeScopes are the scopes that authorize each method, as the discovery
-// documents list them (CheckDiscovery verifies they agree).
-var routeScopes = map[string][]string{
-	gmailListMethod:     {scopeMail, scopeGmailMetadata, scopeGmailModify, scopeGmailReadonly},
-	gmailGetMethod:      {scopeMail, scopeAddonsAction, scopeAddonsMetadata, scopeAddonsReadonly, scopeGmailMetadata, scopeGmailModify, scopeGmailReadonly},
-	gmailAttachmentsGet: {scopeMail, scopeAddonsAction, scopeAddonsReadonly, scopeGmailModify, scopeGmailReadonly},
-	gmailSendMethod:     {scopeMail, scopeAddonsCompose, scopeGmailCompose, scopeGmailModify, scopeGmailSend},
-	gmailLabelsMethod:   {scopeMail, scopeGmailLabels, scopeGmailMetadata, scopeGmailModify, scopeGmailReadonly},
-	gmailLabelMethod:    {scopeMail, scopeGmailLabels, scopeGmailMetadata, scopeGmailModify, scopeGmailReadonly},
-	calCalendarList:     {scopeCalendar, scopeCalendarList, scopeCalendarListRO, scopeCalendarRO},
-	calCalendarListGet:  {scopeCalendar, scopeCalendarAppCreated, scopeCalendarList, scopeCalendarListRO, scopeCalendarRO},
-	calEventsList:       calendarReadScopes,
-	calEventsGet:        calendarReadScopes,
-	calEventsInsert:     {scopeCalendar, scopeCalendarAppCreated, scopeCalendarEvents, scopeCalendarEventsOwned},
-}
 
 func (s *Server) gmailRoutes() {
 	s.addRoute("GET", "gmail/v1/users/{userId}/messages", gmailListMethod, s.gmailList)
