@@ -84,10 +84,11 @@ func New(cfg Config) *Server {
 	}
 	s.addSecret(s.cfg.ClientSecret)
 	s.routes()
-	s.srv = httptest.NewServer(s.mux)
+	s.srv = httptest.NewUnstartedServer(s.mux)
 	if s.cfg.Issuer == "" {
-		s.cfg.Issuer = s.srv.URL
+		s.cfg.Issuer = "http://" + s.srv.Listener.Addr().String()
 	}
+	s.srv.Start()
 	return s
 }
 
