@@ -14,7 +14,7 @@ import (
 	"github.com/mailcal/mailcal/auth/tenant"
 	"github.com/mailcal/mailcal/providers"
 	"github.com/mailcal/mailcal/providers/google"
-	"github.com/mailcal/mailcal/providers/google/fakegoogle"
+	"github.com/mailcal/mailcal/providers/google/googletest"
 	"github.com/mailcal/mailcal/providers/registry"
 )
 
@@ -26,10 +26,10 @@ func (s staticTokens) Source(string, string, string) providers.TokenSource {
 }
 
 // fakeGoogleToken gets an access token from the fake through its OAuth flow.
-func fakeGoogleToken(tb testing.TB, s *fakegoogle.Server, login string) *oauth2.Token {
+func fakeGoogleToken(tb testing.TB, s *googletest.Server, login string) *oauth2.Token {
 	tb.Helper()
 	cfg := &oauth2.Config{
-		ClientID: fakegoogle.DefaultClientID, ClientSecret: fakegoogle.DefaultClientSecret,
+		ClientID: googletest.DefaultClientID, ClientSecret: googletest.DefaultClientSecret,
 		Endpoint:    oauth2.Endpoint{AuthURL: s.URL() + "/o/oauth2/auth", TokenURL: s.URL() + "/token", AuthStyle: oauth2.AuthStyleInParams},
 		RedirectURL: "http://127.0.0.1:5555/callback",
 		Scopes:      []string{"openid", "email", "https://www.googleapis.com/auth/gmail.modify", "https://www.googleapis.com/auth/calendar.readonly"},
@@ -56,7 +56,7 @@ func fakeGoogleToken(tb testing.TB, s *fakegoogle.Server, login string) *oauth2.
 func BenchmarkListMessages20(b *testing.B) {
 	const latency = 50 * time.Millisecond
 	const alice = "alice@example.com"
-	fake := fakegoogle.New(fakegoogle.Options{})
+	fake := googletest.New(googletest.Options{})
 	defer fake.Close()
 	fake.AddUser(alice)
 	fake.LoadFixtures(alice)

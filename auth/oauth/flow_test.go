@@ -14,12 +14,12 @@ import (
 	"github.com/mailcal/mailcal/auth/store"
 	"github.com/mailcal/mailcal/auth/store/memory"
 	"github.com/mailcal/mailcal/providers"
-	"github.com/mailcal/mailcal/providers/google/fakegoogle"
+	"github.com/mailcal/mailcal/providers/google/googletest"
 	"github.com/mailcal/mailcal/providers/registry"
 )
 
 type fixture struct {
-	fake   *fakegoogle.Server
+	fake   *googletest.Server
 	store  *memory.Store
 	grants *grants.Store
 	reg    *providers.Registry
@@ -38,7 +38,7 @@ func envFunc(kv []string) func(string) string {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	fake := fakegoogle.New(fakegoogle.Options{})
+	fake := googletest.New(googletest.Options{})
 	t.Cleanup(fake.Close)
 	fake.AddUser("alice@example.com")
 	fake.AddUser("bob@example.com")

@@ -3,12 +3,12 @@
 package main
 
 // End-to-end tests of connecting Google accounts: the real binary (built with
-// -race when the tests are) against fakegoogle on loopback, with the tokens
+// -race when the tests are) against googletest on loopback, with the tokens
 // in the real file keyring of each test.
 //
 // Every subprocess's stdout and stderr, every HTTP answer and every tool
 // result of these tests is kept by the test's fixture, and each test ends by
-// asserting that none of them holds a secret: fakegoogle's codes, tokens,
+// asserting that none of them holds a secret: googletest's codes, tokens,
 // PKCE verifiers and client secret, the tenants' API keys and the keyring
 // passphrase (TestE2EOAuthLeakCheck checks that the check itself fires).
 
@@ -34,7 +34,7 @@ import (
 
 	"github.com/mailcal/mailcal/auth/grants"
 	"github.com/mailcal/mailcal/auth/store/keyring"
-	"github.com/mailcal/mailcal/providers/google/fakegoogle"
+	"github.com/mailcal/mailcal/providers/google/googletest"
 )
 
 const (
@@ -57,9 +57,9 @@ var oaAuthURLRE = regexp.MustCompile(`(?m)^\s+(http://127\.0\.0\.1:\d+/o/oauth2/
 // --- the fixture: one fake Google, one keyring, the leak audit.
 
 type oauthFixture struct {
-	fg    *fakegoogle.Server
+	fg    *googletest.Server
 	k     *testKeyring
-	extra []string // environment beyond k.env(): fakegoogle's, the health interval
+	extra []string // environment beyond k.env(): googletest's, the health interval
 	leaks *oauthLeaks
 	procs atomic.Int32
 }
@@ -67,10 +67,10 @@ type oauthFixture struct {
 // newOAuthFixture starts a fake Google with alice and bob (alice is the
 // default account) and a fresh keyring. extraEnv adds to (and overrides) the
 // subprocesses' environment, whose health check is off by default.
-func newOAuthFixture(t *testing.T, opts fakegoogle.Options, extraEnv ...string) *oauthFixture {
+func newOAuthFixture(t *testing.T, opts googletest.Options, extraEnv ...string) *oauthFixture {
 	t.Helper()
 	mailcalBinary(t) // skipped with -short before anything starts
-	fg := fakegoogle.New(opts)
+	fg := googletest.New(opts)
 	t.Cleanup(fg.Close)
 	fg.AddUser(oaAlice)
 	fg.AddUser(oaBob)
@@ -83,7 +83,7 @@ func newOAuthFixture(t *testing.T, opts fakegoogle.Options, extraEnv ...string) 
 	return fx
 }
 
-// env is the subprocesses' environment: the keyring's plus fakegoogle's.
+// env is the subprocesses' environment: the keyring's plus googletest's.
 func (fx *oauthFixture) env(extra ...string) []string {
 	return fx.k.env(append(slices.Clone(fx.extra), extra...)...)
 }
@@ -97,7 +97,7 @@ func (fx *oauthFixture) addTenant(t *testing.T, name string) string {
 	return key
 }
 
-// refreshTokens returns the refresh tokens fakegoogle issued, in order.
+// refreshTokens returns the refresh tokens googletest issued, in order.
 func (fx *oauthFixture) refreshTokens() []string {
 	var out []string
 	for _, s := range fx.fg.Secrets() {
@@ -119,10 +119,10 @@ func (fx *oauthFixture) approve(t *testing.T, authURL string) *url.URL {
 	defer cancel()
 	loc, err := fx.fg.Approve(ctx, authURL)
 	if err != nil {
-		t.Fatalf("approving at fakegoogle: %v", err)
+		t.Fatalf("approving at googletest: %v", err)
 	}
 	if loc.Query().Get("code") == "" && loc.Query().Get("error") == "" {
-		t.Fatalf("fakegoogle redirected to %s: neither code nor error", loc.Redacted())
+		t.Fatalf("googletest redirected to %s: neither code nor error", loc.Redacted())
 	}
 	return loc
 }
@@ -152,7 +152,7 @@ func (fx *oauthFixture) browse(t *testing.T, u string) rawResponse {
 	return rawResponse{resp.StatusCode, resp.Header, body}
 }
 
-// checkAuthURL checks an authorization URL mailcal made: fakegoogle's
+// checkAuthURL checks an authorization URL mailcal made: googletest's
 // endpoint, PKCE S256, offline access with consent, the Google scopes of
 // want plus openid and email, and a redirect URI under redirectPrefix.
 func (fx *oauthFixture) checkAuthURL(t *testing.T, raw, redirectPrefix string, want ...string) url.Values {
@@ -162,11 +162,11 @@ func (fx *oauthFixture) checkAuthURL(t *testing.T, raw, redirectPrefix string, w
 		t.Fatalf("authorization URL %q: %v", raw, err)
 	}
 	if got := u.Scheme + "://" + u.Host + u.Path; got != fx.fg.URL()+"/o/oauth2/auth" {
-		t.Errorf("authorization URL endpoint %s, want fakegoogle's %s/o/oauth2/auth", got, fx.fg.URL())
+		t.Errorf("authorization URL endpoint %s, want googletest's %s/o/oauth2/auth", got, fx.fg.URL())
 	}
 	q := u.Query()
 	for name, v := range map[string]string{
-		"response_type": "code", "client_id": fakegoogle.DefaultClientID, "code_challenge_method": "S256",
+		"response_type": "code", "client_id": googletest.DefaultClientID, "code_challenge_method": "S256",
 		"access_type": "offline", "prompt": "consent", "include_granted_scopes": "true",
 	} {
 		if q.Get(name) != v {
@@ -358,7 +358,7 @@ func (fx *oauthFixture) connectHTTP(t *testing.T, s *httpServer, key, email, sco
 	a := fx.authorize(t, s, key, "google", q)
 	loc := fx.approve(t, a.URL)
 	if got := loc.Scheme + "://" + loc.Host + loc.Path; got != s.base+"/oauth/callback" {
-		t.Fatalf("fakegoogle sent the browser to %s, want the server's %s/oauth/callback", got, s.base)
+		t.Fatalf("googletest sent the browser to %s, want the server's %s/oauth/callback", got, s.base)
 	}
 	r := fx.browse(t, loc.String())
 	if r.status != http.StatusOK || !strings.Contains(string(r.body), email) || !strings.Contains(string(r.body), "Connected") {
@@ -544,7 +544,7 @@ func (l *oauthLeaks) check(t *testing.T, more []string) {
 	sources, secrets := slices.Clone(l.sources), append(slices.Clone(l.secrets), more...)
 	l.mu.Unlock()
 	if len(more) == 0 {
-		t.Errorf("leak check: fakegoogle reports no secret at all (not even its client secret)")
+		t.Errorf("leak check: googletest reports no secret at all (not even its client secret)")
 	}
 	for _, leak := range findLeaks(sources, secrets) {
 		t.Errorf("secret leaked: %s", leak)
@@ -604,7 +604,7 @@ func TestE2EOAuthCLIConnect(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			fx := newOAuthFixture(t, fakegoogle.Options{})
+			fx := newOAuthFixture(t, googletest.Options{})
 			start := time.Now()
 			c := fx.cli(t, fx.env(), paste, "connect", "google", "--no-browser", "--tenant", "t1", "--scopes", "mail.read,calendar.read")
 			authURL := c.waitStderr(t, 30*time.Second, oaAuthURLRE)[1]
@@ -615,7 +615,7 @@ func TestE2EOAuthCLIConnect(t *testing.T) {
 			}
 			loc := fx.approve(t, authURL)
 			if got := loc.Scheme + "://" + loc.Host + loc.Path; got != q.Get("redirect_uri") {
-				t.Fatalf("fakegoogle sent the browser to %s, want %s", got, q.Get("redirect_uri"))
+				t.Fatalf("googletest sent the browser to %s, want %s", got, q.Get("redirect_uri"))
 			}
 			if paste {
 				// The browser is on another machine: the person pastes the
@@ -670,7 +670,7 @@ func TestE2EOAuthCLIConnect(t *testing.T) {
 			}
 			// The stored grant holds the refresh token Google issued.
 			if g, rts := storedGrant(t, fx.k, "t1", oaAlice), fx.refreshTokens(); len(rts) != 1 || g.RefreshToken != rts[0] {
-				t.Errorf("the keyring does not hold the refresh token fakegoogle issued (%d issued)", len(rts))
+				t.Errorf("the keyring does not hold the refresh token googletest issued (%d issued)", len(rts))
 			}
 
 			if paste {
@@ -698,13 +698,13 @@ func TestE2EOAuthCLIConnect(t *testing.T) {
 // and says how to create one.
 func TestE2EOAuthNoClient(t *testing.T) {
 	t.Parallel()
-	fx := newOAuthFixture(t, fakegoogle.Options{})
+	fx := newOAuthFixture(t, googletest.Options{})
 	for _, tc := range []struct {
 		name string
 		env  []string
 	}{
 		{"no client", nil},
-		{"no secret", []string{"MAILCAL_GOOGLE_CLIENT_ID=" + fakegoogle.DefaultClientID}},
+		{"no secret", []string{"MAILCAL_GOOGLE_CLIENT_ID=" + googletest.DefaultClientID}},
 	} {
 		c := fx.cli(t, fx.k.env(tc.env...), false, "connect", "google", "--no-browser")
 		code := c.wait(t, 30*time.Second)
@@ -730,7 +730,7 @@ func TestE2EOAuthNoClient(t *testing.T) {
 // connect with a code, list and disconnect, each refused without the key.
 func TestE2EOAuthHTTPFlow(t *testing.T) {
 	t.Parallel()
-	fx := newOAuthFixture(t, fakegoogle.Options{})
+	fx := newOAuthFixture(t, googletest.Options{})
 	key := fx.addTenant(t, "a")
 	s := fx.startHTTP(t)
 	start := time.Now()
@@ -742,7 +742,7 @@ func TestE2EOAuthHTTPFlow(t *testing.T) {
 	fx.checkAuthURL(t, a.URL, s.base, "mail.read", "mail.send", "calendar.read", "calendar.write")
 	loc := fx.approve(t, a.URL)
 	if got := loc.Scheme + "://" + loc.Host + loc.Path; got != s.base+"/oauth/callback" {
-		t.Fatalf("fakegoogle sent the browser to %s, want %s/oauth/callback", got, s.base)
+		t.Fatalf("googletest sent the browser to %s, want %s/oauth/callback", got, s.base)
 	}
 	r := fx.browse(t, loc.String())
 	if r.status != http.StatusOK || !strings.Contains(string(r.body), oaAlice+" is connected") ||
@@ -841,7 +841,7 @@ func TestE2EOAuthHTTPFlow(t *testing.T) {
 // flow of the right tenant still completes.
 func TestE2EOAuthBadStates(t *testing.T) {
 	t.Parallel()
-	fx := newOAuthFixture(t, fakegoogle.Options{})
+	fx := newOAuthFixture(t, googletest.Options{})
 	keyA, keyB := fx.addTenant(t, "a"), fx.addTenant(t, "b")
 	s := fx.startHTTP(t)
 	connectPath := "/api/integrations/google/connect"
@@ -937,7 +937,7 @@ func TestE2EOAuthBadStates(t *testing.T) {
 	flowD := fx.authorize(t, s, keyA, "google", nil)
 	locD := fx.approve(t, flowD.URL)
 	if locD.Query().Get("error") != "access_denied" {
-		t.Fatalf("DenyNext: fakegoogle redirected to %s", locD.Redacted())
+		t.Fatalf("DenyNext: googletest redirected to %s", locD.Redacted())
 	}
 	errorPage("callback with error=access_denied", fx.browse(t, locD.String()), http.StatusOK, "no account was connected")
 	errorPage("callback after the refusal", fx.browse(t, cb+url.Values{"state": {flowD.State}, "code": {"4/0Aafter"}}.Encode()), http.StatusBadRequest, "unknown")
@@ -999,7 +999,7 @@ func TestE2EOAuthBadStates(t *testing.T) {
 // refreshed once, silently, and cached tokens cause no request.
 func TestE2EOAuthRefresh(t *testing.T) {
 	t.Parallel()
-	fx := newOAuthFixture(t, fakegoogle.Options{})
+	fx := newOAuthFixture(t, googletest.Options{})
 	key := fx.addTenant(t, "a")
 	s := fx.startHTTP(t)
 	fx.connectHTTP(t, s, key, oaAlice, "")
@@ -1031,7 +1031,7 @@ func TestE2EOAuthRefresh(t *testing.T) {
 // when the server stops, and the next server goes on with it.
 func TestE2EOAuthRotationRestart(t *testing.T) {
 	t.Parallel()
-	fx := newOAuthFixture(t, fakegoogle.Options{RotateRefreshTokens: true})
+	fx := newOAuthFixture(t, googletest.Options{RotateRefreshTokens: true})
 	key := fx.addTenant(t, "a")
 	s1 := fx.startHTTP(t)
 	fx.connectHTTP(t, s1, key, oaAlice, "")
@@ -1118,7 +1118,7 @@ const concurrentCalls = 100
 // returns 4 streamable HTTP clients.
 func concurrentSetup(t *testing.T, ttl time.Duration) (*oauthFixture, *httpServer, []*mcpclient.Client) {
 	t.Helper()
-	fx := newOAuthFixture(t, fakegoogle.Options{AccessTokenTTL: ttl})
+	fx := newOAuthFixture(t, googletest.Options{AccessTokenTTL: ttl})
 	key := fx.addTenant(t, "a")
 	s := fx.startHTTP(t)
 	fx.connectHTTP(t, s, key, oaAlice, "")
@@ -1169,7 +1169,7 @@ func (fx *oauthFixture) concurrentChecks(t *testing.T, s *httpServer, clients []
 // Google again.
 func TestE2EOAuthInvalidGrant(t *testing.T) {
 	t.Parallel()
-	fx := newOAuthFixture(t, fakegoogle.Options{})
+	fx := newOAuthFixture(t, googletest.Options{})
 	key := fx.addTenant(t, "a")
 	s := fx.startHTTP(t)
 	fx.connectHTTP(t, s, key, oaAlice, "mail.read")
@@ -1237,7 +1237,7 @@ func TestE2EOAuthInvalidGrant(t *testing.T) {
 // grant needs_reauth without any tool call.
 func TestE2EOAuthHealthCheck(t *testing.T) {
 	t.Parallel()
-	fx := newOAuthFixture(t, fakegoogle.Options{}, "MAILCAL_HEALTH_INTERVAL=2s")
+	fx := newOAuthFixture(t, googletest.Options{}, "MAILCAL_HEALTH_INTERVAL=2s")
 	key := fx.addTenant(t, "a")
 	s := fx.startHTTP(t)
 	fx.connectHTTP(t, s, key, oaAlice, "")
@@ -1267,7 +1267,7 @@ func TestE2EOAuthHealthCheck(t *testing.T) {
 // the connection.
 func TestE2EOAuthStdioConnectAccount(t *testing.T) {
 	t.Parallel()
-	fx := newOAuthFixture(t, fakegoogle.Options{})
+	fx := newOAuthFixture(t, googletest.Options{})
 	c := fx.stdio(t)
 	if got := fx.accountStatuses(t, c); len(got) != 0 {
 		t.Fatalf("accounts before connecting: %v", got)
@@ -1292,7 +1292,7 @@ func TestE2EOAuthStdioConnectAccount(t *testing.T) {
 	}
 	loc := fx.approve(t, link.URL)
 	if loc.Host != redirect.Host {
-		t.Fatalf("fakegoogle sent the browser to %s, want %s", loc.Host, redirect.Host)
+		t.Fatalf("googletest sent the browser to %s, want %s", loc.Host, redirect.Host)
 	}
 	page := fx.browse(t, loc.String())
 	if page.status != http.StatusOK || !strings.Contains(string(page.body), oaAlice+" is connected") {

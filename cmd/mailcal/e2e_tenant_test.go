@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailcal/mailcal/providers/google/fakegoogle"
+	"github.com/mailcal/mailcal/providers/google/googletest"
 )
 
 // TestE2ETenantRemoveForgetsAccounts: removing a tenant revokes its accounts
@@ -19,7 +19,7 @@ import (
 // too.
 func TestE2ETenantRemoveForgetsAccounts(t *testing.T) {
 	t.Parallel()
-	fx := newOAuthFixture(t, fakegoogle.Options{})
+	fx := newOAuthFixture(t, googletest.Options{})
 	key := fx.addTenant(t, "acme")
 	other := fx.addTenant(t, "other")
 	s := fx.startHTTP(t)

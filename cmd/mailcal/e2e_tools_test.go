@@ -3,7 +3,7 @@
 package main
 
 // End-to-end tests of the mail and calendar tools: the real binary (built
-// with -race when the tests are) against fakegoogle on loopback, with the
+// with -race when the tests are) against googletest on loopback, with the
 // fake checking every Gmail and Calendar request against Google's discovery
 // documents (a request Google would refuse fails), an account connected
 // through the real OAuth flow (the HTTP API, or `mailcal connect`), the
@@ -41,7 +41,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/mailcal/mailcal/providers/google/fakegoogle"
+	"github.com/mailcal/mailcal/providers/google/googletest"
 )
 
 // ttAllScopes are the scopes the tools tests connect with: every tool works.
@@ -51,7 +51,7 @@ const ttAllScopes = "mail.read,mail.send,calendar.read,calendar.write"
 // connected to tenant "a", and an mcp-go streamable HTTP client.
 type ttEnv struct {
 	*oauthFixture
-	f   *fakegoogle.Fixtures
+	f   *googletest.Fixtures
 	key string
 	s   *httpServer
 	c   *mcpclient.Client
@@ -59,7 +59,7 @@ type ttEnv struct {
 
 func newToolsEnv(t *testing.T, scopes string) *ttEnv {
 	t.Helper()
-	fx := newOAuthFixture(t, fakegoogle.Options{})
+	fx := newOAuthFixture(t, googletest.Options{})
 	ttCheckDiscovery(t, fx.fg)
 	e := &ttEnv{oauthFixture: fx, f: fx.fg.LoadFixtures(oaAlice)}
 	e.key = fx.addTenant(t, "a")
@@ -72,9 +72,9 @@ func newToolsEnv(t *testing.T, scopes string) *ttEnv {
 // ttCheckDiscovery turns on the fake's checking of requests against the
 // discovery documents, and checks at the end that the fake's own answers
 // fitted them.
-func ttCheckDiscovery(t *testing.T, fg *fakegoogle.Server) {
+func ttCheckDiscovery(t *testing.T, fg *googletest.Server) {
 	t.Helper()
-	gmailDoc, calDoc, err := fakegoogle.DiscoveryDocs()
+	gmailDoc, calDoc, err := googletest.DiscoveryDocs()
 	if err != nil {
 		t.Fatalf("discovery documents: %v", err)
 	}
@@ -83,7 +83,7 @@ func ttCheckDiscovery(t *testing.T, fg *fakegoogle.Server) {
 	}
 	t.Cleanup(func() {
 		if v := fg.DiscoveryViolations(); len(v) > 0 {
-			t.Errorf("fakegoogle answered outside the discovery documents (a bug in the fake):\n%s", strings.Join(v, "\n"))
+			t.Errorf("googletest answered outside the discovery documents (a bug in the fake):\n%s", strings.Join(v, "\n"))
 		}
 	})
 }
@@ -479,7 +479,7 @@ func (e *ttEnv) testBadInput(t *testing.T) {
 		return a
 	}
 	send := func(extra map[string]any) map[string]any {
-		a := map[string]any{"to": []string{fakegoogle.FixtureBob}, "subject": "Hi", "body": "Hello"}
+		a := map[string]any{"to": []string{googletest.FixtureBob}, "subject": "Hi", "body": "Hello"}
 		maps.Copy(a, extra)
 		return a
 	}
@@ -521,7 +521,7 @@ func (e *ttEnv) testBadInput(t *testing.T) {
 		{"create_event", event(map[string]any{"attendees": []string{"bob at example"}}), []string{"attendees[0]"}},
 		{"send_email", map[string]any{"subject": "Hi", "body": "Hello"}, []string{"to", "required"}},
 		{"send_email", send(map[string]any{"to": []string{"not an address"}}), []string{"to[0]"}},
-		{"send_email", send(map[string]any{"cc": []string{fakegoogle.FixtureCarol, "carol@"}}), []string{"cc[1]"}},
+		{"send_email", send(map[string]any{"cc": []string{googletest.FixtureCarol, "carol@"}}), []string{"cc[1]"}},
 		{"send_email", send(map[string]any{"subject": ""}), []string{"subject", "required"}},
 		{"send_email", send(map[string]any{"body": ""}), []string{"body"}},
 		{"send_email", send(map[string]any{"attachments": []any{att("../etc/passwd", "aGk=", "")}}), []string{"attachments[0].filename"}},
@@ -1159,9 +1159,9 @@ func (e *ttEnv) testRecurring(t *testing.T) {
 // calendars; an unknown calendar is not found.
 func (e *ttEnv) testOtherCalendars(t *testing.T) {
 	t.Parallel()
-	team := e.events(t, map[string]any{"calendar_id": fakegoogle.FixtureTeamCalendar,
+	team := e.events(t, map[string]any{"calendar_id": googletest.FixtureTeamCalendar,
 		"time_min": e.at(0, 0, 0, ttBerlin).Format(time.RFC3339), "time_max": e.at(28, 0, 0, ttBerlin).Format(time.RFC3339)})
-	if team.TimeZone != "America/New_York" || team.CalendarID != fakegoogle.FixtureTeamCalendar {
+	if team.TimeZone != "America/New_York" || team.CalendarID != googletest.FixtureTeamCalendar {
 		t.Errorf("Team calendar: time_zone %q calendar_id %q", team.TimeZone, team.CalendarID)
 	}
 	ttCheckTime(t, "customer call", team.one(t, "Customer call (Acme)").Start, e.at(2, 16, 0, ttNewYork), ttNewYork)
@@ -1180,7 +1180,7 @@ func (e *ttEnv) testOtherCalendars(t *testing.T) {
 	}
 	// The holidays calendar's id has a '#'.
 	y := e.f.Day.Year()
-	hol := e.events(t, map[string]any{"calendar_id": fakegoogle.FixtureHolidayCalendar,
+	hol := e.events(t, map[string]any{"calendar_id": googletest.FixtureHolidayCalendar,
 		"time_min": time.Date(y, 12, 20, 0, 0, 0, 0, ttBerlin).Format(time.RFC3339), "time_max": time.Date(y, 12, 31, 0, 0, 0, 0, ttBerlin).Format(time.RFC3339)})
 	var names []string
 	for _, h := range hol.Events {
@@ -1204,8 +1204,8 @@ func (e *ttEnv) testListCalendars(t *testing.T) {
 	r := e.ok(t, "list_calendars", nil, &l)
 	want := []ttCalendar{
 		{ID: oaAlice, Summary: oaAlice, Primary: true, TimeZone: "Europe/Berlin", AccessRole: "owner"},
-		{ID: fakegoogle.FixtureTeamCalendar, Summary: "Team", TimeZone: "America/New_York", AccessRole: "writer"},
-		{ID: fakegoogle.FixtureHolidayCalendar, Summary: "Holidays in Germany", TimeZone: "Europe/Berlin", AccessRole: "reader"},
+		{ID: googletest.FixtureTeamCalendar, Summary: "Team", TimeZone: "America/New_York", AccessRole: "writer"},
+		{ID: googletest.FixtureHolidayCalendar, Summary: "Holidays in Germany", TimeZone: "Europe/Berlin", AccessRole: "reader"},
 	}
 	if !reflect.DeepEqual(l.Calendars, want) || l.Account != oaAlice {
 		t.Errorf("list_calendars: %+v, want %+v", l.Calendars, want)
@@ -1468,7 +1468,7 @@ func (e *ttEnv) testSendNew(t *testing.T) {
 	var res ttSent
 	r := e.ok(t, "send_email", map[string]any{
 		"to":        []string{"Bob Builder <bob@example.com>"},
-		"cc":        []string{"Carol Chen <carol@example.com>", fakegoogle.FixtureDave},
+		"cc":        []string{"Carol Chen <carol@example.com>", googletest.FixtureDave},
 		"bcc":       []string{"Zoë Secret <zoe@example.org>"},
 		"subject":   subject,
 		"body":      body,
@@ -1544,7 +1544,7 @@ func (e *ttEnv) testSendNew(t *testing.T) {
 		t.Errorf("get_message of the sent message: to %q cc %q", m.To, m.Cc)
 	}
 	// A plain message: text/plain alone.
-	e.ok(t, "send_email", map[string]any{"to": []string{fakegoogle.FixtureBob}, "subject": "Plain", "body": "Just text."}, &res)
+	e.ok(t, "send_email", map[string]any{"to": []string{googletest.FixtureBob}, "subject": "Plain", "body": "Just text."}, &res)
 	s = e.lastSent(t, before+2)
 	if !slices.Equal(s.tree, []string{"text/plain"}) || string(s.parts[0].data) != "Just text." || s.header.Get("Subject") != "Plain" {
 		t.Errorf("plain message: structure %q, body %q, subject %q", s.tree, s.parts[0].data, s.header.Get("Subject"))
@@ -1565,10 +1565,10 @@ func (e *ttEnv) testSendReply(t *testing.T) {
 		to               string
 		wantBodyContains string
 	}{
-		{key: "phoenix-3", wantSubject: "Re: Project Phoenix kickoff", to: fakegoogle.FixtureCarol,
+		{key: "phoenix-3", wantSubject: "Re: Project Phoenix kickoff", to: googletest.FixtureCarol,
 			wantRefs:      []string{"<phoenix-1.CAB@mail.example.com>", "<phoenix-2.CAA@mail.gmail.com>", "<phoenix-3.CAC@mail.example.com>"},
 			wantInReplyTo: "<phoenix-3.CAC@mail.example.com>", wantThread: e.f.Threads["phoenix"]},
-		{key: "phoenix-1", subject: "Project Phoenix kickoff", wantSubject: "Re: Project Phoenix kickoff", to: fakegoogle.FixtureBob,
+		{key: "phoenix-1", subject: "Project Phoenix kickoff", wantSubject: "Re: Project Phoenix kickoff", to: googletest.FixtureBob,
 			wantRefs:      []string{"<phoenix-1.CAB@mail.example.com>"},
 			wantInReplyTo: "<phoenix-1.CAB@mail.example.com>", wantThread: e.f.Threads["phoenix"]},
 		{key: "umlaut", wantSubject: "Re: Grüße aus München – Termin nächste Woche", to: "juergen.mueller@example.de",
@@ -1612,7 +1612,7 @@ func (e *ttEnv) testSendReply(t *testing.T) {
 		t.Errorf("%d messages in the phoenix thread after two replies, want 5", inThread)
 	}
 	// A reply to a message that does not exist: not found, nothing sent.
-	e.fails(t, "send_email", map[string]any{"to": []string{fakegoogle.FixtureBob}, "body": "x", "reply_to_message_id": "0123456789abcdef"},
+	e.fails(t, "send_email", map[string]any{"to": []string{googletest.FixtureBob}, "body": "x", "reply_to_message_id": "0123456789abcdef"},
 		"not found", "0123456789abcdef")
 	if n := len(e.fg.SentMessages(oaAlice)); n != before+3 {
 		t.Errorf("%d messages sent, want %d", n, before+3)
@@ -1628,7 +1628,7 @@ func (e *ttEnv) testSendInjection(t *testing.T) {
 	}
 	reqsBefore := sendReqs()
 	base := func(extra map[string]any) map[string]any {
-		a := map[string]any{"to": []string{fakegoogle.FixtureBob}, "subject": "Hello", "body": "Hi"}
+		a := map[string]any{"to": []string{googletest.FixtureBob}, "subject": "Hello", "body": "Hi"}
 		maps.Copy(a, extra)
 		return a
 	}
@@ -1643,7 +1643,7 @@ func (e *ttEnv) testSendInjection(t *testing.T) {
 		{base(map[string]any{"to": []string{"bob@example.com\r\nBcc: " + evil}}), "to[0]"},
 		{base(map[string]any{"to": []string{"Bob\r\nBcc: " + evil + " <bob@example.com>"}}), "to[0]"},
 		{base(map[string]any{"to": []string{"\"Bob\nX-Injected: 1\" <bob@example.com>"}}), "to[0]"},
-		{base(map[string]any{"cc": []string{fakegoogle.FixtureCarol, "carol@example.com\nBcc: " + evil}}), "cc[1]"},
+		{base(map[string]any{"cc": []string{googletest.FixtureCarol, "carol@example.com\nBcc: " + evil}}), "cc[1]"},
 		{base(map[string]any{"bcc": []string{"dave@example.com\r\n\r\nbody"}}), "bcc[0]"},
 		{base(map[string]any{"attachments": []any{map[string]any{"filename": "a.txt\r\nBcc: " + evil, "content_base64": "aGk="}}}), "attachments[0].filename"},
 		{base(map[string]any{"attachments": []any{map[string]any{"filename": "a.txt", "content_base64": "aGk=", "mime_type": "text/plain\r\nBcc: " + evil}}}), "attachments[0].mime_type"},
@@ -1683,7 +1683,7 @@ func (e *ttEnv) testCreateEvent(t *testing.T) {
 	var res ttCreated
 	r := e.ok(t, "create_event", map[string]any{
 		"summary": "Planning with Bob", "start": ds + "T10:00:00", "end": ds + "T11:30:00", "time_zone": "America/New_York",
-		"attendees": []string{fakegoogle.FixtureBob, "Carol Chen <carol@example.com>"}, "location": "Room 1", "description": "Agenda: Q4 plans",
+		"attendees": []string{googletest.FixtureBob, "Carol Chen <carol@example.com>"}, "location": "Room 1", "description": "Agenda: Q4 plans",
 	}, &res)
 	wantStart := time.Date(day.Year(), day.Month(), day.Day(), 10, 0, 0, 0, ttNewYork)
 	ev := res.Event
@@ -1695,7 +1695,7 @@ func (e *ttEnv) testCreateEvent(t *testing.T) {
 	if !strings.Contains(r.text(), ev.ID) {
 		t.Errorf("create_event text does not give the id: %s", r.text())
 	}
-	find := func(cal, summary string) fakegoogle.Event {
+	find := func(cal, summary string) googletest.Event {
 		t.Helper()
 		for _, ev := range e.fg.Events(oaAlice, cal) {
 			if ev.Summary == summary {
@@ -1703,7 +1703,7 @@ func (e *ttEnv) testCreateEvent(t *testing.T) {
 			}
 		}
 		t.Fatalf("the fake's calendar %s has no %q", cal, summary)
-		return fakegoogle.Event{}
+		return googletest.Event{}
 	}
 	got := find("primary", "Planning with Bob")
 	var attendees []string
@@ -1711,7 +1711,7 @@ func (e *ttEnv) testCreateEvent(t *testing.T) {
 		attendees = append(attendees, a.Email)
 	}
 	if !got.Start.Equal(wantStart) || !got.End.Equal(wantStart.Add(90*time.Minute)) || got.TimeZone != "America/New_York" || got.AllDay ||
-		!slices.Equal(attendees, []string{fakegoogle.FixtureBob, fakegoogle.FixtureCarol}) || got.Location != "Room 1" || got.Description != "Agenda: Q4 plans" {
+		!slices.Equal(attendees, []string{googletest.FixtureBob, googletest.FixtureCarol}) || got.Location != "Room 1" || got.Description != "Agenda: Q4 plans" {
 		t.Errorf("the fake has %+v; want %s to +90 min in America/New_York with bob and carol", got, wantStart)
 	}
 	// It is listed, in the calendar's zone.
@@ -1719,10 +1719,10 @@ func (e *ttEnv) testCreateEvent(t *testing.T) {
 	ttCheckTime(t, "listed created event", l.one(t, "Planning with Bob").Start, wantStart, ttBerlin)
 
 	// With offsets and no zone, on the Team calendar.
-	e.ok(t, "create_event", map[string]any{"calendar_id": fakegoogle.FixtureTeamCalendar, "summary": "Retro",
+	e.ok(t, "create_event", map[string]any{"calendar_id": googletest.FixtureTeamCalendar, "summary": "Retro",
 		"start": "2031-03-04T15:00:00+05:30", "end": "2031-03-04T16:00:00+05:30"}, &res)
 	wantRetro := time.Date(2031, 3, 4, 15, 0, 0, 0, time.FixedZone("", 5*3600+1800))
-	if got := find(fakegoogle.FixtureTeamCalendar, "Retro"); !got.Start.Equal(wantRetro) || res.CalendarID != fakegoogle.FixtureTeamCalendar {
+	if got := find(googletest.FixtureTeamCalendar, "Retro"); !got.Start.Equal(wantRetro) || res.CalendarID != googletest.FixtureTeamCalendar {
 		t.Errorf("Retro in the fake: %+v, want start %s", got, wantRetro)
 	}
 	if st, err := time.Parse(time.RFC3339, res.Event.Start); err != nil || !st.Equal(wantRetro) {
@@ -1740,10 +1740,10 @@ func (e *ttEnv) testCreateEvent(t *testing.T) {
 	}
 
 	// A calendar the account may only read.
-	n := len(e.fg.Events(oaAlice, fakegoogle.FixtureHolidayCalendar))
-	e.fails(t, "create_event", map[string]any{"calendar_id": fakegoogle.FixtureHolidayCalendar, "summary": "Mine", "start": e.date(30), "end": e.date(31)},
+	n := len(e.fg.Events(oaAlice, googletest.FixtureHolidayCalendar))
+	e.fails(t, "create_event", map[string]any{"calendar_id": googletest.FixtureHolidayCalendar, "summary": "Mine", "start": e.date(30), "end": e.date(31)},
 		"refused access", "writer access")
-	if len(e.fg.Events(oaAlice, fakegoogle.FixtureHolidayCalendar)) != n {
+	if len(e.fg.Events(oaAlice, googletest.FixtureHolidayCalendar)) != n {
 		t.Errorf("an event was created in the read-only calendar")
 	}
 }
@@ -1756,8 +1756,8 @@ func (e *ttEnv) testCreateEvent(t *testing.T) {
 // it, before any request to Google; the URL works.
 func TestE2EToolsScopes(t *testing.T) {
 	t.Parallel()
-	const carol = fakegoogle.FixtureCarol
-	fx := newOAuthFixture(t, fakegoogle.Options{})
+	const carol = googletest.FixtureCarol
+	fx := newOAuthFixture(t, googletest.Options{})
 	ttCheckDiscovery(t, fx.fg)
 	fx.fg.AddUser(carol)
 	fx.fg.LoadFixtures(carol)
@@ -1902,7 +1902,7 @@ func TestE2EToolsResilience(t *testing.T) {
 	fg.ResetAPIStats()
 	sent := len(fg.SentMessages(oaAlice))
 	fg.FailAPI(listPath+"/send", 1, 503, "backendError", 0)
-	send := map[string]any{"to": []string{fakegoogle.FixtureBob}, "subject": "Status", "body": "All good."}
+	send := map[string]any{"to": []string{googletest.FixtureBob}, "subject": "Status", "body": "All good."}
 	e.fails(t, "send_email", send, "may have been sent", "Sent folder", "before sending it again")
 	if n := fg.APIRequests(listPath + "/send"); n != 1 || len(fg.SentMessages(oaAlice)) != sent {
 		t.Errorf("a send answered 503 was tried %d times (want 1)", n)

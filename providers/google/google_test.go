@@ -19,7 +19,7 @@ import (
 	gmail "google.golang.org/api/gmail/v1"
 
 	"github.com/mailcal/mailcal/providers"
-	"github.com/mailcal/mailcal/providers/google/fakegoogle"
+	"github.com/mailcal/mailcal/providers/google/googletest"
 )
 
 const (
@@ -31,13 +31,13 @@ var allScopes = []string{"openid", "email", gmail.GmailReadonlyScope, gmail.Gmai
 
 // fake starts a fake Google with discovery checking on and alice and bob as
 // users; alice is the default one.
-func fake(t testing.TB) *fakegoogle.Server {
+func fake(t testing.TB) *googletest.Server {
 	t.Helper()
-	s := fakegoogle.New(fakegoogle.Options{})
+	s := googletest.New(googletest.Options{})
 	t.Cleanup(s.Close)
 	s.AddUser(alice)
 	s.AddUser(bob)
-	g, c, err := fakegoogle.DiscoveryDocs()
+	g, c, err := googletest.DiscoveryDocs()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,11 +53,11 @@ func fake(t testing.TB) *fakegoogle.Server {
 }
 
 // connect gets a token for login through the fake's OAuth flow.
-func connect(t testing.TB, s *fakegoogle.Server, login string, scopes ...string) *oauth2.Token {
+func connect(t testing.TB, s *googletest.Server, login string, scopes ...string) *oauth2.Token {
 	t.Helper()
 	cfg := &oauth2.Config{
-		ClientID:     fakegoogle.DefaultClientID,
-		ClientSecret: fakegoogle.DefaultClientSecret,
+		ClientID:     googletest.DefaultClientID,
+		ClientSecret: googletest.DefaultClientSecret,
 		Endpoint:     oauth2.Endpoint{AuthURL: s.URL() + "/o/oauth2/auth", TokenURL: s.URL() + "/token", AuthStyle: oauth2.AuthStyleInParams},
 		RedirectURL:  "http://127.0.0.1:5555/callback",
 		Scopes:       scopes,
@@ -75,7 +75,7 @@ func connect(t testing.TB, s *fakegoogle.Server, login string, scopes ...string)
 	return tok
 }
 
-func provider(t testing.TB, s *fakegoogle.Server) *API {
+func provider(t testing.TB, s *googletest.Server) *API {
 	t.Helper()
 	p, err := New(Options{APIURL: s.URL(), UserinfoURL: s.URL() + "/v1/userinfo"})
 	if err != nil {
@@ -153,7 +153,7 @@ type mailFixture struct {
 	plain, alternative, htmlOnly, attachment, thread string
 }
 
-func addMail(s *fakegoogle.Server) mailFixture {
+func addMail(s *googletest.Server) mailFixture {
 	return mailFixture{
 		plain:       s.AddMessage(alice, plainMsg),
 		alternative: s.AddMessage(alice, alternativeMsg, "INBOX"),
@@ -340,7 +340,7 @@ func TestGetMessage(t *testing.T) {
 }
 
 // sentOne returns the only message alice sent, parsed.
-func sentLast(t *testing.T, s *fakegoogle.Server) *mail.Message {
+func sentLast(t *testing.T, s *googletest.Server) *mail.Message {
 	t.Helper()
 	sent := s.SentMessages(alice)
 	if len(sent) == 0 {
@@ -602,17 +602,17 @@ func TestSendFromIsTheAccount(t *testing.T) {
 	}
 }
 
-func calendarFixture(s *fakegoogle.Server) (weekly string) {
-	s.AddCalendar(alice, fakegoogle.Calendar{Primary: true, TimeZone: "Europe/Paris"})
-	s.AddCalendar(alice, fakegoogle.Calendar{ID: "team@group.calendar.google.com", Summary: "Team", TimeZone: "America/New_York", AccessRole: "reader"})
+func calendarFixture(s *googletest.Server) (weekly string) {
+	s.AddCalendar(alice, googletest.Calendar{Primary: true, TimeZone: "Europe/Paris"})
+	s.AddCalendar(alice, googletest.Calendar{ID: "team@group.calendar.google.com", Summary: "Team", TimeZone: "America/New_York", AccessRole: "reader"})
 	ny, _ := time.LoadLocation("America/New_York")
 	paris, _ := time.LoadLocation("Europe/Paris")
-	s.AddEvent(alice, "primary", fakegoogle.Event{Summary: "NY call", Start: time.Date(2026, 12, 1, 9, 0, 0, 0, ny), End: time.Date(2026, 12, 1, 10, 0, 0, 0, ny),
-		TimeZone: "America/New_York", Attendees: []fakegoogle.Attendee{{Email: bob, DisplayName: "Bob", ResponseStatus: "accepted"}}, Location: "Zoom"})
-	s.AddEvent(alice, "primary", fakegoogle.Event{Summary: "Holiday", AllDay: true, Start: time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)})
-	weekly = s.AddEvent(alice, "primary", fakegoogle.Event{Summary: "Standup", Start: time.Date(2026, 11, 30, 9, 30, 0, 0, paris), End: time.Date(2026, 11, 30, 9, 45, 0, 0, paris),
+	s.AddEvent(alice, "primary", googletest.Event{Summary: "NY call", Start: time.Date(2026, 12, 1, 9, 0, 0, 0, ny), End: time.Date(2026, 12, 1, 10, 0, 0, 0, ny),
+		TimeZone: "America/New_York", Attendees: []googletest.Attendee{{Email: bob, DisplayName: "Bob", ResponseStatus: "accepted"}}, Location: "Zoom"})
+	s.AddEvent(alice, "primary", googletest.Event{Summary: "Holiday", AllDay: true, Start: time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC)})
+	weekly = s.AddEvent(alice, "primary", googletest.Event{Summary: "Standup", Start: time.Date(2026, 11, 30, 9, 30, 0, 0, paris), End: time.Date(2026, 11, 30, 9, 45, 0, 0, paris),
 		TimeZone: "Europe/Paris", Recurrence: []string{"RRULE:FREQ=DAILY;COUNT=5"}})
-	s.AddEvent(alice, "team@group.calendar.google.com", fakegoogle.Event{Summary: "Team sync", Start: time.Date(2026, 12, 1, 14, 0, 0, 0, ny), End: time.Date(2026, 12, 1, 15, 0, 0, 0, ny), TimeZone: "America/New_York"})
+	s.AddEvent(alice, "team@group.calendar.google.com", googletest.Event{Summary: "Team sync", Start: time.Date(2026, 12, 1, 14, 0, 0, 0, ny), End: time.Date(2026, 12, 1, 15, 0, 0, 0, ny), TimeZone: "America/New_York"})
 	return weekly
 }
 
@@ -742,7 +742,7 @@ func TestCreateEvent(t *testing.T) {
 		ev.Location != "Main St" || len(ev.Attendees) != 1 || ev.Attendees[0].Email != bob {
 		t.Fatalf("%+v", ev)
 	}
-	var stored *fakegoogle.Event
+	var stored *googletest.Event
 	for _, e := range s.Events(alice, "primary") {
 		if e.ID == ev.ID {
 			stored = &e

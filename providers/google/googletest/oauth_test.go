@@ -1,20 +1,21 @@
-package fakegoogle
+package googletest
 
 import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/mailcal/mailcal/providers/oauthtest"
 	"golang.org/x/oauth2"
 )
 
@@ -83,6 +84,11 @@ func get(t *testing.T, rawURL, accessToken string) (*http.Response, map[string]a
 	if accessToken != "" {
 		req.Header.Set("Authorization", "Bearer "+accessToken)
 	}
+	return do(t, req)
+}
+
+func do(t *testing.T, req *http.Request) (*http.Response, map[string]any) {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +136,7 @@ func TestAuthorizationCodeFlow(t *testing.T) {
 	// An API handler as Gmail's will be: scope-checked with Google's errors.
 	s.Handle("GET /gmail/v1/users/me/profile", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if email, ok := s.Authorize(w, r, gmailRead, "https://mail.google.com/"); ok {
-			writeJSON(w, 200, map[string]string{"emailAddress": email})
+			oauthtest.WriteJSON(w, 200, map[string]string{"emailAddress": email})
 		}
 	}))
 	if resp, body := get(t, s.URL()+"/gmail/v1/users/me/profile", tok.AccessToken); resp.StatusCode != 200 || body["emailAddress"] != "bob@example.com" {
@@ -158,7 +164,7 @@ func TestRefresh(t *testing.T) {
 	}
 	// Both access tokens stay valid until they expire.
 	for _, at := range []string{tok.AccessToken, nt.AccessToken} {
-		if email, _, ok := s.checkToken(at); !ok || email != alice {
+		if email, _, ok := s.CheckToken(at); !ok || email != alice {
 			t.Fatal("access token invalid")
 		}
 	}
@@ -168,7 +174,7 @@ func TestRefresh(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var small tokenResponse
+	var small oauthtest.TokenResponse
 	json.NewDecoder(resp.Body).Decode(&small)
 	resp.Body.Close()
 	if resp, body := get(t, s.URL()+"/v1/userinfo", small.AccessToken); resp.StatusCode != 403 || small.Scope != gmailRead || small.IDToken != "" {
@@ -220,8 +226,32 @@ func TestRevocation(t *testing.T) {
 			t.Fatalf("revoke #%d: %s", i, got)
 		}
 	}
-	if _, _, ok := s.checkToken(tok.AccessToken); ok || s.RevokeRequests() != 2 || len(s.Granted(alice)) != 0 {
+	if _, _, ok := s.CheckToken(tok.AccessToken); ok || s.RevokeRequests() != 2 || len(s.Granted(alice)) != 0 {
 		t.Fatal("revocation left access")
+	}
+	// Client credentials are optional (Google's documentation sends none),
+	// checked when sent, and counted: RFC 7009 2.1's client authentication.
+	tok = connect(t, s, cfg)
+	for i, tc := range []struct {
+		form       url.Values
+		user, want string
+	}{
+		{url.Values{"token": {tok.AccessToken}, "client_id": {cfg.ClientID}, "client_secret": {"wrong"}}, "", "401 invalid_client"},
+		{url.Values{"token": {tok.AccessToken}}, cfg.ClientID, "200 "},
+		{url.Values{"token": {tok.RefreshToken}, "client_id": {cfg.ClientID}, "client_secret": {cfg.ClientSecret}}, "", "400 invalid_token"},
+	} {
+		req, _ := http.NewRequest("POST", s.URL()+"/revoke", strings.NewReader(tc.form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if tc.user != "" {
+			req.SetBasicAuth(tc.user, cfg.ClientSecret)
+		}
+		resp, body := do(t, req)
+		if got := fmt.Sprintf("%d %v", resp.StatusCode, body["error"]); strings.TrimSuffix(got, "<nil>") != tc.want {
+			t.Fatalf("revoke with credentials #%d: %s", i, got)
+		}
+	}
+	if s.RevokeRequests() != 5 || s.RevokeRequestsAuthenticated() != 2 {
+		t.Fatalf("%d revocations, %d authenticated", s.RevokeRequests(), s.RevokeRequestsAuthenticated())
 	}
 }
 
@@ -242,7 +272,7 @@ func TestCodeReplayAndPKCE(t *testing.T) {
 	}
 	_, err = cfg.Exchange(ctx, code, oauth2.VerifierOption(verifier))
 	wantRetrieveError(t, err, 400, "invalid_grant")
-	if _, _, ok := s.checkToken(tok.AccessToken); ok {
+	if _, _, ok := s.CheckToken(tok.AccessToken); ok {
 		t.Fatal("replayed code left its access token valid")
 	}
 	_, err = refresh(cfg, tok)
@@ -323,7 +353,7 @@ func TestConsent(t *testing.T) {
 	// A token without the scope an API needs: 403.
 	s.Handle("GET /calendar/v3/users/me/calendarList", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := s.Authorize(w, r, "https://www.googleapis.com/auth/calendar"); ok {
-			writeJSON(w, 200, map[string]any{"items": []any{}})
+			oauthtest.WriteJSON(w, 200, map[string]any{"items": []any{}})
 		}
 	}))
 	resp, body := get(t, s.URL()+"/calendar/v3/users/me/calendarList", tok.AccessToken)
@@ -373,27 +403,15 @@ func TestTokenEndpointFailures(t *testing.T) {
 func TestConcurrentRefreshes(t *testing.T) {
 	s, cfg := setup(t, Options{})
 	tok := connect(t, s, cfg)
-	var wg sync.WaitGroup
-	errs := make(chan error, 100)
-	for range 100 {
-		wg.Go(func() {
-			nt, err := refresh(cfg, tok)
-			if err == nil {
-				_, _, ok := s.checkToken(nt.AccessToken)
-				if !ok {
-					err = errors.New("refreshed token invalid")
-				}
+	runConcurrently(t, 100, 100, func(int) error {
+		nt, err := refresh(cfg, tok)
+		if err == nil {
+			if _, _, ok := s.CheckToken(nt.AccessToken); !ok {
+				err = errors.New("refreshed token invalid")
 			}
-			errs <- err
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatal(err)
 		}
-	}
+		return err
+	})
 	if n := s.TokenRequests("refresh_token"); n != 100 {
 		t.Fatalf("%d refresh requests", n)
 	}

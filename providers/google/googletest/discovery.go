@@ -1,4 +1,4 @@
-package fakegoogle
+package googletest
 
 import (
 	"bytes"
@@ -102,11 +102,11 @@ func DiscoveryDocs() (gmailDoc, calendarDoc string, err error) {
 	if dir == "" {
 		out, err := exec.Command("go", "env", "GOMODCACHE").Output()
 		if err != nil {
-			return "", "", fmt.Errorf("fakegoogle: locating google.golang.org/api: %w", err)
+			return "", "", fmt.Errorf("googletest: locating google.golang.org/api: %w", err)
 		}
 		matches, _ := filepath.Glob(filepath.Join(strings.TrimSpace(string(out)), "google.golang.org", "api@v*"))
 		if len(matches) == 0 {
-			return "", "", errors.New("fakegoogle: google.golang.org/api is not in the module cache")
+			return "", "", errors.New("googletest: google.golang.org/api is not in the module cache")
 		}
 		sort.Strings(matches)
 		dir = matches[len(matches)-1]
@@ -115,7 +115,7 @@ func DiscoveryDocs() (gmailDoc, calendarDoc string, err error) {
 	calendarDoc = filepath.Join(dir, "calendar", "v3", "calendar-api.json")
 	for _, p := range []string{gmailDoc, calendarDoc} {
 		if _, err := os.Stat(p); err != nil {
-			return "", "", fmt.Errorf("fakegoogle: %w", err)
+			return "", "", fmt.Errorf("googletest: %w", err)
 		}
 	}
 	return gmailDoc, calendarDoc, nil
@@ -137,11 +137,11 @@ func (s *Server) CheckDiscovery(gmailDocPath, calendarDocPath string) error {
 		}
 		b, err := os.ReadFile(p)
 		if err != nil {
-			return fmt.Errorf("fakegoogle: %w", err)
+			return fmt.Errorf("googletest: %w", err)
 		}
 		var doc discDoc
 		if err := json.Unmarshal(b, &doc); err != nil {
-			return fmt.Errorf("fakegoogle: %s: %w", p, err)
+			return fmt.Errorf("googletest: %s: %w", p, err)
 		}
 		d.schemas[doc.Name] = doc.Schemas
 		d.global[doc.Name] = doc.Parameters
@@ -187,7 +187,7 @@ func (s *Server) CheckDiscovery(gmailDocPath, calendarDocPath string) error {
 		}
 	}
 	if len(problems) > 0 {
-		return errors.New("fakegoogle: routes differ from the discovery documents:\n" + strings.Join(problems, "\n"))
+		return errors.New("googletest: routes differ from the discovery documents:\n" + strings.Join(problems, "\n"))
 	}
 	s.api.mu.Lock()
 	s.api.disc = d

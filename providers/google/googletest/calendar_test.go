@@ -1,4 +1,4 @@
-package fakegoogle
+package googletest
 
 import (
 	"context"

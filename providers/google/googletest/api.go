@@ -1,27 +1,40 @@
-package fakegoogle
+package googletest
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 )
 
-// This file holds what the fake Gmail and Calendar APIs share: routing,
-// request accounting, injected latency and failures, Google's error bodies
-// and partial responses (the fields parameter).
+// What the fake Gmail and Calendar APIs share: routing, request
+// accounting, injected latency and failures, and the JSON answer (Google's
+// error bodies are in api_errors.go, partial responses in fieldmask.go).
+
+// routeScopes are the scopes that authorize each method, as the discovery
+// documents list them (CheckDiscovery verifies they agree).
+var routeScopes = map[string][]string{
+	gmailListMethod:     {scopeMail, scopeGmailMetadata, scopeGmailModify, scopeGmailReadonly},
+	gmailGetMethod:      {scopeMail, scopeAddonsAction, scopeAddonsMetadata, scopeAddonsReadonly, scopeGmailMetadata, scopeGmailModify, scopeGmailReadonly},
+	gmailAttachmentsGet: {scopeMail, scopeAddonsAction, scopeAddonsReadonly, scopeGmailModify, scopeGmailReadonly},
+	gmailSendMethod:     {scopeMail, scopeAddonsCompose, scopeGmailCompose, scopeGmailModify, scopeGmailSend},
+	gmailLabelsMethod:   {scopeMail, scopeGmailLabels, scopeGmailMetadata, scopeGmailModify, scopeGmailReadonly},
+	gmailLabelMethod:    {scopeMail, scopeGmailLabels, scopeGmailMetadata, scopeGmailModify, scopeGmailReadonly},
+	calCalendarList:     {scopeCalendar, scopeCalendarList, scopeCalendarListRO, scopeCalendarRO},
+	calCalendarListGet:  {scopeCalendar, scopeCalendarAppCreated, scopeCalendarList, scopeCalendarListRO, scopeCalendarRO},
+	calEventsList:       calendarReadScopes,
+	calEventsGet:        calendarReadScopes,
+	calEventsInsert:     {scopeCalendar, scopeCalendarAppCreated, scopeCalendarEvents, scopeCalendarEventsOwned},
+}
 
 // apiState is the state of the fake APIs. It has its own lock, never held
-// while s.mu is taken.
+// while the OAuth server's lock is taken.
 type apiState struct {
 	routes []*route
 
@@ -48,7 +61,15 @@ type route struct {
 	tmpl   []string
 	id     string
 	upload bool // the media-upload path of the method
-	h      func(w http.ResponseWriter, r *http.Request, p map[string]string)
+	h      func(w http.ResponseWriter, r *http.Request, c call)
+}
+
+// call is an authorized request for a method: the token's user and
+// scopes, and the path's {name} parameters.
+type call struct {
+	email  string
+	scopes []string
+	params map[string]string
 }
 
 type apiFailure struct {
@@ -72,11 +93,11 @@ func (s *Server) initAPI() {
 	s.gmailRoutes()
 	s.calendarRoutes()
 	for _, prefix := range []string{"/gmail/v1/", "/upload/gmail/v1/", "/calendar/v3/"} {
-		s.mux.HandleFunc(prefix, s.serveAPI)
+		s.Handle(prefix, http.HandlerFunc(s.serveAPI))
 	}
 }
 
-func (s *Server) addRoute(method, tmpl, id string, h func(http.ResponseWriter, *http.Request, map[string]string)) *route {
+func (s *Server) addRoute(method, tmpl, id string, h func(http.ResponseWriter, *http.Request, call)) *route {
 	rt := &route{method: method, tmpl: strings.Split(tmpl, "/"), id: id, h: h}
 	s.api.routes = append(s.api.routes, rt)
 	return rt
@@ -119,7 +140,9 @@ func (a *apiState) match(method, escapedPath string) (*route, map[string]string)
 // serveAPI is the entry of every Gmail and Calendar request: it counts the
 // request, adds the configured latency, answers injected failures, finds the
 // route, checks the request against the discovery documents when enabled,
-// and calls the method's handler.
+// authorizes it with the method's scopes (and, for Gmail, the userId: "me"
+// or the token's own address; another user's is "Delegation denied"), and
+// calls the method's handler.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	a := s.api
 	a.mu.Lock()
@@ -157,7 +180,18 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if d != nil && rt.id != "" && !d.checkRequest(w, r, rt) {
 		return
 	}
-	rt.h(w, r.WithContext(context.WithValue(r.Context(), routeKey{}, rt)), params)
+	c := call{params: params}
+	if rt.id != "" && !(rt.upload && r.URL.Query().Has("upload_id")) { // a resumable upload's chunk: the session is its credential
+		var ok bool
+		if c.email, c.scopes, ok = s.authorize(w, r, routeScopes[rt.id]); !ok {
+			return
+		}
+		if u, has := params["userId"]; has && u != "me" && !strings.EqualFold(u, c.email) {
+			WriteAPIError(w, http.StatusForbidden, "Delegation denied for "+c.email, "forbidden")
+			return
+		}
+	}
+	rt.h(w, r.WithContext(context.WithValue(r.Context(), routeKey{}, rt)), c)
 }
 
 // notFoundPage is Google's front end answer for a path no API serves.
@@ -258,6 +292,15 @@ func (s *Server) ResetAPIStats() {
 	a.requests, a.maxInflight, a.failures = nil, a.inflight, nil
 }
 
+// writeFound answers v, or 404 with message when it is nil.
+func writeFound[T any](s *Server, w http.ResponseWriter, r *http.Request, v *T, message string) {
+	if v == nil {
+		WriteAPIError(w, http.StatusNotFound, message, "notFound")
+		return
+	}
+	s.writeAPI(w, r, http.StatusOK, v)
+}
+
 // writeAPI answers 2xx with v as JSON. With discovery checking on, the
 // answer is checked against the method's response schema first (problems
 // are recorded, see DiscoveryViolations); the fields parameter (partial
@@ -295,213 +338,4 @@ func (s *Server) writeAPI(w http.ResponseWriter, r *http.Request, status int, v 
 	w.WriteHeader(status)
 	w.Write(b)
 	w.Write([]byte("\n"))
-}
-
-// writeAPIErrorDetails is WriteAPIError with an explicit status string and
-// optional details (google.rpc error details).
-func writeAPIErrorDetails(w http.ResponseWriter, code int, status, message, reason string, details []any) {
-	e := map[string]any{
-		"code": code, "message": message, "status": status,
-		"errors": []map[string]string{{"message": message, "domain": "global", "reason": reason}},
-	}
-	if len(details) > 0 {
-		e["details"] = details
-	}
-	writeJSON(w, code, map[string]any{"error": e})
-}
-
-// badRequestField answers 400 INVALID_ARGUMENT with a BadRequest detail, as
-// Google's front end does for parameters it cannot bind.
-func badRequestField(w http.ResponseWriter, field, message string) {
-	fv := map[string]string{"description": message}
-	if field != "" {
-		fv["field"] = field
-	}
-	writeAPIErrorDetails(w, 400, "INVALID_ARGUMENT", message, "invalid", []any{map[string]any{
-		"@type":           "type.googleapis.com/google.rpc.BadRequest",
-		"fieldViolations": []any{fv},
-	}})
-}
-
-// snakeCase turns a JSON name into the proto field name Google's errors use.
-func snakeCase(s string) string {
-	var b strings.Builder
-	for i, c := range s {
-		if c >= 'A' && c <= 'Z' {
-			if i > 0 {
-				b.WriteByte('_')
-			}
-			c += 'a' - 'A'
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
-
-// invalidValue answers Google's error for a query value of the wrong type.
-func invalidValue(w http.ResponseWriter, name, typ, value string) {
-	badRequestField(w, name, fmt.Sprintf("Invalid value at '%s' (%s), %q", snakeCase(name), typ, value))
-}
-
-// queryInt reads an integer parameter; ok is false after an error answer.
-func queryInt(w http.ResponseWriter, q url.Values, name, typ string, def int) (int, bool) {
-	v := q.Get(name)
-	if v == "" {
-		return def, true
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || typ == "TYPE_UINT32" && n < 0 {
-		invalidValue(w, name, typ, v)
-		return 0, false
-	}
-	return n, true
-}
-
-// queryBool reads a boolean parameter; ok is false after an error answer.
-func queryBool(w http.ResponseWriter, q url.Values, name string) (bool, bool) {
-	switch v := q.Get(name); v {
-	case "", "false":
-		return false, true
-	case "true":
-		return true, true
-	default:
-		invalidValue(w, name, "TYPE_BOOL", v)
-		return false, false
-	}
-}
-
-// pageToken makes an opaque page token for a position in a result list,
-// bound to the query it belongs to.
-func pageToken(query string, pos string) string {
-	sum := sha256.Sum256([]byte(query))
-	return base64.RawURLEncoding.EncodeToString(append(sum[:6], pos...))
-}
-
-// readPageToken returns the position in a token made by pageToken for the
-// same query; ok is false for any other token.
-func readPageToken(query, tok string) (pos string, ok bool) {
-	b, err := base64.RawURLEncoding.DecodeString(tok)
-	sum := sha256.Sum256([]byte(query))
-	if err != nil || len(b) < 6 || string(b[:6]) != string(sum[:6]) {
-		return "", false
-	}
-	return string(b[6:]), true
-}
-
-// queryKey joins the parameters a page token is bound to.
-func queryKey(q url.Values, names ...string) string {
-	var b strings.Builder
-	for _, n := range names {
-		vs := slices.Clone(q[n])
-		slices.Sort(vs)
-		fmt.Fprintf(&b, "%s=%q;", n, vs)
-	}
-	return b.String()
-}
-
-// fieldMask is a parsed partial-response selector ("fields" parameter):
-// a nil sub-mask selects the whole value.
-type fieldMask map[string]fieldMask
-
-// parseFieldMask parses Google's field selector syntax:
-// "a,b/c,d(e,f/g)".
-func parseFieldMask(s string) (fieldMask, error) {
-	p := &maskParser{s: strings.ReplaceAll(s, " ", "")}
-	m := fieldMask{}
-	if err := p.list(m); err != nil {
-		return nil, err
-	}
-	if p.i != len(p.s) {
-		return nil, fmt.Errorf("unexpected %q", p.s[p.i:])
-	}
-	return m, nil
-}
-
-type maskParser struct {
-	s string
-	i int
-}
-
-func (p *maskParser) list(m fieldMask) error {
-	for {
-		if err := p.item(m); err != nil {
-			return err
-		}
-		if p.i < len(p.s) && p.s[p.i] == ',' {
-			p.i++
-			continue
-		}
-		return nil
-	}
-}
-
-func (p *maskParser) item(m fieldMask) error {
-	start := p.i
-	for p.i < len(p.s) && !strings.ContainsRune(",()/", rune(p.s[p.i])) {
-		p.i++
-	}
-	name := p.s[start:p.i]
-	if name == "" {
-		return fmt.Errorf("empty field name at %d", start)
-	}
-	sub, seen := m[name]
-	if seen && sub == nil { // already selected whole
-		sub = fieldMask{}
-		defer func() { m[name] = nil }()
-	}
-	if sub == nil {
-		sub = fieldMask{}
-	}
-	switch {
-	case p.i < len(p.s) && p.s[p.i] == '/':
-		p.i++
-		if err := p.item(sub); err != nil {
-			return err
-		}
-		m[name] = sub
-	case p.i < len(p.s) && p.s[p.i] == '(':
-		p.i++
-		if err := p.list(sub); err != nil {
-			return err
-		}
-		if p.i >= len(p.s) || p.s[p.i] != ')' {
-			return fmt.Errorf("missing )")
-		}
-		p.i++
-		m[name] = sub
-	default:
-		m[name] = nil
-	}
-	return nil
-}
-
-func (m fieldMask) apply(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		out := map[string]any{}
-		for k, sub := range m {
-			if k == "*" {
-				for kk, vv := range x {
-					out[kk] = vv
-				}
-				continue
-			}
-			if val, ok := x[k]; ok {
-				if sub == nil {
-					out[k] = val
-				} else {
-					out[k] = sub.apply(val)
-				}
-			}
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = m.apply(e)
-		}
-		return out
-	default:
-		return v
-	}
 }

@@ -1,0 +1,210 @@
+package googletest
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/mail"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Gmail's messages.send through the JSON endpoint (the raw field), and
+// what sending does whatever the endpoint: Gmail's checks, the headers it
+// adds or fixes, the sender's copy, delivery to mailboxes of this fake, and
+// threading.
+
+type sendRequest struct {
+	Raw      string `json:"raw"`
+	ThreadID string `json:"threadId"`
+}
+
+// gmailSend is POST gmail/v1/users/{userId}/messages/send with a JSON
+// Message whose raw field holds the whole message.
+func (s *Server) gmailSend(w http.ResponseWriter, r *http.Request, c call) {
+	email := c.email
+	if r.URL.Query().Has("uploadType") {
+		WriteAPIError(w, http.StatusBadRequest, "Uploads must be sent to the upload URL. Re-send this request to "+
+			s.URL()+"/upload/gmail/v1/users/"+c.params["userId"]+"/messages/send?uploadType="+r.URL.Query().Get("uploadType"), "wrongUrlForUpload")
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, GmailJSONBodyLimit+1))
+	if err != nil {
+		WriteAPIError(w, http.StatusBadRequest, "Failed to read the request body.", "badRequest")
+		return
+	}
+	if len(body) > GmailJSONBodyLimit {
+		WriteAPIError(w, http.StatusBadRequest, fmt.Sprintf("Request payload size exceeds the limit: %d bytes.", GmailJSONBodyLimit), "badRequest")
+		return
+	}
+	var req sendRequest
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := json.Unmarshal(body, &req); err != nil {
+			badRequestField(w, "", "Invalid JSON payload received. "+err.Error())
+			return
+		}
+	}
+	if req.Raw == "" {
+		WriteAPIError(w, http.StatusBadRequest, "'raw' RFC822 payload message string or uploading message via /upload/* URL required", "badRequest")
+		return
+	}
+	raw, err := decodeBytesField(req.Raw)
+	if err != nil {
+		shown := req.Raw
+		if len(shown) > 40 {
+			shown = shown[:40] + "…"
+		}
+		badRequestField(w, "message.raw", fmt.Sprintf("Invalid value at 'message.raw' (TYPE_BYTES), Base64 decoding failed for %q", shown))
+		return
+	}
+	s.finishSend(w, r, email, raw, req.ThreadID)
+}
+
+// decodeBytesField decodes a proto3 JSON bytes value: standard or URL-safe
+// base64, with or without padding, as Google's JSON parser accepts.
+func decodeBytesField(v string) ([]byte, error) {
+	v = strings.TrimRight(v, "=")
+	if strings.ContainsAny(v, "+/") {
+		return base64.RawStdEncoding.DecodeString(v)
+	}
+	return base64.RawURLEncoding.DecodeString(v)
+}
+
+// finishSend sends raw for email and answers the sent Message (id,
+// threadId, labelIds), or Gmail's error.
+func (s *Server) finishSend(w http.ResponseWriter, r *http.Request, email string, raw []byte, threadID string) {
+	m, code, msg := s.send(email, raw, threadID)
+	if m == nil {
+		reason := "badRequest"
+		if code == http.StatusNotFound {
+			reason = "notFound"
+		} else if code == http.StatusRequestEntityTooLarge {
+			tooLarge(w)
+			return
+		}
+		WriteAPIError(w, code, msg, reason)
+		return
+	}
+	s.writeAPI(w, r, http.StatusOK, messageJSON{ID: m.id, ThreadID: m.threadID, LabelIDs: m.labels})
+}
+
+// send is Gmail's send: the message must parse and name at least one
+// recipient; Gmail adds Date and Message-ID when missing and replaces a From
+// that is not the user's address. The copy in the mailbox is labelled SENT
+// (and INBOX, UNREAD when sent to oneself); recipients with a mailbox in this
+// fake receive it. threadID joins a thread only as Gmail does: the thread
+// exists, the message refers to one of its messages (In-Reply-To or
+// References) and the subjects match; otherwise it starts a new thread.
+func (s *Server) send(email string, raw []byte, threadID string) (*mailMsg, int, string) {
+	if len(raw) > GmailMaxMessageSize {
+		return nil, http.StatusRequestEntityTooLarge, ""
+	}
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return nil, http.StatusBadRequest, "Invalid RFC822 message: " + err.Error()
+	}
+	var rcpts []string
+	for _, h := range []string{"To", "Cc", "Bcc"} {
+		if len(msg.Header[h]) == 0 {
+			continue
+		}
+		list, err := addressParser.ParseList(strings.Join(msg.Header[h], ", "))
+		if err != nil && strings.TrimSpace(strings.Join(msg.Header[h], "")) != "" {
+			return nil, http.StatusBadRequest, "Invalid " + h + " header"
+		}
+		for _, a := range list {
+			rcpts = append(rcpts, a.Address)
+		}
+	}
+	if len(rcpts) == 0 {
+		return nil, http.StatusBadRequest, "Recipient address required"
+	}
+	if threadID != "" && !hexID.MatchString(threadID) {
+		return nil, http.StatusBadRequest, "Invalid thread_id value"
+	}
+	stored := raw
+	if msg.Header.Get("Date") == "" {
+		stored = addHeader(stored, "Date", s.Now().Format(time.RFC1123Z))
+	}
+	if msg.Header.Get("Message-ID") == "" {
+		sum := sha256.Sum256(append(raw, s.Now().String()...))
+		stored = addHeader(stored, "Message-ID", fmt.Sprintf("<CAFake%x@mail.gmail.com>", sum[:12]))
+	}
+	if from, err := addressParser.Parse(msg.Header.Get("From")); err != nil || !strings.EqualFold(from.Address, email) {
+		name := ""
+		if from != nil {
+			name = from.Name
+		}
+		stored = replaceHeader(stored, "From", (&mail.Address{Name: name, Address: email}).String())
+	}
+	parsed, err := parseMessage(stored)
+	if err != nil {
+		return nil, http.StatusBadRequest, "Invalid RFC822 message: " + err.Error()
+	}
+	now := s.Now()
+
+	a := s.api
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	mb := a.mailboxLocked(email)
+	if threadID != "" && !slices.ContainsFunc(mb.order, func(m *mailMsg) bool { return m.threadID == strings.ToLower(threadID) }) {
+		return nil, http.StatusNotFound, "Requested entity was not found."
+	}
+	labels := []string{"SENT"}
+	if slices.ContainsFunc(rcpts, func(r string) bool { return strings.EqualFold(r, email) }) {
+		labels = append(labels, "INBOX", "UNREAD")
+	}
+	thread := ""
+	if threadID != "" && mb.threadFor(parsed) == strings.ToLower(threadID) {
+		thread = strings.ToLower(threadID)
+	}
+	m := a.addLocked(mb, parsed, now, labels, thread)
+	mb.sent = append(mb.sent, slices.Clone(raw))
+	for _, rc := range rcpts {
+		if other := a.mail[strings.ToLower(rc)]; other != nil && other != mb {
+			p2, _ := parseMessage(stored)
+			a.addLocked(other, p2, now, []string{"INBOX", "UNREAD"}, other.threadFor(p2))
+		}
+	}
+	return m, 0, ""
+}
+
+var addressParser = &mail.AddressParser{WordDecoder: wordDecoder}
+
+// addHeader puts a header field at the top of a message.
+func addHeader(raw []byte, name, value string) []byte {
+	return append([]byte(name+": "+value+"\r\n"), raw...)
+}
+
+// replaceHeader replaces every field called name in the header section (or
+// adds one).
+func replaceHeader(raw []byte, name, value string) []byte {
+	hdr, body, sep := splitHeader(raw)
+	var out []byte
+	skipping, done := false, false
+	for _, line := range splitLines(hdr) {
+		if skipping && len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+			continue
+		}
+		skipping = false
+		if n, _, ok := bytes.Cut(line, []byte(":")); ok && strings.EqualFold(strings.TrimSpace(string(n)), name) {
+			skipping = true
+			if !done {
+				out = append(out, name+": "+value+"\r\n"...)
+				done = true
+			}
+			continue
+		}
+		out = append(out, line...)
+		out = append(out, "\r\n"...)
+	}
+	if !done {
+		out = append(out, name+": "+value+"\r\n"...)
+	}
+	return append(append(out, sep...), body...)
+}
