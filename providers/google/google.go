@@ -2,12 +2,13 @@
 // interfaces of package providers over the Gmail API (v1) and the Google
 // Calendar API (v3), with google.golang.org/api clients.
 //
-// Every request goes through a retrying transport (see retry.go) over an
-// oauth2.Transport carrying the account's access token: idempotent requests
-// are retried on 429, 403 rate-limit reasons and 5xx with exponential
-// backoff and jitter, honouring Retry-After, within Options.MaxRetryWait and
-// the caller's context; non-idempotent ones (send, event insert) only on
-// answers that say the request was not processed (429, 403 rate limits).
+// Every request goes through an oauth2.Transport carrying the account's
+// access token over an httpretry.Transport with Google's retry policy (see
+// retry.go): idempotent requests are retried on 429, 403 rate-limit reasons
+// and 5xx with exponential backoff and jitter, honouring Retry-After, within
+// Options.MaxRetryWait and the caller's context; non-idempotent ones (send,
+// event insert) only on answers that say the request was not processed
+// (429, 403 rate limits, a failed dial).
 // Google's answers are mapped to *providers.Error (see errors.go).
 package google
 
@@ -23,6 +24,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/mailcal/mailcal/providers"
+	"github.com/mailcal/mailcal/providers/httpretry"
 )
 
 // Options configure a Provider. The zero value talks to Google.
@@ -60,7 +62,7 @@ type Provider struct {
 	opts Options
 	base http.RoundTripper
 	// backoff is the retry transport's wait without Retry-After (tests shorten it).
-	backoff backoffFunc
+	backoff func(n int) time.Duration
 }
 
 var _ providers.Provider = (*Provider)(nil)
@@ -92,27 +94,27 @@ func New(opts Options) *Provider {
 		t.MaxIdleConnsPerHost = opts.Concurrency
 		base = t
 	}
-	return &Provider{opts: opts, base: base, backoff: defaultBackoff}
+	return &Provider{opts: opts, base: base, backoff: httpretry.DefaultBackoff}
 }
 
-// client returns an HTTP client for one access token: a retrying transport
-// over per-attempt clients (timeout) over oauth2.Transport.
+// client returns an HTTP client for one access token: oauth2.Transport over
+// the retrying transport, whose attempts time out as HTTPClient's requests
+// would. The client itself has no Timeout (it would call the deprecated
+// oauth2.Transport.CancelRequest, which logs a warning).
 func (p *Provider) client(tok *oauth2.Token) *http.Client {
 	hc := p.opts.HTTPClient
-	attempt := &http.Client{
-		// Only RoundTrip is exposed: http.Client would call the deprecated
-		// oauth2.Transport.CancelRequest on timeouts (which logs a warning);
-		// without it the client cancels through the request's context.
-		Transport:     struct{ http.RoundTripper }{&oauth2.Transport{Source: oauth2.StaticTokenSource(tok), Base: p.base}},
-		Timeout:       hc.Timeout,
+	retry := &httpretry.Transport{
+		Next:           p.base,
+		Policy:         retryPolicy,
+		MaxWait:        p.opts.MaxRetryWait,
+		AttemptTimeout: hc.Timeout,
+		Backoff:        p.backoff,
+	}
+	return &http.Client{
+		Transport:     &oauth2.Transport{Source: oauth2.StaticTokenSource(tok), Base: retry},
 		CheckRedirect: hc.CheckRedirect,
 		Jar:           hc.Jar,
 	}
-	return &http.Client{Transport: &retryTransport{
-		attempt: attempt,
-		maxWait: p.opts.MaxRetryWait,
-		backoff: p.backoff,
-	}}
 }
 
 func (p *Provider) clientOptions(tok *oauth2.Token, endpoint string) []option.ClientOption {
