@@ -12,6 +12,7 @@ import (
 	"google.golang.org/api/googleapi"
 
 	"github.com/mailcal/mailcal/providers"
+	"github.com/mailcal/mailcal/providers/httpretry"
 )
 
 // mapError turns the error of a Google API call into a *providers.Error.
@@ -91,11 +92,11 @@ func fromAPIError(ge *googleapi.Error) error {
 	case code == http.StatusUnauthorized:
 		e.Kind = providers.ErrUnauthorized
 	case code == http.StatusTooManyRequests:
-		e.Kind, e.RetryAfter = providers.ErrRateLimited, retryAfterHeader(ge.Header)
+		e.Kind, e.RetryAfter = providers.ErrRateLimited, httpretry.RetryAfter(ge.Header, time.Now())
 	case code == http.StatusForbidden:
 		switch reason {
 		case "rateLimitExceeded", "userRateLimitExceeded", "dailyLimitExceeded", "quotaExceeded":
-			e.Kind, e.RetryAfter = providers.ErrRateLimited, retryAfterHeader(ge.Header)
+			e.Kind, e.RetryAfter = providers.ErrRateLimited, httpretry.RetryAfter(ge.Header, time.Now())
 		case "insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT":
 			e.Kind = providers.ErrForbidden
 			if sc := wantedScopes(ge.Header); sc != "" {
@@ -114,13 +115,6 @@ func fromAPIError(ge *googleapi.Error) error {
 		e.Kind = providers.ErrInvalid
 	}
 	return e
-}
-
-func retryAfterHeader(h http.Header) time.Duration {
-	if h == nil {
-		return 0
-	}
-	return retryAfter(h, time.Now())
 }
 
 // wantedScopes reads the scopes Google names in WWW-Authenticate:

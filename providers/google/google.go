@@ -4,13 +4,15 @@
 // the Gmail API (v1) and the Google Calendar API (v3), with
 // google.golang.org/api clients.
 //
-// Every request goes through a retrying transport (see retry.go) over
-// providers.Transport carrying the account's access token (one refresh and
-// one more try on a 401): idempotent requests
-// are retried on 429, 403 rate-limit reasons and 5xx with exponential
-// backoff and jitter, honouring Retry-After, within Options.MaxRetryWait and
-// the caller's context; non-idempotent ones (send, event insert) only on
-// answers that say the request was not processed (429, 403 rate limits).
+// Every request goes through providers.Transport carrying the account's
+// access token (one refresh and one more try on a 401) over an
+// httpretry.Transport with Google's retry policy (see retry.go): idempotent
+// requests are retried on 429, 403 rate-limit reasons and 5xx with
+// exponential backoff and jitter, honouring Retry-After, within
+// Options.MaxRetryWait and the caller's context; non-idempotent ones (send,
+// event insert) only on answers that say the request was not processed
+// (429, 403 rate limits, a failed dial). A failure to get a token is never
+// retried here: the token manager has its own.
 // Google's answers are mapped to *providers.Error (see errors.go).
 package google
 
@@ -26,6 +28,7 @@ import (
 	"time"
 
 	"github.com/mailcal/mailcal/providers"
+	"github.com/mailcal/mailcal/providers/httpretry"
 )
 
 // Options configure the API clients. The zero value talks to Google.
@@ -66,7 +69,7 @@ type API struct {
 	opts Options
 	base http.RoundTripper
 	// backoff is the retry transport's wait without Retry-After (tests shorten it).
-	backoff backoffFunc
+	backoff func(n int) time.Duration
 }
 
 var _ providers.API = (*API)(nil)
@@ -105,25 +108,26 @@ func New(opts Options) (*API, error) {
 	if base == nil {
 		base = providers.DefaultTransport(opts.Concurrency)
 	}
-	return &API{opts: opts, base: base, backoff: defaultBackoff}, nil
+	return &API{opts: opts, base: base, backoff: httpretry.DefaultBackoff}, nil
 }
 
-// client returns an HTTP client for one account: a retrying transport over
-// per-attempt clients (timeout) over the token transport, which refreshes
-// once and retries once when Google answers 401.
+// client returns an HTTP client for one account: the token transport over
+// the retrying transport, whose attempts time out as HTTPClient's requests
+// would.
 func (p *API) client(src providers.TokenSource) *http.Client {
 	hc := p.opts.HTTPClient
-	attempt := &http.Client{
-		Transport:     &providers.Transport{Source: src, Base: p.base},
-		Timeout:       hc.Timeout,
+	retry := &httpretry.Transport{
+		Next:           p.base,
+		Policy:         retryPolicy,
+		MaxWait:        p.opts.MaxRetryWait,
+		AttemptTimeout: hc.Timeout,
+		Backoff:        p.backoff,
+	}
+	return &http.Client{
+		Transport:     &providers.Transport{Source: src, Base: retry},
 		CheckRedirect: hc.CheckRedirect,
 		Jar:           hc.Jar,
 	}
-	return &http.Client{Transport: &retryTransport{
-		attempt: attempt,
-		maxWait: p.opts.MaxRetryWait,
-		backoff: p.backoff,
-	}}
 }
 
 func (p *API) clientOptions(src providers.TokenSource, endpoint string) []option.ClientOption {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	gmail "google.golang.org/api/gmail/v1"
 
 	"github.com/mailcal/mailcal/providers"
+	"github.com/mailcal/mailcal/providers/httpretry"
 )
 
 // script answers requests from a list of (status, reason, Retry-After)
@@ -93,19 +95,6 @@ func TestRetryGetOn429And5xx(t *testing.T) {
 	prof, err := svc.Users.GetProfile("me").Do()
 	if err != nil || prof.EmailAddress != "a@example.com" || s.n.Load() != 5 {
 		t.Fatalf("profile %v %v after %d requests", prof, err, s.n.Load())
-	}
-}
-
-func TestRetryAfterHonoured(t *testing.T) {
-	s := &script{steps: []step{{429, "rateLimitExceeded", "1"}}, ok: `{}`}
-	p := testProvider(t, s, Options{})
-	svc := mustMail(t, p, testToken, "alice@example.com").(*mailbox).svc
-	start := time.Now()
-	if _, err := svc.Users.GetProfile("me").Do(); err != nil {
-		t.Fatal(err)
-	}
-	if d := time.Since(start); d < time.Second {
-		t.Fatalf("retried after %v, Retry-After said 1s", d)
 	}
 }
 
@@ -199,6 +188,13 @@ func TestPostRetriedOnlyWhenNotProcessed(t *testing.T) {
 		t.Fatalf("%v after %d requests", err, s.n.Load())
 	}
 	wantKind(t, mapUncertain(err, "check"), providers.ErrUncertain)
+	// Unless the context marks it idempotent.
+	s = &script{steps: []step{{503, "backendError", ""}}, ok: `{}`}
+	p = testProvider(t, s, Options{})
+	_, err = mustMail(t, p, testToken, "alice@example.com").(*mailbox).svc.Users.Messages.Send("me", &gmail.Message{Raw: "cmF3"}).Context(httpretry.Idempotent(context.Background())).Do()
+	if err != nil || s.n.Load() != 2 {
+		t.Fatalf("%v after %d requests", err, s.n.Load())
+	}
 }
 
 func TestNetworkErrors(t *testing.T) {
@@ -230,29 +226,50 @@ func TestNetworkErrors(t *testing.T) {
 	}
 }
 
-func TestRetryAfterParsing(t *testing.T) {
-	now := time.Date(2026, 11, 3, 10, 0, 0, 0, time.UTC)
-	for v, want := range map[string]time.Duration{
-		"":                              0,
-		"7":                             7 * time.Second,
-		"-1":                            0,
-		"soon":                          0,
-		"Tue, 03 Nov 2026 10:00:30 GMT": 30 * time.Second,
-		"Tue, 03 Nov 2026 09:00:00 GMT": 0,
+func TestRetryPolicy(t *testing.T) {
+	body := func(reason string) string {
+		return fmt.Sprintf(`{"error":{"code":403,"message":"m","errors":[{"domain":"usageLimits","reason":%q}]}}`, reason)
+	}
+	details := `{"error":{"code":403,"message":"m","status":"PERMISSION_DENIED","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"RATE_LIMIT_EXCEEDED"}]}}`
+	for _, tc := range []struct {
+		status     int
+		body       string
+		retryAfter string
+		want       httpretry.Verdict
+		wait       time.Duration
+	}{
+		{403, body("rateLimitExceeded"), "", httpretry.RetryAlways, 0},
+		{403, body("userRateLimitExceeded"), "3", httpretry.RetryAlways, 3 * time.Second},
+		{403, details, "", httpretry.RetryAlways, 0},
+		{403, body("dailyLimitExceeded"), "3", httpretry.Stop, 0},
+		{403, body("quotaExceeded"), "", httpretry.Stop, 0},
+		{403, body("insufficientPermissions"), "", httpretry.Stop, 0},
+		{403, "<html>Forbidden</html>", "", httpretry.Stop, 0},
+		{429, body("rateLimitExceeded"), "2", httpretry.RetryAlways, 2 * time.Second},
+		{503, body("backendError"), "", httpretry.RetryIfIdempotent, 0},
+		{500, "", "", httpretry.RetryIfIdempotent, 0},
+		{400, body("invalidArgument"), "", httpretry.Stop, 0},
+		{404, body("notFound"), "", httpretry.Stop, 0},
 	} {
-		h := http.Header{}
-		if v != "" {
-			h.Set("Retry-After", v)
+		resp := &http.Response{StatusCode: tc.status, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(tc.body))}
+		if tc.retryAfter != "" {
+			resp.Header.Set("Retry-After", tc.retryAfter)
 		}
-		if got := retryAfter(h, now); got != want {
-			t.Errorf("Retry-After %q: %v, want %v", v, got, want)
+		v, wait := retryPolicy(resp, nil)
+		if v != tc.want || wait != tc.wait {
+			t.Errorf("%d %s: %v %v, want %v %v", tc.status, tc.body, v, wait, tc.want, tc.wait)
+		}
+		// The body is still whole for the client library's error.
+		if b, _ := io.ReadAll(resp.Body); string(b) != tc.body {
+			t.Errorf("%d %s: body left %q", tc.status, tc.body, b)
 		}
 	}
-	for n := 1; n < 10; n++ {
-		d := defaultBackoff(n)
-		if d <= 0 || d > 8*time.Second {
-			t.Errorf("backoff %d: %v", n, d)
-		}
+	dial := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+	if v, _ := retryPolicy(nil, dial); v != httpretry.RetryAlways {
+		t.Errorf("dial error: %v", v)
+	}
+	if v, _ := retryPolicy(nil, io.ErrUnexpectedEOF); v != httpretry.RetryIfIdempotent {
+		t.Errorf("connection lost: %v", v)
 	}
 }
 
