@@ -8,8 +8,7 @@ import (
 
 // FuzzConvert: Convert never panics; its output is valid UTF-8, trimmed,
 // without trailing spaces on lines or more than two blank lines in a row;
-// text without markup comes out with only its whitespace collapsed; and
-// Truncate of the output keeps valid UTF-8 within the limit.
+// and text without markup comes out with only its whitespace collapsed.
 func FuzzConvert(f *testing.F) {
 	for _, s := range []string{
 		newsletter,
@@ -43,12 +42,6 @@ func FuzzConvert(f *testing.F) {
 		if !strings.ContainsAny(s, "<&") {
 			if want := collapse(s); out != want {
 				t.Fatalf("text without markup %q: got %q, want %q", s, out, want)
-			}
-		}
-		for _, n := range []int{0, 1, len(out) / 2, len(out) - 1} {
-			cut, c := Truncate(out, n)
-			if len(cut) > max(n, 0) || !utf8.ValidString(cut) || c != len(out)-len(cut) {
-				t.Fatalf("Truncate(%q, %d) = %q, %d", out, n, cut, c)
 			}
 		}
 	})

@@ -1,5 +1,5 @@
 // Package htmltext turns HTML mail bodies into readable plain text for a
-// language model, and cuts long text at a sensible place.
+// language model.
 //
 // Convert works on golang.org/x/net/html's tokenizer, which copes with any
 // input, however broken, in one linear pass. It only reads the string it is
