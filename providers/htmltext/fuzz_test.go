@@ -8,7 +8,8 @@ import (
 
 // FuzzConvert: Convert never panics; its output is valid UTF-8, trimmed,
 // without trailing spaces on lines or more than two blank lines in a row;
-// and text without markup comes out with only its whitespace collapsed.
+// and text without markup comes out with only its whitespace collapsed
+// and its URLs shortened.
 func FuzzConvert(f *testing.F) {
 	for _, s := range []string{
 		newsletter,
@@ -40,7 +41,8 @@ func FuzzConvert(f *testing.F) {
 			}
 		}
 		if !strings.ContainsAny(s, "<&") {
-			if want := collapse(s); out != want {
+			short, _ := ShortenURLs(s)
+			if want := collapse(short); out != want {
 				t.Fatalf("text without markup %q: got %q, want %q", s, out, want)
 			}
 		}

@@ -63,7 +63,7 @@ const newsletter = `<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//E
 
 func TestNewsletter(t *testing.T) {
 	got := Convert(newsletter)
-	want := `[Example News] (https://news.example.com/?utm_source=mail)
+	want := `[Example News] [1]
 
 This week’s top stories
 

@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 )
 
-// Link is a link of a body, as listed by ShortenURLs.
+// Link is a link of a body, as listed by ConvertLinks and ShortenURLs.
 type Link struct {
 	// N is the link's number, from 1 in order of first appearance; the
 	// text refers to the link by the marker "[N]" when it leaves the URL
@@ -48,6 +48,9 @@ func FormatLinks(links []Link) string {
 // punctuation and closing brackets it did not open are not part of it.
 // Nothing else in s changes, except that each byte of invalid UTF-8
 // becomes U+FFFD.
+//
+// ConvertLinks does the same for HTML bodies, numbering links the same way,
+// so that a caller handles both alike.
 func ShortenURLs(s string) (string, []Link) {
 	if !utf8.ValidString(s) {
 		s = strings.Map(func(r rune) rune { return r }, s)
@@ -55,6 +58,57 @@ func ShortenURLs(s string) (string, []Link) {
 	var r refs
 	out := r.shorten(s)
 	return out, r.links
+}
+
+// endLink writes the end of a link: its "(url)" or "[n]" (see ConvertLinks).
+func (c *converter) endLink(l *link) {
+	if l.href == "" {
+		return
+	}
+	c.shownLinks--
+	text := collapse(l.text.String())
+	bare := !l.long && normURL(text) == normURL(l.href)
+	if !bare {
+		c.refs.setText(l.n, text)
+	}
+	switch {
+	case !costly(l.href):
+		if text == "" {
+			c.inline(l.href)
+		} else if !bare {
+			c.afterText("(" + l.href + ")")
+		}
+	case text == "":
+		short := label(l.href)
+		c.addLinkText(" " + short + " ")
+		c.w.space = true
+		c.w.word(short)
+		c.afterText(c.refs.mark(l.n))
+	case bare:
+		// The host replaces the URL, unless the URL spans lines (a block
+		// inside the link): then it stays, followed by the marker.
+		c.w.replaceSince(l.start, label(l.href))
+		c.afterText(c.refs.mark(l.n))
+	default:
+		c.afterText(c.refs.mark(l.n))
+	}
+}
+
+// afterText writes s, a link's "(url)" or "[n]", after its text.
+func (c *converter) afterText(s string) {
+	c.w.space = true
+	c.w.word(s)
+	c.w.afterURL = true
+}
+
+func (c *converter) addLinkText(s string) {
+	for _, l := range c.links {
+		if l.text.Len()+len(s) > maxLinkText {
+			l.long = true
+			continue
+		}
+		l.text.WriteString(s)
+	}
 }
 
 // maxInlineURL is the length up to which a URL without tracking is shown.
@@ -390,16 +444,52 @@ func cut(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return prefix(s, n) + "…"
-}
-
-// prefix is s cut to at most n bytes on a rune boundary.
-func prefix(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}
-	return s[:n]
+	return s[:n] + "…"
+}
+
+// showURL returns href when it is an http, https or mailto URL, cleaned
+// for display, else "".
+func showURL(href string) string {
+	// Browsers strip surrounding whitespace and drop tabs and newlines.
+	href = strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' {
+			return -1
+		}
+		return r
+	}, strings.TrimSpace(href))
+	lower := strings.ToLower(href)
+	ok := false
+	for _, p := range []string{"http://", "https://", "mailto:"} {
+		if strings.HasPrefix(lower, p) && len(href) > len(p) {
+			ok = true
+		}
+	}
+	if !ok || !utf8.ValidString(href) {
+		return ""
+	}
+	var b strings.Builder
+	for _, r := range href {
+		switch {
+		case r == ' ':
+			b.WriteString("%20")
+		case r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 || unicode.IsSpace(r) || invisible(r):
+			// dropped: nothing a reader could see
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// normURL is a URL or link text reduced for comparison: "https://Example.com/"
+// and "example.com" are the same, and so are "mailto:a@b.c" and "a@b.c".
+func normURL(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	for _, p := range []string{"mailto:", "https://", "http://", "www."} {
+		s = strings.TrimPrefix(s, p)
+	}
+	return strings.TrimSuffix(s, "/")
 }

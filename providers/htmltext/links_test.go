@@ -41,6 +41,97 @@ func TestTracking(t *testing.T) {
 	}
 }
 
+func TestConvertLinks(t *testing.T) {
+	const at60 = "https://example.com/articles/2024/11/a-rather-long-but-hones"
+	if len(at60) != maxInlineURL {
+		t.Fatalf("at60 is %d bytes", len(at60))
+	}
+	for _, tc := range []struct {
+		name, in, want string
+		links          []Link
+	}{
+		{"short stays inline", `<a href="https://example.com/a">Docs</a>`, "Docs (https://example.com/a)",
+			[]Link{{1, "Docs", "https://example.com/a"}}},
+		{"60 bytes stay inline", `<a href="` + at60 + `">x</a>`, "x (" + at60 + ")", []Link{{1, "x", at60}}},
+		{"longer gets a marker", `<p>See <a href="` + long + `">the article</a>.</p>`, "See the article [1].",
+			[]Link{{1, "the article", long}}},
+		{"utm", `<a href="https://e.example/?utm_source=mail">Home</a> next`, "Home [1] next",
+			[]Link{{1, "Home", "https://e.example/?utm_source=mail"}}},
+		{"tracking parameter", `<a href="https://e.example/p?fbclid=x">P</a>`, "P [1]", []Link{{1, "P", "https://e.example/p?fbclid=x"}}},
+		{"redirector host", `<a href="https://click.e.example/x">Go</a>`, "Go [1]", []Link{{1, "Go", "https://click.e.example/x"}}},
+		{"redirector domain", `<a href="https://e.list-manage.com/u">U</a>`, "U [1]", []Link{{1, "U", "https://e.list-manage.com/u"}}},
+		{"url as parameter", `<a href="https://e.example/r?u=https%3A%2F%2Fx.y">R</a>`, "R [1]",
+			[]Link{{1, "R", "https://e.example/r?u=https%3A%2F%2Fx.y"}}},
+		{"base64 path", `<a href="https://e.example/l/aGVsbG8gd29ybGQx2Zm9v">L</a>`, "L [1]",
+			[]Link{{1, "L", "https://e.example/l/aGVsbG8gd29ybGQx2Zm9v"}}},
+		{"hex id query", `<a href="https://e.example/v?id=5f3c9a0b7e2d41c8">V</a>`, "V [1]",
+			[]Link{{1, "V", "https://e.example/v?id=5f3c9a0b7e2d41c8"}}},
+		{"slug stays", `<a href="https://e.example/2024/11/postgres-17-what-changed">P</a>`,
+			"P (https://e.example/2024/11/postgres-17-what-changed)", []Link{{1, "P", "https://e.example/2024/11/postgres-17-what-changed"}}},
+		{"short id stays", `<a href="https://www.youtube.com/watch?v=dQw4w9WgXcQ">T</a>`,
+			"T (https://www.youtube.com/watch?v=dQw4w9WgXcQ)", []Link{{1, "T", "https://www.youtube.com/watch?v=dQw4w9WgXcQ"}}},
+		{"mailto stays", `<a href="mailto:bob@example.com">Bob</a>`, "Bob (mailto:bob@example.com)",
+			[]Link{{1, "Bob", "mailto:bob@example.com"}}},
+		{"long mailto address stays", `<a href="mailto:` + strings.Repeat("b", 60) + `@example.com">B</a>`,
+			"B (mailto:" + strings.Repeat("b", 60) + "@example.com)", []Link{{1, "B", "mailto:" + strings.Repeat("b", 60) + "@example.com"}}},
+		{"long mailto with fields", `<a href="mailto:bob@example.com?subject=Unsubscribe&amp;body=Please%20remove%20me%20from%20the%20list">Unsubscribe</a>`,
+			"Unsubscribe [1]", []Link{{1, "Unsubscribe", "mailto:bob@example.com?subject=Unsubscribe&body=Please%20remove%20me%20from%20the%20list"}}},
+		{"bare short stays", `<a href="https://example.com/">https://example.com</a>`, "https://example.com",
+			[]Link{{1, "", "https://example.com/"}}},
+		{"bare long", `<p>At <a href="` + long + `">` + long + `</a>.</p>`, "At example.com/… [1].", []Link{{1, "", long}}},
+		{"bare long, www", `<a href="https://WWW.Example.com/?utm_source=x">www.example.com/?utm_source=x</a>`,
+			"example.com/… [1]", []Link{{1, "", "https://WWW.Example.com/?utm_source=x"}}},
+		{"bare long in a list item", `<ul><li><a href="` + long + `">` + long + `</a></ul>`, "- example.com/… [1]", []Link{{1, "", long}}},
+		{"bare long in a cell", `<table><tr><td>x<td><a href="` + long + `">` + long + `</a></table>`,
+			"x | example.com/… [1]", []Link{{1, "", long}}},
+		{"bare long in a quote", `<blockquote>a<br><a href="` + long + `">` + long + `</a> b</blockquote>`,
+			"> a\n> example.com/… [1] b", []Link{{1, "", long}}},
+		{"bare long across blocks keeps its text", `<a href="` + long + `"><div>` + long + `</div></a>`,
+			long + "\n[1]", []Link{{1, "", long}}},
+		{"user and port", `<a href="https://u:p@Host.example:8080/?utm_x=1"></a>`, "host.example:8080/… [1]",
+			[]Link{{1, "", "https://u:p@Host.example:8080/?utm_x=1"}}},
+		{"host only", `<a href="https://click.e.example"></a>`, "click.e.example [1]", []Link{{1, "", "https://click.e.example"}}},
+		{"empty text, short", `<a href="https://example.com/x"></a>`, "https://example.com/x", []Link{{1, "", "https://example.com/x"}}},
+		{"empty text, long", `a<a href="` + long + `"> </a>.`, "a example.com/… [1].", []Link{{1, "", long}}},
+		{"image without alt", `<a href="` + long + `"><img src="https://img.example/b.png"></a>`, "example.com/… [1]", []Link{{1, "", long}}},
+		{"image with alt", `<a href="` + long + `"><img src="https://img.example/b.png" alt="Buy now"></a>`, "[Buy now] [1]",
+			[]Link{{1, "[Buy now]", long}}},
+		{"duplicates share a number", `<a href="` + long + `"><img src=x></a> <a href="` + long + `">Read</a> <a href="` + long + `">Again</a>`,
+			"example.com/… [1] Read [1] Again [1]", []Link{{1, "Read", long}}},
+		{"numbered in order, shown or not", `<a href="https://a.example">A</a> <a href="` + long + `">L</a> <a href="https://a.example">A2</a> <a href="mailto:x@y.example">x@y.example</a>`,
+			"A (https://a.example) L [2] A2 (https://a.example) x@y.example",
+			[]Link{{1, "A", "https://a.example"}, {2, "L", long}, {3, "", "mailto:x@y.example"}}},
+		{"not shown, not listed", `<a href="javascript:go()">J</a><a href="/rel">R</a><a href="#t">T</a><a href="` + long + `" hidden>H</a><div hidden><a href="https://h.example">h</a></div>x`,
+			"JRTx", nil},
+		{"text urls outside links", `<p>Copy this: ` + long + `, or https://a.example/x.</p>`,
+			"Copy this: example.com/… [1], or https://a.example/x.", []Link{{1, "", long}, {2, "", "https://a.example/x"}}},
+		{"text urls and links share numbers", `<p>(see ` + long + `)</p><a href="` + long + `">Same</a>`,
+			"(see example.com/… [1])\n\nSame [1]", []Link{{1, "Same", long}}},
+		{"text url inside a link is its text", `<a href="https://t.example/?utm_a=1">Visit ` + long + `</a>`,
+			"Visit " + long + " [1]", []Link{{1, "Visit " + long, "https://t.example/?utm_a=1"}}},
+		{"text url in a link without a shown url", `<a href="#top">` + long + `</a>`, "example.com/… [1]", []Link{{1, "", long}}},
+		{"nested inline link", `<a href="` + long + `">out <a href="https://b.example">in</a></a>`,
+			"out [1] in (https://b.example)", []Link{{1, "out", long}, {2, "in", "https://b.example"}}},
+		{"marker then letter", `<a href="` + long + `">a</a>b`, "a [1] b", []Link{{1, "a", long}}},
+	} {
+		text, links := ConvertLinks(tc.in)
+		if text != tc.want || !reflect.DeepEqual(links, tc.links) {
+			t.Errorf("%s: ConvertLinks(%q)\n got %q %v\nwant %q %v", tc.name, tc.in, text, links, tc.want, tc.links)
+		}
+		if c := Convert(tc.in); c != text {
+			t.Errorf("%s: Convert %q, ConvertLinks %q", tc.name, c, text)
+		}
+	}
+}
+
+func TestLinkTextIsBounded(t *testing.T) {
+	text := strings.Repeat("word ", 100)
+	_, links := ConvertLinks(`<a href="` + long + `">` + text + `</a>`)
+	if len(links) != 1 || len(links[0].Text) > maxListText+len("…") || !strings.HasPrefix(links[0].Text, "word word") {
+		t.Errorf("links %+v", links)
+	}
+}
+
 func TestShortenURLs(t *testing.T) {
 	for _, tc := range []struct {
 		name, in, want string
@@ -74,6 +165,17 @@ func TestShortenURLs(t *testing.T) {
 		if text != tc.want || !reflect.DeepEqual(links, tc.links) {
 			t.Errorf("%s: ShortenURLs(%q)\n got %q %v\nwant %q %v", tc.name, tc.in, text, links, tc.want, tc.links)
 		}
+	}
+}
+
+// TestNumberingAgrees: a body gets the same numbers whether it comes as
+// HTML or as text, so a caller handles both alike.
+func TestNumberingAgrees(t *testing.T) {
+	plain := "One https://a.example then " + long + " and https://a.example again, " + long + "."
+	_, fromText := ShortenURLs(plain)
+	_, fromHTML := ConvertLinks("<p>" + plain + "</p>")
+	if !reflect.DeepEqual(fromText, fromHTML) || len(fromText) != 2 {
+		t.Errorf("ShortenURLs %v, ConvertLinks %v", fromText, fromHTML)
 	}
 }
 
