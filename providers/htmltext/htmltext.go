@@ -181,11 +181,15 @@ type link struct {
 	href  string   // shown url, or "" when not shown
 	n     int      // its number in refs, when shown
 	start position // where its text starts in the output
-	text  strings.Builder
-	long  bool // text exceeded maxLinkText
+	text  int      // where its text starts in converter.linkText
 }
 
-const maxLinkText = 4096
+// maxLinkText is the length of link text that Convert reads: a link with
+// more is not a bare URL. maxLinkLabelText is what it reads of longer text.
+const (
+	maxLinkText      = 4096
+	maxLinkLabelText = 1024
+)
 
 type converter struct {
 	w          writer
@@ -193,9 +197,10 @@ type converter struct {
 	counts     map[string]int // open elements by tag, to ignore stray end tags in O(1)
 	skipAt     int            // when > 0: dropping content until the stack is shorter than this
 	lists      []list
-	links      []*link // open links, innermost last
-	shownLinks int     // open links with a shown url
-	refs       refs    // numbered links
+	links      []*link         // open links, innermost last
+	linkText   strings.Builder // the text of the open links, from the outermost's start
+	shownLinks int             // open links with a shown url
+	refs       refs            // numbered links
 	pre        int
 	quote      int
 	rowCells   int
@@ -417,7 +422,7 @@ func (c *converter) open(tag string, attrs map[string]string) {
 		c.rowCells++
 		return
 	case tag == "a":
-		l := &link{href: showURL(attrs["href"]), start: w.position()}
+		l := &link{href: showURL(attrs["href"]), start: w.position(), text: c.linkText.Len()}
 		if l.href != "" {
 			l.n = c.refs.add(l.href)
 			c.shownLinks++
@@ -473,6 +478,9 @@ func (c *converter) close(tag string) {
 			l := c.links[n-1]
 			c.links = c.links[:n-1]
 			c.endLink(l)
+			if n == 1 {
+				c.linkText.Reset()
+			}
 		}
 		return
 	}

@@ -277,6 +277,7 @@ func TestLargeInputs(t *testing.T) {
 		"nested lists":    func(n int) string { return strings.Repeat("<ul><li>x", n/9) },
 		"nested quotes":   func(n int) string { return strings.Repeat("<blockquote>x", n/13) },
 		"many links":      func(n int) string { return strings.Repeat(`<a href="https://e.example/x">t`, n/31) },
+		"nested links":    func(n int) string { return strings.Repeat(`<div><a href="https://e.example/x">t`, n/36) },
 		"long word":       func(n int) string { return strings.Repeat("x", n) },
 		"big attribute":   func(n int) string { return `<a href="https://e.example/` + strings.Repeat("y", n) + `">t</a>` },
 		"entities":        func(n int) string { return strings.Repeat("&amp;&nbsp;&#x1F600;", n/21) },

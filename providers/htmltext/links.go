@@ -66,8 +66,19 @@ func (c *converter) endLink(l *link) {
 		return
 	}
 	c.shownLinks--
-	text := collapse(l.text.String())
-	bare := !l.long && normURL(text) == normURL(l.href)
+	raw := c.linkText.String()[l.text:]
+	long := len(raw) > maxLinkText
+	var text string
+	if long {
+		// Not a bare URL; its text is for reading, and not empty unless
+		// all of it is white space.
+		if text = collapse(prefix(raw, maxLinkLabelText)); text == "" {
+			text = collapse(prefix(raw, maxLinkText))
+		}
+	} else {
+		text = collapse(raw)
+	}
+	bare := !long && normURL(text) == normURL(l.href)
 	if !bare {
 		c.refs.setText(l.n, text)
 	}
@@ -101,13 +112,12 @@ func (c *converter) afterText(s string) {
 	c.w.afterURL = true
 }
 
+// addLinkText adds s to the text of the open links. They share one
+// buffer, each from its start, so that nested links cost no more than one;
+// once the innermost has more than maxLinkText, all have and s is dropped.
 func (c *converter) addLinkText(s string) {
-	for _, l := range c.links {
-		if l.text.Len()+len(s) > maxLinkText {
-			l.long = true
-			continue
-		}
-		l.text.WriteString(s)
+	if n := len(c.links); n > 0 && c.linkText.Len()-c.links[n-1].text <= maxLinkText {
+		c.linkText.WriteString(s)
 	}
 }
 
@@ -444,10 +454,18 @@ func cut(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
+	return prefix(s, n) + "…"
+}
+
+// prefix is s cut to at most n bytes on a rune boundary.
+func prefix(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}
-	return s[:n] + "…"
+	return s[:n]
 }
 
 // showURL returns href when it is an http, https or mailto URL, cleaned
