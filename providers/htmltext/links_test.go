@@ -1,9 +1,13 @@
 package htmltext
 
 import (
+	"os"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
+
+	"golang.org/x/net/html"
 )
 
 // long is a URL just over maxInlineURL, without tracking.
@@ -188,4 +192,159 @@ func TestFormatLinks(t *testing.T) {
 	if got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
+}
+
+// urlish matches what a reader spends on URLs: URLs in full, markers and
+// shortened hosts.
+var urlish = regexp.MustCompile(`(?:https?://|mailto:)\S+|\[\d+\]|\S+/…`)
+
+// urlShare is the part of s, in bytes, that urlish matches.
+func urlShare(s string) float64 {
+	n := 0
+	for _, m := range urlish.FindAllString(s, -1) {
+		n += len(m)
+	}
+	return float64(n) / float64(max(len(s), 1))
+}
+
+// TestNewsletterFixture measures, on a realistic newsletter (Mailchimp
+// layout; SendGrid, Substack, DoubleClick and utm-tagged links), the share
+// of the text that goes on URLs before and after shortening, and checks
+// that no link text is lost. "Before" is what Convert returned before links
+// were shortened (testdata/newsletter.before.txt, kept as it came out).
+// The plain-text version of the newsletter goes through ShortenURLs.
+func TestNewsletterFixture(t *testing.T) {
+	in := readFile(t, "testdata/newsletter.html")
+	before := readFile(t, "testdata/newsletter.before.txt")
+	text, links := ConvertLinks(in)
+	b, a := urlShare(before), urlShare(text)
+	t.Logf("HTML: URLs take %.1f%% of %d bytes before, %.1f%% of %d bytes after", 100*b, len(before), 100*a, len(text))
+	if b < 0.5 || a >= 0.15 {
+		t.Errorf("HTML: URL share %.3f before, %.3f after", b, a)
+	}
+
+	// Every link of the fixture is listed once, its text is in the output,
+	// and its URL is shown or referred to by its marker.
+	hrefs, texts := fixtureLinks(t, in)
+	var urls []string
+	for _, l := range links {
+		urls = append(urls, l.URL)
+	}
+	if !reflect.DeepEqual(urls, hrefs) {
+		t.Errorf("links %q\nwant %q", urls, hrefs)
+	}
+	for i, tx := range texts {
+		want := tx
+		if normURL(tx) == normURL(hrefs[i]) && costly(hrefs[i]) {
+			want = label(hrefs[i]) // the link's text was its URL
+		}
+		if want != "" && !strings.Contains(text, want) {
+			t.Errorf("link text %q (for %s) is missing", want, hrefs[i])
+		}
+	}
+	checkMarkers(t, text, links)
+	if list := FormatLinks(links); strings.Count(list, "\n")+1 != len(links) {
+		t.Errorf("FormatLinks: %d lines for %d links", strings.Count(list, "\n")+1, len(links))
+	}
+
+	plain := readFile(t, "testdata/newsletter.txt")
+	short, plainLinks := ShortenURLs(plain)
+	b, a = urlShare(plain), urlShare(short)
+	t.Logf("text: URLs take %.1f%% of %d bytes before, %.1f%% of %d bytes after", 100*b, len(plain), 100*a, len(short))
+	if b < 0.5 || a >= 0.15 {
+		t.Errorf("text: URL share %.3f before, %.3f after", b, a)
+	}
+	checkMarkers(t, short, plainLinks)
+	// Nothing but URLs changed: the words around them are the same.
+	if w, g := words(plain), words(short); !reflect.DeepEqual(w, g) {
+		t.Errorf("words changed:\n%q\n%q", w, g)
+	}
+}
+
+// checkMarkers: every link whose URL is left out is referred to by its
+// marker, and links are numbered 1, 2, 3….
+func checkMarkers(t *testing.T, text string, links []Link) {
+	t.Helper()
+	for i, l := range links {
+		if l.N != i+1 {
+			t.Errorf("link %d numbered %d", i, l.N)
+		}
+		if costly(l.URL) && !strings.Contains(text, marker(l.N)) {
+			t.Errorf("no marker for %v", l)
+		}
+		if !costly(l.URL) && !strings.Contains(text, l.URL) && !strings.Contains(text, strings.TrimSuffix(normURL(l.URL), "/")) {
+			t.Errorf("short URL %v is not shown", l)
+		}
+	}
+}
+
+// words are the words of s other than URLs, markers and shortened hosts,
+// without brackets.
+func words(s string) []string {
+	var w []string
+	for _, f := range strings.Fields(urlish.ReplaceAllString(s, " ")) {
+		if f = strings.Trim(f, "()<>"); f != "" {
+			w = append(w, f)
+		}
+	}
+	return w
+}
+
+// fixtureLinks reads the links of an HTML document with x/net/html, apart
+// from the converter: the distinct http, https and mailto URLs in order,
+// and each link's text (an image's "[alt]").
+func fixtureLinks(t *testing.T, doc string) (hrefs, texts []string) {
+	t.Helper()
+	seen := map[string]bool{}
+	z := html.NewTokenizer(strings.NewReader(doc))
+	in := -1
+	var text strings.Builder
+	for {
+		switch z.Next() {
+		case html.ErrorToken:
+			return hrefs, texts
+		case html.StartTagToken, html.SelfClosingTagToken:
+			tok := z.Token()
+			for _, a := range tok.Attr {
+				switch {
+				case tok.Data == "a" && a.Key == "href" && showURL(a.Val) != "":
+					u := showURL(a.Val)
+					if !seen[u] {
+						seen[u] = true
+						hrefs = append(hrefs, u)
+					}
+					in = len(hrefs) - 1
+					for in >= 0 && hrefs[in] != u {
+						in--
+					}
+					text.Reset()
+				case tok.Data == "img" && a.Key == "alt" && in >= 0 && a.Val != "":
+					text.WriteString(" [" + a.Val + "] ")
+				}
+			}
+		case html.TextToken:
+			if in >= 0 {
+				text.Write(z.Text())
+			}
+		case html.EndTagToken:
+			if name, _ := z.TagName(); string(name) == "a" && in >= 0 {
+				for len(texts) < len(hrefs) {
+					texts = append(texts, "")
+				}
+				if texts[in] == "" {
+					texts[in] = collapse(text.String())
+				}
+				in = -1
+			}
+		}
+	}
+}
+
+func readFile(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
