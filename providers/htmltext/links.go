@@ -478,14 +478,13 @@ func showURL(href string) string {
 		}
 		return r
 	}, strings.TrimSpace(href))
-	lower := strings.ToLower(href)
-	ok := false
+	scheme := ""
 	for _, p := range []string{"http://", "https://", "mailto:"} {
-		if strings.HasPrefix(lower, p) && len(href) > len(p) {
-			ok = true
+		if hasPrefixFold(href, p) {
+			scheme = p
 		}
 	}
-	if !ok || !utf8.ValidString(href) {
+	if scheme == "" || !utf8.ValidString(href) {
 		return ""
 	}
 	var b strings.Builder
@@ -498,6 +497,9 @@ func showURL(href string) string {
 		default:
 			b.WriteRune(r)
 		}
+	}
+	if b.Len() == len(scheme) {
+		return "" // nothing after the scheme
 	}
 	return b.String()
 }

@@ -105,6 +105,7 @@ func TestConvertLinks(t *testing.T) {
 		{"numbered in order, shown or not", `<a href="https://a.example">A</a> <a href="` + long + `">L</a> <a href="https://a.example">A2</a> <a href="mailto:x@y.example">x@y.example</a>`,
 			"A (https://a.example) L [2] A2 (https://a.example) x@y.example",
 			[]Link{{1, "A", "https://a.example"}, {2, "L", long}, {3, "", "mailto:x@y.example"}}},
+		{"nothing after the scheme", "<a href=\"mailto:\x14 \">m</a><a href=\"https://\u200b\">h</a>", "mh", nil},
 		{"not shown, not listed", `<a href="javascript:go()">J</a><a href="/rel">R</a><a href="#t">T</a><a href="` + long + `" hidden>H</a><div hidden><a href="https://h.example">h</a></div>x`,
 			"JRTx", nil},
 		{"text urls outside links", `<p>Copy this: ` + long + `, or https://a.example/x.</p>`,
