@@ -1,6 +1,7 @@
 package htmltext
 
 import (
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -262,13 +263,15 @@ func TestOutputShape(t *testing.T) {
 }
 
 // TestLargeInputs converts pathological inputs of 256 KB and 1 MB (a
-// quarter of that under the race detector) and checks that the work grows
+// quarter of that under the race detector), plain-text ones through
+// ShortenURLs, and checks that the work grows
 // linearly, measured in memory allocated rather than in time (which a
 // loaded machine makes noisy): 4 times the input may allocate up to 8 times
 // the bytes and objects (growing buffers double, so linear work lands
 // anywhere from 2 to 8 times; quadratic work would be 16). The output must
 // stay proportionate too.
 func TestLargeInputs(t *testing.T) {
+	const bareLink = `<a href="https://e.example/?utm_a=%[1]d">e.example/?utm_a=%[1]d</a>`
 	gens := map[string]func(n int) string{
 		"newsletter":      func(n int) string { return strings.Repeat(newsletter, n/len(newsletter)+1) },
 		"deep nesting":    func(n int) string { return strings.Repeat("<div><span>", n/11) + "x" },
@@ -285,6 +288,23 @@ func TestLargeInputs(t *testing.T) {
 		"li in inline":    func(n int) string { return "<ul>" + strings.Repeat("<li><b><i><u>x", n/14) },
 		"cells":           func(n int) string { return "<table><tr>" + strings.Repeat("<td>c", n/5) },
 		"brs":             func(n int) string { return strings.Repeat("<br>", n/4) + "x" },
+		"tracking links":  func(n int) string { return numbered(n, `<a href="https://e.example/?utm_a=%d">t</a>`) },
+		"bare links":      func(n int) string { return numbered(n, bareLink) },
+		"image links":     func(n int) string { return numbered(n, `<a href="https://e.example/?utm_a=%d"><img src=x></a>`) },
+		"text urls":       func(n int) string { return numbered(n, "(https://e.example/?utm_a=%d) ") },
+		"text urls, one":  func(n int) string { return strings.Repeat("see https://e.example/?utm_a=1 ", n/32) },
+		"url of parens":   func(n int) string { return "https://e.example/?utm_a=1" + strings.Repeat(")", n) },
+		"almost urls":     func(n int) string { return strings.Repeat("http:/https:/", n/13) },
+	}
+	// ShortenURLs, on plain text, the same way.
+	plain := map[string]func(n int) string{
+		"plain text urls": func(n int) string { return numbered(n, "Read more ( https://e.example/?utm_a=%d )\n") },
+		"plain short":     func(n int) string { return numbered(n, "https://e.example/%d ") },
+		"plain parens":    func(n int) string { return "x (https://e.example/?utm_a=1" + strings.Repeat(")", n) },
+		"plain spaces":    func(n int) string { return "x" + strings.Repeat(" ", n) + "(https://e.example/?utm_a=1)" },
+	}
+	for name, gen := range plain {
+		gens[name] = gen
 	}
 	size := 1 << 20
 	if raceEnabled {
@@ -293,8 +313,12 @@ func TestLargeInputs(t *testing.T) {
 	for name, gen := range gens {
 		small, large := gen(size/4), gen(size)
 		var out string
-		bs, ns := allocated(func() { Convert(small) })
-		bl, nl := allocated(func() { out = Convert(large) })
+		run := Convert
+		if plain[name] != nil {
+			run = func(s string) string { short, _ := ShortenURLs(s); return short }
+		}
+		bs, ns := allocated(func() { run(small) })
+		bl, nl := allocated(func() { out = run(large) })
 		t.Logf("%s: %d KB: %d KB in %d allocations; %d KB: %d KB in %d allocations (x%.1f, x%.1f)",
 			name, len(small)>>10, bs>>10, ns, len(large)>>10, bl>>10, nl, float64(bl)/float64(bs), float64(nl)/float64(max(ns, 1)))
 		if bl > 8*bs+64<<10 || nl > 8*ns+1000 {
@@ -305,6 +329,15 @@ func TestLargeInputs(t *testing.T) {
 			t.Errorf("%s: %d bytes of output for %d of input, valid UTF-8: %v", name, len(out), len(large), utf8.ValidString(out))
 		}
 	}
+}
+
+// numbered repeats format, with %d numbering the copies, to about n bytes.
+func numbered(n int, format string) string {
+	var b strings.Builder
+	for i := 0; b.Len() < n; i++ {
+		fmt.Fprintf(&b, format, i)
+	}
+	return b.String()
 }
 
 // allocated returns the bytes and the number of objects that f allocates.
