@@ -61,7 +61,7 @@ func Convert(s string) string {
 //   - when the text of such a link is the URL itself, or it has no text
 //     (an image without alt text), its host stands in: "example.com/… [4]";
 //   - URLs in text outside links are shortened as ShortenURLs does;
-//   - other URLs are shown as before: "text (url)", or the URL alone when
+//   - other URLs are shown in full: "text (url)", or the URL alone when
 //     the link has no text or its text is the URL; a mailto URL is always
 //     shown unless it is long and carries header fields (?subject=…).
 //
