@@ -1,5 +1,8 @@
 // Package htmltext turns HTML mail bodies into readable plain text for a
-// language model, and cuts long text at a sensible place.
+// language model, and keeps URLs from crowding out the text: long and
+// tracking URLs give way to numbered markers ("Read more [3]"), and the
+// full list goes to the caller (ConvertLinks; ShortenURLs for plain-text
+// bodies; FormatLinks to show the list).
 //
 // Convert works on golang.org/x/net/html's tokenizer, which copes with any
 // input, however broken, in one linear pass. It only reads the string it is
@@ -10,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 
 	"golang.org/x/net/html"
 )
@@ -31,15 +33,46 @@ const maxBlankLines = 2
 //   - list items start with "- " (numbered "1. " in <ol>), nested lists
 //     are indented; table cells on one row are separated by " | ";
 //   - a link renders as "text (url)" when its url is http, https or mailto
-//     and differs from its text; other urls (javascript:, data:, relative)
-//     are never shown; images render as "[alt]" when they have alt text,
-//     never their src;
+//     and differs from its text, and as "text [n]" when the url costs more
+//     than it tells (see ConvertLinks); other urls (javascript:, data:,
+//     relative) are never shown; images render as "[alt]" when they have
+//     alt text, never their src;
 //   - entities are decoded, whitespace is collapsed (kept in <pre>),
 //     invisible characters and control characters are dropped, at most two
 //     blank lines follow each other and the result is trimmed.
 //
 // The output is valid UTF-8 (invalid input bytes become U+FFFD).
+//
+// Convert is ConvertLinks without the list of links.
 func Convert(s string) string {
+	text, _ := convert(s)
+	return text
+}
+
+// ConvertLinks is Convert, and returns the links of s too, so that the
+// text can leave out the URLs that cost more than they tell:
+//   - every link with an http, https or mailto URL is numbered, from 1 in
+//     order of appearance (links to the same URL share a number), and
+//     listed in links, whether its URL is shown or not;
+//   - a URL that tracks (utm_* and similar parameters, a click-tracking
+//     redirector, an opaque token such as base64 in its path or query, a
+//     URL passed as a parameter) or is longer than 60 bytes is left out,
+//     and the marker "[n]" follows the link's text instead: "Read more [3]";
+//   - when the text of such a link is the URL itself, or it has no text
+//     (an image without alt text), its host stands in: "example.com/… [4]";
+//   - URLs in text outside links are shortened as ShortenURLs does;
+//   - other URLs are shown in full: "text (url)", or the URL alone when
+//     the link has no text or its text is the URL; a mailto URL is always
+//     shown unless it is long and carries header fields (?subject=…).
+//
+// The link text is always kept. FormatLinks renders links for a reader
+// who wants the URLs.
+func ConvertLinks(s string) (text string, links []Link) {
+	text, r := convert(s)
+	return text, r.links
+}
+
+func convert(s string) (string, *refs) {
 	c := converter{counts: make(map[string]int)}
 	z := html.NewTokenizer(strings.NewReader(s))
 	for {
@@ -50,7 +83,7 @@ func Convert(s string) string {
 			// happen: either way the input is done.
 			c.popTo(0)
 			c.w.flushLine()
-			return strings.TrimSpace(c.w.out.String())
+			return strings.TrimSpace(c.w.out.String()), &c.refs
 		case html.TextToken:
 			if c.skipping() {
 				continue
@@ -145,23 +178,32 @@ type list struct {
 }
 
 type link struct {
-	href string // shown url, or "" when not shown
-	text strings.Builder
-	long bool // text exceeded maxLinkText
+	href  string   // shown url, or "" when not shown
+	n     int      // its number in refs, when shown
+	start position // where its text starts in the output
+	text  int      // where its text starts in converter.linkText
 }
 
-const maxLinkText = 4096
+// maxLinkText is the length of link text that Convert reads: a link with
+// more is not a bare URL. maxLinkLabelText is what it reads of longer text.
+const (
+	maxLinkText      = 4096
+	maxLinkLabelText = 1024
+)
 
 type converter struct {
-	w        writer
-	stack    []element
-	counts   map[string]int // open elements by tag, to ignore stray end tags in O(1)
-	skipAt   int            // when > 0: dropping content until the stack is shorter than this
-	lists    []list
-	links    []*link // open links, innermost last
-	pre      int
-	quote    int
-	rowCells int
+	w          writer
+	stack      []element
+	counts     map[string]int // open elements by tag, to ignore stray end tags in O(1)
+	skipAt     int            // when > 0: dropping content until the stack is shorter than this
+	lists      []list
+	links      []*link         // open links, innermost last
+	linkText   strings.Builder // the text of the open links, from the outermost's start
+	shownLinks int             // open links with a shown url
+	refs       refs            // numbered links
+	pre        int
+	quote      int
+	rowCells   int
 }
 
 func (c *converter) skipping() bool { return c.skipAt > 0 }
@@ -380,7 +422,11 @@ func (c *converter) open(tag string, attrs map[string]string) {
 		c.rowCells++
 		return
 	case tag == "a":
-		l := &link{href: showURL(attrs["href"])}
+		l := &link{href: showURL(attrs["href"]), start: w.position(), text: c.linkText.Len()}
+		if l.href != "" {
+			l.n = c.refs.add(l.href)
+			c.shownLinks++
+		}
 		c.links = append(c.links, l)
 		return
 	}
@@ -432,6 +478,9 @@ func (c *converter) close(tag string) {
 			l := c.links[n-1]
 			c.links = c.links[:n-1]
 			c.endLink(l)
+			if n == 1 {
+				c.linkText.Reset()
+			}
 		}
 		return
 	}
@@ -447,21 +496,6 @@ func (c *converter) close(tag string) {
 		w.paragraph()
 	} else if blockElements[tag] {
 		w.flushLine()
-	}
-}
-
-func (c *converter) endLink(l *link) {
-	if l.href == "" {
-		return
-	}
-	text := collapse(l.text.String())
-	switch {
-	case text == "":
-		c.inline(l.href)
-	case l.long || normURL(text) != normURL(l.href):
-		c.w.space = true
-		c.w.word("(" + l.href + ")")
-		c.w.afterURL = true
 	}
 }
 
@@ -482,65 +516,12 @@ func (c *converter) inline(s string) {
 	c.w.space = true
 }
 
-func (c *converter) addLinkText(s string) {
-	for _, l := range c.links {
-		if l.text.Len()+len(s) > maxLinkText {
-			l.long = true
-			continue
-		}
-		l.text.WriteString(s)
-	}
-}
-
 func (c *converter) text(s string) {
-	if len(c.links) > 0 {
-		c.addLinkText(s)
+	c.addLinkText(s)
+	if c.shownLinks == 0 { // link text is kept as it is
+		s = c.refs.shorten(s)
 	}
 	c.w.text(s)
-}
-
-// showURL returns href when it is an http, https or mailto URL, cleaned
-// for display, else "".
-func showURL(href string) string {
-	// Browsers strip surrounding whitespace and drop tabs and newlines.
-	href = strings.Map(func(r rune) rune {
-		if r == '\t' || r == '\n' || r == '\r' {
-			return -1
-		}
-		return r
-	}, strings.TrimSpace(href))
-	lower := strings.ToLower(href)
-	ok := false
-	for _, p := range []string{"http://", "https://", "mailto:"} {
-		if strings.HasPrefix(lower, p) && len(href) > len(p) {
-			ok = true
-		}
-	}
-	if !ok || !utf8.ValidString(href) {
-		return ""
-	}
-	var b strings.Builder
-	for _, r := range href {
-		switch {
-		case r == ' ':
-			b.WriteString("%20")
-		case r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 || unicode.IsSpace(r) || invisible(r):
-			// dropped: nothing a reader could see
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-// normURL is a URL or link text reduced for comparison: "https://Example.com/"
-// and "example.com" are the same, and so are "mailto:a@b.c" and "a@b.c".
-func normURL(s string) string {
-	s = strings.ToLower(strings.TrimSpace(s))
-	for _, p := range []string{"mailto:", "https://", "http://", "www."} {
-		s = strings.TrimPrefix(s, p)
-	}
-	return strings.TrimSuffix(s, "/")
 }
 
 // collapse collapses whitespace and drops invisible characters.

@@ -1,6 +1,7 @@
 package htmltext
 
 import (
+	"bytes"
 	"strings"
 	"unicode"
 )
@@ -11,11 +12,12 @@ type writer struct {
 	out     strings.Builder
 	started bool // a line has been written to out
 
-	line       strings.Builder // the current line's content
-	linePrefix string          // its prefix, fixed when it started
-	space      bool            // a space is due before the next word
-	sep        bool            // a cell separator is due before the next word
-	afterURL   bool            // the line ends with a "(url)": a space before a letter
+	line       bytes.Buffer // the current line's content
+	lines      int          // how many times line was ended, to tell lines apart
+	linePrefix string       // its prefix, fixed when it started
+	space      bool         // a space is due before the next word
+	sep        bool         // a cell separator is due before the next word
+	afterURL   bool         // the line ends with a "(url)" or "[n]": a space before a letter
 
 	blanks      int    // blank lines due before the next line
 	blankPrefix string // their prefix
@@ -97,6 +99,7 @@ func (w *writer) flushLine() {
 	}
 	content := strings.TrimRight(w.line.String(), " \t")
 	w.line.Reset()
+	w.lines++
 	if content == "" { // whitespace only, in <pre>
 		w.blank()
 		return
@@ -142,4 +145,32 @@ func (w *writer) paragraph() {
 	} else if len(w.quotePrefix) < len(w.blankPrefix) {
 		w.blankPrefix = w.quotePrefix
 	}
+}
+
+// position is a place in the current line.
+type position struct{ lines, n int }
+
+func (w *writer) position() position { return position{w.lines, w.line.Len()} }
+
+// replaceSince replaces what was written since p with s, keeping the space
+// or cell separator in front of it. It reports false, and changes nothing,
+// when that is no longer on the current line or is empty.
+func (w *writer) replaceSince(p position, s string) bool {
+	if p.lines != w.lines || w.line.Len() <= p.n {
+		return false
+	}
+	rest := w.line.Bytes()[p.n:]
+	lead := 0
+	switch {
+	case bytes.HasPrefix(rest, []byte(" | ")):
+		lead = 3
+	case rest[0] == ' ':
+		lead = 1
+	}
+	if lead == len(rest) {
+		return false
+	}
+	w.line.Truncate(p.n + lead)
+	w.line.WriteString(s)
+	return true
 }
