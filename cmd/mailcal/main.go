@@ -115,8 +115,10 @@ func dispatch(ctx context.Context, args []string, e env) error {
 	case "version", "--version", "-v":
 		fmt.Fprintln(e.stdout, "mailcal", buildVersion())
 		return nil
-	case "help", "-h", "--help":
-		if len(rest) > 0 && rest[0] != "help" {
+	case "help", "-h", "-help", "--help":
+		// `mailcal help COMMAND` is `mailcal COMMAND --help`; help about
+		// help (`help --help`, `-h -h`, ...) is the main usage.
+		if len(rest) > 0 && !isHelp(rest[0]) {
 			return dispatch(ctx, []string{rest[0], "--help"}, e)
 		}
 		fmt.Fprint(e.stdout, usage)
@@ -124,4 +126,13 @@ func dispatch(ctx context.Context, args []string, e env) error {
 	default:
 		return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
 	}
+}
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	switch arg {
+	case "help", "-h", "-help", "--help":
+		return true
+	}
+	return false
 }
