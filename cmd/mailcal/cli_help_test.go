@@ -72,3 +72,80 @@ func TestHelpOfHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestCommandHelpOnce: `mailcal COMMAND --help` (and -h, -help, `mailcal help
+// COMMAND`) prints the command's usage exactly once, on stdout, and exits 0.
+func TestCommandHelpOnce(t *testing.T) {
+	// The first line of each command's help.
+	commands := map[string]string{
+		"serve":      "Usage: mailcal serve ",
+		"connect":    "Usage: mailcal connect ",
+		"accounts":   "Usage: mailcal accounts ",
+		"disconnect": "Usage: mailcal disconnect ",
+		"tenant":     "  mailcal tenant add NAME ",
+		"tenants":    "  mailcal tenant add NAME ",
+		"version":    "Usage: mailcal version",
+		"--version":  "Usage: mailcal version",
+		"-v":         "Usage: mailcal version",
+	}
+	for cmd, first := range commands {
+		for _, args := range [][]string{
+			{cmd, "--help"}, {cmd, "-h"}, {cmd, "-help"}, {"help", cmd}, {"-h", cmd}, {"--help", cmd},
+		} {
+			line := "mailcal " + strings.Join(args, " ")
+			out, errOut, code := runInProcess(t, nil, args...)
+			if code != 0 {
+				t.Errorf("%s: exit %d, want 0; stderr: %s", line, code, errOut)
+			}
+			if n := strings.Count(out, "Usage:"); n != 1 {
+				t.Errorf("%s: %d occurrences of \"Usage:\" on stdout, want 1:\n%s", line, n, out)
+			}
+			if n := strings.Count(out, first); n != 1 {
+				t.Errorf("%s: %d occurrences of %q on stdout, want 1:\n%s", line, n, first, out)
+			}
+			if !strings.HasPrefix(out, "Usage:") {
+				t.Errorf("%s: stdout does not start with the usage:\n%s", line, out)
+			}
+			if errOut != "" {
+				t.Errorf("%s: stderr %q, want nothing", line, errOut)
+			}
+		}
+	}
+	// Help anywhere among a command's arguments wins over them.
+	for _, args := range [][]string{
+		{"tenant", "add", "--help"}, {"tenant", "add", "x", "-h"},
+		{"disconnect", "google", "me@example.com", "--help"}, {"serve", "--transport", "http", "--help"},
+	} {
+		line := "mailcal " + strings.Join(args, " ")
+		out, errOut, code := runInProcess(t, nil, args...)
+		if code != 0 || strings.Count(out, "Usage:") != 1 || errOut != "" {
+			t.Errorf("%s: exit %d, stdout:\n%s\nstderr: %s\nwant exit 0 and the usage once on stdout", line, code, out, errOut)
+		}
+	}
+}
+
+// TestVersion: `mailcal version` prints the version on stdout; extra
+// arguments are a usage error.
+func TestVersion(t *testing.T) {
+	for _, cmd := range []string{"version", "--version", "-v"} {
+		out, errOut, code := runInProcess(t, nil, cmd)
+		if code != 0 || out != "mailcal "+buildVersion()+"\n" || errOut != "" {
+			t.Errorf("mailcal %s: exit %d, stdout %q, stderr %q", cmd, code, out, errOut)
+		}
+	}
+	out, errOut, code := runInProcess(t, nil, "version", "extra")
+	if code != 2 || out != "" || !strings.Contains(errOut, "version takes no arguments") {
+		t.Errorf("mailcal version extra: exit %d, stdout %q, stderr %q; want exit 2 and a usage error", code, out, errOut)
+	}
+}
+
+// TestUnknownFlag: a wrong flag is a usage error on stderr; stdout stays
+// empty (it may be a pipe expecting, say, an API key).
+func TestUnknownFlag(t *testing.T) {
+	for _, cmd := range []string{"serve", "connect", "accounts", "disconnect", "tenant", "version"} {
+		out, errOut, code := runInProcess(t, nil, cmd, "--no-such-flag")
+		if code != 2 || out != "" || !strings.Contains(errOut, "no-such-flag") {
+			t.Errorf("mailcal %s --no-such-flag: exit %d, stdout %q, stderr %q; want exit 2, nothing on stdout", cmd, code, out, errOut)
+		}
+	}
+}

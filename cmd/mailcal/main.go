@@ -113,8 +113,7 @@ func dispatch(ctx context.Context, args []string, e env) error {
 	case "disconnect":
 		return cmdDisconnect(ctx, rest, e)
 	case "version", "--version", "-v":
-		fmt.Fprintln(e.stdout, "mailcal", buildVersion())
-		return nil
+		return cmdVersion(rest, e)
 	case "help", "-h", "-help", "--help":
 		// `mailcal help COMMAND` is `mailcal COMMAND --help`; help about
 		// help (`help --help`, `-h -h`, ...) is the main usage.
@@ -135,4 +134,23 @@ func isHelp(arg string) bool {
 		return true
 	}
 	return false
+}
+
+const versionHelp = `
+Usage: mailcal version
+
+Print mailcal's version (also: mailcal --version, mailcal -v).
+`
+
+func cmdVersion(args []string, e env) error {
+	fs := newFlags("version", versionHelp, e)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs("version", pos); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, "mailcal", buildVersion())
+	return nil
 }
