@@ -160,8 +160,10 @@ const disconnectHelp = `
 Usage: mailcal disconnect PROVIDER ACCOUNT [--tenant NAME]
 
 Revoke the account's grant at the provider, then delete it from the keyring.
-If the revocation fails, the account is deleted locally all the same and the
-command says how to revoke access by hand.
+If the revocation fails, the account is deleted locally all the same, and the
+command says how to revoke access by hand and exits with status 1. An account
+also connected to another tenant is only deleted from this one: revoking it
+would disconnect it there too.
 `
 
 func cmdDisconnect(ctx context.Context, args []string, e env) error {
@@ -195,9 +197,9 @@ func cmdDisconnect(ctx context.Context, args []string, e env) error {
 		return nil
 	}
 	if revokeErr != nil {
-		fmt.Fprintf(e.stderr, "Removed %s from mailcal, but revoking its access at %s failed: %v.\nRemove mailcal's access by hand: %s\n",
+		// The account still has access at the provider: a failure (exit 1).
+		return fmt.Errorf("removed %s from mailcal, but revoking its access at %s failed: %v.\nRemove mailcal's access by hand: %s",
 			pos[1], provider, revokeErr, manualRevokeURL(provider))
-		return nil
 	}
 	fmt.Fprintf(e.stderr, "Disconnected %s (%s): access revoked and removed from mailcal.\n", strings.ToLower(pos[1]), provider)
 	return nil
