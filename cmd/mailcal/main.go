@@ -122,12 +122,12 @@ func dispatch(ctx context.Context, args []string, e env) error {
 	}
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "version", "--version", "-v":
-		fmt.Fprintln(e.stdout, "mailcal", buildVersion())
-		return nil
-	case "help", "-h", "--help", "-help":
-		// `help COMMAND` is `COMMAND --help`; anything else shows this page.
-		if len(rest) > 0 && commands[rest[0]] != nil {
-			return commands[rest[0]](ctx, []string{"--help"}, e, nil)
+		return cmdVersion(rest, e)
+	case "help", "-h", "-help", "--help":
+		// `mailcal help COMMAND` is `mailcal COMMAND --help`; help about
+		// help (`help --help`, `-h -h`, ...) is the main usage.
+		if len(rest) > 0 && !isHelp(rest[0]) {
+			return dispatch(ctx, []string{rest[0], "--help"}, e)
 		}
 		fmt.Fprint(e.stdout, usage())
 		return nil
@@ -163,4 +163,32 @@ func wantsHelp(args []string) bool {
 		}
 	}
 	return false
+}
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	switch arg {
+	case "help", "-h", "-help", "--help":
+		return true
+	}
+	return false
+}
+
+const versionHelp = `
+Usage: mailcal version
+
+Print mailcal's version (also: mailcal --version, mailcal -v).
+`
+
+func cmdVersion(args []string, e env) error {
+	fs := newFlags("version", versionHelp, e)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs("version", pos); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, "mailcal", buildVersion())
+	return nil
 }
