@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/mailcal/mailcal/providers/htmltext"
 )
 
 // Mail is an account's mailbox.
@@ -115,6 +117,10 @@ type Message struct {
 	// BodyFromHTML is true when BodyText was converted from HTML.
 	BodyFromHTML bool             `json:"body_from_html,omitempty"`
 	Attachments  []AttachmentInfo `json:"attachments"`
+	// Links are the body's links, numbered as the "[n]" markers BodyText
+	// leaves in place of long and tracking URLs (htmltext.ConvertLinks,
+	// htmltext.ShortenURLs).
+	Links []htmltext.Link `json:"links,omitempty"`
 }
 
 // AttachmentInfo describes an attachment without its content.

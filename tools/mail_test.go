@@ -3,6 +3,7 @@ package tools
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/mailcal/mailcal/auth/grants"
 	"github.com/mailcal/mailcal/auth/tokens"
 	"github.com/mailcal/mailcal/providers"
+	"github.com/mailcal/mailcal/providers/htmltext"
 )
 
 var alice = grants.Grant{Account: "alice@example.com", Scopes: []string{"mail.read", "mail.send", "calendar.read", "calendar.write"}}
@@ -240,5 +242,28 @@ func TestPerAccountConcurrencyBounded(t *testing.T) {
 	}
 	if p := bp.m.peak.Load(); p != perAccountCalls {
 		t.Fatalf("%d calls ran at once for one account, want %d", p, perAccountCalls)
+	}
+}
+
+// TestGetMessageLinks: the body's [n] markers are explained, and the full
+// URLs come only when asked for.
+func TestGetMessageLinks(t *testing.T) {
+	e := newEnv(t, false, alice)
+	long := "https://click.example.com/ls/click?upn=" + strings.Repeat("aB3x", 40)
+	e.prov.messages = []providers.Message{{MessageSummary: providers.MessageSummary{ID: "m1", ThreadID: "t1", Subject: "News"},
+		BodyText: "Read the report [1] and unsubscribe [2].",
+		Links:    []htmltext.Link{{N: 1, Text: "Read the report", URL: long}, {N: 2, Text: "unsubscribe", URL: "https://example.com/u"}}}}
+	text := wantOK(t, e.call(t, "get_message", map[string]any{"id": "m1"}))
+	if strings.Contains(text, long) || !strings.Contains(text, "2 links") || !strings.Contains(text, "include_links=true") {
+		t.Errorf("default answer: %q", text)
+	}
+	res := e.call(t, "get_message", map[string]any{"id": "m1", "include_links": true})
+	text = wantOK(t, res)
+	if !strings.Contains(text, "[1] "+long) || !strings.Contains(text, "[2] https://example.com/u") {
+		t.Errorf("include_links answer: %q", text)
+	}
+	raw, _ := json.Marshal(res.StructuredContent)
+	if !strings.Contains(string(raw), `"links":[{"n":1,"text":"Read the report","url":"`+long+`"}`) {
+		t.Errorf("structured content lacks the links: %s", raw)
 	}
 }

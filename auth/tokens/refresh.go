@@ -2,8 +2,10 @@ package tokens
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/mailcal/mailcal/auth/grants"
 	"github.com/mailcal/mailcal/providers"
+	"github.com/mailcal/mailcal/providers/httpretry"
 )
 
 // refresh reads the account's grant and gets a new access token with its
@@ -173,43 +176,78 @@ func (m *Manager) newCached(tok *oauth2.Token, start time.Time) *cached {
 	return c
 }
 
-// exchange makes the refresh request, retrying transient failures with
-// exponential backoff and jitter (or the provider's Retry-After) within ctx.
-// It returns a *ReauthError for invalid_grant and a *RefreshError otherwise.
+// exchange makes the refresh request. Transient failures (5xx, 429, 408,
+// network errors, an OAuth temporarily_unavailable or server_error answer)
+// are retried by the token client's httpretry transport, with backoff and
+// jitter or the provider's Retry-After, within ctx. It returns a
+// *ReauthError for invalid_grant and a *RefreshError otherwise.
 func (m *Manager) exchange(ctx context.Context, prov *providers.Provider, gr grants.Grant) (*oauth2.Token, error) {
 	conf := prov.OAuth2(gr.Scopes, "")
-	delay := m.cfg.RetryBase
-	for attempt := 1; ; attempt++ {
-		// A one-shot source per attempt: we do the caching and see rotation.
-		tok, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: gr.RefreshToken}).Token()
-		if err == nil {
-			return tok, nil
+	// A refresh request may be repeated: a provider that rotates refresh
+	// tokens keeps the previous one valid, and one that does not answers
+	// the same way twice.
+	ctx, attempts := httpretry.CountAttempts(httpretry.Idempotent(ctx))
+	// A one-shot source: the Manager does the caching and sees rotation.
+	tok, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: gr.RefreshToken}).Token()
+	if err == nil {
+		return tok, nil
+	}
+	ferr := m.classify(err, gr, prov, max(attempts(), 1))
+	if ferr.reauth != nil {
+		return nil, ferr.reauth
+	}
+	return nil, ferr.refresh
+}
+
+// tokenPolicy is the retry decision of token-endpoint answers: httpretry's
+// default (429, 5xx, network errors), 408, and the OAuth error codes that
+// say a later try may succeed (RFC 6749 5.2 and 4.1.2.1).
+func tokenPolicy(resp *http.Response, err error) (httpretry.Verdict, time.Duration) {
+	if resp != nil {
+		switch resp.StatusCode {
+		case http.StatusRequestTimeout:
+			return httpretry.RetryIfIdempotent, httpretry.RetryAfter(resp.Header, time.Now())
+		case http.StatusBadRequest, http.StatusUnauthorized:
+			var e struct {
+				Error string `json:"error"`
+			}
+			if json.Unmarshal(httpretry.PeekBody(resp, 16<<10), &e) == nil &&
+				(e.Error == "temporarily_unavailable" || e.Error == "server_error") {
+				return httpretry.RetryIfIdempotent, httpretry.RetryAfter(resp.Header, time.Now())
+			}
 		}
-		ferr := m.classify(err, gr, prov, attempt)
-		if ferr.reauth != nil {
-			return nil, ferr.reauth
-		}
-		fe := ferr.refresh
-		if !fe.Temporary || attempt >= m.cfg.RetryAttempts || ctx.Err() != nil {
-			return nil, fe
-		}
-		wait := time.Duration(float64(delay) * (0.5 + rand.Float64())) // ±50 %
-		if fe.RetryAfter > 0 {
-			wait = fe.RetryAfter
-		}
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-			return nil, fe // no time left for another attempt
-		}
-		m.log.Debug("token endpoint failed; retrying", "tenant", gr.Tenant, "provider", gr.Provider,
-			"account", gr.Account, "attempt", attempt, "wait", wait, "err", fe.detail)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fe
-		case <-t.C:
-		}
-		delay *= 4
+	}
+	return httpretry.Default(resp, err)
+}
+
+// tokenClient is the HTTP client of token-endpoint requests: hc's transport
+// and timeout per attempt, under the retrying transport.
+func tokenClient(cfg Config, log *slog.Logger) *http.Client {
+	base := cfg.HTTPClient.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return &http.Client{
+		Transport: &httpretry.Transport{
+			Next:           base,
+			Policy:         tokenPolicy,
+			MaxAttempts:    cfg.RetryAttempts,
+			MaxWait:        cfg.RefreshTimeout,
+			AttemptTimeout: cfg.HTTPClient.Timeout,
+			// RetryBase, then ×4 (250ms, 1s, …), ±50 %.
+			Backoff: func(n int) time.Duration {
+				d := cfg.RetryBase << (2 * min(n-1, 8))
+				return time.Duration(float64(d) * (0.5 + rand.Float64()))
+			},
+			OnRetry: func(req *http.Request, attempt int, resp *http.Response, err error, wait time.Duration) {
+				status := 0
+				if resp != nil {
+					status = resp.StatusCode
+				}
+				log.Debug("token endpoint failed; retrying", "host", req.URL.Host, "attempt", attempt, "status", status, "wait", wait)
+			},
+		},
+		CheckRedirect: cfg.HTTPClient.CheckRedirect,
 	}
 }
 
@@ -253,7 +291,7 @@ func (m *Manager) classify(err error, gr grants.Grant, prov *providers.Provider,
 			if t := http.StatusText(fe.Status); t != "" {
 				status += " " + t
 			}
-			fe.RetryAfter = retryAfter(re.Response.Header.Get("Retry-After"), m.cfg.Now())
+			fe.RetryAfter = httpretry.RetryAfter(re.Response.Header, m.cfg.Now())
 		}
 		fe.Temporary = fe.Status >= 500 || fe.Status == http.StatusTooManyRequests ||
 			fe.Status == http.StatusRequestTimeout ||
@@ -287,23 +325,6 @@ func causeText(err error) string {
 		return ue.Err.Error()
 	}
 	return err.Error()
-}
-
-// retryAfter parses a Retry-After header: seconds or an HTTP date.
-func retryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil {
-		if s <= 0 {
-			return 0
-		}
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
 }
 
 // reauthFromGrant is the error for a grant the store already marks dead.

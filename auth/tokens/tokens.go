@@ -58,8 +58,9 @@ type Config struct {
 	Grants *grants.Store
 	// Providers gives each provider's OAuth client and endpoints.
 	Providers *providers.Registry
-	// HTTPClient talks to token endpoints; default: an http.Client with a
-	// 15 s timeout.
+	// HTTPClient gives the transport and the per-attempt timeout of
+	// token-endpoint requests, which are retried by an httpretry transport
+	// over it; default: a 15 s timeout.
 	HTTPClient *http.Client
 	// Margin: refresh this long before the access token expires; default 5m.
 	// It is reduced to half the token's lifetime for short-lived tokens.
@@ -190,7 +191,7 @@ func New(cfg Config) *Manager {
 	}
 	// Refreshes run on this context, never on a caller's: a caller that
 	// gives up must not break the refresh the others wait for.
-	base, cancel := context.WithCancel(context.WithValue(context.Background(), oauth2.HTTPClient, cfg.HTTPClient))
+	base, cancel := context.WithCancel(context.WithValue(context.Background(), oauth2.HTTPClient, tokenClient(cfg, log)))
 	return &Manager{cfg: cfg, log: log, base: base, cancel: cancel, entries: map[key]*entry{}}
 }
 

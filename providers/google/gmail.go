@@ -17,6 +17,7 @@ import (
 	"google.golang.org/api/googleapi"
 
 	"github.com/mailcal/mailcal/providers"
+	"github.com/mailcal/mailcal/providers/htmltext"
 	"github.com/mailcal/mailcal/providers/mimemsg"
 )
 
@@ -352,10 +353,13 @@ func (mb *mailbox) Get(ctx context.Context, id string) (providers.Message, error
 		}
 		// MIME text has CRLF line breaks; the model gets plain \n.
 		text := strings.ReplaceAll(toUTF8(b, partCharset(part)), "\r\n", "\n")
+		var links []htmltext.Link
 		if fromHTML {
-			text = htmlToText(text)
+			text, links = htmltext.ConvertLinks(text)
+		} else {
+			text, links = htmltext.ShortenURLs(text)
 		}
-		out.BodyText, out.BodyFromHTML = text, fromHTML
+		out.BodyText, out.BodyFromHTML, out.Links = text, fromHTML, links
 	}
 	return out, nil
 }

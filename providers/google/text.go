@@ -10,12 +10,7 @@ import (
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/htmlindex"
 	gmail "google.golang.org/api/gmail/v1"
-
-	"github.com/mailcal/mailcal/providers/htmltext"
 )
-
-// htmlToText turns an HTML body into readable text.
-func htmlToText(s string) string { return htmltext.Convert(s) }
 
 // partCharset is the charset parameter of a part's Content-Type header; ""
 // when absent.

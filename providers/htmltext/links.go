@@ -12,12 +12,12 @@ type Link struct {
 	// N is the link's number, from 1 in order of first appearance; the
 	// text refers to the link by the marker "[N]" when it leaves the URL
 	// out. Links to the same URL share one number.
-	N int
+	N int `json:"n"`
 	// Text is the link's text, whitespace collapsed ("[alt]" for an image);
 	// "" when the link had none or its text was the URL itself.
-	Text string
+	Text string `json:"text,omitempty"`
 	// URL is the full URL: http, https or mailto.
-	URL string
+	URL string `json:"url"`
 }
 
 // FormatLinks renders links one per line as "[N] URL", for a caller that
