@@ -42,22 +42,3 @@ func (h *handlers) checkAccount() tool {
 		return res, fmt.Sprintf("%s (%s) works; scopes: %s", g.Account, g.Provider, strings.Join(g.Scopes, ",")), nil
 	})
 }
-
-// withAPI runs call with g's provider API and token source. At most
-// perAccountCalls such calls run at once for one account.
-func (h *handlers) withAPI(ctx context.Context, g grants.Grant, call func(providers.API, providers.TokenSource) error) error {
-	p, err := h.opts.Providers.Get(g.Provider)
-	if err != nil {
-		return err
-	}
-	api, err := p.API()
-	if err != nil {
-		return err
-	}
-	release, err := h.limits.acquire(ctx, g)
-	if err != nil {
-		return err
-	}
-	defer release()
-	return call(api, h.opts.Sources.Source(g.Tenant, g.Provider, g.Account))
-}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/mailcal/mailcal/auth/grants"
 	"github.com/mailcal/mailcal/providers"
@@ -101,4 +102,56 @@ func (h *handlers) reconnectHint(ctx context.Context, tenantName string, g grant
 		return fmt.Sprintf(" Reconnecting needs the connect_account tool, which failed: %v", err)
 	}
 	return fmt.Sprintf(" Reconnect it with `mailcal connect %s --login-hint %s --scopes %s`.", g.Provider, g.Account, strings.Join(scopes, ","))
+}
+
+// perAccountCalls bounds the provider calls running at once for one account
+// (each may fan out further, as list_messages does): many agents or a busy
+// one share a mailbox's per-user rate limit instead of tripping it.
+const perAccountCalls = 4
+
+// accountLimiter hands out per-account slots.
+type accountLimiter struct {
+	mu    sync.Mutex
+	slots map[string]chan struct{}
+}
+
+// acquire waits for a slot of g's account, at most until ctx ends, and
+// returns the function that gives it back.
+func (l *accountLimiter) acquire(ctx context.Context, g grants.Grant) (func(), error) {
+	key := g.Tenant + "\x00" + g.Provider + "\x00" + g.Account
+	l.mu.Lock()
+	if l.slots == nil {
+		l.slots = map[string]chan struct{}{}
+	}
+	ch, ok := l.slots[key]
+	if !ok {
+		ch = make(chan struct{}, perAccountCalls)
+		l.slots[key] = ch
+	}
+	l.mu.Unlock()
+	select {
+	case ch <- struct{}{}:
+		return func() { <-ch }, nil
+	case <-ctx.Done():
+		return nil, userErrorf("%s has %d calls running already and this one gave up waiting: %v", g.Account, perAccountCalls, ctx.Err())
+	}
+}
+
+// withAPI runs call with g's provider API and token source. At most
+// perAccountCalls such calls run at once for one account.
+func (h *handlers) withAPI(ctx context.Context, g grants.Grant, call func(providers.API, providers.TokenSource) error) error {
+	p, err := h.opts.Providers.Get(g.Provider)
+	if err != nil {
+		return err
+	}
+	api, err := p.API()
+	if err != nil {
+		return err
+	}
+	release, err := h.limits.acquire(ctx, g)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return call(api, h.opts.Sources.Source(g.Tenant, g.Provider, g.Account))
 }

@@ -2,6 +2,7 @@ package google
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -28,6 +29,17 @@ func mapError(err error) error {
 	var ge *googleapi.Error
 	if errors.As(err, &ge) {
 		return fromAPIError(ge)
+	}
+	var te *providers.TokenError
+	if errors.As(err, &te) {
+		return te // no access token: the caller advises (reconnect, retry later)
+	}
+	var se *json.SyntaxError
+	var ute *json.UnmarshalTypeError
+	if errors.As(err, &se) || errors.As(err, &ute) {
+		// Google answered, with something that is not the JSON it
+		// documents: trying again will not help.
+		return &providers.Error{Kind: providers.ErrInvalidAnswer, Message: "Google's answer is not the JSON its API documents"}
 	}
 	return networkError(err)
 }
