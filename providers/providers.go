@@ -78,8 +78,8 @@ type SentMessage struct {
 
 // MessageQuery selects messages.
 type MessageQuery struct {
-	Query      string // provider search syntax (Gmail: "from:x is:unread")
-	Label      string // label (Gmail) or folder id/name; empty: all mail but spam and trash
+	Query      string // provider search syntax (e.g. "from:x is:unread")
+	Label      string // label or folder id/name; empty: all mail but spam and trash
 	UnreadOnly bool
 	MaxResults int // 1..100
 	PageToken  string

@@ -183,7 +183,7 @@ func (r *Registry) Names() []string {
 	return out
 }
 
-// Choices lists the names for an error message: "google, gmail or calendar".
+// Choices lists the names for an error message: "a, b or c".
 func (r *Registry) Choices() string {
 	n := r.Names()
 	if len(n) < 2 {
@@ -193,7 +193,7 @@ func (r *Registry) Choices() string {
 }
 
 // Help describes each name and alias in one line, for usage texts:
-// "google (Gmail and Google Calendar), gmail (Gmail only), …".
+// "name (products), alias (what it is limited to), …".
 func (r *Registry) Help() string {
 	var parts []string
 	for _, p := range r.list {

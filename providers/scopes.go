@@ -31,7 +31,7 @@ func validScope(s string) bool { return slices.Contains(AllScopes, s) }
 
 // ParseScopes parses a comma-separated scope LIST. Empty means the default
 // (DefaultScopes, or ReadOnlyScopes with readOnly). limit, if not empty,
-// restricts the names allowed (an alias such as "gmail").
+// restricts the names allowed (a mail-only alias, say).
 func ParseScopes(list string, limit []string, readOnly bool) ([]string, error) {
 	allowed := AllScopes
 	if len(limit) > 0 {

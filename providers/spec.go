@@ -17,11 +17,11 @@ import (
 // grants dies. Each provider package exports one; package registry lists
 // them. Nothing outside a provider's package names the provider.
 type Spec struct {
-	Name     string // "google": the name in commands, URLs and the store
-	Title    string // "Google": as people write it
-	Products string // "Gmail and Google Calendar": what connecting it gives
-	// Aliases are other names for the provider limited to some scopes
-	// ("gmail": mail only).
+	Name     string // the name in commands, URLs and the store, in lower case
+	Title    string // the name as people write it
+	Products string // what connecting it gives, e.g. "Example Mail and Example Calendar"
+	// Aliases are other names for the provider limited to some scopes (a
+	// mail-only name, say).
 	Aliases []Alias
 
 	// Settings are the environment variables the provider reads, all read
@@ -53,7 +53,7 @@ type Spec struct {
 	Revoke     func(ctx context.Context, hc *http.Client, cfg Config, refreshToken string) error
 	RevokeHelp string
 	// DeadGrantAdvice returns advice on a grant the provider refused ("" for
-	// none), e.g. Google's 7-day expiry of apps in "Testing" status.
+	// none), e.g. a provider's expiry of grants of apps in a testing status.
 	DeadGrantAdvice func(d DeadGrant) string
 
 	Limits Limits
@@ -64,7 +64,7 @@ type Spec struct {
 type Alias struct {
 	Name   string
 	Scopes []string
-	What   string // "Gmail only"
+	What   string // what it is limited to, e.g. "Example Mail only"
 }
 
 // Setting is an environment variable a provider reads.
@@ -94,7 +94,7 @@ type Limits struct {
 
 // Words are what tool descriptions and answers say about a provider.
 type Words struct {
-	Mail, Calendar string // "Gmail", "Google Calendar"
+	Mail, Calendar string // the products' names
 	// SearchSyntax names the search syntax with an example query.
 	SearchSyntax string
 	// Labels lists the folders or labels a listing can be limited to.

@@ -23,7 +23,7 @@ type Disconnected struct {
 
 // ErrSharedGrant: the account was deleted here but not revoked upstream,
 // because another tenant connected the same account and a provider revokes
-// the app's whole grant for the person (Google does).
+// the app's whole grant for the person (some do).
 var ErrSharedGrant = errors.New("access at the provider was kept, because the same account is connected to another tenant of this mailcal and revoking would disconnect it there too")
 
 // ErrNoRevocation: the provider offers no way to revoke a grant.

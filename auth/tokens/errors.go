@@ -17,7 +17,7 @@ var ErrNeedsReauth = errors.New("account needs to be reconnected")
 // reconnect URL or command; they know how a flow is started.
 type ReauthError struct {
 	Tenant   string
-	Provider string // provider name, e.g. "google"
+	Provider string // provider name
 	Account  string
 	// Reason says why, e.g. "<Title> refused its refresh token
 	// (invalid_grant: Token has been expired or revoked.)". It never holds a

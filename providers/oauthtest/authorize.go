@@ -167,7 +167,7 @@ func isLoopback(host string) bool {
 }
 
 // redirect sends a 302 to base with the parameters appended in order,
-// escaped as Google does (spaces as %20; "/" and ":" left as they are). An
+// escaped as real providers do (spaces as %20; "/" and ":" left as they are). An
 // empty state or error_description is left out.
 func redirect(w http.ResponseWriter, r *http.Request, base string, kv ...string) {
 	var b strings.Builder

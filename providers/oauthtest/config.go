@@ -19,7 +19,7 @@ import (
 // they must not call the Server's methods.
 type Config struct {
 	// Name starts the server's own error messages and panics (the provider
-	// fake's package name, "googletest"). Default "oauthtest".
+	// fake's package name). Default "oauthtest".
 	Name string
 	// ClientID and ClientSecret are the one registered client's
 	// credentials. Defaults DefaultClientID, DefaultClientSecret.
@@ -71,7 +71,7 @@ type Config struct {
 // Scopes is how the server reads the scope parameter.
 type Scopes struct {
 	// Aliases are short names and the scopes they stand for ("email" for
-	// Google's ".../auth/userinfo.email"); the server works with the full
+	// a provider's ".../auth/userinfo.email"); the server works with the full
 	// scopes.
 	Aliases map[string]string
 	// Basic scopes are granted without a consent checkbox: GrantOnly never
@@ -103,7 +103,7 @@ type Authorize struct {
 	// RedirectErrors sends the failures found once the client and its
 	// redirect_uri are known back to the client (RFC 6749 4.1.2.1: error,
 	// error_description, state). By default they are shown as an error
-	// page, as Google does.
+	// page, as some providers do.
 	RedirectErrors bool
 	// ErrorPage writes the page a failure shows the person. Default a
 	// plain HTML page with the error code and description.
@@ -162,7 +162,7 @@ type Rotation int
 
 const (
 	// NoRotation answers no refresh_token; the one used stays valid
-	// (Google).
+	// (as some providers do).
 	NoRotation Rotation = iota
 	// RotateKeepOld answers a new refresh token every time; the one used
 	// keeps working until its grant is revoked (Microsoft).
@@ -197,7 +197,7 @@ type Revocation struct {
 	// the requests that carried valid ones.
 	RequireClientAuth bool
 	// RevokeUser: revoking any token removes all of the user's grants for
-	// the client and their consent, as Google does. Otherwise only the
+	// the client and their consent, as some providers do. Otherwise only the
 	// token's grant (its refresh token and access tokens) dies.
 	RevokeUser bool
 }

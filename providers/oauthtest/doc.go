@@ -1,5 +1,5 @@
 // Package oauthtest is the authorization-server core of the provider fakes
-// (googletest today): an OAuth 2.0 and OpenID Connect server on 127.0.0.1,
+// (one per provider): an OAuth 2.0 and OpenID Connect server on 127.0.0.1,
 // in the spirit of net/http/httptest, that a provider's fake configures to
 // answer as its provider documents.
 //

@@ -32,7 +32,7 @@ package keyring
 // its account, scopes and status reason: 370 bytes are left for those. A
 // 20-byte account leaves room for 16 scopes of 17 bytes (16 × 20 − 1 = 319
 // bytes of JSON) and a 12-byte reason; with a tenant such as "default" and
-// the provider "google", 16 scopes of 24 bytes. Sixteen full Google scope
+// a six-letter provider, 16 scopes of 24 bytes. Sixteen full provider scope
 // URLs (about 45 bytes each) do not fit next to such a secret. A grant that
 // does not fit is refused by PutGrant with an error that says so, before
 // anything is written; its size is counted with a 19-digit version, so that

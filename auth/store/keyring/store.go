@@ -13,7 +13,7 @@
 //     their keys when read. It passes store/storetest on every backend the
 //     tests can run (memory, file, secret-service, pass, keyctl).
 //
-// Keys are hierarchical ("tenant/acme", "grant/acme/google/x@y.com"). Every
+// Keys are hierarchical ("tenant/acme", "grant/acme/exmail/x@y.com"). Every
 // backend stores them under a name derived from the key (see codec) so that
 // List gives back exactly the keys that were set, also on case-insensitive
 // stores (Windows Credential Manager, macOS file systems).
@@ -35,7 +35,7 @@ import (
 var ErrNotFound = store.ErrNotFound
 
 // KV keeps small secrets (≤ 2048 bytes each) under hierarchical keys like
-// "tenant/acme" or "grant/acme/google/x@y.com".
+// "tenant/acme" or "grant/acme/exmail/x@y.com".
 type KV interface {
 	Get(ctx context.Context, key string) ([]byte, error)
 	Set(ctx context.Context, key string, value []byte) error

@@ -16,7 +16,7 @@ func flow(tenant string, n int, created time.Time) store.FlowState {
 	return store.FlowState{
 		ID:          store.FlowID(fmt.Sprintf("state-%s-%d", tenant, n)),
 		Tenant:      tenant,
-		Provider:    "google",
+		Provider:    "exmail",
 		Scopes:      []string{"openid", "https://mail.example/read"},
 		Verifier:    strings.Repeat("v", 43) + fmt.Sprint(n),
 		RedirectURI: "http://127.0.0.1:8765/callback",
@@ -185,7 +185,7 @@ func testFlowStatesInvalid(t *testing.T, s store.Store) {
 		"empty ID":              func(f *store.FlowState) { f.ID = "" },
 		"invalid tenant":        func(f *store.FlowState) { f.Tenant = "Acme" },
 		"empty tenant":          func(f *store.FlowState) { f.Tenant = "" },
-		"invalid provider":      func(f *store.FlowState) { f.Provider = "Google" },
+		"invalid provider":      func(f *store.FlowState) { f.Provider = "Exmail" },
 		"too many scopes":       func(f *store.FlowState) { f.Scopes = make([]string, store.MaxScopes+1) },
 		"verifier too long":     func(f *store.FlowState) { f.Verifier = strings.Repeat("v", 129) },
 		"redirect URI too long": func(f *store.FlowState) { f.RedirectURI = "http://x/" + strings.Repeat("p", 510) },

@@ -77,7 +77,7 @@ func get(t *testing.T, s store.Store, k store.GrantKey) store.Grant {
 
 func testGrantVersions(t *testing.T, s store.Store) {
 	ctx := ctxFor(t)
-	g := grant("acme", "google", "x@y.com")
+	g := grant("acme", "exmail", "x@y.com")
 	g1 := put(t, s, g, 1)
 	checkBackend(t, s)
 	checkGrant(t, get(t, s, g.GrantKey), g, 1)
@@ -106,7 +106,7 @@ func testGrantVersions(t *testing.T, s store.Store) {
 	}
 
 	// A version other than 0 for a grant never stored: ErrConflict, nothing created.
-	missing := grant("acme", "google", "missing@y.com")
+	missing := grant("acme", "exmail", "missing@y.com")
 	missing.Version = 1
 	_, err = s.PutGrant(ctx, missing)
 	checkIs(t, "PutGrant at version 1 of a missing grant", err, store.ErrConflict)
@@ -134,7 +134,7 @@ func testGrantRoundTrip(t *testing.T, s store.Store) {
 
 	var gs []store.Grant
 	add := func(account string, edit func(g *store.Grant)) {
-		g := grant("acme", "google", account)
+		g := grant("acme", "exmail", account)
 		edit(&g)
 		gs = append(gs, g)
 	}
@@ -174,14 +174,14 @@ func testGrantRoundTrip(t *testing.T, s store.Store) {
 }
 
 func testGrantCopies(t *testing.T, s store.Store) {
-	g := grant("acme", "google", "x@y.com")
+	g := grant("acme", "exmail", "x@y.com")
 	secret, scopes := []byte("secret"), []string{"a", "b"}
 	g.Secret, g.Scopes = secret, scopes
 	put(t, s, g, 1)
 	secret[0], scopes[0] = 'X', "changed after PutGrant"
 
 	got := get(t, s, g.GrantKey)
-	want := grant("acme", "google", "x@y.com")
+	want := grant("acme", "exmail", "x@y.com")
 	want.Secret, want.Scopes = []byte("secret"), []string{"a", "b"}
 	checkGrant(t, got, want, 1)
 
@@ -198,14 +198,14 @@ func testGrantCopies(t *testing.T, s store.Store) {
 
 func testGrantInvalid(t *testing.T, s store.Store) {
 	ctx := ctxFor(t)
-	ok := grant("acme", "google", "x@y.com")
+	ok := grant("acme", "exmail", "x@y.com")
 	bad := map[string]func(g *store.Grant){
 		"tenant with upper case":      func(g *store.Grant) { g.Tenant = "Acme" },
 		"empty tenant":                func(g *store.Grant) { g.Tenant = "" },
-		"tenant with a slash":         func(g *store.Grant) { g.Tenant = "acme/google" },
-		"provider with upper case":    func(g *store.Grant) { g.Provider = "Google" },
+		"tenant with a slash":         func(g *store.Grant) { g.Tenant = "acme/exmail" },
+		"provider with upper case":    func(g *store.Grant) { g.Provider = "Exmail" },
 		"empty provider":              func(g *store.Grant) { g.Provider = "" },
-		"provider with a slash":       func(g *store.Grant) { g.Provider = "google/x" },
+		"provider with a slash":       func(g *store.Grant) { g.Provider = "exmail/x" },
 		"account with upper case":     func(g *store.Grant) { g.Account = "X@y.com" },
 		"empty account":               func(g *store.Grant) { g.Account = "" },
 		"account with a slash":        func(g *store.Grant) { g.Account = "x/y@z.com" },
@@ -255,18 +255,18 @@ func testGrantList(t *testing.T, s store.Store) {
 	ctx := ctxFor(t)
 	// Tenants whose names start like "a", each with grants: "a" must see only its own.
 	byTenant := map[string][]string{
-		"a":   {"microsoft/b@x.com", "google/b@x.com", "google/a.b@x.com", "google2/a@x.com", "google/a-b@x.com", "google/a@x.com", `google/o'brien!@x.com`, "google/" + strings.Repeat("z", 200) + "@x.com"},
-		"ab":  {"google/a@x.com", "google/ab@x.com"},
-		"a-b": {"google/a@x.com"},
+		"a":   {"microsoft/b@x.com", "exmail/b@x.com", "exmail/a.b@x.com", "exmail2/a@x.com", "exmail/a-b@x.com", "exmail/a@x.com", `exmail/o'brien!@x.com`, "exmail/" + strings.Repeat("z", 200) + "@x.com"},
+		"ab":  {"exmail/a@x.com", "exmail/ab@x.com"},
+		"a-b": {"exmail/a@x.com"},
 		"a_b": {"microsoft/a@x.com"},
-		"b":   {"google/a@x.com"},
+		"b":   {"exmail/a@x.com"},
 	}
 	want := map[string][]string{
-		"a":   {"google/a-b@x.com", "google/a.b@x.com", "google/a@x.com", "google/b@x.com", `google/o'brien!@x.com`, "google/" + strings.Repeat("z", 200) + "@x.com", "google2/a@x.com", "microsoft/b@x.com"},
-		"ab":  {"google/a@x.com", "google/ab@x.com"},
-		"a-b": {"google/a@x.com"},
+		"a":   {"exmail/a-b@x.com", "exmail/a.b@x.com", "exmail/a@x.com", "exmail/b@x.com", `exmail/o'brien!@x.com`, "exmail/" + strings.Repeat("z", 200) + "@x.com", "exmail2/a@x.com", "microsoft/b@x.com"},
+		"ab":  {"exmail/a@x.com", "exmail/ab@x.com"},
+		"a-b": {"exmail/a@x.com"},
 		"a_b": {"microsoft/a@x.com"},
-		"b":   {"google/a@x.com"},
+		"b":   {"exmail/a@x.com"},
 	}
 	for tenant, keys := range byTenant {
 		for i, pk := range keys {
@@ -306,12 +306,12 @@ func testGrantList(t *testing.T, s store.Store) {
 
 func testGrantDelete(t *testing.T, s store.Store) {
 	ctx := ctxFor(t)
-	g := grant("a", "google", "x@y.com")
+	g := grant("a", "exmail", "x@y.com")
 	k := g.GrantKey
 	checkIs(t, "DeleteGrant of a missing grant", s.DeleteGrant(ctx, k, 0), store.ErrNotFound)
 	checkIs(t, "DeleteGrant at version 1 of a missing grant", s.DeleteGrant(ctx, k, 1), store.ErrNotFound)
 
-	other := grant("ab", "google", "x@y.com") // same provider and account, tenant "a" + "b"
+	other := grant("ab", "exmail", "x@y.com") // same provider and account, tenant "a" + "b"
 	put(t, s, other, 1)
 	g1 := put(t, s, g, 1)
 	g2 := put(t, s, g1, 2)
@@ -353,7 +353,7 @@ const updateBudget = 3 * time.Second
 func testGrantConcurrentUpdates(t *testing.T, s store.Store) {
 	const writers, maxUpdates = 8, 10
 	ctx := ctxFor(t)
-	g := grant("acme", "google", "counter@example.com")
+	g := grant("acme", "exmail", "counter@example.com")
 	g.StatusReason = "0"
 	put(t, s, g, 1)
 
@@ -428,7 +428,7 @@ func testGrantConcurrentCreates(t *testing.T, s store.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			g := grant("acme", "google", "new@example.com")
+			g := grant("acme", "exmail", "new@example.com")
 			g.StatusReason = strconv.Itoa(w)
 			_, errs[w] = s.PutGrant(ctx, g)
 		}()
@@ -448,7 +448,7 @@ func testGrantConcurrentCreates(t *testing.T, s store.Store) {
 	if winner < 0 {
 		t.Fatal("no writer created the grant")
 	}
-	got := get(t, s, store.GrantKey{Tenant: "acme", Provider: "google", Account: "new@example.com"})
+	got := get(t, s, store.GrantKey{Tenant: "acme", Provider: "exmail", Account: "new@example.com"})
 	if got.Version != 1 || got.StatusReason != strconv.Itoa(winner) {
 		t.Errorf("stored: version %d, written by writer %s; want version 1 by writer %d", got.Version, got.StatusReason, winner)
 	}
