@@ -1,12 +1,14 @@
 package tools
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mailcal/mailcal/auth/grants"
+	"github.com/mailcal/mailcal/providers"
 )
 
 func mcpListTools() mcp.ListToolsRequest { return mcp.ListToolsRequest{} }
@@ -67,4 +69,50 @@ func TestCreateEvent(t *testing.T) {
 	// calendar.read alone cannot create: the answer names the missing access.
 	ro := newEnv(t, false, grantWith("calendar.read"))
 	wantError(t, ro.call(t, "create_event", map[string]any{"summary": "x", "start": "2026-11-24", "end": "2026-11-25"}), "calendar.write")
+}
+
+// TestListEventsZoneSaid: the header says the zone of the times, and when
+// the answer names none, that the times carry their offsets (never an
+// empty "times in").
+func TestListEventsZoneSaid(t *testing.T) {
+	e := newEnv(t, false, alice)
+	if text := wantOK(t, e.call(t, "list_events", nil)); !strings.Contains(text, "(times in Europe/Berlin)") {
+		t.Errorf("header: %q", text)
+	}
+	e.prov.noZone = true
+	text := wantOK(t, e.call(t, "list_events", nil))
+	if strings.Contains(text, "times in )") || !strings.Contains(text, "times with their UTC offsets") {
+		t.Errorf("header without a zone: %q", text)
+	}
+}
+
+// TestMessageTimesInOneZone: list_messages shows every date in one zone,
+// said once: UTC until a calendar answer named the account's zone, then
+// that zone.
+func TestMessageTimesInOneZone(t *testing.T) {
+	e := newEnv(t, false, alice)
+	paris := time.FixedZone("CET", 3600)
+	tokyo := time.FixedZone("JST", 9*3600)
+	e.prov.messages = []providers.Message{
+		{MessageSummary: providers.MessageSummary{ID: "m1", Subject: "a", Date: time.Date(2026, 11, 20, 9, 0, 0, 0, paris)}},
+		{MessageSummary: providers.MessageSummary{ID: "m2", Subject: "b", Date: time.Date(2026, 11, 20, 18, 30, 0, 0, tokyo)}},
+	}
+	text := wantOK(t, e.call(t, "list_messages", nil))
+	if !strings.Contains(text, "times in UTC") || !strings.Contains(text, "2026-11-20 08:00") || !strings.Contains(text, "2026-11-20 09:30") {
+		t.Errorf("before the zone is known: %q", text)
+	}
+	wantOK(t, e.call(t, "list_calendars", nil)) // the primary calendar is in Europe/Berlin
+	text = wantOK(t, e.call(t, "list_messages", nil))
+	if !strings.Contains(text, "times in Europe/Berlin") || !strings.Contains(text, "2026-11-20 09:00") || !strings.Contains(text, "2026-11-20 10:30") {
+		t.Errorf("once the zone is known: %q", text)
+	}
+}
+
+// TestInstructionsNameServedProviders: the server's instructions name the
+// products of the providers it serves, and no other.
+func TestInstructionsNameServedProviders(t *testing.T) {
+	got := instructions(testRegistry(t, nil))
+	if !strings.Contains(got, "Gmail, Google Calendar") || strings.Contains(got, "Outlook") {
+		t.Errorf("instructions: %q", got)
+	}
 }

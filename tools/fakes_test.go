@@ -60,6 +60,7 @@ type fakeProvider struct {
 	created  []providers.NewEvent
 	lastQ    providers.EventQuery
 	err      error // returned by every call when set
+	noZone   bool  // ListEvents names no time zone
 }
 
 // token is what a transport does first: get the access token (a token
@@ -177,7 +178,11 @@ func (c fakeCal) ListEvents(ctx context.Context, q providers.EventQuery) (provid
 	c.f.mu.Lock()
 	c.f.lastQ = q
 	c.f.mu.Unlock()
-	return providers.EventPage{Events: c.f.events, TimeZone: "Europe/Berlin"}, nil
+	zone := "Europe/Berlin"
+	if c.f.noZone {
+		zone = ""
+	}
+	return providers.EventPage{Events: c.f.events, TimeZone: zone}, nil
 }
 
 func (c fakeCal) CreateEvent(ctx context.Context, e providers.NewEvent) (providers.Event, error) {
