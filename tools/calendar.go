@@ -11,17 +11,6 @@ import (
 	"github.com/mailcal/mailcal/providers/mimemsg"
 )
 
-// withCalendar runs fn with the account's calendars (see withAPI).
-func (h *handlers) withCalendar(ctx context.Context, g grants.Grant, fn func(providers.Calendar) error) error {
-	return h.withAPI(ctx, g, func(api providers.API, src providers.TokenSource) error {
-		c, err := api.Calendar(src)
-		if err != nil {
-			return err
-		}
-		return fn(c)
-	})
-}
-
 // ---- list_events
 
 type eventsArgs struct {
@@ -62,11 +51,7 @@ func (h *handlers) listEvents() tool {
 			"Default window: now to 7 days ahead. Times are given in time_zone, else in the calendar's zone. Use list_calendars for other calendars' ids.",
 	}, func(ctx context.Context, g grants.Grant, a *eventsArgs) (ListEventsResult, string, error) {
 		q := a.q
-		var page providers.EventPage
-		err := h.withCalendar(ctx, g, func(c providers.Calendar) (err error) {
-			page, err = c.ListEvents(ctx, q)
-			return err
-		})
+		page, err := onCalendar(ctx, h, g, func(c providers.Calendar) (providers.EventPage, error) { return c.ListEvents(ctx, q) })
 		if err != nil {
 			return ListEventsResult{}, "", h.providerError(ctx, err, g, "listing events", "calendar "+q.CalendarID)
 		}
@@ -173,11 +158,7 @@ func (h *handlers) listCalendars() tool {
 		vars: map[string]string{"account_can": "read calendars"},
 		desc: "List the calendars an account can see, with their ids (for list_events and create_event), time zones and the account's access (owner, writer, reader).",
 	}, func(ctx context.Context, g grants.Grant, _ *calendarsArgs) (ListCalendarsResult, string, error) {
-		var cals []providers.CalendarInfo
-		err := h.withCalendar(ctx, g, func(c providers.Calendar) (err error) {
-			cals, err = c.ListCalendars(ctx)
-			return err
-		})
+		cals, err := onCalendar(ctx, h, g, func(c providers.Calendar) ([]providers.CalendarInfo, error) { return c.ListCalendars(ctx) })
 		if err != nil {
 			return ListCalendarsResult{}, "", h.providerError(ctx, err, g, "listing calendars", "")
 		}
@@ -237,11 +218,7 @@ func (h *handlers) createEvent() tool {
 			"All-day events: start and end as dates (2026-11-24), end exclusive (a one-day event ends the next day). Create only what the person asked for.",
 	}, func(ctx context.Context, g grants.Grant, a *createArgs) (CreateEventResult, string, error) {
 		ev := a.ev
-		var created providers.Event
-		err := h.withCalendar(ctx, g, func(c providers.Calendar) (err error) {
-			created, err = c.CreateEvent(ctx, ev)
-			return err
-		})
+		created, err := onCalendar(ctx, h, g, func(c providers.Calendar) (providers.Event, error) { return c.CreateEvent(ctx, ev) })
 		if err != nil {
 			return CreateEventResult{}, "", h.providerError(ctx, err, g, "creating the event", "calendar "+ev.CalendarID)
 		}

@@ -15,17 +15,6 @@ import (
 	"github.com/mailcal/mailcal/providers/mimemsg"
 )
 
-// withMail runs fn with the account's mailbox (see withAPI).
-func (h *handlers) withMail(ctx context.Context, g grants.Grant, fn func(providers.Mail) error) error {
-	return h.withAPI(ctx, g, func(api providers.API, src providers.TokenSource) error {
-		m, err := api.Mail(src, g.Account)
-		if err != nil {
-			return err
-		}
-		return fn(m)
-	})
-}
-
 // ---- send_email
 
 type attachmentArg struct {
@@ -80,11 +69,7 @@ func (h *handlers) sendEmail() tool {
 		if err := h.fitsProvider(g, msg); err != nil {
 			return SendResult{}, "", err
 		}
-		var sent providers.SentMessage
-		err := h.withMail(ctx, g, func(m providers.Mail) (err error) {
-			sent, err = m.Send(ctx, msg)
-			return err
-		})
+		sent, err := onMail(ctx, h, g, func(m providers.Mail) (providers.SentMessage, error) { return m.Send(ctx, msg) })
 		if err != nil {
 			return SendResult{}, "", h.providerError(ctx, err, g, "sending the message", "reply_to_message_id "+a.ReplyToMessageID)
 		}

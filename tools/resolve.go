@@ -155,3 +155,29 @@ func (h *handlers) withAPI(ctx context.Context, g grants.Grant, call func(provid
 	defer release()
 	return call(api, h.opts.Sources.Source(g.Tenant, g.Provider, g.Account))
 }
+
+// onMail runs fn with the account's mailbox (see withAPI).
+func onMail[T any](ctx context.Context, h *handlers, g grants.Grant, fn func(providers.Mail) (T, error)) (T, error) {
+	var out T
+	err := h.withAPI(ctx, g, func(api providers.API, src providers.TokenSource) error {
+		m, err := api.Mail(src, g.Account)
+		if err == nil {
+			out, err = fn(m)
+		}
+		return err
+	})
+	return out, err
+}
+
+// onCalendar runs fn with the account's calendars (see withAPI).
+func onCalendar[T any](ctx context.Context, h *handlers, g grants.Grant, fn func(providers.Calendar) (T, error)) (T, error) {
+	var out T
+	err := h.withAPI(ctx, g, func(api providers.API, src providers.TokenSource) error {
+		c, err := api.Calendar(src)
+		if err == nil {
+			out, err = fn(c)
+		}
+		return err
+	})
+	return out, err
+}

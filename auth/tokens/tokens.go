@@ -161,29 +161,22 @@ func New(cfg Config) *Manager {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: DefaultHTTPTimeout}
 	}
-	if cfg.Margin <= 0 {
-		cfg.Margin = DefaultMargin
-	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.RefreshTimeout <= 0 {
-		cfg.RefreshTimeout = DefaultRefreshTimeout
+	for _, d := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{
+		{&cfg.Margin, DefaultMargin}, {&cfg.RefreshTimeout, DefaultRefreshTimeout}, {&cfg.RetryBase, DefaultRetryBase},
+		{&cfg.ReauthRecheck, DefaultReauthRecheck}, {&cfg.FailureCooldown, DefaultFailureCooldown}, {&cfg.SourceTimeout, DefaultSourceTimeout},
+	} {
+		if *d.v <= 0 {
+			*d.v = d.def
+		}
 	}
 	if cfg.RetryAttempts <= 0 {
 		cfg.RetryAttempts = DefaultRetryAttempts
-	}
-	if cfg.RetryBase <= 0 {
-		cfg.RetryBase = DefaultRetryBase
-	}
-	if cfg.ReauthRecheck <= 0 {
-		cfg.ReauthRecheck = DefaultReauthRecheck
-	}
-	if cfg.FailureCooldown <= 0 {
-		cfg.FailureCooldown = DefaultFailureCooldown
-	}
-	if cfg.SourceTimeout <= 0 {
-		cfg.SourceTimeout = DefaultSourceTimeout
 	}
 	log := cfg.Logger
 	if log == nil {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/mailcal/mailcal/auth/store"
@@ -93,27 +92,7 @@ func (s *Store) ListFlowStates(ctx context.Context, tenant string) ([]store.Flow
 	if err := store.ValidTenant(tenant); err != nil {
 		return nil, err
 	}
-	keys, err := s.kv.List(ctx, flowTenantPrefix(tenant))
-	if err != nil {
-		return nil, err
-	}
-	out := make([]store.FlowState, 0, len(keys))
-	for _, k := range keys {
-		data, err := s.kv.Get(ctx, k)
-		var f store.FlowState
-		if err == nil {
-			f, err = decodeFlow(k, data)
-		}
-		if err != nil {
-			if skip(ctx, err) {
-				continue
-			}
-			return nil, err
-		}
-		out = append(out, f)
-	}
-	slices.SortFunc(out, func(a, b store.FlowState) int {
+	return listItems(ctx, s.kv, flowTenantPrefix(tenant), decodeFlow, func(a, b store.FlowState) int {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
 	})
-	return out, nil
 }

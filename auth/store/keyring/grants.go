@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/mailcal/mailcal/auth/store"
@@ -50,30 +49,10 @@ func (s *Store) ListGrants(ctx context.Context, tenant string) ([]store.Grant, e
 		return nil, err
 	}
 	// The trailing "/" keeps tenant "a" from seeing "ab"'s and "a-b"'s grants.
-	keys, err := s.kv.List(ctx, grantTenantPrefix(tenant))
-	if err != nil {
-		return nil, err
-	}
-	out := make([]store.Grant, 0, len(keys))
-	for _, k := range keys {
-		data, err := s.kv.Get(ctx, k)
-		var g store.Grant
-		if err == nil {
-			g, err = decodeGrant(k, data) // checks the item names a grant of tenant
-		}
-		if err != nil {
-			if skip(ctx, err) {
-				continue
-			}
-			return nil, err
-		}
-		out = append(out, g)
-	}
 	// Not the keys' order: accounts stored under their hash sort elsewhere.
-	slices.SortFunc(out, func(a, b store.Grant) int {
+	return listItems(ctx, s.kv, grantTenantPrefix(tenant), decodeGrant, func(a, b store.Grant) int {
 		return cmp.Or(strings.Compare(a.Provider, b.Provider), strings.Compare(a.Account, b.Account))
 	})
-	return out, nil
 }
 
 // PutGrant implements store.Grants. A grant whose item would not fit in a

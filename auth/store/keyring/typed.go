@@ -155,27 +155,7 @@ func (s *Store) GetTenant(ctx context.Context, name string) (store.Tenant, error
 // ListTenants implements store.Tenants. Items that cannot be trusted are
 // left out, with a warning in the log.
 func (s *Store) ListTenants(ctx context.Context) ([]store.Tenant, error) {
-	keys, err := s.kv.List(ctx, tenantPrefix)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]store.Tenant, 0, len(keys))
-	for _, k := range keys {
-		data, err := s.kv.Get(ctx, k)
-		var t store.Tenant
-		if err == nil {
-			t, err = decodeTenant(k, data)
-		}
-		if err != nil {
-			if skip(ctx, err) {
-				continue
-			}
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	slices.SortFunc(out, func(a, b store.Tenant) int { return strings.Compare(a.Name, b.Name) })
-	return out, nil
+	return listItems(ctx, s.kv, tenantPrefix, decodeTenant, func(a, b store.Tenant) int { return strings.Compare(a.Name, b.Name) })
 }
 
 // DeleteTenant implements store.Tenants. It deletes a damaged item too.
@@ -193,4 +173,31 @@ func (s *Store) DeleteTenant(ctx context.Context, name string) error {
 		return fmt.Errorf("tenant %s: %w", name, store.ErrNotFound)
 	}
 	return err
+}
+
+// listItems reads and decodes every item under prefix, sorted by less.
+// Items that cannot be trusted (damaged, or naming another key) are left
+// out with a warning in the log; other errors end the listing.
+func listItems[T any](ctx context.Context, kv KV, prefix string, decode func(key string, data []byte) (T, error), less func(a, b T) int) ([]T, error) {
+	keys, err := kv.List(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, 0, len(keys))
+	for _, k := range keys {
+		data, err := kv.Get(ctx, k)
+		var v T
+		if err == nil {
+			v, err = decode(k, data)
+		}
+		if err != nil {
+			if skip(ctx, err) {
+				continue
+			}
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	slices.SortFunc(out, less)
+	return out, nil
 }

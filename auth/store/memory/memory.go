@@ -39,18 +39,27 @@ func New() *Store {
 	}
 }
 
-// Backend returns "memory".
-func (s *Store) Backend() string { return "memory" }
-
-// CreateTenant implements store.Tenants.
-func (s *Store) CreateTenant(ctx context.Context, t store.Tenant) error {
-	if err := store.ValidTenant(t.Name); err != nil {
-		return err
+// lock refuses an invalid argument (valid is its check's result) and an
+// ended context, then takes the store's lock; the caller unlocks.
+func (s *Store) lock(ctx context.Context, valid error) error {
+	if valid != nil {
+		return valid
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	s.mu.Lock()
+	return nil
+}
+
+// Backend returns "memory".
+func (s *Store) Backend() string { return "memory" }
+
+// CreateTenant implements store.Tenants.
+func (s *Store) CreateTenant(ctx context.Context, t store.Tenant) error {
+	if err := s.lock(ctx, store.ValidTenant(t.Name)); err != nil {
+		return err
+	}
 	defer s.mu.Unlock()
 	if _, ok := s.tenants[t.Name]; ok {
 		return fmt.Errorf("tenant %s: %w", t.Name, store.ErrExists)
@@ -62,13 +71,9 @@ func (s *Store) CreateTenant(ctx context.Context, t store.Tenant) error {
 
 // GetTenant implements store.Tenants.
 func (s *Store) GetTenant(ctx context.Context, name string) (store.Tenant, error) {
-	if err := store.ValidTenant(name); err != nil {
+	if err := s.lock(ctx, store.ValidTenant(name)); err != nil {
 		return store.Tenant{}, err
 	}
-	if err := ctx.Err(); err != nil {
-		return store.Tenant{}, err
-	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, ok := s.tenants[name]
 	if !ok {
@@ -79,10 +84,9 @@ func (s *Store) GetTenant(ctx context.Context, name string) (store.Tenant, error
 
 // ListTenants implements store.Tenants.
 func (s *Store) ListTenants(ctx context.Context) ([]store.Tenant, error) {
-	if err := ctx.Err(); err != nil {
+	if err := s.lock(ctx, nil); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]store.Tenant, 0, len(s.tenants))
 	for _, t := range s.tenants {
@@ -94,13 +98,9 @@ func (s *Store) ListTenants(ctx context.Context) ([]store.Tenant, error) {
 
 // DeleteTenant implements store.Tenants.
 func (s *Store) DeleteTenant(ctx context.Context, name string) error {
-	if err := store.ValidTenant(name); err != nil {
+	if err := s.lock(ctx, store.ValidTenant(name)); err != nil {
 		return err
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.tenants[name]; !ok {
 		return fmt.Errorf("tenant %s: %w", name, store.ErrNotFound)
@@ -111,13 +111,9 @@ func (s *Store) DeleteTenant(ctx context.Context, name string) error {
 
 // GetGrant implements store.Grants.
 func (s *Store) GetGrant(ctx context.Context, k store.GrantKey) (store.Grant, error) {
-	if err := store.ValidGrantKey(k); err != nil {
+	if err := s.lock(ctx, store.ValidGrantKey(k)); err != nil {
 		return store.Grant{}, err
 	}
-	if err := ctx.Err(); err != nil {
-		return store.Grant{}, err
-	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
 	g, ok := s.grants[k]
 	if !ok {
@@ -128,13 +124,9 @@ func (s *Store) GetGrant(ctx context.Context, k store.GrantKey) (store.Grant, er
 
 // ListGrants implements store.Grants.
 func (s *Store) ListGrants(ctx context.Context, tenant string) ([]store.Grant, error) {
-	if err := store.ValidTenant(tenant); err != nil {
+	if err := s.lock(ctx, store.ValidTenant(tenant)); err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := []store.Grant{}
 	for k, g := range s.grants {
@@ -150,13 +142,9 @@ func (s *Store) ListGrants(ctx context.Context, tenant string) ([]store.Grant, e
 
 // PutGrant implements store.Grants.
 func (s *Store) PutGrant(ctx context.Context, g store.Grant) (int64, error) {
-	if err := store.ValidGrant(g); err != nil {
+	if err := s.lock(ctx, store.ValidGrant(g)); err != nil {
 		return 0, err
 	}
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
 	var stored int64
 	if old, ok := s.grants[g.GrantKey]; ok {
@@ -181,10 +169,9 @@ func (s *Store) DeleteGrant(ctx context.Context, k store.GrantKey, version int64
 	if version < 0 {
 		return fmt.Errorf("grant %s: negative version", k)
 	}
-	if err := ctx.Err(); err != nil {
+	if err := s.lock(ctx, nil); err != nil {
 		return err
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
 	g, ok := s.grants[k]
 	if !ok {
@@ -199,13 +186,9 @@ func (s *Store) DeleteGrant(ctx context.Context, k store.GrantKey, version int64
 
 // PutFlowState implements store.FlowStates.
 func (s *Store) PutFlowState(ctx context.Context, f store.FlowState) error {
-	if err := store.ValidFlowState(f); err != nil {
+	if err := s.lock(ctx, store.ValidFlowState(f)); err != nil {
 		return err
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.flows[f.ID]; ok {
 		return fmt.Errorf("flow state %s…: %w", f.ID[:8], store.ErrExists)
@@ -219,13 +202,9 @@ func (s *Store) PutFlowState(ctx context.Context, f store.FlowState) error {
 
 // TakeFlowState implements store.FlowStates.
 func (s *Store) TakeFlowState(ctx context.Context, id string) (store.FlowState, error) {
-	if err := store.ValidFlowID(id); err != nil {
+	if err := s.lock(ctx, store.ValidFlowID(id)); err != nil {
 		return store.FlowState{}, err
 	}
-	if err := ctx.Err(); err != nil {
-		return store.FlowState{}, err
-	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
 	f, ok := s.flows[id]
 	if !ok {
@@ -237,13 +216,9 @@ func (s *Store) TakeFlowState(ctx context.Context, id string) (store.FlowState, 
 
 // ListFlowStates implements store.FlowStates.
 func (s *Store) ListFlowStates(ctx context.Context, tenant string) ([]store.FlowState, error) {
-	if err := store.ValidTenant(tenant); err != nil {
+	if err := s.lock(ctx, store.ValidTenant(tenant)); err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := []store.FlowState{}
 	for _, f := range s.flows {
