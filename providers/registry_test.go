@@ -1,0 +1,83 @@
+package providers
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func testSpec(name string, aliases ...Alias) *Spec {
+	return &Spec{
+		Name: name, Title: strings.ToUpper(name[:1]) + name[1:], Products: name + " mail", Aliases: aliases,
+		Configure: func(get func(string) string) (Config, error) {
+			return Config{ClientID: get("MAILCAL_" + strings.ToUpper(name) + "_CLIENT_ID")}, nil
+		},
+		NewAPI:  func(Config, *http.Client) (API, error) { return nil, nil },
+		Scopes:  map[string][]string{MailRead: {name + ".read"}, MailSend: {name + ".send"}, MailModify: {name + ".modify"}},
+		Implies: map[string][]string{MailModify: {MailRead}},
+		Revoke:  func(context.Context, *http.Client, Config, string) error { return nil },
+		Limits:  Limits{MaxMessageBytes: 1 << 20, MaxRecipients: 10},
+	}
+}
+
+// TestRegistry: names and aliases resolve, with the alias's scope limit;
+// choices and help list them all; a name used twice is refused.
+func TestRegistry(t *testing.T) {
+	reg, err := NewRegistry([]*Spec{
+		testSpec("exmail", Alias{Name: "exonly", Scopes: []string{MailRead}, What: "reading only"}),
+		testSpec("other"),
+	}, func(k string) string { return map[string]string{"MAILCAL_EXMAIL_CLIENT_ID": "id"}[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, limit, err := reg.Resolve(" ExOnly ")
+	if err != nil || p.Name != "exmail" || strings.Join(limit, ",") != MailRead || p.Config.ClientID != "id" {
+		t.Fatalf("Resolve(exonly) = %v %v %v", p, limit, err)
+	}
+	if _, _, err := reg.Resolve("nope"); err == nil || !strings.Contains(err.Error(), "exmail, exonly or other") {
+		t.Fatalf("unknown name: %v", err)
+	}
+	if got := reg.Help(); got != "exmail (exmail mail), exonly (reading only), other (other mail)" {
+		t.Errorf("Help = %q", got)
+	}
+	if err := p.Configured(); err == nil || !strings.Contains(err.Error(), "Exmail") {
+		t.Errorf("a client without a secret: %v", err)
+	}
+	if got := p.Missing([]string{MailModify}, []string{MailRead, MailSend}); strings.Join(got, ",") != MailSend {
+		t.Errorf("Missing = %v: modify implies read only", got)
+	}
+	if got := p.GrantedScopes("openid exmail.read exmail.modify"); strings.Join(got, ",") != "mail.read,mail.modify" {
+		t.Errorf("GrantedScopes = %v", got)
+	}
+	if _, err := NewRegistry([]*Spec{testSpec("exmail"), testSpec("exmail")}, func(string) string { return "" }); err == nil {
+		t.Error("a name used twice was accepted")
+	}
+}
+
+// TestParseScopes: the defaults cover every tool served by default, or the
+// read ones for a read-only server, within an alias's limit.
+func TestParseScopes(t *testing.T) {
+	for _, c := range []struct {
+		list     string
+		limit    []string
+		readOnly bool
+		want     string
+	}{
+		{"", nil, false, "mail.read,mail.send,calendar.read,calendar.write"},
+		{"", nil, true, "mail.read,calendar.read"},
+		{"", []string{CalendarRead, CalendarWrite}, false, "calendar.read,calendar.write"},
+		{"", []string{MailRead, MailSend, MailModify}, true, "mail.read"},
+		{" calendar.read , mail.read,mail.read", nil, false, "mail.read,calendar.read"},
+	} {
+		got, err := ParseScopes(c.list, c.limit, c.readOnly)
+		if err != nil || strings.Join(got, ",") != c.want {
+			t.Errorf("ParseScopes(%q, %v, %v) = %v, %v; want %s", c.list, c.limit, c.readOnly, got, err, c.want)
+		}
+	}
+	for _, bad := range []string{"mail.write", ",", "calendar.read"} {
+		if _, err := ParseScopes(bad, []string{MailRead}, false); err == nil {
+			t.Errorf("ParseScopes(%q) within mail.read accepted", bad)
+		}
+	}
+}
