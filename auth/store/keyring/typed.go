@@ -75,10 +75,6 @@ func LazyStore(cfg Config, onOpen func(backend string)) *Store {
 // opened it.
 func (s *Store) Backend() string { return s.kv.Backend() }
 
-// KV returns the key-value layer under s, for the packages that still use
-// it. Writes through it bypass s's lock.
-func (s *Store) KV() KV { return s.kv }
-
 // lock takes s's lock, giving up when ctx ends.
 func (s *Store) lock(ctx context.Context) (unlock func(), err error) {
 	select {

@@ -63,9 +63,8 @@ func TestLazyStore(t *testing.T) {
 	if !slices.Equal(opened, []string{"file"}) || s.Backend() != "file" {
 		t.Errorf("onOpen calls %q, Backend %q; want one call with file", opened, s.Backend())
 	}
-	// KV is the layer under the store: the same items.
-	if keys, err := s.KV().List(ctx, "tenant/"); err != nil || len(keys) != 8 {
-		t.Errorf("KV().List = %q, %v", keys, err)
+	if ts, err := s.ListTenants(ctx); err != nil || len(ts) != 8 {
+		t.Errorf("ListTenants = %v, %v", ts, err)
 	}
 
 	// A failed open is returned by the call, and not cached.
