@@ -1,6 +1,6 @@
 //go:build unix
 
-package main
+package e2e
 
 // End-to-end tests of the mail and calendar tools: the real binary (built
 // with -race when the tests are) against googletest on loopback, with the
@@ -15,7 +15,7 @@ package main
 // then the read-only ones in parallel, then those that send mail and create
 // events. TestE2EToolsScopes (a calendar-only account) and
 // TestE2EToolsResilience (injected failures) have fakes of their own. Each
-// ends with the leak audit of e2e_oauth_test.go over every output.
+// ends with the leak audit of oauth_test.go over every output.
 
 import (
 	"bytes"

@@ -1,6 +1,6 @@
 //go:build unix
 
-package main
+package e2e
 
 // End-to-end tests of connecting Google accounts: the real binary (built with
 // -race when the tests are) against googletest on loopback, with the tokens

@@ -1,6 +1,6 @@
 //go:build unix
 
-package main
+package e2e
 
 // End-to-end tests: they build the real binary once and drive it as a
 // subprocess, over stdio and HTTP, with real MCP clients (mcp-go's client, the
@@ -12,7 +12,7 @@ package main
 // tests that need them are skipped, unless MAILCAL_E2E_REQUIRE=1 (set by
 // `make test`), which turns the skip into a failure.
 //
-// This file holds the shared helpers; the tests are in e2e_*_test.go.
+// This file holds the shared helpers; the tests are in the other files.
 
 import (
 	"bufio"
@@ -46,6 +46,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// mailcalPackage is the binary under test.
+const mailcalPackage = "github.com/mailcal/mailcal/cmd/mailcal"
+
 // built is the binary under test, built on first use by mailcalBinary.
 var built struct {
 	once sync.Once
@@ -73,7 +76,7 @@ func mailcalBinary(t *testing.T) string {
 		if raceEnabled {
 			args = append(args, "-race")
 		}
-		cmd := exec.Command("go", append(args, ".")...)
+		cmd := exec.Command("go", append(args, mailcalPackage)...)
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Run(); err != nil {
@@ -635,14 +638,14 @@ func checkAccounts(t *testing.T, who string, result any, tenantName string, want
 // npmTools locates the pinned npm clients.
 type npmTools struct {
 	dir       string // testdata/npm/node_modules
-	node22    string // a Node >= 22.19: see node22 in e2e_node_test.go
+	node22    string // a Node >= 22.19: see node22 in node_test.go
 	inspector string // the Inspector launcher script
 }
 
 func needNPM(t *testing.T) npmTools {
 	t.Helper()
 	mailcalBinary(t) // skip with -short before looking
-	root, err := filepath.Abs(filepath.Join("..", ".."))
+	root, err := moduleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -662,6 +665,25 @@ func needNPM(t *testing.T) npmTools {
 		}
 	}
 	return n
+}
+
+// moduleRoot is the folder of the go.mod above the working folder (the
+// package's folder while its tests run): testdata/npm is relative to it.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working folder")
+		}
+		dir = parent
+	}
 }
 
 func (n npmTools) conformance() string {
