@@ -10,5 +10,17 @@
 // `make test`), which turns the skip into a failure. With -short, every test
 // that needs the binary is skipped.
 //
-// The package has no code but its tests.
+// The package has no code but its tests. The helpers are provider-neutral:
+// the binary (main_test.go), an isolated keyring (keyring_test.go),
+// subprocesses and their logs (process_test.go, logsink_test.go), a serving
+// HTTP server (httpserver_test.go), MCP clients over stdio and HTTP
+// (clients_test.go), the wire format every client must see (wire_test.go),
+// the npm clients (npm_test.go, node_test.go), the leak audit
+// (leaks_test.go) and the harness that ties a keyring, the subprocesses and
+// the leak audit together for a fixture (harness_test.go). A provider's fake
+// comes in through its fixture: googleFixture (google_fixture_test.go, and
+// google_tools_fixture_test.go for the Gmail and Calendar fixtures) embeds
+// the harness next to googletest and holds what is Google's own: its scopes,
+// its authorization URLs and tokens, connecting an account through it. A
+// second provider's fixture would stand beside it the same way.
 package e2e

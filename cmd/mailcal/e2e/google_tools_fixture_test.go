@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -20,7 +19,7 @@ const ttAllScopes = "mail.read,mail.send,calendar.read,calendar.write"
 // ttEnv is one fake Google with alice's fixtures, one HTTP server, alice
 // connected to tenant "a", and an mcp-go streamable HTTP client.
 type ttEnv struct {
-	*oauthFixture
+	*googleFixture
 	f   *googletest.Fixtures
 	key string
 	s   *httpServer
@@ -29,12 +28,12 @@ type ttEnv struct {
 
 func newToolsEnv(t *testing.T, scopes string) *ttEnv {
 	t.Helper()
-	fx := newOAuthFixture(t, googletest.Options{})
+	fx := newGoogleFixture(t, googletest.Options{})
 	ttCheckDiscovery(t, fx.fg)
-	e := &ttEnv{oauthFixture: fx, f: fx.fg.LoadFixtures(oaAlice)}
+	e := &ttEnv{googleFixture: fx, f: fx.fg.LoadFixtures(alice)}
 	e.key = fx.addTenant(t, "a")
 	e.s = fx.startHTTP(t)
-	fx.connectHTTP(t, e.s, e.key, oaAlice, scopes)
+	fx.connectHTTP(t, e.s, e.key, alice, scopes)
 	e.c = mcpgoHTTP(t, e.s, "/mcp", "Authorization", "Bearer "+e.key, false)
 	return e
 }
@@ -58,51 +57,14 @@ func ttCheckDiscovery(t *testing.T, fg *googletest.Server) {
 	})
 }
 
-// ok calls a tool on c that must succeed, and decodes its structured content
-// into out (when not nil).
-func (fx *oauthFixture) ttOK(t *testing.T, c *mcpclient.Client, tool string, args map[string]any, out any) wireResult {
-	t.Helper()
-	r := fx.call(t, c, tool, args)
-	if r.IsError {
-		t.Fatalf("%s answered a tool error: %s", tool, r.text())
-	}
-	if len(r.StructuredContent) == 0 {
-		t.Fatalf("%s answered no structured content; text: %s", tool, r.text())
-	}
-	if out != nil {
-		if err := json.Unmarshal(r.StructuredContent, out); err != nil {
-			t.Fatalf("%s structured content does not parse: %v\n%s", tool, err, r.StructuredContent)
-		}
-	}
-	return r
-}
-
-// fails calls a tool on c that must answer a tool error (not a protocol
-// error) saying each of wants, and returns its text.
-func (fx *oauthFixture) ttFails(t *testing.T, c *mcpclient.Client, tool string, args map[string]any, wants ...string) string {
-	t.Helper()
-	r := fx.call(t, c, tool, args)
-	text := r.text()
-	if !r.IsError {
-		t.Errorf("%s succeeded, want a tool error saying %q: %s", tool, wants, tail(text, 500))
-		return text
-	}
-	for _, w := range wants {
-		if !strings.Contains(text, w) {
-			t.Errorf("%s: the error does not say %q: %s", tool, w, text)
-		}
-	}
-	return text
-}
-
 func (e *ttEnv) ok(t *testing.T, tool string, args map[string]any, out any) wireResult {
 	t.Helper()
-	return e.oauthFixture.ttOK(t, e.c, tool, args, out)
+	return e.googleFixture.callOK(t, e.c, tool, args, out)
 }
 
 func (e *ttEnv) fails(t *testing.T, tool string, args map[string]any, wants ...string) string {
 	t.Helper()
-	return e.oauthFixture.ttFails(t, e.c, tool, args, wants...)
+	return e.googleFixture.callFails(t, e.c, tool, args, wants...)
 }
 
 // ids maps fixture message keys to their ids, sorted.

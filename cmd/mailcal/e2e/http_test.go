@@ -23,7 +23,7 @@ func TestE2EHTTPClients(t *testing.T) {
 	t.Parallel()
 	k := newKeyring(t)
 	key := k.addTenant(t, "a")
-	k.seedGrant(t, "a", "alice@example.com")
+	seedGoogleGrant(t, k, "a", "alice@example.com")
 	s := startHTTP(t, k)
 	want := []string{"alice@example.com"}
 
@@ -193,7 +193,7 @@ func TestE2EHTTPIsolation(t *testing.T) {
 	t.Parallel()
 	k := newKeyring(t)
 	keyA, keyB := k.addTenant(t, "a"), k.addTenant(t, "b")
-	k.seedGrant(t, "a", "alice@example.com")
+	seedGoogleGrant(t, k, "a", "alice@example.com")
 	s := startHTTP(t, k)
 
 	for _, endpoint := range []string{"/mcp", "/sse"} {

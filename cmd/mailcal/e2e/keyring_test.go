@@ -101,12 +101,10 @@ func (k *testKeyring) addTenant(t *testing.T, name string) string {
 	return key
 }
 
-// seedGrant stores a connected account the way `connect` would, by opening
-// the same file keyring in this process.
-func (k *testKeyring) seedGrant(t *testing.T, tenantName, account string) {
+// grants opens the test's file keyring in this process, as mailcal does,
+// and returns its grants.
+func (k *testKeyring) grants(t *testing.T, ctx context.Context) *grants.Store {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	cfg, err := keyring.ConfigFromEnv(k.getenv)
 	if err != nil {
 		t.Fatal(err)
@@ -115,31 +113,25 @@ func (k *testKeyring) seedGrant(t *testing.T, tenantName, account string) {
 	if err != nil {
 		t.Fatalf("opening the test keyring: %v", err)
 	}
-	err = grants.New(s, grants.Plain).Put(ctx, grants.Grant{
-		Tenant: tenantName, Provider: "google", Account: account,
-		Scopes: []string{"mail.read"}, Status: grants.StatusActive,
-		ConnectedAt:  time.Date(2026, 11, 1, 9, 30, 0, 0, time.UTC),
-		RefreshToken: "1//seeded-refresh-token-" + randomHex(t, 8),
-	})
-	if err != nil {
+	return grants.New(s, grants.Plain)
+}
+
+// putGrant stores a connected account the way `connect` would.
+func (k *testKeyring) putGrant(t *testing.T, g grants.Grant) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := k.grants(t, ctx).Put(ctx, g); err != nil {
 		t.Fatalf("seeding a grant: %v", err)
 	}
 }
 
-// storedGrant reads a grant from the test's keyring, as seedGrant writes one.
-func storedGrant(t *testing.T, k *testKeyring, tenantName, account string) grants.Grant {
+// grant reads a connected account from the keyring, as putGrant writes one.
+func (k *testKeyring) grant(t *testing.T, tenantName, provider, account string) grants.Grant {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cfg, err := keyring.ConfigFromEnv(k.getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := keyring.OpenStore(ctx, cfg)
-	if err != nil {
-		t.Fatalf("opening the test keyring: %v", err)
-	}
-	g, err := grants.New(s, grants.Plain).Get(ctx, tenantName, "google", account)
+	g, err := k.grants(t, ctx).Get(ctx, tenantName, provider, account)
 	if err != nil {
 		t.Fatalf("reading the grant of %s/%s: %v", tenantName, account, err)
 	}

@@ -18,7 +18,7 @@ import (
 	"testing"
 )
 
-type oauthLeaks struct {
+type leakAudit struct {
 	mu      sync.Mutex
 	sources []leakSource
 	secrets []string
@@ -29,17 +29,17 @@ type leakSource struct {
 	text func() string
 }
 
-func (l *oauthLeaks) watch(name string, text func() string) {
+func (l *leakAudit) watch(name string, text func() string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.sources = append(l.sources, leakSource{name, text})
 }
 
-func (l *oauthLeaks) record(name, text string) {
+func (l *leakAudit) record(name, text string) {
 	l.watch(name, func() string { return text })
 }
 
-func (l *oauthLeaks) secret(s string) {
+func (l *leakAudit) secret(s string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if s != "" {
@@ -47,14 +47,15 @@ func (l *oauthLeaks) secret(s string) {
 	}
 }
 
-// check fails the test for every source that holds a secret.
-func (l *oauthLeaks) check(t *testing.T, more []string) {
+// check fails the test for every source that holds a secret, the fake's
+// (more) included, and when the fake (fakeName) reports none.
+func (l *leakAudit) check(t *testing.T, fakeName string, more []string) {
 	t.Helper()
 	l.mu.Lock()
 	sources, secrets := slices.Clone(l.sources), append(slices.Clone(l.secrets), more...)
 	l.mu.Unlock()
 	if len(more) == 0 {
-		t.Errorf("leak check: googletest reports no secret at all (not even its client secret)")
+		t.Errorf("leak check: %s reports no secret at all (not even its client secret)", fakeName)
 	}
 	for _, leak := range findLeaks(sources, secrets) {
 		t.Errorf("secret leaked: %s", leak)

@@ -21,7 +21,7 @@ import (
 // flow of the right tenant still completes.
 func TestE2EOAuthBadStates(t *testing.T) {
 	t.Parallel()
-	fx := newOAuthFixture(t, googletest.Options{})
+	fx := newGoogleFixture(t, googletest.Options{})
 	keyA, keyB := fx.addTenant(t, "a"), fx.addTenant(t, "b")
 	s := fx.startHTTP(t)
 	connectPath := "/api/integrations/google/connect"
@@ -41,10 +41,10 @@ func TestE2EOAuthBadStates(t *testing.T) {
 		if n := fx.exchanges(); n != wantExchanges {
 			t.Errorf("%s: %d code exchanges at Google, want %d", who, n, wantExchanges)
 		}
-		if got := oaAccounts(fx.integrations(t, s, keyA)); !slices.Equal(got, wantA) {
+		if got := integrationAccounts(fx.integrations(t, s, keyA)); !slices.Equal(got, wantA) {
 			t.Errorf("%s: tenant a's accounts %v, want %v", who, got, wantA)
 		}
-		if got := oaAccounts(fx.integrations(t, s, keyB)); len(got) != 0 {
+		if got := integrationAccounts(fx.integrations(t, s, keyB)); len(got) != 0 {
 			t.Errorf("%s: tenant b's accounts %v, want none", who, got)
 		}
 	}
@@ -77,10 +77,10 @@ func TestE2EOAuthBadStates(t *testing.T) {
 
 	// a's browser comes back: connected to a, not b.
 	r = fx.browse(t, locA.String())
-	if r.status != http.StatusOK || !strings.Contains(string(r.body), oaAlice+" is connected") {
+	if r.status != http.StatusOK || !strings.Contains(string(r.body), alice+" is connected") {
 		t.Fatalf("a's callback after the bad attempts: %d %s", r.status, r.body)
 	}
-	wantExchanges, wantA = 1, []string{oaAlice}
+	wantExchanges, wantA = 1, []string{alice}
 	nothingChanged("a's own callback")
 
 	// The same callback again (a reload, or a replay): an error page, and
@@ -89,14 +89,14 @@ func TestE2EOAuthBadStates(t *testing.T) {
 	checkJSONError(t, "reused state on connect", post(keyA, connectBody(codeA, flowA.State)), http.StatusBadRequest, "invalid_state")
 	nothingChanged("reused state")
 	c := mcpgoHTTP(t, s, "/mcp", "Authorization", "Bearer "+keyA, false)
-	fx.checkOK(t, "alice after the replays", c, oaAlice)
+	fx.checkOK(t, "alice after the replays", c, alice)
 
 	// A bad code on connect: refused as invalid_code, and the state is used
 	// up. Then a code swapped between two flows: PKCE makes Google refuse
 	// it, and the flow it belongs to still completes.
-	flowP := fx.authorize(t, s, keyA, "google", url.Values{"login_hint": {oaBob}})
-	flowQ := fx.authorize(t, s, keyA, "google", url.Values{"login_hint": {oaBob}})
-	flowR := fx.authorize(t, s, keyA, "google", url.Values{"login_hint": {oaBob}})
+	flowP := fx.authorize(t, s, keyA, "google", url.Values{"login_hint": {bob}})
+	flowQ := fx.authorize(t, s, keyA, "google", url.Values{"login_hint": {bob}})
+	flowR := fx.authorize(t, s, keyA, "google", url.Values{"login_hint": {bob}})
 	locP, locQ := fx.approve(t, flowP.URL), fx.approve(t, flowQ.URL)
 	checkJSONError(t, "connect with a made-up code", post(keyA, connectBody("4/0Anot-a-code", flowR.State)), http.StatusBadRequest, "invalid_code")
 	wantExchanges++
@@ -106,10 +106,10 @@ func TestE2EOAuthBadStates(t *testing.T) {
 	wantExchanges++
 	nothingChanged("swapped code")
 	r = fx.browse(t, locP.String())
-	if r.status != http.StatusOK || !strings.Contains(string(r.body), oaBob+" is connected") {
+	if r.status != http.StatusOK || !strings.Contains(string(r.body), bob+" is connected") {
 		t.Fatalf("P's own callback after its code was tried with Q's state: %d %s", r.status, r.body)
 	}
-	wantExchanges, wantA = wantExchanges+1, []string{oaAlice, oaBob}
+	wantExchanges, wantA = wantExchanges+1, []string{alice, bob}
 	nothingChanged("P's own callback")
 
 	// The person refuses: the page says so, and the state is used up.
@@ -124,7 +124,7 @@ func TestE2EOAuthBadStates(t *testing.T) {
 	nothingChanged("access_denied")
 
 	// Malformed connect requests: 400 naming the problem, nothing else.
-	flowM := fx.authorize(t, s, keyA, "google", url.Values{"login_hint": {oaBob}})
+	flowM := fx.authorize(t, s, keyA, "google", url.Values{"login_hint": {bob}})
 	locM := fx.approve(t, flowM.URL)
 	codeM := locM.Query().Get("code")
 	for _, tc := range []struct {
@@ -166,7 +166,7 @@ func TestE2EOAuthBadStates(t *testing.T) {
 	// A code that expired at Google (the person took over 10 minutes to
 	// come back; mailcal's own 10-minute state expiry is unit-tested in
 	// auth/oauth: the server's clock cannot be moved from here).
-	flowE := fx.authorize(t, s, keyA, "google", url.Values{"login_hint": {oaBob}})
+	flowE := fx.authorize(t, s, keyA, "google", url.Values{"login_hint": {bob}})
 	locE := fx.approve(t, flowE.URL)
 	fx.fg.Advance(11 * time.Minute)
 	r = fx.browse(t, locE.String())

@@ -28,10 +28,10 @@ func TestE2EOAuthCLIConnect(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			fx := newOAuthFixture(t, googletest.Options{})
+			fx := newGoogleFixture(t, googletest.Options{})
 			start := time.Now()
 			c := fx.cli(t, fx.env(), paste, "connect", "google", "--no-browser", "--tenant", "t1", "--scopes", "mail.read,calendar.read")
-			authURL := c.waitStderr(t, 30*time.Second, oaAuthURLRE)[1]
+			authURL := c.waitStderr(t, 30*time.Second, googleAuthURLRE)[1]
 			q := fx.checkAuthURL(t, authURL, "http://127.0.0.1:", "mail.read", "calendar.read")
 			redirect, _ := url.Parse(q.Get("redirect_uri"))
 			if redirect == nil || redirect.Port() == "" || redirect.Port() == "0" {
@@ -49,8 +49,8 @@ func TestE2EOAuthCLIConnect(t *testing.T) {
 				}
 			} else {
 				r := fx.browse(t, loc.String())
-				if r.status != http.StatusOK || !strings.Contains(string(r.body), oaAlice) {
-					t.Errorf("the loopback callback answered %d %s, want a page naming %s", r.status, r.body, oaAlice)
+				if r.status != http.StatusOK || !strings.Contains(string(r.body), alice) {
+					t.Errorf("the loopback callback answered %d %s, want a page naming %s", r.status, r.body, alice)
 				}
 			}
 			if code := c.wait(t, 30*time.Second); code != 0 {
@@ -59,10 +59,10 @@ func TestE2EOAuthCLIConnect(t *testing.T) {
 			if c.stdin != nil {
 				c.stdin.Close()
 			}
-			if got := c.stdout.String(); got != oaAlice+"\n" {
+			if got := c.stdout.String(); got != alice+"\n" {
 				t.Errorf("mailcal connect printed %q on stdout, want only the account", got)
 			}
-			if !strings.Contains(c.stderr.String(), "Connected "+oaAlice) {
+			if !strings.Contains(c.stderr.String(), "Connected "+alice) {
 				t.Errorf("stderr does not say the account is connected:\n%s", tail(c.stderr.String(), 2000))
 			}
 			if n := fx.exchanges(); n != 1 {
@@ -84,34 +84,34 @@ func TestE2EOAuthCLIConnect(t *testing.T) {
 				t.Fatalf("mailcal accounts --tenant t1 --json = %s, want one account", out)
 			}
 			a := list.Accounts[0]
-			if a.Account != oaAlice || a.Provider != "google" || a.Status != "active" || strings.Join(a.Scopes, ",") != "mail.read,calendar.read" {
-				t.Errorf("account %+v, want %s google active with mail.read,calendar.read", a, oaAlice)
+			if a.Account != alice || a.Provider != "google" || a.Status != "active" || strings.Join(a.Scopes, ",") != "mail.read,calendar.read" {
+				t.Errorf("account %+v, want %s google active with mail.read,calendar.read", a, alice)
 			}
 			checkConnectedAt(t, "mailcal accounts", a.ConnectedAt, start)
 			// The default tenant has nothing.
-			if out, _, _ := fx.run(t, "accounts", "--json"); strings.Contains(out, oaAlice) {
+			if out, _, _ := fx.run(t, "accounts", "--json"); strings.Contains(out, alice) {
 				t.Errorf("the default tenant lists t1's account: %s", out)
 			}
 			// The stored grant holds the refresh token Google issued.
-			if g, rts := storedGrant(t, fx.k, "t1", oaAlice), fx.refreshTokens(); len(rts) != 1 || g.RefreshToken != rts[0] {
+			if g, rts := fx.storedGrant(t, "t1", alice), fx.refreshTokens(); len(rts) != 1 || g.RefreshToken != rts[0] {
 				t.Errorf("the keyring does not hold the refresh token googletest issued (%d issued)", len(rts))
 			}
 
 			if paste {
 				return
 			}
-			_, errOut, code = fx.run(t, "disconnect", "google", oaAlice, "--tenant", "t1")
+			_, errOut, code = fx.run(t, "disconnect", "google", alice, "--tenant", "t1")
 			if code != 0 || !strings.Contains(errOut, "revoked") {
 				t.Errorf("mailcal disconnect exited %d: %s", code, errOut)
 			}
 			if n := fx.fg.RevokeRequests(); n != 1 {
 				t.Errorf("%d revocation requests, want 1", n)
 			}
-			if g := fx.fg.Granted(oaAlice); len(g) != 0 {
+			if g := fx.fg.Granted(alice); len(g) != 0 {
 				t.Errorf("alice still grants %v at Google after disconnect", g)
 			}
 			out, _, _ = fx.run(t, "accounts", "--tenant", "t1", "--json")
-			if strings.Contains(out, oaAlice) {
+			if strings.Contains(out, alice) {
 				t.Errorf("mailcal accounts after disconnect: %s", out)
 			}
 		})
@@ -122,7 +122,7 @@ func TestE2EOAuthCLIConnect(t *testing.T) {
 // and says how to create one.
 func TestE2EOAuthNoClient(t *testing.T) {
 	t.Parallel()
-	fx := newOAuthFixture(t, googletest.Options{})
+	fx := newGoogleFixture(t, googletest.Options{})
 	for _, tc := range []struct {
 		name string
 		env  []string

@@ -19,7 +19,7 @@ import (
 // connect with a code, list and disconnect, each refused without the key.
 func TestE2EOAuthHTTPFlow(t *testing.T) {
 	t.Parallel()
-	fx := newOAuthFixture(t, googletest.Options{})
+	fx := newGoogleFixture(t, googletest.Options{})
 	key := fx.addTenant(t, "a")
 	s := fx.startHTTP(t)
 	start := time.Now()
@@ -34,15 +34,15 @@ func TestE2EOAuthHTTPFlow(t *testing.T) {
 		t.Fatalf("googletest sent the browser to %s, want %s/oauth/callback", got, s.base)
 	}
 	r := fx.browse(t, loc.String())
-	if r.status != http.StatusOK || !strings.Contains(string(r.body), oaAlice+" is connected") ||
+	if r.status != http.StatusOK || !strings.Contains(string(r.body), alice+" is connected") ||
 		!strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
-		t.Errorf("the callback answered %d %q %s, want an HTML page naming %s", r.status, r.header.Get("Content-Type"), r.body, oaAlice)
+		t.Errorf("the callback answered %d %q %s, want an HTML page naming %s", r.status, r.header.Get("Content-Type"), r.body, alice)
 	}
 	list := fx.integrations(t, s, key)
 	if len(list) != 1 {
 		t.Fatalf("integrations %+v, want alice only", list)
 	}
-	if i := list[0]; i.Account != oaAlice || i.Provider != "google" || i.Status != "active" || !i.Connected ||
+	if i := list[0]; i.Account != alice || i.Provider != "google" || i.Status != "active" || !i.Connected ||
 		strings.Join(i.Scopes, ",") != "mail.read,mail.send,calendar.read,calendar.write" {
 		t.Errorf("integration %+v, want alice google active with the default scopes", i)
 	}
@@ -50,9 +50,9 @@ func TestE2EOAuthHTTPFlow(t *testing.T) {
 
 	// A calendar connection asks Google for calendar scopes only; the
 	// front end completes it with the code itself.
-	cal := fx.authorize(t, s, key, "calendar", url.Values{"login_hint": {oaBob}})
+	cal := fx.authorize(t, s, key, "calendar", url.Values{"login_hint": {bob}})
 	calQuery := fx.checkAuthURL(t, cal.URL, s.base, "calendar.read", "calendar.write")
-	if strings.Contains(calQuery.Get("scope"), "gmail") || calQuery.Get("login_hint") != oaBob {
+	if strings.Contains(calQuery.Get("scope"), "gmail") || calQuery.Get("login_hint") != bob {
 		t.Errorf("calendar authorization: scope %q, login_hint %q; want no mail scope and bob", calQuery.Get("scope"), calQuery.Get("login_hint"))
 	}
 	calLoc := fx.approve(t, cal.URL)
@@ -65,11 +65,11 @@ func TestE2EOAuthHTTPFlow(t *testing.T) {
 		Scopes  []string `json:"scopes"`
 	}
 	if err := json.Unmarshal(r.body, &connected); err != nil || r.status != http.StatusOK || !connected.Success ||
-		connected.Status != "connected" || connected.Account != oaBob {
-		t.Fatalf("POST connect: %d %s, want {success:true, status:connected, account:%s}", r.status, r.body, oaBob)
+		connected.Status != "connected" || connected.Account != bob {
+		t.Fatalf("POST connect: %d %s, want {success:true, status:connected, account:%s}", r.status, r.body, bob)
 	}
 	list = fx.integrations(t, s, key)
-	if got := oaAccounts(list); strings.Join(got, ",") != oaAlice+","+oaBob {
+	if got := integrationAccounts(list); strings.Join(got, ",") != alice+","+bob {
 		t.Fatalf("integrations %v, want alice and bob", got)
 	}
 	if strings.Join(list[1].Scopes, ",") != "calendar.read,calendar.write" || list[1].Status != "active" {
@@ -82,7 +82,7 @@ func TestE2EOAuthHTTPFlow(t *testing.T) {
 		{"GET", "/api/integrations", ""},
 		{"GET", "/api/integrations/google/authorize", ""},
 		{"POST", "/api/integrations/google/connect", body},
-		{"DELETE", "/api/integrations/google/" + oaAlice, ""},
+		{"DELETE", "/api/integrations/google/" + alice, ""},
 	}
 	for _, req := range requests {
 		for _, h := range [][]string{nil, {"Authorization", "Bearer " + wrong}, {"X-API-Key", wrong}} {
@@ -97,12 +97,12 @@ func TestE2EOAuthHTTPFlow(t *testing.T) {
 	if n := fx.fg.RevokeRequests(); n != 0 {
 		t.Errorf("%d revocations after unauthenticated requests", n)
 	}
-	if got := oaAccounts(fx.integrations(t, s, key)); len(got) != 2 {
+	if got := integrationAccounts(fx.integrations(t, s, key)); len(got) != 2 {
 		t.Errorf("integrations after unauthenticated requests: %v", got)
 	}
 
 	// Disconnect: revoked at Google, then gone.
-	for i, account := range []string{oaAlice, oaBob} {
+	for i, account := range []string{alice, bob} {
 		r = fx.do(t, s, "DELETE", "/api/integrations/google/"+account, nil, "Authorization", "Bearer "+key)
 		var del struct {
 			Success bool `json:"success"`
@@ -121,5 +121,5 @@ func TestE2EOAuthHTTPFlow(t *testing.T) {
 		t.Errorf("integrations after disconnecting both: %+v", got)
 	}
 	checkJSONError(t, "DELETE a disconnected account",
-		fx.do(t, s, "DELETE", "/api/integrations/google/"+oaAlice, nil, "X-API-Key", key), http.StatusNotFound, "not_found")
+		fx.do(t, s, "DELETE", "/api/integrations/google/"+alice, nil, "X-API-Key", key), http.StatusNotFound, "not_found")
 }

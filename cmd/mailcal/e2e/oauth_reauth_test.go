@@ -17,14 +17,14 @@ import (
 // Google again.
 func TestE2EOAuthInvalidGrant(t *testing.T) {
 	t.Parallel()
-	fx := newOAuthFixture(t, googletest.Options{})
+	fx := newGoogleFixture(t, googletest.Options{})
 	key := fx.addTenant(t, "a")
 	s := fx.startHTTP(t)
-	fx.connectHTTP(t, s, key, oaAlice, "mail.read")
+	fx.connectHTTP(t, s, key, alice, "mail.read")
 	c := mcpgoHTTP(t, s, "/mcp", "Authorization", "Bearer "+key, false)
-	fx.checkOK(t, "before the revocation", c, oaAlice)
+	fx.checkOK(t, "before the revocation", c, alice)
 
-	fx.fg.RevokeUser(oaAlice)
+	fx.fg.RevokeUser(alice)
 	fx.fg.ExpireAccessTokens()
 	checkReauth := func(who string, r wireResult) {
 		t.Helper()
@@ -32,7 +32,7 @@ func TestE2EOAuthInvalidGrant(t *testing.T) {
 		if !r.IsError {
 			t.Fatalf("%s: check_account succeeded with a revoked grant: %s", who, text)
 		}
-		for _, want := range []string{oaAlice, "needs to be reconnected", "invalid_grant", "expired or revoked"} {
+		for _, want := range []string{alice, "needs to be reconnected", "invalid_grant", "expired or revoked"} {
 			if !strings.Contains(text, want) {
 				t.Errorf("%s: the error does not say %q: %s", who, want, text)
 			}
@@ -49,8 +49,8 @@ func TestE2EOAuthInvalidGrant(t *testing.T) {
 			return
 		}
 		q := fx.checkAuthURL(t, m, s.base, "mail.read")
-		if q.Get("login_hint") != oaAlice {
-			t.Errorf("%s: the reconnect URL's login_hint is %q, want %s", who, q.Get("login_hint"), oaAlice)
+		if q.Get("login_hint") != alice {
+			t.Errorf("%s: the reconnect URL's login_hint is %q, want %s", who, q.Get("login_hint"), alice)
 		}
 	}
 	checkReauth("first call after the revocation", fx.call(t, c, "check_account", nil))
@@ -58,7 +58,7 @@ func TestE2EOAuthInvalidGrant(t *testing.T) {
 	if refreshes != 2 {
 		t.Errorf("%d refreshes, want 2 (the first call, then the one refused)", refreshes)
 	}
-	if a := fx.accountStatuses(t, c)[oaAlice]; a.Status != "needs_reauth" {
+	if a := fx.accountStatuses(t, c)[alice]; a.Status != "needs_reauth" {
 		t.Errorf("list_accounts shows alice %+v, want needs_reauth", a)
 	}
 	if list := fx.integrations(t, s, key); len(list) != 1 || list[0].Status != "needs_reauth" || list[0].Connected {
@@ -67,16 +67,16 @@ func TestE2EOAuthInvalidGrant(t *testing.T) {
 
 	// No retry storm: 20 more calls, no token request.
 	for i := range 20 {
-		checkReauth(fmt.Sprintf("call %d", i+2), fx.call(t, c, "check_account", map[string]any{"account": oaAlice}))
+		checkReauth(fmt.Sprintf("call %d", i+2), fx.call(t, c, "check_account", map[string]any{"account": alice}))
 	}
 	if n := fx.refreshes(); n != refreshes {
 		t.Errorf("%d token requests for 20 calls on a dead grant, want none", n-refreshes)
 	}
 	// The person can still reconnect (the calls' URLs did not use up the
 	// tenant's pending flows), and the account works again.
-	fx.connectHTTP(t, s, key, oaAlice, "mail.read")
-	fx.checkOK(t, "after reconnecting", c, oaAlice)
-	if a := fx.accountStatuses(t, c)[oaAlice]; a.Status != "active" {
+	fx.connectHTTP(t, s, key, alice, "mail.read")
+	fx.checkOK(t, "after reconnecting", c, alice)
+	if a := fx.accountStatuses(t, c)[alice]; a.Status != "active" {
 		t.Errorf("list_accounts after reconnecting: %+v, want active", a)
 	}
 }
@@ -85,11 +85,11 @@ func TestE2EOAuthInvalidGrant(t *testing.T) {
 // grant needs_reauth without any tool call.
 func TestE2EOAuthHealthCheck(t *testing.T) {
 	t.Parallel()
-	fx := newOAuthFixture(t, googletest.Options{}, "MAILCAL_HEALTH_INTERVAL=2s")
+	fx := newGoogleFixture(t, googletest.Options{}, "MAILCAL_HEALTH_INTERVAL=2s")
 	key := fx.addTenant(t, "a")
 	s := fx.startHTTP(t)
-	fx.connectHTTP(t, s, key, oaAlice, "")
-	fx.fg.RevokeUser(oaAlice)
+	fx.connectHTTP(t, s, key, alice, "")
+	fx.fg.RevokeUser(alice)
 	revoked := time.Now()
 	for {
 		list := fx.integrations(t, s, key)

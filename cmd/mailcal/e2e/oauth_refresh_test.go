@@ -19,29 +19,29 @@ import (
 // refreshed once, silently, and cached tokens cause no request.
 func TestE2EOAuthRefresh(t *testing.T) {
 	t.Parallel()
-	fx := newOAuthFixture(t, googletest.Options{})
+	fx := newGoogleFixture(t, googletest.Options{})
 	key := fx.addTenant(t, "a")
 	s := fx.startHTTP(t)
-	fx.connectHTTP(t, s, key, oaAlice, "")
+	fx.connectHTTP(t, s, key, alice, "")
 	c := mcpgoHTTP(t, s, "/mcp", "Authorization", "Bearer "+key, false)
 
 	// The first call has no access token yet: one refresh.
-	fx.checkOK(t, "first check", c, oaAlice)
+	fx.checkOK(t, "first check", c, alice)
 	if n := fx.refreshes(); n != 1 {
 		t.Fatalf("%d refreshes after the first call, want 1", n)
 	}
-	fx.checkOK(t, "cached", c, oaAlice)
+	fx.checkOK(t, "cached", c, alice)
 	if n := fx.refreshes(); n != 1 {
 		t.Errorf("%d refreshes after a call with a valid cached token, want still 1", n)
 	}
 	// Google expires the token: the call gets a 401, refreshes once and
 	// succeeds.
 	fx.fg.ExpireAccessTokens()
-	fx.checkOK(t, "after expiry", c, oaAlice)
+	fx.checkOK(t, "after expiry", c, alice)
 	if n := fx.refreshes(); n != 2 {
 		t.Errorf("%d refreshes after the token expired, want 2", n)
 	}
-	fx.checkOK(t, "after the refresh", c, oaAlice)
+	fx.checkOK(t, "after the refresh", c, alice)
 	if n := fx.refreshes(); n != 2 {
 		t.Errorf("%d refreshes after a call with the refreshed token, want still 2", n)
 	}
@@ -51,17 +51,17 @@ func TestE2EOAuthRefresh(t *testing.T) {
 // when the server stops, and the next server goes on with it.
 func TestE2EOAuthRotationRestart(t *testing.T) {
 	t.Parallel()
-	fx := newOAuthFixture(t, googletest.Options{RotateRefreshTokens: true})
+	fx := newGoogleFixture(t, googletest.Options{RotateRefreshTokens: true})
 	key := fx.addTenant(t, "a")
 	s1 := fx.startHTTP(t)
-	fx.connectHTTP(t, s1, key, oaAlice, "")
+	fx.connectHTTP(t, s1, key, alice, "")
 	rts := fx.refreshTokens()
-	if len(rts) != 1 || storedGrant(t, fx.k, "a", oaAlice).RefreshToken != rts[0] {
+	if len(rts) != 1 || fx.storedGrant(t, "a", alice).RefreshToken != rts[0] {
 		t.Fatalf("after connecting: %d refresh tokens issued, the keyring should hold the first", len(rts))
 	}
 
 	c1 := mcpgoHTTP(t, s1, "/mcp", "Authorization", "Bearer "+key, false)
-	fx.checkOK(t, "first server", c1, oaAlice)
+	fx.checkOK(t, "first server", c1, alice)
 	if rts = fx.refreshTokens(); len(rts) != 2 || fx.refreshes() != 1 {
 		t.Fatalf("after the first check: %d refresh tokens issued and %d refreshes, want 2 and 1", len(rts), fx.refreshes())
 	}
@@ -69,19 +69,19 @@ func TestE2EOAuthRotationRestart(t *testing.T) {
 	if code := s1.waitExit(t, 20*time.Second); code != 0 {
 		t.Fatalf("the first server exited %d after SIGTERM", code)
 	}
-	if g := storedGrant(t, fx.k, "a", oaAlice); g.RefreshToken != rts[1] {
+	if g := fx.storedGrant(t, "a", alice); g.RefreshToken != rts[1] {
 		t.Fatalf("after the restart the keyring holds refresh token #%d of %d, want the rotated one (#2)",
 			slices.Index(rts, g.RefreshToken)+1, len(rts))
 	}
 
 	s2 := fx.startHTTP(t)
 	c2 := mcpgoHTTP(t, s2, "/mcp", "Authorization", "Bearer "+key, false)
-	fx.checkOK(t, "second server", c2, oaAlice)
+	fx.checkOK(t, "second server", c2, alice)
 	rts = fx.refreshTokens()
 	if len(rts) != 3 || fx.refreshes() != 2 {
 		t.Fatalf("after the second check: %d refresh tokens issued and %d refreshes, want 3 and 2", len(rts), fx.refreshes())
 	}
-	if g := storedGrant(t, fx.k, "a", oaAlice); g.RefreshToken != rts[2] || g.Status != "active" {
+	if g := fx.storedGrant(t, "a", alice); g.RefreshToken != rts[2] || g.Status != "active" {
 		t.Errorf("the keyring holds refresh token #%d (status %s), want the newest (#3), active", slices.Index(rts, g.RefreshToken)+1, g.Status)
 	}
 }
@@ -136,17 +136,17 @@ const concurrentCalls = 100
 // concurrentSetup connects alice on a server whose Google issues access
 // tokens living ttl, makes one call (whose refresh caches a token) and
 // returns 4 streamable HTTP clients.
-func concurrentSetup(t *testing.T, ttl time.Duration) (*oauthFixture, *httpServer, []*mcpclient.Client) {
+func concurrentSetup(t *testing.T, ttl time.Duration) (*googleFixture, *httpServer, []*mcpclient.Client) {
 	t.Helper()
-	fx := newOAuthFixture(t, googletest.Options{AccessTokenTTL: ttl})
+	fx := newGoogleFixture(t, googletest.Options{AccessTokenTTL: ttl})
 	key := fx.addTenant(t, "a")
 	s := fx.startHTTP(t)
-	fx.connectHTTP(t, s, key, oaAlice, "")
+	fx.connectHTTP(t, s, key, alice, "")
 	clients := make([]*mcpclient.Client, 4)
 	for i := range clients {
 		clients[i] = mcpgoHTTP(t, s, "/mcp", "Authorization", "Bearer "+key, false)
 	}
-	fx.checkOK(t, "first check", clients[0], oaAlice)
+	fx.checkOK(t, "first check", clients[0], alice)
 	if n := fx.refreshes(); n != 1 {
 		t.Fatalf("%d refreshes after the first call, want 1", n)
 	}
@@ -155,7 +155,7 @@ func concurrentSetup(t *testing.T, ttl time.Duration) (*oauthFixture, *httpServe
 
 // concurrentChecks makes concurrentCalls check_account calls at once over
 // the clients; all must succeed.
-func (fx *oauthFixture) concurrentChecks(t *testing.T, s *httpServer, clients []*mcpclient.Client) time.Duration {
+func (fx *googleFixture) concurrentChecks(t *testing.T, s *httpServer, clients []*mcpclient.Client) time.Duration {
 	t.Helper()
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -166,7 +166,7 @@ func (fx *oauthFixture) concurrentChecks(t *testing.T, s *httpServer, clients []
 			defer wg.Done()
 			r, err := fx.callTool(clients[i%len(clients)], "check_account", nil)
 			if err == nil {
-				err = checkAccountOK(r, oaAlice)
+				err = checkAccountOK(r, alice)
 			}
 			if err != nil {
 				errs <- fmt.Errorf("call %d: %w", i, err)

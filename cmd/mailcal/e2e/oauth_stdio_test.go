@@ -17,7 +17,7 @@ import (
 // the connection.
 func TestE2EOAuthStdioConnectAccount(t *testing.T) {
 	t.Parallel()
-	fx := newOAuthFixture(t, googletest.Options{})
+	fx := newGoogleFixture(t, googletest.Options{})
 	c := fx.stdio(t)
 	if got := fx.accountStatuses(t, c); len(got) != 0 {
 		t.Fatalf("accounts before connecting: %v", got)
@@ -45,14 +45,14 @@ func TestE2EOAuthStdioConnectAccount(t *testing.T) {
 		t.Fatalf("googletest sent the browser to %s, want %s", loc.Host, redirect.Host)
 	}
 	page := fx.browse(t, loc.String())
-	if page.status != http.StatusOK || !strings.Contains(string(page.body), oaAlice+" is connected") {
+	if page.status != http.StatusOK || !strings.Contains(string(page.body), alice+" is connected") {
 		t.Fatalf("the loopback callback answered %d %s", page.status, page.body)
 	}
 	got := fx.accountStatuses(t, c)
-	if a, ok := got[oaAlice]; !ok || len(got) != 1 || a.Status != "active" || strings.Join(a.Scopes, ",") != "mail.read,calendar.read" {
+	if a, ok := got[alice]; !ok || len(got) != 1 || a.Status != "active" || strings.Join(a.Scopes, ",") != "mail.read,calendar.read" {
 		t.Fatalf("list_accounts after connecting: %+v, want alice active with mail.read,calendar.read", got)
 	}
-	fx.checkOK(t, "stdio", c, oaAlice)
+	fx.checkOK(t, "stdio", c, alice)
 	if n := fx.refreshes(); n != 1 {
 		t.Errorf("%d refreshes, want 1", n)
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"os/exec"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -108,5 +109,48 @@ func (p *proc) signal(t *testing.T, sig syscall.Signal) {
 	t.Helper()
 	if err := p.cmd.Process.Signal(sig); err != nil {
 		t.Fatalf("signalling mailcal serve: %v", err)
+	}
+}
+
+// oauthCLI is a running mailcal command other than serve.
+type oauthCLI struct {
+	name           string
+	cmd            *exec.Cmd
+	stdout, stderr *logSink
+	stdin          io.WriteCloser // nil unless asked for
+	done           chan struct{}
+	err            error
+}
+
+// wait returns the command's exit code, failing the test if it runs longer
+// than d.
+func (c *oauthCLI) wait(t *testing.T, d time.Duration) int {
+	t.Helper()
+	select {
+	case <-c.done:
+	case <-time.After(d):
+		t.Fatalf("%s still running %s later; stderr:\n%s", c.name, d, tail(c.stderr.String(), 4000))
+	}
+	return exitCode(t, c.name, c.err)
+}
+
+// waitStderr waits until the command's stderr matches re and returns the
+// submatches.
+func (c *oauthCLI) waitStderr(t *testing.T, d time.Duration, re *regexp.Regexp) []string {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		if m := re.FindStringSubmatch(c.stderr.String()); m != nil {
+			return m
+		}
+		select {
+		case <-c.done:
+			t.Fatalf("%s exited before printing %s; stderr:\n%s", c.name, re, tail(c.stderr.String(), 4000))
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s printed nothing matching %s within %s; stderr:\n%s", c.name, re, d, tail(c.stderr.String(), 4000))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

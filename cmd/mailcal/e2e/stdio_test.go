@@ -24,7 +24,7 @@ func stdioKeyrings(t *testing.T) []struct {
 	want []string
 } {
 	fresh, seeded := newKeyring(t), newKeyring(t)
-	seeded.seedGrant(t, "default", "alice@example.com")
+	seedGoogleGrant(t, seeded, "default", "alice@example.com")
 	return []struct {
 		name string
 		k    *testKeyring
@@ -109,7 +109,7 @@ func TestE2EStdioInspector(t *testing.T) {
 func TestE2EStdioRawProtocol(t *testing.T) {
 	t.Parallel()
 	k := newKeyring(t)
-	k.seedGrant(t, "default", "alice@example.com")
+	seedGoogleGrant(t, k, "default", "alice@example.com")
 	stdinR, stdinW, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)

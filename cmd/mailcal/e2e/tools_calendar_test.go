@@ -36,7 +36,7 @@ func (e *ttEnv) testListEvents(t *testing.T) {
 	t.Parallel()
 	// Default: now to 7 days ahead, in the calendar's zone.
 	l := e.events(t, nil)
-	if l.TimeZone != "Europe/Berlin" || l.CalendarID != "primary" || l.Account != oaAlice {
+	if l.TimeZone != "Europe/Berlin" || l.CalendarID != "primary" || l.Account != alice {
 		t.Errorf("default list_events: time_zone %q calendar_id %q account %q", l.TimeZone, l.CalendarID, l.Account)
 	}
 	now := time.Now()
@@ -76,7 +76,7 @@ func (e *ttEnv) testListEvents(t *testing.T) {
 	l = e.events(t, win)
 	review := l.one(t, "Project Phoenix review")
 	ttCheckTime(t, "review start", review.Start, e.at(1, 14, 0, ttBerlin), ttBerlin)
-	if review.Location != "Room 4.12" || len(review.Attendees) != 4 || !strings.Contains(review.Description, "2. Risks") || !strings.Contains(review.Organizer, oaAlice) {
+	if review.Location != "Room 4.12" || len(review.Attendees) != 4 || !strings.Contains(review.Description, "2. Risks") || !strings.Contains(review.Organizer, alice) {
 		t.Errorf("review %+v", review)
 	}
 	for _, ev := range l.Events {
@@ -235,11 +235,11 @@ func (e *ttEnv) testListCalendars(t *testing.T) {
 	}
 	r := e.ok(t, "list_calendars", nil, &l)
 	want := []ttCalendar{
-		{ID: oaAlice, Summary: oaAlice, Primary: true, TimeZone: "Europe/Berlin", AccessRole: "owner"},
+		{ID: alice, Summary: alice, Primary: true, TimeZone: "Europe/Berlin", AccessRole: "owner"},
 		{ID: googletest.FixtureTeamCalendar, Summary: "Team", TimeZone: "America/New_York", AccessRole: "writer"},
 		{ID: googletest.FixtureHolidayCalendar, Summary: "Holidays in Germany", TimeZone: "Europe/Berlin", AccessRole: "reader"},
 	}
-	if !reflect.DeepEqual(l.Calendars, want) || l.Account != oaAlice {
+	if !reflect.DeepEqual(l.Calendars, want) || l.Account != alice {
 		t.Errorf("list_calendars: %+v, want %+v", l.Calendars, want)
 	}
 	for _, c := range want {
@@ -272,7 +272,7 @@ func (e *ttEnv) testCreateEvent(t *testing.T) {
 	}
 	find := func(cal, summary string) googletest.Event {
 		t.Helper()
-		for _, ev := range e.fg.Events(oaAlice, cal) {
+		for _, ev := range e.fg.Events(alice, cal) {
 			if ev.Summary == summary {
 				return ev
 			}
@@ -315,10 +315,10 @@ func (e *ttEnv) testCreateEvent(t *testing.T) {
 	}
 
 	// A calendar the account may only read.
-	n := len(e.fg.Events(oaAlice, googletest.FixtureHolidayCalendar))
+	n := len(e.fg.Events(alice, googletest.FixtureHolidayCalendar))
 	e.fails(t, "create_event", map[string]any{"calendar_id": googletest.FixtureHolidayCalendar, "summary": "Mine", "start": e.date(30), "end": e.date(31)},
 		"refused access", "writer access")
-	if len(e.fg.Events(oaAlice, googletest.FixtureHolidayCalendar)) != n {
+	if len(e.fg.Events(alice, googletest.FixtureHolidayCalendar)) != n {
 		t.Errorf("an event was created in the read-only calendar")
 	}
 }

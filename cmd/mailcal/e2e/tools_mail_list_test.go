@@ -90,8 +90,8 @@ func (e *ttEnv) testListRows(t *testing.T) {
 	if got := e.keysOf(l.ids()); !slices.Equal(got, want) {
 		t.Errorf("list_messages max_results 100: %v, want %v", got, want)
 	}
-	if l.Account != oaAlice {
-		t.Errorf("account %q, want %s", l.Account, oaAlice)
+	if l.Account != alice {
+		t.Errorf("account %q, want %s", l.Account, alice)
 	}
 	rows := map[string]ttRow{}
 	var prev time.Time
@@ -111,7 +111,7 @@ func (e *ttEnv) testListRows(t *testing.T) {
 		}
 	}
 	report := rows["report"]
-	if report.From != "Dave Davis <dave@example.com>" || !strings.Contains(report.To, oaAlice) || report.Subject != "Q3 report draft" ||
+	if report.From != "Dave Davis <dave@example.com>" || !strings.Contains(report.To, alice) || report.Subject != "Q3 report draft" ||
 		!report.Unread || !report.HasAttachments || !strings.Contains(report.Snippet, "Q3 report") ||
 		!slices.Contains(report.Labels, "UNREAD") || !slices.Contains(report.Labels, "IMPORTANT") {
 		t.Errorf("report row %+v", report)

@@ -16,7 +16,7 @@ func (e *ttEnv) testGetBodies(t *testing.T) {
 		t.Helper()
 		var m ttMessage
 		r := e.ok(t, "get_message", map[string]any{"id": e.f.Messages[key]}, &m)
-		if m.ID != e.f.Messages[key] || m.Account != oaAlice || m.Attachments == nil || m.Labels == nil {
+		if m.ID != e.f.Messages[key] || m.Account != alice || m.Attachments == nil || m.Labels == nil {
 			t.Errorf("%s: id %q account %q attachments %v labels %v", key, m.ID, m.Account, m.Attachments, m.Labels)
 		}
 		return m, r.text()

@@ -41,7 +41,7 @@ type ttPart struct {
 // mime/multipart.
 func (e *ttEnv) lastSent(t *testing.T, wantCount int) ttSentMsg {
 	t.Helper()
-	sent := e.fg.SentMessages(oaAlice)
+	sent := e.fg.SentMessages(alice)
 	if len(sent) != wantCount {
 		t.Fatalf("alice has sent %d messages, want %d", len(sent), wantCount)
 	}
@@ -176,7 +176,7 @@ func quotedPrintableReader(b []byte) io.Reader {
 // testSendNew: a new message with cc, bcc, a non-ASCII subject, an HTML
 // alternative and attachments, parsed back from what reached Gmail.
 func (e *ttEnv) testSendNew(t *testing.T) {
-	before := len(e.fg.SentMessages(oaAlice))
+	before := len(e.fg.SentMessages(alice))
 	pdf := make([]byte, 7000)
 	rand.Read(pdf)
 	subject := "Grüße aus Berlin – Angebot 2027 ✓ (Entwurf)"
@@ -195,7 +195,7 @@ func (e *ttEnv) testSendNew(t *testing.T) {
 			map[string]any{"filename": "notes.txt", "content_base64": base64.StdEncoding.EncodeToString([]byte("line one\nline two\n"))},
 		},
 	}, &res)
-	if res.ID == "" || res.ThreadID == "" || res.Account != oaAlice || !strings.Contains(r.text(), res.ID) {
+	if res.ID == "" || res.ThreadID == "" || res.Account != alice || !strings.Contains(r.text(), res.ID) {
 		t.Errorf("send_email result %+v, text %q", res, r.text())
 	}
 	s := e.lastSent(t, before+1)
@@ -210,7 +210,7 @@ func (e *ttEnv) testSendNew(t *testing.T) {
 		name string
 		want []string
 	}{
-		{"From", []string{"<" + oaAlice + ">"}},
+		{"From", []string{"<" + alice + ">"}},
 		{"To", []string{`"Bob Builder" <bob@example.com>`}},
 		{"Cc", []string{`"Carol Chen" <carol@example.com>`, "<dave@example.com>"}},
 		{"Bcc", []string{`=?utf-8?q?Zo=C3=AB_Secret?= <zoe@example.org>`}},
@@ -272,7 +272,7 @@ func (e *ttEnv) testSendNew(t *testing.T) {
 // testSendReply: replies are threaded, with In-Reply-To, References and
 // one "Re:".
 func (e *ttEnv) testSendReply(t *testing.T) {
-	before := len(e.fg.SentMessages(oaAlice))
+	before := len(e.fg.SentMessages(alice))
 	for i, c := range []struct {
 		key, subject     string
 		wantSubject      string
@@ -331,7 +331,7 @@ func (e *ttEnv) testSendReply(t *testing.T) {
 	// A reply to a message that does not exist: not found, nothing sent.
 	e.fails(t, "send_email", map[string]any{"to": []string{googletest.FixtureBob}, "body": "x", "reply_to_message_id": "0123456789abcdef"},
 		"not found", "0123456789abcdef")
-	if n := len(e.fg.SentMessages(oaAlice)); n != before+3 {
+	if n := len(e.fg.SentMessages(alice)); n != before+3 {
 		t.Errorf("%d messages sent, want %d", n, before+3)
 	}
 }
@@ -339,7 +339,7 @@ func (e *ttEnv) testSendReply(t *testing.T) {
 // testSendInjection: CR and LF in any header-bound field are refused naming
 // the field, and nothing reaches Gmail.
 func (e *ttEnv) testSendInjection(t *testing.T) {
-	sentBefore := len(e.fg.SentMessages(oaAlice))
+	sentBefore := len(e.fg.SentMessages(alice))
 	sendReqs := func() int {
 		return e.fg.APIRequests("/gmail/v1/users/me/messages/send") + e.fg.APIRequests("/upload/")
 	}
@@ -365,17 +365,17 @@ func (e *ttEnv) testSendInjection(t *testing.T) {
 		{base(map[string]any{"attachments": []any{map[string]any{"filename": "a.txt\r\nBcc: " + evil, "content_base64": "aGk="}}}), "attachments[0].filename"},
 		{base(map[string]any{"attachments": []any{map[string]any{"filename": "a.txt", "content_base64": "aGk=", "mime_type": "text/plain\r\nBcc: " + evil}}}), "attachments[0].mime_type"},
 		{base(map[string]any{"reply_to_message_id": e.f.Messages["welcome"] + "\r\nBcc: " + evil}), "reply_to_message_id"},
-		{base(map[string]any{"account": oaAlice + "\r\nBcc: " + evil}), "account"},
+		{base(map[string]any{"account": alice + "\r\nBcc: " + evil}), "account"},
 	} {
 		e.fails(t, "send_email", c.args, "invalid argument "+c.field)
 	}
-	if n := len(e.fg.SentMessages(oaAlice)); n != sentBefore {
+	if n := len(e.fg.SentMessages(alice)); n != sentBefore {
 		t.Errorf("%d messages sent by the injection attempts", n-sentBefore)
 	}
 	if n := sendReqs(); n != reqsBefore {
 		t.Errorf("%d send requests reached Gmail for the injection attempts", n-reqsBefore)
 	}
-	for _, raw := range e.fg.SentMessages(oaAlice) {
+	for _, raw := range e.fg.SentMessages(alice) {
 		if bytes.Contains(raw, []byte(evil)) || bytes.Contains(raw, []byte("X-Injected")) {
 			t.Errorf("a sent message holds the injected text:\n%s", raw)
 		}

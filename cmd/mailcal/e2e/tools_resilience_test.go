@@ -61,7 +61,7 @@ func TestE2EToolsResilience(t *testing.T) {
 	// Rate limited beyond the budget: says how long to wait.
 	fg.ResetAPIStats()
 	fg.FailAPI("/calendar/", 1000, 429, "rateLimitExceeded", 40*time.Second)
-	e.fails(t, "list_calendars", nil, "Google is rate-limiting "+oaAlice, "wait 40s")
+	e.fails(t, "list_calendars", nil, "Google is rate-limiting "+alice, "wait 40s")
 	// The outage ends; the server kept serving.
 	fg.ResetAPIStats()
 	e.ok(t, "list_messages", map[string]any{"max_results": 2}, &l)
@@ -69,17 +69,17 @@ func TestE2EToolsResilience(t *testing.T) {
 
 	// 503 on send: not retried (it may have been sent), and said so.
 	fg.ResetAPIStats()
-	sent := len(fg.SentMessages(oaAlice))
+	sent := len(fg.SentMessages(alice))
 	fg.FailAPI(listPath+"/send", 1, 503, "backendError", 0)
 	send := map[string]any{"to": []string{googletest.FixtureBob}, "subject": "Status", "body": "All good."}
 	e.fails(t, "send_email", send, "may have been sent", "Sent folder", "before sending it again")
-	if n := fg.APIRequests(listPath + "/send"); n != 1 || len(fg.SentMessages(oaAlice)) != sent {
+	if n := fg.APIRequests(listPath + "/send"); n != 1 || len(fg.SentMessages(alice)) != sent {
 		t.Errorf("a send answered 503 was tried %d times (want 1)", n)
 	}
 	// 429 on send: not processed, so retried.
 	fg.FailAPI(listPath+"/send", 1, 429, "rateLimitExceeded", time.Second)
 	e.ok(t, "send_email", send, nil)
-	if n := len(fg.SentMessages(oaAlice)); n != sent+1 {
+	if n := len(fg.SentMessages(alice)); n != sent+1 {
 		t.Errorf("after a 429 on send: %d messages sent, want 1", n-sent)
 	}
 	// 5xx on create_event: not retried either.

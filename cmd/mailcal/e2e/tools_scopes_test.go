@@ -19,13 +19,13 @@ import (
 func TestE2EToolsScopes(t *testing.T) {
 	t.Parallel()
 	const carol = googletest.FixtureCarol
-	fx := newOAuthFixture(t, googletest.Options{})
+	fx := newGoogleFixture(t, googletest.Options{})
 	ttCheckDiscovery(t, fx.fg)
 	fx.fg.AddUser(carol)
 	fx.fg.LoadFixtures(carol)
 
 	cli := fx.cli(t, fx.env(), false, "connect", "google", "--no-browser", "--tenant", "cal", "--scopes", "calendar.read", "--login-hint", carol)
-	authURL := cli.waitStderr(t, 30*time.Second, oaAuthURLRE)[1]
+	authURL := cli.waitStderr(t, 30*time.Second, googleAuthURLRE)[1]
 	fx.checkAuthURL(t, authURL, "http://127.0.0.1:", "calendar.read")
 	if r := fx.browse(t, fx.approve(t, authURL).String()); r.status != 200 {
 		t.Fatalf("the loopback callback answered %d %s", r.status, r.body)
@@ -39,7 +39,7 @@ func TestE2EToolsScopes(t *testing.T) {
 		Account   string       `json:"account"`
 		Calendars []ttCalendar `json:"calendars"`
 	}
-	fx.ttOK(t, c, "list_calendars", nil, &cals)
+	fx.callOK(t, c, "list_calendars", nil, &cals)
 	if cals.Account != carol || len(cals.Calendars) != 3 {
 		t.Errorf("list_calendars of carol: %+v", cals)
 	}
@@ -52,12 +52,12 @@ func TestE2EToolsScopes(t *testing.T) {
 		args    map[string]any
 		missing string
 	}{
-		{"send_email", map[string]any{"to": []string{oaAlice}, "subject": "Hi", "body": "Hello"}, "mail.send"},
+		{"send_email", map[string]any{"to": []string{alice}, "subject": "Hi", "body": "Hello"}, "mail.send"},
 		{"list_messages", nil, "mail.read"},
 		{"get_message", map[string]any{"id": "0123456789abcdef"}, "mail.read"},
 		{"create_event", map[string]any{"summary": "x", "start": "2030-01-10", "end": "2030-01-11"}, "calendar.write"},
 	} {
-		text := fx.ttFails(t, c, c2.tool, c2.args, carol, c2.missing, "calendar.read", "reconnect")
+		text := fx.callFails(t, c, c2.tool, c2.args, carol, c2.missing, "calendar.read", "reconnect")
 		u := urlRE.FindString(text)
 		if u == "" {
 			t.Errorf("%s: the error gives no reconnect URL: %s", c2.tool, text)
@@ -95,9 +95,9 @@ func TestE2EToolsScopes(t *testing.T) {
 		t.Errorf("carol after reconnecting: %+v, want active with calendar.read,mail.send", got)
 	}
 	var res ttSent
-	fx.ttOK(t, c, "send_email", map[string]any{"to": []string{oaAlice}, "subject": "Hi", "body": "Hello"}, &res)
+	fx.callOK(t, c, "send_email", map[string]any{"to": []string{alice}, "subject": "Hi", "body": "Hello"}, &res)
 	if sent := fx.fg.SentMessages(carol); len(sent) != 1 || res.Account != carol {
 		t.Errorf("after reconnecting: %d sent, result %+v", len(sent), res)
 	}
-	fx.ttFails(t, c, "list_messages", nil, "mail.read")
+	fx.callFails(t, c, "list_messages", nil, "mail.read")
 }

@@ -43,7 +43,7 @@ func (e *ttEnv) testBadInput(t *testing.T) {
 		{"list_messages", map[string]any{"page_token": "a b"}, []string{"page_token", "spaces"}},
 		{"list_messages", map[string]any{"label": "INBOX\nBcc: x"}, []string{"label", "one line"}},
 		{"list_messages", map[string]any{"maxResults": 5}, []string{"maxResults", "unknown argument"}},
-		{"list_messages", map[string]any{"account": "nobody@example.com"}, []string{"nobody@example.com", "not connected", oaAlice}},
+		{"list_messages", map[string]any{"account": "nobody@example.com"}, []string{"nobody@example.com", "not connected", alice}},
 		{"get_message", map[string]any{}, []string{"id", "required"}},
 		{"get_message", map[string]any{"id": "18c0ffee", "max_body_chars": 5}, []string{"max_body_chars", "between 100 and 100000"}},
 		{"get_message", map[string]any{"id": "18c0ffee", "body_offset": -1}, []string{"body_offset"}},
