@@ -92,37 +92,16 @@ func (h *harness) startHTTP(t *testing.T, args ...string) *httpServer {
 
 // cli starts `mailcal ARGS` with env; with pipeStdin its stdin is a pipe
 // the test writes to, else empty.
-func (h *harness) cli(t *testing.T, env []string, pipeStdin bool, args ...string) *oauthCLI {
+func (h *harness) cli(t *testing.T, env []string, pipeStdin bool, args ...string) *proc {
 	t.Helper()
-	c := &oauthCLI{
-		name:   "mailcal " + strings.Join(args, " "),
-		cmd:    command(context.Background(), mailcalBinary(t), args...),
-		stdout: &logSink{}, stderr: &logSink{}, done: make(chan struct{}),
-	}
-	c.cmd.Env, c.cmd.Dir = env, h.k.home
-	c.cmd.Stdout, c.cmd.Stderr = c.stdout, c.stderr
+	c := newProc(t, env, h.k.home, args...)
 	if pipeStdin {
-		w, err := c.cmd.StdinPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.stdin = w
+		c.stdinPipe(t)
 	}
 	n := h.procs.Add(1)
 	h.leaks.watch(fmt.Sprintf("%s (#%d) stdout", c.name, n), c.stdout.String)
-	h.leaks.watch(fmt.Sprintf("%s (#%d) stderr", c.name, n), c.stderr.String)
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		c.err = c.cmd.Wait()
-		close(c.done)
-	}()
-	t.Cleanup(func() {
-		_ = c.cmd.Process.Kill()
-		<-c.done
-		checkStderr(t, c.name, c.stderr)
-	})
+	h.leaks.watch(fmt.Sprintf("%s (#%d) stderr", c.name, n), c.logs.String)
+	c.start(t)
 	return c
 }
 
@@ -130,8 +109,8 @@ func (h *harness) cli(t *testing.T, env []string, pipeStdin bool, args ...string
 func (h *harness) run(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	c := h.cli(t, h.env(), false, args...)
-	code = c.wait(t, 60*time.Second)
-	return c.stdout.String(), c.stderr.String(), code
+	code = c.waitExit(t, 60*time.Second)
+	return c.stdout.String(), c.logs.String(), code
 }
 
 // stdio starts `mailcal serve ARGS` under mcp-go's stdio client with the

@@ -53,8 +53,8 @@ func TestE2EOAuthCLIConnect(t *testing.T) {
 					t.Errorf("the loopback callback answered %d %s, want a page naming %s", r.status, r.body, alice)
 				}
 			}
-			if code := c.wait(t, 30*time.Second); code != 0 {
-				t.Fatalf("mailcal connect exited %d; stderr:\n%s", code, tail(c.stderr.String(), 4000))
+			if code := c.waitExit(t, 30*time.Second); code != 0 {
+				t.Fatalf("mailcal connect exited %d; stderr:\n%s", code, tail(c.logs.String(), 4000))
 			}
 			if c.stdin != nil {
 				c.stdin.Close()
@@ -62,8 +62,8 @@ func TestE2EOAuthCLIConnect(t *testing.T) {
 			if got := c.stdout.String(); got != alice+"\n" {
 				t.Errorf("mailcal connect printed %q on stdout, want only the account", got)
 			}
-			if !strings.Contains(c.stderr.String(), "Connected "+alice) {
-				t.Errorf("stderr does not say the account is connected:\n%s", tail(c.stderr.String(), 2000))
+			if !strings.Contains(c.logs.String(), "Connected "+alice) {
+				t.Errorf("stderr does not say the account is connected:\n%s", tail(c.logs.String(), 2000))
 			}
 			if n := fx.exchanges(); n != 1 {
 				t.Errorf("%d code exchanges, want 1", n)
@@ -131,8 +131,8 @@ func TestE2EOAuthNoClient(t *testing.T) {
 		{"no secret", []string{"MAILCAL_GOOGLE_CLIENT_ID=" + googletest.DefaultClientID}},
 	} {
 		c := fx.cli(t, fx.k.env(tc.env...), false, "connect", "google", "--no-browser")
-		code := c.wait(t, 30*time.Second)
-		errOut := c.stderr.String()
+		code := c.waitExit(t, 30*time.Second)
+		errOut := c.logs.String()
 		if code == 0 {
 			t.Errorf("%s: mailcal connect exited 0", tc.name)
 		}

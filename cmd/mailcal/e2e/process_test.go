@@ -36,13 +36,64 @@ func checkStderr(t *testing.T, name string, logs *logSink) {
 	}
 }
 
-// proc is a `mailcal serve` subprocess that the test started itself.
+// proc is a mailcal subprocess that the test started itself: serve, or
+// another command.
 type proc struct {
+	name   string // "mailcal serve", "mailcal connect google …"
 	cmd    *exec.Cmd
-	logs   *logSink
-	stdout *logSink
-	done   chan struct{} // closed once the process has exited
-	err    error         // Wait's answer, set before done is closed
+	logs   *logSink       // stderr: serve's logs, the other commands' messages
+	stdout *logSink       // stdout
+	stdin  io.WriteCloser // a pipe to stdin, when the caller asked for one
+	done   chan struct{}  // closed once the process has exited
+	err    error          // Wait's answer, set before done is closed
+}
+
+// newProc prepares `mailcal ARGS` with this environment and working folder;
+// start runs it.
+func newProc(t *testing.T, env []string, dir string, args ...string) *proc {
+	t.Helper()
+	p := &proc{
+		name:   "mailcal " + strings.Join(args, " "),
+		cmd:    command(context.Background(), mailcalBinary(t), args...),
+		logs:   &logSink{},
+		stdout: &logSink{},
+		done:   make(chan struct{}),
+	}
+	p.cmd.Env, p.cmd.Dir = env, dir
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.logs
+	return p
+}
+
+// stdinPipe gives the process a pipe to write its stdin to (p.stdin).
+func (p *proc) stdinPipe(t *testing.T) {
+	t.Helper()
+	w, err := p.cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.stdin = w
+}
+
+// start starts the process and arranges for it to be killed and its stderr
+// checked when the test ends.
+func (p *proc) start(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		_ = p.cmd.Process.Kill()
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+			t.Errorf("%s did not exit after SIGKILL", p.name)
+		}
+		checkStderr(t, p.name, p.logs)
+	})
 }
 
 // startServe starts `mailcal serve ARGS` and arranges for it to be killed
@@ -56,26 +107,10 @@ func startServe(t *testing.T, k *testKeyring, stdin io.Reader, args ...string) *
 // the caller's.
 func startServeWith(t *testing.T, env []string, dir string, stdin io.Reader, args ...string) *proc {
 	t.Helper()
-	cmd := command(context.Background(), mailcalBinary(t), append([]string{"serve"}, args...)...)
-	cmd.Env, cmd.Dir = env, dir
-	p := &proc{cmd: cmd, logs: &logSink{}, stdout: &logSink{}, done: make(chan struct{})}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, p.stdout, p.logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			t.Errorf("mailcal serve did not exit after SIGKILL")
-		}
-		checkStderr(t, "mailcal serve", p.logs)
-	})
+	p := newProc(t, env, dir, append([]string{"serve"}, args...)...)
+	p.name = "mailcal serve"
+	p.cmd.Stdin = stdin
+	p.start(t)
 	return p
 }
 
@@ -85,9 +120,9 @@ func (p *proc) waitExit(t *testing.T, d time.Duration) int {
 	select {
 	case <-p.done:
 	case <-time.After(d):
-		t.Fatalf("mailcal serve still running %s later; stderr:\n%s", d, tail(p.logs.String(), 4000))
+		t.Fatalf("%s still running %s later; stderr:\n%s", p.name, d, tail(p.logs.String(), 4000))
 	}
-	return exitCode(t, "mailcal serve", p.err)
+	return exitCode(t, p.name, p.err)
 }
 
 // exitCode is the exit code of a finished command (Wait's error).
@@ -108,48 +143,26 @@ func exitCode(t *testing.T, name string, err error) int {
 func (p *proc) signal(t *testing.T, sig syscall.Signal) {
 	t.Helper()
 	if err := p.cmd.Process.Signal(sig); err != nil {
-		t.Fatalf("signalling mailcal serve: %v", err)
+		t.Fatalf("signalling %s: %v", p.name, err)
 	}
 }
 
-// oauthCLI is a running mailcal command other than serve.
-type oauthCLI struct {
-	name           string
-	cmd            *exec.Cmd
-	stdout, stderr *logSink
-	stdin          io.WriteCloser // nil unless asked for
-	done           chan struct{}
-	err            error
-}
-
-// wait returns the command's exit code, failing the test if it runs longer
-// than d.
-func (c *oauthCLI) wait(t *testing.T, d time.Duration) int {
-	t.Helper()
-	select {
-	case <-c.done:
-	case <-time.After(d):
-		t.Fatalf("%s still running %s later; stderr:\n%s", c.name, d, tail(c.stderr.String(), 4000))
-	}
-	return exitCode(t, c.name, c.err)
-}
-
-// waitStderr waits until the command's stderr matches re and returns the
+// waitStderr waits until the process's stderr matches re and returns the
 // submatches.
-func (c *oauthCLI) waitStderr(t *testing.T, d time.Duration, re *regexp.Regexp) []string {
+func (p *proc) waitStderr(t *testing.T, d time.Duration, re *regexp.Regexp) []string {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
-		if m := re.FindStringSubmatch(c.stderr.String()); m != nil {
+		if m := re.FindStringSubmatch(p.logs.String()); m != nil {
 			return m
 		}
 		select {
-		case <-c.done:
-			t.Fatalf("%s exited before printing %s; stderr:\n%s", c.name, re, tail(c.stderr.String(), 4000))
+		case <-p.done:
+			t.Fatalf("%s exited before printing %s; stderr:\n%s", p.name, re, tail(p.logs.String(), 4000))
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s printed nothing matching %s within %s; stderr:\n%s", c.name, re, d, tail(c.stderr.String(), 4000))
+			t.Fatalf("%s printed nothing matching %s within %s; stderr:\n%s", p.name, re, d, tail(p.logs.String(), 4000))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

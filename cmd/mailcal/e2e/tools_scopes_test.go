@@ -30,7 +30,7 @@ func TestE2EToolsScopes(t *testing.T) {
 	if r := fx.browse(t, fx.approve(t, authURL).String()); r.status != 200 {
 		t.Fatalf("the loopback callback answered %d %s", r.status, r.body)
 	}
-	if code := cli.wait(t, 30*time.Second); code != 0 || cli.stdout.String() != carol+"\n" {
+	if code := cli.waitExit(t, 30*time.Second); code != 0 || cli.stdout.String() != carol+"\n" {
 		t.Fatalf("mailcal connect exited %d, stdout %q", code, cli.stdout.String())
 	}
 
