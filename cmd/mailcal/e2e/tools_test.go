@@ -128,17 +128,24 @@ func (e *ttEnv) testGoSDK(t *testing.T) {
 		}
 		data, _ := json.Marshal(res)
 		e.leaks.record("go-sdk "+c.tool, string(data))
-		sdkRes := asWire[wireResult](t, "go-sdk", res)
-		if sdkRes.IsError {
-			t.Fatalf("go-sdk %s: tool error %s", c.tool, sdkRes.text())
-		}
-		mcpgo := e.ok(t, c.tool, c.args, nil)
-		var a, b any
-		json.Unmarshal(sdkRes.StructuredContent, &a)
-		json.Unmarshal(mcpgo.StructuredContent, &b)
-		if !reflect.DeepEqual(a, b) {
-			t.Errorf("go-sdk %s structured content differs from mcp-go's:\n%s\n%s", c.tool, sdkRes.StructuredContent, mcpgo.StructuredContent)
-		}
+		e.checkSameAsMCPGo(t, "go-sdk", c.tool, c.args, asWire[wireResult](t, "go-sdk", res))
+	}
+}
+
+// checkSameAsMCPGo checks the result another client (who) got for a tool
+// call: not a tool error, and the structured content mcp-go gets for the
+// same call.
+func (e *ttEnv) checkSameAsMCPGo(t *testing.T, who, tool string, args map[string]any, r wireResult) {
+	t.Helper()
+	if r.IsError {
+		t.Fatalf("%s %s: tool error %s", who, tool, r.text())
+	}
+	mcpgo := e.ok(t, tool, args, nil)
+	var a, b any
+	json.Unmarshal(r.StructuredContent, &a)
+	json.Unmarshal(mcpgo.StructuredContent, &b)
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("%s %s structured content differs from mcp-go's:\n%s\n%s", who, tool, r.StructuredContent, mcpgo.StructuredContent)
 	}
 }
 
@@ -163,16 +170,7 @@ func (e *ttEnv) testInspector(t *testing.T) {
 				t.Fatalf("inspector tools/call %s exited %d", c.tool, code)
 			}
 			r := asWire[wireResult](t, "inspector", inspectorResult(t, out))
-			if r.IsError {
-				t.Fatalf("inspector %s: tool error %s", c.tool, r.text())
-			}
-			mcpgo := e.ok(t, c.tool, c.args, nil)
-			var a, b any
-			json.Unmarshal(r.StructuredContent, &a)
-			json.Unmarshal(mcpgo.StructuredContent, &b)
-			if !reflect.DeepEqual(a, b) {
-				t.Errorf("inspector %s structured content differs from mcp-go's:\n%s\n%s", c.tool, r.StructuredContent, mcpgo.StructuredContent)
-			}
+			e.checkSameAsMCPGo(t, "inspector", c.tool, c.args, r)
 			if c.tool == "list_messages" {
 				var l ttList
 				json.Unmarshal(r.StructuredContent, &l)
