@@ -132,22 +132,6 @@ type ttCreated struct {
 	Event      ttEvent `json:"event"`
 }
 
-// ttTools is tools/list with every annotation.
-type ttTools struct {
-	Tools []struct {
-		Name        string `json:"name"`
-		Description string `json:"description"`
-		Annotations *struct {
-			ReadOnlyHint    *bool `json:"readOnlyHint"`
-			DestructiveHint *bool `json:"destructiveHint"`
-			IdempotentHint  *bool `json:"idempotentHint"`
-			OpenWorldHint   *bool `json:"openWorldHint"`
-		} `json:"annotations"`
-		InputSchema  map[string]any `json:"inputSchema"`
-		OutputSchema map[string]any `json:"outputSchema"`
-	} `json:"tools"`
-}
-
 var (
 	ttReadTools  = []string{"list_accounts", "check_account", "list_messages", "get_message", "list_events", "list_calendars"}
 	ttWriteTools = []string{"send_email", "create_event", "connect_account"}
@@ -160,7 +144,7 @@ var (
 // output schema and the right hints.
 func ttCheckTools(t *testing.T, who string, result any, readOnly bool) {
 	t.Helper()
-	tl := asWire[ttTools](t, who, result)
+	tl := asWire[wireTools](t, who, result)
 	var names []string
 	for _, tool := range tl.Tools {
 		names = append(names, tool.Name)

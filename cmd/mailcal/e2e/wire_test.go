@@ -11,6 +11,7 @@ import (
 // --- What every client must see, checked on the wire format (JSON) so that
 // the same checks apply to every client's result types.
 
+// wireTools is tools/list with every annotation.
 type wireTools struct {
 	Tools []struct {
 		Name        string `json:"name"`
@@ -18,6 +19,8 @@ type wireTools struct {
 		Annotations *struct {
 			ReadOnlyHint    *bool `json:"readOnlyHint"`
 			DestructiveHint *bool `json:"destructiveHint"`
+			IdempotentHint  *bool `json:"idempotentHint"`
+			OpenWorldHint   *bool `json:"openWorldHint"`
 		} `json:"annotations"`
 		InputSchema  map[string]any `json:"inputSchema"`
 		OutputSchema map[string]any `json:"outputSchema"`
