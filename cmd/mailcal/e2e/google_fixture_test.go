@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	mcpclient "github.com/mark3labs/mcp-go/client"
+
 	"github.com/mailcal/mailcal/auth/grants"
 	"github.com/mailcal/mailcal/providers/google/googletest"
 )
@@ -39,8 +41,17 @@ var googleScopes = map[string]string{
 	"calendar.write": "https://www.googleapis.com/auth/calendar.events",
 }
 
-// googleAuthURLRE finds the authorization URL that `mailcal connect` prints.
-var googleAuthURLRE = regexp.MustCompile(`(?m)^\s+(http://127\.0\.0\.1:\d+/o/oauth2/auth\?\S+)\s*$`)
+// googleAuthURLPattern matches an authorization URL of the fake Google.
+const googleAuthURLPattern = `http://127\.0\.0\.1:\d+/o/oauth2/auth\?\S+`
+
+var (
+	// googleAuthURLRE finds the authorization URL that `mailcal connect`
+	// prints, on a line of its own.
+	googleAuthURLRE = regexp.MustCompile(`(?m)^\s+(` + googleAuthURLPattern + `)\s*$`)
+	// googleReconnectURLRE finds the authorization URL in a tool error that
+	// asks the person to reconnect.
+	googleReconnectURLRE = regexp.MustCompile(googleAuthURLPattern)
+)
 
 // googleFixture is one fake Google and the harness: one keyring, the leak
 // audit.
@@ -157,6 +168,18 @@ func (fx *googleFixture) checkAuthURL(t *testing.T, raw, redirectPrefix string, 
 		t.Errorf("authorization URL scope = %v, want %v", got, wantScopes)
 	}
 	return q
+}
+
+// connectAlice is where most tests start: tenant "a" and its API key, an
+// HTTP server, alice connected to the tenant through the REST API with
+// scopes ("" asks for the default ones), and an mcp-go streamable HTTP
+// client with the tenant's key.
+func (fx *googleFixture) connectAlice(t *testing.T, scopes string) (key string, s *httpServer, c *mcpclient.Client) {
+	t.Helper()
+	key = fx.addTenant(t, "a")
+	s = fx.startHTTP(t)
+	fx.connectHTTP(t, s, key, alice, scopes)
+	return key, s, mcpgoHTTP(t, s, "/mcp", "Authorization", "Bearer "+key, false)
 }
 
 // connectHTTP connects an account through the REST API and the callback,

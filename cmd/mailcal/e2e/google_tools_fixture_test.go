@@ -31,10 +31,7 @@ func newToolsEnv(t *testing.T, scopes string) *ttEnv {
 	fx := newGoogleFixture(t, googletest.Options{})
 	ttCheckDiscovery(t, fx.fg)
 	e := &ttEnv{googleFixture: fx, f: fx.fg.LoadFixtures(alice)}
-	e.key = fx.addTenant(t, "a")
-	e.s = fx.startHTTP(t)
-	fx.connectHTTP(t, e.s, e.key, alice, scopes)
-	e.c = mcpgoHTTP(t, e.s, "/mcp", "Authorization", "Bearer "+e.key, false)
+	e.key, e.s, e.c = fx.connectAlice(t, scopes)
 	return e
 }
 

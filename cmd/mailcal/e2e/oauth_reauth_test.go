@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -18,10 +17,7 @@ import (
 func TestE2EOAuthInvalidGrant(t *testing.T) {
 	t.Parallel()
 	fx := newGoogleFixture(t, googletest.Options{})
-	key := fx.addTenant(t, "a")
-	s := fx.startHTTP(t)
-	fx.connectHTTP(t, s, key, alice, "mail.read")
-	c := mcpgoHTTP(t, s, "/mcp", "Authorization", "Bearer "+key, false)
+	key, s, c := fx.connectAlice(t, "mail.read")
 	fx.checkOK(t, "before the revocation", c, alice)
 
 	fx.fg.RevokeUser(alice)
@@ -37,7 +33,7 @@ func TestE2EOAuthInvalidGrant(t *testing.T) {
 				t.Errorf("%s: the error does not say %q: %s", who, want, text)
 			}
 		}
-		m := regexp.MustCompile(`http://127\.0\.0\.1:\d+/o/oauth2/auth\?\S+`).FindString(text)
+		m := googleReconnectURLRE.FindString(text)
 		if strings.Contains(text, "too many connections waiting") {
 			// Each answer on a dead grant starts a flow for its URL, and
 			// auth/oauth refuses a tenant's 21st pending flow for 10 minutes.

@@ -20,10 +20,7 @@ import (
 func TestE2EOAuthRefresh(t *testing.T) {
 	t.Parallel()
 	fx := newGoogleFixture(t, googletest.Options{})
-	key := fx.addTenant(t, "a")
-	s := fx.startHTTP(t)
-	fx.connectHTTP(t, s, key, alice, "")
-	c := mcpgoHTTP(t, s, "/mcp", "Authorization", "Bearer "+key, false)
+	_, _, c := fx.connectAlice(t, "")
 
 	// The first call has no access token yet: one refresh.
 	fx.checkOK(t, "first check", c, alice)
@@ -139,12 +136,10 @@ const concurrentCalls = 100
 func concurrentSetup(t *testing.T, ttl time.Duration) (*googleFixture, *httpServer, []*mcpclient.Client) {
 	t.Helper()
 	fx := newGoogleFixture(t, googletest.Options{AccessTokenTTL: ttl})
-	key := fx.addTenant(t, "a")
-	s := fx.startHTTP(t)
-	fx.connectHTTP(t, s, key, alice, "")
-	clients := make([]*mcpclient.Client, 4)
-	for i := range clients {
-		clients[i] = mcpgoHTTP(t, s, "/mcp", "Authorization", "Bearer "+key, false)
+	key, s, c := fx.connectAlice(t, "")
+	clients := []*mcpclient.Client{c}
+	for len(clients) < 4 {
+		clients = append(clients, mcpgoHTTP(t, s, "/mcp", "Authorization", "Bearer "+key, false))
 	}
 	fx.checkOK(t, "first check", clients[0], alice)
 	if n := fx.refreshes(); n != 1 {

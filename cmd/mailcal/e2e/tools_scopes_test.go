@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -45,7 +44,6 @@ func TestE2EToolsScopes(t *testing.T) {
 	}
 	calReqs := fx.fg.APIRequests("/calendar/")
 
-	urlRE := regexp.MustCompile(`http://127\.0\.0\.1:\d+/o/oauth2/auth\?\S+`)
 	var reconnect string
 	for _, c2 := range []struct {
 		tool    string
@@ -58,7 +56,7 @@ func TestE2EToolsScopes(t *testing.T) {
 		{"create_event", map[string]any{"summary": "x", "start": "2030-01-10", "end": "2030-01-11"}, "calendar.write"},
 	} {
 		text := fx.callFails(t, c, c2.tool, c2.args, carol, c2.missing, "calendar.read", "reconnect")
-		u := urlRE.FindString(text)
+		u := googleReconnectURLRE.FindString(text)
 		if u == "" {
 			t.Errorf("%s: the error gives no reconnect URL: %s", c2.tool, text)
 			continue
