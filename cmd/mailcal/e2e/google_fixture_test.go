@@ -27,6 +27,7 @@ import (
 	"github.com/mailcal/mailcal/providers/google/googletest"
 )
 
+// The fake Google's users: alice is the default account.
 const (
 	alice = "alice@example.com"
 	bob   = "bob@example.com"
@@ -53,8 +54,8 @@ var (
 	googleReconnectURLRE = regexp.MustCompile(googleAuthURLPattern)
 )
 
-// googleFixture is one fake Google and the harness: one keyring, the leak
-// audit.
+// googleFixture is a fake Google next to the harness, whose subprocesses it
+// points at the fake and whose leak audit looks for the fake's secrets.
 type googleFixture struct {
 	*harness
 	fg *googletest.Server
