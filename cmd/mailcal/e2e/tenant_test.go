@@ -1,6 +1,6 @@
 //go:build unix
 
-package main
+package e2e
 
 import (
 	"encoding/json"
@@ -19,13 +19,13 @@ import (
 // too.
 func TestE2ETenantRemoveForgetsAccounts(t *testing.T) {
 	t.Parallel()
-	fx := newOAuthFixture(t, googletest.Options{})
+	fx := newGoogleFixture(t, googletest.Options{})
 	key := fx.addTenant(t, "acme")
 	other := fx.addTenant(t, "other")
 	s := fx.startHTTP(t)
-	fx.connectHTTP(t, s, key, oaAlice, "")
-	fx.connectHTTP(t, s, key, oaBob, "mail.read")
-	fx.connectHTTP(t, s, other, oaBob, "mail.read")
+	fx.connectHTTP(t, s, key, alice, "")
+	fx.connectHTTP(t, s, key, bob, "mail.read")
+	fx.connectHTTP(t, s, other, bob, "mail.read")
 
 	accounts := func(tenantName string) []string {
 		t.Helper()
@@ -47,7 +47,7 @@ func TestE2ETenantRemoveForgetsAccounts(t *testing.T) {
 		}
 		return names
 	}
-	if got := accounts("acme"); strings.Join(got, ",") != oaAlice+","+oaBob {
+	if got := accounts("acme"); strings.Join(got, ",") != alice+","+bob {
 		t.Fatalf("acme's accounts before removal: %v", got)
 	}
 	revokesBefore := fx.fg.RevokeRequests()
@@ -61,10 +61,10 @@ func TestE2ETenantRemoveForgetsAccounts(t *testing.T) {
 	if n := fx.fg.RevokeRequests() - revokesBefore; n != 1 {
 		t.Errorf("tenant remove made %d revocation requests, want 1 (alice; bob is shared with tenant other)", n)
 	}
-	if g := fx.fg.Granted(oaBob); len(g) == 0 {
+	if g := fx.fg.Granted(bob); len(g) == 0 {
 		t.Errorf("removing acme revoked bob at Google, cutting off tenant other's connection of him")
 	}
-	if g := fx.fg.Granted(oaAlice); len(g) != 0 {
+	if g := fx.fg.Granted(alice); len(g) != 0 {
 		t.Errorf("alice still grants %v at Google after her tenant was removed", g)
 	}
 	if got := accounts("acme"); len(got) != 0 {
@@ -84,15 +84,15 @@ func TestE2ETenantRemoveForgetsAccounts(t *testing.T) {
 		t.Errorf("GET /api/integrations of the new acme: %+v, want none", got)
 	}
 	// The other tenant keeps its own connection of bob.
-	if got := accounts("other"); strings.Join(got, ",") != oaBob {
+	if got := accounts("other"); strings.Join(got, ",") != bob {
 		t.Errorf("accounts of tenant other after acme's removal: %v, want bob", got)
 	}
 	c := mcpgoHTTP(t, s, "/mcp", "Authorization", "Bearer "+other, false)
-	fx.checkOK(t, "check_account of tenant other's bob", c, oaBob)
+	fx.checkOK(t, "check_account of tenant other's bob", c, bob)
 
 	// Accounts left behind without their tenant (as an older mailcal's
 	// remove did) are forgotten when a tenant of that name is added.
-	fx.k.seedGrant(t, "ghost", oaAlice)
+	seedGoogleGrant(t, fx.k, "ghost", alice)
 	if got := accounts("ghost"); len(got) != 1 {
 		t.Fatalf("seeded leftover accounts of ghost: %v", got)
 	}

@@ -1,20 +1,17 @@
 //go:build unix
 
-package main
+package e2e
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	mcpclient "github.com/mark3labs/mcp-go/client"
-	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -27,7 +24,7 @@ func stdioKeyrings(t *testing.T) []struct {
 	want []string
 } {
 	fresh, seeded := newKeyring(t), newKeyring(t)
-	seeded.seedGrant(t, "default", "alice@example.com")
+	seedGoogleGrant(t, seeded, "default", "alice@example.com")
 	return []struct {
 		name string
 		k    *testKeyring
@@ -36,83 +33,6 @@ func stdioKeyrings(t *testing.T) []struct {
 		{"fresh", fresh, nil},
 		{"seeded", seeded, []string{"alice@example.com"}},
 	}
-}
-
-// mcpgoStdio starts `mailcal serve` under mcp-go's stdio client, with the
-// keyring's environment only, and initializes the session.
-func mcpgoStdio(t *testing.T, k *testKeyring, args ...string) *mcpclient.Client {
-	t.Helper()
-	return mcpgoStdioWith(t, k.env(), k.home, &logSink{}, args...)
-}
-
-// mcpgoStdioWith is mcpgoStdio with an environment, working folder and
-// stderr sink of the caller's.
-func mcpgoStdioWith(t *testing.T, env []string, dir string, logs *logSink, args ...string) *mcpclient.Client {
-	t.Helper()
-	c, err := mcpclient.NewStdioMCPClientWithOptions(mailcalBinary(t), nil, append([]string{"serve"}, args...),
-		transport.WithCommandFunc(func(ctx context.Context, name string, _ []string, args []string) (*exec.Cmd, error) {
-			cmd := command(ctx, name, args...)
-			cmd.Env, cmd.Dir, cmd.Stderr = env, dir, logs
-			return cmd, nil
-		}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = c.Close()
-		checkStderr(t, "mcp-go stdio server", logs)
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var init mcp.InitializeRequest
-	init.Params.ClientInfo = mcp.Implementation{Name: "mailcal-e2e", Version: "1"}
-	res, err := c.Initialize(ctx, init)
-	if err != nil {
-		t.Fatalf("mcp-go stdio initialize: %v", err)
-	}
-	if res.ServerInfo.Name != "mailcal" {
-		t.Errorf("mcp-go stdio: serverInfo.name = %q, want mailcal", res.ServerInfo.Name)
-	}
-	return c
-}
-
-func mcpgoListAndCall(t *testing.T, who string, c *mcpclient.Client, tenantName string, want []string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	tools, err := c.ListTools(ctx, mcp.ListToolsRequest{})
-	if err != nil {
-		t.Fatalf("%s tools/list: %v", who, err)
-	}
-	checkToolsList(t, who, tools)
-	res, err := c.CallTool(ctx, mcp.CallToolRequest{Params: mcp.CallToolParams{Name: "list_accounts"}})
-	if err != nil {
-		t.Fatalf("%s tools/call list_accounts: %v", who, err)
-	}
-	checkAccounts(t, who, res, tenantName, want...)
-}
-
-func sdkListAndCall(t *testing.T, who string, cs *sdk.ClientSession, tenantName string, want []string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if got := cs.InitializeResult(); got == nil || got.ServerInfo == nil || got.ServerInfo.Name != "mailcal" {
-		t.Errorf("%s: initialize result %+v, want serverInfo.name mailcal", who, got)
-	}
-	tools, err := cs.ListTools(ctx, nil)
-	if err != nil {
-		t.Fatalf("%s tools/list: %v", who, err)
-	}
-	checkToolsList(t, who, tools)
-	res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "list_accounts", Arguments: map[string]any{}})
-	if err != nil {
-		t.Fatalf("%s tools/call list_accounts: %v", who, err)
-	}
-	checkAccounts(t, who, res, tenantName, want...)
-}
-
-func newSDKClient() *sdk.Client {
-	return sdk.NewClient(&sdk.Implementation{Name: "mailcal-e2e", Version: "1"}, nil)
 }
 
 func TestE2EStdioMCPGoClient(t *testing.T) {
@@ -189,7 +109,7 @@ func TestE2EStdioInspector(t *testing.T) {
 func TestE2EStdioRawProtocol(t *testing.T) {
 	t.Parallel()
 	k := newKeyring(t)
-	k.seedGrant(t, "default", "alice@example.com")
+	seedGoogleGrant(t, k, "default", "alice@example.com")
 	stdinR, stdinW, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)

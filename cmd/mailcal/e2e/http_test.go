@@ -1,12 +1,11 @@
 //go:build unix
 
-package main
+package e2e
 
 import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,93 +15,7 @@ import (
 	"time"
 
 	mcpclient "github.com/mark3labs/mcp-go/client"
-	"github.com/mark3labs/mcp-go/client/transport"
-	"github.com/mark3labs/mcp-go/mcp"
-	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 )
-
-// --- clients over HTTP
-
-// mcpgoHTTP connects mcp-go's streamable HTTP client (endpoint /mcp) or SSE
-// client (endpoint /sse) with one header, and initializes. legacy pins the
-// protocol to 2025-11-25 (initialize handshake, a session), as older clients
-// do; otherwise mcp-go negotiates the newest revision it can.
-func mcpgoHTTP(t *testing.T, s *httpServer, endpoint, header, value string, legacy bool) *mcpclient.Client {
-	t.Helper()
-	var (
-		c   *mcpclient.Client
-		err error
-	)
-	headers := map[string]string{header: value}
-	switch endpoint {
-	case "/mcp":
-		c, err = mcpclient.NewStreamableHttpClient(s.base+endpoint, transport.WithHTTPHeaders(headers))
-	case "/sse":
-		c, err = mcpclient.NewSSEMCPClient(s.base+endpoint, mcpclient.WithHeaders(headers))
-	default:
-		t.Fatalf("no client for %s", endpoint)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	// The SSE stream lives as long as Start's context.
-	if err := c.Start(context.Background()); err != nil {
-		t.Fatalf("mcp-go %s start: %v", endpoint, err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var init mcp.InitializeRequest
-	init.Params.ClientInfo = mcp.Implementation{Name: "mailcal-e2e", Version: "1"}
-	if legacy {
-		init.Params.ProtocolVersion = "2025-11-25"
-	}
-	res, err := c.Initialize(ctx, init)
-	if err != nil {
-		t.Fatalf("mcp-go %s initialize: %v", endpoint, err)
-	}
-	if res.ServerInfo.Name != "mailcal" {
-		t.Errorf("mcp-go %s: serverInfo.name = %q, want mailcal", endpoint, res.ServerInfo.Name)
-	}
-	return c
-}
-
-// sdkHTTP connects the Go SDK's streamable or SSE client transport, with an
-// http.Client that adds the header to every request.
-func sdkHTTP(t *testing.T, s *httpServer, endpoint, header, value string) *sdk.ClientSession {
-	t.Helper()
-	hc := httpClientWith(header, value)
-	var tr sdk.Transport
-	switch endpoint {
-	case "/mcp":
-		tr = &sdk.StreamableClientTransport{Endpoint: s.base + endpoint, HTTPClient: hc, MaxRetries: -1}
-	case "/sse":
-		tr = &sdk.SSEClientTransport{Endpoint: s.base + endpoint, HTTPClient: hc}
-	default:
-		t.Fatalf("no client for %s", endpoint)
-	}
-	// The SDK's SSE transport keeps its stream on Connect's context: it must
-	// outlive this function.
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	cs, err := newSDKClient().Connect(ctx, tr, nil)
-	if err != nil {
-		t.Fatalf("go-sdk %s connect: %v", endpoint, err)
-	}
-	t.Cleanup(func() { _ = cs.Close() })
-	return cs
-}
-
-func callAccounts(t *testing.T, who string, c *mcpclient.Client) *mcp.CallToolResult {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	res, err := c.CallTool(ctx, mcp.CallToolRequest{Params: mcp.CallToolParams{Name: "list_accounts"}})
-	if err != nil {
-		t.Fatalf("%s tools/call list_accounts: %v", who, err)
-	}
-	return res
-}
 
 // TestE2EHTTPClients: every client, over both HTTP transports, with both ways
 // of presenting the API key, lists the tools and sees the tenant's account.
@@ -110,7 +23,7 @@ func TestE2EHTTPClients(t *testing.T) {
 	t.Parallel()
 	k := newKeyring(t)
 	key := k.addTenant(t, "a")
-	k.seedGrant(t, "a", "alice@example.com")
+	seedGoogleGrant(t, k, "a", "alice@example.com")
 	s := startHTTP(t, k)
 	want := []string{"alice@example.com"}
 
@@ -165,63 +78,6 @@ func TestE2EHTTPClients(t *testing.T) {
 			})
 		}
 	})
-}
-
-// --- raw HTTP
-
-type rawResponse struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-// do sends one request with the given header pairs (name, value, ...).
-func (s *httpServer) do(t *testing.T, method, path string, body io.Reader, headers ...string) rawResponse {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, s.base+path, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("Accept", "application/json, text/event-stream")
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: reading the body: %v", method, path, err)
-	}
-	return rawResponse{resp.StatusCode, resp.Header, data}
-}
-
-// checkJSONError checks a {"error":{"code","message"}} answer.
-func checkJSONError(t *testing.T, who string, r rawResponse, status int, code string) {
-	t.Helper()
-	if r.status != status {
-		t.Errorf("%s: status %d, want %d; body %s", who, r.status, status, r.body)
-		return
-	}
-	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		t.Errorf("%s: Content-Type %q, want application/json", who, ct)
-	}
-	var e struct {
-		Error *struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	if err := json.Unmarshal(r.body, &e); err != nil || e.Error == nil || e.Error.Code != code || e.Error.Message == "" {
-		t.Errorf("%s: body %s, want {\"error\":{\"code\":%q,\"message\":...}}", who, r.body, code)
-	}
 }
 
 const (
@@ -337,7 +193,7 @@ func TestE2EHTTPIsolation(t *testing.T) {
 	t.Parallel()
 	k := newKeyring(t)
 	keyA, keyB := k.addTenant(t, "a"), k.addTenant(t, "b")
-	k.seedGrant(t, "a", "alice@example.com")
+	seedGoogleGrant(t, k, "a", "alice@example.com")
 	s := startHTTP(t, k)
 
 	for _, endpoint := range []string{"/mcp", "/sse"} {
