@@ -59,6 +59,23 @@ func newFixture(t *testing.T) *fixture {
 	return &fixture{fake: fake, store: st, grants: gs, reg: reg, flows: flows, cb: cb}
 }
 
+// approveAndCallBack is the person approving at the provider and their
+// browser following the redirect to the callback: it returns where the
+// browser was sent and the callback's status.
+func (f *fixture) approveAndCallBack(t *testing.T, flow *oauth.Flow) (*url.URL, int) {
+	t.Helper()
+	to, err := f.fake.Approve(context.Background(), flow.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(to.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return to, resp.StatusCode
+}
+
 // pending counts a tenant's flows waiting in the store.
 func (f *fixture) pending(t *testing.T, tenant string) int {
 	t.Helper()
@@ -127,17 +144,9 @@ func TestMissingClient(t *testing.T) {
 func TestConnectThroughCallback(t *testing.T) {
 	f := newFixture(t)
 	flow := f.begin(t, "a", "mail.read", "calendar.read")
-	to, err := f.fake.Approve(context.Background(), flow.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.Get(to.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("callback answered %d", resp.StatusCode)
+	to, status := f.approveAndCallBack(t, flow)
+	if status != 200 {
+		t.Fatalf("callback answered %d", status)
 	}
 	res := flow.Wait(context.Background())
 	if res.Err != nil {
@@ -151,7 +160,7 @@ func TestConnectThroughCallback(t *testing.T) {
 		t.Fatalf("grant = %+v", g)
 	}
 	// The state is single-use: the same callback again changes nothing.
-	resp, err = http.Get(to.String())
+	resp, err := http.Get(to.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,15 +232,7 @@ func TestDenied(t *testing.T) {
 	f := newFixture(t)
 	flow := f.begin(t, "a")
 	f.fake.DenyNext()
-	to, err := f.fake.Approve(context.Background(), flow.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.Get(to.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	f.approveAndCallBack(t, flow)
 	if res := flow.Wait(context.Background()); !errors.Is(res.Err, oauth.ErrDenied) {
 		t.Fatalf("err = %v", res.Err)
 	}

@@ -119,17 +119,22 @@ func TestDeadGrantAdvice(t *testing.T) {
 	}
 }
 
-func TestReconnectClearsReauth(t *testing.T) {
-	const newRT = "1//refresh-SHOULD-NOT-LEAK-new"
-	h := newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) {
-		return func(w http.ResponseWriter, rt string, n int64) {
-			if rt != newRT {
-				writeErr(w, 400, "invalid_grant", "Token has been expired or revoked.")
-				return
-			}
-			h.ep.writeToken(w, fmt.Sprintf("ya29.access-SHOULD-NOT-LEAK-%d", n), "", 3600)
+// newRT is the refresh token of a reconnect; every other one is refused.
+const newRT = "1//refresh-SHOULD-NOT-LEAK-new"
+
+// onlyNewRT answers invalid_grant to every refresh token but newRT.
+func onlyNewRT(h *harness) func(http.ResponseWriter, string, int64) {
+	return func(w http.ResponseWriter, rt string, n int64) {
+		if rt != newRT {
+			writeErr(w, 400, "invalid_grant", "Token has been expired or revoked.")
+			return
 		}
-	})
+		h.ep.writeToken(w, fmt.Sprintf("ya29.access-SHOULD-NOT-LEAK-%d", n), "", 3600)
+	}
+}
+
+func TestReconnectClearsReauth(t *testing.T) {
+	h := newHarness(t, onlyNewRT)
 	if _, err := h.token(t); !errors.Is(err, ErrNeedsReauth) {
 		t.Fatalf("err = %v", err)
 	}
@@ -155,16 +160,7 @@ func TestReconnectClearsReauth(t *testing.T) {
 }
 
 func TestForgetAfterReconnect(t *testing.T) {
-	const newRT = "1//refresh-SHOULD-NOT-LEAK-new"
-	h := newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) {
-		return func(w http.ResponseWriter, rt string, n int64) {
-			if rt != newRT {
-				writeErr(w, 400, "invalid_grant", "Token has been expired or revoked.")
-				return
-			}
-			h.ep.writeToken(w, "ya29.access-SHOULD-NOT-LEAK", "", 3600)
-		}
-	})
+	h := newHarness(t, onlyNewRT)
 	if _, err := h.token(t); !errors.Is(err, ErrNeedsReauth) {
 		t.Fatalf("err = %v", err)
 	}

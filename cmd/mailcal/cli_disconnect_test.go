@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/mailcal/mailcal/auth/grants"
-	"github.com/mailcal/mailcal/auth/store/keyring"
 )
 
 // disconnectFixture is a file keyring in a temporary folder and a Google
@@ -54,20 +53,16 @@ func newDisconnectFixture(t *testing.T, status int) *disconnectFixture {
 	return fx
 }
 
-// store opens the fixture's keyring in this process.
+// grants opens the fixture's keyring in this process, as the commands do.
 func (fx *disconnectFixture) grants(t *testing.T) *grants.Store {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cfg, err := keyring.ConfigFromEnv(func(name string) string { return fx.vars[name] })
+	cfg, err := loadConfig(env{getenv: func(name string) string { return fx.vars[name] }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := keyring.OpenStore(ctx, cfg)
-	if err != nil {
-		t.Fatalf("opening the test keyring: %v", err)
-	}
-	return grants.New(s, grants.Plain)
+	a := newApp(cfg)
+	t.Cleanup(a.close)
+	return a.grants
 }
 
 // seed stores a connected Google account of tenantName.
@@ -100,6 +95,18 @@ func (fx *disconnectFixture) stored(t *testing.T, tenantName, account string) bo
 
 const disconnectAccount = "alice@example.com"
 
+// checkGone asserts how many revocations were asked for and that the
+// account is no longer stored for tenantName.
+func (fx *disconnectFixture) checkGone(t *testing.T, revokes int, tenantName string) {
+	t.Helper()
+	if n := fx.revokes.Load(); n != int32(revokes) {
+		t.Errorf("%d revocation requests, want %d", n, revokes)
+	}
+	if fx.stored(t, tenantName, disconnectAccount) {
+		t.Errorf("the account is still stored in tenant %s after disconnect", tenantName)
+	}
+}
+
 // TestDisconnectRevokeFails: when Google refuses the revocation, the account
 // is deleted locally all the same, and disconnect says so, says where to
 // remove the access by hand, and exits 1: the access is still there.
@@ -124,12 +131,7 @@ func TestDisconnectRevokeFails(t *testing.T) {
 			t.Errorf("stderr does not say %q:\n%s", want, errOut)
 		}
 	}
-	if n := fx.revokes.Load(); n != 1 {
-		t.Errorf("%d revocation requests, want 1", n)
-	}
-	if fx.stored(t, "default", disconnectAccount) {
-		t.Error("the account is still stored after disconnect")
-	}
+	fx.checkGone(t, 1, "default")
 }
 
 // TestDisconnectRevoked: a revocation Google accepts is a success.
@@ -141,12 +143,7 @@ func TestDisconnectRevoked(t *testing.T) {
 	if code != 0 || out != "" || !strings.Contains(errOut, "access revoked") {
 		t.Errorf("mailcal disconnect: exit %d, stdout %q, stderr %q; want exit 0 and access revoked", code, out, errOut)
 	}
-	if n := fx.revokes.Load(); n != 1 {
-		t.Errorf("%d revocation requests, want 1", n)
-	}
-	if fx.stored(t, "default", disconnectAccount) {
-		t.Error("the account is still stored after disconnect")
-	}
+	fx.checkGone(t, 1, "default")
 }
 
 // TestDisconnectSharedGrant: an account also connected to another tenant is
@@ -165,12 +162,7 @@ func TestDisconnectSharedGrant(t *testing.T) {
 	if code != 0 || out != "" || !strings.Contains(errOut, "connected to another tenant") {
 		t.Errorf("mailcal disconnect --tenant other: exit %d, stdout %q, stderr %q; want exit 0 and why access was kept", code, out, errOut)
 	}
-	if n := fx.revokes.Load(); n != 0 {
-		t.Errorf("%d revocation requests, want none", n)
-	}
-	if fx.stored(t, "other", disconnectAccount) {
-		t.Error("the account is still stored in tenant other")
-	}
+	fx.checkGone(t, 0, "other")
 	if !fx.stored(t, "default", disconnectAccount) {
 		t.Error("the account was deleted from tenant default too")
 	}

@@ -1,6 +1,7 @@
 package keyring
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -118,19 +119,28 @@ func (s *Store) CreateTenant(ctx context.Context, t store.Tenant) error {
 	if err != nil {
 		return err
 	}
+	return s.create(ctx, tenantKey(t.Name), data, func() (bool, error) {
+		old, err := s.read(ctx, tenantKey(t.Name))
+		return old != nil, err
+	}, "tenant "+t.Name)
+}
+
+// create writes a new item under key unless exists (asked under the lock)
+// says one is there: ErrExists, naming what.
+func (s *Store) create(ctx context.Context, key string, data []byte, exists func() (bool, error), what string) error {
 	unlock, err := s.lock(ctx)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	old, err := s.read(ctx, tenantKey(t.Name))
+	there, err := exists()
 	if err != nil {
 		return err
 	}
-	if old != nil {
-		return fmt.Errorf("tenant %s: %w", t.Name, store.ErrExists)
+	if there {
+		return fmt.Errorf("%s: %w", what, store.ErrExists)
 	}
-	return s.kv.Set(ctx, tenantKey(t.Name), data)
+	return s.kv.Set(ctx, key, data)
 }
 
 // GetTenant implements store.Tenants.
@@ -196,4 +206,82 @@ func listItems[T any](ctx context.Context, kv KV, prefix string, decode func(key
 	}
 	slices.SortFunc(out, less)
 	return out, nil
+}
+
+// findFlow returns the key of the flow state with this ID, whatever its
+// tenant; "" if there is none.
+func (s *Store) findFlow(ctx context.Context, id string) (string, error) {
+	keys, err := s.kv.List(ctx, flowPrefix)
+	if err != nil {
+		return "", err
+	}
+	for _, k := range keys {
+		tenant, kid, ok := strings.Cut(strings.TrimPrefix(k, flowPrefix), "/")
+		if ok && kid == id && store.ValidTenant(tenant) == nil {
+			return k, nil
+		}
+	}
+	return "", nil
+}
+
+// PutFlowState implements store.FlowStates.
+func (s *Store) PutFlowState(ctx context.Context, f store.FlowState) error {
+	if err := store.ValidFlowState(f); err != nil {
+		return err
+	}
+	data, err := encodeFlow(f)
+	if err != nil {
+		return err
+	}
+	return s.create(ctx, flowKey(f.Tenant, f.ID), data, func() (bool, error) {
+		old, err := s.findFlow(ctx, f.ID)
+		return old != "", err
+	}, "flow state "+f.ID[:8]+"…")
+}
+
+// TakeFlowState implements store.FlowStates. A damaged item is taken (deleted)
+// too, and its error returned.
+func (s *Store) TakeFlowState(ctx context.Context, id string) (store.FlowState, error) {
+	if err := store.ValidFlowID(id); err != nil {
+		return store.FlowState{}, err
+	}
+	notFound := fmt.Errorf("flow state %s…: %w", id[:8], store.ErrNotFound)
+	unlock, err := s.lock(ctx)
+	if err != nil {
+		return store.FlowState{}, err
+	}
+	defer unlock()
+	key, err := s.findFlow(ctx, id)
+	if err != nil {
+		return store.FlowState{}, err
+	}
+	if key == "" {
+		return store.FlowState{}, notFound
+	}
+	data, err := s.read(ctx, key)
+	if err != nil {
+		return store.FlowState{}, err
+	}
+	if data == nil {
+		return store.FlowState{}, notFound
+	}
+	// Another process may take it between the read and the delete: the
+	// delete then finds nothing, and this take gets nothing.
+	if err := s.kv.Delete(ctx, key); errors.Is(err, ErrNotFound) {
+		return store.FlowState{}, notFound
+	} else if err != nil {
+		return store.FlowState{}, err
+	}
+	return decodeFlow(key, data)
+}
+
+// ListFlowStates implements store.FlowStates. Items that cannot be trusted
+// are left out, with a warning in the log.
+func (s *Store) ListFlowStates(ctx context.Context, tenant string) ([]store.FlowState, error) {
+	if err := store.ValidTenant(tenant); err != nil {
+		return nil, err
+	}
+	return listItems(ctx, s.kv, flowTenantPrefix(tenant), decodeFlow, func(a, b store.FlowState) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
+	})
 }

@@ -338,3 +338,23 @@ func (h *harness) accountStatuses(t *testing.T, c *mcpclient.Client) map[string]
 	}
 	return out
 }
+
+// accountsList is what `mailcal accounts --json` prints.
+type accountsList struct {
+	Tenant   string        `json:"tenant"`
+	Accounts []wireAccount `json:"accounts"`
+}
+
+// accountsJSON runs `mailcal accounts --tenant NAME --json`.
+func (h *harness) accountsJSON(t *testing.T, tenantName string) accountsList {
+	t.Helper()
+	out, errOut, code := h.run(t, "accounts", "--tenant", tenantName, "--json")
+	if code != 0 {
+		t.Fatalf("mailcal accounts --tenant %s exited %d: %s", tenantName, code, errOut)
+	}
+	var list accountsList
+	if err := json.Unmarshal([]byte(out), &list); err != nil {
+		t.Fatalf("mailcal accounts --json: %v\n%s", err, out)
+	}
+	return list
+}
