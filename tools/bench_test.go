@@ -28,18 +28,7 @@ func (s staticTokens) Source(string, string, string) providers.TokenSource {
 // fakeGoogleToken gets an access token from the fake through its OAuth flow.
 func fakeGoogleToken(tb testing.TB, s *googletest.Server, login string) *oauth2.Token {
 	tb.Helper()
-	cfg := &oauth2.Config{
-		ClientID: googletest.DefaultClientID, ClientSecret: googletest.DefaultClientSecret,
-		Endpoint:    oauth2.Endpoint{AuthURL: s.URL() + "/o/oauth2/auth", TokenURL: s.URL() + "/token", AuthStyle: oauth2.AuthStyleInParams},
-		RedirectURL: "http://127.0.0.1:5555/callback",
-		Scopes:      []string{"openid", "email", "https://www.googleapis.com/auth/gmail.modify", "https://www.googleapis.com/auth/calendar.readonly"},
-	}
-	v := oauth2.GenerateVerifier()
-	loc, err := s.Approve(context.Background(), cfg.AuthCodeURL("st", oauth2.S256ChallengeOption(v), oauth2.AccessTypeOffline, oauth2.ApprovalForce, oauth2.SetAuthURLParam("login_hint", login)))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tok, err := cfg.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(v))
+	tok, err := s.Token(context.Background(), login, "openid", "email", "https://www.googleapis.com/auth/gmail.modify", "https://www.googleapis.com/auth/calendar.readonly")
 	if err != nil {
 		tb.Fatal(err)
 	}

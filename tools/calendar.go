@@ -13,9 +13,14 @@ import (
 
 // ---- list_events
 
+// calendarArg is the optional calendar of the calendar tools.
+type calendarArg struct {
+	CalendarID string `json:"calendar_id,omitempty" arg:"max=255,kind=token,default=primary" jsonschema:"calendar id from list_calendars"`
+}
+
 type eventsArgs struct {
 	account
-	CalendarID string `json:"calendar_id,omitempty" arg:"max=255,kind=token,default=primary" jsonschema:"calendar id from list_calendars"`
+	calendarArg
 	TimeMin    string `json:"time_min,omitempty" arg:"max=40,kind=line" jsonschema:"start of the window, RFC 3339 with offset (2026-11-24T00:00:00+01:00); events ending after it are listed; default now"`
 	TimeMax    string `json:"time_max,omitempty" arg:"max=40,kind=line" jsonschema:"end of the window, RFC 3339 with offset; events starting before it are listed; default time_min + 7 days; at most 366 days after time_min"`
 	Query      string `json:"query,omitempty" arg:"max=500" jsonschema:"free-text search in summary, description, location, attendees"`
@@ -183,7 +188,7 @@ func (h *handlers) listCalendars() tool {
 
 type createArgs struct {
 	account
-	CalendarID  string   `json:"calendar_id,omitempty" arg:"max=255,kind=token,default=primary" jsonschema:"calendar id from list_calendars"`
+	calendarArg
 	Summary     string   `json:"summary" arg:"required,max=1024,kind=line" jsonschema:"the event's title"`
 	Start       string   `json:"start" arg:"required,max=40,kind=line" jsonschema:"2026-11-24T10:00:00 (with time_zone), 2026-11-24T10:00:00+01:00, or 2026-11-24 for all day"`
 	End         string   `json:"end" arg:"required,max=40,kind=line" jsonschema:"same form as start; after start"`

@@ -37,38 +37,14 @@ func fake(t testing.TB) *googletest.Server {
 	t.Cleanup(s.Close)
 	s.AddUser(alice)
 	s.AddUser(bob)
-	g, c, err := googletest.DiscoveryDocs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CheckDiscovery(g, c); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if v := s.DiscoveryViolations(); len(v) > 0 {
-			t.Errorf("fake answers outside the discovery documents: %v", v)
-		}
-	})
+	s.VerifyDiscovery(t)
 	return s
 }
 
 // connect gets a token for login through the fake's OAuth flow.
 func connect(t testing.TB, s *googletest.Server, login string, scopes ...string) *oauth2.Token {
 	t.Helper()
-	cfg := &oauth2.Config{
-		ClientID:     googletest.DefaultClientID,
-		ClientSecret: googletest.DefaultClientSecret,
-		Endpoint:     oauth2.Endpoint{AuthURL: s.URL() + "/o/oauth2/auth", TokenURL: s.URL() + "/token", AuthStyle: oauth2.AuthStyleInParams},
-		RedirectURL:  "http://127.0.0.1:5555/callback",
-		Scopes:       scopes,
-	}
-	v := oauth2.GenerateVerifier()
-	loc, err := s.Approve(context.Background(), cfg.AuthCodeURL("st", oauth2.S256ChallengeOption(v), oauth2.AccessTypeOffline,
-		oauth2.ApprovalForce, oauth2.SetAuthURLParam("login_hint", login)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := cfg.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(v))
+	tok, err := s.Token(context.Background(), login, scopes...)
 	if err != nil {
 		t.Fatal(err)
 	}

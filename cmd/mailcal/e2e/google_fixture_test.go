@@ -110,6 +110,16 @@ func (fx *googleFixture) refreshTokens() []string {
 }
 
 func (fx *googleFixture) refreshes() int { return fx.fg.TokenRequests("refresh_token") }
+
+// checkRefreshes checks alice's account through c, then that googletest
+// has seen want refreshes in all.
+func (fx *googleFixture) checkRefreshes(t *testing.T, who string, c *mcpclient.Client, want int) {
+	t.Helper()
+	fx.checkOK(t, who, c, alice)
+	if n := fx.refreshes(); n != want {
+		t.Errorf("%d refreshes after %s, want %d", n, who, want)
+	}
+}
 func (fx *googleFixture) exchanges() int { return fx.fg.TokenRequests("authorization_code") }
 
 // approve is the person approving at Google: it returns where the browser

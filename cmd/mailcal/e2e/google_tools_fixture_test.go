@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -29,29 +28,10 @@ type ttEnv struct {
 func newToolsEnv(t *testing.T, scopes string) *ttEnv {
 	t.Helper()
 	fx := newGoogleFixture(t, googletest.Options{})
-	ttCheckDiscovery(t, fx.fg)
+	fx.fg.VerifyDiscovery(t)
 	e := &ttEnv{googleFixture: fx, f: fx.fg.LoadFixtures(alice)}
 	e.key, e.s, e.c = fx.connectAlice(t, scopes)
 	return e
-}
-
-// ttCheckDiscovery turns on the fake's checking of requests against the
-// discovery documents, and checks at the end that the fake's own answers
-// fitted them.
-func ttCheckDiscovery(t *testing.T, fg *googletest.Server) {
-	t.Helper()
-	gmailDoc, calDoc, err := googletest.DiscoveryDocs()
-	if err != nil {
-		t.Fatalf("discovery documents: %v", err)
-	}
-	if err := fg.CheckDiscovery(gmailDoc, calDoc); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if v := fg.DiscoveryViolations(); len(v) > 0 {
-			t.Errorf("googletest answered outside the discovery documents (a bug in the fake):\n%s", strings.Join(v, "\n"))
-		}
-	})
 }
 
 func (e *ttEnv) ok(t *testing.T, tool string, args map[string]any, out any) wireResult {

@@ -149,10 +149,7 @@ func TestE2EOAuthStdioConnectAccount(t *testing.T) {
 	if a, ok := got[alice]; !ok || len(got) != 1 || a.Status != "active" || strings.Join(a.Scopes, ",") != "mail.read,calendar.read" {
 		t.Fatalf("list_accounts after connecting: %+v, want alice active with mail.read,calendar.read", got)
 	}
-	fx.checkOK(t, "stdio", c, alice)
-	if n := fx.refreshes(); n != 1 {
-		t.Errorf("%d refreshes, want 1", n)
-	}
+	fx.checkRefreshes(t, "stdio", c, 1)
 }
 
 // TestE2ETenantRemoveForgetsAccounts: removing a tenant revokes its accounts

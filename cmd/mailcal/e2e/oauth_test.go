@@ -153,25 +153,13 @@ func TestE2EOAuthRefresh(t *testing.T) {
 	_, _, c := fx.connectAlice(t, "")
 
 	// The first call has no access token yet: one refresh.
-	fx.checkOK(t, "first check", c, alice)
-	if n := fx.refreshes(); n != 1 {
-		t.Fatalf("%d refreshes after the first call, want 1", n)
-	}
-	fx.checkOK(t, "cached", c, alice)
-	if n := fx.refreshes(); n != 1 {
-		t.Errorf("%d refreshes after a call with a valid cached token, want still 1", n)
-	}
+	fx.checkRefreshes(t, "the first call", c, 1)
+	fx.checkRefreshes(t, "a call with a valid cached token", c, 1)
 	// Google expires the token: the call gets a 401, refreshes once and
 	// succeeds.
 	fx.fg.ExpireAccessTokens()
-	fx.checkOK(t, "after expiry", c, alice)
-	if n := fx.refreshes(); n != 2 {
-		t.Errorf("%d refreshes after the token expired, want 2", n)
-	}
-	fx.checkOK(t, "after the refresh", c, alice)
-	if n := fx.refreshes(); n != 2 {
-		t.Errorf("%d refreshes after a call with the refreshed token, want still 2", n)
-	}
+	fx.checkRefreshes(t, "a call after the token expired", c, 2)
+	fx.checkRefreshes(t, "a call with the refreshed token", c, 2)
 }
 
 // TestE2EOAuthRotationRestart: a rotated refresh token is in the keyring

@@ -19,7 +19,7 @@ func TestE2EToolsScopes(t *testing.T) {
 	t.Parallel()
 	const carol = googletest.FixtureCarol
 	fx := newGoogleFixture(t, googletest.Options{})
-	ttCheckDiscovery(t, fx.fg)
+	fx.fg.VerifyDiscovery(t)
 	fx.fg.AddUser(carol)
 	fx.fg.LoadFixtures(carol)
 

@@ -46,18 +46,7 @@ type apiTest struct {
 func newAPITest(t *testing.T) *apiTest {
 	t.Helper()
 	s, cfg := setup(t, Options{Now: func() time.Time { return fixedNow }})
-	gmailDoc, calDoc, err := DiscoveryDocs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CheckDiscovery(gmailDoc, calDoc); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if v := s.DiscoveryViolations(); len(v) > 0 {
-			t.Errorf("answers that do not fit the discovery documents:\n%s", strings.Join(v, "\n"))
-		}
-	})
+	s.VerifyDiscovery(t)
 	return &apiTest{t: t, s: s, fx: s.LoadFixtures(alice), cfg: cfg}
 }
 
