@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"regexp"
@@ -249,23 +250,14 @@ func TestStoreReadsOldItems(t *testing.T) {
 	if v, err := s.PutGrant(ctx, x); err != nil || v != 2 {
 		t.Fatalf("PutGrant of an old grant: %d, %v", v, err)
 	}
-	data, _ := kv.Get(ctx, "grant/acme/google/x@y.com")
-	var asOld struct { // the release's grants.Grant
-		Tenant       string    `json:"tenant"`
-		Provider     string    `json:"provider"`
-		Account      string    `json:"account"`
-		RefreshToken string    `json:"refresh_token,omitempty"`
-		Scopes       []string  `json:"scopes"`
-		ConnectedAt  time.Time `json:"connected_at"`
-		Status       string    `json:"status"`
-		StatusReason string    `json:"status_reason,omitempty"`
-		StatusAt     time.Time `json:"status_at,omitzero"`
+	// The old release reads the fields it knows, under their names.
+	m := rawItem(t, kv, "grant/acme/google/x@y.com")
+	at, _ := time.Parse(time.RFC3339Nano, fmt.Sprint(m["connected_at"]))
+	if m["tenant"] != "acme" || m["provider"] != "google" || m["account"] != "x@y.com" || m["refresh_token"] != "1//0gAbC-dEf_123" ||
+		len(m["scopes"].([]any)) != 2 || !at.Equal(connected) || m["status"] != "active" || m["status_reason"] != "checked" {
+		t.Errorf("rewritten item as the old release reads it: %v", m)
 	}
-	if err := json.Unmarshal(data, &asOld); err != nil || asOld.Tenant != "acme" || asOld.Account != "x@y.com" || asOld.RefreshToken != "1//0gAbC-dEf_123" ||
-		len(asOld.Scopes) != 2 || !asOld.ConnectedAt.Equal(connected) || asOld.Status != "active" || asOld.StatusReason != "checked" {
-		t.Errorf("rewritten item as the old release reads it: %+v, %v\n%s", asOld, err, data)
-	}
-	if m := rawItem(t, kv, "grant/acme/google/x@y.com"); m["version"] != 2.0 {
+	if m["version"] != 2.0 {
 		t.Errorf("rewritten item: version %v", m["version"])
 	}
 	if err := s.DeleteGrant(ctx, z.GrantKey, 1); err != nil {
