@@ -46,8 +46,10 @@ type Options struct {
 	// of each attempt (default 30 s). Nil or without a Transport: a clone of
 	// http.DefaultTransport keeping Concurrency idle connections per host.
 	HTTPClient *http.Client
-	// MaxRetryWait is the total time one call may spend waiting between
-	// attempts (default 20 s). The caller's context bounds it too.
+	// MaxRetryWait is the retry budget of one request (default 20 s): no
+	// retry starts later than this after its first attempt, attempt time
+	// included, so a hanging Google costs one attempt timeout, not one per
+	// retry. The caller's context (the tool call's deadline) bounds it too.
 	MaxRetryWait time.Duration
 	// Concurrency bounds the parallel per-message gets of Mail.List
 	// (default 20: a default page of 20 messages in one round trip; Gmail's

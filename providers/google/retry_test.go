@@ -286,3 +286,33 @@ func TestScopeMessage(t *testing.T) {
 		t.Fatalf("%v", pe)
 	}
 }
+
+// TestHangingGoogleBounded: a Google that never answers costs one attempt
+// timeout per request, not one per retry: the retry budget counts the time
+// attempts take (it used to count only the waits between them, and a
+// list_messages against a hung Google took 229 s with the defaults).
+func TestHangingGoogleBounded(t *testing.T) {
+	var n atomic.Int32
+	block := make(chan struct{})
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		select {
+		case <-block:
+		case <-r.Context().Done():
+		}
+	}))
+	defer hung.Close()
+	defer close(block)
+	// 200 ms per attempt, a budget of 300 ms and waits of 10 ms: the
+	// second attempt starts at about 210 ms, a third would start past the
+	// budget. Counting only waits, 30 attempts (6 s) would fit.
+	p, _ := New(Options{APIURL: hung.URL, HTTPClient: &http.Client{Timeout: 200 * time.Millisecond}, MaxRetryWait: 300 * time.Millisecond})
+	p.backoff = func(int) time.Duration { return 10 * time.Millisecond }
+	start := time.Now()
+	_, err := mustMail(t, p, testToken, "alice@example.com").Get(context.Background(), "m1")
+	took := time.Since(start)
+	pe := wantKind(t, err, providers.ErrUnavailable)
+	if !strings.Contains(pe.Message, "timed out") || n.Load() > 2 || took > 2*time.Second {
+		t.Fatalf("%v after %d attempts in %s; want a timeout after at most 2 attempts", pe, n.Load(), took)
+	}
+}

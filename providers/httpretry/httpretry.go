@@ -13,8 +13,9 @@
 //     429, a failed dial) retries any request;
 //   - how long to wait: what the answer asked (Retry-After, read by
 //     RetryAfter, the one parser of that header), else a jittered
-//     exponential backoff; within a total wait budget, an attempt limit and
-//     the request context's deadline, never past it;
+//     exponential backoff; within a budget that counts attempts and waits
+//     alike, an attempt limit and the request context's deadline, never
+//     past it;
 //   - request bodies: replayed through GetBody, or buffered (up to a bound)
 //     when the request has none;
 //   - discarded answers are drained and closed (their connection is
@@ -85,10 +86,13 @@ type Transport struct {
 	Next http.RoundTripper
 	// Policy decides whether to retry; nil: Default.
 	Policy Policy
-	// MaxWait is the total time one request may spend waiting between
-	// attempts; a wait that would pass it is not made and the last answer
-	// is handed back. ≤ 0: DefaultMaxWait. The request's context bounds it
-	// too: no wait runs past its deadline.
+	// MaxWait is the retry budget of one request: no retry starts more
+	// than MaxWait after the first attempt did. Attempts count as well as
+	// waits, so a request whose attempts keep timing out gives up as soon
+	// as one whose attempts keep being refused; a wait that would end past
+	// the budget is not made and the last answer is handed back. ≤ 0:
+	// DefaultMaxWait. The request's context bounds it too: no wait runs
+	// past its deadline.
 	MaxWait time.Duration
 	// MaxAttempts bounds the attempts of one request (1: no retry);
 	// ≤ 0: only MaxWait and the context bound them.
@@ -200,7 +204,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		maxWait = DefaultMaxWait
 	}
 	idem := isIdempotent(req)
-	var waited time.Duration
+	start := time.Now()
 	for n := 1; ; n++ {
 		actx, cancel := ctx, context.CancelFunc(nil)
 		if t.AttemptTimeout > 0 {
@@ -229,7 +233,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if wait <= 0 {
 			wait = backoff(n)
 		}
-		if waited+wait > maxWait {
+		if time.Since(start)+wait > maxWait {
 			return handBack(resp, err, cancel)
 		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
@@ -249,7 +253,6 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, ctx.Err()
 		case <-timer.C:
 		}
-		waited += wait
 	}
 }
 

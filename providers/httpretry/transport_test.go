@@ -261,14 +261,36 @@ func TestBudget(t *testing.T) {
 	}
 
 	// Endless 503s with waits of n ms: 1+2+…+9 = 45 ms fit in 50 ms, the
-	// tenth wait would not: 10 attempts, the last 503 handed back.
+	// tenth wait would not: at most 10 attempts (fewer when the attempts
+	// themselves take time), the last 503 handed back.
 	s = newServer(t, repeat(100, answer{status: 503})...)
 	tr = fast(t)
 	tr.MaxWait = 50 * time.Millisecond
 	tr.Backoff = func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 	status, body, err := send(t, tr, newRequest(t, context.Background(), "GET", s.URL, ""))
-	if err != nil || status != 503 || body != "answer 9" || s.requests() != 10 {
-		t.Fatalf("%d %q %v after %d requests", status, body, err, s.requests())
+	if n := s.requests(); err != nil || status != 503 || body != fmt.Sprintf("answer %d", n-1) || n < 2 || n > 10 {
+		t.Fatalf("%d %q %v after %d requests", status, body, err, n)
+	}
+}
+
+// TestBudgetCountsAttempts: attempts that each take 40 ms with waits of
+// 1 ms, in a budget of 100 ms: no retry starts after 100 ms, so at most 3
+// attempts (the waits alone would allow 100).
+func TestBudgetCountsAttempts(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		time.Sleep(40 * time.Millisecond)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	tr := fast(t)
+	tr.MaxWait = 100 * time.Millisecond
+	tr.Backoff = func(int) time.Duration { return time.Millisecond }
+	start := time.Now()
+	status, _, err := send(t, tr, newRequest(t, context.Background(), "GET", srv.URL, ""))
+	if err != nil || status != 503 || n.Load() < 2 || n.Load() > 3 {
+		t.Fatalf("%d %v after %d attempts in %s, want 2 or 3 attempts", status, err, n.Load(), time.Since(start))
 	}
 }
 
