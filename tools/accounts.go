@@ -31,6 +31,7 @@ func (h *handlers) listAccounts() tool {
 			"(active, needs_reauth, revoked) and what each allows (scopes). Call this first to learn which account " +
 			"to pass as `account` to other tools, and whether an account must be reconnected. Takes no arguments.",
 	}, func(ctx context.Context, t string, _ *noArgs) (ListAccountsResult, string, error) {
+		setStage(ctx, stageAccounts, "", "reading the connected accounts")
 		gs, err := h.opts.Accounts.List(ctx, t)
 		if err != nil {
 			return ListAccountsResult{}, "", err

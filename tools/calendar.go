@@ -217,7 +217,8 @@ type CreateEventResult struct {
 func (h *handlers) createEvent() tool {
 	return accountTool(h, decl{
 		name: "create_event", title: "Create a calendar event", scope: providers.CalendarWrite, hints: changes,
-		vars: map[string]string{"account_can": "write calendars"},
+		uncertain: "The event may or may not have been created: look for it with list_events before creating it again.",
+		vars:      map[string]string{"account_can": "write calendars"},
 		desc: "Create an event in a calendar, optionally inviting attendees: unless send_updates is none, they are emailed an invitation ({invitations}). " +
 			"Timed events: start and end as local wall-clock times (2026-11-24T10:00:00) with time_zone, or as RFC 3339 times with an offset. " +
 			"All-day events: start and end as dates (2026-11-24), end exclusive (a one-day event ends the next day). Create only what the person asked for.",

@@ -61,7 +61,8 @@ const (
 func (h *handlers) sendEmail() tool {
 	return accountTool(h, decl{
 		name: "send_email", title: "Send an email", scope: providers.MailSend, hints: changes,
-		vars: map[string]string{"account_can": "send"},
+		uncertain: "The message may or may not have been sent: look for it in the account's sent mail (list_messages with label SENT) before sending it again.",
+		vars:      map[string]string{"account_can": "send"},
 		desc: "Send an email from a connected account, as a new message or as a reply in an existing conversation. " +
 			"Only send what the person asked for: the message leaves at once and cannot be recalled. " +
 			"Give a plain-text body; add html_body only for a formatted version of the same text. " +

@@ -19,6 +19,7 @@ type Sources interface {
 // resolveAccount picks the account a call works on: the one named, or, when
 // none is named, the only connected account that has every needed scope.
 func (h *handlers) resolveAccount(ctx context.Context, tenantName, requested string, need ...string) (grants.Grant, error) {
+	setStage(ctx, stageAccounts, "", "reading the connected accounts")
 	gs, err := h.opts.Accounts.List(ctx, tenantName)
 	if err != nil {
 		return grants.Grant{}, err
@@ -115,9 +116,10 @@ type accountLimiter struct {
 	slots map[string]chan struct{}
 }
 
-// acquire waits for a slot of g's account, at most until ctx ends, and
-// returns the function that gives it back.
-func (l *accountLimiter) acquire(ctx context.Context, g grants.Grant) (func(), error) {
+// acquire waits for a slot of g's account, at most until ctx ends (the
+// call's deadline or its cancellation), and returns the function that gives
+// it back.
+func (l *accountLimiter) acquire(ctx context.Context, g grants.Grant, title string) (func(), error) {
 	key := g.Tenant + "\x00" + g.Provider + "\x00" + g.Account
 	l.mu.Lock()
 	if l.slots == nil {
@@ -132,8 +134,16 @@ func (l *accountLimiter) acquire(ctx context.Context, g grants.Grant) (func(), e
 	select {
 	case ch <- struct{}{}:
 		return func() { <-ch }, nil
+	default:
+	}
+	setStage(ctx, stageSlot, title, fmt.Sprintf("waiting for a free slot of %s: %d of its calls were running already, and mailcal runs at most %d at once per account",
+		g.Account, perAccountCalls, perAccountCalls))
+	select {
+	case ch <- struct{}{}:
+		return func() { <-ch }, nil
 	case <-ctx.Done():
-		return nil, userErrorf("%s has %d calls running already and this one gave up waiting: %v", g.Account, perAccountCalls, ctx.Err())
+		return nil, userErrorf("%s has %d calls running already (mailcal runs at most %d at once per account) and this one stopped waiting for a free slot: %v; nothing was sent to %s",
+			g.Account, perAccountCalls, perAccountCalls, context.Cause(ctx), title)
 	}
 }
 
@@ -148,12 +158,13 @@ func (h *handlers) withAPI(ctx context.Context, g grants.Grant, call func(provid
 	if err != nil {
 		return err
 	}
-	release, err := h.limits.acquire(ctx, g)
+	title := p.Title
+	release, err := h.limits.acquire(ctx, g, title)
 	if err != nil {
 		return err
 	}
 	defer release()
-	return call(api, h.opts.Sources.Source(g.Tenant, g.Provider, g.Account))
+	return call(api, stagedSource{TokenSource: h.opts.Sources.Source(g.Tenant, g.Provider, g.Account), title: title, account: g.Account})
 }
 
 // onMail runs fn with the account's mailbox (see withAPI).

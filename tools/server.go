@@ -36,6 +36,10 @@ type Options struct {
 	// Sources let tools act for accounts (check_account and the mail and
 	// calendar tools); nil: those tools are not served.
 	Sources Sources
+	// CallTimeout is the deadline of one tool call, every wait of the call
+	// included (default DefaultCallTimeout): a call still running then
+	// answers a timeout error at once.
+	CallTimeout time.Duration
 	// Now is the clock (default time.Now).
 	Now   func() time.Time
 	Hooks *server.Hooks
@@ -86,7 +90,7 @@ func New(opts Options) (*server.MCPServer, error) {
 }
 
 // Definitions returns the tools opts allow, as tools/list shows them, with
-// their handlers.
+// their handlers (each bounded by Options.CallTimeout).
 func Definitions(opts Options) ([]server.ServerTool, error) {
 	h := &handlers{opts: opts}
 	vars := placeholders(opts.Providers)
@@ -99,7 +103,7 @@ func Definitions(opts Options) ([]server.ServerTool, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, server.ServerTool{Tool: def, Handler: t.handler})
+		out = append(out, server.ServerTool{Tool: def, Handler: h.bounded(t)})
 	}
 	return out, nil
 }
