@@ -11,6 +11,7 @@ import (
 	"github.com/mailcal/mailcal/auth/store/keyring"
 	"github.com/mailcal/mailcal/providers"
 	"github.com/mailcal/mailcal/providers/registry"
+	"github.com/mailcal/mailcal/tools"
 )
 
 // config is everything mailcal reads from its environment. It is read once,
@@ -25,8 +26,11 @@ type config struct {
 	baseURL, allowedOrigins string
 	// health is how often every grant is refreshed to notice revoked ones
 	// before a person does; 0: off.
-	health    time.Duration
-	providers *providers.Registry
+	health time.Duration
+	// callTimeout is the deadline of one tool call, every upstream attempt
+	// and every wait included.
+	callTimeout time.Duration
+	providers   *providers.Registry
 	// unknown lists MAILCAL_* variables that nothing reads (typos).
 	unknown []string
 }
@@ -38,11 +42,12 @@ const (
 	envBaseURL        = "MAILCAL_BASE_URL"
 	envAllowedOrigins = "MAILCAL_ALLOWED_ORIGINS"
 	envHealthInterval = "MAILCAL_HEALTH_INTERVAL"
+	envCallTimeout    = "MAILCAL_CALL_TIMEOUT"
 )
 
 // knownVars are the variables config reads besides the providers'.
 var knownVars = []string{
-	envLogLevel, envLogFormat, envBaseURL, envAllowedOrigins, envHealthInterval,
+	envLogLevel, envLogFormat, envBaseURL, envAllowedOrigins, envHealthInterval, envCallTimeout,
 	keyring.EnvBackend, keyring.EnvService, keyring.EnvDir, keyring.EnvPassDir,
 	keyring.EnvPassword, keyring.EnvPasswordFile, keyring.EnvTimeout,
 }
@@ -72,6 +77,9 @@ func loadConfig(e env) (*config, error) {
 	if c.health, err = parseHealth(get(envHealthInterval)); err != nil {
 		return nil, err
 	}
+	if c.callTimeout, err = parseCallTimeout(get(envCallTimeout)); err != nil {
+		return nil, err
+	}
 	if c.providers, err = providers.NewRegistry(registry.Specs(), get); err != nil {
 		return nil, err
 	}
@@ -91,6 +99,20 @@ func parseHealth(v string) (time.Duration, error) {
 	d, err := time.ParseDuration(v)
 	if err != nil || d < time.Second {
 		return 0, fmt.Errorf("%s %q: want a duration of at least 1s (e.g. 1h, 30m) or off", envHealthInterval, v)
+	}
+	return d, nil
+}
+
+// parseCallTimeout reads MAILCAL_CALL_TIMEOUT: a Go duration from 1s to
+// 1h; default tools.DefaultCallTimeout (60s).
+func parseCallTimeout(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return tools.DefaultCallTimeout, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < time.Second || d > time.Hour {
+		return 0, fmt.Errorf("%s %q: want a duration from 1s to 1h, such as 60s or 2m (the longest one tool call may take)", envCallTimeout, v)
 	}
 	return d, nil
 }

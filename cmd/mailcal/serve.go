@@ -111,6 +111,7 @@ func cmdServe(ctx context.Context, args []string, e env, cfg *config) error {
 		Accounts:      a.grants,
 		Sources:       a.tokens,
 		Providers:     a.providers,
+		CallTimeout:   cfg.callTimeout,
 		Hooks:         sessions.hooks(),
 		ServerOptions: []server.ServerOption{server.WithToolHandlerMiddleware(track.middleware)},
 	}
@@ -146,6 +147,14 @@ func cmdServe(ctx context.Context, args []string, e env, cfg *config) error {
 	}
 }
 
+// The stdio server's tool-call workers and queue (mcp-go reads requests
+// while the queue has room, and answers a call in its reading loop when it
+// is full).
+const (
+	stdioWorkers = 32
+	stdioQueue   = 1000
+)
+
 func serveStdio(ctx context.Context, c serveConfig, mcpSrv *server.MCPServer, track *inflight, e env) error {
 	// stdout belongs to the protocol: anything else that prints to os.Stdout
 	// (a library, a stray debug line) goes to stderr instead.
@@ -155,7 +164,13 @@ func serveStdio(ctx context.Context, c serveConfig, mcpSrv *server.MCPServer, tr
 		defer func() { os.Stdout = proto.(*os.File) }()
 	}
 	stdio := server.NewStdioServer(mcpSrv)
-	server.WithWorkerPoolSize(8)(stdio)
+	// Tool calls run on this many workers. A call holds its worker until it
+	// answers, at most its deadline (MAILCAL_CALL_TIMEOUT), even when its
+	// handler is stuck; an account runs at most 4 calls at once and its
+	// other calls wait for a slot, holding their workers: with 32 workers,
+	// calls hung on one or two accounts leave the rest served.
+	server.WithWorkerPoolSize(stdioWorkers)(stdio)
+	server.WithQueueSize(stdioQueue)(stdio)
 	stdio.SetErrorLogger(slog.NewLogLogger(slog.Default().Handler(), slog.LevelError))
 	stdio.SetContextFunc(func(ctx context.Context) context.Context { return tenant.WithName(ctx, c.tenant) })
 
