@@ -1,9 +1,11 @@
 package googletest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/url"
@@ -157,6 +159,12 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		a.mu.Unlock()
 	}()
 	if latency > 0 {
+		// Read the body first: net/http notices a client that hung up only
+		// once the body is read, and a request the client gave up on must
+		// end (or Close waits for it).
+		if body, err := io.ReadAll(r.Body); err == nil {
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
 		t := time.NewTimer(latency)
 		select {
 		case <-t.C:
