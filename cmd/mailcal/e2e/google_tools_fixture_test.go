@@ -25,9 +25,10 @@ type ttEnv struct {
 	c   *mcpclient.Client
 }
 
-func newToolsEnv(t *testing.T, scopes string) *ttEnv {
+// extraEnv adds to the server's environment (see newGoogleFixture).
+func newToolsEnv(t *testing.T, scopes string, extraEnv ...string) *ttEnv {
 	t.Helper()
-	fx := newGoogleFixture(t, googletest.Options{})
+	fx := newGoogleFixture(t, googletest.Options{}, extraEnv...)
 	fx.fg.VerifyDiscovery(t)
 	e := &ttEnv{googleFixture: fx, f: fx.fg.LoadFixtures(alice)}
 	e.key, e.s, e.c = fx.connectAlice(t, scopes)
