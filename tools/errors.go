@@ -34,6 +34,10 @@ func (h *handlers) providerError(ctx context.Context, err error, g grants.Grant,
 	switch {
 	case errors.As(err, &re):
 		return &userError{re.Error() + h.reconnectHint(ctx, g.Tenant, g, g.Scopes)}
+	case errors.As(err, &rfe) && !rfe.Temporary && rfe.Code != "":
+		return userErrorf("%s: %s. This will not pass by itself: %s refused mailcal's refresh request; check the OAuth client mailcal is configured with (its client id and secret)", doing, rfe.Error(), title)
+	case errors.As(err, &rfe) && rfe.RetryIn > 0:
+		return userErrorf("%s: %s: call again after that", doing, rfe.Error())
 	case errors.As(err, &rfe):
 		return userErrorf("%s: %s; try again in a little while", doing, rfe.Error())
 	case errors.Is(err, providers.ErrNotConfigured):

@@ -65,6 +65,9 @@ type RefreshError struct {
 	Temporary bool
 	// RetryAfter is the provider's Retry-After, if it sent one.
 	RetryAfter time.Duration
+	// RetryIn is how long from when the error was handed out until mailcal
+	// refreshes again; 0 if not said.
+	RetryIn time.Duration
 
 	detail string // sanitised description of the cause
 	cause  error  // a cause without secrets (context or network error), for errors.Is
@@ -75,7 +78,41 @@ func (e *RefreshError) Error() string {
 	if e.Attempts > 1 {
 		attempts = fmt.Sprintf(" after %d attempts", e.Attempts)
 	}
-	return fmt.Sprintf("refreshing the access token of account %s (%s) failed%s: %s", e.Account, e.Provider, attempts, e.detail)
+	s := fmt.Sprintf("refreshing the access token of account %s (%s) failed%s: %s", e.Account, e.Provider, attempts, e.detail)
+	if e.RetryIn > 0 {
+		s += "; mailcal tries again in " + inSeconds(e.RetryIn)
+	}
+	return s
+}
+
+// retryIn returns err saying that the next refresh is made in d: a copy of
+// a *RefreshError with RetryIn set, another error wrapped.
+func retryIn(err error, d time.Duration) error {
+	var fe *RefreshError
+	if errors.As(err, &fe) {
+		c := *fe
+		c.RetryIn = d
+		return &c
+	}
+	return &laterError{err: err, in: d}
+}
+
+// laterError is a failure other than the token endpoint's (a store error, a
+// provider not configured), with when the next refresh is made.
+type laterError struct {
+	err error
+	in  time.Duration
+}
+
+func (e *laterError) Error() string {
+	return e.err.Error() + "; mailcal tries again in " + inSeconds(e.in)
+}
+
+func (e *laterError) Unwrap() error { return e.err }
+
+// inSeconds is a delay in whole seconds, rounded up: "3s".
+func inSeconds(d time.Duration) string {
+	return (max(d, 0) + time.Second - 1).Truncate(time.Second).String()
 }
 
 // Unwrap returns the cause when it is known to carry no secret (a context or

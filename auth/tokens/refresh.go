@@ -296,7 +296,7 @@ func (m *Manager) classify(err error, gr grants.Grant, prov *providers.Provider,
 		fe.Temporary = fe.Status >= 500 || fe.Status == http.StatusTooManyRequests ||
 			fe.Status == http.StatusRequestTimeout ||
 			fe.Code == "temporarily_unavailable" || fe.Code == "server_error"
-		fe.detail = "the token endpoint answered " + status
+		fe.detail = prov.Title + "'s token endpoint answered HTTP " + status
 		if what != "" {
 			fe.detail += " (" + what + ")"
 		}
@@ -305,7 +305,7 @@ func (m *Manager) classify(err error, gr grants.Grant, prov *providers.Provider,
 		fe.cause = context.Canceled
 	case errors.As(err, &ue), errors.As(err, &ne):
 		fe.Temporary = true
-		fe.detail = "the token endpoint could not be reached: " + sanitize(causeText(err), secrets...)
+		fe.detail = prov.Title + "'s token endpoint could not be reached: " + sanitize(causeText(err), secrets...)
 		if ue != nil {
 			fe.cause = ue.Err
 		} else {

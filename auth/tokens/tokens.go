@@ -2,9 +2,11 @@
 // long-lived, lazily created token source per account (tenant, provider,
 // account), refreshed ahead of expiry by exactly one token-endpoint request
 // however many callers need it, with rotated refresh tokens saved before the
-// new access token is used, transient failures retried, and dead grants
-// (invalid_grant) marked needs_reauth in the grant store so that nobody hits
-// the token endpoint for them again until the account is reconnected.
+// new access token is used, transient failures retried, a failed refresh
+// backed off according to its cause (Config.FailureBackoff) with the error
+// saying when the next one is made, and dead grants (invalid_grant) marked
+// needs_reauth in the grant store so that nobody hits the token endpoint for
+// them again until the account is reconnected.
 //
 // Crash safety: the grant store always holds a refresh token that works. A
 // refresh never removes the stored refresh token; a rotated one replaces it
@@ -29,6 +31,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync"
@@ -43,14 +46,15 @@ import (
 
 // Defaults for Config.
 const (
-	DefaultMargin          = 5 * time.Minute
-	DefaultHTTPTimeout     = 15 * time.Second
-	DefaultRefreshTimeout  = 30 * time.Second
-	DefaultSourceTimeout   = 30 * time.Second
-	DefaultRetryAttempts   = 3
-	DefaultRetryBase       = 250 * time.Millisecond
-	DefaultReauthRecheck   = 5 * time.Second
-	DefaultFailureCooldown = 2 * time.Second
+	DefaultMargin         = 5 * time.Minute
+	DefaultHTTPTimeout    = 15 * time.Second
+	DefaultRefreshTimeout = 30 * time.Second
+	DefaultSourceTimeout  = 30 * time.Second
+	DefaultRetryAttempts  = 3
+	DefaultRetryBase      = 250 * time.Millisecond
+	DefaultReauthRecheck  = 5 * time.Second
+	DefaultFailureBackoff = time.Second
+	DefaultMaxBackoff     = 30 * time.Second
 )
 
 // Config configures a Manager. Grants and Providers are required.
@@ -84,11 +88,21 @@ type Config struct {
 	// ReauthRecheck: while an account needs reauth, its grant is re-read (to
 	// notice a reconnect) at most this often; default 5s.
 	ReauthRecheck time.Duration
-	// FailureCooldown: after a failed refresh (not invalid_grant), calls
-	// within this time get the same error without a new request (or the old
-	// access token while it is still valid); default 2s. A longer
-	// Retry-After from the provider extends it.
-	FailureCooldown time.Duration
+	// FailureBackoff: after a refresh failed in a way that may pass (5xx,
+	// timeouts, network errors, a store error), the next refresh is made
+	// after a jittered delay of up to FailureBackoff, doubling with each
+	// consecutive failure up to MaxBackoff; after a 429 or 503 with
+	// Retry-After, when it says. Meanwhile callers get the old access token
+	// while it is still valid; else they wait for the next refresh when it
+	// comes before their deadline, and fail at once otherwise, the error
+	// saying when it will be made. Default 1s.
+	FailureBackoff time.Duration
+	// MaxBackoff caps FailureBackoff's growth, and is the delay after a
+	// failure that will not pass by itself (the provider refused the OAuth
+	// client: invalid_client, unauthorized_client…), during which callers
+	// fail at once. Default 30s. (invalid_grant is final: the account
+	// needs reauth.)
+	MaxBackoff time.Duration
 	// SourceTimeout bounds each Token call of a Source, within the
 	// caller's context; default 30s.
 	SourceTimeout time.Duration
@@ -128,9 +142,11 @@ type entry struct {
 	reauth   *ReauthError
 	reauthAt time.Time // when reauth was last confirmed
 	deadRT   string    // the refresh token the provider refused
-	failErr  error     // last failure, returned until failUntil
-	failAt   time.Time
-	failFor  time.Duration
+	failErr  error     // the last refresh's failure; nil after a success
+	fails    int       // consecutive failed refreshes
+	nextTry  time.Time // no refresh before this after a failure
+	mayWait  bool      // callers may wait for nextTry (the failure may pass)
+	refresh  uint64    // refreshes started, to tell one failure from the next
 	lastOK   time.Time // last successful refresh
 	pending  *rotation // a rotated refresh token we could not save yet
 }
@@ -160,6 +176,11 @@ func New(cfg Config) *Manager {
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: DefaultHTTPTimeout}
+	} else if cfg.HTTPClient.Timeout <= 0 {
+		// Every token-endpoint attempt has a timeout of its own.
+		hc := *cfg.HTTPClient
+		hc.Timeout = DefaultHTTPTimeout
+		cfg.HTTPClient = &hc
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -169,7 +190,8 @@ func New(cfg Config) *Manager {
 		def time.Duration
 	}{
 		{&cfg.Margin, DefaultMargin}, {&cfg.RefreshTimeout, DefaultRefreshTimeout}, {&cfg.RetryBase, DefaultRetryBase},
-		{&cfg.ReauthRecheck, DefaultReauthRecheck}, {&cfg.FailureCooldown, DefaultFailureCooldown}, {&cfg.SourceTimeout, DefaultSourceTimeout},
+		{&cfg.ReauthRecheck, DefaultReauthRecheck}, {&cfg.FailureBackoff, DefaultFailureBackoff}, {&cfg.MaxBackoff, DefaultMaxBackoff},
+		{&cfg.SourceTimeout, DefaultSourceTimeout},
 	} {
 		if *d.v <= 0 {
 			*d.v = d.def
@@ -207,9 +229,10 @@ var ErrClosed = errors.New("token manager closed")
 //
 // Errors: *ReauthError (errors.Is ErrNeedsReauth) when the account must be
 // connected again; grants.ErrNotFound (wrapped) when it is not connected;
-// *RefreshError when the token endpoint failed; providers.ErrNotConfigured
-// (wrapped) when the provider's OAuth client is missing; ctx.Err() when ctx
-// ended.
+// *RefreshError when the token endpoint failed (RetryIn says when the next
+// refresh is made; a caller that comes before then waits for it if it comes
+// before ctx's deadline); providers.ErrNotConfigured (wrapped) when the
+// provider's OAuth client is missing; ctx.Err() when ctx ended.
 func (m *Manager) Token(ctx context.Context, tenant, provider, account string) (*oauth2.Token, error) {
 	k := makeKey(tenant, provider, account)
 	if t := m.cached(k); t != nil {
@@ -310,45 +333,82 @@ func usable(c *cached, now time.Time) bool {
 // token is the slow path of Token. force refreshes even if the cached token
 // is fresh, and re-reads the grant even if it was recently found dead (the
 // health check); it still joins a refresh in progress.
+//
+// After a failed refresh, a caller that finds no usable token and may wait
+// (the failure may pass, and the next refresh comes before ctx's deadline)
+// waits for that refresh and answers its outcome: once, not until ctx ends.
 func (m *Manager) token(ctx context.Context, k key, force bool) (*oauth2.Token, error) {
-	f, tok, err := m.join(k, force)
-	if f == nil {
-		return tok, err
+	j := m.join(k, force, nil)
+	if j.f == nil && !j.retry.IsZero() {
+		wait := j.retry.Sub(m.cfg.Now())
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+			return nil, j.err // says when the next attempt is
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		}
+		j = m.join(k, force, &j.gen)
+	}
+	if j.f == nil {
+		return j.tok, j.err
 	}
 	select {
-	case <-f.done:
-		if f.err != nil && f.stale != nil && !force {
-			return f.stale, nil
+	case <-j.f.done:
+		if j.f.err != nil && j.f.stale != nil && !force {
+			return j.f.stale, nil
 		}
-		return f.tok, f.err
+		return j.f.tok, j.f.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 }
 
+// joined is join's answer: a refresh to wait for (f), or a token or an
+// error; with an error, retry is the time of the next refresh when callers
+// may wait for it, and gen identifies the failure.
+type joined struct {
+	f     *flight
+	tok   *oauth2.Token
+	err   error
+	retry time.Time
+	gen   uint64
+}
+
 // join answers from the entry's state, or returns the refresh to wait for
-// (starting one if none is in progress).
-func (m *Manager) join(k key, force bool) (*flight, *oauth2.Token, error) {
+// (starting one if none is in progress). waited is set by a caller that
+// waited for the next refresh after failure gen: it starts that refresh,
+// unless another caller's refresh came first.
+func (m *Manager) join(k key, force bool, waited *uint64) joined {
 	e := m.entry(k)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	now := m.cfg.Now()
-	if !force {
+	if !force && e.flight == nil {
 		c := e.cur.Load()
 		if c != nil && now.Before(c.refreshAt) {
-			return nil, c.tok, nil
+			return joined{tok: c.tok}
 		}
 		// Needs reauth: answer without contacting anyone, re-reading the
 		// grant (never the token endpoint for the same dead grant) at most
 		// every ReauthRecheck.
 		if e.reauth != nil && now.Sub(e.reauthAt) < m.cfg.ReauthRecheck {
-			return nil, nil, e.reauth
+			return joined{err: e.reauth}
 		}
-		if e.failErr != nil && now.Sub(e.failAt) < e.failFor {
+		// Backing off after a failure: the old token while it works, else
+		// the failure and when the next refresh will be made.
+		if e.failErr != nil && now.Before(e.nextTry) && (waited == nil || *waited != e.refresh) {
 			if usable(c, now) {
-				return nil, c.tok, nil
+				return joined{tok: c.tok}
 			}
-			return nil, nil, e.failErr
+			j := joined{err: retryIn(e.failErr, e.nextTry.Sub(now)), gen: e.refresh}
+			if e.mayWait && waited == nil {
+				j.retry = e.nextTry
+			}
+			return j
 		}
 	}
 	if e.flight == nil {
@@ -359,12 +419,13 @@ func (m *Manager) join(k key, force bool) (*flight, *oauth2.Token, error) {
 		}
 		m.closeMu.Unlock()
 		if closed {
-			return nil, nil, ErrClosed
+			return joined{err: ErrClosed}
 		}
 		e.flight = &flight{done: make(chan struct{})}
+		e.refresh++
 		go m.run(e, e.flight)
 	}
-	return e.flight, nil, nil
+	return joined{f: e.flight}
 }
 
 // run performs one refresh for all the callers waiting on f.
@@ -382,7 +443,7 @@ func (m *Manager) run(e *entry, f *flight) {
 	switch {
 	case err == nil:
 		e.cur.Store(c)
-		e.reauth, e.deadRT, e.failErr = nil, "", nil
+		e.reauth, e.deadRT, e.failErr, e.fails = nil, "", nil, 0
 		e.lastOK = now
 		f.tok = c.tok
 	case errors.As(err, &re):
@@ -390,22 +451,41 @@ func (m *Manager) run(e *entry, f *flight) {
 		// The grant is dead: drop the token source, remember the answer.
 		e.cur.Store(nil)
 		e.reauth, e.reauthAt = re, now
-		e.failErr = nil
+		e.failErr, e.fails = nil, 0
 		f.err = err
 	default:
-		e.failErr, e.failAt, e.failFor = err, now, m.cfg.FailureCooldown
-		if errors.As(err, &fe) {
-			if fe.RetryAfter > e.failFor {
-				e.failFor = fe.RetryAfter
-			}
-			if old := e.cur.Load(); fe.Temporary && usable(old, now) {
-				f.stale = old.tok // refresh ahead of expiry failed: the old one still works
-			}
+		e.fails++
+		delay, mayWait := m.backoff(err, e.fails)
+		e.failErr, e.nextTry, e.mayWait = err, now.Add(delay), mayWait
+		if old := e.cur.Load(); errors.As(err, &fe) && fe.Temporary && usable(old, now) {
+			f.stale = old.tok // refresh ahead of expiry failed: the old one still works
 		}
-		f.err = err
+		f.err = retryIn(err, delay)
+		m.log.Warn("access token refresh failed", "tenant", e.k.tenant, "provider", e.k.provider, "account", e.k.account,
+			"err", err, "failures", e.fails, "next_attempt_in", delay.Round(time.Millisecond))
 	}
 	e.mu.Unlock()
 	close(f.done)
+}
+
+// backoff is the delay before the next refresh after the n-th consecutive
+// failure, err, and whether callers may wait for it. A failure that may
+// pass (5xx, timeouts, network errors, a store error) is retried soon: a
+// jittered delay of up to FailureBackoff, doubling with each failure, at
+// most MaxBackoff, or what Retry-After asked. One that will not pass by
+// itself (the OAuth client refused, the provider not configured, the
+// account not connected) waits MaxBackoff, and nobody waits for it.
+func (m *Manager) backoff(err error, n int) (time.Duration, bool) {
+	var fe *RefreshError
+	switch {
+	case errors.As(err, &fe) && fe.RetryAfter > 0:
+		return fe.RetryAfter, true
+	case errors.As(err, &fe) && !fe.Temporary,
+		errors.Is(err, providers.ErrNotConfigured), errors.Is(err, grants.ErrNotFound), errors.Is(err, ErrClosed):
+		return m.cfg.MaxBackoff, false
+	}
+	d := min(m.cfg.FailureBackoff<<min(n-1, 16), m.cfg.MaxBackoff)
+	return d/2 + rand.N(d/2+1), true
 }
 
 // advise adds the provider's advice on a dead grant, if it has some.

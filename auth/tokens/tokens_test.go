@@ -154,9 +154,9 @@ func TestRotatedRefreshTokenSavedBeforeUse(t *testing.T) {
 		t.Fatalf("stored refresh token changed although the write failed")
 	}
 
-	// 2. Next call (after the failure cooldown): the pending rotated token is
+	// 2. Next call (after the failure backoff): the pending rotated token is
 	// saved first, then used.
-	h.clk.Advance(DefaultFailureCooldown + time.Second)
+	h.clk.Advance(DefaultMaxBackoff + time.Second)
 	got(h.mustToken(t))
 	if h.ep.lastSeen() != "1//refresh-SHOULD-NOT-LEAK-1" {
 		t.Errorf("second refresh did not use the rotated refresh token")
@@ -241,9 +241,15 @@ func TestTransientFailureGivesUp(t *testing.T) {
 	if !strings.Contains(err.Error(), "after 3 attempts") || !strings.Contains(err.Error(), "502 Bad Gateway") {
 		t.Errorf("error text: %v", err)
 	}
-	// Within the cooldown: the same error, no request.
-	if _, err2 := h.token(t); err2 != err || h.ep.count.Load() != 3 {
-		t.Errorf("cooldown not applied: %v, requests=%d", err2, h.ep.count.Load())
+	if !strings.Contains(err.Error(), "mailcal tries again in 1s") {
+		t.Errorf("error text does not say when the next refresh is: %v", err)
+	}
+	// Before the next refresh, a caller whose deadline comes first gets
+	// the same failure at once, without a request.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	if _, err2 := h.m.Token(ctx, tenant, prov, account); !errors.As(err2, &fe) || fe.Status != 502 || h.ep.count.Load() != 3 {
+		t.Errorf("within the backoff: %v, requests=%d", err2, h.ep.count.Load())
 	}
 }
 

@@ -169,3 +169,31 @@ func TestE2EStdioHungCallsDoNotBlockOthers(t *testing.T) {
 		t.Errorf("ping: %v", err)
 	}
 }
+
+// TestE2ETokenEndpointRecovers: Google's token endpoint answers 503 for one
+// refresh (three attempts), then recovers. The failed call says when the
+// next refresh is; the calls right after it are not failed at once (they
+// were, for 2 s): they wait for that refresh, made once, and succeed.
+func TestE2ETokenEndpointRecovers(t *testing.T) {
+	t.Parallel()
+	e := newToolsEnv(t, ttAllScopes)
+	e.ok(t, "list_calendars", nil, nil) // the first refresh
+	refreshes := e.refreshes()
+	e.fg.ExpireAccessTokens()
+	e.fg.FailTokenRequests(3, 503)
+	e.fails(t, "list_calendars", nil, "Google's token endpoint answered HTTP 503", "mailcal tries again in 1s", "call again after that")
+	var wg sync.WaitGroup
+	results := make([]timedResult, 4)
+	for i := range results {
+		wg.Go(func() { results[i] = e.timedCall(e.c, "list_calendars", nil) })
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r.err != nil || r.IsError {
+			t.Errorf("call %d right after the failed refresh: %v %s; want it to wait for the next refresh", i, r.err, r.text())
+		}
+	}
+	if n := e.refreshes() - refreshes; n != 4 {
+		t.Errorf("%d refresh requests, want 4 (three failed attempts, then one refresh for every waiting call)", n)
+	}
+}
