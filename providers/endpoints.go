@@ -64,19 +64,6 @@ func ScrubURLError(err error) error {
 	return err
 }
 
-// SafeCode keeps an OAuth error code printable and short.
-func SafeCode(s string) string {
-	if len(s) > 64 {
-		s = s[:64]
-	}
-	return strings.Map(func(r rune) rune {
-		if r == '_' || r == '-' || r == '.' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') {
-			return r
-		}
-		return -1
-	}, s)
-}
-
 var errUserinfoUnauthorized = errors.New("the provider refused the access token")
 
 // UserinfoEmail asks an OpenID Connect userinfo endpoint which account the
@@ -93,7 +80,7 @@ func UserinfoEmail(ctx context.Context, hc *http.Client, userinfoURL, title stri
 		if errors.As(err, &te) {
 			return "", te
 		}
-		return "", &Error{Kind: ErrUnavailable, Message: fmt.Sprintf("asking %s who the account is: %v", title, ScrubURLError(err))}
+		return "", &Error{Kind: ErrUnavailable, Message: fmt.Sprintf("asking %s who the account is: %s", title, Redact(ScrubURLError(err).Error()))}
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))

@@ -158,8 +158,11 @@ func logged(name string, next server.ToolHandlerFunc) server.ToolHandlerFunc {
 			slog.InfoContext(ctx, "tool answered an error", "tool", name, "tenant", t, "err", err)
 			return mcp.NewToolResultError(ue.msg), nil
 		case err != nil:
-			slog.WarnContext(ctx, "tool failed", "tool", name, "tenant", t, "err", err)
-			return mcp.NewToolResultError(fmt.Sprintf("%s failed: %v", name, err)), nil
+			// Not mapped to advice: its text may quote something from
+			// upstream, so it goes through the sanitiser too.
+			text := providers.Redact(err.Error())
+			slog.WarnContext(ctx, "tool failed", "tool", name, "tenant", t, "err", text)
+			return mcp.NewToolResultError(fmt.Sprintf("%s failed: %s", name, text)), nil
 		case res != nil && res.IsError:
 			slog.InfoContext(ctx, "tool answered an error", "tool", name, "tenant", t)
 		default:

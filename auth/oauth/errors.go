@@ -28,7 +28,7 @@ func SanitizeError(err error) error {
 		if msg == "" {
 			msg = fmt.Sprintf("HTTP %d", re.Response.StatusCode)
 		}
-		if d := re.ErrorDescription; d != "" && len(d) < 300 {
+		if d := providers.Redact(re.ErrorDescription); d != "" {
 			msg += ": " + d
 		}
 		return &OAuthError{Code: code, Msg: msg, Status: re.Response.StatusCode}

@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
+
+	"github.com/mailcal/mailcal/providers"
 )
 
 // ErrNeedsReauth matches every *ReauthError with errors.Is.
@@ -121,26 +122,9 @@ func inSeconds(d time.Duration) string {
 func (e *RefreshError) Unwrap() error { return e.cause }
 
 // sanitize makes a provider-supplied string safe for an error message or a
-// log line: no control characters, bounded length, and any known secret
-// replaced (defence in depth; error descriptions should never echo them).
-func sanitize(s string, secrets ...string) string {
-	for _, sec := range secrets {
-		if len(sec) >= 4 {
-			s = strings.ReplaceAll(s, sec, "[redacted]")
-		}
-	}
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
-	s = strings.TrimSpace(s)
-	if r := []rune(s); len(r) > 300 {
-		s = string(r[:300]) + "…"
-	}
-	return s
-}
+// log line: providers.Redact, the one sanitiser of upstream text, with the
+// grant's refresh token and the client secret named.
+func sanitize(s string, secrets ...string) string { return providers.Redact(s, secrets...) }
 
 // errReplaced stops a grant update when the stored grant is no longer the
 // one the refresh used (reconnected meanwhile).

@@ -462,7 +462,7 @@ func (m *Manager) run(e *entry, f *flight) {
 		}
 		f.err = retryIn(err, delay)
 		m.log.Warn("access token refresh failed", "tenant", e.k.tenant, "provider", e.k.provider, "account", e.k.account,
-			"err", err, "failures", e.fails, "next_attempt_in", delay.Round(time.Millisecond))
+			"err", err, "failures", e.fails, "next_attempt_in", delay.Round(time.Millisecond).String())
 	}
 	e.mu.Unlock()
 	close(f.done)

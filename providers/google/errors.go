@@ -17,7 +17,8 @@ import (
 )
 
 // mapError turns the error of a Google API call into a *providers.Error.
-// Messages carry Google's error text and never a token or a raw body.
+// Messages carry Google's error text through providers.Redact (whatever
+// Google echoes, no token, code or key survives), never a raw body.
 func mapError(err error) error {
 	if err == nil {
 		return nil
@@ -78,9 +79,9 @@ func networkError(err error) error {
 	case dialFailed(err):
 		msg = "could not connect to Google"
 	}
-	// The cause names no token (tokens travel in headers); it may name the
-	// URL, which carries only ids and query parameters.
-	return &providers.Error{Kind: providers.ErrUnavailable, Message: fmt.Sprintf("%s (%v)", msg, err)}
+	// The cause names the URL (ids and query parameters, redacted in case
+	// one carries a key).
+	return &providers.Error{Kind: providers.ErrUnavailable, Message: fmt.Sprintf("%s (%s)", msg, providers.Redact(err.Error()))}
 }
 
 func fromAPIError(ge *googleapi.Error) error {
@@ -94,7 +95,7 @@ func fromAPIError(ge *googleapi.Error) error {
 	if reason == "" {
 		reason = errorReason([]byte(ge.Body))
 	}
-	msg := strings.TrimSpace(ge.Message)
+	msg := providers.Redact(ge.Message)
 	if msg == "" {
 		msg = http.StatusText(ge.Code)
 	}

@@ -2,11 +2,14 @@ package google
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -53,3 +56,41 @@ type deadSource struct{ err error }
 
 func (d deadSource) Token(context.Context) (*oauth2.Token, error) { return nil, d.err }
 func (deadSource) Invalidate(string)                              {}
+
+// TestHostileErrorTextRedacted: Google error answers that echo the request's
+// Authorization header, a token in a URL, a refresh token, a JWT and an API
+// key, for every status mapError handles: the mapped error keeps Google's
+// words and none of the secrets.
+func TestHostileErrorTextRedacted(t *testing.T) {
+	const (
+		refresh = "1//0gHOSTILErefreshtoken0123456789"
+		jwt     = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJob3N0aWxlIn0.c2lnbmF0dXJlLXZhbHVl"
+		key     = "AIzaSyHOSTILEapikey0123456789abcdefgh"
+	)
+	tok := &oauth2.Token{AccessToken: "ya29.a0HOSTILE-access-token-0123456789", TokenType: "Bearer"}
+	for _, status := range []int{400, 401, 403, 404, 429, 500, 503} {
+		p := testProvider(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			msg := "Invalid Credentials. Authorization: " + r.Header.Get("Authorization") +
+				"; retry at https://gmail.googleapis.com/gmail/v1/users/me?access_token=" + strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ") +
+				"&key=" + key + " with refresh_token " + refresh + " and id_token=" + jwt
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": status, "message": msg,
+				"errors": []map[string]string{{"message": msg, "reason": "authError"}}}})
+		}), Options{MaxRetryWait: time.Millisecond})
+		_, err := mustMail(t, p, tok, "alice@example.com").Get(context.Background(), "m1")
+		var pe *providers.Error
+		if !errors.As(err, &pe) {
+			t.Fatalf("HTTP %d: %v", status, err)
+		}
+		text := fmt.Sprintf("%v %+v", err, pe)
+		for _, s := range []string{tok.AccessToken, "HOSTILE", refresh, jwt, key} {
+			if strings.Contains(text, s) {
+				t.Errorf("HTTP %d: the error holds %s…: %s", status, s[:min(8, len(s))], text)
+			}
+		}
+		if !strings.Contains(pe.Message, "Invalid Credentials. Authorization: Bearer [redacted]") {
+			t.Errorf("HTTP %d: Google's words are lost: %s", status, pe.Message)
+		}
+	}
+}
