@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"github.com/mailcal/mailcal/auth/grants"
 	"github.com/mailcal/mailcal/auth/tokens"
 	"github.com/mailcal/mailcal/providers"
+	"github.com/mailcal/mailcal/providers/google"
 	"github.com/mailcal/mailcal/providers/htmltext"
 )
 
@@ -266,4 +268,32 @@ func TestGetMessageLinks(t *testing.T) {
 	if !strings.Contains(string(raw), `"links":[{"n":1,"text":"Read the report","url":"`+long+`"}`) {
 		t.Errorf("structured content lacks the links: %s", raw)
 	}
+}
+
+// TestRecipientsOverProviderLimit: to, cc and bcc together beyond what the
+// account's provider takes are refused before anything is sent, naming the
+// fields; exactly the limit is sent.
+func TestRecipientsOverProviderLimit(t *testing.T) {
+	e := newEnv(t, false, alice)
+	spec := google.Spec
+	spec.Limits.MaxRecipients = 100
+	spec.NewAPI = func(providers.Config, *http.Client) (providers.API, error) { return e.prov, nil }
+	reg, err := providers.NewRegistry([]*providers.Spec{&spec}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.c = newClient(t, Options{Version: "test", Accounts: e.grants, Sources: e.toks, Providers: reg}, "a")
+	addrs := func(prefix string, n int) []any {
+		out := make([]any, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("%s%d@example.com", prefix, i)
+		}
+		return out
+	}
+	res := e.call(t, "send_email", map[string]any{"to": addrs("to", 60), "cc": addrs("cc", 40), "bcc": addrs("bcc", 1), "subject": "s", "body": "b"})
+	wantError(t, res, "invalid argument to", "101 recipients in to, cc and bcc together", "at most 100")
+	if len(e.prov.sent) != 0 {
+		t.Fatalf("%d messages sent over the recipient limit", len(e.prov.sent))
+	}
+	wantOK(t, e.call(t, "send_email", map[string]any{"to": addrs("to", 60), "cc": addrs("cc", 40), "subject": "s", "body": "b"}))
 }

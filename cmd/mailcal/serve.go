@@ -15,6 +15,8 @@ import (
 
 	"github.com/mailcal/mailcal/auth/oauth"
 	"github.com/mailcal/mailcal/auth/tenant"
+	"github.com/mailcal/mailcal/providers"
+	"github.com/mailcal/mailcal/providers/registry"
 	"github.com/mailcal/mailcal/tools"
 )
 
@@ -63,7 +65,9 @@ func cmdServe(ctx context.Context, args []string, e env, cfg *config) error {
 	fs.StringVar(&c.logLevel, "log-level", "", "debug, info, warn or error (default: $MAILCAL_LOG_LEVEL, else info)")
 	fs.StringVar(&c.logFormat, "log-format", "", "text or json (default: $MAILCAL_LOG_FORMAT, else text)")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long running calls get to finish on SIGINT/SIGTERM")
-	fs.Int64Var(&c.maxRequestBytes, "max-request-bytes", 40<<20, "http: largest accepted MCP request body, in bytes")
+	fs.Int64Var(&c.maxRequestBytes, "max-request-bytes", defaultMaxRequestBytes(registry.Specs()),
+		"http: largest accepted MCP request body, in bytes (default: the largest message a provider accepts, "+largestMessage(registry.Specs())+
+			", base64-encoded as send_email's attachments are, plus 16 MiB for the rest of the call)")
 	fs.DurationVar(&c.sessionIdleTTL, "session-idle-ttl", 30*time.Minute, "http: streamable HTTP sessions idle this long are closed")
 	fs.DurationVar(&c.keepAlive, "keep-alive", 25*time.Second, "http: interval of keep-alive pings on SSE streams")
 	pos, err := parse(fs, args)
@@ -154,6 +158,35 @@ const (
 	stdioWorkers = 32
 	stdioQueue   = 1000
 )
+
+// defaultMaxRequestBytes is the default of --max-request-bytes: the largest
+// message a served provider accepts, base64-encoded as a tool call carries
+// its attachments (4/3 of it), plus 16 MiB for the bodies and the rest of
+// the JSON. (A 31 MB attachment is 41 MB in JSON: the former default of
+// 40 MiB cut it off with a 413 before send_email could say why it cannot
+// go.)
+func defaultMaxRequestBytes(specs []*providers.Spec) int64 {
+	largest := 0
+	for _, p := range specs {
+		largest = max(largest, p.Limits.MaxMessageBytes)
+	}
+	return int64(largest+2)/3*4 + 16<<20
+}
+
+// largestMessage names the largest message a provider accepts, and the
+// provider.
+func largestMessage(specs []*providers.Spec) string {
+	var best *providers.Spec
+	for _, p := range specs {
+		if best == nil || p.Limits.MaxMessageBytes > best.Limits.MaxMessageBytes {
+			best = p
+		}
+	}
+	if best == nil {
+		return "none"
+	}
+	return fmt.Sprintf("%d MiB for %s", best.Limits.MaxMessageBytes>>20, best.Title)
+}
 
 func serveStdio(ctx context.Context, c serveConfig, mcpSrv *server.MCPServer, track *inflight, e env) error {
 	// stdout belongs to the protocol: anything else that prints to os.Stdout

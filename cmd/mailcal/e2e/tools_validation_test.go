@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"fmt"
 	"maps"
 	"testing"
 
@@ -69,6 +70,13 @@ func (e *ttEnv) testBadInput(t *testing.T) {
 		{"send_email", send(map[string]any{"attachments": []any{att("../etc/passwd", "aGk=", "")}}), []string{"attachments[0].filename"}},
 		{"send_email", send(map[string]any{"attachments": []any{att("a.txt", "aGk=", ""), att("b.txt", "not base64!", "")}}), []string{"attachments[1].content_base64", "base64"}},
 		{"send_email", send(map[string]any{"attachments": []any{att("a.txt", "aGk=", "text")}}), []string{"attachments[0].mime_type", "invalid argument"}},
+		// An attachment without content (it used to be sent as an empty file).
+		{"send_email", send(map[string]any{"attachments": []any{map[string]any{"filename": "a.txt"}}}), []string{"attachments[0].content_base64", "required"}},
+		{"send_email", send(map[string]any{"attachments": []any{att("a.txt", "", "")}}), []string{"attachments[0].content_base64", "required"}},
+		// More than 100 recipients in one list.
+		{"send_email", send(map[string]any{"to": ttAddresses(101)}), []string{"invalid argument to", "at most 100", "101"}},
+		{"send_email", send(map[string]any{"cc": ttAddresses(101)}), []string{"invalid argument cc", "at most 100", "101"}},
+		{"send_email", send(map[string]any{"bcc": ttAddresses(101)}), []string{"invalid argument bcc", "at most 100", "101"}},
 	} {
 		text := e.fails(t, tc.tool, tc.args, tc.wants...)
 		if t.Failed() {
@@ -89,4 +97,13 @@ func (e *ttEnv) testBadInput(t *testing.T) {
 	if len(cals.Calendars) != 3 {
 		t.Errorf("list_calendars after the bad calls: %d calendars, want 3", len(cals.Calendars))
 	}
+}
+
+// ttAddresses returns n distinct recipient addresses.
+func ttAddresses(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("r%d@example.com", i)
+	}
+	return out
 }
