@@ -164,6 +164,7 @@ func (h *handlers) withAPI(ctx context.Context, g grants.Grant, call func(provid
 		return err
 	}
 	defer release()
+	setStage(ctx, stageRunning, title, "preparing its request to "+title)
 	return call(api, stagedSource{TokenSource: h.opts.Sources.Source(g.Tenant, g.Provider, g.Account), title: title, account: g.Account})
 }
 

@@ -164,3 +164,21 @@ func TestBackoffResetBySuccess(t *testing.T) {
 		t.Fatalf("first failure after a success: %v; want the next refresh within %s", err, DefaultFailureBackoff)
 	}
 }
+
+// TestBackoffNotConnected: an account not connected (yet) is read again
+// after FailureBackoff, not MaxBackoff: another process may connect it.
+func TestBackoffNotConnected(t *testing.T) {
+	h := newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) { return okHandler(&h.ep) })
+	ctx := context.Background()
+	if err := h.gs.Delete(ctx, tenant, prov, account); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.token(t); err == nil {
+		t.Fatal("a token for an account not connected")
+	}
+	if err := h.gs.Put(ctx, h.grant); err != nil { // connected by another process: no Forget here
+		t.Fatal(err)
+	}
+	h.clk.Advance(DefaultFailureBackoff)
+	h.mustToken(t)
+}

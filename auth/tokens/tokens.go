@@ -473,16 +473,18 @@ func (m *Manager) run(e *entry, f *flight) {
 // pass (5xx, timeouts, network errors, a store error) is retried soon: a
 // jittered delay of up to FailureBackoff, doubling with each failure, at
 // most MaxBackoff, or what Retry-After asked. One that will not pass by
-// itself (the OAuth client refused, the provider not configured, the
-// account not connected) waits MaxBackoff, and nobody waits for it.
+// itself (the OAuth client refused, the provider not configured) waits
+// MaxBackoff, and nobody waits for it. An account not connected is read
+// again after FailureBackoff (another process may connect it).
 func (m *Manager) backoff(err error, n int) (time.Duration, bool) {
 	var fe *RefreshError
 	switch {
 	case errors.As(err, &fe) && fe.RetryAfter > 0:
 		return fe.RetryAfter, true
-	case errors.As(err, &fe) && !fe.Temporary,
-		errors.Is(err, providers.ErrNotConfigured), errors.Is(err, grants.ErrNotFound), errors.Is(err, ErrClosed):
+	case errors.As(err, &fe) && !fe.Temporary, errors.Is(err, providers.ErrNotConfigured), errors.Is(err, ErrClosed):
 		return m.cfg.MaxBackoff, false
+	case errors.Is(err, grants.ErrNotFound):
+		return m.cfg.FailureBackoff, false
 	}
 	d := min(m.cfg.FailureBackoff<<min(n-1, 16), m.cfg.MaxBackoff)
 	return d/2 + rand.N(d/2+1), true
