@@ -275,7 +275,7 @@ func TestBudget(t *testing.T) {
 
 // TestBudgetCountsAttempts: attempts that each take 40 ms with waits of
 // 1 ms, in a budget of 100 ms: no retry starts after 100 ms, so at most 3
-// attempts (the waits alone would allow 100).
+// attempts (fewer on a loaded machine; the waits alone would allow 100).
 func TestBudgetCountsAttempts(t *testing.T) {
 	var n atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -289,8 +289,8 @@ func TestBudgetCountsAttempts(t *testing.T) {
 	tr.Backoff = func(int) time.Duration { return time.Millisecond }
 	start := time.Now()
 	status, _, err := send(t, tr, newRequest(t, context.Background(), "GET", srv.URL, ""))
-	if err != nil || status != 503 || n.Load() < 2 || n.Load() > 3 {
-		t.Fatalf("%d %v after %d attempts in %s, want 2 or 3 attempts", status, err, n.Load(), time.Since(start))
+	if err != nil || status != 503 || n.Load() > 3 {
+		t.Fatalf("%d %v after %d attempts in %s, want at most 3 attempts", status, err, n.Load(), time.Since(start))
 	}
 }
 
