@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -79,7 +77,7 @@ func newHTTPHandler(c serveConfig, a *app, mcpSrv *server.MCPServer, sessions *s
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		tenant.WriteError(w, http.StatusNotFound, "not_found", "no such endpoint: MCP is served at /mcp (streamable HTTP) and /sse (legacy SSE)")
 	})
-	return &httpHandler{Handler: mux, streamable: streamable, sse: sse}, nil
+	return &httpHandler{Handler: readDeadline(c.readTimeout, mux), streamable: streamable, sse: sse}, nil
 }
 
 // carryTenant copies the tenant that tenant.Require put on the HTTP request
@@ -185,36 +183,6 @@ func originGuard(allowed map[string]bool, next http.Handler) http.Handler {
 	})
 }
 
-// limitBody bounds request bodies: mcp-go reads them whole. A body of
-// unknown length (chunked) is read here, so that one over the limit gets 413
-// too rather than mcp-go's 400 parse error; put it after authentication.
-func limitBody(n int64, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tooLarge := func() {
-			tenant.WriteError(w, http.StatusRequestEntityTooLarge, "request_too_large", fmt.Sprintf("request body over %d bytes", n))
-		}
-		if r.ContentLength > n {
-			tooLarge()
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, n)
-		if r.ContentLength < 0 {
-			body, err := io.ReadAll(r.Body)
-			if err != nil {
-				var over *http.MaxBytesError
-				if errors.As(err, &over) {
-					tooLarge()
-				} else {
-					tenant.WriteError(w, http.StatusBadRequest, "bad_request", "reading the request body failed")
-				}
-				return
-			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
 // sseFlush is how long shutdown lets answers already queued to SSE streams
 // reach their clients before it closes the streams.
 const sseFlush = time.Second
@@ -232,10 +200,11 @@ func serveHTTP(ctx context.Context, c serveConfig, ln net.Listener, a *app, mcpS
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
 	}
+	ln, maxConns := limitConns(ln)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	slog.Info("mailcal serving MCP over HTTP", "version", buildVersion(), "addr", ln.Addr().String(),
-		"mcp", "/mcp", "sse", "/sse", "redirect_uri", redirect, "read_only", c.readOnly)
+		"mcp", "/mcp", "sse", "/sse", "redirect_uri", redirect, "read_only", c.readOnly, "max_connections", maxConns)
 
 	select {
 	case err := <-served:

@@ -38,7 +38,7 @@ func TestNoGoroutineLeakAfterSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := newHTTPHandler(serveConfig{maxRequestBytes: 1 << 20, sessionIdleTTL: time.Second, keepAlive: 200 * time.Millisecond},
+	h, err := newHTTPHandler(serveConfig{maxRequestBytes: 1 << 20, sessionIdleTTL: time.Second, keepAlive: 200 * time.Millisecond, readTimeout: 5 * time.Second},
 		a, mcpSrv, sessions, "http://127.0.0.1/oauth/callback")
 	if err != nil {
 		t.Fatal(err)

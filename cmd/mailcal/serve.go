@@ -49,6 +49,7 @@ type serveConfig struct {
 	maxRequestBytes int64
 	sessionIdleTTL  time.Duration
 	keepAlive       time.Duration
+	readTimeout     time.Duration
 	baseURL         string
 	allowedOrigins  string
 }
@@ -66,6 +67,7 @@ func cmdServe(ctx context.Context, args []string, e env, cfg *config) error {
 	fs.Int64Var(&c.maxRequestBytes, "max-request-bytes", 40<<20, "http: largest accepted MCP request body, in bytes")
 	fs.DurationVar(&c.sessionIdleTTL, "session-idle-ttl", 30*time.Minute, "http: streamable HTTP sessions idle this long are closed")
 	fs.DurationVar(&c.keepAlive, "keep-alive", 25*time.Second, "http: interval of keep-alive pings on SSE streams")
+	fs.DurationVar(&c.readTimeout, "read-timeout", 30*time.Second, "http: a request body must arrive within this, plus 1s per 256 KiB; slower ones are cut (408)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -76,8 +78,8 @@ func cmdServe(ctx context.Context, args []string, e env, cfg *config) error {
 	if err := tenant.ValidateName(c.tenant); err != nil {
 		return fmt.Errorf("%w: --tenant: %v", errUsage, err)
 	}
-	if c.shutdownTimeout <= 0 || c.maxRequestBytes < 1024 || c.sessionIdleTTL <= 0 || c.keepAlive <= 0 {
-		return fmt.Errorf("%w: --shutdown-timeout, --session-idle-ttl and --keep-alive must be positive, --max-request-bytes at least 1024", errUsage)
+	if c.shutdownTimeout <= 0 || c.maxRequestBytes < 1024 || c.sessionIdleTTL <= 0 || c.keepAlive <= 0 || c.readTimeout <= 0 {
+		return fmt.Errorf("%w: --shutdown-timeout, --session-idle-ttl, --keep-alive and --read-timeout must be positive, --max-request-bytes at least 1024", errUsage)
 	}
 	switch c.transport {
 	case "stdio", "http", "sse", "streamable-http":

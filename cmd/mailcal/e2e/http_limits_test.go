@@ -1,0 +1,160 @@
+//go:build unix
+
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// startHTTPLimited starts the HTTP server under `ulimit -n nofile`.
+func startHTTPLimited(t *testing.T, k *testKeyring, nofile int, args ...string) *httpServer {
+	t.Helper()
+	p := newProc(t, k.env(), k.home, append([]string{"serve"}, httpArgs(args...)...)...)
+	p.name = "mailcal serve"
+	bin := p.cmd.Path
+	p.cmd.Path = "/bin/sh"
+	p.cmd.Args = append([]string{"/bin/sh", "-c", fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, nofile), bin}, p.cmd.Args[1:]...)
+	p.start(t)
+	return waitHTTP(t, p)
+}
+
+// slowRequest is a request whose head and first body bytes were sent, and
+// nothing more; wait reads what the server made of it: the status line
+// ("closed" if the server closed the connection without one, "no answer"),
+// when, and whether the server then closed the connection.
+type slowRequest struct {
+	kind   string
+	conn   net.Conn
+	status string
+	took   time.Duration
+	closed bool // the server closed the connection after answering
+}
+
+func sendSlow(t *testing.T, addr, kind, head string) *slowRequest {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		t.Fatalf("dialling %s: %v", addr, err)
+	}
+	if _, err := io.WriteString(c, head); err != nil {
+		t.Fatalf("%s: writing the head: %v", kind, err)
+	}
+	return &slowRequest{kind: kind, conn: c}
+}
+
+// wait reads the answer, at most until deadline.
+func (r *slowRequest) wait(start, deadline time.Time) {
+	_ = r.conn.SetReadDeadline(deadline)
+	br := bufio.NewReader(r.conn)
+	line, err := br.ReadString('\n')
+	r.took = time.Since(start)
+	switch {
+	case line != "":
+		r.status = strings.TrimSpace(line)
+	case err != nil && !isTimeout(err):
+		r.status = "closed"
+	default:
+		r.status = "no answer"
+		return
+	}
+	_, err = io.Copy(io.Discard, br) // the server closes after the answer
+	r.closed = err == nil
+}
+
+func isTimeout(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
+}
+
+// TestE2EHTTPSlowBodies: with more slow senders than the server has file
+// descriptors (360 under `ulimit -n 256`), every one of them is cut within
+// the read timeout (408 for authenticated requests whose body is read, 401
+// at once, unread, for the others) and /healthz and /mcp answer. Before,
+// none was ever cut and /healthz did not answer.
+func TestE2EHTTPSlowBodies(t *testing.T) {
+	t.Parallel()
+	k := newKeyring(t)
+	key := k.addTenant(t, "a")
+	const readTimeout = 2 * time.Second
+	s := startHTTPLimited(t, k, 256, "--read-timeout", readTimeout.String())
+	addr := strings.TrimPrefix(s.base, "http://")
+
+	head := func(method, path string, headers ...string) string {
+		return method + " " + path + " HTTP/1.1\r\nHost: " + addr + "\r\n" + strings.Join(headers, "\r\n") + "\r\n\r\n"
+	}
+	kinds := []struct {
+		name, head, want string
+	}{
+		{"authenticated /mcp", head("POST", "/mcp", "X-API-Key: "+key, "Content-Type: application/json", "Content-Length: 1000") + `{"jsonrpc"`, "408"},
+		{"authenticated /message, chunked", head("POST", "/message?sessionId=x", "X-API-Key: "+key, "Transfer-Encoding: chunked") + "5\r\n{\"jso\r\n", "408"},
+		{"authenticated /api", head("POST", "/api/integrations/google/connect", "Authorization: Bearer "+key, "Content-Type: application/json", "Content-Length: 200") + `{"auth_code"`, "408"},
+		{"/oauth/callback", head("POST", "/oauth/callback", "Content-Length: 900") + "code=", "408"},
+		{"no key, chunked", head("POST", "/mcp", "Content-Type: application/json", "Transfer-Encoding: chunked") + "10\r\n{\"jsonrpc\":\"2.0\"\r\n", "401"},
+		{"wrong key, 10 MB", head("POST", "/mcp", "X-API-Key: mck_wrong", "Content-Length: 10485760") + `{"jsonrpc"`, "401"},
+		{"no key, 200 KB", head("POST", "/sse", "Content-Length: 204800") + `{"jsonrpc"`, "401"},
+	}
+	// 300 whose bodies are read (more than the server's descriptors), and
+	// 60 that are refused without theirs.
+	const read, refused = 300, 60
+	const n = read + refused
+	start := time.Now()
+	var slow []*slowRequest
+	var want []string
+	for i := range n {
+		kd := kinds[i%4]
+		if i >= read {
+			kd = kinds[4+i%3]
+		}
+		slow = append(slow, sendSlow(t, addr, kd.name, kd.head))
+		want = append(want, kd.want)
+	}
+	defer func() {
+		for _, r := range slow {
+			r.conn.Close()
+		}
+	}()
+	var wg sync.WaitGroup
+	for _, r := range slow {
+		wg.Add(1)
+		go func() { defer wg.Done(); r.wait(start, start.Add(4*readTimeout)) }()
+	}
+
+	// The server answers while the slow senders hold every descriptor it
+	// has: at the latest once the first of them are cut.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*readTimeout)
+	defer cancel()
+	hstart := time.Now()
+	req, _ := http.NewRequestWithContext(ctx, "GET", s.base+"/healthz", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET /healthz with %d slow senders: %v after %s", n, err, time.Since(hstart).Round(time.Millisecond))
+	}
+	resp.Body.Close()
+	t.Logf("GET /healthz with %d slow senders under ulimit -n 256: %d after %s", n, resp.StatusCode, time.Since(hstart).Round(time.Millisecond))
+	if r := s.do(t, "POST", "/mcp", strings.NewReader(initializeBody), "X-API-Key", key); r.status != http.StatusOK {
+		t.Errorf("initialize with %d slow senders: %d %s", n, r.status, r.body)
+	}
+
+	wg.Wait()
+	counts := map[string]int{}
+	for i, r := range slow {
+		want := want[i]
+		counts[r.kind+": "+r.status]++
+		switch {
+		case !strings.Contains(r.status, " "+want+" "):
+			t.Errorf("%s: %q after %s, want %s", r.kind, r.status, r.took.Round(time.Millisecond), want)
+		case !r.closed:
+			t.Errorf("%s: the server answered %s but left the connection open", r.kind, want)
+		}
+	}
+	t.Logf("answers within %s: %v", time.Since(start).Round(time.Millisecond), counts)
+}
