@@ -24,9 +24,11 @@ type httpHandler struct {
 	http.Handler
 	streamable *server.StreamableHTTPServer
 	sse        *server.SSEServer
+	// stop ends the idle sweep.
+	stop func()
 }
 
-func newHTTPHandler(c serveConfig, a *app, mcpSrv *server.MCPServer, sessions *sessionTenants, redirect string) (*httpHandler, error) {
+func newHTTPHandler(c serveConfig, a *app, mcpSrv *server.MCPServer, sessions *sessionTable, redirect string) (*httpHandler, error) {
 	auth := tenant.NewAuthenticator(a.tenants)
 	allowed, err := allowedHosts(c.baseURL)
 	if err != nil {
@@ -40,7 +42,10 @@ func newHTTPHandler(c serveConfig, a *app, mcpSrv *server.MCPServer, sessions *s
 	streamable := server.NewStreamableHTTPServer(mcpSrv,
 		server.WithEndpointPath("/mcp"),
 		server.WithHeartbeatInterval(c.keepAlive),
-		server.WithSessionIdleTTL(c.sessionIdleTTL),
+		// Our own session ids, valid until the session ends (404 after);
+		// the idle sweep is ours too (sweep.go), and never ends a
+		// session with a call running.
+		server.WithSessionIdManagerResolver(sessions),
 		server.WithStreamableHTTPLogger(slog.Default()),
 		server.WithDisableLocalhostProtection(public),
 		server.WithHTTPContextFunc(carryTenant),
@@ -58,14 +63,15 @@ func newHTTPHandler(c serveConfig, a *app, mcpSrv *server.MCPServer, sessions *s
 	if err != nil {
 		return nil, err
 	}
+	sessions.end = func(id string) { endStreamable(streamable, id) }
 	protect := func(limit int64, h http.Handler) http.Handler {
-		return hostGuard(allowed, originGuard(origins, tenant.Require(auth, limitBody(limit, sessions.guard(h)))))
+		return hostGuard(allowed, originGuard(origins, tenant.Require(auth, limitBody(limit, h))))
 	}
 	api := &integrations.API{Flows: a.flows, Grants: a.grants, Providers: a.providers, RedirectURI: redirect, ReadOnly: c.readOnly}
 	mux := http.NewServeMux()
-	mux.Handle("/mcp", protect(c.maxRequestBytes, streamable))
-	mux.Handle("/sse", protect(c.maxRequestBytes, sse.SSEHandler()))
-	mux.Handle("/message", protect(c.maxRequestBytes, sse.MessageHandler()))
+	mux.Handle("/mcp", protect(c.maxRequestBytes, sessions.admit(streamable)))
+	mux.Handle("/sse", protect(c.maxRequestBytes, sessions.admit(sse.SSEHandler())))
+	mux.Handle("/message", protect(c.maxRequestBytes, sessions.admit(sse.MessageHandler())))
 	mux.Handle("/api/", protect(64<<10, api.Handler()))
 	// The provider sends the person's browser here: no API key, the state
 	// names the tenant.
@@ -77,7 +83,8 @@ func newHTTPHandler(c serveConfig, a *app, mcpSrv *server.MCPServer, sessions *s
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		tenant.WriteError(w, http.StatusNotFound, "not_found", "no such endpoint: MCP is served at /mcp (streamable HTTP) and /sse (legacy SSE)")
 	})
-	return &httpHandler{Handler: readDeadline(c.readTimeout, mux), streamable: streamable, sse: sse}, nil
+	stop := sessions.start()
+	return &httpHandler{Handler: readDeadline(c.readTimeout, mux), streamable: streamable, sse: sse, stop: stop}, nil
 }
 
 // carryTenant copies the tenant that tenant.Require put on the HTTP request
@@ -187,12 +194,13 @@ func originGuard(allowed map[string]bool, next http.Handler) http.Handler {
 // reach their clients before it closes the streams.
 const sseFlush = time.Second
 
-func serveHTTP(ctx context.Context, c serveConfig, ln net.Listener, a *app, mcpSrv *server.MCPServer, track *inflight, sessions *sessionTenants, redirect string) error {
+func serveHTTP(ctx context.Context, c serveConfig, ln net.Listener, a *app, mcpSrv *server.MCPServer, track *inflight, sessions *sessionTable, redirect string) error {
 	h, err := newHTTPHandler(c, a, mcpSrv, sessions, redirect)
 	if err != nil {
 		ln.Close()
 		return err
 	}
+	defer h.stop()
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -33,7 +33,7 @@ func TestNoGoroutineLeakAfterSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sessions := newSessionTenants()
+	sessions := newSessionTable(time.Second)
 	mcpSrv, err := tools.New(tools.Options{Version: "test", Accounts: a.grants, Providers: a.providers, Hooks: sessions.hooks()})
 	if err != nil {
 		t.Fatal(err)
@@ -45,6 +45,7 @@ func TestNoGoroutineLeakAfterSessions(t *testing.T) {
 	}
 	srv := httptest.NewServer(h)
 	defer srv.Close()
+	defer h.stop()
 	defer h.streamable.Shutdown(ctx)
 
 	session := func(endpoint string) {
@@ -95,10 +96,10 @@ func TestNoGoroutineLeakAfterSessions(t *testing.T) {
 	// Streamable sessions whose clients left without a DELETE are swept
 	// once idle for --session-idle-ttl, and their tenant binding with them.
 	deadline := time.Now().Add(5 * time.Second)
-	for countSessions(sessions) > 0 && time.Now().Before(deadline) {
+	for sessions.count() > 0 && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
-	if n := countSessions(sessions); n != 0 {
+	if n := sessions.count(); n != 0 {
 		t.Errorf("%d sessions still bound to a tenant 5 s after their clients closed (idle TTL 1 s)", n)
 	}
 }
@@ -116,10 +117,4 @@ func settledGoroutines(want int, wait time.Duration) int {
 		last = n
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-func countSessions(s *sessionTenants) int {
-	n := 0
-	s.m.Range(func(any, any) bool { n++; return true })
-	return n
 }

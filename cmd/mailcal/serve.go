@@ -106,7 +106,7 @@ func cmdServe(ctx context.Context, args []string, e env, cfg *config) error {
 		go a.tokens.Run(healthCtx, cfg.health)
 	}
 	track := newInflight()
-	sessions := newSessionTenants()
+	sessions := newSessionTable(c.sessionIdleTTL)
 	opts := tools.Options{
 		Version:       buildVersion(),
 		ReadOnly:      c.readOnly,

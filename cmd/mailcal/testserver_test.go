@@ -28,7 +28,7 @@ type testHTTP struct {
 	*httptest.Server
 	a         *app
 	h         *httpHandler
-	sessions  *sessionTenants
+	sessions  *sessionTable
 	keys      map[string]string // tenant → API key
 	read      atomic.Int64      // bytes the server read from its connections
 	cancelled chan string       // the tenant of every wait call cancelled
@@ -72,7 +72,7 @@ func newTestHTTP(t *testing.T, c serveConfig, tenants ...string) *testHTTP {
 		}
 		ts.keys[name] = key
 	}
-	ts.sessions = newSessionTenants()
+	ts.sessions = newSessionTable(c.sessionIdleTTL)
 	mcpSrv, err := tools.New(tools.Options{Version: "test", Accounts: ts.a.grants, Providers: ts.a.providers, Hooks: ts.sessions.hooks()})
 	if err != nil {
 		t.Fatal(err)
@@ -99,6 +99,7 @@ func newTestHTTP(t *testing.T, c serveConfig, tenants ...string) *testHTTP {
 		ts.CloseClientConnections()
 		ts.Close()
 		_ = ts.h.streamable.Shutdown(ctx)
+		ts.h.stop()
 	})
 	return ts
 }
