@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 
@@ -101,8 +102,9 @@ var errUnknownSession = &refusal{http.StatusNotFound, "session_not_found",
 // admit is the MCP endpoints' door, after authentication and limitBody: a
 // request naming a session is let in only with the API key that opened it,
 // and only while the session lives (404 otherwise: the MCP transport spec's
-// answer for an ended session). Every request let in runs on a context the
-// table cancels when its session ends.
+// answer for an ended session); one that would open a session or a stream
+// beyond its tenant's cap gets 429 naming the flag. Every request let in
+// runs on a context the table cancels when its session ends.
 func (t *sessionTable) admit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name, _ := tenant.FromContext(r.Context())
@@ -113,7 +115,7 @@ func (t *sessionTable) admit(next http.Handler) http.Handler {
 		}
 		ctx, cancel := context.WithCancel(r.Context())
 		defer cancel()
-		a := &admission{tenant: name, keyHash: tenant.HashKey(tenant.KeyFromRequest(r)), cancel: cancel, stream: req.stream}
+		a := &admission{tenant: name, keyHash: tenant.HashKey(tenant.KeyFromRequest(r)), cancel: cancel, opens: req.opens, stream: req.stream}
 		if no := t.enter(a, req); no != nil {
 			no.write(w)
 			return
@@ -138,6 +140,25 @@ func (t *sessionTable) enter(a *admission, req mcpRequest) *refusal {
 		if s == nil || s.ending || s.keyHash != a.keyHash || s.kind != streamableSession {
 			return errUnknownSession
 		}
+	}
+	l := t.load(a.tenant)
+	switch {
+	case a.opens && l.sessions >= t.maxSessions:
+		t.tidyLocked(a.tenant, l)
+		return &refusal{http.StatusTooManyRequests, "too_many_sessions", fmt.Sprintf(
+			"tenant %s has %d live MCP sessions, the most this server allows (--max-sessions-per-tenant); end sessions you no longer use (DELETE /mcp, or close the SSE stream) or wait until idle ones are closed",
+			a.tenant, l.sessions)}
+	case a.stream && l.streams >= t.maxStreams:
+		t.tidyLocked(a.tenant, l)
+		return &refusal{http.StatusTooManyRequests, "too_many_streams", fmt.Sprintf(
+			"tenant %s has %d open MCP streams (GET /sse, GET /mcp, subscriptions/listen), the most this server allows (--max-streams-per-tenant); close one first",
+			a.tenant, l.streams)}
+	}
+	if a.opens {
+		l.sessions++
+	}
+	if a.stream {
+		l.streams++
 	}
 	if s != nil {
 		t.attach(a, s)

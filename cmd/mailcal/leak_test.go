@@ -33,7 +33,7 @@ func TestNoGoroutineLeakAfterSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sessions := newSessionTable(time.Second)
+	sessions := newSessionTable(100, 100, time.Second)
 	mcpSrv, err := tools.New(tools.Options{Version: "test", Accounts: a.grants, Providers: a.providers, Hooks: sessions.hooks()})
 	if err != nil {
 		t.Fatal(err)

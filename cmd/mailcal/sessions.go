@@ -12,7 +12,7 @@ import (
 )
 
 // sessionTable keeps the MCP sessions of the HTTP transports (streamable
-// and legacy SSE) and the requests running on them. It is
+// and legacy SSE) and the requests running on them, per tenant. It is
 //
 //   - the streamable transport's session-id manager: an id is valid from the
 //     initialize that made it until DELETE, an idle sweep or the end of the
@@ -21,20 +21,24 @@ import (
 //   - the binding of a session to the API key that opened it: another key,
 //     even the same tenant's next one, gets 404 as for a session that does
 //     not exist (admit.go);
+//   - the per-tenant caps on live sessions and open streams (admit.go);
 //   - the idle sweep, which never ends a session while a request on it runs
 //     (sweep.go).
 //
 // Sessions live in this process's memory: behind a load balancer, requests
 // naming a session must reach the replica that made it.
 type sessionTable struct {
-	idleTTL time.Duration
-	now     func() time.Time
+	maxSessions int // live sessions per tenant, streamable and SSE
+	maxStreams  int // open streams per tenant: GET /sse, GET /mcp, subscriptions/listen
+	idleTTL     time.Duration
+	now         func() time.Time
 	// end ends a streamable session the way a DELETE does, so that mcp-go
 	// forgets it too; set once the streamable server exists.
 	end func(id string)
 
 	mu       sync.Mutex
 	sessions map[string]*liveSession
+	tenants  map[string]*tenantLoad
 }
 
 type sessionKind int
@@ -57,11 +61,18 @@ type liveSession struct {
 	streams    map[*admission]struct{} // its open streams, ended with it
 }
 
+// tenantLoad is what one tenant has open.
+type tenantLoad struct {
+	sessions int // live sessions, and admitted requests about to open one
+	streams  int
+}
+
 // admission is one running request on an MCP endpoint (admit.go).
 type admission struct {
 	tenant  string
 	keyHash string
 	cancel  context.CancelFunc
+	opens   bool // holds a session slot of its tenant until it has a session
 	stream  bool
 	session *liveSession // the session it names or opened, if any
 }
@@ -73,8 +84,12 @@ func admissionFrom(ctx context.Context) *admission {
 	return a
 }
 
-func newSessionTable(idleTTL time.Duration) *sessionTable {
-	return &sessionTable{idleTTL: idleTTL, now: time.Now, end: func(string) {}, sessions: map[string]*liveSession{}}
+func newSessionTable(maxSessions, maxStreams int, idleTTL time.Duration) *sessionTable {
+	return &sessionTable{
+		maxSessions: maxSessions, maxStreams: maxStreams, idleTTL: idleTTL, now: time.Now,
+		end:      func(string) {},
+		sessions: map[string]*liveSession{}, tenants: map[string]*tenantLoad{},
+	}
 }
 
 // hooks tell the table when mcp-go registers and forgets a session.
@@ -89,6 +104,15 @@ func (t *sessionTable) hooks() *server.Hooks {
 	return h
 }
 
+func (t *sessionTable) load(name string) *tenantLoad {
+	l := t.tenants[name]
+	if l == nil {
+		l = &tenantLoad{}
+		t.tenants[name] = l
+	}
+	return l
+}
+
 // attach makes s the session of a: the request that opened it, or a call
 // or stream on it.
 func (t *sessionTable) attach(a *admission, s *liveSession) {
@@ -99,10 +123,16 @@ func (t *sessionTable) attach(a *admission, s *liveSession) {
 	}
 }
 
-// newSession records a session the request a opened.
+// newSession records a session the request a opened; the session slot a
+// held becomes the session's.
 func (t *sessionTable) newSession(id string, kind sessionKind, a *admission) *liveSession {
 	s := &liveSession{id: id, kind: kind, tenant: a.tenant, keyHash: a.keyHash, lastUsed: t.now(), streams: map[*admission]struct{}{}}
 	t.sessions[id] = s
+	if a.opens {
+		a.opens = false
+	} else {
+		t.load(a.tenant).sessions++
+	}
 	t.attach(a, s)
 	return s
 }
@@ -142,8 +172,17 @@ func (t *sessionTable) terminate(id string) {
 
 func (t *sessionTable) removeLocked(s *liveSession) {
 	delete(t.sessions, s.id)
+	l := t.load(s.tenant)
+	l.sessions--
 	for a := range s.streams {
 		a.cancel()
+	}
+	t.tidyLocked(s.tenant, l)
+}
+
+func (t *sessionTable) tidyLocked(name string, l *tenantLoad) {
+	if l.sessions == 0 && l.streams == 0 {
+		delete(t.tenants, name)
 	}
 }
 
@@ -151,6 +190,13 @@ func (t *sessionTable) removeLocked(s *liveSession) {
 func (t *sessionTable) release(a *admission) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	l := t.load(a.tenant)
+	if a.stream {
+		l.streams--
+	}
+	if a.opens {
+		l.sessions-- // it opened none
+	}
 	if s := a.session; s != nil && t.sessions[s.id] == s {
 		s.busy--
 		s.lastUsed = t.now()
@@ -159,6 +205,7 @@ func (t *sessionTable) release(a *admission) {
 			t.removeLocked(s) // its initialize failed
 		}
 	}
+	t.tidyLocked(a.tenant, l)
 }
 
 // count returns the number of live sessions (for tests).

@@ -92,6 +92,49 @@ func TestSessionSweep(t *testing.T) {
 	}
 }
 
+// TestSessionCaps: past --max-sessions-per-tenant and
+// --max-streams-per-tenant a tenant gets 429 naming the flag; other
+// tenants do not; an ended session or stream frees its slot.
+func TestSessionCaps(t *testing.T) {
+	ts := newTestHTTP(t, serveConfig{maxSessions: 3, maxStreams: 2}, "a", "b")
+	refused := func(who string, code int, body, errCode, flag string) {
+		t.Helper()
+		if code != http.StatusTooManyRequests || !strings.Contains(body, `"`+errCode+`"`) || !strings.Contains(body, flag) {
+			t.Errorf("%s: %d %s, want 429 %s naming %s", who, code, body, errCode, flag)
+		}
+	}
+	sse := ts.mustStream(t, "/sse", "a")                                       // a session and a stream
+	get := ts.mustStream(t, "/mcp", "a", "Mcp-Protocol-Version", "2025-11-25") // the same, made by GET
+	_, code, body := ts.openStream(t, "/sse", "a")
+	refused("a third stream", code, body, "too_many_streams", "--max-streams-per-tenant")
+	id := ts.open(t, "a")
+	code, _, body = ts.do(t, "POST", "/mcp", "a", initializeBody)
+	refused("a fourth session", code, body, "too_many_sessions", "--max-sessions-per-tenant")
+	ts.open(t, "b")
+	ts.mustStream(t, "/sse", "b")
+
+	if code, body := ts.on(t, "DELETE", id, "a"); code != http.StatusOK {
+		t.Fatalf("DELETE: %d %s", code, body)
+	}
+	id = ts.open(t, "a")
+	sse.resp.Body.Close()
+	get.resp.Body.Close()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		s, code, body := ts.openStream(t, "/mcp", "a", "Mcp-Session-Id", id, "Mcp-Protocol-Version", "2025-11-25")
+		if s != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a stream after closing both: %d %s", code, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ts.mustStream(t, "/sse", "a")
+	_, code, body = ts.openStream(t, "/sse", "a")
+	refused("a third stream again", code, body, "too_many_streams", "--max-streams-per-tenant")
+}
+
 // TestClassify: what each MCP request does to sessions and streams.
 func TestClassify(t *testing.T) {
 	const id = "mcs_X"

@@ -59,6 +59,12 @@ func newTestHTTP(t *testing.T, c serveConfig, tenants ...string) *testHTTP {
 	if c.readTimeout == 0 {
 		c.readTimeout = 5 * time.Second
 	}
+	if c.maxSessions == 0 {
+		c.maxSessions = 100
+	}
+	if c.maxStreams == 0 {
+		c.maxStreams = 100
+	}
 	cfg, err := loadConfig(env{getenv: func(string) string { return "" }})
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +78,7 @@ func newTestHTTP(t *testing.T, c serveConfig, tenants ...string) *testHTTP {
 		}
 		ts.keys[name] = key
 	}
-	ts.sessions = newSessionTable(c.sessionIdleTTL)
+	ts.sessions = newSessionTable(c.maxSessions, c.maxStreams, c.sessionIdleTTL)
 	mcpSrv, err := tools.New(tools.Options{Version: "test", Accounts: ts.a.grants, Providers: ts.a.providers, Hooks: ts.sessions.hooks()})
 	if err != nil {
 		t.Fatal(err)

@@ -158,3 +158,108 @@ func TestE2EHTTPSlowBodies(t *testing.T) {
 	}
 	t.Logf("answers within %s: %v", time.Since(start).Round(time.Millisecond), counts)
 }
+
+// sseStream is an open GET /sse (or GET /mcp) stream; ended is closed when
+// the server ends it.
+type sseStream struct {
+	resp  *http.Response
+	ended chan struct{}
+}
+
+// openStream opens a stream with a key and the header pairs; it returns
+// the answer when it is not a stream.
+func openStream(t *testing.T, s *httpServer, path, key string, headers ...string) (*sseStream, rawResponse) {
+	t.Helper()
+	req, err := http.NewRequest("GET", s.base+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-API-Key", key)
+	req.Header.Set("Accept", "text/event-stream")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return nil, rawResponse{resp.StatusCode, resp.Header, body}
+	}
+	st := &sseStream{resp: resp, ended: make(chan struct{})}
+	t.Cleanup(func() { resp.Body.Close() })
+	go func() {
+		defer close(st.ended)
+		_, _ = io.Copy(io.Discard, resp.Body)
+	}()
+	return st, rawResponse{status: resp.StatusCode, header: resp.Header}
+}
+
+func mustStream(t *testing.T, s *httpServer, path, key string, headers ...string) *sseStream {
+	t.Helper()
+	st, r := openStream(t, s, path, key, headers...)
+	if st == nil {
+		t.Fatalf("GET %s: %d %s, want a stream", path, r.status, r.body)
+	}
+	return st
+}
+
+// checkCapError checks a 429 that names the cap's flag.
+func checkCapError(t *testing.T, who string, r rawResponse, code, flag string) {
+	t.Helper()
+	checkJSONError(t, who, r, http.StatusTooManyRequests, code)
+	if !strings.Contains(string(r.body), flag) {
+		t.Errorf("%s: the error does not name %s: %s", who, flag, r.body)
+	}
+}
+
+// TestE2EHTTPTenantCaps: one tenant's sessions and streams are capped
+// (--max-sessions-per-tenant, --max-streams-per-tenant) with a 429 naming
+// the flag; closing one frees its slot; other tenants are not affected.
+// Before, one key opened 1,000 streams and 2,000 sessions.
+func TestE2EHTTPTenantCaps(t *testing.T) {
+	t.Parallel()
+	k := newKeyring(t)
+	keyA, keyB := k.addTenant(t, "a"), k.addTenant(t, "b")
+	s := startHTTP(t, k, "--max-sessions-per-tenant", "5", "--max-streams-per-tenant", "3")
+
+	// Three SSE streams (three sessions), then the stream cap.
+	var streams []*sseStream
+	for range 3 {
+		streams = append(streams, mustStream(t, s, "/sse", keyA))
+	}
+	_, r := openStream(t, s, "/sse", keyA)
+	checkCapError(t, "a 4th SSE stream", r, "too_many_streams", "--max-streams-per-tenant")
+	// Two streamable sessions, then the session cap.
+	ids := []string{openSession(t, s, keyA), openSession(t, s, keyA)}
+	checkCapError(t, "a 6th session", s.do(t, "POST", "/mcp", strings.NewReader(initializeBody), "X-API-Key", keyA),
+		"too_many_sessions", "--max-sessions-per-tenant")
+	// A listening stream on a session is a stream too.
+	_, r = openStream(t, s, "/mcp", keyA, "Mcp-Session-Id", ids[0], "Mcp-Protocol-Version", "2025-11-25")
+	checkCapError(t, "a GET /mcp stream beyond the cap", r, "too_many_streams", "--max-streams-per-tenant")
+	// b is not a's caps.
+	mustStream(t, s, "/sse", keyB)
+	openSession(t, s, keyB)
+
+	// Ending a session or closing a stream frees its slot.
+	if r := onSession(t, s, "DELETE", ids[1], keyA); r.status != http.StatusOK {
+		t.Fatalf("DELETE: %d %s", r.status, r.body)
+	}
+	ids[1] = openSession(t, s, keyA)
+	streams[0].resp.Body.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, r := openStream(t, s, "/mcp", keyA, "Mcp-Session-Id", ids[0], "Mcp-Protocol-Version", "2025-11-25")
+		if st != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a stream after closing one: still %d %s", r.status, r.body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	checkCapError(t, "a stream beyond the cap again", func() rawResponse { _, r := openStream(t, s, "/sse", keyA); return r }(),
+		"too_many_streams", "--max-streams-per-tenant")
+}
