@@ -104,7 +104,8 @@ var errUnknownSession = &refusal{http.StatusNotFound, "session_not_found",
 // and only while the session lives (404 otherwise: the MCP transport spec's
 // answer for an ended session); one that would open a session or a stream
 // beyond its tenant's cap gets 429 naming the flag. Every request let in
-// runs on a context the table cancels when its session ends.
+// runs on a context the table cancels when its session ends or its tenant
+// is removed.
 func (t *sessionTable) admit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		name, _ := tenant.FromContext(r.Context())
@@ -160,6 +161,7 @@ func (t *sessionTable) enter(a *admission, req mcpRequest) *refusal {
 	if a.stream {
 		l.streams++
 	}
+	l.running[a] = struct{}{}
 	if s != nil {
 		t.attach(a, s)
 	}

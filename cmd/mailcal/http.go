@@ -24,7 +24,7 @@ type httpHandler struct {
 	http.Handler
 	streamable *server.StreamableHTTPServer
 	sse        *server.SSEServer
-	// stop ends the idle sweep.
+	// stop ends the idle sweep and the removed-tenant check.
 	stop func()
 }
 
@@ -83,7 +83,7 @@ func newHTTPHandler(c serveConfig, a *app, mcpSrv *server.MCPServer, sessions *s
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		tenant.WriteError(w, http.StatusNotFound, "not_found", "no such endpoint: MCP is served at /mcp (streamable HTTP) and /sse (legacy SSE)")
 	})
-	stop := sessions.start()
+	stop := sessions.start(a.tenants, tenantRecheck)
 	return &httpHandler{Handler: readDeadline(c.readTimeout, mux), streamable: streamable, sse: sse, stop: stop}, nil
 }
 

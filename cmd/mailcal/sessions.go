@@ -15,15 +15,16 @@ import (
 // and legacy SSE) and the requests running on them, per tenant. It is
 //
 //   - the streamable transport's session-id manager: an id is valid from the
-//     initialize that made it until DELETE, an idle sweep or the end of the
-//     process, and answers 404 after that (mcp-go's default manager checks
-//     only an id's format, so an ended id kept answering 200);
+//     initialize that made it until DELETE, an idle sweep, the tenant's
+//     removal or the end of the process, and answers 404 after that (mcp-go's
+//     default manager checks only an id's format, so an ended id kept
+//     answering 200);
 //   - the binding of a session to the API key that opened it: another key,
 //     even the same tenant's next one, gets 404 as for a session that does
 //     not exist (admit.go);
 //   - the per-tenant caps on live sessions and open streams (admit.go);
-//   - the idle sweep, which never ends a session while a request on it runs
-//     (sweep.go).
+//   - the idle sweep, which never ends a session while a request on it runs,
+//     and the end of everything a removed tenant had open (sweep.go).
 //
 // Sessions live in this process's memory: behind a load balancer, requests
 // naming a session must reach the replica that made it.
@@ -65,6 +66,7 @@ type liveSession struct {
 type tenantLoad struct {
 	sessions int // live sessions, and admitted requests about to open one
 	streams  int
+	running  map[*admission]struct{}
 }
 
 // admission is one running request on an MCP endpoint (admit.go).
@@ -107,7 +109,7 @@ func (t *sessionTable) hooks() *server.Hooks {
 func (t *sessionTable) load(name string) *tenantLoad {
 	l := t.tenants[name]
 	if l == nil {
-		l = &tenantLoad{}
+		l = &tenantLoad{running: map[*admission]struct{}{}}
 		t.tenants[name] = l
 	}
 	return l
@@ -181,7 +183,7 @@ func (t *sessionTable) removeLocked(s *liveSession) {
 }
 
 func (t *sessionTable) tidyLocked(name string, l *tenantLoad) {
-	if l.sessions == 0 && l.streams == 0 {
+	if l.sessions == 0 && l.streams == 0 && len(l.running) == 0 {
 		delete(t.tenants, name)
 	}
 }
@@ -191,6 +193,7 @@ func (t *sessionTable) release(a *admission) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	l := t.load(a.tenant)
+	delete(l.running, a)
 	if a.stream {
 		l.streams--
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"sync"
@@ -133,6 +134,58 @@ func TestSessionCaps(t *testing.T) {
 	ts.mustStream(t, "/sse", "a")
 	_, code, body = ts.openStream(t, "/sse", "a")
 	refused("a third stream again", code, body, "too_many_streams", "--max-streams-per-tenant")
+}
+
+// TestSessionsOfRemovedTenant: removing a tenant ends its SSE and
+// streamable streams, its sessions and its running calls within the
+// re-check interval; other tenants keep theirs.
+func TestSessionsOfRemovedTenant(t *testing.T) {
+	ts := newTestHTTP(t, serveConfig{}, "a", "b")
+	bSSE := ts.mustStream(t, "/sse", "b")
+	bID := ts.open(t, "b")
+	bGET := ts.mustStream(t, "/mcp", "b", "Mcp-Session-Id", bID, "Mcp-Protocol-Version", "2025-11-25")
+	aSSE := ts.mustStream(t, "/sse", "a")
+	aID := ts.open(t, "a")
+	call := make(chan int, 1)
+	go func() {
+		code, _ := ts.on(t, "POST", bID, "b", waitCallBody(30000))
+		call <- code
+	}()
+	time.Sleep(100 * time.Millisecond) // the call is running
+
+	if err := ts.a.tenants.Remove(context.Background(), "b"); err != nil {
+		t.Fatal(err)
+	}
+	removed := time.Now()
+	within := tenantRecheck + time.Second
+	for name, s := range map[string]*stream{"SSE": bSSE, "GET /mcp": bGET} {
+		if !s.endsWithin(within - time.Since(removed)) {
+			t.Errorf("b's %s stream still open %s after the removal", name, within)
+		}
+	}
+	select {
+	case who := <-ts.cancelled:
+		if who != "b" {
+			t.Errorf("a call of %q was cancelled", who)
+		}
+	case <-time.After(within - time.Since(removed)):
+		t.Errorf("b's running call was not cancelled %s after the removal", within)
+	}
+	<-call
+	t.Logf("b's streams and call ended %s after the removal", time.Since(removed).Round(time.Millisecond))
+	deadline := time.Now().Add(time.Second)
+	for ts.sessions.count() != 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := ts.sessions.count(); n != 2 {
+		t.Errorf("%d sessions left, want a's 2", n)
+	}
+	if aSSE.endsWithin(0) {
+		t.Errorf("a's SSE stream ended")
+	}
+	if code, body := ts.on(t, "POST", aID, "a"); code != http.StatusOK {
+		t.Errorf("a's session: %d %s", code, body)
+	}
 }
 
 // TestClassify: what each MCP request does to sessions and streams.

@@ -263,3 +263,56 @@ func TestE2EHTTPTenantCaps(t *testing.T) {
 	checkCapError(t, "a stream beyond the cap again", func() rawResponse { _, r := openStream(t, s, "/sse", keyA); return r }(),
 		"too_many_streams", "--max-streams-per-tenant")
 }
+
+// TestE2EHTTPRemovedTenant: `mailcal tenant remove` ends the tenant's open
+// streams (SSE and streamable) and sessions within about 2 s, and leaves the
+// other tenants' alone. Before, they stayed open.
+func TestE2EHTTPRemovedTenant(t *testing.T) {
+	t.Parallel()
+	k := newKeyring(t)
+	keyA, keyB := k.addTenant(t, "a"), k.addTenant(t, "b")
+	s := startHTTP(t, k)
+
+	bSSE := mustStream(t, s, "/sse", keyB)
+	withStream, plain := openSession(t, s, keyB), openSession(t, s, keyB)
+	bGET := mustStream(t, s, "/mcp", keyB, "Mcp-Session-Id", withStream, "Mcp-Protocol-Version", "2025-11-25")
+	aSSE := mustStream(t, s, "/sse", keyA)
+	aSession := openSession(t, s, keyA)
+
+	if _, errOut, err := k.run(t, "tenant", "remove", "b"); err != nil {
+		t.Fatalf("mailcal tenant remove b: %v\n%s", err, errOut)
+	}
+	removed := time.Now()
+	for name, st := range map[string]*sseStream{"b's SSE stream": bSSE, "b's GET /mcp stream": bGET} {
+		select {
+		case <-st.ended:
+			t.Logf("%s ended %s after the removal", name, time.Since(removed).Round(time.Millisecond))
+		case <-time.After(3*time.Second - time.Since(removed)):
+			t.Errorf("%s still open 3 s after `mailcal tenant remove b`", name)
+		}
+	}
+	rec := s.logs.wait(t, time.Second, "tenant removed or given a new key: closing what it had open", "tenant", "b")
+	if rec["sessions"] != float64(3) {
+		t.Errorf("the server closed %v of b's sessions, want 3 (SSE, and two streamable): %v", rec["sessions"], rec)
+	}
+	select {
+	case <-aSSE.ended:
+		t.Errorf("a's SSE stream ended with b's removal")
+	default:
+	}
+	if r := onSession(t, s, "POST", aSession, keyA); r.status != http.StatusOK {
+		t.Errorf("a's session after b's removal: %d %s", r.status, r.body)
+	}
+	// b added again starts with nothing: the old sessions are not its.
+	keyB2 := k.addTenant(t, "b")
+	deadline := time.Now().Add(5 * time.Second)
+	for s.do(t, "POST", "/mcp", strings.NewReader(initializeBody), "X-API-Key", keyB2).status != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatal("the new b's key is still refused")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, id := range []string{withStream, plain} {
+		checkSessionGone(t, "the old b's session with the new b's key", s, id, keyB2)
+	}
+}
