@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -84,7 +85,26 @@ func newHTTPHandler(c serveConfig, a *app, mcpSrv *server.MCPServer, sessions *s
 		tenant.WriteError(w, http.StatusNotFound, "not_found", "no such endpoint: MCP is served at /mcp (streamable HTTP) and /sse (legacy SSE)")
 	})
 	stop := sessions.start(a.tenants, tenantRecheck)
-	return &httpHandler{Handler: readDeadline(c.readTimeout, mux), streamable: streamable, sse: sse, stop: stop}, nil
+	return &httpHandler{Handler: readDeadline(c.readTimeout, cleanPath(mux)), streamable: streamable, sse: sse, stop: stop}, nil
+}
+
+// cleanPath answers 400 to a path with dot or empty segments
+// ("/api/integrations/google/../../tenant/acme"), which ServeMux would
+// redirect, before authentication, to the path they resolve to: no route
+// takes one, and a redirect is no answer to a DELETE.
+func cleanPath(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		c := path.Clean(p)
+		if strings.HasSuffix(p, "/") && c != "/" {
+			c += "/"
+		}
+		if p != "" && p != c {
+			tenant.WriteError(w, http.StatusBadRequest, "invalid_path", "the path must not hold '.', '..' or empty segments")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // carryTenant copies the tenant that tenant.Require put on the HTTP request

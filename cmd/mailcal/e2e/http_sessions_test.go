@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,11 @@ import (
 
 	"github.com/mailcal/mailcal/providers/google/googletest"
 )
+
+// storeKeyRE finds a quoted keyring item key (tenant/NAME,
+// grant/TENANT/PROVIDER/ACCOUNT); an answer may echo the path it was given
+// ("../../tenant/acme"), but not a key of the store.
+var storeKeyRE = regexp.MustCompile(`["'](tenant|grant)/`)
 
 const pingBody = `{"jsonrpc":"2.0","id":2,"method":"ping"}`
 
@@ -149,4 +155,75 @@ func TestE2EHTTPSweepSparesRunningCall(t *testing.T) {
 	fx.checkOK(t, "the next call on the same session", c, alice)
 	checkJSONError(t, "b's key on the session after the long call", onSession(t, s, "POST", c.GetSessionId(), keyB),
 		http.StatusNotFound, "session_not_found")
+}
+
+// doNoRedirect sends one request as it is, path included, and returns the
+// answer without following a redirect.
+func doNoRedirect(t *testing.T, s *httpServer, method, path string, headers ...string) rawResponse {
+	t.Helper()
+	req, err := http.NewRequest(method, s.base, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.URL.Opaque = "//" + req.URL.Host + path // sent as written: no cleaning, no re-escaping
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	c := &http.Client{Timeout: 15 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return rawResponse{resp.StatusCode, resp.Header, body}
+}
+
+// TestE2EHTTPDeleteTraversal: DELETE of an account whose name is a path
+// (escaped slashes, dots, backslashes, NUL, double escapes, dot segments)
+// answers 400 or 404 (no redirect), never 503, never a store key, and
+// deletes nothing.
+func TestE2EHTTPDeleteTraversal(t *testing.T) {
+	t.Parallel()
+	k := newKeyring(t)
+	keyA := k.addTenant(t, "a")
+	k.addTenant(t, "acme")
+	seedGoogleGrant(t, k, "a", "alice@example.com")
+	seedGoogleGrant(t, k, "acme", "alice@example.com")
+	s := startHTTP(t, k)
+
+	for _, path := range []string{
+		"/api/integrations/google/..%2F..%2Ftenant%2Facme",
+		"/api/integrations/google/..%2f..%2ftenant%2facme",
+		"/api/integrations/google/%2e%2e%2F%2e%2e%2Ftenant%2Facme",
+		"/api/integrations/google/..%2F..%2Fgrant%2Facme%2Fgoogle%2Falice@example.com",
+		"/api/integrations/google/alice@example.com%2F..%2F..%2Facme",
+		"/api/integrations/google/..%5C..%5Ctenant%5Cacme",
+		"/api/integrations/google/..%252F..%252Ftenant%252Facme",
+		"/api/integrations/google/alice@example.com%252F..%252Facme",
+		"/api/integrations/google/alice@example.com%00",
+		"/api/integrations/google/alice@example.com%0A",
+		"/api/integrations/google/%2e%2e",
+		"/api/integrations/google/..",
+		"/api/integrations/google/../../tenant/acme",
+		"/api/integrations/..%2F..%2Ftenant%2Facme/alice@example.com",
+		"/api/integrations/google%2F..%2F..%2Ftenant/acme",
+		"/api/integrations/google/%C3%A9@example.com",
+		"/api/integrations//alice@example.com",
+		"/api/./integrations/google/alice@example.com",
+	} {
+		r := doNoRedirect(t, s, "DELETE", path, "X-API-Key", keyA)
+		if r.status != http.StatusBadRequest && r.status != http.StatusNotFound {
+			t.Errorf("DELETE %s: %d %s, want 400 or 404", path, r.status, r.body)
+		}
+		if m := storeKeyRE.FindString(string(r.body)); m != "" || strings.Contains(string(r.body), "keyring") {
+			t.Errorf("DELETE %s: the answer quotes an internal key (%s): %s", path, m, r.body)
+		}
+	}
+	for _, tn := range []string{"a", "acme"} {
+		out, errOut, err := k.run(t, "accounts", "--tenant", tn, "--json")
+		if err != nil || !strings.Contains(out, "alice@example.com") {
+			t.Errorf("tenant %s lost its account to the DELETEs: %v %s %s", tn, err, out, errOut)
+		}
+	}
 }
