@@ -13,11 +13,12 @@ import (
 )
 
 // bodyGrace is how much longer than --read-timeout a body may take for
-// every bodyGraceBytes that arrive: a large body on a slow link is not a
-// slow sender.
+// every bodyGraceBytes that arrive: a large body on a slow link (down to
+// about 1 Mbit/s) is not a slow sender, and a sender keeps its connection
+// only as long as the bytes it actually sends earn it.
 const (
 	bodyGrace      = time.Second
-	bodyGraceBytes = 256 << 10
+	bodyGraceBytes = 128 << 10
 )
 
 // readDeadline bounds the time a request body takes to arrive, for every

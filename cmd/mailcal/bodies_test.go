@@ -108,7 +108,7 @@ func TestSlowBodies(t *testing.T) {
 }
 
 // TestBodiesThatArriveInTime: a large body that keeps arriving is given
-// more time (1 s per 256 KiB), and the read deadline ends with the body:
+// more time (1 s per 128 KiB), and the read deadline ends with the body:
 // a call running longer than it, and a stream, are not cut.
 func TestBodiesThatArriveInTime(t *testing.T) {
 	const timeout = 200 * time.Millisecond
@@ -132,8 +132,16 @@ func TestBodiesThatArriveInTime(t *testing.T) {
 	if !strings.Contains(status, " 200 ") {
 		t.Errorf("a 768 KiB body over %s: %q, want 200", took.Round(time.Millisecond), status)
 	}
+	// The grace is earned by bytes: 256 KiB at once, then nothing, is cut
+	// 2 s (two grains of 128 KiB) after the 200 ms.
+	status, took, closed := rawRequest(t, ts, head(ts, "POST", "/mcp", "X-API-Key: "+key, "Content-Type: application/json",
+		"Mcp-Session-Id: "+id, "Mcp-Protocol-Version: 2025-11-25", "Content-Length: "+strconv.Itoa(len(body))),
+		func(c net.Conn) { _, _ = c.Write([]byte(body[:256<<10])) })
+	if want := timeout + 2*time.Second; !strings.Contains(status, " 408 ") || !closed || took < want || took > want+time.Second {
+		t.Errorf("256 KiB then nothing: %q after %s, closed %v; want 408 after about %s", status, took.Round(time.Millisecond), closed, want)
+	}
 
-	// A call of 1 s, 5 times the read timeout, over mcp-go's client; then
+	// A call of 600 ms, 3 times the read timeout, over mcp-go's client; then
 	// an SSE stream that outlives the timeout and still carries a call.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -159,9 +167,9 @@ func TestBodiesThatArriveInTime(t *testing.T) {
 		}
 		time.Sleep(2 * timeout)
 		var call mcp.CallToolRequest
-		call.Params.Name, call.Params.Arguments = "wait", map[string]any{"ms": 1000}
+		call.Params.Name, call.Params.Arguments = "wait", map[string]any{"ms": 600}
 		if res, err := c.CallTool(ctx, call); err != nil || res.IsError {
-			t.Errorf("%s: a 1 s call with a %s read timeout: %v %+v", endpoint, timeout, err, res)
+			t.Errorf("%s: a 600 ms call with a %s read timeout: %v %+v", endpoint, timeout, err, res)
 		}
 	}
 }

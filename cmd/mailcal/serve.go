@@ -69,7 +69,7 @@ func cmdServe(ctx context.Context, args []string, e env, cfg *config) error {
 	fs.Int64Var(&c.maxRequestBytes, "max-request-bytes", 40<<20, "http: largest accepted MCP request body, in bytes")
 	fs.DurationVar(&c.sessionIdleTTL, "session-idle-ttl", 30*time.Minute, "http: streamable HTTP sessions idle this long are closed")
 	fs.DurationVar(&c.keepAlive, "keep-alive", 25*time.Second, "http: interval of keep-alive pings on SSE streams")
-	fs.DurationVar(&c.readTimeout, "read-timeout", 30*time.Second, "http: a request body must arrive within this, plus 1s per 256 KiB; slower ones are cut (408)")
+	fs.DurationVar(&c.readTimeout, "read-timeout", 10*time.Second, "http: a request body must arrive within this, plus 1s per 128 KiB; slower ones are cut (408)")
 	fs.IntVar(&c.maxSessions, "max-sessions-per-tenant", 256, "http: live MCP sessions (streamable and SSE) one tenant may have; more get 429")
 	fs.IntVar(&c.maxStreams, "max-streams-per-tenant", 128, "http: open MCP streams (GET /sse, GET /mcp) one tenant may have; more get 429")
 	pos, err := parse(fs, args)
