@@ -121,16 +121,13 @@ func TestSessionCaps(t *testing.T) {
 	sse.resp.Body.Close()
 	get.resp.Body.Close()
 	deadline := time.Now().Add(2 * time.Second)
-	for {
-		s, code, body := ts.openStream(t, "/mcp", "a", "Mcp-Session-Id", id, "Mcp-Protocol-Version", "2025-11-25")
-		if s != nil {
-			break
-		}
+	for ts.streams("a") > 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("a stream after closing both: %d %s", code, body)
+			t.Fatalf("%d streams still counted 2 s after closing both", ts.streams("a"))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	ts.mustStream(t, "/mcp", "a", "Mcp-Session-Id", id, "Mcp-Protocol-Version", "2025-11-25")
 	ts.mustStream(t, "/sse", "a")
 	_, code, body = ts.openStream(t, "/sse", "a")
 	refused("a third stream again", code, body, "too_many_streams", "--max-streams-per-tenant")

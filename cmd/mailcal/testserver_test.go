@@ -230,6 +230,17 @@ func (s *stream) endsWithin(d time.Duration) bool {
 	}
 }
 
+// streams returns the number of open streams the table counts for a
+// tenant.
+func (ts *testHTTP) streams(tenantName string) int {
+	ts.sessions.mu.Lock()
+	defer ts.sessions.mu.Unlock()
+	if l := ts.sessions.tenants[tenantName]; l != nil {
+		return l.streams
+	}
+	return 0
+}
+
 // countingListener counts the bytes the server reads from its connections.
 type countingListener struct {
 	net.Listener
