@@ -14,6 +14,7 @@ import (
 
 	"github.com/mailcal/mailcal/auth/grants"
 	"github.com/mailcal/mailcal/auth/oauth"
+	"github.com/mailcal/mailcal/auth/store"
 	"github.com/mailcal/mailcal/auth/tenant"
 	"github.com/mailcal/mailcal/providers"
 )
@@ -159,8 +160,11 @@ func (a *API) disconnect(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "unknown_provider", err.Error())
 		return
 	}
+	// An account is a key of the store: a name it could not hold (a path,
+	// a control character) is the caller's mistake, not a store failure.
 	account := r.PathValue("account")
-	if !providers.PlausibleEmail(account) {
+	key := store.GrantKey{Tenant: t, Provider: p.Name, Account: strings.ToLower(account)}
+	if !providers.PlausibleEmail(account) || store.ValidGrantKey(key) != nil {
 		writeError(w, http.StatusBadRequest, "invalid_account", "the account must be an email address, as GET /api/integrations lists it")
 		return
 	}

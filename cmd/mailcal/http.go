@@ -1,15 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"time"
 
@@ -26,9 +25,11 @@ type httpHandler struct {
 	http.Handler
 	streamable *server.StreamableHTTPServer
 	sse        *server.SSEServer
+	// stop ends the idle sweep and the removed-tenant check.
+	stop func()
 }
 
-func newHTTPHandler(c serveConfig, a *app, mcpSrv *server.MCPServer, sessions *sessionTenants, redirect string) (*httpHandler, error) {
+func newHTTPHandler(c serveConfig, a *app, mcpSrv *server.MCPServer, sessions *sessionTable, redirect string) (*httpHandler, error) {
 	auth := tenant.NewAuthenticator(a.tenants)
 	allowed, err := allowedHosts(c.baseURL)
 	if err != nil {
@@ -42,7 +43,10 @@ func newHTTPHandler(c serveConfig, a *app, mcpSrv *server.MCPServer, sessions *s
 	streamable := server.NewStreamableHTTPServer(mcpSrv,
 		server.WithEndpointPath("/mcp"),
 		server.WithHeartbeatInterval(c.keepAlive),
-		server.WithSessionIdleTTL(c.sessionIdleTTL),
+		// Our own session ids, valid until the session ends (404 after);
+		// the idle sweep is ours too (sweep.go), and never ends a
+		// session with a call running.
+		server.WithSessionIdManagerResolver(sessions),
 		server.WithStreamableHTTPLogger(slog.Default()),
 		server.WithDisableLocalhostProtection(public),
 		server.WithHTTPContextFunc(carryTenant),
@@ -60,14 +64,15 @@ func newHTTPHandler(c serveConfig, a *app, mcpSrv *server.MCPServer, sessions *s
 	if err != nil {
 		return nil, err
 	}
+	sessions.end = func(id string) { endStreamable(streamable, id) }
 	protect := func(limit int64, h http.Handler) http.Handler {
-		return hostGuard(allowed, originGuard(origins, tenant.Require(auth, limitBody(limit, sessions.guard(h)))))
+		return hostGuard(allowed, originGuard(origins, tenant.Require(auth, limitBody(limit, h))))
 	}
 	api := &integrations.API{Flows: a.flows, Grants: a.grants, Providers: a.providers, RedirectURI: redirect, ReadOnly: c.readOnly}
 	mux := http.NewServeMux()
-	mux.Handle("/mcp", protect(c.maxRequestBytes, streamable))
-	mux.Handle("/sse", protect(c.maxRequestBytes, sse.SSEHandler()))
-	mux.Handle("/message", protect(c.maxRequestBytes, sse.MessageHandler()))
+	mux.Handle("/mcp", protect(c.maxRequestBytes, sessions.admit(streamable)))
+	mux.Handle("/sse", protect(c.maxRequestBytes, sessions.admit(sse.SSEHandler())))
+	mux.Handle("/message", protect(c.maxRequestBytes, sessions.admit(sse.MessageHandler())))
 	mux.Handle("/api/", protect(64<<10, api.Handler()))
 	// The provider sends the person's browser here: no API key, the state
 	// names the tenant.
@@ -79,7 +84,27 @@ func newHTTPHandler(c serveConfig, a *app, mcpSrv *server.MCPServer, sessions *s
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		tenant.WriteError(w, http.StatusNotFound, "not_found", "no such endpoint: MCP is served at /mcp (streamable HTTP) and /sse (legacy SSE)")
 	})
-	return &httpHandler{Handler: mux, streamable: streamable, sse: sse}, nil
+	stop := sessions.start(a.tenants, tenantRecheck)
+	return &httpHandler{Handler: readDeadline(c.readTimeout, cleanPath(mux)), streamable: streamable, sse: sse, stop: stop}, nil
+}
+
+// cleanPath answers 400 to a path with dot or empty segments
+// ("/api/integrations/google/../../tenant/acme"), which ServeMux would
+// redirect, before authentication, to the path they resolve to: no route
+// takes one, and a redirect is no answer to a DELETE.
+func cleanPath(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		c := path.Clean(p)
+		if strings.HasSuffix(p, "/") && c != "/" {
+			c += "/"
+		}
+		if p != "" && p != c {
+			tenant.WriteError(w, http.StatusBadRequest, "invalid_path", "the path must not hold '.', '..' or empty segments")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // carryTenant copies the tenant that tenant.Require put on the HTTP request
@@ -185,46 +210,17 @@ func originGuard(allowed map[string]bool, next http.Handler) http.Handler {
 	})
 }
 
-// limitBody bounds request bodies: mcp-go reads them whole. A body of
-// unknown length (chunked) is read here, so that one over the limit gets 413
-// too rather than mcp-go's 400 parse error; put it after authentication.
-func limitBody(n int64, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tooLarge := func() {
-			tenant.WriteError(w, http.StatusRequestEntityTooLarge, "request_too_large", fmt.Sprintf("request body over %d bytes", n))
-		}
-		if r.ContentLength > n {
-			tooLarge()
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, n)
-		if r.ContentLength < 0 {
-			body, err := io.ReadAll(r.Body)
-			if err != nil {
-				var over *http.MaxBytesError
-				if errors.As(err, &over) {
-					tooLarge()
-				} else {
-					tenant.WriteError(w, http.StatusBadRequest, "bad_request", "reading the request body failed")
-				}
-				return
-			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
 // sseFlush is how long shutdown lets answers already queued to SSE streams
 // reach their clients before it closes the streams.
 const sseFlush = time.Second
 
-func serveHTTP(ctx context.Context, c serveConfig, ln net.Listener, a *app, mcpSrv *server.MCPServer, track *inflight, sessions *sessionTenants, redirect string) error {
+func serveHTTP(ctx context.Context, c serveConfig, ln net.Listener, a *app, mcpSrv *server.MCPServer, track *inflight, sessions *sessionTable, redirect string) error {
 	h, err := newHTTPHandler(c, a, mcpSrv, sessions, redirect)
 	if err != nil {
 		ln.Close()
 		return err
 	}
+	defer h.stop()
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -232,10 +228,11 @@ func serveHTTP(ctx context.Context, c serveConfig, ln net.Listener, a *app, mcpS
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
 	}
+	ln, maxConns := limitConns(ln)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	slog.Info("mailcal serving MCP over HTTP", "version", buildVersion(), "addr", ln.Addr().String(),
-		"mcp", "/mcp", "sse", "/sse", "redirect_uri", redirect, "read_only", c.readOnly)
+		"mcp", "/mcp", "sse", "/sse", "redirect_uri", redirect, "read_only", c.readOnly, "max_connections", maxConns)
 
 	select {
 	case err := <-served:

@@ -47,3 +47,23 @@ func TestOriginGuard(t *testing.T) {
 		t.Error("an origin without scheme was accepted")
 	}
 }
+
+func TestCleanPath(t *testing.T) {
+	h := cleanPath(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	for p, want := range map[string]int{
+		"/mcp":                             200,
+		"/api/":                            200,
+		"/api/integrations/google/a%2Fb@x": 200, // an escaped slash is the handler's to refuse
+		"/api/integrations/google/../../tenant/acme": 400,
+		"/api/./integrations":                        400,
+		"/api//integrations":                         400,
+		"/api/integrations/google/%2e%2e":            400,
+	} {
+		req := httptest.NewRequest("DELETE", "http://127.0.0.1"+p, nil)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != want {
+			t.Errorf("%s: %d, want %d", p, rec.Code, want)
+		}
+	}
+}

@@ -51,6 +51,9 @@ type serveConfig struct {
 	maxRequestBytes int64
 	sessionIdleTTL  time.Duration
 	keepAlive       time.Duration
+	readTimeout     time.Duration
+	maxSessions     int
+	maxStreams      int
 	baseURL         string
 	allowedOrigins  string
 }
@@ -70,6 +73,9 @@ func cmdServe(ctx context.Context, args []string, e env, cfg *config) error {
 			", base64-encoded as send_email's attachments are, plus 16 MiB for the rest of the call)")
 	fs.DurationVar(&c.sessionIdleTTL, "session-idle-ttl", 30*time.Minute, "http: streamable HTTP sessions idle this long are closed")
 	fs.DurationVar(&c.keepAlive, "keep-alive", 25*time.Second, "http: interval of keep-alive pings on SSE streams")
+	fs.DurationVar(&c.readTimeout, "read-timeout", 10*time.Second, "http: a request body must arrive within this, plus 1s per 128 KiB; slower ones are cut (408)")
+	fs.IntVar(&c.maxSessions, "max-sessions-per-tenant", 256, "http: live MCP sessions (streamable and SSE) one tenant may have; more get 429")
+	fs.IntVar(&c.maxStreams, "max-streams-per-tenant", 128, "http: open MCP streams (GET /sse, GET /mcp) one tenant may have; more get 429")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -80,8 +86,11 @@ func cmdServe(ctx context.Context, args []string, e env, cfg *config) error {
 	if err := tenant.ValidateName(c.tenant); err != nil {
 		return fmt.Errorf("%w: --tenant: %v", errUsage, err)
 	}
-	if c.shutdownTimeout <= 0 || c.maxRequestBytes < 1024 || c.sessionIdleTTL <= 0 || c.keepAlive <= 0 {
-		return fmt.Errorf("%w: --shutdown-timeout, --session-idle-ttl and --keep-alive must be positive, --max-request-bytes at least 1024", errUsage)
+	if c.shutdownTimeout <= 0 || c.maxRequestBytes < 1024 || c.sessionIdleTTL <= 0 || c.keepAlive <= 0 || c.readTimeout <= 0 {
+		return fmt.Errorf("%w: --shutdown-timeout, --session-idle-ttl, --keep-alive and --read-timeout must be positive, --max-request-bytes at least 1024", errUsage)
+	}
+	if c.maxSessions < 1 || c.maxStreams < 1 {
+		return fmt.Errorf("%w: --max-sessions-per-tenant and --max-streams-per-tenant must be at least 1", errUsage)
 	}
 	switch c.transport {
 	case "stdio", "http", "sse", "streamable-http":
@@ -108,7 +117,7 @@ func cmdServe(ctx context.Context, args []string, e env, cfg *config) error {
 		go a.tokens.Run(healthCtx, cfg.health)
 	}
 	track := newInflight()
-	sessions := newSessionTenants()
+	sessions := newSessionTable(c.maxSessions, c.maxStreams, c.sessionIdleTTL)
 	opts := tools.Options{
 		Version:       buildVersion(),
 		ReadOnly:      c.readOnly,

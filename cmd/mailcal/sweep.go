@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/mailcal/mailcal/auth/tenant"
+)
+
+// tenantRecheck is how often the tenants with something open are read
+// again, so that a removed tenant's streams and sessions end within it: the
+// interval at which the authenticator re-reads a tenant whose key it sees.
+const tenantRecheck = 2 * time.Second
+
+// tenantGetter reads one tenant (a *tenant.Registry).
+type tenantGetter interface {
+	Get(ctx context.Context, name string) (tenant.Tenant, error)
+}
+
+// start runs the idle sweep and the removed-tenant check until the
+// returned stop is called; stop waits for them to end.
+func (t *sessionTable) start(tenants tenantGetter, recheck time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	every := func(d time.Duration, f func(context.Context)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tick := time.NewTicker(d)
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+					f(ctx)
+				}
+			}
+		}()
+	}
+	every(min(max(t.idleTTL/4, 50*time.Millisecond), 30*time.Second), func(context.Context) { t.sweep() })
+	every(recheck, func(ctx context.Context) { t.recheck(ctx, tenants) })
+	return func() { cancel(); wg.Wait() }
+}
+
+// sweep ends the streamable sessions idle for the idle TTL: no request on
+// them running (no call, no stream) and none finished for that long. A
+// session chosen is marked ending under the lock that admits requests, so
+// no call can start on it after it was chosen.
+func (t *sessionTable) sweep() {
+	t.mu.Lock()
+	now := t.now()
+	var idle []string
+	for id, s := range t.sessions {
+		if s.kind == streamableSession && s.registered && !s.ending && s.busy == 0 && now.Sub(s.lastUsed) >= t.idleTTL {
+			s.ending = true
+			idle = append(idle, id)
+		}
+	}
+	t.mu.Unlock()
+	for _, id := range idle {
+		slog.Debug("closing an idle session", "idle_ttl", t.idleTTL)
+		t.end(id)
+	}
+}
+
+// recheck reads every tenant that has a session or a running request, and
+// ends everything of one that was removed, or opened with a key it no
+// longer has. A tenant that cannot be read now keeps what it has.
+func (t *sessionTable) recheck(ctx context.Context, tenants tenantGetter) {
+	for name, keys := range t.keysInUse() {
+		readCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		rec, err := tenants.Get(readCtx, name)
+		cancel()
+		switch {
+		case errors.Is(err, tenant.ErrNotFound):
+			t.endTenant(name, "")
+		case err != nil:
+			slog.Debug("re-reading a tenant with open sessions failed", "tenant", name, "err", err)
+		default:
+			for k := range keys {
+				if k != rec.KeyHash {
+					t.endTenant(name, rec.KeyHash)
+					break
+				}
+			}
+		}
+	}
+}
+
+// keysInUse returns, for every tenant with a session or a running request,
+// the hashes of the keys they were opened with.
+func (t *sessionTable) keysInUse() map[string]map[string]bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := map[string]map[string]bool{}
+	add := func(name, key string) {
+		if out[name] == nil {
+			out[name] = map[string]bool{}
+		}
+		out[name][key] = true
+	}
+	for _, s := range t.sessions {
+		add(s.tenant, s.keyHash)
+	}
+	for name, l := range t.tenants {
+		for a := range l.running {
+			add(name, a.keyHash)
+		}
+	}
+	return out
+}
+
+// endTenant ends the sessions and running requests of a tenant, except
+// those opened with the key whose hash is keep: its streams and calls are
+// cancelled, its sessions ended (streamable ones as a DELETE would).
+func (t *sessionTable) endTenant(name, keep string) {
+	t.mu.Lock()
+	var streamable []string
+	var running []*admission
+	n := 0
+	for id, s := range t.sessions {
+		if s.tenant == name && s.keyHash != keep && !s.ending {
+			s.ending = true
+			n++
+			if s.kind == streamableSession {
+				streamable = append(streamable, id)
+			}
+		}
+	}
+	if l := t.tenants[name]; l != nil {
+		for a := range l.running {
+			if a.keyHash != keep {
+				running = append(running, a)
+			}
+		}
+	}
+	t.mu.Unlock()
+	if n == 0 && len(running) == 0 {
+		return
+	}
+	slog.Info("tenant removed or given a new key: closing what it had open", "tenant", name, "sessions", n, "requests", len(running))
+	// SSE sessions end with their streams.
+	for _, a := range running {
+		a.cancel()
+	}
+	for _, id := range streamable {
+		t.end(id)
+	}
+}
+
+// endStreamable ends a streamable session through the streamable server's
+// own DELETE, so that mcp-go forgets it as it does for a client's DELETE.
+func endStreamable(h http.Handler, id string) {
+	r, err := http.NewRequest(http.MethodDelete, "/mcp", nil)
+	if err != nil {
+		return
+	}
+	r.Header.Set("Mcp-Session-Id", id)
+	h.ServeHTTP(discardResponse{http.Header{}}, r)
+}
+
+// discardResponse is a ResponseWriter that keeps nothing.
+type discardResponse struct{ h http.Header }
+
+func (d discardResponse) Header() http.Header         { return d.h }
+func (d discardResponse) Write(p []byte) (int, error) { return len(p), nil }
+func (d discardResponse) WriteHeader(int)             {}
