@@ -196,6 +196,15 @@ func (s *Server) revokeUserLocked(u *user) {
 	clear(u.consented)
 }
 
+// RefreshTokenLive reports whether a refresh request with rt would succeed
+// now: issued, not retired by a rotation, its grant not revoked.
+func (s *Server) RefreshTokenLive(rt string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.refresh[rt]
+	return g != nil && !g.revoked
+}
+
 // ExpireAccessTokens makes every access token issued so far expired.
 func (s *Server) ExpireAccessTokens() {
 	s.mu.Lock()
