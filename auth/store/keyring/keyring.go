@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -134,6 +135,7 @@ func openKeyring(ctx context.Context, cfg Config, backend string) (*keyringStore
 	}
 	s := newKeyringStore(nil, backend, c, cfg.Timeout)
 	s.fileDir = fileDir
+	s.locks = sharedLocks(backend, cfg.Service, fileDir)
 	err := s.do(ctx, func() (err error) {
 		s.kr, err = keyring.Open(kc)
 		return err
@@ -179,13 +181,42 @@ type keyringStore struct {
 	timeout time.Duration
 	fileDir string        // file backend only, for error messages
 	sem     chan struct{} // a mutex that waiters can give up on
+	locks   *lockFile     // what Lock hands out
+}
+
+var _ Locker = (*keyringStore)(nil)
+
+// sharedLocks returns the locks the processes of a keyring share (see
+// lockfile.go); within this process only, with a warning in the log, when
+// the lock file cannot be opened.
+func sharedLocks(backend, service, fileDir string) *lockFile {
+	path := filepath.Join(fileDir, "#lock")
+	var err error
+	if backend != "file" {
+		path, err = userLockPath(backend, service)
+	}
+	var l *lockFile
+	if err == nil {
+		l, err = openLockFile(path)
+	}
+	if err != nil {
+		slog.Warn("keyring: the lock file cannot be opened; writes are serialised within this process only", "backend", backend, "err", err.Error())
+		return inProcessLocks(err.Error())
+	}
+	return l
+}
+
+// Lock implements Locker.
+func (s *keyringStore) Lock(ctx context.Context, name string) (unlock func(), err error) {
+	return s.locks.lock(ctx, name)
 }
 
 func newKeyringStore(kr keyring.Keyring, backend string, c codec, timeout time.Duration) *keyringStore {
 	if timeout <= 0 {
 		timeout = defaultTimeout
 	}
-	return &keyringStore{kr: kr, backend: backend, codec: c, timeout: timeout, sem: make(chan struct{}, 1)}
+	return &keyringStore{kr: kr, backend: backend, codec: c, timeout: timeout, sem: make(chan struct{}, 1),
+		locks: inProcessLocks("not opened by Open")}
 }
 
 // timeoutError reports a keyring call that did not finish in time.
