@@ -115,7 +115,7 @@ func lockExcludes(t *testing.T, stores []store.Store) {
 				if n := inside.Add(1); n > most.Load() {
 					most.Store(n)
 				}
-				err = increment(ctx, s, g.GrantKey)
+				err = incrementSlowly(ctx, s, g.GrantKey)
 				inside.Add(-1)
 				unlock()
 				if err != nil {
@@ -137,10 +137,21 @@ func lockExcludes(t *testing.T, stores []store.Store) {
 // increment adds 1 to the counter in a grant's StatusReason: one read, one
 // write at the version read, no retry.
 func increment(ctx context.Context, s store.Store, k store.GrantKey) error {
+	return incr(ctx, s, k, 0)
+}
+
+// incrementSlowly is increment with a millisecond between the read and the
+// write, so that holders a lock fails to exclude overlap on a fast store.
+func incrementSlowly(ctx context.Context, s store.Store, k store.GrantKey) error {
+	return incr(ctx, s, k, time.Millisecond)
+}
+
+func incr(ctx context.Context, s store.Store, k store.GrantKey, pause time.Duration) error {
 	cur, err := s.GetGrant(ctx, k)
 	if err != nil {
 		return err
 	}
+	time.Sleep(pause)
 	n, err := strconv.Atoi(cur.StatusReason)
 	if err != nil {
 		return fmt.Errorf("the counter reads %q", cur.StatusReason)
