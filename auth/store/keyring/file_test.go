@@ -143,6 +143,9 @@ func TestFileBackendMissingPassphrase(t *testing.T) {
 			t.Errorf("error %q does not mention %q", err, want)
 		}
 	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("the folder got %d entries without a passphrase", len(entries))
+	}
 }
 
 func TestFileBackendPasswordFile(t *testing.T) {

@@ -136,12 +136,13 @@ func openKeyring(ctx context.Context, cfg Config, backend string) (*keyringStore
 	}
 	s := newKeyringStore(nil, backend, c, cfg.Timeout)
 	s.fileDir = fileDir
-	s.locks = sharedLocks(backend, cfg.Service, fileDir)
 	if backend == "file" {
+		// The passphrase first: without one, nothing is written to the folder.
 		pw, err := filePassphrase(cfg, fileDir)
 		if err != nil {
 			return nil, err
 		}
+		s.locks = sharedLocks(backend, cfg.Service, fileDir)
 		err = s.do(ctx, func() (err error) {
 			s.kr, err = openFileKeyring(fileDir, pw, s.locks)
 			return err
@@ -151,6 +152,7 @@ func openKeyring(ctx context.Context, cfg Config, backend string) (*keyringStore
 		}
 		return s, nil
 	}
+	s.locks = sharedLocks(backend, cfg.Service, fileDir)
 	err := s.do(ctx, func() (err error) {
 		s.kr, err = keyring.Open(kc)
 		return err
