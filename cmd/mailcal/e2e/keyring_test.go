@@ -46,6 +46,8 @@ func (k *testKeyring) env(extra ...string) []string {
 		// The race detector on two busy cores slows the file keyring's key
 		// derivation a lot; a slow keyring is not what these tests test.
 		"MAILCAL_KEYRING_TIMEOUT=30s",
+		// A -race binary otherwise sleeps a second before it exits.
+		"GORACE=atexit_sleep_ms=0",
 	}
 	if k.password != "" {
 		env = append(env, "MAILCAL_KEYRING_PASSWORD="+k.password)
