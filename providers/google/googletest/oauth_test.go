@@ -220,6 +220,10 @@ func TestRotationRetireOld(t *testing.T) {
 	if _, err := refresh(cfg, nt); err != nil {
 		t.Fatalf("new refresh token: %v", err)
 	}
+	other := connect(t, s, cfg)
+	if !s.SameGrant(tok.RefreshToken, nt.RefreshToken) || s.SameGrant(tok.RefreshToken, other.RefreshToken) {
+		t.Fatal("SameGrant: a rotation is the same grant (dead or not), another connection is not")
+	}
 }
 
 func TestRevocation(t *testing.T) {
