@@ -210,6 +210,9 @@ func TestFileDamagedItems(t *testing.T) {
 				if !strings.Contains(log.String(), "tenant/aaa") {
 					t.Errorf("no warning names the damaged item:\n%s", log)
 				}
+				if err := s.CreateTenant(ctx, store.Tenant{Name: "aaa", KeyHash: "h", CreatedAt: time.Now()}); !errors.Is(err, store.ErrExists) {
+					t.Errorf("CreateTenant over the damaged item: %v, want ErrExists", err)
+				}
 				if err := s.DeleteTenant(ctx, "aaa"); err != nil {
 					t.Errorf("DeleteTenant of the damaged item: %v", err)
 				}
@@ -218,6 +221,24 @@ func TestFileDamagedItems(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// A damaged flow state is taken (deleted) with its error, once.
+func TestFileDamagedFlowStateTaken(t *testing.T) {
+	noTTY(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	kv := openFile(t, Config{Dir: dir, Password: "pw"})
+	id := store.FlowID("state")
+	mustSet(t, kv, "flow/acme/"+id, []byte("{}"))
+	os.WriteFile(filepath.Join(dir, "flow!acme!"+id), []byte("MCK1 cut"), 0o600)
+	s := New(kv)
+	if _, err := s.TakeFlowState(ctx, id); !errors.Is(err, store.ErrDamaged) || !strings.Contains(err.Error(), "flow/acme/"+id) {
+		t.Errorf("TakeFlowState of a damaged item: %v", err)
+	}
+	if _, err := s.TakeFlowState(ctx, id); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("second TakeFlowState: %v, want ErrNotFound", err)
 	}
 }
 

@@ -162,6 +162,9 @@ func (s *Store) CreateTenant(ctx context.Context, t store.Tenant) error {
 	}
 	return s.create(ctx, tenantKey(t.Name), data, func() (bool, error) {
 		old, err := s.read(ctx, tenantKey(t.Name))
+		if errors.Is(err, store.ErrDamaged) {
+			return true, nil // taken, by a record DeleteTenant removes
+		}
 		return old != nil, err
 	}, "tenant "+t.Name)
 }
@@ -300,18 +303,25 @@ func (s *Store) TakeFlowState(ctx context.Context, id string) (store.FlowState, 
 		return store.FlowState{}, notFound
 	}
 	data, err := s.read(ctx, key)
+	damaged := err
+	if errors.Is(err, store.ErrDamaged) {
+		data, err = []byte{}, nil // taken (deleted) all the same
+	}
 	if err != nil {
 		return store.FlowState{}, err
 	}
 	if data == nil {
 		return store.FlowState{}, notFound
 	}
-	// Another process may take it between the read and the delete: the
-	// delete then finds nothing, and this take gets nothing.
+	// Under the store lock no other process takes it meanwhile; over a KV
+	// that is no Locker one may, and the delete then finds nothing.
 	if err := s.kv.Delete(ctx, key); errors.Is(err, ErrNotFound) {
 		return store.FlowState{}, notFound
 	} else if err != nil {
 		return store.FlowState{}, err
+	}
+	if damaged != nil {
+		return store.FlowState{}, damaged
 	}
 	return decodeFlow(key, data)
 }

@@ -218,6 +218,29 @@ func TestE2EKeyringDamagedItems(t *testing.T) {
 	}
 }
 
+// TestE2EKeyringDamagedTenant: a damaged tenant record is left out of
+// `tenant list`, keeps its name taken, and `tenant remove` removes it.
+func TestE2EKeyringDamagedTenant(t *testing.T) {
+	t.Parallel()
+	fx := newGoogleFixture(t, googletest.Options{})
+	fx.addTenant(t, "a")
+	fx.addTenant(t, "b")
+	if err := os.Truncate(filepath.Join(fx.k.dir, "tenant!a"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, code := fx.run(t, "tenant", "list"); code != 0 || strings.Contains(out, "a ") || !strings.Contains(out, "b ") ||
+		!strings.Contains(errOut, "tenant/a") {
+		t.Errorf("tenant list exited %d: %s\n%s", code, out, errOut)
+	}
+	if _, errOut, code := fx.run(t, "tenant", "add", "a"); code == 0 || !strings.Contains(errOut, "exists") {
+		t.Errorf("tenant add over the damaged record exited %d: %s", code, errOut)
+	}
+	if _, errOut, code := fx.run(t, "tenant", "remove", "a"); code != 0 {
+		t.Errorf("tenant remove of the damaged record exited %d: %s", code, errOut)
+	}
+	fx.addTenant(t, "a")
+}
+
 // readOnlyCLI runs `mailcal ARGS` on a copy of the test keyring whose
 // folder mailcal may read but not write: mode 0500, and when the tests run
 // as root (who may write anyway), as the user nobody, owning the copy.
