@@ -58,7 +58,7 @@ func writeAtomic(dir, name string, data []byte) (err error) {
 	if err = f.Close(); err != nil || fail("closed") {
 		return err
 	}
-	if err = os.Rename(tmp, filepath.Join(dir, name)); err != nil || fail("renamed") {
+	if err = replaceFile(tmp, filepath.Join(dir, name)); err != nil || fail("renamed") {
 		return err
 	}
 	return syncDir(dir)

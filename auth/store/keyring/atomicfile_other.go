@@ -19,3 +19,5 @@ func syncDir(dir string) error {
 func isNoSpace(error) bool { return false }
 
 func isNotWritable(err error) bool { return errors.Is(err, fs.ErrPermission) }
+
+func replaceFile(from, to string) error { return os.Rename(from, to) }

@@ -31,3 +31,6 @@ func isNoSpace(err error) bool {
 func isNotWritable(err error) bool {
 	return errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)
 }
+
+// replaceFile renames from over to, atomically.
+func replaceFile(from, to string) error { return os.Rename(from, to) }

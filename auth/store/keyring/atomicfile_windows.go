@@ -5,6 +5,8 @@ package keyring
 import (
 	"errors"
 	"io/fs"
+	"os"
+	"time"
 
 	"golang.org/x/sys/windows"
 )
@@ -19,4 +21,18 @@ func isNoSpace(err error) bool {
 
 func isNotWritable(err error) bool {
 	return errors.Is(err, fs.ErrPermission) || errors.Is(err, windows.ERROR_WRITE_PROTECT)
+}
+
+// replaceFile renames from over to (MoveFileEx, replacing). A reader that
+// has the item open (without FILE_SHARE_DELETE, as Go opens files) makes
+// the rename fail for as long as it reads: try again for up to a second.
+func replaceFile(from, to string) error {
+	var err error
+	for wait := time.Millisecond; ; wait *= 2 {
+		if err = os.Rename(from, to); err == nil || wait > 256*time.Millisecond ||
+			!(errors.Is(err, windows.ERROR_ACCESS_DENIED) || errors.Is(err, windows.ERROR_SHARING_VIOLATION)) {
+			return err
+		}
+		time.Sleep(wait)
+	}
 }

@@ -21,11 +21,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mailcal/mailcal/auth/store/internal/keylock"
@@ -45,6 +47,9 @@ type lockFile struct {
 	f      *os.File // nil: locks within this process only
 	why    string   // why f is nil ("" if it is not)
 	inproc keylock.Set
+	// unsupported is set when the file system refuses record locks (some
+	// network file systems): from then on the locks hold in this process.
+	unsupported atomic.Bool
 }
 
 // lockFiles are the lock files this process opened, each opened once.
@@ -102,6 +107,9 @@ func lockOffset(name string) int64 {
 	return 1 + int64(binary.BigEndian.Uint64(sum[:8])>>2)
 }
 
+// tryLock is tryLockByte; tests replace it.
+var tryLock = tryLockByte
+
 // errLockUnavailable is an error of the lock file itself (not of waiting).
 var errLockUnavailable = errors.New("the keyring's lock file cannot be locked")
 
@@ -114,12 +122,18 @@ func (l *lockFile) lock(ctx context.Context, name string) (unlock func(), err er
 	if err != nil {
 		return nil, err
 	}
-	if l.f == nil {
+	if l.f == nil || l.unsupported.Load() {
 		return release, nil
 	}
 	wait := time.Millisecond
 	for {
-		got, err := tryLockByte(l.f, off)
+		got, err := tryLock(l.f, off)
+		if err != nil && locksUnsupported(err) {
+			if !l.unsupported.Swap(true) {
+				slog.Warn("keyring: the file system refuses locks; writes are serialised within this process only", "lock_file", l.path, "err", err.Error())
+			}
+			return release, nil
+		}
 		if err != nil {
 			release()
 			return nil, fmt.Errorf("%w (%s): %v", errLockUnavailable, l.path, err)

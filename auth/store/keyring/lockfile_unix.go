@@ -35,3 +35,9 @@ func unlockByte(f *os.File, off int64) {
 	for errors.Is(unix.FcntlFlock(f.Fd(), unix.F_SETLK, &lk), unix.EINTR) {
 	}
 }
+
+// locksUnsupported: the file system does not do record locks (NFS without
+// a lock manager, some FUSE file systems).
+func locksUnsupported(err error) bool {
+	return errors.Is(err, unix.ENOLCK) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS)
+}

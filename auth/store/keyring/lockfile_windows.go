@@ -32,3 +32,8 @@ func unlockByte(f *os.File, off int64) {
 func overlapped(off int64) *windows.Overlapped {
 	return &windows.Overlapped{Offset: uint32(off), OffsetHigh: uint32(uint64(off) >> 32)}
 }
+
+// locksUnsupported: the file system does not do byte-range locks.
+func locksUnsupported(err error) bool {
+	return errors.Is(err, windows.ERROR_NOT_SUPPORTED) || errors.Is(err, windows.ERROR_INVALID_FUNCTION)
+}
