@@ -159,7 +159,7 @@ func (k *fileKeyring) checkLegacyPassphrase() error {
 			break
 		}
 		data, err := os.ReadFile(filepath.Join(k.dir, n))
-		if err != nil || !strings.HasPrefix(string(data), "eyJ") {
+		if err != nil || !isLegacy(data) {
 			if strings.HasPrefix(string(data), itemMagic) {
 				return fmt.Errorf("the file keyring at %s holds items of this release but its header %s is missing; it holds the salt every item's key is derived from: restore it from a backup",
 					k.dir, headerName)
@@ -218,10 +218,10 @@ func (k *fileKeyring) Get(name string) (keyring.Item, error) {
 		return keyring.Item{}, err
 	}
 	var value []byte
-	if strings.HasPrefix(string(data), "eyJ") {
+	if isLegacy(data) {
 		value, err = k.legacyValue(name, data)
 	} else {
-		value, err = decodeItem(k.key, k.password, name, data)
+		value, err = decodeItem(k.key, name, data)
 	}
 	if err != nil {
 		return keyring.Item{}, err

@@ -193,17 +193,18 @@ type badItem struct{ why string }
 
 func (e *badItem) Error() string { return e.why }
 
-// decodeItem reads the item file data of name: in this format with key k
-// (nil: the folder has no header, so no item can be in this format), or in
-// the previous release's with password.
-func decodeItem(k *fileKey, password, name string, data []byte) ([]byte, error) {
+// isLegacy tells an item file of the previous release: a JWE, whose
+// header starts with the base64url of `{"`.
+func isLegacy(data []byte) bool { return bytes.HasPrefix(data, []byte("eyJ")) }
+
+// decodeItem reads the item file data of name, in this format, with key k
+// (nil: the folder has no header, so no item can be in this format). Items
+// of the previous format go to decodeLegacy.
+func decodeItem(k *fileKey, name string, data []byte) ([]byte, error) {
 	switch {
 	case len(data) == 0:
 		return nil, &badItem{"is empty (0 bytes): a write was cut short by an earlier release, which wrote items in place"}
-	case bytes.HasPrefix(data, []byte(itemMagic)):
-	case bytes.HasPrefix(data, []byte("eyJ")): // base64url of `{"`: a JWE of the previous release
-		return decodeLegacy(password, name, data)
-	default:
+	case !bytes.HasPrefix(data, []byte(itemMagic)):
 		return nil, &badItem{"is damaged: not a keyring item"}
 	}
 	rest := data[len(itemMagic):]

@@ -105,7 +105,7 @@ func openKeyring(ctx context.Context, cfg Config, backend string) (*keyringStore
 		ServiceName:     cfg.Service,
 	}
 	c := codec{slash: "/"}
-	var fileDir string
+	var fileDir, pw string
 	switch backend {
 	case "file":
 		dir, err := cfg.fileDir()
@@ -113,6 +113,10 @@ func openKeyring(ctx context.Context, cfg Config, backend string) (*keyringStore
 			return nil, err
 		}
 		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+		// The passphrase first: without one, nothing is written to the folder.
+		if pw, err = filePassphrase(cfg, dir); err != nil {
 			return nil, err
 		}
 		c.slash = "!"
@@ -136,14 +140,9 @@ func openKeyring(ctx context.Context, cfg Config, backend string) (*keyringStore
 	}
 	s := newKeyringStore(nil, backend, c, cfg.Timeout)
 	s.fileDir = fileDir
+	s.locks = sharedLocks(backend, cfg.Service, fileDir)
 	if backend == "file" {
-		// The passphrase first: without one, nothing is written to the folder.
-		pw, err := filePassphrase(cfg, fileDir)
-		if err != nil {
-			return nil, err
-		}
-		s.locks = sharedLocks(backend, cfg.Service, fileDir)
-		err = s.do(ctx, func() (err error) {
+		err := s.do(ctx, func() (err error) {
 			s.kr, err = openFileKeyring(fileDir, pw, s.locks)
 			return err
 		})
@@ -152,7 +151,6 @@ func openKeyring(ctx context.Context, cfg Config, backend string) (*keyringStore
 		}
 		return s, nil
 	}
-	s.locks = sharedLocks(backend, cfg.Service, fileDir)
 	err := s.do(ctx, func() (err error) {
 		s.kr, err = keyring.Open(kc)
 		return err
