@@ -108,7 +108,7 @@ func (g *Store) forget(tenant string) {
 }
 
 // Put saves a grant, replacing whatever is stored for the account (a new
-// connection).
+// connection), a damaged record too.
 func (g *Store) Put(ctx context.Context, gr Grant) error {
 	if gr.Tenant == "" || gr.Provider == "" || gr.Account == "" {
 		return errors.New("grant needs tenant, provider and account")
@@ -119,6 +119,13 @@ func (g *Store) Put(ctx context.Context, gr Grant) error {
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			cur.Version = 0
+		case errors.Is(err, store.ErrDamaged):
+			// Replaced by the new connection: delete it, then write at
+			// version 0 as for an account never connected.
+			if err := g.s.DeleteGrant(ctx, gr.key(), 0); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			continue
 		case err != nil:
 			return err
 		}
@@ -168,7 +175,10 @@ func (g *Store) Update(ctx context.Context, tenant, provider, account string, fn
 	return fmt.Errorf("updating the grant of %s (%s): it kept changing under us; try again", account, provider)
 }
 
-// Get returns the grant of one account.
+// Get returns the grant of one account, as the store holds it now (never
+// from a cache: the token manager re-reads a grant under its lock before it
+// spends the refresh token). A damaged record is an error that wraps
+// store.ErrDamaged and names it.
 func (g *Store) Get(ctx context.Context, tenant, provider, account string) (Grant, error) {
 	k := store.GrantKey{Tenant: tenant, Provider: provider, Account: strings.ToLower(account)}
 	rec, err := g.s.GetGrant(ctx, k)
@@ -236,6 +246,13 @@ func (g *Store) Delete(ctx context.Context, tenant, provider, account string) er
 		return fmt.Errorf("%w: %s (%s)", ErrNotFound, account, provider)
 	}
 	return err
+}
+
+// Lock holds one account across every process that shares the store (see
+// store.Grants.LockGrant) until unlock is called; it waits until ctx ends.
+// Hold one at a time.
+func (g *Store) Lock(ctx context.Context, tenant, provider, account string) (unlock func(), err error) {
+	return g.s.LockGrant(ctx, store.GrantKey{Tenant: tenant, Provider: provider, Account: strings.ToLower(account)})
 }
 
 // DeleteIf removes the grant of one account if it is still the version

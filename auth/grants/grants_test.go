@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/auth/store/keyring"
 	"github.com/mailcal/mailcal/auth/store/memory"
 )
 
@@ -183,5 +184,51 @@ func TestUpdateIsCompareAndSet(t *testing.T) {
 	gr, err := New(st, Plain).Get(ctx, "a", "google", "x@example.com")
 	if err != nil || gr.RefreshToken != "200" || gr.Version != 201 {
 		t.Fatalf("after 200 updates: %+v, %v; want 200 at version 201", gr, err)
+	}
+}
+
+// A connection replaces a damaged record; reading it says it is damaged.
+func TestPutReplacesDamaged(t *testing.T) {
+	ctx := context.Background()
+	kv := keyring.NewMemory()
+	g := New(keyring.New(kv), Plain)
+	if err := kv.Set(ctx, "grant/a/google/x@example.com", []byte(`{"tenant":`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Get(ctx, "a", "google", "x@example.com"); !errors.Is(err, store.ErrDamaged) || !strings.Contains(err.Error(), "grant/a/google/x@example.com") {
+		t.Fatalf("Get of a damaged grant: %v", err)
+	}
+	if err := g.Put(ctx, Grant{Tenant: "a", Provider: "google", Account: "x@example.com", RefreshToken: "rt", Status: StatusActive}); err != nil {
+		t.Fatalf("Put over a damaged grant: %v", err)
+	}
+	if gr, err := g.Get(ctx, "a", "google", "x@example.com"); err != nil || gr.RefreshToken != "rt" || gr.Version != 1 {
+		t.Errorf("after Put: %+v, %v", gr, err)
+	}
+}
+
+// Lock holds an account whatever the case of its address, and no other.
+func TestLock(t *testing.T) {
+	ctx := context.Background()
+	g := New(memory.New(), Plain)
+	unlock, err := g.Lock(ctx, "a", "google", "X@Example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, err := g.Lock(short, "a", "google", "x@example.com"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Lock of a held account: %v", err)
+	}
+	other, err := g.Lock(ctx, "a", "google", "y@example.com")
+	if err != nil {
+		t.Errorf("Lock of another account: %v", err)
+	} else {
+		other()
+	}
+	unlock()
+	if again, err := g.Lock(ctx, "a", "google", "x@example.com"); err != nil {
+		t.Errorf("Lock after unlock: %v", err)
+	} else {
+		again()
 	}
 }

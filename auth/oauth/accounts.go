@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/mailcal/mailcal/auth/grants"
+	"github.com/mailcal/mailcal/auth/store"
 	"github.com/mailcal/mailcal/providers"
 )
 
@@ -33,8 +35,22 @@ var ErrNoRevocation = errors.New("the provider offers no way for an app to revok
 // and no other tenant uses it), then deletes it. A failed revocation does
 // not stop the deletion: it is reported in the result. err means nothing
 // was deleted.
+//
+// It holds the account's grant lock (across processes) from reading the
+// grant to deleting it, so that no refresh rotates the refresh token in
+// between; the deletion is a compare-and-set on the version read, so that a
+// reconnect in between is kept. A damaged grant is deleted without
+// revocation (its refresh token cannot be read).
 func (f *Flows) Disconnect(ctx context.Context, tenant, provider, account string) (Disconnected, error) {
+	unlock, err := f.cfg.Grants.Lock(ctx, tenant, provider, account)
+	if err != nil {
+		return Disconnected{}, err
+	}
+	defer unlock()
 	g, err := f.cfg.Grants.Get(ctx, tenant, provider, account)
+	if errors.Is(err, store.ErrDamaged) {
+		return f.deleteDamaged(ctx, tenant, provider, account, err)
+	}
 	if err != nil {
 		return Disconnected{}, err
 	}
@@ -47,10 +63,31 @@ func (f *Flows) Disconnect(ctx context.Context, tenant, provider, account string
 	}
 	d.Revoked = d.RevokeErr == nil
 	// Only the grant that was read: a reconnect in between stays.
-	if err := f.cfg.Grants.DeleteIf(ctx, g); err != nil && !errors.Is(err, grants.ErrNotFound) {
+	err = f.cfg.Grants.DeleteIf(ctx, g)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return Disconnected{}, fmt.Errorf("account %s (%s) was connected again while it was being disconnected; the new connection was kept: %w",
+			g.Account, g.Provider, err)
+	case err != nil && !errors.Is(err, grants.ErrNotFound):
 		return Disconnected{}, err
 	}
 	f.cfg.OnChanged(tenant, g.Provider, g.Account)
+	return d, nil
+}
+
+// deleteDamaged deletes an account whose stored grant cannot be read: it is
+// not revoked (its refresh token is unknown), and the result says where the
+// person removes the access by hand.
+func (f *Flows) deleteDamaged(ctx context.Context, tenant, provider, account string, damaged error) (Disconnected, error) {
+	if err := f.cfg.Grants.Delete(ctx, tenant, provider, account); err != nil && !errors.Is(err, grants.ErrNotFound) {
+		return Disconnected{}, err
+	}
+	d := Disconnected{Provider: provider, Account: strings.ToLower(account),
+		RevokeErr: fmt.Errorf("its stored grant was damaged, so its access could not be revoked (%w)", damaged)}
+	if p, err := f.cfg.Providers.Get(provider); err == nil {
+		d.RevokeHelp = p.RevokeHelp
+	}
+	f.cfg.OnChanged(tenant, provider, d.Account)
 	return d, nil
 }
 

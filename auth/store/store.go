@@ -9,6 +9,13 @@
 //   - FlowStates: the OAuth authorization-code flows waiting for their
 //     callback, each taken once, whoever asks.
 //
+// Compare-and-set (PutGrant, DeleteGrant at a version), creation
+// (CreateTenant, PutFlowState) and take (TakeFlowState) are atomic among
+// every process that shares a store, not only among the callers of one
+// value: a store that several processes can open (a keyring, a database)
+// serialises them across processes. LockGrant holds one account across
+// processes while its holder reads, spends and replaces a refresh token.
+//
 // Implementations: store/keyring (the OS keyring or an encrypted folder, the
 // embedded default), store/memory (tests). Each runs the conformance suite in
 // store/storetest. Secrets in these records are opaque to the store: a
@@ -35,6 +42,11 @@ var (
 	// ErrConflict: the stored version is not the one the write expected;
 	// read again and retry.
 	ErrConflict = errors.New("changed since it was read")
+	// ErrDamaged: the stored record cannot be read or trusted (damaged, or
+	// naming another record than its key). Reads of it fail with an error
+	// that wraps ErrDamaged and names the record; listings leave it out;
+	// DeleteGrant at version 0 (and DeleteTenant) remove it.
+	ErrDamaged = errors.New("stored record is damaged")
 )
 
 // Store is a complete storage: what every mailcal process opens.
@@ -104,9 +116,22 @@ type Grants interface {
 	// ErrConflict otherwise, and nothing is written.
 	PutGrant(ctx context.Context, g Grant) (int64, error)
 	// DeleteGrant deletes a grant if its version is version (0: whatever
-	// its version). ErrNotFound if there is none, ErrConflict if the version
-	// differs.
+	// its version, a damaged record too). ErrNotFound if there is none,
+	// ErrConflict if the version differs.
 	DeleteGrant(ctx context.Context, k GrantKey, version int64) error
+	// LockGrant takes the account's lock and returns the function that
+	// releases it (once; later calls do nothing). One holder at a time per
+	// key, among every process that shares the store; the others wait, each
+	// until its ctx ends (then an error wrapping ctx.Err()). A process that
+	// dies releases its locks. The key need not be stored.
+	//
+	// The lock is advisory: it stops no read or write, which stay
+	// compare-and-set for everyone. The token manager holds it while it
+	// re-reads a grant and spends its refresh token, so that two processes
+	// never spend the same one; disconnect holds it while it revokes and
+	// deletes. Hold one grant lock at a time: locks of different keys may
+	// share what they wait on.
+	LockGrant(ctx context.Context, k GrantKey) (unlock func(), err error)
 }
 
 // FlowState is an authorization-code flow waiting for its callback.

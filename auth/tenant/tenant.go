@@ -84,7 +84,7 @@ func (r *Registry) Get(ctx context.Context, name string) (Tenant, error) {
 		return Tenant{}, err
 	}
 	if t.Name != name || len(t.KeyHash) != sha256.Size*2 {
-		return Tenant{}, fmt.Errorf("tenant %s: stored record is damaged; remove and add it again", name)
+		return Tenant{}, fmt.Errorf("tenant %s: %w; remove and add it again", name, store.ErrDamaged)
 	}
 	return t, nil
 }

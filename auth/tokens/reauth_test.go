@@ -277,7 +277,9 @@ func TestHealthCheck(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if g.Status == grants.StatusNeedsReauth {
+		// The mark is written before the check logs its outcome: wait for both
+		// (stopping Run in between would end the check with its context).
+		if g.Status == grants.StatusNeedsReauth && strings.Contains(h.logs.String(), "outcome=needs_reauth") {
 			break
 		}
 		if time.Now().After(deadline) {

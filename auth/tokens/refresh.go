@@ -22,8 +22,20 @@ import (
 
 // refresh reads the account's grant and gets a new access token with its
 // refresh token. It runs in the flight goroutine on a long-lived context.
+//
+// It holds the account's grant lock throughout, shared by every process on
+// the store: a refresh in another process (a second server, the CLI's
+// health check) finishes, and saves the refresh token it rotated, before
+// this one reads the grant. So two processes never spend the same refresh
+// token, and an invalid_grant answer is for the token the store holds now,
+// not one another process already replaced.
 func (m *Manager) refresh(ctx context.Context, e *entry) (*cached, error) {
 	k := e.k
+	unlock, err := m.cfg.Grants.Lock(ctx, k.tenant, k.provider, k.account)
+	if err != nil {
+		return nil, fmt.Errorf("refreshing the access token of account %s (%s): %w", k.account, k.provider, err)
+	}
+	defer unlock()
 	// A reconnect between reading the grant and writing it back makes us
 	// start over with the new grant; twice in one refresh is not worth more.
 	for round := 0; round < 2; round++ {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mailcal/mailcal/auth/grants"
 	"github.com/mailcal/mailcal/auth/oauth"
+	"github.com/mailcal/mailcal/auth/store"
 	"github.com/mailcal/mailcal/auth/tenant"
 )
 
@@ -86,7 +87,8 @@ func cmdTenant(ctx context.Context, args []string, e env, c *config) error {
 		if err := wantArgs("tenant remove", rest, "NAME"); err != nil {
 			return err
 		}
-		if _, err := reg.Get(ctx, rest[0]); err != nil {
+		// A damaged record is removed like any other.
+		if _, err := reg.Get(ctx, rest[0]); err != nil && !errors.Is(err, store.ErrDamaged) {
 			return err
 		}
 		// Accounts first: if that fails the tenant is still there and the

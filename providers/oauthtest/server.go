@@ -26,7 +26,8 @@ type Server struct {
 	defaultUser  *user
 	codes        map[string]*authCode
 	grants       []*grant
-	refresh      map[string]*grant
+	refresh      map[string]*grant // live refresh tokens
+	issued       map[string]*grant // every refresh token issued
 	access       map[string]*accessToken
 	secrets      []string
 	secretSet    map[string]bool
@@ -78,6 +79,7 @@ func New(cfg Config) *Server {
 		users:     map[string]*user{},
 		codes:     map[string]*authCode{},
 		refresh:   map[string]*grant{},
+		issued:    map[string]*grant{},
 		access:    map[string]*accessToken{},
 		secretSet: map[string]bool{},
 		tokenReqs: map[string]int{},
@@ -194,6 +196,25 @@ func (s *Server) revokeUserLocked(u *user) {
 		}
 	}
 	clear(u.consented)
+}
+
+// RefreshTokenLive reports whether a refresh request with rt would succeed
+// now: issued, not retired by a rotation, its grant not revoked.
+func (s *Server) RefreshTokenLive(rt string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.refresh[rt]
+	return g != nil && !g.revoked
+}
+
+// SameGrant reports whether two refresh tokens come from the same code
+// exchange (one of them a rotation of the other, or both of the same
+// first), live or not.
+func (s *Server) SameGrant(rt1, rt2 string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g := s.issued[rt1]
+	return g != nil && g == s.issued[rt2]
 }
 
 // ExpireAccessTokens makes every access token issued so far expired.

@@ -151,6 +151,7 @@ func (s *Server) exchange(w http.ResponseWriter, f url.Values) {
 	if ac.refresh {
 		refresh = s.newSecret(s.cfg.Tokens.Refresh)
 		s.refresh[refresh] = g
+		s.issued[refresh] = g
 	}
 	WriteJSON(w, http.StatusOK, s.cfg.Tokens.Answer(s.issue(g, g.scopes, refresh, ac.nonce)))
 }
@@ -179,6 +180,7 @@ func (s *Server) refreshToken(w http.ResponseWriter, f url.Values) {
 	if s.cfg.Tokens.Rotation != NoRotation {
 		next = s.newSecret(s.cfg.Tokens.Refresh)
 		s.refresh[next] = g
+		s.issued[next] = g
 		if s.cfg.Tokens.Rotation == RotateRetireOld {
 			delete(s.refresh, rt)
 		}

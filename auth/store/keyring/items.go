@@ -97,6 +97,9 @@ func (e *itemError) Error() string {
 	return fmt.Sprintf("keyring item %q %s (delete the item and write the record again)", e.key, e.why)
 }
 
+// Unwrap makes an itemError store.ErrDamaged for errors.Is.
+func (e *itemError) Unwrap() error { return store.ErrDamaged }
+
 // damaged describes an item that does not decode, without quoting its bytes.
 func damaged(key string, err error) error {
 	why := "is damaged: not the JSON of its record"

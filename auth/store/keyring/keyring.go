@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -74,12 +75,19 @@ func autoCandidates(goos string) []string {
 	return append(native, "pass", "file")
 }
 
-// openBackend opens exactly one backend and probes it. Errors start with the
-// backend's name.
+// openBackend opens exactly one backend and probes it (the file backend,
+// which may open read-only, checks what it needs when it opens). Errors
+// start with the backend's name.
 func openBackend(ctx context.Context, cfg Config, backend string) (KV, error) {
 	s, err := openKeyring(ctx, cfg, backend)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", backend, err)
+	}
+	if backend == "file" {
+		if fk := s.kr.(*fileKeyring); fk.readOnly != "" {
+			slog.WarnContext(ctx, "the file keyring is read-only: reads are served, writes refused", "dir", fk.dir, "why", fk.readOnly)
+		}
+		return s, nil
 	}
 	if err := s.probe(ctx); err != nil {
 		return nil, fmt.Errorf("%s: probe failed: %w", backend, err)
@@ -97,7 +105,7 @@ func openKeyring(ctx context.Context, cfg Config, backend string) (*keyringStore
 		ServiceName:     cfg.Service,
 	}
 	c := codec{slash: "/"}
-	var fileDir string
+	var fileDir, pw string
 	switch backend {
 	case "file":
 		dir, err := cfg.fileDir()
@@ -107,12 +115,10 @@ func openKeyring(ctx context.Context, cfg Config, backend string) (*keyringStore
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, err
 		}
-		pw, err := filePassphrase(cfg, dir)
-		if err != nil {
+		// The passphrase first: without one, nothing is written to the folder.
+		if pw, err = filePassphrase(cfg, dir); err != nil {
 			return nil, err
 		}
-		kc.FileDir = dir
-		kc.FilePasswordFunc = keyring.FixedStringPrompt(pw) // never nil: Set panics without one
 		c.slash = "!"
 		fileDir = dir
 	case "secret-service":
@@ -134,6 +140,17 @@ func openKeyring(ctx context.Context, cfg Config, backend string) (*keyringStore
 	}
 	s := newKeyringStore(nil, backend, c, cfg.Timeout)
 	s.fileDir = fileDir
+	s.locks = sharedLocks(backend, cfg.Service, fileDir)
+	if backend == "file" {
+		err := s.do(ctx, func() (err error) {
+			s.kr, err = openFileKeyring(fileDir, pw, s.locks)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
 	err := s.do(ctx, func() (err error) {
 		s.kr, err = keyring.Open(kc)
 		return err
@@ -143,11 +160,6 @@ func openKeyring(ctx context.Context, cfg Config, backend string) (*keyringStore
 			return nil, unavailable(backend)
 		}
 		return nil, sanitize(err)
-	}
-	if backend == "file" {
-		if err := s.checkPassphrase(ctx); err != nil {
-			return nil, err
-		}
 	}
 	return s, nil
 }
@@ -179,13 +191,46 @@ type keyringStore struct {
 	timeout time.Duration
 	fileDir string        // file backend only, for error messages
 	sem     chan struct{} // a mutex that waiters can give up on
+	locks   *lockFile     // what Lock hands out
+}
+
+var _ Locker = (*keyringStore)(nil)
+
+// sharedLocks returns the locks the processes of a keyring share (see
+// lockfile.go); within this process only, with a warning in the log, when
+// the lock file cannot be opened.
+func sharedLocks(backend, service, fileDir string) *lockFile {
+	path := filepath.Join(fileDir, "#lock")
+	var err error
+	if backend != "file" {
+		path, err = userLockPath(backend, service)
+	}
+	var l *lockFile
+	if err == nil {
+		l, err = openLockFile(path)
+	}
+	if err != nil {
+		// A file keyring whose folder cannot be written opens read-only:
+		// its locks guard no write.
+		if backend != "file" || !isNotWritable(err) {
+			slog.Warn("keyring: the lock file cannot be opened; writes are serialised within this process only", "backend", backend, "err", err.Error())
+		}
+		return inProcessLocks(err.Error())
+	}
+	return l
+}
+
+// Lock implements Locker.
+func (s *keyringStore) Lock(ctx context.Context, name string) (unlock func(), err error) {
+	return s.locks.lock(ctx, name)
 }
 
 func newKeyringStore(kr keyring.Keyring, backend string, c codec, timeout time.Duration) *keyringStore {
 	if timeout <= 0 {
 		timeout = defaultTimeout
 	}
-	return &keyringStore{kr: kr, backend: backend, codec: c, timeout: timeout, sem: make(chan struct{}, 1)}
+	return &keyringStore{kr: kr, backend: backend, codec: c, timeout: timeout, sem: make(chan struct{}, 1),
+		locks: inProcessLocks("not opened by Open")}
 }
 
 // timeoutError reports a keyring call that did not finish in time.
@@ -361,51 +406,30 @@ func (s *keyringStore) probe(ctx context.Context) error {
 	return nil
 }
 
-// checkPassphrase decrypts one existing item of the file backend, so a wrong
-// passphrase fails Open instead of every later Get (the probe writes with
-// whatever passphrase it is given, so it cannot tell).
-func (s *keyringStore) checkPassphrase(ctx context.Context) error {
-	var names []string
-	if err := s.do(ctx, func() (err error) { names, err = s.kr.Keys(); return err }); err != nil {
-		return s.wrap("list", "", err)
-	}
-	for _, n := range names {
-		if k, ok := s.codec.decode(n); ok {
-			_, err := s.get(ctx, k)
-			if errors.Is(err, ErrNotFound) {
-				continue // deleted meanwhile
-			}
-			return err
-		}
-	}
-	return nil
-}
-
-// wrap turns a backend error into ours: ErrNotFound for missing items, a
-// clear message for a wrong file passphrase, and no secret material.
+// wrap turns a backend error into ours: ErrNotFound for missing items, an
+// itemError naming the item for one the file backend cannot read (its
+// passphrase was checked when it opened), the file backend's read-only
+// refusal as it is, and no secret material.
 func (s *keyringStore) wrap(op, key string, err error) error {
 	if err == nil {
 		return nil
 	}
 	var te *timeoutError
 	var pe *panicError
+	var bad *badItem
+	var ro *readOnlyError
 	switch {
 	case errors.As(err, &te), errors.As(err, &pe), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
 	case errors.Is(err, keyring.ErrKeyNotFound),
 		s.backend == "file" && op != "set" && errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("key %q: %w", key, ErrNotFound)
-	case s.backend == "file" && op == "get" && !isFSError(err) && !isJSONError(err):
-		// Everything else the file backend's Get returns comes from decryption.
-		return fmt.Errorf("the file keyring at %s could not be decrypted with the given passphrase (%s or %s)",
-			s.fileDir, EnvPassword, EnvPasswordFile)
+	case errors.As(err, &bad):
+		return &itemError{key: key, why: fmt.Sprintf("(file %s) %s", filepath.Join(s.fileDir, s.codec.encode(key)), bad.why)}
+	case errors.As(err, &ro):
+		return fmt.Errorf("keyring (%s): %s %q: %w", s.backend, op, key, err)
 	}
 	return fmt.Errorf("keyring (%s): %s %q: %w", s.backend, op, key, sanitize(err))
-}
-
-func isFSError(err error) bool {
-	var pe *fs.PathError
-	return errors.As(err, &pe)
 }
 
 func isJSONError(err error) bool {

@@ -13,13 +13,15 @@ import (
 //
 // Backend returns "" until a call has opened the store.
 func Lazy(open func(ctx context.Context) (KV, error)) KV {
-	return &lazy{open: open, sem: make(chan struct{}, 1)}
+	return &lazy{open: open, sem: make(chan struct{}, 1), local: inProcessLocks("the store is no Locker")}
 }
 
 type lazy struct {
 	open func(ctx context.Context) (KV, error)
 	s    atomic.Pointer[KV]
 	sem  chan struct{} // held while opening
+	// local locks within this process for a store that is no Locker.
+	local *lockFile
 }
 
 func (l *lazy) store(ctx context.Context) (KV, error) {
@@ -75,6 +77,19 @@ func (l *lazy) Delete(ctx context.Context, key string) error {
 		return err
 	}
 	return s.Delete(ctx, key)
+}
+
+// Lock implements Locker: it opens the store, and locks within this process
+// only if the store is no Locker.
+func (l *lazy) Lock(ctx context.Context, name string) (unlock func(), err error) {
+	s, err := l.store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if lk, ok := s.(Locker); ok {
+		return lk.Lock(ctx, name)
+	}
+	return l.local.lock(ctx, name)
 }
 
 func (l *lazy) List(ctx context.Context, prefix string) ([]string, error) {

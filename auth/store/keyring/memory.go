@@ -11,12 +11,18 @@ import (
 // NewMemory returns an in-memory KV for unit tests of other packages. It
 // applies the same key and value rules as the real backends.
 func NewMemory() KV {
-	return &memory{items: map[string][]byte{}}
+	return &memory{items: map[string][]byte{}, locks: inProcessLocks("a memory KV")}
 }
 
 type memory struct {
 	mu    sync.Mutex
 	items map[string][]byte
+	locks *lockFile
+}
+
+// Lock implements Locker, within the process.
+func (m *memory) Lock(ctx context.Context, name string) (unlock func(), err error) {
+	return m.locks.lock(ctx, name)
 }
 
 func (m *memory) Backend() string { return "memory" }

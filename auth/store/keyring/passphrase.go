@@ -38,13 +38,24 @@ func filePassphrase(cfg Config, dir string) (string, error) {
 		}
 		return line, nil
 	}
-	entries, _ := os.ReadDir(dir)
-	pw, err := promptPassphrase(fmt.Sprintf("mailcal: passphrase for the file keyring at %s: ", dir), len(entries) == 0)
+	pw, err := promptPassphrase(fmt.Sprintf("mailcal: passphrase for the file keyring at %s: ", dir), newFileKeyring(dir))
 	if err != nil {
 		return "", fmt.Errorf("the file keyring at %s needs a passphrase: set %s or %s, or start mailcal from a terminal to be asked (%v)",
 			dir, EnvPassword, EnvPasswordFile, err)
 	}
 	return pw, nil
+}
+
+// newFileKeyring tells whether the folder holds no keyring yet: no header,
+// no item.
+func newFileKeyring(dir string) bool {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.Name() == headerName || itemName(e.Name()) {
+			return false
+		}
+	}
+	return true
 }
 
 // promptPassphrase asks on the terminal device; confirm asks twice (a new keyring).

@@ -2,16 +2,24 @@
 // API-key hashes, waiting OAuth flows) in an OS keyring, a pass(1) store or
 // an encrypted folder. It has two layers:
 //
-//   - KV, a key-value store of small items over github.com/99designs/keyring
-//     (Open, Lazy; NewMemory for tests), which adds what the library lacks:
-//     a timeout on every call, one call at a time, a write/read/delete probe
-//     when opening, the file backend's passphrase read from the environment
-//     or the terminal device, never stdout.
+//   - KV, a key-value store of small items over github.com/99designs/keyring's
+//     OS keyrings and pass, and over a file backend of our own (file.go:
+//     atomic writes, one key derivation per process, damage contained to its
+//     item, read-only folders; it reads the library's file format, the
+//     previous release's). Open, Lazy; NewMemory for tests. It adds what the
+//     library lacks: a timeout on every call, one call at a time, a
+//     write/read/delete probe when opening an OS keyring, the file backend's
+//     passphrase read from the environment or the terminal device, never
+//     stdout, and locks shared by the processes of a keyring (Locker,
+//     lockfile.go).
 //   - Store, the store.Store contract over a KV (New, OpenStore, LazyStore):
 //     tenants, grants with versioned compare-and-set and flow states as JSON
 //     items, in the layout of earlier releases (items.go), checked against
-//     their keys when read. It passes store/storetest on every backend the
-//     tests can run (memory, file, secret-service, pass, keyctl).
+//     their keys when read; its compare-and-set, creations and takes hold
+//     across processes. It passes store/storetest (Run and RunShared) on
+//     every backend the tests can run (memory, file, secret-service, pass,
+//     keyctl), and the file backend is raced by several processes in
+//     crossprocess_test.go.
 //
 // Keys are hierarchical ("tenant/acme", "grant/acme/exmail/x@y.com"). Every
 // backend stores them under a name derived from the key (see codec) so that

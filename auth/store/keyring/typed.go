@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/auth/store/internal/keylock"
 )
 
 // Store is the keyring's store.Store: tenants, grants and flow states kept as
@@ -17,17 +19,17 @@ import (
 // tenant and grant items already follow).
 //
 // Compare-and-set (PutGrant, DeleteGrant at a version), creation (tenants,
-// flow states) and take (TakeFlowState) are a read, a comparison and a write:
-// each Store runs them one at a time under its own lock, so they are atomic
-// among the callers of one Store, which is how one process should use the
-// keyring.
+// flow states), deletion of tenants and take (TakeFlowState) are a read, a
+// comparison and a write: each runs under the keyring's "store" lock, held
+// across processes when the KV is a Locker (every keyring backend is: see
+// lockfile.go), so they are atomic among every process on the keyring; over
+// a KV that is no Locker, among the callers of one Store only. LockGrant is
+// the KV's "grant/KEY" lock.
 //
-// Not across processes, nor across two Stores over one keyring: a server and
-// `mailcal connect` can still interleave a read and a write, and the second
-// write wins. No keyring backend offers a compare-and-set or a lock to build
-// one on; cross-process locking (a lock file beside the keyring, say) is left
-// for later, and until then a store shared by processes must be one that has
-// it (a database).
+// What one write is depends on the backend: the file backend replaces an
+// item atomically (file.go: a crash leaves the old item or the new one);
+// the OS keyrings apply each write as one operation of their own; pass
+// writes the item's file with gpg, in place.
 //
 // A keyring call that times out may still complete afterwards: a write that
 // returns such an error may or may not have happened; read again.
@@ -36,7 +38,13 @@ type Store struct {
 	// mu is held around every read-compare-write sequence. A channel, so a
 	// waiter can give up when its context ends.
 	mu chan struct{}
+	// grantLocks are LockGrant's locks over a KV that is no Locker.
+	grantLocks keylock.Set
 }
+
+// storeLockWait bounds the wait for the "store" lock, which another process
+// holds only for a read and a write.
+const storeLockWait = 30 * time.Second
 
 var _ store.Store = (*Store)(nil)
 
@@ -76,14 +84,47 @@ func LazyStore(cfg Config, onOpen func(backend string)) *Store {
 // opened it.
 func (s *Store) Backend() string { return s.kv.Backend() }
 
-// lock takes s's lock, giving up when ctx ends.
+// lock takes s's lock, then the keyring's "store" lock, giving up when ctx
+// ends or after storeLockWait.
 func (s *Store) lock(ctx context.Context) (unlock func(), err error) {
 	select {
 	case s.mu <- struct{}{}:
-		return func() { <-s.mu }, nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("keyring store: waiting for an earlier write: %w", ctx.Err())
 	}
+	lk, ok := s.kv.(Locker)
+	if !ok {
+		return func() { <-s.mu }, nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, storeLockWait)
+	defer cancel()
+	release, err := lk.Lock(wctx, "store")
+	if err != nil {
+		<-s.mu
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("keyring store: another process has held the keyring's write lock for %s", storeLockWait)
+		}
+		return nil, fmt.Errorf("keyring store: waiting for another process's write: %w", err)
+	}
+	return func() { release(); <-s.mu }, nil
+}
+
+// LockGrant implements store.Grants: the KV's lock "grant/KEY", shared by
+// every process on the keyring.
+func (s *Store) LockGrant(ctx context.Context, k store.GrantKey) (unlock func(), err error) {
+	if err := store.ValidGrantKey(k); err != nil {
+		return nil, err
+	}
+	name := "grant/" + grantKey(k)
+	if lk, ok := s.kv.(Locker); ok {
+		unlock, err = lk.Lock(ctx, name)
+	} else {
+		unlock, err = s.grantLocks.Lock(ctx, name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("grant %s: waiting for its lock (another process may be refreshing it): %w", k, err)
+	}
+	return unlock, nil
 }
 
 // read returns the item under key; (nil, nil) if there is none.
@@ -121,6 +162,9 @@ func (s *Store) CreateTenant(ctx context.Context, t store.Tenant) error {
 	}
 	return s.create(ctx, tenantKey(t.Name), data, func() (bool, error) {
 		old, err := s.read(ctx, tenantKey(t.Name))
+		if errors.Is(err, store.ErrDamaged) {
+			return true, nil // taken, by a record DeleteTenant removes
+		}
 		return old != nil, err
 	}, "tenant "+t.Name)
 }
@@ -259,18 +303,25 @@ func (s *Store) TakeFlowState(ctx context.Context, id string) (store.FlowState, 
 		return store.FlowState{}, notFound
 	}
 	data, err := s.read(ctx, key)
+	damaged := err
+	if errors.Is(err, store.ErrDamaged) {
+		data, err = []byte{}, nil // taken (deleted) all the same
+	}
 	if err != nil {
 		return store.FlowState{}, err
 	}
 	if data == nil {
 		return store.FlowState{}, notFound
 	}
-	// Another process may take it between the read and the delete: the
-	// delete then finds nothing, and this take gets nothing.
+	// Under the store lock no other process takes it meanwhile; over a KV
+	// that is no Locker one may, and the delete then finds nothing.
 	if err := s.kv.Delete(ctx, key); errors.Is(err, ErrNotFound) {
 		return store.FlowState{}, notFound
 	} else if err != nil {
 		return store.FlowState{}, err
+	}
+	if damaged != nil {
+		return store.FlowState{}, damaged
 	}
 	return decodeFlow(key, data)
 }

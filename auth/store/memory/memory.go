@@ -18,6 +18,7 @@ import (
 	"sync"
 
 	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/auth/store/internal/keylock"
 )
 
 // Store is an in-memory store.Store. The zero value is not usable: call New.
@@ -26,6 +27,8 @@ type Store struct {
 	tenants map[string]store.Tenant
 	grants  map[store.GrantKey]store.Grant
 	flows   map[string]store.FlowState
+
+	grantLocks keylock.Set
 }
 
 var _ store.Store = (*Store)(nil)
@@ -182,6 +185,19 @@ func (s *Store) DeleteGrant(ctx context.Context, k store.GrantKey, version int64
 	}
 	delete(s.grants, k)
 	return nil
+}
+
+// LockGrant implements store.Grants: a lock in this process (a memory store
+// is never shared with another).
+func (s *Store) LockGrant(ctx context.Context, k store.GrantKey) (unlock func(), err error) {
+	if err := store.ValidGrantKey(k); err != nil {
+		return nil, err
+	}
+	unlock, err = s.grantLocks.Lock(ctx, k.String())
+	if err != nil {
+		return nil, fmt.Errorf("grant %s: waiting for its lock: %w", k, err)
+	}
+	return unlock, nil
 }
 
 // PutFlowState implements store.FlowStates.

@@ -130,11 +130,17 @@ func testFlowStates(t *testing.T, s store.Store) {
 	checkFlow(t, got, middle)
 }
 
-// testFlowStateConcurrentTakes: of callers taking the same ID at once,
-// exactly one gets the flow state. Three rounds, each of 16 takers.
 func testFlowStateConcurrentTakes(t *testing.T, s store.Store) {
+	concurrentTakes(t, []store.Store{s})
+}
+
+// concurrentTakes: of callers taking the same ID at once (taking the stores
+// in turn), exactly one gets the flow state. Three rounds, each of 16
+// takers.
+func concurrentTakes(t *testing.T, stores []store.Store) {
 	const rounds, takers = 3, 16
 	ctx := ctxFor(t)
+	s := stores[0]
 	other := flow("acme", 0, t0)
 	must(t, "PutFlowState", s.PutFlowState(ctx, other))
 	for r := 1; r <= rounds; r++ {
@@ -149,7 +155,7 @@ func testFlowStateConcurrentTakes(t *testing.T, s store.Store) {
 				defer wg.Done()
 				<-start
 				var got store.FlowState
-				got, errs[i] = s.TakeFlowState(ctx, f.ID)
+				got, errs[i] = stores[i%len(stores)].TakeFlowState(ctx, f.ID)
 				if errs[i] == nil {
 					checkFlow(t, got, f)
 				}

@@ -343,40 +343,33 @@ func testGrantDelete(t *testing.T, s store.Store) {
 // passed, a writer that made an update starts no other.
 const updateBudget = 3 * time.Second
 
-// testGrantConcurrentUpdates: writers that read, change and compare-and-set
-// in a retry loop lose no update. Each of 8 writers makes up to 10 updates
-// of a counter; on a store where a call costs tens of milliseconds (pass runs
-// gpg for each, the file keyring a PBKDF2) they stop early, after
-// updateBudget and at least one update each, so the case stays bounded. What
-// is checked does not depend on how many updates were made: the counter must
-// be the number of writes that succeeded, and the version one more.
 func testGrantConcurrentUpdates(t *testing.T, s store.Store) {
+	concurrentUpdates(t, []store.Store{s})
+}
+
+// concurrentUpdates: writers that read, change and compare-and-set in a
+// retry loop lose no update. Each of 8 writers (taking the stores in turn)
+// makes up to 10 updates of a counter; on a store where a call costs tens of
+// milliseconds (pass runs gpg for each) they stop early, after updateBudget
+// and at least one update each, so the case stays bounded. What is checked
+// does not depend on how many updates were made: the counter must be the
+// number of writes that succeeded, and the version one more.
+func concurrentUpdates(t *testing.T, stores []store.Store) {
 	const writers, maxUpdates = 8, 10
 	ctx := ctxFor(t)
 	g := grant("acme", "exmail", "counter@example.com")
 	g.StatusReason = "0"
-	put(t, s, g, 1)
+	put(t, stores[0], g, 1)
 
 	// update adds 1 to the counter, retrying on ErrConflict; false on failure.
-	update := func(w int) (conflicts int, ok bool) {
+	update := func(w int, s store.Store) (conflicts int, ok bool) {
 		for attempt := 0; attempt < 1000; attempt++ {
-			cur, err := s.GetGrant(ctx, g.GrantKey)
-			if err != nil {
-				t.Errorf("writer %d: GetGrant: %v", w, err)
-				return conflicts, false
-			}
-			n, err := strconv.Atoi(cur.StatusReason)
-			if err != nil {
-				t.Errorf("writer %d: the counter reads %q", w, cur.StatusReason)
-				return conflicts, false
-			}
-			cur.StatusReason = strconv.Itoa(n + 1)
-			_, err = s.PutGrant(ctx, cur)
+			err := increment(ctx, s, g.GrantKey)
 			if err == nil {
 				return conflicts, true
 			}
 			if !errors.Is(err, store.ErrConflict) {
-				t.Errorf("writer %d: PutGrant: %v", w, err)
+				t.Errorf("writer %d: %v", w, err)
 				return conflicts, false
 			}
 			conflicts++
@@ -393,7 +386,7 @@ func testGrantConcurrentUpdates(t *testing.T, s store.Store) {
 		go func() {
 			defer wg.Done()
 			for made[w] < maxUpdates && (made[w] == 0 || time.Since(start) < updateBudget) {
-				c, ok := update(w)
+				c, ok := update(w, stores[w%len(stores)])
 				conflicts[w] += c
 				if !ok {
 					return
@@ -408,18 +401,22 @@ func testGrantConcurrentUpdates(t *testing.T, s store.Store) {
 		total += made[w]
 		retried += conflicts[w]
 	}
-	got := get(t, s, g.GrantKey)
+	got := get(t, stores[0], g.GrantKey)
 	if got.StatusReason != strconv.Itoa(total) || got.Version != int64(total)+1 {
 		t.Errorf("after %d updates: counter %s at version %d, want %d at version %d (an update was lost)",
 			total, got.StatusReason, got.Version, total, total+1)
 	}
-	t.Logf("%d updates by %d writers in %s (at most %d each), %d conflicts retried",
-		total, writers, time.Since(start).Round(time.Millisecond), maxUpdates, retried)
+	t.Logf("%d updates by %d writers over %d store value(s) in %s (at most %d each), %d conflicts retried",
+		total, writers, len(stores), time.Since(start).Round(time.Millisecond), maxUpdates, retried)
 }
 
-// testGrantConcurrentCreates: of writers creating the same grant at once
-// (version 0), exactly one succeeds.
 func testGrantConcurrentCreates(t *testing.T, s store.Store) {
+	concurrentCreates(t, []store.Store{s})
+}
+
+// concurrentCreates: of writers creating the same grant at once (version
+// 0), taking the stores in turn, exactly one succeeds.
+func concurrentCreates(t *testing.T, stores []store.Store) {
 	const writers = 8
 	ctx := ctxFor(t)
 	var wg sync.WaitGroup
@@ -430,7 +427,7 @@ func testGrantConcurrentCreates(t *testing.T, s store.Store) {
 			defer wg.Done()
 			g := grant("acme", "exmail", "new@example.com")
 			g.StatusReason = strconv.Itoa(w)
-			_, errs[w] = s.PutGrant(ctx, g)
+			_, errs[w] = stores[w%len(stores)].PutGrant(ctx, g)
 		}()
 	}
 	wg.Wait()
@@ -448,7 +445,7 @@ func testGrantConcurrentCreates(t *testing.T, s store.Store) {
 	if winner < 0 {
 		t.Fatal("no writer created the grant")
 	}
-	got := get(t, s, store.GrantKey{Tenant: "acme", Provider: "exmail", Account: "new@example.com"})
+	got := get(t, stores[0], store.GrantKey{Tenant: "acme", Provider: "exmail", Account: "new@example.com"})
 	if got.Version != 1 || got.StatusReason != strconv.Itoa(winner) {
 		t.Errorf("stored: version %d, written by writer %s; want version 1 by writer %d", got.Version, got.StatusReason, winner)
 	}

@@ -10,10 +10,15 @@
 // may choose: errors by errors.Is against store.ErrNotFound, ErrExists and
 // ErrConflict, and input the contract's Valid* functions refuse refused with
 // another error; versions and compare-and-set, with concurrent writers;
-// single-use takes of flow states, with concurrent takers; records read back
+// single-use takes of flow states, with concurrent takers; grant locks that
+// exclude, wait until the caller's deadline and leave other keys alone;
+// records read back
 // as written (times to the second, in UTC); listings sorted and limited to
 // one tenant, also when another tenant's name starts with the same letters;
 // slices a caller passes in or gets back not shared with the store.
+//
+// RunShared checks the same promises between two values over one store, as
+// two processes sharing it see them.
 //
 // It is bounded in time for slow real keyrings: a few hundred calls in all,
 // the concurrent cases small (8 writers of up to 10 updates each, fewer where
@@ -52,6 +57,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"GrantDelete", testGrantDelete},
 		{"GrantConcurrentUpdates", testGrantConcurrentUpdates},
 		{"GrantConcurrentCreates", testGrantConcurrentCreates},
+		{"GrantLock", testGrantLock},
+		{"GrantLockExcludes", testGrantLockExcludes},
 		{"FlowStates", testFlowStates},
 		{"FlowStateConcurrentTakes", testFlowStateConcurrentTakes},
 		{"FlowStatesInvalid", testFlowStatesInvalid},

@@ -100,6 +100,13 @@ func (b *broken) ListGrants(ctx context.Context, tenant string) ([]store.Grant, 
 	return b.Store.ListGrants(ctx, tenant)
 }
 
+func (b *broken) LockGrant(ctx context.Context, k store.GrantKey) (func(), error) {
+	if b.mode == "lock-ignored" {
+		return func() {}, store.ValidGrantKey(k)
+	}
+	return b.Store.LockGrant(ctx, k)
+}
+
 func (b *broken) TakeFlowState(ctx context.Context, id string) (store.FlowState, error) {
 	f, err := b.Store.TakeFlowState(ctx, id)
 	if err != nil {
@@ -143,6 +150,7 @@ func TestSuiteFailsBrokenStores(t *testing.T) {
 		"list-unsorted":         {"--- FAIL: TestBrokenStoreInner/GrantList", "(sorted by provider, then account)"},
 		"take-keeps":            {"--- FAIL: TestBrokenStoreInner/FlowStates", "TakeFlowState twice: got error <nil>, want not found"},
 		"racy-take":             {"--- FAIL: TestBrokenStoreInner/FlowStateConcurrentTakes", "of 16 concurrent takers got the flow state, want exactly 1"},
+		"lock-ignored":          {"--- FAIL: TestBrokenStoreInner/GrantLock", "want it to wait until the caller's deadline", "--- FAIL: TestBrokenStoreInner/GrantLockExcludes"},
 	} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()

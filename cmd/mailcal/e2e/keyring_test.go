@@ -46,6 +46,8 @@ func (k *testKeyring) env(extra ...string) []string {
 		// The race detector on two busy cores slows the file keyring's key
 		// derivation a lot; a slow keyring is not what these tests test.
 		"MAILCAL_KEYRING_TIMEOUT=30s",
+		// A -race binary otherwise sleeps a second before it exits.
+		"GORACE=atexit_sleep_ms=0",
 	}
 	if k.password != "" {
 		env = append(env, "MAILCAL_KEYRING_PASSWORD="+k.password)
@@ -105,15 +107,23 @@ func (k *testKeyring) addTenant(t *testing.T, name string) string {
 // and returns its grants.
 func (k *testKeyring) grants(t *testing.T, ctx context.Context) *grants.Store {
 	t.Helper()
-	cfg, err := keyring.ConfigFromEnv(k.getenv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := keyring.OpenStore(ctx, cfg)
+	s, err := k.openGrants(ctx)
 	if err != nil {
 		t.Fatalf("opening the test keyring: %v", err)
 	}
-	return grants.New(s, grants.Plain)
+	return s
+}
+
+func (k *testKeyring) openGrants(ctx context.Context) (*grants.Store, error) {
+	cfg, err := keyring.ConfigFromEnv(k.getenv)
+	if err != nil {
+		return nil, err
+	}
+	s, err := keyring.OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return grants.New(s, grants.Plain), nil
 }
 
 // putGrant stores a connected account the way `connect` would.

@@ -38,6 +38,11 @@ type Options struct {
 	// refresh_token. True issues a new one on every refresh; the old one keeps
 	// working (Microsoft's behaviour).
 	RotateRefreshTokens bool
+	// RetireOldRefreshTokens, with RotateRefreshTokens, makes the refresh
+	// token a refresh used die at once (OAuth 2.1's rotation for public
+	// clients): two clients spending the same one get invalid_grant for the
+	// second spend.
+	RetireOldRefreshTokens bool
 	// RedirectURIs, if set, are the client's registered redirect URIs (a "Web
 	// application" client): redirect_uri must equal one of them, except that a
 	// loopback IP redirect may use any port (as for "Desktop app" clients).

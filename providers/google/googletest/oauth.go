@@ -29,7 +29,10 @@ var scopeAliases = map[string]string{
 // oauthConfig is Google's authorization server for a client.
 func oauthConfig(opts Options) oauthtest.Config {
 	rotation := oauthtest.NoRotation
-	if opts.RotateRefreshTokens {
+	switch {
+	case opts.RotateRefreshTokens && opts.RetireOldRefreshTokens:
+		rotation = oauthtest.RotateRetireOld
+	case opts.RotateRefreshTokens:
 		rotation = oauthtest.RotateKeepOld
 	}
 	return oauthtest.Config{

@@ -199,6 +199,31 @@ func TestRotation(t *testing.T) {
 	if _, err := refresh(cfg, tok); err != nil {
 		t.Fatalf("old refresh token: %v", err)
 	}
+	if !s.RefreshTokenLive(tok.RefreshToken) || !s.RefreshTokenLive(nt.RefreshToken) || s.RefreshTokenLive("1//0unknown") {
+		t.Fatal("RefreshTokenLive: both tokens should be live, an unknown one not")
+	}
+}
+
+// RetireOldRefreshTokens: the refresh token a refresh used dies at once;
+// the new one works.
+func TestRotationRetireOld(t *testing.T) {
+	s, cfg := setup(t, Options{RotateRefreshTokens: true, RetireOldRefreshTokens: true})
+	tok := connect(t, s, cfg)
+	nt, err := refresh(cfg, tok)
+	if err != nil || nt.RefreshToken == tok.RefreshToken || nt.RefreshToken == "" {
+		t.Fatalf("rotation: %v %+v", err, nt)
+	}
+	if s.RefreshTokenLive(tok.RefreshToken) || !s.RefreshTokenLive(nt.RefreshToken) {
+		t.Fatal("RefreshTokenLive: the old token should be dead, the new one live")
+	}
+	wantRetrieveError(t, func() error { _, err := refresh(cfg, tok); return err }(), 400, "invalid_grant")
+	if _, err := refresh(cfg, nt); err != nil {
+		t.Fatalf("new refresh token: %v", err)
+	}
+	other := connect(t, s, cfg)
+	if !s.SameGrant(tok.RefreshToken, nt.RefreshToken) || s.SameGrant(tok.RefreshToken, other.RefreshToken) {
+		t.Fatal("SameGrant: a rotation is the same grant (dead or not), another connection is not")
+	}
 }
 
 func TestRevocation(t *testing.T) {
