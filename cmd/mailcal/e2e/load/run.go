@@ -1,0 +1,301 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// report is a whole run.
+type report struct {
+	cfg     config
+	fdLimit uint64
+	levels  []levelReport
+	failure string // the first failure mode, if a level had errors
+	logged  []string
+}
+
+// levelReport is one measured level.
+type levelReport struct {
+	sessions   int
+	calls      int
+	errors     int
+	window     time.Duration
+	p50, p99   time.Duration
+	max        time.Duration
+	cpu        time.Duration // the server's CPU time in the window
+	reads      readCounts    // store reads in the window; nil: not counted
+	errorKinds map[string]int
+	samples    map[string]string
+	serverFDs  int
+}
+
+// collector gathers the calls that complete in the current window.
+type collector struct {
+	mu        sync.Mutex
+	measuring bool
+	lat       []time.Duration
+	errs      map[string]int
+	samples   map[string]string
+}
+
+func (c *collector) add(d time.Duration, err error, what string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.measuring {
+		return
+	}
+	c.lat = append(c.lat, d)
+	if err != nil {
+		k := kind(err)
+		if what != "" {
+			k = what + ": " + k
+		}
+		c.errs[k]++
+		if _, ok := c.samples[k]; !ok {
+			c.samples[k] = clip(err.Error(), 300)
+		}
+	}
+}
+
+func (c *collector) start() {
+	c.mu.Lock()
+	c.measuring, c.lat, c.errs, c.samples = true, nil, map[string]int{}, map[string]string{}
+	c.mu.Unlock()
+}
+
+func (c *collector) stop() (lat []time.Duration, errs map[string]int, samples map[string]string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.measuring = false
+	return c.lat, c.errs, c.samples
+}
+
+func run(ctx context.Context, cfg config) (*report, error) {
+	rep := &report{cfg: cfg, fdLimit: raiseFileLimit()}
+	dir, err := os.MkdirTemp("", "mailcal-load-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	cfg.logf("seeding %d tenants into a file keyring", cfg.tenants)
+	fg, env, accts, err := seed(ctx, dir, cfg.tenants, cfg.latency)
+	if err != nil {
+		return nil, err
+	}
+	defer fg.Close()
+	bin := cfg.bin
+	if bin == "" {
+		cfg.logf("building mailcal with -tags storecount")
+		if bin, err = buildServer(dir); err != nil {
+			return nil, err
+		}
+	}
+	srv, err := startServer(ctx, bin, dir, env)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.stop()
+	defer func() { rep.logged = srv.logged() }()
+	cfg.logf("mailcal serving at %s (pid %d); descriptor limit %d", srv.base, srv.cmd.Process.Pid, rep.fdLimit)
+
+	hc := newClient(cfg.levels[len(cfg.levels)-1])
+	runCtx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+		hc.CloseIdleConnections()
+	}()
+	col := &collector{}
+	started := 0
+	for _, n := range cfg.levels {
+		cfg.logf("level %d sessions: starting %d more", n, n-started)
+		initSem := make(chan struct{}, 64) // sessions initializing at once
+		for ; started < n; started++ {
+			s := &session{hc: hc, url: srv.base + "/mcp", acct: accts[started%len(accts)], timeout: cfg.callTimeout}
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				loop(runCtx, s, i, col, initSem)
+			}(started)
+		}
+		if err := sleep(ctx, cfg.warmup); err != nil {
+			return rep, err
+		}
+		lv := levelReport{sessions: n}
+		before, cpu0 := srv.storeReads(), srv.cpu()
+		t0 := time.Now()
+		col.start()
+		if err := sleep(ctx, cfg.duration); err != nil {
+			return rep, err
+		}
+		lat, errs, samples := col.stop()
+		lv.window = time.Since(t0)
+		lv.cpu = srv.cpu() - cpu0
+		if after := srv.storeReads(); before != nil && after != nil {
+			lv.reads = readCounts{}
+			for op, v := range after {
+				lv.reads[op] = [2]int64{v[0] - before[op][0], v[1] - before[op][1]}
+			}
+		}
+		lv.serverFDs = srv.fds()
+		lv.calls, lv.errorKinds, lv.samples = len(lat), errs, samples
+		for _, k := range errs {
+			lv.errors += k
+		}
+		slices.Sort(lat)
+		lv.p50, lv.p99 = percentile(lat, 0.50), percentile(lat, 0.99)
+		if len(lat) > 0 {
+			lv.max = lat[len(lat)-1]
+		}
+		rep.levels = append(rep.levels, lv)
+		lv.print(cfg.logf)
+		select {
+		case <-srv.exited:
+			rep.failure = fmt.Sprintf("at %d sessions: mailcal exited: %s", n, strings.Join(srv.lastLines(), " | "))
+			return rep, nil
+		default:
+		}
+		if lv.errors > 0 && rep.failure == "" {
+			rep.failure = fmt.Sprintf("at %d sessions: %s", n, lv.topError())
+			if !cfg.keepGoing {
+				break
+			}
+		}
+	}
+	return rep, nil
+}
+
+// loop initializes the session and calls until ctx ends.
+func loop(ctx context.Context, s *session, i int, col *collector, initSem chan struct{}) {
+	select {
+	case initSem <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	t := time.Now()
+	err := s.initialize(ctx)
+	<-initSem
+	if err != nil {
+		if ctx.Err() == nil {
+			col.add(time.Since(t), err, "initialize")
+		}
+		return
+	}
+	for j := i; ctx.Err() == nil; j++ {
+		t := time.Now()
+		_, err := s.call(ctx, j)
+		if ctx.Err() != nil {
+			return
+		}
+		col.add(time.Since(t), err, "")
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-time.After(d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
+}
+
+func (lv levelReport) perCall(n int64) float64 {
+	if lv.calls == 0 {
+		return 0
+	}
+	return float64(n) / float64(lv.calls)
+}
+
+func (lv levelReport) topError() string {
+	type kv struct {
+		k string
+		n int
+	}
+	var all []kv
+	for k, n := range lv.errorKinds {
+		all = append(all, kv{k, n})
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].n > all[j].n })
+	var parts []string
+	for _, e := range all[:min(len(all), 3)] {
+		parts = append(parts, fmt.Sprintf("%d× %s (e.g. %s)", e.n, e.k, lv.samples[e.k]))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (lv levelReport) print(logf func(string, ...any)) {
+	cpuPerCall := 0.0
+	if lv.calls > 0 {
+		cpuPerCall = float64(lv.cpu.Microseconds()) / 1000 / float64(lv.calls)
+	}
+	reads := "not counted (build without -tags storecount)"
+	if lv.reads != nil {
+		var ops []string
+		for op, v := range lv.reads {
+			if v[0]+v[1] > 0 {
+				ops = append(ops, fmt.Sprintf("%s %d+%d", op, v[0], v[1]))
+			}
+		}
+		sort.Strings(ops)
+		reads = fmt.Sprintf("%.4f a call waited for, %.4f in the background (%s)",
+			lv.perCall(lv.reads.sum(0)), lv.perCall(lv.reads.sum(1)), strings.Join(ops, ", "))
+	}
+	logf("%5d sessions: %6d calls in %.1fs = %7.1f calls/s; p50 %v p99 %v max %v; errors %d; "+
+		"server CPU %.3f ms/call (%.2f cores); store reads per call: %s; server fds %d",
+		lv.sessions, lv.calls, lv.window.Seconds(), float64(lv.calls)/lv.window.Seconds(),
+		lv.p50.Round(time.Millisecond), lv.p99.Round(time.Millisecond), lv.max.Round(time.Millisecond), lv.errors,
+		cpuPerCall, lv.cpu.Seconds()/lv.window.Seconds(), reads, lv.serverFDs)
+	if lv.errors > 0 {
+		logf("      errors: %s", lv.topError())
+	}
+}
+
+func (r *report) print(w io.Writer) {
+	c := r.cfg
+	fmt.Fprintf(w, "mailcal load: %d tenants, upstream latency %v, %v measured per level after %v warm-up, file keyring, descriptor limit %d\n",
+		c.tenants, c.latency, c.duration, c.warmup, r.fdLimit)
+	fmt.Fprintf(w, "%8s %8s %9s %9s %9s %7s %10s %14s %14s %6s\n",
+		"sessions", "calls", "calls/s", "p50", "p99", "errors", "cpu ms/call", "reads/call", "bg reads/call", "fds")
+	for _, lv := range r.levels {
+		rc, bg := "-", "-"
+		if lv.reads != nil {
+			rc, bg = fmt.Sprintf("%.4f", lv.perCall(lv.reads.sum(0))), fmt.Sprintf("%.4f", lv.perCall(lv.reads.sum(1)))
+		}
+		cpu := 0.0
+		if lv.calls > 0 {
+			cpu = float64(lv.cpu.Microseconds()) / 1000 / float64(lv.calls)
+		}
+		fmt.Fprintf(w, "%8d %8d %9.1f %9v %9v %7d %10.3f %14s %14s %6d\n", lv.sessions, lv.calls,
+			float64(lv.calls)/lv.window.Seconds(), lv.p50.Round(time.Millisecond), lv.p99.Round(time.Millisecond),
+			lv.errors, cpu, rc, bg, lv.serverFDs)
+	}
+	if r.failure != "" {
+		fmt.Fprintf(w, "first failure: %s\n", r.failure)
+	} else {
+		fmt.Fprintln(w, "no level had errors")
+	}
+	if len(r.logged) > 0 {
+		fmt.Fprintln(w, "server warnings and errors:")
+		for _, l := range r.logged[:min(len(r.logged), 8)] {
+			fmt.Fprintln(w, "  "+l)
+		}
+	}
+}
