@@ -2,149 +2,315 @@ package tenant
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mailcal/mailcal/auth/store"
 )
 
-// Authenticator resolves API keys to tenants. It keeps the key hashes in
-// memory and reloads them all from the registry every refresh interval, and
-// at most once per minReload when a key is not recognised (so that a tenant
-// added by `mailcal tenant add` while the server runs is accepted at once,
-// without letting a flood of wrong keys hammer the keyring). A tenant whose
-// key matched is read again at most every verify interval, so that a
-// removed tenant's key stops working within seconds at the cost of one
-// keyring read per active tenant, not a read of every tenant.
+// Authenticator resolves API keys to tenants from memory: a known key costs
+// one SHA-256 and one map lookup in an immutable snapshot, with no lock and
+// no store read, however many tenants there are.
+//
+// What it reads, and when (every read is single-flight, none on the path
+// of a known key that was verified recently):
+//
+//   - Every tenant, at the first request, then in the background every
+//     refresh interval (a minute).
+//   - A tenant whose key matched, when its last read is older than verify
+//     (1.5 s): in the background, the request goes on. Older than
+//     verifyMax (2 s), the request waits for that read. So a removed
+//     tenant's key, or a replaced one, is refused within about 2 s.
+//   - Every tenant, when a key is not recognised (so that a tenant added by
+//     `mailcal tenant add` while the server runs is accepted at once): at
+//     most every minReload (2 s), and, while such reloads find no new
+//     tenant, at most every maxMissReload (30 s) after backing off. Each
+//     source address may send only a few wrong keys (wrongKeyBurst, then
+//     one every wrongKeyEvery); beyond that it gets a *RateLimitError and
+//     nothing is read. A flood of wrong keys cannot make every tenant be
+//     re-read.
+//   - Registry.Add and Registry.Remove in this process take effect at once.
 type Authenticator struct {
-	reg       *Registry
-	refresh   time.Duration
-	minReload time.Duration
-	verify    time.Duration
-	now       func() time.Time
+	reg                               *Registry
+	refresh, minReload, maxMissReload time.Duration
+	verify, verifyMax, readTimeout    time.Duration
+	now                               func() time.Time
+	wrong                             *limiter
 
-	mu       sync.Mutex // serialises reloads
-	loadedAt time.Time
-	entries  []entry // replaced whole, never mutated: readers take a snapshot
-	snap     sync.RWMutex
+	snap  atomic.Pointer[snapshot]
+	dirty atomic.Bool // this process added a tenant: the next miss reloads at once
+
+	mu        sync.Mutex // guards the fields below; never taken for a known key
+	flight    *reload    // the reload of every tenant running, if any
+	missEvery time.Duration
+	lastMiss  time.Time
+}
+
+// snapshot is every tenant as one reload found them. It is never changed
+// but for its entries' atomic fields.
+type snapshot struct {
+	byHash map[[sha256.Size]byte]*entry
+	byName map[string]*entry
+	at     time.Time // when the reload finished
 }
 
 type entry struct {
 	name     string
-	hash     []byte
-	verified *atomic.Int64 // unix nanoseconds of the last read of this tenant
+	hash     [sha256.Size]byte
+	verified atomic.Int64 // unix nanoseconds: when a read last found this tenant with this key
+	removed  atomic.Bool  // a read found it gone or given another key
+
+	mu    sync.Mutex // guards check
+	check *reload    // the verification running, if any
+}
+
+// reload is one read of the store; its waiters wait for done.
+type reload struct {
+	done chan struct{}
+	err  error
+}
+
+// RateLimitError is returned by AuthenticateFrom for a source address that
+// sent too many wrong keys.
+type RateLimitError struct{ RetryAfter time.Duration }
+
+func (e *RateLimitError) Error() string {
+	return fmt.Sprintf("too many requests with a wrong API key from this address; try again in %s", e.RetryAfter.Round(time.Second))
 }
 
 // NewAuthenticator returns an authenticator over reg.
 func NewAuthenticator(reg *Registry) *Authenticator {
-	return &Authenticator{reg: reg, refresh: time.Minute, minReload: 2 * time.Second, verify: 2 * time.Second, now: time.Now}
+	a := &Authenticator{
+		reg: reg, refresh: time.Minute, minReload: 2 * time.Second, maxMissReload: 30 * time.Second,
+		verify: 1500 * time.Millisecond, verifyMax: 2 * time.Second, readTimeout: 30 * time.Second,
+		now: time.Now, wrong: newLimiter(wrongKeyBurst, wrongKeyEvery),
+	}
+	a.missEvery = a.minReload
+	reg.watch(a.changed)
+	return a
 }
 
-// Authenticate returns the tenant whose key this is. Every known hash is
-// compared in constant time, whatever matches, so timing says nothing about
-// which tenant or how much of a key was right. An error means the tenants
-// could not be read (the keyring is unavailable), not a wrong key.
+// keySum hashes a presented key (a variable, so that tests can count).
+var keySum = func(key string) [sha256.Size]byte { return sha256.Sum256([]byte(key)) }
+
+// Authenticate returns the tenant whose key this is. An error means the
+// tenants could not be read (the store is unavailable), not a wrong key.
 func (a *Authenticator) Authenticate(ctx context.Context, key string) (string, bool, error) {
+	return a.AuthenticateFrom(ctx, key, "")
+}
+
+// AuthenticateFrom is Authenticate for a request from source (see
+// Source): a source that sent too many wrong keys gets a *RateLimitError
+// for its next wrong ones (a right key still passes). "" is not limited.
+func (a *Authenticator) AuthenticateFrom(ctx context.Context, key, source string) (string, bool, error) {
 	if key == "" || len(key) > 256 {
 		return "", false, nil
 	}
-	if a.stale(a.refresh) {
-		if err := a.reload(ctx, a.refresh); err != nil && a.empty() {
-			return "", false, err
-		}
-	}
-	if e, ok := a.lookup(key); ok {
-		return a.confirm(ctx, e)
-	}
-	if err := a.reload(ctx, a.minReload); err != nil {
+	s, err := a.current(ctx)
+	if err != nil {
 		return "", false, err
 	}
-	e, ok := a.lookup(key)
-	return e.name, ok, nil
-}
-
-// confirm reads a matched tenant again if that has not happened for the
-// verify interval (one caller does; the others go on with the cached
-// answer), and refuses its key if the tenant was removed or given a new key.
-func (a *Authenticator) confirm(ctx context.Context, e entry) (string, bool, error) {
-	now := a.now().UnixNano()
-	last := e.verified.Load()
-	if now-last < a.verify.Nanoseconds() || !e.verified.CompareAndSwap(last, now) {
+	sum := keySum(key)
+	if e := s.byHash[sum]; e != nil && !e.removed.Load() {
+		return a.confirm(ctx, e)
+	}
+	if source != "" {
+		if wait, ok := a.wrong.take(source, a.now()); !ok {
+			return "", false, &RateLimitError{RetryAfter: wait}
+		}
+	}
+	f := a.missReload()
+	if f == nil {
+		return "", false, nil
+	}
+	if err := wait(ctx, f); err != nil {
+		return "", false, err
+	}
+	if e := a.snap.Load().byHash[sum]; e != nil && !e.removed.Load() {
 		return e.name, true, nil
 	}
-	t, err := a.reg.Get(ctx, e.name)
-	switch {
-	case errors.Is(err, ErrNotFound) || (err == nil && t.KeyHash != hex.EncodeToString(e.hash)):
-		a.forceReload(ctx)
+	return "", false, nil
+}
+
+// current returns the snapshot, reading every tenant first if there is
+// none yet, and starting a background reload when it is older than refresh.
+func (a *Authenticator) current(ctx context.Context) (*snapshot, error) {
+	s := a.snap.Load()
+	if s == nil {
+		if err := wait(ctx, a.startReload(false)); err != nil && a.snap.Load() == nil {
+			return nil, err
+		}
+		return a.snap.Load(), nil
+	}
+	if a.now().Sub(s.at) >= a.refresh {
+		a.startReload(true)
+	}
+	return s, nil
+}
+
+// missReload returns the reload an unknown key waits for: the one running,
+// or a new one if one is due; nil if none is.
+func (a *Authenticator) missReload() *reload {
+	a.mu.Lock()
+	if f := a.flight; f != nil {
+		a.mu.Unlock()
+		return f
+	}
+	now := a.now()
+	if !a.dirty.Load() && now.Sub(a.lastMiss) < a.missEvery {
+		a.mu.Unlock()
+		return nil
+	}
+	a.lastMiss = now
+	a.mu.Unlock()
+	return a.startReload(false)
+}
+
+// startReload returns the running reload of every tenant, starting one if
+// none runs. background marks a read no request waits for.
+func (a *Authenticator) startReload(background bool) *reload {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.flight != nil {
+		return a.flight
+	}
+	f := &reload{done: make(chan struct{})}
+	a.flight = f
+	a.dirty.Store(false)
+	go func() {
+		ctx, cancel := a.readContext(background)
+		defer cancel()
+		news, err := a.load(ctx)
+		a.mu.Lock()
+		a.flight = nil
+		if err == nil && !background {
+			// A reload for an unknown key that found nothing new makes the
+			// next one wait longer.
+			if news {
+				a.missEvery = a.minReload
+			} else {
+				a.missEvery = min(2*a.missEvery, a.maxMissReload)
+			}
+		}
+		a.mu.Unlock()
+		f.err = err
+		close(f.done)
+	}()
+	return f
+}
+
+func (a *Authenticator) readContext(background bool) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), a.readTimeout)
+	if background {
+		ctx = store.Background(ctx)
+	}
+	return ctx, cancel
+}
+
+// load reads every tenant into a new snapshot and reports whether it has a
+// key the previous one did not.
+func (a *Authenticator) load(ctx context.Context) (bool, error) {
+	tenants, err := a.reg.List(ctx)
+	if err != nil {
+		slog.WarnContext(ctx, "reading tenants failed", "err", err)
+		return false, err
+	}
+	now := a.now()
+	old := a.snap.Load()
+	s := &snapshot{byHash: make(map[[sha256.Size]byte]*entry, len(tenants)), byName: make(map[string]*entry, len(tenants)), at: now}
+	news := false
+	for _, t := range tenants {
+		var h [sha256.Size]byte
+		if n, err := hex.Decode(h[:], []byte(t.KeyHash)); err != nil || n != sha256.Size {
+			continue
+		}
+		e := &entry{name: t.Name, hash: h}
+		e.verified.Store(now.UnixNano())
+		s.byHash[h], s.byName[t.Name] = e, e
+		news = news || old == nil || old.byHash[h] == nil
+	}
+	a.snap.Store(s)
+	return news, nil
+}
+
+// confirm answers for a known key, reading its tenant again as described
+// on Authenticator.
+func (a *Authenticator) confirm(ctx context.Context, e *entry) (string, bool, error) {
+	age := time.Duration(a.now().UnixNano() - e.verified.Load())
+	if age < a.verify {
+		return e.name, true, nil
+	}
+	f := a.startVerify(e, age < a.verifyMax)
+	if age < a.verifyMax {
+		return e.name, true, nil
+	}
+	if err := wait(ctx, f); err != nil {
+		return "", false, err
+	}
+	if e.removed.Load() {
 		return "", false, nil
-	case err != nil:
-		// The keyring did not answer: keep serving on what we know, and
-		// try again on the next request.
-		e.verified.Store(last)
-		slog.WarnContext(ctx, "re-reading a tenant failed", "tenant", e.name, "err", err)
 	}
 	return e.name, true, nil
 }
 
-func (a *Authenticator) lookup(key string) (entry, bool) {
-	a.snap.RLock()
-	entries := a.entries
-	a.snap.RUnlock()
-	var found entry
-	for _, e := range entries {
-		if match(key, e.hash) {
-			found = e
+// startVerify returns the running read of e's tenant, starting one if none
+// runs. A tenant found gone or with another key is refused from then on
+// (and every tenant is read again, for its new key); a failed read keeps
+// serving on what is known and is tried again after verify.
+func (a *Authenticator) startVerify(e *entry, background bool) *reload {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.check != nil {
+		return e.check
+	}
+	f := &reload{done: make(chan struct{})}
+	e.check = f
+	go func() {
+		ctx, cancel := a.readContext(background)
+		defer cancel()
+		t, err := a.reg.Get(ctx, e.name)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			e.removed.Store(true)
+		case err == nil && t.KeyHash != hex.EncodeToString(e.hash[:]):
+			e.removed.Store(true)
+			a.dirty.Store(true) // its new key is accepted at its first use
+		case err != nil:
+			slog.WarnContext(ctx, "re-reading a tenant failed; serving it on what is known", "tenant", e.name, "err", err)
 		}
-	}
-	return found, found.name != ""
+		e.verified.Store(a.now().UnixNano())
+		e.mu.Lock()
+		e.check = nil
+		e.mu.Unlock()
+		close(f.done)
+	}()
+	return f
 }
 
-// forceReload reads every tenant now.
-func (a *Authenticator) forceReload(ctx context.Context) {
-	a.snap.Lock()
-	a.loadedAt = time.Time{}
-	a.snap.Unlock()
-	_ = a.reload(ctx, 0)
-}
-
-func (a *Authenticator) stale(age time.Duration) bool {
-	a.snap.RLock()
-	defer a.snap.RUnlock()
-	return a.loadedAt.IsZero() || a.now().Sub(a.loadedAt) >= age
-}
-
-func (a *Authenticator) empty() bool {
-	a.snap.RLock()
-	defer a.snap.RUnlock()
-	return a.entries == nil
-}
-
-// reload reads the tenants again unless that happened less than age ago.
-func (a *Authenticator) reload(ctx context.Context, age time.Duration) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if !a.stale(age) {
-		return nil
-	}
-	tenants, err := a.reg.List(ctx)
-	if err != nil {
-		slog.WarnContext(ctx, "reading tenants failed", "err", err)
-		return err
-	}
-	entries := make([]entry, 0, len(tenants))
-	for _, t := range tenants {
-		h, err := hex.DecodeString(t.KeyHash)
-		if err != nil {
-			continue
+// changed is told by the registry of this process's adds and removes.
+func (a *Authenticator) changed(name string, removed bool) {
+	if removed {
+		if s := a.snap.Load(); s != nil {
+			if e := s.byName[name]; e != nil {
+				e.removed.Store(true)
+			}
 		}
-		v := new(atomic.Int64)
-		v.Store(a.now().UnixNano())
-		entries = append(entries, entry{name: t.Name, hash: h, verified: v})
+		return
 	}
-	a.snap.Lock()
-	a.entries, a.loadedAt = entries, a.now()
-	a.snap.Unlock()
-	return nil
+	a.dirty.Store(true)
+}
+
+func wait(ctx context.Context, f *reload) error {
+	select {
+	case <-f.done:
+		return f.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -1,0 +1,309 @@
+package tenant
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/auth/store/memory"
+)
+
+func (c *countingStore) counts() (lists, gets int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lists, c.gets
+}
+
+// holdingStore makes the reads of one tenant wait while hold is set.
+type holdingStore struct {
+	*countingStore
+	hold atomic.Pointer[chan struct{}]
+	bg   atomic.Int64 // reads marked store.Background
+}
+
+func (h *holdingStore) GetTenant(ctx context.Context, name string) (store.Tenant, error) {
+	if store.IsBackground(ctx) {
+		h.bg.Add(1)
+	}
+	if c := h.hold.Load(); c != nil {
+		<-*c
+	}
+	return h.countingStore.GetTenant(ctx, name)
+}
+
+// settle waits for the reads running in the background.
+func (a *Authenticator) settle() {
+	a.mu.Lock()
+	f := a.flight
+	a.mu.Unlock()
+	if f != nil {
+		<-f.done
+	}
+	for _, e := range a.snap.Load().byName {
+		e.mu.Lock()
+		c := e.check
+		e.mu.Unlock()
+		if c != nil {
+			<-c.done
+		}
+	}
+}
+
+// fakeClock is a settable clock.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// newTenants adds n tenants to a counting memory store and returns an
+// authenticator over them on a fake clock, and their keys by name.
+func newTenants(t *testing.T, n int) (*Authenticator, *holdingStore, *fakeClock, map[string]string) {
+	t.Helper()
+	hs := &holdingStore{countingStore: &countingStore{Tenants: memory.New()}}
+	reg := NewRegistry(hs)
+	keys := map[string]string{}
+	for i := range n {
+		name := fmt.Sprintf("t%d", i)
+		k, err := reg.Add(context.Background(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[name] = k
+	}
+	a := NewAuthenticator(reg)
+	clk := &fakeClock{t: time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)}
+	a.now = clk.now
+	return a, hs, clk, keys
+}
+
+// TestKeyLookupIndependentOfTenants: finding a key costs one hash of the
+// presented key and no store read, with 1 tenant as with 2,000 (the
+// authenticator used to compare it against every tenant's hash).
+func TestKeyLookupIndependentOfTenants(t *testing.T) {
+	var sums atomic.Int64
+	orig := keySum
+	keySum = func(key string) [sha256.Size]byte { sums.Add(1); return orig(key) }
+	t.Cleanup(func() { keySum = orig })
+	for _, n := range []int{1, 2000} {
+		a, hs, _, keys := newTenants(t, n)
+		ctx := context.Background()
+		if _, ok, err := a.Authenticate(ctx, keys["t0"]); !ok || err != nil {
+			t.Fatalf("%d tenants: key refused: %v", n, err)
+		}
+		sums.Store(0)
+		lists, gets := hs.counts()
+		for range 100 {
+			if name, ok, _ := a.Authenticate(ctx, keys["t0"]); !ok || name != "t0" {
+				t.Fatalf("%d tenants: key refused", n)
+			}
+		}
+		l2, g2 := hs.counts()
+		if s := sums.Load(); s != 100 || l2 != lists || g2 != gets {
+			t.Fatalf("%d tenants: 100 authentications hashed %d times and read the store %d times; want 100 and 0",
+				n, s, l2-lists+g2-gets)
+		}
+	}
+}
+
+// TestVerifiedInBackground: within verify a key costs no read; past it,
+// requests go on without waiting while one read confirms the tenant in
+// the background; only past verifyMax does a request wait for the store.
+func TestVerifiedInBackground(t *testing.T) {
+	ctx := context.Background()
+	a, hs, clk, keys := newTenants(t, 3)
+	if _, ok, _ := a.Authenticate(ctx, keys["t1"]); !ok {
+		t.Fatal("key refused")
+	}
+	release := make(chan struct{})
+	hs.hold.Store(&release)
+	clk.add(a.verify)
+	for range 100 {
+		if _, ok, err := a.Authenticate(ctx, keys["t1"]); !ok || err != nil {
+			t.Fatalf("refused while verifying in the background: %v", err)
+		}
+	}
+	hs.hold.Store(nil)
+	close(release)
+	a.settle()
+	if _, gets := hs.counts(); gets != 1 || hs.bg.Load() != 1 {
+		t.Fatalf("%d reads (%d in the background), want 1 in the background", gets, hs.bg.Load())
+	}
+}
+
+// TestBusyRemovedTenantRefusedWithin2s: a tenant whose requests keep
+// coming, removed by another process, is refused within verifyMax (2 s).
+func TestBusyRemovedTenantRefusedWithin2s(t *testing.T) {
+	ctx := context.Background()
+	a, hs, clk, keys := newTenants(t, 2)
+	other := NewRegistry(hs) // another process
+	if _, ok, _ := a.Authenticate(ctx, keys["t0"]); !ok {
+		t.Fatal("key refused")
+	}
+	clk.add(700 * time.Millisecond)
+	if err := other.Remove(ctx, "t0"); err != nil {
+		t.Fatal(err)
+	}
+	step := 50 * time.Millisecond
+	for since := time.Duration(0); ; since += step {
+		_, ok, _ := a.Authenticate(ctx, keys["t0"])
+		if !ok {
+			if since > a.verifyMax {
+				t.Fatalf("refused %v after the removal, want within %v", since, a.verifyMax)
+			}
+			break
+		}
+		if since > a.verifyMax {
+			t.Fatalf("still accepted %v after the removal", since)
+		}
+		a.settle()
+		clk.add(step)
+	}
+	if _, ok, _ := a.Authenticate(ctx, keys["t1"]); !ok {
+		t.Fatal("the other tenant's key refused")
+	}
+}
+
+// TestWrongKeysRateLimitedPerSource: one source's wrong keys beyond the
+// burst get a RateLimitError and read nothing; its right keys, and other
+// sources' requests, are not affected; the budget comes back with time.
+func TestWrongKeysRateLimitedPerSource(t *testing.T) {
+	ctx := context.Background()
+	a, hs, clk, keys := newTenants(t, 3)
+	const bad, good = "192.0.2.7", "198.51.100.1"
+	if _, ok, _ := a.AuthenticateFrom(ctx, keys["t0"], bad); !ok {
+		t.Fatal("key refused")
+	}
+	var limited int
+	var retry time.Duration
+	for i := range 100 {
+		_, ok, err := a.AuthenticateFrom(ctx, fmt.Sprintf("mck_wrong%d", i), bad)
+		var rl *RateLimitError
+		switch {
+		case ok:
+			t.Fatal("wrong key accepted")
+		case errors.As(err, &rl):
+			limited++
+			retry = rl.RetryAfter
+		case err != nil:
+			t.Fatal(err)
+		}
+		clk.add(10 * time.Millisecond)
+	}
+	if limited != 100-wrongKeyBurst || retry <= 0 || retry > wrongKeyEvery {
+		t.Fatalf("%d of 100 wrong keys limited (retry after %v), want %d within %v", limited, retry, 100-wrongKeyBurst, wrongKeyEvery)
+	}
+	lists, gets := hs.counts()
+	if lists > 2 || gets > 0 {
+		t.Fatalf("100 wrong keys read every tenant %d times and one tenant %d times; want at most 2 and 0", lists, gets)
+	}
+	if _, ok, err := a.AuthenticateFrom(ctx, keys["t1"], bad); !ok || err != nil {
+		t.Fatalf("a right key from the limited source: %v", err)
+	}
+	if _, ok, err := a.AuthenticateFrom(ctx, "mck_wrong", good); ok || err != nil {
+		t.Fatalf("another source's wrong key: ok %v, %v; want a plain refusal", ok, err)
+	}
+	clk.add(wrongKeyEvery)
+	if _, _, err := a.AuthenticateFrom(ctx, "mck_wrong", bad); err != nil {
+		t.Fatalf("after %v: %v; want one more wrong key allowed", wrongKeyEvery, err)
+	}
+	// Over HTTP: 429 with Retry-After.
+	h := Require(a, http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Error("a wrong key reached the handler") }))
+	req := httptest.NewRequest("POST", "/mcp", nil)
+	req.RemoteAddr = bad + ":4711"
+	req.Header.Set("Authorization", "Bearer mck_wrong")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), `"too_many_wrong_keys"`) {
+		t.Fatalf("over HTTP: %d %q Retry-After %q, want 429 with Retry-After", rec.Code, rec.Body.String(), rec.Header().Get("Retry-After"))
+	}
+}
+
+// TestWrongKeysFromManySourcesBackOff: wrong keys from ever new addresses
+// make every tenant be read at most every minReload, then less often while
+// those reads find no new tenant; a new tenant is found by the next one.
+func TestWrongKeysFromManySourcesBackOff(t *testing.T) {
+	ctx := context.Background()
+	a, hs, clk, keys := newTenants(t, 3)
+	if _, ok, _ := a.Authenticate(ctx, keys["t0"]); !ok {
+		t.Fatal("key refused")
+	}
+	for i := range 600 { // one a tenth of a second for a minute, each from its own address
+		if _, ok, _ := a.AuthenticateFrom(ctx, "mck_wrong", fmt.Sprintf("10.0.%d.%d", i/200, i%200)); ok {
+			t.Fatal("wrong key accepted")
+		}
+		clk.add(100 * time.Millisecond)
+	}
+	if lists, _ := hs.counts(); lists > 8 {
+		t.Fatalf("a minute of wrong keys from 600 addresses read every tenant %d times, want at most 8", lists)
+	}
+	k, err := NewRegistry(hs).Add(ctx, "late") // another process
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.add(a.maxMissReload)
+	if name, ok, _ := a.AuthenticateFrom(ctx, k, "10.9.9.9"); !ok || name != "late" {
+		t.Fatalf("a new tenant's key after the back-off: %q %v", name, ok)
+	}
+}
+
+// TestOwnWritesSeenAtOnce: this process's Remove refuses the key at once,
+// and its Add is accepted at once even right after a reload.
+func TestOwnWritesSeenAtOnce(t *testing.T) {
+	ctx := context.Background()
+	hs := &holdingStore{countingStore: &countingStore{Tenants: memory.New()}}
+	reg := NewRegistry(hs)
+	k0, _ := reg.Add(ctx, "a")
+	a := NewAuthenticator(reg)
+	if _, ok, _ := a.Authenticate(ctx, k0); !ok {
+		t.Fatal("key refused")
+	}
+	if _, ok, _ := a.Authenticate(ctx, "mck_wrong"); ok { // a miss: every tenant read just now
+		t.Fatal("wrong key accepted")
+	}
+	k1, err := reg.Add(ctx, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if name, ok, _ := a.Authenticate(ctx, k1); !ok || name != "b" {
+		t.Fatalf("a tenant this process added: %q %v", name, ok)
+	}
+	if err := reg.Remove(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := a.Authenticate(ctx, k0); ok {
+		t.Fatal("a tenant this process removed is still accepted")
+	}
+}
+
+func TestSource(t *testing.T) {
+	for addr, want := range map[string]string{
+		"192.0.2.1:5000":                "192.0.2.1",
+		"[::ffff:192.0.2.1]:5000":       "192.0.2.1",
+		"[2001:db8:1:2:3:4:5:6]:443":    "2001:db8:1:2::/64",
+		"[2001:db8:1:2:ffff::1]:443":    "2001:db8:1:2::/64",
+		"not-an-address":                "not-an-address",
+		"[2001:db8:0:0:0:0:0:1%eth0]:1": "2001:db8::/64",
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = addr
+		if got := Source(r); got != want {
+			t.Errorf("Source(%s) = %q, want %q", addr, got, want)
+		}
+	}
+}
