@@ -43,8 +43,9 @@ type Options struct {
 	// is); default Google's.
 	UserinfoURL string
 	// HTTPClient supplies the base transport, redirect policy and the timeout
-	// of each attempt (default 30 s). Nil or without a Transport: a clone of
-	// http.DefaultTransport keeping Concurrency idle connections per host.
+	// of each attempt (default 30 s). Nil or without a Transport:
+	// providers.DefaultTransport(Concurrency), which keeps at least 64 idle
+	// connections per host.
 	HTTPClient *http.Client
 	// MaxRetryWait is the total time one call may spend waiting between
 	// attempts (default 20 s). The caller's context bounds it too.
