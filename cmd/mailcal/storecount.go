@@ -4,7 +4,8 @@
 // (cmd/mailcal/e2e/load): `go build -tags storecount ./cmd/mailcal`. On
 // SIGUSR1 it logs one "store reads" record with the counts so far, reads a
 // request waited for apart from background refreshes (store.Background).
-// Release builds have none of this.
+// SIGUSR2 starts a CPU profile into cpu.pprof in the working folder, and
+// the next SIGUSR2 ends it. Release builds have none of this.
 
 package main
 
@@ -13,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sync/atomic"
 	"syscall"
 
@@ -41,10 +43,24 @@ type readCounter struct {
 func countReads(s store.Store) store.Store {
 	c := &readCounter{Store: s}
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGUSR1)
+	signal.Notify(sig, syscall.SIGUSR1, syscall.SIGUSR2)
 	go func() {
-		for range sig {
-			c.report()
+		var prof *os.File
+		for s := range sig {
+			switch {
+			case s == syscall.SIGUSR1:
+				c.report()
+			case prof == nil:
+				f, err := os.Create("cpu.pprof")
+				if err == nil && pprof.StartCPUProfile(f) == nil {
+					prof = f
+				}
+			default:
+				pprof.StopCPUProfile()
+				prof.Close()
+				prof = nil
+				slog.Info("cpu profile written", "file", "cpu.pprof")
+			}
 		}
 	}()
 	slog.Info("store read counting on: SIGUSR1 logs the counts")

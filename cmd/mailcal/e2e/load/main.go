@@ -46,6 +46,7 @@ type config struct {
 	callTimeout time.Duration // one call's client-side timeout
 	bin         string        // mailcal binary; "": built with -tags storecount
 	keepGoing   bool          // ramp on after a level with errors
+	cpuProfile  string        // where to copy the server's CPU profile of the last level's window
 	logf        func(format string, args ...any)
 }
 
@@ -61,6 +62,7 @@ func main() {
 	flag.StringVar(&c.bin, "bin", "", "mailcal binary to run (default: build ./cmd/mailcal with -tags storecount; "+
 		"without that tag no store reads are counted)")
 	flag.BoolVar(&c.keepGoing, "keep-going", false, "ramp on after a level with errors")
+	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write the server's CPU profile of the last level's measured window to this file")
 	flag.Parse()
 	var err error
 	if c.levels, err = parseLevels(levels); err != nil || c.tenants < 1 || c.duration <= 0 || c.warmup < 0 {

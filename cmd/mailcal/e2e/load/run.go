@@ -133,12 +133,18 @@ func run(ctx context.Context, cfg config) (*report, error) {
 		}
 		lv := levelReport{sessions: n}
 		before, cpu0 := srv.storeReads(), srv.cpu()
+		profiling := cfg.cpuProfile != "" && n == cfg.levels[len(cfg.levels)-1] && srv.profile()
 		t0 := time.Now()
 		col.start()
 		if err := sleep(ctx, cfg.duration); err != nil {
 			return rep, err
 		}
 		lat, errs, samples := col.stop()
+		if profiling {
+			if err := srv.profileTo(cfg.cpuProfile); err != nil {
+				cfg.logf("cpu profile: %v", err)
+			}
+		}
 		lv.window = time.Since(t0)
 		lv.cpu = srv.cpu() - cpu0
 		if after := srv.storeReads(); before != nil && after != nil {

@@ -100,6 +100,7 @@ type server struct {
 	cmd      *exec.Cmd
 	base     string
 	counting bool // the binary counts store reads
+	profiled bool // the binary wrote its CPU profile
 	exited   chan struct{}
 
 	mu      sync.Mutex
@@ -181,6 +182,10 @@ func (s *server) scan(r interface{ Read([]byte) (int, error) }, addr chan<- stri
 			s.mu.Lock()
 			s.counting = true
 			s.mu.Unlock()
+		case "cpu profile written":
+			s.mu.Lock()
+			s.profiled = true
+			s.mu.Unlock()
 		case "store reads":
 			rc := readCounts{}
 			for k, v := range rec {
@@ -238,6 +243,38 @@ func (s *server) storeReads() readCounts {
 	case <-time.After(5 * time.Second):
 		return nil
 	}
+}
+
+// profile starts the server's CPU profile; false if it cannot make one.
+func (s *server) profile() bool {
+	s.mu.Lock()
+	counting := s.counting
+	s.mu.Unlock()
+	return counting && s.cmd.Process.Signal(syscall.SIGUSR2) == nil
+}
+
+// profileTo ends the server's CPU profile and copies it to path.
+func (s *server) profileTo(path string) error {
+	if err := s.cmd.Process.Signal(syscall.SIGUSR2); err != nil {
+		return err
+	}
+	src := filepath.Join(s.cmd.Dir, "cpu.pprof")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		s.mu.Lock()
+		done := s.profiled
+		s.mu.Unlock()
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			return errors.New("the server wrote no profile within 10 s")
+		}
+	}
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
 }
 
 // cpu is the server's user and system CPU time so far.
