@@ -25,8 +25,10 @@ import (
 //     refresh interval (a minute).
 //   - A tenant whose key matched, when its last read is older than verify
 //     (1.5 s): in the background, the request goes on. Older than
-//     verifyMax (2 s), the request waits for that read. So a removed
-//     tenant's key, or a replaced one, is refused within about 2 s.
+//     verifyMax (2 s) with no such read under way (the tenant was idle),
+//     the request waits for that read. So a removed tenant's key, or a
+//     replaced one, is refused within about 2 s (plus the time a read takes
+//     on a busy store).
 //   - Every tenant, when a key is not recognised (so that a tenant added by
 //     `mailcal tenant add` while the server runs is accepted at once): at
 //     most every minReload (2 s), and, while such reloads find no new
@@ -72,8 +74,9 @@ type entry struct {
 
 // reload is one read of the store; its waiters wait for done.
 type reload struct {
-	done chan struct{}
-	err  error
+	done       chan struct{}
+	err        error
+	background bool // started for no request in particular
 }
 
 // RateLimitError is returned by AuthenticateFrom for a source address that
@@ -247,7 +250,9 @@ func (a *Authenticator) confirm(ctx context.Context, e *entry) (string, bool, er
 		return e.name, true, nil
 	}
 	f := a.startVerify(e, age < a.verifyMax)
-	if age < a.verifyMax {
+	if age < a.verifyMax || f.background {
+		// Recent enough, or a read started in time is under way (a slow
+		// store does not stall a busy tenant's requests).
 		return e.name, true, nil
 	}
 	if err := wait(ctx, f); err != nil {
@@ -269,7 +274,7 @@ func (a *Authenticator) startVerify(e *entry, background bool) *reload {
 	if e.check != nil {
 		return e.check
 	}
-	f := &reload{done: make(chan struct{})}
+	f := &reload{done: make(chan struct{}), background: background}
 	e.check = f
 	go func() {
 		ctx, cancel := a.readContext(background)

@@ -123,7 +123,7 @@ func TestKeyLookupIndependentOfTenants(t *testing.T) {
 
 // TestVerifiedInBackground: within verify a key costs no read; past it,
 // requests go on without waiting while one read confirms the tenant in
-// the background; only past verifyMax does a request wait for the store.
+// the background, also past verifyMax while that read is slow.
 func TestVerifiedInBackground(t *testing.T) {
 	ctx := context.Background()
 	a, hs, clk, keys := newTenants(t, 3)
@@ -137,6 +137,20 @@ func TestVerifiedInBackground(t *testing.T) {
 		if _, ok, err := a.Authenticate(ctx, keys["t1"]); !ok || err != nil {
 			t.Fatalf("refused while verifying in the background: %v", err)
 		}
+	}
+	clk.add(a.verifyMax)
+	done := make(chan bool)
+	go func() {
+		_, ok, _ := a.Authenticate(ctx, keys["t1"])
+		done <- ok
+	}()
+	select {
+	case ok := <-done:
+		if !ok {
+			t.Fatal("refused past verifyMax while the background read is under way")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a request past verifyMax waited for the slow background read")
 	}
 	hs.hold.Store(nil)
 	close(release)
