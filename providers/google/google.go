@@ -44,8 +44,8 @@ type Options struct {
 	UserinfoURL string
 	// HTTPClient supplies the base transport, redirect policy and the timeout
 	// of each attempt (default 30 s). Nil or without a Transport:
-	// providers.DefaultTransport(Concurrency), which keeps at least 64 idle
-	// connections per host.
+	// providers.DefaultTransport(Concurrency), which keeps at least
+	// providers.MinIdleConnsPerHost idle connections per host.
 	HTTPClient *http.Client
 	// MaxRetryWait is the total time one call may spend waiting between
 	// attempts (default 20 s). The caller's context bounds it too.
