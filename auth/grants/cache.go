@@ -22,6 +22,9 @@ import (
 //   - Past listTTL it is not served: callers wait for a read. However many
 //     callers need one, one read runs (single flight); a caller that gives
 //     up does not cancel it for the others.
+//   - A tenant listed within keepWarm is read again every listFresh by a
+//     timer, however its calls are spaced: its calls find a fresh listing
+//     and wait for nothing. After keepWarm without a call the timer stops.
 //   - This process's writes drop the tenant's listing at once, and a read
 //     that was running during a write is neither cached nor joined by later
 //     callers. Another process's writes (`mailcal connect` beside a
@@ -30,6 +33,7 @@ import (
 const (
 	listFresh = 2 * time.Second
 	listTTL   = 5 * time.Second
+	keepWarm  = 10 * time.Second
 	// listTimeout bounds one read no caller owns.
 	listTimeout = 30 * time.Second
 	// maxCachedTenants bounds the cache; past it, it starts again empty.
@@ -47,6 +51,8 @@ type listCache struct {
 type tenantList struct {
 	cur     atomic.Pointer[listing] // nil: none
 	loading atomic.Bool             // a read is running (flight != nil)
+	used    atomic.Int64            // unix nanoseconds of the last List, to 100 ms
+	warming atomic.Bool             // a keep-warm read is scheduled
 
 	mu     sync.Mutex // guards gen and flight
 	gen    uint64     // bumped by this process's writes
@@ -103,8 +109,12 @@ func (c *listCache) forget(tenant string) {
 // List returns a tenant's grants, sorted by provider and account.
 func (g *Store) List(ctx context.Context, tenant string) ([]Grant, error) {
 	e := g.cache.entry(tenant, true)
+	now := g.now()
+	if n := now.UnixNano(); n-e.used.Load() > int64(100*time.Millisecond) {
+		e.used.Store(n)
+	}
 	if l := e.cur.Load(); l != nil {
-		age := g.now().Sub(l.at)
+		age := now.Sub(l.at)
 		if age < g.listTTL {
 			if age >= g.listFresh && !e.loading.Load() {
 				g.load(e, tenant, true)
@@ -152,9 +162,26 @@ func (g *Store) load(e *tenantList, tenant string, background bool) *listFlight 
 			e.cur.Store(&listing{grants: f.grants, at: g.now()})
 		}
 		e.mu.Unlock()
+		g.warm(e, tenant)
 		close(f.done)
 	}()
 	return f
+}
+
+// warm schedules the next keep-warm read of a tenant listed within
+// keepWarm, unless one is scheduled.
+func (g *Store) warm(e *tenantList, tenant string) {
+	if g.keepWarm <= 0 || g.now().UnixNano()-e.used.Load() >= int64(g.keepWarm) || !e.warming.CompareAndSwap(false, true) {
+		return
+	}
+	time.AfterFunc(g.listFresh, func() {
+		e.warming.Store(false)
+		if l := e.cur.Load(); l != nil && g.now().Sub(l.at) < g.listFresh/2 {
+			g.warm(e, tenant) // read meanwhile (after a write of ours)
+			return
+		}
+		g.load(e, tenant, true)
+	})
 }
 
 // read lists a tenant's grants in the store.

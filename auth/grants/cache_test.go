@@ -70,6 +70,7 @@ func newCached(t *testing.T) (*Store, *readCounter, *clock) {
 	g := New(rc, Plain)
 	clk := &clock{t: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}
 	g.now = clk.now
+	g.keepWarm = 0 // no timers on the real clock; see TestListKeptWarm
 	if err := g.Put(context.Background(), Grant{Tenant: "a", Provider: "google", Account: "x@example.com", Status: StatusActive}); err != nil {
 		t.Fatal(err)
 	}
@@ -282,5 +283,39 @@ func TestListReadDuringWriteNotKept(t *testing.T) {
 	gs, _ = g.List(ctx, "a")
 	if rc.lists.Load() != before || gs[0].Status != StatusNeedsReauth {
 		t.Fatalf("after the old read ended: %+v, %d more reads; want the listing after the write, from memory", gs, rc.lists.Load()-before)
+	}
+}
+
+// TestListKeptWarm: a tenant listed recently is read again by a timer,
+// so that a call after a pause finds a fresh listing; the timer stops
+// once the tenant has been idle for keepWarm.
+func TestListKeptWarm(t *testing.T) {
+	ctx := context.Background()
+	rc := &readCounter{Grants: memory.New()}
+	g := New(rc, Plain)
+	g.listFresh, g.listTTL, g.keepWarm = 20*time.Millisecond, 60*time.Millisecond, 300*time.Millisecond
+	if err := g.Put(ctx, Grant{Tenant: "a", Provider: "google", Account: "x@example.com", Status: StatusActive}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.List(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(150 * time.Millisecond) // longer than the TTL, no call
+	if bg := rc.background.Load(); bg < 2 {
+		t.Fatalf("%d background reads in 150 ms without a call, want the timer's (every 20 ms)", bg)
+	}
+	waited := rc.lists.Load() - rc.background.Load()
+	if _, err := g.List(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if w := rc.lists.Load() - rc.background.Load(); w != waited {
+		t.Fatal("a call after a pause within keepWarm waited for a read")
+	}
+	// Idle past keepWarm: the timer stops.
+	time.Sleep(500 * time.Millisecond)
+	n := rc.lists.Load()
+	time.Sleep(100 * time.Millisecond)
+	if m := rc.lists.Load(); m != n {
+		t.Fatalf("%d reads while the tenant was idle past keepWarm", m-n)
 	}
 }

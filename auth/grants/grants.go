@@ -74,9 +74,9 @@ type Store struct {
 	s      store.Grants
 	sealer Sealer
 
-	cache              listCache
-	listFresh, listTTL time.Duration
-	now                func() time.Time
+	cache                        listCache
+	listFresh, listTTL, keepWarm time.Duration
+	now                          func() time.Time
 }
 
 // maxAttempts bounds the compare-and-set retries of one write.
@@ -84,7 +84,7 @@ const maxAttempts = 16
 
 // New returns a grant store over s, sealing refresh tokens with sealer.
 func New(s store.Grants, sealer Sealer) *Store {
-	return &Store{s: s, sealer: sealer, listFresh: listFresh, listTTL: listTTL, now: time.Now}
+	return &Store{s: s, sealer: sealer, listFresh: listFresh, listTTL: listTTL, keepWarm: keepWarm, now: time.Now}
 }
 
 func (g *Store) forget(tenant string) { g.cache.forget(tenant) }
