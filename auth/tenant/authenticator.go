@@ -29,6 +29,8 @@ import (
 //     the request waits for that read. So a removed tenant's key, or a
 //     replaced one, is refused within about 2 s (plus the time a read takes
 //     on a busy store).
+//   - A tenant whose key matched within keepWarm (10 s), every verify, by a
+//     timer: its requests find it verified however they are spaced.
 //   - Every tenant, when a key is not recognised (so that a tenant added by
 //     `mailcal tenant add` while the server runs is accepted at once): at
 //     most every minReload (2 s), and, while such reloads find no new
@@ -42,6 +44,7 @@ type Authenticator struct {
 	reg                               *Registry
 	refresh, minReload, maxMissReload time.Duration
 	verify, verifyMax, readTimeout    time.Duration
+	keepWarm                          time.Duration
 	now                               func() time.Time
 	wrong                             *limiter
 
@@ -67,6 +70,8 @@ type entry struct {
 	hash     [sha256.Size]byte
 	verified atomic.Int64 // unix nanoseconds: when a read last found this tenant with this key
 	removed  atomic.Bool  // a read found it gone or given another key
+	used     atomic.Int64 // unix nanoseconds of the last request, to 100 ms
+	warming  atomic.Bool  // a keep-warm verification is scheduled
 
 	mu    sync.Mutex // guards check
 	check *reload    // the verification running, if any
@@ -91,7 +96,7 @@ func (e *RateLimitError) Error() string {
 func NewAuthenticator(reg *Registry) *Authenticator {
 	a := &Authenticator{
 		reg: reg, refresh: time.Minute, minReload: 2 * time.Second, maxMissReload: 30 * time.Second,
-		verify: 1500 * time.Millisecond, verifyMax: 2 * time.Second, readTimeout: 30 * time.Second,
+		verify: 1500 * time.Millisecond, verifyMax: 2 * time.Second, readTimeout: 30 * time.Second, keepWarm: 10 * time.Second,
 		now: time.Now, wrong: newLimiter(wrongKeyBurst, wrongKeyEvery),
 	}
 	a.missEvery = a.minReload
@@ -128,7 +133,7 @@ func (a *Authenticator) AuthenticateFrom(ctx context.Context, key, source string
 			return "", false, &RateLimitError{RetryAfter: wait}
 		}
 	}
-	f := a.missReload()
+	f := a.startReload(reloadMiss)
 	if f == nil {
 		return "", false, nil
 	}
@@ -146,53 +151,55 @@ func (a *Authenticator) AuthenticateFrom(ctx context.Context, key, source string
 func (a *Authenticator) current(ctx context.Context) (*snapshot, error) {
 	s := a.snap.Load()
 	if s == nil {
-		if err := wait(ctx, a.startReload(false)); err != nil && a.snap.Load() == nil {
-			return nil, err
+		if f := a.startReload(reloadFirst); f != nil {
+			if err := wait(ctx, f); err != nil && a.snap.Load() == nil {
+				return nil, err
+			}
 		}
 		return a.snap.Load(), nil
 	}
 	if a.now().Sub(s.at) >= a.refresh {
-		a.startReload(true)
+		a.startReload(reloadRefresh)
 	}
 	return s, nil
 }
 
-// missReload returns the reload an unknown key waits for: the one running,
-// or a new one if one is due; nil if none is.
-func (a *Authenticator) missReload() *reload {
-	a.mu.Lock()
-	if f := a.flight; f != nil {
-		a.mu.Unlock()
-		return f
-	}
-	now := a.now()
-	if !a.dirty.Load() && now.Sub(a.lastMiss) < a.missEvery {
-		a.mu.Unlock()
-		return nil
-	}
-	a.lastMiss = now
-	a.mu.Unlock()
-	return a.startReload(false)
-}
+// Why every tenant is read.
+const (
+	reloadFirst   = iota // no snapshot yet
+	reloadRefresh        // the snapshot is older than refresh: in the background
+	reloadMiss           // a key was not recognised
+)
 
-// startReload returns the running reload of every tenant, starting one if
-// none runs. background marks a read no request waits for.
-func (a *Authenticator) startReload(background bool) *reload {
+// startReload returns the running reload of every tenant, joining the one
+// running or starting one if why still needs it (checked under the lock, so
+// that callers that saw the same old state start one read); nil if none is
+// needed or due.
+func (a *Authenticator) startReload(why int) *reload {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.flight != nil {
 		return a.flight
 	}
-	f := &reload{done: make(chan struct{})}
+	s, now := a.snap.Load(), a.now()
+	switch {
+	case why == reloadFirst && s != nil,
+		why == reloadRefresh && s != nil && now.Sub(s.at) < a.refresh,
+		why == reloadMiss && !a.dirty.Load() && now.Sub(a.lastMiss) < a.missEvery:
+		return nil
+	case why == reloadMiss:
+		a.lastMiss = now
+	}
+	f := &reload{done: make(chan struct{}), background: why == reloadRefresh}
 	a.flight = f
 	a.dirty.Store(false)
 	go func() {
-		ctx, cancel := a.readContext(background)
+		ctx, cancel := a.readContext(f.background)
 		defer cancel()
 		news, err := a.load(ctx)
 		a.mu.Lock()
 		a.flight = nil
-		if err == nil && !background {
+		if err == nil && why == reloadMiss {
 			// A reload for an unknown key that found nothing new makes the
 			// next one wait longer.
 			if news {
@@ -233,10 +240,16 @@ func (a *Authenticator) load(ctx context.Context) (bool, error) {
 		if n, err := hex.Decode(h[:], []byte(t.KeyHash)); err != nil || n != sha256.Size {
 			continue
 		}
-		e := &entry{name: t.Name, hash: h}
+		var e *entry
+		if old != nil {
+			e = old.byHash[h] // the same tenant and key: keep its entry (and its timer)
+		}
+		if e == nil || e.name != t.Name || e.removed.Load() {
+			e = &entry{name: t.Name, hash: h}
+			news = true
+		}
 		e.verified.Store(now.UnixNano())
 		s.byHash[h], s.byName[t.Name] = e, e
-		news = news || old == nil || old.byHash[h] == nil
 	}
 	a.snap.Store(s)
 	return news, nil
@@ -245,7 +258,12 @@ func (a *Authenticator) load(ctx context.Context) (bool, error) {
 // confirm answers for a known key, reading its tenant again as described
 // on Authenticator.
 func (a *Authenticator) confirm(ctx context.Context, e *entry) (string, bool, error) {
-	age := time.Duration(a.now().UnixNano() - e.verified.Load())
+	now := a.now().UnixNano()
+	if now-e.used.Load() > int64(100*time.Millisecond) {
+		e.used.Store(now)
+		a.warm(e)
+	}
+	age := time.Duration(now - e.verified.Load())
 	if age < a.verify {
 		return e.name, true, nil
 	}
@@ -293,9 +311,27 @@ func (a *Authenticator) startVerify(e *entry, background bool) *reload {
 		e.mu.Lock()
 		e.check = nil
 		e.mu.Unlock()
+		a.warm(e)
 		close(f.done)
 	}()
 	return f
+}
+
+// warm schedules the next verification of a tenant used within keepWarm,
+// unless one is scheduled.
+func (a *Authenticator) warm(e *entry) {
+	if a.keepWarm <= 0 || e.removed.Load() || a.now().UnixNano()-e.used.Load() >= int64(a.keepWarm) ||
+		!e.warming.CompareAndSwap(false, true) {
+		return
+	}
+	time.AfterFunc(a.verify, func() {
+		e.warming.Store(false)
+		if time.Duration(a.now().UnixNano()-e.verified.Load()) < a.verify/2 {
+			a.warm(e) // verified meanwhile (a reload)
+			return
+		}
+		a.startVerify(e, true)
+	})
 }
 
 // changed is told by the registry of this process's adds and removes.

@@ -87,6 +87,7 @@ func newTenants(t *testing.T, n int) (*Authenticator, *holdingStore, *fakeClock,
 		keys[name] = k
 	}
 	a := NewAuthenticator(reg)
+	a.keepWarm = 0 // no timers on the real clock; see TestTenantKeptWarm
 	clk := &fakeClock{t: time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)}
 	a.now = clk.now
 	return a, hs, clk, keys
@@ -302,6 +303,39 @@ func TestOwnWritesSeenAtOnce(t *testing.T) {
 	}
 	if _, ok, _ := a.Authenticate(ctx, k0); ok {
 		t.Fatal("a tenant this process removed is still accepted")
+	}
+}
+
+// TestTenantKeptWarm: a tenant used recently is verified by a timer, so
+// that a request after a pause waits for no read; the timer stops once the
+// tenant has been idle for keepWarm.
+func TestTenantKeptWarm(t *testing.T) {
+	ctx := context.Background()
+	hs := &holdingStore{countingStore: &countingStore{Tenants: memory.New()}}
+	reg := NewRegistry(hs)
+	key, _ := reg.Add(ctx, "a")
+	a := NewAuthenticator(reg)
+	a.verify, a.verifyMax, a.keepWarm = 20*time.Millisecond, 40*time.Millisecond, 300*time.Millisecond
+	if _, ok, _ := a.Authenticate(ctx, key); !ok {
+		t.Fatal("key refused")
+	}
+	time.Sleep(150 * time.Millisecond) // past verifyMax, no request
+	if bg := hs.bg.Load(); bg < 2 {
+		t.Fatalf("%d background reads in 150 ms without a request, want the timer's (every 20 ms)", bg)
+	}
+	_, waited := hs.counts()
+	waited -= int(hs.bg.Load())
+	if _, ok, _ := a.Authenticate(ctx, key); !ok {
+		t.Fatal("key refused")
+	}
+	if _, gets := hs.counts(); gets-int(hs.bg.Load()) != waited {
+		t.Fatal("a request after a pause within keepWarm waited for a read")
+	}
+	time.Sleep(500 * time.Millisecond)
+	_, n := hs.counts()
+	time.Sleep(100 * time.Millisecond)
+	if _, m := hs.counts(); m != n {
+		t.Fatalf("%d reads while the tenant was idle past keepWarm", m-n)
 	}
 }
 
