@@ -32,6 +32,7 @@ type levelReport struct {
 	p50, p99   time.Duration
 	max        time.Duration
 	cpu        time.Duration // the server's CPU time in the window
+	selfCPU    time.Duration // this process's (clients and fake Google) in the window
 	reads      readCounts    // store reads in the window; nil: not counted
 	errorKinds map[string]int
 	samples    map[string]string
@@ -132,7 +133,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 			return rep, err
 		}
 		lv := levelReport{sessions: n}
-		before, cpu0 := srv.storeReads(), srv.cpu()
+		before, cpu0, self0 := srv.storeReads(), srv.cpu(), selfCPU()
 		profiling := cfg.cpuProfile != "" && n == cfg.levels[len(cfg.levels)-1] && srv.profile()
 		t0 := time.Now()
 		col.start()
@@ -146,7 +147,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 			}
 		}
 		lv.window = time.Since(t0)
-		lv.cpu = srv.cpu() - cpu0
+		lv.cpu, lv.selfCPU = srv.cpu()-cpu0, selfCPU()-self0
 		if after := srv.storeReads(); before != nil && after != nil {
 			lv.reads = readCounts{}
 			for op, v := range after {
@@ -265,10 +266,10 @@ func (lv levelReport) print(logf func(string, ...any)) {
 			lv.perCall(lv.reads.sum(0)), lv.perCall(lv.reads.sum(1)), strings.Join(ops, ", "))
 	}
 	logf("%5d sessions: %6d calls in %.1fs = %7.1f calls/s; p50 %v p99 %v max %v; errors %d; "+
-		"server CPU %.3f ms/call (%.2f cores); store reads per call: %s; server fds %d",
+		"server CPU %.3f ms/call (%.2f cores; clients and fake Google %.2f cores); store reads per call: %s; server fds %d",
 		lv.sessions, lv.calls, lv.window.Seconds(), float64(lv.calls)/lv.window.Seconds(),
 		lv.p50.Round(time.Millisecond), lv.p99.Round(time.Millisecond), lv.max.Round(time.Millisecond), lv.errors,
-		cpuPerCall, lv.cpu.Seconds()/lv.window.Seconds(), reads, lv.serverFDs)
+		cpuPerCall, lv.cpu.Seconds()/lv.window.Seconds(), lv.selfCPU.Seconds()/lv.window.Seconds(), reads, lv.serverFDs)
 	if lv.errors > 0 {
 		logf("      errors: %s", lv.topError())
 	}
