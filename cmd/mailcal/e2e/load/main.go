@@ -47,6 +47,7 @@ type config struct {
 	bin         string        // mailcal binary; "": built with -tags storecount
 	keepGoing   bool          // ramp on after a level with errors
 	cpuProfile  string        // where to copy the server's CPU profile of the last level's window
+	serverEnv   []string      // more K=V for the server (GOGC=200, MAILCAL_KEYRING_TIMEOUT=30s…)
 	logf        func(format string, args ...any)
 }
 
@@ -63,6 +64,13 @@ func main() {
 		"without that tag no store reads are counted)")
 	flag.BoolVar(&c.keepGoing, "keep-going", false, "ramp on after a level with errors")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write the server's CPU profile of the last level's measured window to this file")
+	flag.Func("server-env", "K=V added to the server's environment (repeatable), e.g. GOGC=200", func(kv string) error {
+		if !strings.Contains(kv, "=") {
+			return fmt.Errorf("%q: want K=V", kv)
+		}
+		c.serverEnv = append(c.serverEnv, kv)
+		return nil
+	})
 	flag.Parse()
 	var err error
 	if c.levels, err = parseLevels(levels); err != nil || c.tenants < 1 || c.duration <= 0 || c.warmup < 0 {

@@ -37,6 +37,7 @@ type levelReport struct {
 	errorKinds map[string]int
 	samples    map[string]string
 	serverFDs  int
+	loadavg    string // the machine's load averages at the window's end
 }
 
 // collector gathers the calls that complete in the current window.
@@ -100,7 +101,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 			return nil, err
 		}
 	}
-	srv, err := startServer(ctx, bin, dir, env)
+	srv, err := startServer(ctx, bin, dir, append(env, cfg.serverEnv...))
 	if err != nil {
 		return nil, err
 	}
@@ -155,6 +156,9 @@ func run(ctx context.Context, cfg config) (*report, error) {
 			}
 		}
 		lv.serverFDs = srv.fds()
+		if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+			lv.loadavg = strings.Join(strings.Fields(string(b))[:3], " ")
+		}
 		lv.calls, lv.errorKinds, lv.samples = len(lat), errs, samples
 		for _, k := range errs {
 			lv.errors += k
@@ -266,10 +270,10 @@ func (lv levelReport) print(logf func(string, ...any)) {
 			lv.perCall(lv.reads.sum(0)), lv.perCall(lv.reads.sum(1)), strings.Join(ops, ", "))
 	}
 	logf("%5d sessions: %6d calls in %.1fs = %7.1f calls/s; p50 %v p99 %v max %v; errors %d; "+
-		"server CPU %.3f ms/call (%.2f cores; clients and fake Google %.2f cores); store reads per call: %s; server fds %d",
+		"server CPU %.3f ms/call (%.2f cores; clients and fake Google %.2f cores; machine load %s); store reads per call: %s; server fds %d",
 		lv.sessions, lv.calls, lv.window.Seconds(), float64(lv.calls)/lv.window.Seconds(),
 		lv.p50.Round(time.Millisecond), lv.p99.Round(time.Millisecond), lv.max.Round(time.Millisecond), lv.errors,
-		cpuPerCall, lv.cpu.Seconds()/lv.window.Seconds(), lv.selfCPU.Seconds()/lv.window.Seconds(), reads, lv.serverFDs)
+		cpuPerCall, lv.cpu.Seconds()/lv.window.Seconds(), lv.selfCPU.Seconds()/lv.window.Seconds(), lv.loadavg, reads, lv.serverFDs)
 	if lv.errors > 0 {
 		logf("      errors: %s", lv.topError())
 	}
@@ -279,8 +283,8 @@ func (r *report) print(w io.Writer) {
 	c := r.cfg
 	fmt.Fprintf(w, "mailcal load: %d tenants, upstream latency %v, %v measured per level after %v warm-up, file keyring, descriptor limit %d\n",
 		c.tenants, c.latency, c.duration, c.warmup, r.fdLimit)
-	fmt.Fprintf(w, "%8s %8s %9s %9s %9s %7s %10s %14s %14s %6s\n",
-		"sessions", "calls", "calls/s", "p50", "p99", "errors", "cpu ms/call", "reads/call", "bg reads/call", "fds")
+	fmt.Fprintf(w, "%8s %8s %9s %9s %9s %7s %11s %11s %13s %6s  %s\n",
+		"sessions", "calls", "calls/s", "p50", "p99", "errors", "cpu ms/call", "reads/call", "bg reads/call", "fds", "load avg")
 	for _, lv := range r.levels {
 		rc, bg := "-", "-"
 		if lv.reads != nil {
@@ -290,9 +294,9 @@ func (r *report) print(w io.Writer) {
 		if lv.calls > 0 {
 			cpu = float64(lv.cpu.Microseconds()) / 1000 / float64(lv.calls)
 		}
-		fmt.Fprintf(w, "%8d %8d %9.1f %9v %9v %7d %10.3f %14s %14s %6d\n", lv.sessions, lv.calls,
+		fmt.Fprintf(w, "%8d %8d %9.1f %9v %9v %7d %11.3f %11s %13s %6d  %s\n", lv.sessions, lv.calls,
 			float64(lv.calls)/lv.window.Seconds(), lv.p50.Round(time.Millisecond), lv.p99.Round(time.Millisecond),
-			lv.errors, cpu, rc, bg, lv.serverFDs)
+			lv.errors, cpu, rc, bg, lv.serverFDs, lv.loadavg)
 	}
 	if r.failure != "" {
 		fmt.Fprintf(w, "first failure: %s\n", r.failure)
