@@ -33,28 +33,26 @@ import (
 //     timer: its requests find it verified however they are spaced.
 //   - Every tenant, when a key is not recognised (so that a tenant added by
 //     `mailcal tenant add` while the server runs is accepted at once): at
-//     most every minReload (2 s), and, while such reloads find no new
-//     tenant, at most every maxMissReload (30 s) after backing off. Each
-//     source address may send only a few wrong keys (wrongKeyBurst, then
-//     one every wrongKeyEvery); beyond that it gets a *RateLimitError and
-//     nothing is read. A flood of wrong keys cannot make every tenant be
-//     re-read.
+//     most every minReload (2 s), whatever the number of wrong keys; the
+//     requests that come meanwhile wait for the read under way or are
+//     refused from memory. Each source address may send only so many wrong
+//     keys (wrongKeyBurst, then one every wrongKeyEvery); beyond that it
+//     gets a *RateLimitError and nothing is looked up or read.
 //   - Registry.Add and Registry.Remove in this process take effect at once.
 type Authenticator struct {
-	reg                               *Registry
-	refresh, minReload, maxMissReload time.Duration
-	verify, verifyMax, readTimeout    time.Duration
-	keepWarm                          time.Duration
-	now                               func() time.Time
-	wrong                             *limiter
+	reg                            *Registry
+	refresh, minReload             time.Duration
+	verify, verifyMax, readTimeout time.Duration
+	keepWarm                       time.Duration
+	now                            func() time.Time
+	wrong                          *limiter
 
 	snap  atomic.Pointer[snapshot]
 	dirty atomic.Bool // this process added a tenant: the next miss reloads at once
 
-	mu        sync.Mutex // guards the fields below; never taken for a known key
-	flight    *reload    // the reload of every tenant running, if any
-	missEvery time.Duration
-	lastMiss  time.Time
+	mu       sync.Mutex // guards the fields below; never taken for a known key
+	flight   *reload    // the reload of every tenant running, if any
+	lastMiss time.Time
 }
 
 // snapshot is every tenant as one reload found them. It is never changed
@@ -95,11 +93,10 @@ func (e *RateLimitError) Error() string {
 // NewAuthenticator returns an authenticator over reg.
 func NewAuthenticator(reg *Registry) *Authenticator {
 	a := &Authenticator{
-		reg: reg, refresh: time.Minute, minReload: 2 * time.Second, maxMissReload: 30 * time.Second,
+		reg: reg, refresh: time.Minute, minReload: 2 * time.Second,
 		verify: 1500 * time.Millisecond, verifyMax: 2 * time.Second, readTimeout: 30 * time.Second, keepWarm: 10 * time.Second,
 		now: time.Now, wrong: newLimiter(wrongKeyBurst, wrongKeyEvery),
 	}
-	a.missEvery = a.minReload
 	reg.watch(a.changed)
 	return a
 }
@@ -185,7 +182,7 @@ func (a *Authenticator) startReload(why int) *reload {
 	switch {
 	case why == reloadFirst && s != nil,
 		why == reloadRefresh && s != nil && now.Sub(s.at) < a.refresh,
-		why == reloadMiss && !a.dirty.Load() && now.Sub(a.lastMiss) < a.missEvery:
+		why == reloadMiss && !a.dirty.Load() && now.Sub(a.lastMiss) < a.minReload:
 		return nil
 	case why == reloadMiss:
 		a.lastMiss = now
@@ -196,18 +193,9 @@ func (a *Authenticator) startReload(why int) *reload {
 	go func() {
 		ctx, cancel := a.readContext(f.background)
 		defer cancel()
-		news, err := a.load(ctx)
+		err := a.load(ctx)
 		a.mu.Lock()
 		a.flight = nil
-		if err == nil && why == reloadMiss {
-			// A reload for an unknown key that found nothing new makes the
-			// next one wait longer.
-			if news {
-				a.missEvery = a.minReload
-			} else {
-				a.missEvery = min(2*a.missEvery, a.maxMissReload)
-			}
-		}
 		a.mu.Unlock()
 		f.err = err
 		close(f.done)
@@ -223,18 +211,16 @@ func (a *Authenticator) readContext(background bool) (context.Context, context.C
 	return ctx, cancel
 }
 
-// load reads every tenant into a new snapshot and reports whether it has a
-// key the previous one did not.
-func (a *Authenticator) load(ctx context.Context) (bool, error) {
+// load reads every tenant into a new snapshot.
+func (a *Authenticator) load(ctx context.Context) error {
 	tenants, err := a.reg.List(ctx)
 	if err != nil {
 		slog.WarnContext(ctx, "reading tenants failed", "err", err)
-		return false, err
+		return err
 	}
 	now := a.now()
 	old := a.snap.Load()
 	s := &snapshot{byHash: make(map[[sha256.Size]byte]*entry, len(tenants)), byName: make(map[string]*entry, len(tenants)), at: now}
-	news := false
 	for _, t := range tenants {
 		var h [sha256.Size]byte
 		if n, err := hex.Decode(h[:], []byte(t.KeyHash)); err != nil || n != sha256.Size {
@@ -246,13 +232,12 @@ func (a *Authenticator) load(ctx context.Context) (bool, error) {
 		}
 		if e == nil || e.name != t.Name || e.removed.Load() {
 			e = &entry{name: t.Name, hash: h}
-			news = true
 		}
 		e.verified.Store(now.UnixNano())
 		s.byHash[h], s.byName[t.Name] = e, e
 	}
 	a.snap.Store(s)
-	return news, nil
+	return nil
 }
 
 // confirm answers for a known key, reading its tenant again as described

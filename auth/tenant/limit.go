@@ -8,10 +8,11 @@ import (
 	"time"
 )
 
-// Wrong keys a source address may send: a burst, then one every interval.
+// Wrong keys a source address may send: a burst (a client's tests of its
+// error handling fit), then one every interval.
 const (
-	wrongKeyBurst = 10
-	wrongKeyEvery = 6 * time.Second
+	wrongKeyBurst = 30
+	wrongKeyEvery = 2 * time.Second
 	// maxSources bounds the limiter's memory; past it, idle sources are
 	// forgotten first.
 	maxSources = 10000
