@@ -22,7 +22,9 @@ import (
 // of a known key that was verified recently):
 //
 //   - Every tenant, at the first request, then in the background every
-//     refresh interval (a minute).
+//     refresh interval (10 minutes; this only forgets removed tenants that
+//     nobody uses: a tenant in use is verified on its own, and an unknown
+//     key reloads).
 //   - A tenant whose key matched, when its last read is older than verify
 //     (1.5 s): in the background, the request goes on. Older than
 //     verifyMax (2 s) with no such read under way (the tenant was idle),
@@ -40,12 +42,13 @@ import (
 //     gets a *RateLimitError and nothing is looked up or read.
 //   - Registry.Add and Registry.Remove in this process take effect at once.
 type Authenticator struct {
-	reg                            *Registry
-	refresh, minReload             time.Duration
-	verify, verifyMax, readTimeout time.Duration
-	keepWarm                       time.Duration
-	now                            func() time.Time
-	wrong                          *limiter
+	reg                      *Registry
+	refresh, minReload       time.Duration
+	verify, verifyMax        time.Duration
+	readTimeout, listTimeout time.Duration // of one tenant's read, of every tenant's
+	keepWarm                 time.Duration
+	now                      func() time.Time
+	wrong                    *limiter
 
 	snap  atomic.Pointer[snapshot]
 	dirty atomic.Bool // this process added a tenant: the next miss reloads at once
@@ -93,7 +96,7 @@ func (e *RateLimitError) Error() string {
 // NewAuthenticator returns an authenticator over reg.
 func NewAuthenticator(reg *Registry) *Authenticator {
 	a := &Authenticator{
-		reg: reg, refresh: time.Minute, minReload: 2 * time.Second,
+		reg: reg, refresh: 10 * time.Minute, minReload: 2 * time.Second, listTimeout: 2 * time.Minute,
 		verify: 1500 * time.Millisecond, verifyMax: 2 * time.Second, readTimeout: 30 * time.Second, keepWarm: 10 * time.Second,
 		now: time.Now, wrong: newLimiter(wrongKeyBurst, wrongKeyEvery),
 	}
@@ -191,7 +194,7 @@ func (a *Authenticator) startReload(why int) *reload {
 	a.flight = f
 	a.dirty.Store(false)
 	go func() {
-		ctx, cancel := a.readContext(f.background)
+		ctx, cancel := a.readContext(f.background, a.listTimeout)
 		defer cancel()
 		err := a.load(ctx)
 		a.mu.Lock()
@@ -203,8 +206,9 @@ func (a *Authenticator) startReload(why int) *reload {
 	return f
 }
 
-func (a *Authenticator) readContext(background bool) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithTimeout(context.Background(), a.readTimeout)
+// readContext is the context of a read no caller owns.
+func (a *Authenticator) readContext(background bool, timeout time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	if background {
 		ctx = store.Background(ctx)
 	}
@@ -280,7 +284,7 @@ func (a *Authenticator) startVerify(e *entry, background bool) *reload {
 	f := &reload{done: make(chan struct{}), background: background}
 	e.check = f
 	go func() {
-		ctx, cancel := a.readContext(background)
+		ctx, cancel := a.readContext(background, a.readTimeout)
 		defer cancel()
 		t, err := a.reg.Get(ctx, e.name)
 		switch {
