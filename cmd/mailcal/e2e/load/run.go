@@ -40,7 +40,9 @@ type levelReport struct {
 	loadavg    string // the machine's load averages at the window's end
 }
 
-// collector gathers the calls that complete in the current window.
+// collector gathers the calls that complete in the current window, and
+// every error since the last window ended (a session that fails to start,
+// or a call that fails, during a level's warm-up counts for that level).
 type collector struct {
 	mu        sync.Mutex
 	measuring bool
@@ -52,10 +54,9 @@ type collector struct {
 func (c *collector) add(d time.Duration, err error, what string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.measuring {
-		return
+	if c.measuring {
+		c.lat = append(c.lat, d)
 	}
-	c.lat = append(c.lat, d)
 	if err != nil {
 		k := kind(err)
 		if what != "" {
@@ -68,17 +69,22 @@ func (c *collector) add(d time.Duration, err error, what string) {
 	}
 }
 
+func newCollector() *collector {
+	return &collector{errs: map[string]int{}, samples: map[string]string{}}
+}
+
 func (c *collector) start() {
 	c.mu.Lock()
-	c.measuring, c.lat, c.errs, c.samples = true, nil, map[string]int{}, map[string]string{}
+	c.measuring, c.lat = true, nil
 	c.mu.Unlock()
 }
 
 func (c *collector) stop() (lat []time.Duration, errs map[string]int, samples map[string]string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.measuring = false
-	return c.lat, c.errs, c.samples
+	lat, errs, samples = c.lat, c.errs, c.samples
+	c.measuring, c.lat, c.errs, c.samples = false, nil, map[string]int{}, map[string]string{}
+	return lat, errs, samples
 }
 
 func run(ctx context.Context, cfg config) (*report, error) {
@@ -117,7 +123,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 		wg.Wait()
 		hc.CloseIdleConnections()
 	}()
-	col := &collector{}
+	col := newCollector()
 	started := 0
 	for _, n := range cfg.levels {
 		cfg.logf("level %d sessions: starting %d more", n, n-started)
@@ -198,7 +204,7 @@ func loop(ctx context.Context, s *session, i int, col *collector, initSem chan s
 	<-initSem
 	if err != nil {
 		if ctx.Err() == nil {
-			col.add(time.Since(t), err, "initialize")
+			col.add(time.Since(t), err, "starting the session")
 		}
 		return
 	}
@@ -283,6 +289,8 @@ func (r *report) print(w io.Writer) {
 	c := r.cfg
 	fmt.Fprintf(w, "mailcal load: %d tenants, upstream latency %v, %v measured per level after %v warm-up, file keyring, descriptor limit %d\n",
 		c.tenants, c.latency, c.duration, c.warmup, r.fdLimit)
+	fmt.Fprintln(w, "(calls and latencies: those that ended in the window; errors: also those of the warm-up before it;")
+	fmt.Fprintln(w, " reads/call: store reads a call waited for; bg reads/call: background refreshes, per call)")
 	fmt.Fprintf(w, "%8s %8s %9s %9s %9s %7s %11s %11s %13s %6s  %s\n",
 		"sessions", "calls", "calls/s", "p50", "p99", "errors", "cpu ms/call", "reads/call", "bg reads/call", "fds", "load avg")
 	for _, lv := range r.levels {
