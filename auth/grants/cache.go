@@ -16,23 +16,26 @@ import (
 //
 //   - A listing is stamped when its read finished, however long the read
 //     queued, and is served as it is for listFresh.
-//   - From listFresh to listTTL it is still served, and the first call to
-//     find it that old starts one read in the background: a busy tenant's
-//     calls never wait for the store.
+//   - A tenant listed within keepWarm is read again by a timer, listFresh
+//     after the last read ended, or four times as long as that read took
+//     when the store is slow (at most listTTL/2): its calls find a fresh
+//     listing however they are spaced, and a slow store is not buried
+//     under refreshes. After keepWarm without a call the timer stops.
+//   - From listFresh to listTTL a listing is still served, and a call that
+//     finds it that old with no timer set starts one read in the
+//     background.
 //   - Past listTTL it is not served: callers wait for a read. However many
 //     callers need one, one read runs (single flight); a caller that gives
 //     up does not cancel it for the others.
-//   - A tenant listed within keepWarm is read again every listFresh by a
-//     timer, however its calls are spaced: its calls find a fresh listing
-//     and wait for nothing. After keepWarm without a call the timer stops.
 //   - This process's writes drop the tenant's listing at once, and a read
 //     that was running during a write is neither cached nor joined by later
 //     callers. Another process's writes (`mailcal connect` beside a
 //     server) are seen within listFresh plus one read for a busy tenant,
-//     and at the next call for an idle one (its listing expired).
+//     within listTTL however slow the store, and at the next call for an
+//     idle one (its listing expired).
 const (
 	listFresh = 2 * time.Second
-	listTTL   = 5 * time.Second
+	listTTL   = 10 * time.Second
 	keepWarm  = 10 * time.Second
 	// listTimeout bounds one read no caller owns.
 	listTimeout = 30 * time.Second
@@ -53,6 +56,7 @@ type tenantList struct {
 	loading atomic.Bool             // a read is running (flight != nil)
 	used    atomic.Int64            // unix nanoseconds of the last List, to 100 ms
 	warming atomic.Bool             // a keep-warm read is scheduled
+	took    atomic.Int64            // how long the last read took, in nanoseconds
 
 	mu     sync.Mutex // guards gen and flight
 	gen    uint64     // bumped by this process's writes
@@ -116,7 +120,7 @@ func (g *Store) List(ctx context.Context, tenant string) ([]Grant, error) {
 	if l := e.cur.Load(); l != nil {
 		age := now.Sub(l.at)
 		if age < g.listTTL {
-			if age >= g.listFresh && !e.loading.Load() {
+			if age >= g.listFresh && !e.loading.Load() && !e.warming.Load() {
 				g.load(e, tenant, true)
 			}
 			return slices.Clone(l.grants), nil
@@ -152,7 +156,9 @@ func (g *Store) load(e *tenantList, tenant string, background bool) *listFlight 
 		if background {
 			ctx = store.Background(ctx)
 		}
+		start := time.Now()
 		f.grants, f.err = g.read(ctx, tenant)
+		e.took.Store(int64(time.Since(start)))
 		e.mu.Lock()
 		if e.flight == f {
 			e.flight = nil
@@ -174,7 +180,8 @@ func (g *Store) warm(e *tenantList, tenant string) {
 	if g.keepWarm <= 0 || g.now().UnixNano()-e.used.Load() >= int64(g.keepWarm) || !e.warming.CompareAndSwap(false, true) {
 		return
 	}
-	time.AfterFunc(g.listFresh, func() {
+	pause := max(g.listFresh, min(4*time.Duration(e.took.Load()), g.listTTL/2))
+	time.AfterFunc(pause, func() {
 		e.warming.Store(false)
 		if l := e.cur.Load(); l != nil && g.now().Sub(l.at) < g.listFresh/2 {
 			g.warm(e, tenant) // read meanwhile (after a write of ours)

@@ -319,3 +319,21 @@ func TestListKeptWarm(t *testing.T) {
 		t.Fatalf("%d reads while the tenant was idle past keepWarm", m-n)
 	}
 }
+
+// TestListKeptWarmPacedBySlowStore: the timer waits four times as long as
+// the last read took, so that refreshes do not bury a slow store.
+func TestListKeptWarmPacedBySlowStore(t *testing.T) {
+	ctx := context.Background()
+	rc := &readCounter{Grants: memory.New()}
+	rc.during = func() { time.Sleep(50 * time.Millisecond) }
+	g := New(rc, Plain)
+	g.listFresh, g.listTTL, g.keepWarm = 10*time.Millisecond, 10*time.Second, 1500*time.Millisecond
+	if _, err := g.List(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	// Unpaced: a read every 60 ms, about 16; paced: every 250 ms, about 4.
+	if n := rc.lists.Load(); n > 8 {
+		t.Fatalf("%d reads of 50 ms each in a second, want the timer paced to about 4", n)
+	}
+}
