@@ -293,16 +293,16 @@ func TestListKeptWarm(t *testing.T) {
 	ctx := context.Background()
 	rc := &readCounter{Grants: memory.New()}
 	g := New(rc, Plain)
-	g.listFresh, g.listTTL, g.keepWarm = 20*time.Millisecond, 60*time.Millisecond, 300*time.Millisecond
+	g.listFresh, g.listTTL, g.keepWarm = 20*time.Millisecond, 300*time.Millisecond, 600*time.Millisecond
 	if err := g.Put(ctx, Grant{Tenant: "a", Provider: "google", Account: "x@example.com", Status: StatusActive}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := g.List(ctx, "a"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(150 * time.Millisecond) // longer than the TTL, no call
+	time.Sleep(350 * time.Millisecond) // longer than the TTL, no call
 	if bg := rc.background.Load(); bg < 2 {
-		t.Fatalf("%d background reads in 150 ms without a call, want the timer's (every 20 ms)", bg)
+		t.Fatalf("%d background reads in 350 ms without a call, want the timer's (every 20 ms)", bg)
 	}
 	waited := rc.lists.Load() - rc.background.Load()
 	if _, err := g.List(ctx, "a"); err != nil {
@@ -312,7 +312,7 @@ func TestListKeptWarm(t *testing.T) {
 		t.Fatal("a call after a pause within keepWarm waited for a read")
 	}
 	// Idle past keepWarm: the timer stops.
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(900 * time.Millisecond)
 	n := rc.lists.Load()
 	time.Sleep(100 * time.Millisecond)
 	if m := rc.lists.Load(); m != n {

@@ -32,7 +32,10 @@ import (
 //     replaced one, is refused within about 2 s (plus the time a read takes
 //     on a busy store).
 //   - A tenant whose key matched within keepWarm (10 s), every verify, by a
-//     timer: its requests find it verified however they are spaced.
+//     timer: its requests find it verified however they are spaced, and
+//     wait for no read. When the store is slow, the timer waits four times
+//     as long as the last read took, and a removed tenant's key is refused
+//     that much later.
 //   - Every tenant, when a key is not recognised (so that a tenant added by
 //     `mailcal tenant add` while the server runs is accepted at once): at
 //     most every minReload (2 s), whatever the number of wrong keys; the
@@ -73,6 +76,8 @@ type entry struct {
 	removed  atomic.Bool  // a read found it gone or given another key
 	used     atomic.Int64 // unix nanoseconds of the last request, to 100 ms
 	warming  atomic.Bool  // a keep-warm verification is scheduled
+	took     atomic.Int64 // how long the last verification took, in nanoseconds
+	paced    atomic.Bool  // the scheduled verification waits longer than verify: the store is slow
 
 	mu    sync.Mutex // guards check
 	check *reload    // the verification running, if any
@@ -256,6 +261,11 @@ func (a *Authenticator) confirm(ctx context.Context, e *entry) (string, bool, er
 	if age < a.verify {
 		return e.name, true, nil
 	}
+	// A tenant in use has a timer that verifies it: leave it to the timer,
+	// also past verifyMax when the timer is paced to a slow store.
+	if e.warming.Load() && (age < a.verifyMax || e.paced.Load()) {
+		return e.name, true, nil
+	}
 	f := a.startVerify(e, age < a.verifyMax)
 	if age < a.verifyMax || f.background {
 		// Recent enough, or a read started in time is under way (a slow
@@ -286,7 +296,9 @@ func (a *Authenticator) startVerify(e *entry, background bool) *reload {
 	go func() {
 		ctx, cancel := a.readContext(background, a.readTimeout)
 		defer cancel()
+		start := time.Now()
 		t, err := a.reg.Get(ctx, e.name)
+		e.took.Store(int64(time.Since(start)))
 		switch {
 		case errors.Is(err, ErrNotFound):
 			e.removed.Store(true)
@@ -307,13 +319,17 @@ func (a *Authenticator) startVerify(e *entry, background bool) *reload {
 }
 
 // warm schedules the next verification of a tenant used within keepWarm,
-// unless one is scheduled.
+// unless one is scheduled: verify after the last one ended, or four times
+// as long as it took when the store is slow (at most keepWarm), so that a
+// slow store is not buried under verifications.
 func (a *Authenticator) warm(e *entry) {
 	if a.keepWarm <= 0 || e.removed.Load() || a.now().UnixNano()-e.used.Load() >= int64(a.keepWarm) ||
 		!e.warming.CompareAndSwap(false, true) {
 		return
 	}
-	time.AfterFunc(a.verify, func() {
+	pause := max(a.verify, min(4*time.Duration(e.took.Load()), a.keepWarm))
+	e.paced.Store(pause > a.verify)
+	time.AfterFunc(pause, func() {
 		e.warming.Store(false)
 		if time.Duration(a.now().UnixNano()-e.verified.Load()) < a.verify/2 {
 			a.warm(e) // verified meanwhile (a reload)

@@ -23,17 +23,20 @@ func (c *countingStore) counts() (lists, gets int) {
 	return c.lists, c.gets
 }
 
-// holdingStore makes the reads of one tenant wait while hold is set.
+// holdingStore makes the reads of one tenant wait while hold is set, and
+// take delay.
 type holdingStore struct {
 	*countingStore
-	hold atomic.Pointer[chan struct{}]
-	bg   atomic.Int64 // reads marked store.Background
+	hold  atomic.Pointer[chan struct{}]
+	bg    atomic.Int64 // reads marked store.Background
+	delay time.Duration
 }
 
 func (h *holdingStore) GetTenant(ctx context.Context, name string) (store.Tenant, error) {
 	if store.IsBackground(ctx) {
 		h.bg.Add(1)
 	}
+	time.Sleep(h.delay)
 	if c := h.hold.Load(); c != nil {
 		<-*c
 	}
@@ -315,13 +318,13 @@ func TestTenantKeptWarm(t *testing.T) {
 	reg := NewRegistry(hs)
 	key, _ := reg.Add(ctx, "a")
 	a := NewAuthenticator(reg)
-	a.verify, a.verifyMax, a.keepWarm = 20*time.Millisecond, 40*time.Millisecond, 300*time.Millisecond
+	a.verify, a.verifyMax, a.keepWarm = 20*time.Millisecond, 300*time.Millisecond, 600*time.Millisecond
 	if _, ok, _ := a.Authenticate(ctx, key); !ok {
 		t.Fatal("key refused")
 	}
-	time.Sleep(150 * time.Millisecond) // past verifyMax, no request
+	time.Sleep(350 * time.Millisecond) // past verifyMax, no request
 	if bg := hs.bg.Load(); bg < 2 {
-		t.Fatalf("%d background reads in 150 ms without a request, want the timer's (every 20 ms)", bg)
+		t.Fatalf("%d background reads in 350 ms without a request, want the timer's (every 20 ms)", bg)
 	}
 	_, waited := hs.counts()
 	waited -= int(hs.bg.Load())
@@ -331,11 +334,41 @@ func TestTenantKeptWarm(t *testing.T) {
 	if _, gets := hs.counts(); gets-int(hs.bg.Load()) != waited {
 		t.Fatal("a request after a pause within keepWarm waited for a read")
 	}
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(900 * time.Millisecond)
 	_, n := hs.counts()
 	time.Sleep(100 * time.Millisecond)
 	if _, m := hs.counts(); m != n {
 		t.Fatalf("%d reads while the tenant was idle past keepWarm", m-n)
+	}
+}
+
+// TestTenantVerificationPacedBySlowStore: on a slow store the timer waits
+// four times as long as the last read took, and requests past verifyMax do
+// not wait for the store meanwhile.
+func TestTenantVerificationPacedBySlowStore(t *testing.T) {
+	ctx := context.Background()
+	hs := &holdingStore{countingStore: &countingStore{Tenants: memory.New()}, delay: 50 * time.Millisecond}
+	reg := NewRegistry(hs)
+	key, _ := reg.Add(ctx, "a")
+	a := NewAuthenticator(reg)
+	a.verify, a.verifyMax, a.keepWarm = 10*time.Millisecond, 20*time.Millisecond, 1500*time.Millisecond
+	if _, ok, _ := a.Authenticate(ctx, key); !ok {
+		t.Fatal("key refused")
+	}
+	for end := time.Now().Add(time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if _, ok, _ := a.Authenticate(ctx, key); !ok {
+			t.Fatal("key refused")
+		}
+	}
+	// Unpaced: a read every 60 ms, about 16; paced: every 250 ms, about 4.
+	_, gets := hs.counts()
+	if gets > 8 {
+		t.Fatalf("%d reads of 50 ms each in a second, want the timer paced to about 4", gets)
+	}
+	// Before the first read was timed, a timer that fires late on a loaded
+	// machine (10 ms here) may let one request wait; none after.
+	if waited := gets - int(hs.bg.Load()); waited > 1 {
+		t.Fatalf("requests waited for %d reads, want none once the store is known to be slow", waited)
 	}
 }
 
