@@ -27,7 +27,8 @@ type report struct {
 type levelReport struct {
 	sessions   int
 	calls      int
-	errors     int
+	errors     int // in the window
+	warmErrors int // in the warm-up before it
 	window     time.Duration
 	p50, p99   time.Duration
 	max        time.Duration
@@ -47,7 +48,7 @@ type collector struct {
 	mu        sync.Mutex
 	measuring bool
 	lat       []time.Duration
-	errs      map[string]int
+	errs      map[string]int // by kind; "warm-up: " starts those outside the window
 	samples   map[string]string
 }
 
@@ -61,6 +62,9 @@ func (c *collector) add(d time.Duration, err error, what string) {
 		k := kind(err)
 		if what != "" {
 			k = what + ": " + k
+		}
+		if !c.measuring {
+			k = "warm-up: " + k
 		}
 		c.errs[k]++
 		if _, ok := c.samples[k]; !ok {
@@ -166,8 +170,12 @@ func run(ctx context.Context, cfg config) (*report, error) {
 			lv.loadavg = strings.Join(strings.Fields(string(b))[:3], " ")
 		}
 		lv.calls, lv.errorKinds, lv.samples = len(lat), errs, samples
-		for _, k := range errs {
-			lv.errors += k
+		for k, n := range errs {
+			if strings.HasPrefix(k, "warm-up: ") {
+				lv.warmErrors += n
+			} else {
+				lv.errors += n
+			}
 		}
 		slices.Sort(lat)
 		lv.p50, lv.p99 = percentile(lat, 0.50), percentile(lat, 0.99)
@@ -182,7 +190,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 			return rep, nil
 		default:
 		}
-		if lv.errors > 0 && rep.failure == "" {
+		if lv.errors+lv.warmErrors > 0 && rep.failure == "" {
 			rep.failure = fmt.Sprintf("at %d sessions: %s", n, lv.topError())
 			if !cfg.keepGoing {
 				break
@@ -275,12 +283,12 @@ func (lv levelReport) print(logf func(string, ...any)) {
 		reads = fmt.Sprintf("%.4f a call waited for, %.4f in the background (%s)",
 			lv.perCall(lv.reads.sum(0)), lv.perCall(lv.reads.sum(1)), strings.Join(ops, ", "))
 	}
-	logf("%5d sessions: %6d calls in %.1fs = %7.1f calls/s; p50 %v p99 %v max %v; errors %d; "+
+	logf("%5d sessions: %6d calls in %.1fs = %7.1f calls/s; p50 %v p99 %v max %v; errors %d (warm-up %d); "+
 		"server CPU %.3f ms/call (%.2f cores; clients and fake Google %.2f cores; machine load %s); store reads per call: %s; server fds %d",
 		lv.sessions, lv.calls, lv.window.Seconds(), float64(lv.calls)/lv.window.Seconds(),
-		lv.p50.Round(time.Millisecond), lv.p99.Round(time.Millisecond), lv.max.Round(time.Millisecond), lv.errors,
+		lv.p50.Round(time.Millisecond), lv.p99.Round(time.Millisecond), lv.max.Round(time.Millisecond), lv.errors, lv.warmErrors,
 		cpuPerCall, lv.cpu.Seconds()/lv.window.Seconds(), lv.selfCPU.Seconds()/lv.window.Seconds(), lv.loadavg, reads, lv.serverFDs)
-	if lv.errors > 0 {
+	if lv.errors+lv.warmErrors > 0 {
 		logf("      errors: %s", lv.topError())
 	}
 }
@@ -289,10 +297,10 @@ func (r *report) print(w io.Writer) {
 	c := r.cfg
 	fmt.Fprintf(w, "mailcal load: %d tenants, upstream latency %v, %v measured per level after %v warm-up, file keyring, descriptor limit %d\n",
 		c.tenants, c.latency, c.duration, c.warmup, r.fdLimit)
-	fmt.Fprintln(w, "(calls and latencies: those that ended in the window; errors: also those of the warm-up before it;")
+	fmt.Fprintln(w, "(calls, latencies, errors: of the calls that ended in the window; warm: errors of the warm-up before it;")
 	fmt.Fprintln(w, " reads/call: store reads a call waited for; bg reads/call: background refreshes, per call)")
-	fmt.Fprintf(w, "%8s %8s %9s %9s %9s %7s %11s %11s %13s %6s  %s\n",
-		"sessions", "calls", "calls/s", "p50", "p99", "errors", "cpu ms/call", "reads/call", "bg reads/call", "fds", "load avg")
+	fmt.Fprintf(w, "%8s %8s %9s %9s %9s %7s %6s %11s %11s %13s %6s  %s\n",
+		"sessions", "calls", "calls/s", "p50", "p99", "errors", "warm", "cpu ms/call", "reads/call", "bg reads/call", "fds", "load avg")
 	for _, lv := range r.levels {
 		rc, bg := "-", "-"
 		if lv.reads != nil {
@@ -302,9 +310,9 @@ func (r *report) print(w io.Writer) {
 		if lv.calls > 0 {
 			cpu = float64(lv.cpu.Microseconds()) / 1000 / float64(lv.calls)
 		}
-		fmt.Fprintf(w, "%8d %8d %9.1f %9v %9v %7d %11.3f %11s %13s %6d  %s\n", lv.sessions, lv.calls,
+		fmt.Fprintf(w, "%8d %8d %9.1f %9v %9v %7d %6d %11.3f %11s %13s %6d  %s\n", lv.sessions, lv.calls,
 			float64(lv.calls)/lv.window.Seconds(), lv.p50.Round(time.Millisecond), lv.p99.Round(time.Millisecond),
-			lv.errors, cpu, rc, bg, lv.serverFDs, lv.loadavg)
+			lv.errors, lv.warmErrors, cpu, rc, bg, lv.serverFDs, lv.loadavg)
 	}
 	if r.failure != "" {
 		fmt.Fprintf(w, "first failure: %s\n", r.failure)
