@@ -81,3 +81,13 @@ func TestParseScopes(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaultTransportKeepsIdleConnections(t *testing.T) {
+	for _, n := range []int{0, 20, 64, 200, 1000} {
+		tr := DefaultTransport(n)
+		want := max(n, MinIdleConnsPerHost, 64)
+		if tr.MaxIdleConnsPerHost != want || tr.MaxIdleConns < 2*want {
+			t.Errorf("DefaultTransport(%d): %d idle per host, %d in all; want %d per host and room for two hosts", n, tr.MaxIdleConnsPerHost, tr.MaxIdleConns, want)
+		}
+	}
+}

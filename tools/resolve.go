@@ -110,27 +110,34 @@ func (h *handlers) reconnectHint(ctx context.Context, tenantName string, g grant
 // one share a mailbox's per-user rate limit instead of tripping it.
 const perAccountCalls = 4
 
-// accountLimiter hands out per-account slots.
+// accountLimiter hands out per-account slots. Finding an account's slots
+// takes a read lock (a write lock only for an account's first call).
 type accountLimiter struct {
-	mu    sync.Mutex
-	slots map[string]chan struct{}
+	mu    sync.RWMutex
+	slots map[accountKey]chan struct{}
 }
+
+type accountKey struct{ tenant, provider, account string }
 
 // acquire waits for a slot of g's account, at most until ctx ends (the
 // call's deadline or its cancellation), and returns the function that gives
 // it back.
 func (l *accountLimiter) acquire(ctx context.Context, g grants.Grant, title string) (func(), error) {
-	key := g.Tenant + "\x00" + g.Provider + "\x00" + g.Account
-	l.mu.Lock()
-	if l.slots == nil {
-		l.slots = map[string]chan struct{}{}
-	}
+	key := accountKey{g.Tenant, g.Provider, g.Account}
+	l.mu.RLock()
 	ch, ok := l.slots[key]
+	l.mu.RUnlock()
 	if !ok {
-		ch = make(chan struct{}, perAccountCalls)
-		l.slots[key] = ch
+		l.mu.Lock()
+		if l.slots == nil {
+			l.slots = map[accountKey]chan struct{}{}
+		}
+		if ch, ok = l.slots[key]; !ok {
+			ch = make(chan struct{}, perAccountCalls)
+			l.slots[key] = ch
+		}
+		l.mu.Unlock()
 	}
-	l.mu.Unlock()
 	select {
 	case ch <- struct{}{}:
 		return func() { <-ch }, nil

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/mailcal/mailcal/auth/store"
@@ -69,43 +68,26 @@ func (plain) Open(_ context.Context, _ store.GrantKey, b []byte) ([]byte, error)
 	return slices.Clone(b), nil
 }
 
-// Store keeps grants.
-//
-// List answers from memory for listTTL after reading the store (every tool
-// call lists its tenant's accounts, and a keyring read can cost
-// milliseconds); this process's own writes clear it at once, another
-// process's (`mailcal connect` while a server runs) are seen within listTTL.
+// Store keeps grants. List answers from memory (cache.go); this process's
+// writes clear a tenant's cached listing at once.
 type Store struct {
 	s      store.Grants
 	sealer Sealer
 
-	cacheMu sync.Mutex
-	lists   map[string]cachedList
-	writes  uint64 // counts writes, so that a listing read during one is not cached
-	now     func() time.Time
+	cache                        listCache
+	listFresh, listTTL, keepWarm time.Duration
+	now                          func() time.Time
 }
-
-type cachedList struct {
-	at     time.Time
-	grants []Grant
-}
-
-const listTTL = 3 * time.Second
 
 // maxAttempts bounds the compare-and-set retries of one write.
 const maxAttempts = 16
 
 // New returns a grant store over s, sealing refresh tokens with sealer.
 func New(s store.Grants, sealer Sealer) *Store {
-	return &Store{s: s, sealer: sealer, lists: map[string]cachedList{}, now: time.Now}
+	return &Store{s: s, sealer: sealer, listFresh: listFresh, listTTL: listTTL, keepWarm: keepWarm, now: time.Now}
 }
 
-func (g *Store) forget(tenant string) {
-	g.cacheMu.Lock()
-	delete(g.lists, tenant)
-	g.writes++
-	g.cacheMu.Unlock()
-}
+func (g *Store) forget(tenant string) { g.cache.forget(tenant) }
 
 // Put saves a grant, replacing whatever is stored for the account (a new
 // connection), a damaged record too.
@@ -202,39 +184,6 @@ func (g *Store) open(ctx context.Context, rec store.Grant) (Grant, error) {
 		Scopes: rec.Scopes, ConnectedAt: rec.ConnectedAt, Status: rec.Status, StatusReason: rec.StatusReason,
 		StatusAt: rec.StatusAt, Version: rec.Version,
 	}, nil
-}
-
-// List returns a tenant's grants, sorted by provider and account.
-func (g *Store) List(ctx context.Context, tenant string) ([]Grant, error) {
-	g.cacheMu.Lock()
-	c, ok := g.lists[tenant]
-	writes := g.writes
-	g.cacheMu.Unlock()
-	if ok && g.now().Sub(c.at) < listTTL {
-		return slices.Clone(c.grants), nil
-	}
-	start := g.now()
-	recs, err := g.s.ListGrants(ctx, tenant)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Grant, 0, len(recs))
-	for _, rec := range recs {
-		gr, err := g.open(ctx, rec)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, gr)
-	}
-	g.cacheMu.Lock()
-	if g.writes == writes {
-		if len(g.lists) > 10000 {
-			clear(g.lists)
-		}
-		g.lists[tenant] = cachedList{at: start, grants: out}
-	}
-	g.cacheMu.Unlock()
-	return slices.Clone(out), nil
 }
 
 // Delete removes the grant of one account, whatever its version.

@@ -2,8 +2,11 @@ package tenant
 
 import (
 	"encoding/json"
+	"errors"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -22,7 +25,8 @@ func KeyFromRequest(r *http.Request) string {
 
 // Require authenticates every request by its API key and puts the tenant in
 // its context. A request without a valid key gets 401 and a JSON error, and
-// goes no further.
+// goes no further; once its source address sent too many wrong keys, 429
+// with Retry-After (see Authenticator).
 func Require(a *Authenticator, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := KeyFromRequest(r)
@@ -32,7 +36,13 @@ func Require(a *Authenticator, next http.Handler) http.Handler {
 				"missing API key: send `Authorization: Bearer KEY` or `X-API-Key: KEY` (create a key with `mailcal tenant add NAME`)")
 			return
 		}
-		name, ok, err := a.Authenticate(r.Context(), key)
+		name, ok, err := a.AuthenticateFrom(r.Context(), key, Source(r))
+		var limited *RateLimitError
+		if errors.As(err, &limited) {
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(limited.RetryAfter.Seconds()))))
+			WriteError(w, http.StatusTooManyRequests, "too_many_wrong_keys", limited.Error())
+			return
+		}
 		if err != nil {
 			WriteError(w, http.StatusServiceUnavailable, "keyring_unavailable",
 				"the tenant store cannot be read right now; see the server log")

@@ -7,11 +7,11 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/mailcal/mailcal/auth/store"
@@ -43,6 +43,25 @@ type Tenant = store.Tenant
 type Registry struct {
 	store store.Tenants
 	now   func() time.Time
+
+	mu       sync.Mutex
+	watchers []func(name string, removed bool)
+}
+
+// watch calls fn after each tenant this registry adds or removes.
+func (r *Registry) watch(fn func(name string, removed bool)) {
+	r.mu.Lock()
+	r.watchers = append(r.watchers, fn)
+	r.mu.Unlock()
+}
+
+func (r *Registry) notify(name string, removed bool) {
+	r.mu.Lock()
+	ws := r.watchers
+	r.mu.Unlock()
+	for _, fn := range ws {
+		fn(name, removed)
+	}
 }
 
 // NewRegistry returns a registry over s.
@@ -68,6 +87,7 @@ func (r *Registry) Add(ctx context.Context, name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	r.notify(name, false)
 	return key, nil
 }
 
@@ -95,8 +115,8 @@ func (r *Registry) List(ctx context.Context) ([]Tenant, error) {
 }
 
 // Remove deletes a tenant's record. Its key stops working at once in this
-// process and within the authenticator's refresh interval in running
-// servers. Its accounts and flows are the caller's to remove first.
+// process and within about 2 seconds in running servers (see
+// Authenticator). Its accounts and flows are the caller's to remove first.
 func (r *Registry) Remove(ctx context.Context, name string) error {
 	if err := ValidateName(name); err != nil {
 		return err
@@ -104,6 +124,9 @@ func (r *Registry) Remove(ctx context.Context, name string) error {
 	err := r.store.DeleteTenant(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("%w: %s", ErrNotFound, name)
+	}
+	if err == nil {
+		r.notify(name, true)
 	}
 	return err
 }
@@ -122,10 +145,4 @@ func NewKey() (string, error) {
 func HashKey(key string) string {
 	sum := sha256.Sum256([]byte(key))
 	return hex.EncodeToString(sum[:])
-}
-
-// match reports in constant time whether key hashes to hash.
-func match(key string, hash []byte) bool {
-	sum := sha256.Sum256([]byte(key))
-	return subtle.ConstantTimeCompare(sum[:], hash) == 1
 }

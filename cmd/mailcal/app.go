@@ -30,8 +30,13 @@ type app struct {
 }
 
 func newApp(c *config) *app {
-	return newAppWith(c, openStore(c))
+	return newAppWith(c, wrapStore(openStore(c)))
 }
+
+// wrapStore wraps the store every command opens: the identity, except in a
+// build with the storecount tag (storecount.go), which counts reads for the
+// load benchmark (cmd/mailcal/e2e/load).
+var wrapStore = func(s store.Store) store.Store { return s }
 
 // newAppWith wires the app over a store (tests pass a memory store).
 func newAppWith(c *config, st store.Store) *app {

@@ -43,8 +43,9 @@ type Options struct {
 	// is); default Google's.
 	UserinfoURL string
 	// HTTPClient supplies the base transport, redirect policy and the timeout
-	// of each attempt (default 30 s). Nil or without a Transport: a clone of
-	// http.DefaultTransport keeping Concurrency idle connections per host.
+	// of each attempt (default 30 s). Nil or without a Transport:
+	// providers.DefaultTransport(Concurrency), which keeps at least
+	// providers.MinIdleConnsPerHost idle connections per host.
 	HTTPClient *http.Client
 	// MaxRetryWait is the retry budget of one request (default 20 s): no
 	// retry starts later than this after its first attempt, attempt time

@@ -1,0 +1,94 @@
+package tenant
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// Wrong keys a source address may send: a burst (a client's tests of its
+// error handling fit), then one every interval.
+const (
+	wrongKeyBurst = 30
+	wrongKeyEvery = 2 * time.Second
+	// maxSources bounds the limiter's memory; past it, idle sources are
+	// forgotten first.
+	maxSources = 10000
+)
+
+// Source returns the address a request's wrong keys are counted against:
+// its peer's IP address, or for IPv6 its /64 (one host usually has a whole
+// /64). Forwarding headers are not trusted: behind a proxy, every request
+// comes from the proxy, which then shares one budget of wrong keys (right
+// keys are never limited).
+func Source(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	ip = ip.Unmap()
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
+}
+
+// limiter is a token bucket per source.
+type limiter struct {
+	burst float64
+	every time.Duration
+
+	mu      sync.Mutex
+	buckets map[string]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	at     time.Time
+}
+
+func newLimiter(burst int, every time.Duration) *limiter {
+	return &limiter{burst: float64(burst), every: every, buckets: map[string]*bucket{}}
+}
+
+// take spends one of source's tokens; when it has none, it reports how
+// long until it has one.
+func (l *limiter) take(source string, now time.Time) (time.Duration, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[source]
+	if b == nil {
+		if len(l.buckets) >= maxSources {
+			l.prune(now)
+		}
+		b = &bucket{tokens: l.burst, at: now}
+		l.buckets[source] = b
+	}
+	b.tokens = min(l.burst, b.tokens+float64(now.Sub(b.at))/float64(l.every))
+	b.at = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return 0, true
+	}
+	return time.Duration((1 - b.tokens) * float64(l.every)), false
+}
+
+// prune forgets the sources whose buckets are full again, and every source
+// if that is not enough.
+func (l *limiter) prune(now time.Time) {
+	for s, b := range l.buckets {
+		if b.tokens+float64(now.Sub(b.at))/float64(l.every) >= l.burst {
+			delete(l.buckets, s)
+		}
+	}
+	if len(l.buckets) >= maxSources {
+		clear(l.buckets)
+	}
+}

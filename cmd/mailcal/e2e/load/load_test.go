@@ -1,0 +1,44 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// TestLoadSmoke runs the benchmark briefly (8 sessions over 4 tenants, 2 s
+// measured): every call succeeds, and the warm calls wait for no store read.
+func TestLoadSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs mailcal: skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	rep, err := run(ctx, config{
+		levels: []int{8}, tenants: 4, duration: 2 * time.Second, warmup: 1500 * time.Millisecond,
+		latency: 20 * time.Millisecond, callTimeout: 30 * time.Second, logf: t.Logf,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.levels) != 1 {
+		t.Fatalf("%d levels measured, want 1", len(rep.levels))
+	}
+	lv := rep.levels[0]
+	if lv.calls < 20 || lv.errors+lv.warmErrors > 0 || rep.failure != "" {
+		t.Fatalf("%d calls, %d errors (%d in the warm-up: %s); want at least 20 and none", lv.calls, lv.errors+lv.warmErrors, lv.warmErrors, rep.failure)
+	}
+	if lv.reads == nil {
+		t.Fatal("the storecount build reported no store reads")
+	}
+	// 0 is what happens; the slack is for keep-warm timers that a loaded
+	// machine fires late.
+	if n := lv.reads.sum(0); n > 2 {
+		t.Fatalf("warm calls waited for %d store reads (%v), want none", n, lv.reads)
+	}
+	if lv.cpu <= 0 {
+		t.Error("no server CPU time measured")
+	}
+}

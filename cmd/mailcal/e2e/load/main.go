@@ -1,0 +1,108 @@
+//go:build linux
+
+// Command load is mailcal's load benchmark for http mode. It runs
+// everything on loopback: a fake Google (googletest) with added latency on
+// every Gmail and Calendar request, a file keyring seeded with M tenants of
+// one connected account each, and `mailcal serve --transport http` built
+// with the storecount tag (it counts store reads). Then it opens N MCP
+// sessions (streamable HTTP, /mcp) spread over the tenants, each calling
+// list_messages (max_results 10), list_events and get_message in turn, with
+// no pause, for T seconds, and reports calls per second, latency
+// percentiles, errors, mailcal's CPU time per call (from /proc/PID/stat)
+// and store reads per call, a request waited for apart from background
+// refreshes.
+//
+// With several session counts (-sessions 50,100,1000,5000) it ramps: each
+// level adds sessions to the running ones, warms up, measures, and the run
+// stops at the first level with errors and names that failure mode.
+//
+//	go run ./cmd/mailcal/e2e/load                                   # a short run: 50 sessions, 10 tenants, 10 s
+//	go run ./cmd/mailcal/e2e/load -sessions 1000 -tenants 100 -duration 60s
+//	go run ./cmd/mailcal/e2e/load -sessions 50,100,200,500,1000,2000,5000 -tenants 100 -duration 20s
+//
+// Linux only. It raises its descriptor limit to the hard limit (the server
+// inherits it) and says so when descriptors run out.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// config is one run.
+type config struct {
+	levels      []int         // session counts, ramped in order
+	tenants     int           // tenants, one connected account each
+	duration    time.Duration // measured time per level
+	warmup      time.Duration // unmeasured time after each level's sessions started
+	latency     time.Duration // added to every upstream API request
+	callTimeout time.Duration // one call's client-side timeout
+	bin         string        // mailcal binary; "": built with -tags storecount
+	keepGoing   bool          // ramp on after a level with errors
+	cpuProfile  string        // where to copy the server's CPU profile of the last level's window
+	serverEnv   []string      // more K=V for the server (GOGC=200, MAILCAL_KEYRING_TIMEOUT=30s…)
+	logf        func(format string, args ...any)
+}
+
+func main() {
+	var c config
+	var levels string
+	flag.StringVar(&levels, "sessions", "50", "MCP sessions; a comma-separated list ramps through them in order")
+	flag.IntVar(&c.tenants, "tenants", 10, "tenants the sessions are spread over, one connected account each")
+	flag.DurationVar(&c.duration, "duration", 10*time.Second, "measured time per level")
+	flag.DurationVar(&c.warmup, "warmup", 3*time.Second, "unmeasured time after a level's sessions started")
+	flag.DurationVar(&c.latency, "latency", 20*time.Millisecond, "latency added to every upstream API request")
+	flag.DurationVar(&c.callTimeout, "call-timeout", 60*time.Second, "client-side timeout of one call")
+	flag.StringVar(&c.bin, "bin", "", "mailcal binary to run (default: build ./cmd/mailcal with -tags storecount; "+
+		"without that tag no store reads are counted)")
+	flag.BoolVar(&c.keepGoing, "keep-going", false, "ramp on after a level with errors")
+	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write the server's CPU profile of the last level's measured window to this file")
+	flag.Func("server-env", "K=V added to the server's environment (repeatable), e.g. GOGC=200", func(kv string) error {
+		if !strings.Contains(kv, "=") {
+			return fmt.Errorf("%q: want K=V", kv)
+		}
+		c.serverEnv = append(c.serverEnv, kv)
+		return nil
+	})
+	flag.Parse()
+	var err error
+	if c.levels, err = parseLevels(levels); err != nil || c.tenants < 1 || c.duration <= 0 || c.warmup < 0 {
+		fmt.Fprintln(os.Stderr, "load: -sessions wants positive counts, -tenants ≥ 1, -duration > 0:", err)
+		os.Exit(2)
+	}
+	c.logf = func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := run(ctx, c)
+	if rep != nil {
+		rep.print(os.Stdout)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(1)
+	}
+}
+
+func parseLevels(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("session count %q", f)
+		}
+		if len(out) > 0 && n < out[len(out)-1] {
+			return nil, fmt.Errorf("session counts must grow: %s", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
