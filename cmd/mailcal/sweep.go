@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mailcal/mailcal/auth/store"
 	"github.com/mailcal/mailcal/auth/tenant"
 )
 
@@ -73,7 +74,7 @@ func (t *sessionTable) sweep() {
 // longer has. A tenant that cannot be read now keeps what it has.
 func (t *sessionTable) recheck(ctx context.Context, tenants tenantGetter) {
 	for name, keys := range t.keysInUse() {
-		readCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		readCtx, cancel := context.WithTimeout(store.Background(ctx), 30*time.Second) // no call waits for it
 		rec, err := tenants.Get(readCtx, name)
 		cancel()
 		switch {
