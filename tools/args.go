@@ -3,6 +3,7 @@ package tools
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 )
@@ -13,10 +14,18 @@ func argError(field, format string, a ...any) error {
 }
 
 // bind decodes a call's arguments into v, refusing unknown fields so that a
-// misspelt argument is reported rather than ignored.
+// misspelt argument is reported rather than ignored. Names must match
+// exactly: encoding/json would take "TO" or "Cc" for "to" and "cc", and
+// {"to": [a], "TO": [b]} would send to b while a client's confirmation
+// shows a.
 func bind(raw any, v any) error {
 	if raw == nil {
 		raw = map[string]any{}
+	}
+	if p, err := planFor(reflect.TypeOf(v).Elem()); err == nil {
+		if err := exactNames(raw, p, ""); err != nil {
+			return err
+		}
 	}
 	data, err := json.Marshal(raw)
 	if err != nil {
@@ -33,6 +42,38 @@ func bind(raw any, v any) error {
 			return &userError{fmt.Sprintf("unknown argument %s; see the tool's input schema", strings.TrimPrefix(err.Error(), "json: unknown field "))}
 		default:
 			return &userError{"arguments: " + err.Error()}
+		}
+	}
+	return nil
+}
+
+// exactNames refuses an object key of raw that is not, exactly, the name
+// of one of p's arguments, through nested objects and lists of objects.
+func exactNames(raw any, p *argPlan, path string) error {
+	m, ok := raw.(map[string]any)
+	if !ok {
+		return nil // not an object: Decode reports the type
+	}
+	for k, val := range m {
+		f := p.field(k)
+		if f == nil {
+			return &userError{fmt.Sprintf("unknown argument %q; see the tool's input schema", path+k)}
+		}
+		if f.obj == nil {
+			continue
+		}
+		switch f.typ {
+		case argObject:
+			if err := exactNames(val, f.obj, path+k+"."); err != nil {
+				return err
+			}
+		case argObjects:
+			list, _ := val.([]any)
+			for i, item := range list {
+				if err := exactNames(item, f.obj, fmt.Sprintf("%s%s[%d].", path, k, i)); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return nil

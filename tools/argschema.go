@@ -133,6 +133,16 @@ var argRules = map[string][]argType{
 	"items.kind": {argStrings},
 }
 
+// field returns p's argument named exactly name, or nil.
+func (p *argPlan) field(name string) *argField {
+	for i := range p.fields {
+		if p.fields[i].name == name {
+			return &p.fields[i]
+		}
+	}
+	return nil
+}
+
 type argPlanEntry struct {
 	plan *argPlan
 	err  error

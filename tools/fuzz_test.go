@@ -31,6 +31,12 @@ func FuzzSendArgs(f *testing.F) {
 		if err := bind(args, &a); err != nil {
 			return
 		}
+		if err := validate(&a); err != nil {
+			return
+		}
+		if err := a.check(time.Now()); err != nil {
+			return
+		}
 		m, err := a.message()
 		if err != nil {
 			return

@@ -59,6 +59,8 @@ func TestSendEmailValidation(t *testing.T) {
 		{"path in filename", map[string]any{"to": []any{"bob@example.com"}, "subject": "s", "body": "b", "attachments": []any{map[string]any{"filename": "../etc/passwd", "content_base64": b64}}}, []string{"attachments[0].filename"}},
 		{"bad mime type", map[string]any{"to": []any{"bob@example.com"}, "subject": "s", "body": "b", "attachments": []any{map[string]any{"filename": "a", "content_base64": b64, "mime_type": "text/plain\r\nX: y"}}}, []string{"attachments[0].mime_type"}},
 		{"unknown argument", map[string]any{"to": []any{"bob@example.com"}, "subject": "s", "body": "b", "from": "ceo@example.com"}, []string{"from"}},
+		{"name in another case", map[string]any{"to": []any{"bob@example.com"}, "TO": []any{"eve@example.com"}, "subject": "s", "body": "b"}, []string{`unknown argument "TO"`}},
+		{"nested name in another case", map[string]any{"to": []any{"bob@example.com"}, "subject": "s", "body": "b", "attachments": []any{map[string]any{"filename": "a.txt", "Content_Base64": "eA=="}}}, []string{`attachments[0].Content_Base64`}},
 		{"wrong type", map[string]any{"to": "bob@example.com", "subject": "s", "body": "b"}, []string{"to"}},
 	}
 	for _, c := range cases {
