@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailcal/mailcal/auth/internal/testclock"
 	"github.com/mailcal/mailcal/auth/store"
 	"github.com/mailcal/mailcal/auth/store/memory"
 )
@@ -49,27 +50,14 @@ func (c *readCounter) holdReads() (release func()) {
 	return func() { c.hold.Store(nil); close(h) }
 }
 
-// clock is a settable clock for a Store.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // newCached returns a grant store over a counting memory store with one
 // grant of tenant "a", and its clock.
-func newCached(t *testing.T) (*Store, *readCounter, *clock) {
+func newCached(t *testing.T) (*Store, *readCounter, *testclock.Clock) {
 	t.Helper()
 	rc := &readCounter{Grants: memory.New()}
 	g := New(rc, Plain)
-	clk := &clock{t: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}
-	g.now = clk.now
+	clk := testclock.New(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))
+	g.now = clk.Now
 	g.keepWarm = 0 // no timers on the real clock; see TestListKeptWarm
 	if err := g.Put(context.Background(), Grant{Tenant: "a", Provider: "google", Account: "x@example.com", Status: StatusActive}); err != nil {
 		t.Fatal(err)
@@ -141,7 +129,7 @@ func TestListWarmReadsNothing(t *testing.T) {
 	// Past listFresh: still answered from memory without waiting (the
 	// store blocks), and one read refreshes it in the background.
 	release := rc.holdReads()
-	clk.add(listFresh)
+	clk.Advance(listFresh)
 	for range 1000 {
 		if gs, err := g.List(ctx, "a"); err != nil || len(gs) != 1 {
 			t.Fatalf("List = %v, %v", gs, err)
@@ -161,7 +149,7 @@ func TestListNeverServedPastTTL(t *testing.T) {
 	ctx := context.Background()
 	g, rc, clk := newCached(t)
 	// The read takes longer than the TTL.
-	rc.during = func() { clk.add(2 * listTTL) }
+	rc.during = func() { clk.Advance(2 * listTTL) }
 	if _, err := g.List(ctx, "a"); err != nil {
 		t.Fatal(err)
 	}
@@ -178,12 +166,12 @@ func TestListNeverServedPastTTL(t *testing.T) {
 	}
 	failing := errors.New("store down")
 	rc.Grants = failStore{rc.Grants, failing}
-	clk.add(listTTL - time.Millisecond)
+	clk.Advance(listTTL - time.Millisecond)
 	if gs, err := g.List(ctx, "a"); err != nil || len(gs) != 1 {
 		t.Fatalf("under the TTL: %v, %v; want the cached listing", gs, err)
 	}
 	g.settle("a")
-	clk.add(time.Millisecond)
+	clk.Advance(time.Millisecond)
 	if gs, err := g.List(ctx, "a"); !errors.Is(err, failing) {
 		t.Fatalf("at the TTL with the store down: %v, %v; want the store's error, not the old listing", gs, err)
 	}
@@ -226,7 +214,7 @@ func TestListSeesOtherProcessWithinBound(t *testing.T) {
 			break
 		}
 		g.settle("a")
-		clk.add(100 * time.Millisecond)
+		clk.Advance(100 * time.Millisecond)
 	}
 	if seenAt < 0 || seenAt > listFresh+100*time.Millisecond {
 		t.Fatalf("a busy tenant saw the other process's grant after %v, want within %v", seenAt, listFresh+100*time.Millisecond)
@@ -235,7 +223,7 @@ func TestListSeesOtherProcessWithinBound(t *testing.T) {
 	if err := other.Delete(ctx, "a", "google", "y@example.com"); err != nil {
 		t.Fatal(err)
 	}
-	clk.add(listTTL)
+	clk.Advance(listTTL)
 	if gs, err := g.List(ctx, "a"); err != nil || len(gs) != 1 {
 		t.Fatalf("after the TTL: %v, %v; want the other process's delete seen", gs, err)
 	}

@@ -8,11 +8,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/mailcal/mailcal/auth/internal/testclock"
 	"github.com/mailcal/mailcal/auth/store"
 	"github.com/mailcal/mailcal/auth/store/memory"
 )
@@ -61,22 +61,9 @@ func (a *Authenticator) settle() {
 	}
 }
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // newTenants adds n tenants to a counting memory store and returns an
 // authenticator over them on a fake clock, and their keys by name.
-func newTenants(t *testing.T, n int) (*Authenticator, *holdingStore, *fakeClock, map[string]string) {
+func newTenants(t *testing.T, n int) (*Authenticator, *holdingStore, *testclock.Clock, map[string]string) {
 	t.Helper()
 	hs := &holdingStore{countingStore: &countingStore{Tenants: memory.New()}}
 	reg := NewRegistry(hs)
@@ -91,8 +78,8 @@ func newTenants(t *testing.T, n int) (*Authenticator, *holdingStore, *fakeClock,
 	}
 	a := NewAuthenticator(reg)
 	a.keepWarm = 0 // no timers on the real clock; see TestTenantKeptWarm
-	clk := &fakeClock{t: time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)}
-	a.now = clk.now
+	clk := testclock.New(time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC))
+	a.now = clk.Now
 	return a, hs, clk, keys
 }
 
@@ -136,13 +123,13 @@ func TestVerifiedInBackground(t *testing.T) {
 	}
 	release := make(chan struct{})
 	hs.hold.Store(&release)
-	clk.add(a.verify)
+	clk.Advance(a.verify)
 	for range 100 {
 		if _, ok, err := a.Authenticate(ctx, keys["t1"]); !ok || err != nil {
 			t.Fatalf("refused while verifying in the background: %v", err)
 		}
 	}
-	clk.add(a.verifyMax)
+	clk.Advance(a.verifyMax)
 	done := make(chan bool)
 	go func() {
 		_, ok, _ := a.Authenticate(ctx, keys["t1"])
@@ -173,7 +160,7 @@ func TestBusyRemovedTenantRefusedWithin2s(t *testing.T) {
 	if _, ok, _ := a.Authenticate(ctx, keys["t0"]); !ok {
 		t.Fatal("key refused")
 	}
-	clk.add(700 * time.Millisecond)
+	clk.Advance(700 * time.Millisecond)
 	if err := other.Remove(ctx, "t0"); err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +177,7 @@ func TestBusyRemovedTenantRefusedWithin2s(t *testing.T) {
 			t.Fatalf("still accepted %v after the removal", since)
 		}
 		a.settle()
-		clk.add(step)
+		clk.Advance(step)
 	}
 	if _, ok, _ := a.Authenticate(ctx, keys["t1"]); !ok {
 		t.Fatal("the other tenant's key refused")
@@ -221,7 +208,7 @@ func TestWrongKeysRateLimitedPerSource(t *testing.T) {
 		case err != nil:
 			t.Fatal(err)
 		}
-		clk.add(10 * time.Millisecond)
+		clk.Advance(10 * time.Millisecond)
 	}
 	if limited != 100-wrongKeyBurst || retry <= 0 || retry > wrongKeyEvery {
 		t.Fatalf("%d of 100 wrong keys limited (retry after %v), want %d within %v", limited, retry, 100-wrongKeyBurst, wrongKeyEvery)
@@ -236,7 +223,7 @@ func TestWrongKeysRateLimitedPerSource(t *testing.T) {
 	if _, ok, err := a.AuthenticateFrom(ctx, "mck_wrong", good); ok || err != nil {
 		t.Fatalf("another source's wrong key: ok %v, %v; want a plain refusal", ok, err)
 	}
-	clk.add(wrongKeyEvery)
+	clk.Advance(wrongKeyEvery)
 	if _, _, err := a.AuthenticateFrom(ctx, "mck_wrong", bad); err != nil {
 		t.Fatalf("after %v: %v; want one more wrong key allowed", wrongKeyEvery, err)
 	}
@@ -265,7 +252,7 @@ func TestWrongKeysFromManySources(t *testing.T) {
 		if _, ok, _ := a.AuthenticateFrom(ctx, "mck_wrong", fmt.Sprintf("10.0.%d.%d", i/200, i%200)); ok {
 			t.Fatal("wrong key accepted")
 		}
-		clk.add(100 * time.Millisecond)
+		clk.Advance(100 * time.Millisecond)
 	}
 	if lists, _ := hs.counts(); lists > 1+15 {
 		t.Fatalf("30 s of wrong keys from 300 addresses read every tenant %d times, want at most 1+15", lists)
@@ -274,7 +261,7 @@ func TestWrongKeysFromManySources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk.add(a.minReload)
+	clk.Advance(a.minReload)
 	if name, ok, _ := a.AuthenticateFrom(ctx, k, "10.9.9.9"); !ok || name != "late" {
 		t.Fatalf("a new tenant's key: %q %v", name, ok)
 	}

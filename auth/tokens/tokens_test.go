@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mailcal/mailcal/auth/grants"
+	"github.com/mailcal/mailcal/auth/internal/testclock"
 	"github.com/mailcal/mailcal/auth/store"
 	"github.com/mailcal/mailcal/auth/store/memory"
 	"github.com/mailcal/mailcal/providers"
@@ -449,18 +450,6 @@ const (
 
 // --- test doubles -----------------------------------------------------------
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // endpoint is a fake token endpoint. handle answers one request; n counts
 // from 1.
 type endpoint struct {
@@ -579,7 +568,7 @@ type harness struct {
 	gs    *grants.Store
 	st    *flakyStore
 	ep    *endpoint
-	clk   *clock
+	clk   *testclock.Clock
 	logs  *syncBuffer
 	cfg   Config
 	grant grants.Grant
@@ -604,7 +593,7 @@ func (s *syncBuffer) String() string {
 
 func newHarness(t *testing.T, handle func(h *harness) func(http.ResponseWriter, string, int64)) *harness {
 	t.Helper()
-	h := &harness{clk: &clock{t: time.Date(2026, 11, 10, 9, 0, 0, 0, time.UTC)}, logs: &syncBuffer{}}
+	h := &harness{clk: testclock.New(time.Date(2026, 11, 10, 9, 0, 0, 0, time.UTC)), logs: &syncBuffer{}}
 	h.ep = newEndpoint(t, func(w http.ResponseWriter, rt string, n int64) { handle(h)(w, rt, n) })
 	h.st = &flakyStore{Grants: memory.New()}
 	h.gs = grants.New(h.st, grants.Plain)
