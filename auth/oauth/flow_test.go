@@ -392,3 +392,18 @@ func TestForgetTenant(t *testing.T) {
 		t.Fatalf("tenant b has %v and %d flows, want its account and flow", gs, f.pending(t, "b"))
 	}
 }
+
+func TestLoopbackRedirect(t *testing.T) {
+	for _, c := range []struct{ raw, host, want string }{
+		{"http://127.0.0.1:5123/oauth/callback", "", "http://127.0.0.1:5123/oauth/callback"},
+		{"http://127.0.0.1:5123/oauth/callback", "localhost", "http://localhost:5123/oauth/callback"},
+		{"http://[::1]:80/oauth/callback", "localhost", "http://localhost:80/oauth/callback"},
+		{"http://127.0.0.1/oauth/callback", "localhost", "http://localhost/oauth/callback"},
+		{"https://mail.example.com/oauth/callback", "localhost", "https://mail.example.com/oauth/callback"},
+		{"http://localhost:8080/oauth/callback", "localhost", "http://localhost:8080/oauth/callback"},
+	} {
+		if got := oauth.LoopbackRedirect(c.raw, c.host); got != c.want {
+			t.Errorf("LoopbackRedirect(%q, %q) = %q, want %q", c.raw, c.host, got, c.want)
+		}
+	}
+}
