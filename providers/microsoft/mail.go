@@ -1,6 +1,7 @@
 package microsoft
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -154,19 +155,14 @@ func (mb *mailbox) List(ctx context.Context, q providers.MessageQuery) (provider
 	if err := mb.g.do(ctx, req{method: http.MethodGet, path: path, query: params, need: scopeMailRead}, &res); err != nil {
 		return providers.MessagePage{}, notFoundFolder(err, label)
 	}
-	if folders == nil {
-		folders, _ = mb.g.api.folders.get(mb.g.account, mb.g.api.now()) // labels, where known
-	}
 	page := providers.MessagePage{Messages: make([]providers.MessageSummary, 0, len(res.Value))}
 	for _, m := range res.Value {
 		if m.ID == "" || query != "" && (slices.Contains(exclude, m.ParentFolderID) || q.UnreadOnly && m.IsRead) {
 			continue
 		}
 		s := summary(m)
-		if l := folders.label(m.ParentFolderID); l != "" {
+		if l := cmp.Or(folderLabel, folders.label(m.ParentFolderID)); l != "" {
 			s.Labels = append([]string{l}, s.Labels...)
-		} else if folderLabel != "" {
-			s.Labels = append([]string{folderLabel}, s.Labels...)
 		}
 		page.Messages = append(page.Messages, s)
 	}
