@@ -276,3 +276,7 @@ func TestEncodeQuery(t *testing.T) {
 		t.Fatalf("%s\nwant %s", got, want)
 	}
 }
+
+func decodeBody(r *http.Request, v any) error {
+	return json.NewDecoder(r.Body).Decode(v)
+}

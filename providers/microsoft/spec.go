@@ -184,7 +184,7 @@ func configure(get func(string) string) (providers.Config, error) {
 
 // aadsts finds the identity platform's error number in an error
 // description ("AADSTS700082: The refresh token has expired …").
-var aadsts = regexp.MustCompile(`AADSTS(\d{4,7})`)
+var aadsts = regexp.MustCompile(`AADSTS(\d{4,7})\b`)
 
 // deadGrantAdvice names, from the AADSTS code in the token endpoint's
 // answer, why Microsoft refused a refresh token, and what to do.
