@@ -109,12 +109,11 @@ var Spec = providers.Spec{
 		MaxRecipients: 500,
 	},
 	Words: providers.Words{
-		Mail:     "Outlook",
-		Calendar: "Outlook Calendar",
-		SearchSyntax: `Outlook's search (KQL), e.g. "from:bob@example.com subject:invoice" or "hasAttachments:true received>=2026-11-01"; ` +
-			`it covers every folder but Deleted Items and Junk Email unless label names one, newest first`,
-		Labels:      "Outlook folders: inbox, sentitems, drafts, archive, deleteditems, junkemail, or a folder's name (Inbox/Projects for a subfolder)",
-		Invitations: "Outlook emails the invitations",
+		Mail:         "Outlook",
+		Calendar:     "Outlook Calendar",
+		SearchSyntax: `Outlook search (KQL), e.g. "from:bob@example.com subject:invoice" or "hasAttachments:true"`,
+		Labels:       "Outlook folders: inbox, sentitems, drafts, archive, deleteditems, junkemail, or a folder's name (Inbox/Projects for a subfolder)",
+		Invitations:  "Outlook emails the invitations, always: it refuses send_updates none for an event with attendees",
 	},
 }
 
