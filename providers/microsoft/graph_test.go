@@ -38,6 +38,8 @@ type fakeGraph struct {
 	routes  map[string]http.HandlerFunc
 	seen    []seen
 	latency time.Duration
+	// inFlight and maxInFlight count requests being answered at once.
+	inFlight, maxInFlight int
 }
 
 func newFake(t testing.TB) *fakeGraph {
@@ -53,7 +55,14 @@ func (f *fakeGraph) serve(w http.ResponseWriter, r *http.Request) {
 	f.seen = append(f.seen, seen{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(), Header: r.Header.Clone(), Body: body})
 	h := f.routes[r.Method+" "+r.URL.Path]
 	lat := f.latency
+	f.inFlight++
+	f.maxInFlight = max(f.maxInFlight, f.inFlight)
 	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.inFlight--
+		f.mu.Unlock()
+	}()
 	if lat > 0 {
 		time.Sleep(lat)
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -301,5 +302,28 @@ func TestSendTooLarge(t *testing.T) {
 	wantKind(t, err, providers.ErrTooLarge)
 	if len(f.requests()) != 0 {
 		t.Fatal("a message over the limit made requests")
+	}
+}
+
+// TestOneRequestAtATime: a call's requests go one after another (folders,
+// then the listing; draft, upload chunks, send), so that mailcal's 4 calls
+// per account stay within Graph's 4 concurrent requests per mailbox.
+func TestOneRequestAtATime(t *testing.T) {
+	f := newFake(t)
+	serveFolders(f)
+	serveDrafts(t, f)
+	f.on("GET /me/messages", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]any{"value": []any{}}) })
+	f.latency = 5 * time.Millisecond
+	mb := mustMail(t, newAPI(t, f))
+	if _, err := mb.List(context.Background(), providers.MessageQuery{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mb.Send(context.Background(), newMessage(providers.Attachment{Filename: "big.bin", Data: make([]byte, 7<<20)})); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.seen) < 8 || f.maxInFlight != 1 {
+		t.Fatalf("%d requests, at most %d at once; want one at a time", len(f.seen), f.maxInFlight)
 	}
 }
