@@ -61,9 +61,13 @@ func (p *Provider) providerScopes(names []string) []string {
 // space-separated "scope" field) back to scope names: a name counts as
 // granted when all of its provider scopes are.
 func (p *Provider) GrantedScopes(granted string) []string {
+	key := p.ScopeKey
+	if key == nil {
+		key = func(s string) string { return s }
+	}
 	have := map[string]bool{}
 	for _, s := range strings.Fields(granted) {
-		have[s] = true
+		have[key(s)] = true
 	}
 	var out []string
 	for _, n := range AllScopes {
@@ -73,7 +77,7 @@ func (p *Provider) GrantedScopes(granted string) []string {
 		}
 		all := true
 		for _, s := range ps {
-			all = all && have[s]
+			all = all && have[key(s)]
 		}
 		if all {
 			out = append(out, n)

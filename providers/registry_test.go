@@ -91,3 +91,28 @@ func TestDefaultTransportKeepsIdleConnections(t *testing.T) {
 		}
 	}
 }
+
+// TestScopeKey: a spec's ScopeKey compares granted scopes as the provider
+// spells them; without one they are compared as they are.
+func TestScopeKey(t *testing.T) {
+	plain := testSpec("exmail")
+	keyed := testSpec("other")
+	keyed.ScopeKey = strings.ToLower
+	reg, err := NewRegistry([]*Spec{plain, keyed}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := reg.Get("exmail")
+	if got := p.GrantedScopes("EXMAIL.READ exmail.send"); strings.Join(got, ",") != MailSend {
+		t.Fatalf("plain: %v", got)
+	}
+	o, _ := reg.Get("other")
+	if got := o.GrantedScopes("OTHER.READ other.send"); strings.Join(got, ",") != MailRead+","+MailSend {
+		t.Fatalf("keyed: %v", got)
+	}
+	bad := testSpec("third")
+	bad.LoopbackHost = "127.0.0.2"
+	if _, err := NewRegistry([]*Spec{bad}, func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "LoopbackHost") {
+		t.Fatalf("a LoopbackHost other than localhost: %v", err)
+	}
+}

@@ -43,6 +43,19 @@ type Spec struct {
 	IdentityScopes []string
 	// AuthParams are added to every authorization URL.
 	AuthParams []oauth2.AuthCodeOption
+	// ScopeKey, when set, is how scopes are compared when a token answer
+	// says what was granted (GrantedScopes): both the scopes asked for and
+	// those answered pass through it. For providers whose answers spell a
+	// scope otherwise than it was asked for (another case, a resource
+	// prefix). Nil: compared as they are.
+	ScopeKey func(scope string) string
+	// LoopbackHost is the host name a loopback redirect URI must carry for
+	// this provider. Empty: the listener's address as it is (127.0.0.1, as
+	// RFC 8252 recommends). "localhost": for a provider whose app
+	// registration cannot take an http://127.0.0.1 redirect URI but matches
+	// http://localhost on any port; the flow then sends the same port and
+	// path under that name.
+	LoopbackHost string
 
 	// NewAPI makes the provider's API clients; hc supplies the transport
 	// and timeouts of each attempt.
@@ -147,6 +160,9 @@ func (s *Spec) check() error {
 		return fmt.Errorf("provider spec %s: no scopes", s.Name)
 	case s.Limits.MaxMessageBytes <= 0 || s.Limits.MaxRecipients <= 0:
 		return fmt.Errorf("provider spec %s: limits are required", s.Name)
+	}
+	if s.LoopbackHost != "" && s.LoopbackHost != "localhost" {
+		return fmt.Errorf("provider spec %s: LoopbackHost is \"\" or \"localhost\", not %q", s.Name, s.LoopbackHost)
 	}
 	for name := range s.Scopes {
 		if !validScope(name) {

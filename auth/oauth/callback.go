@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -116,11 +117,23 @@ func (l *Loopback) RedirectURI() (string, error) {
 	mux.Handle(CallbackPath, CallbackHandler(l.Flows))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	l.srv, l.uri = srv, "http://"+ln.Addr().String()+CallbackPath
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			slog.Warn("loopback callback listener stopped", "err", err)
+	lns := []net.Listener{ln}
+	// A provider that needs http://localhost (Spec.LoopbackHost) sends the
+	// browser to localhost, which may resolve to ::1 first: listen there
+	// too, on the same port, where the machine has IPv6 loopback (else the
+	// browser falls back to 127.0.0.1).
+	if port := ln.Addr().(*net.TCPAddr).Port; port > 0 {
+		if ln6, err := net.Listen("tcp", net.JoinHostPort("::1", strconv.Itoa(port))); err == nil {
+			lns = append(lns, ln6)
 		}
-	}()
+	}
+	for _, ln := range lns {
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				slog.Warn("loopback callback listener stopped", "err", err)
+			}
+		}()
+	}
 	go l.closeWhenIdle(srv)
 	return l.uri, nil
 }

@@ -4,3 +4,5 @@ import "time"
 
 // SetClock replaces a Flows' clock in tests.
 func SetClock(f *Flows, now func() time.Time) { f.now = now }
+
+var LoopbackRedirect = loopbackRedirect

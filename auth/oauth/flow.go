@@ -13,7 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -65,11 +67,15 @@ type Result struct {
 
 // Flow is a started authorization, waiting for its callback.
 type Flow struct {
-	URL     string
-	State   string
-	Expires time.Time
-	done    chan Result // nil unless Request.Wait
-	forget  func()      // drops the waiter
+	URL string
+	// RedirectURI is where the provider sends the person back: the
+	// request's, with the provider's loopback host name where it has one
+	// (providers.Spec.LoopbackHost).
+	RedirectURI string
+	State       string
+	Expires     time.Time
+	done        chan Result // nil unless Request.Wait
+	forget      func()      // drops the waiter
 }
 
 // Wait returns the flow's result once its callback has come, ErrExpiredState
@@ -151,6 +157,7 @@ func (f *Flows) Begin(ctx context.Context, req Request) (*Flow, error) {
 	if err := checkRedirect(req.RedirectURI); err != nil {
 		return nil, err
 	}
+	redirect := loopbackRedirect(req.RedirectURI, p.LoopbackHost)
 	if req.LoginHint != "" && !providers.PlausibleEmail(req.LoginHint) {
 		return nil, fmt.Errorf("login hint %q is not an email address", req.LoginHint)
 	}
@@ -166,7 +173,7 @@ func (f *Flows) Begin(ctx context.Context, req Request) (*Flow, error) {
 	now := f.now()
 	fs := store.FlowState{
 		ID: store.FlowID(state), Tenant: req.Tenant, Provider: p.Name, Scopes: scopes, Verifier: verifier,
-		RedirectURI: req.RedirectURI, LoginHint: req.LoginHint, CreatedAt: now.UTC(), ExpiresAt: now.Add(StateTTL).UTC(),
+		RedirectURI: redirect, LoginHint: req.LoginHint, CreatedAt: now.UTC(), ExpiresAt: now.Add(StateTTL).UTC(),
 	}
 	if err := f.makeRoom(ctx, req.Tenant, now); err != nil {
 		return nil, err
@@ -174,7 +181,7 @@ func (f *Flows) Begin(ctx context.Context, req Request) (*Flow, error) {
 	if err := f.cfg.States.PutFlowState(ctx, fs); err != nil {
 		return nil, fmt.Errorf("keeping the connection's state: %w", err)
 	}
-	flow := &Flow{URL: p.OAuth2(scopes, req.RedirectURI).AuthCodeURL(state, opts...), State: state, Expires: fs.ExpiresAt}
+	flow := &Flow{URL: p.OAuth2(scopes, redirect).AuthCodeURL(state, opts...), RedirectURI: redirect, State: state, Expires: fs.ExpiresAt}
 	if req.Wait {
 		flow.done = make(chan Result, 1)
 		f.mu.Lock()
@@ -370,6 +377,30 @@ func checkRedirect(raw string) error {
 		return nil
 	}
 	return fmt.Errorf("redirect URI %q must use https unless it is on a loopback host (set MAILCAL_BASE_URL to an https URL)", raw)
+}
+
+// loopbackRedirect names a provider's loopback host (Spec.LoopbackHost) in
+// a redirect URI on a loopback IP address, keeping its port and path: a
+// Microsoft app registration matches http://localhost on any port but
+// cannot take http://127.0.0.1. Other URIs are returned as they are.
+func loopbackRedirect(raw, host string) string {
+	if host == "" {
+		return raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "http" {
+		return raw
+	}
+	ip, err := netip.ParseAddr(u.Hostname())
+	if err != nil || !ip.IsLoopback() {
+		return raw
+	}
+	if port := u.Port(); port != "" {
+		u.Host = net.JoinHostPort(host, port)
+	} else {
+		u.Host = host
+	}
+	return u.String()
 }
 
 func randomString(n int) (string, error) {

@@ -392,3 +392,64 @@ func TestForgetTenant(t *testing.T) {
 		t.Fatalf("tenant b has %v and %d flows, want its account and flow", gs, f.pending(t, "b"))
 	}
 }
+
+func TestLoopbackRedirect(t *testing.T) {
+	for _, c := range []struct{ raw, host, want string }{
+		{"http://127.0.0.1:5123/oauth/callback", "", "http://127.0.0.1:5123/oauth/callback"},
+		{"http://127.0.0.1:5123/oauth/callback", "localhost", "http://localhost:5123/oauth/callback"},
+		{"http://[::1]:80/oauth/callback", "localhost", "http://localhost:80/oauth/callback"},
+		{"http://127.0.0.1/oauth/callback", "localhost", "http://localhost/oauth/callback"},
+		{"https://mail.example.com/oauth/callback", "localhost", "https://mail.example.com/oauth/callback"},
+		{"http://localhost:8080/oauth/callback", "localhost", "http://localhost:8080/oauth/callback"},
+	} {
+		if got := oauth.LoopbackRedirect(c.raw, c.host); got != c.want {
+			t.Errorf("LoopbackRedirect(%q, %q) = %q, want %q", c.raw, c.host, got, c.want)
+		}
+	}
+}
+
+// TestLoopbackHostFlow: a provider whose registrations take only
+// http://localhost gets the loopback listener's port and path under that
+// name, and the browser's callback to it completes the flow.
+func TestLoopbackHostFlow(t *testing.T) {
+	f := newFixture(t)
+	spec := *registry.Specs()[0]
+	spec.LoopbackHost = "localhost"
+	reg, err := providers.NewRegistry([]*providers.Spec{&spec}, envFunc(f.fake.Env()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	flows := oauth.NewFlows(oauth.FlowsConfig{Providers: reg, Grants: f.grants, States: f.store,
+		Tenants: func(context.Context) ([]string, error) { return []string{"a"}, nil }})
+	lb := &oauth.Loopback{Flows: flows}
+	t.Cleanup(lb.Close)
+	cb, err := lb.RedirectURI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	flow, err := flows.Begin(context.Background(), oauth.Request{Tenant: "a", Provider: spec.Name, RedirectURI: cb, Wait: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(cb)
+	if want := "http://localhost:" + u.Port() + oauth.CallbackPath; flow.RedirectURI != want || !strings.Contains(flow.URL, url.QueryEscape(want)) {
+		t.Fatalf("redirect %q in %s, want %s", flow.RedirectURI, flow.URL, want)
+	}
+	to, err := f.fake.Approve(context.Background(), flow.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if to.Hostname() != "localhost" {
+		t.Fatalf("the provider sent the browser to %s", to)
+	}
+	resp, err := http.Get(to.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if res := flow.Wait(ctx); res.Err != nil || res.Grant.Account != "alice@example.com" {
+		t.Fatalf("%+v", res)
+	}
+}

@@ -113,7 +113,7 @@ func cmdConnect(ctx context.Context, args []string, e env, c *config) error {
 		}
 	}
 	fmt.Fprintf(e.stderr, "Waiting up to %d minutes. If your browser is on another machine, paste here the URL it was sent to (it starts with %s).\n",
-		int(oauth.StateTTL.Minutes()), redirect)
+		int(oauth.StateTTL.Minutes()), flow.RedirectURI)
 	go readPastedCallback(ctx, e.stdin, a.flows, *tenantName, e.stderr)
 
 	res := flow.Wait(ctx)

@@ -5,11 +5,13 @@ package registry
 import (
 	"github.com/mailcal/mailcal/providers"
 	"github.com/mailcal/mailcal/providers/google"
+	"github.com/mailcal/mailcal/providers/microsoft"
 )
 
 // Specs returns every provider's spec, in the order help texts list them.
 func Specs() []*providers.Spec {
 	return []*providers.Spec{
 		&google.Spec,
+		&microsoft.Spec,
 	}
 }
