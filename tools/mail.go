@@ -78,6 +78,9 @@ func (h *handlers) sendEmail() tool {
 		}
 		res := SendResult{ID: sent.ID, ThreadID: sent.ThreadID, Account: g.Account}
 		rcpt := len(msg.To) + len(msg.Cc) + len(msg.Bcc)
+		if sent.ID == "" {
+			return res, fmt.Sprintf("Sent from %s to %d recipient(s). The provider gave no id for it: list_messages with label SENT finds it.", g.Account, rcpt), nil
+		}
 		return res, fmt.Sprintf("Sent from %s to %d recipient(s): id %s, thread %s.", g.Account, rcpt, sent.ID, sent.ThreadID), nil
 	})
 }

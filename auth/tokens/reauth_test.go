@@ -17,6 +17,28 @@ import (
 
 // Dead grants: invalid_grant, reconnects, disconnects, the health check.
 
+// TestInteractionRequired: a refresh answered interaction_required (a
+// sign-in policy wants the person) is a dead grant too, not a failure to
+// retry.
+func TestInteractionRequired(t *testing.T) {
+	h := newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) {
+		return func(w http.ResponseWriter, rt string, n int64) {
+			writeErr(w, 400, "interaction_required", "AADSTS50076: Due to a configuration change made by your administrator, you must use multi-factor authentication.")
+		}
+	})
+	for range 3 {
+		if _, err := h.token(t); !errors.Is(err, ErrNeedsReauth) {
+			t.Fatalf("err = %v, want ErrNeedsReauth", err)
+		}
+	}
+	if g := h.stored(t); g.Status != grants.StatusNeedsReauth || !strings.Contains(g.StatusReason, "AADSTS50076") {
+		t.Errorf("stored: %s %q", g.Status, g.StatusReason)
+	}
+	if n := h.ep.count.Load(); n != 1 {
+		t.Fatalf("requests = %d, want 1", n)
+	}
+}
+
 func TestInvalidGrant(t *testing.T) {
 	h := newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) {
 		return func(w http.ResponseWriter, rt string, n int64) {

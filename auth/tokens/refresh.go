@@ -268,6 +268,13 @@ type classified struct {
 	refresh *RefreshError
 }
 
+// deadGrantCodes are the token endpoint's answers that no later refresh
+// can change: the person must connect again. invalid_grant is RFC 6749's;
+// interaction_required is what the Microsoft identity platform answers a
+// refresh when multi-factor sign-in or a Conditional Access policy wants the
+// person back (OpenID Connect's code for the same).
+var deadGrantCodes = map[string]bool{"invalid_grant": true, "interaction_required": true}
+
 // classify turns an x/oauth2 error into a sanitised one: only the HTTP
 // status, the OAuth error code and description survive, never the body.
 func (m *Manager) classify(err error, gr grants.Grant, prov *providers.Provider, attempt int) classified {
@@ -284,7 +291,7 @@ func (m *Manager) classify(err error, gr grants.Grant, prov *providers.Provider,
 		if fe.Description != "" {
 			what += ": " + fe.Description
 		}
-		if fe.Code == "invalid_grant" {
+		if deadGrantCodes[fe.Code] {
 			re := &ReauthError{
 				Tenant: gr.Tenant, Provider: gr.Provider, Account: gr.Account,
 				Reason:      fmt.Sprintf("%s refused its refresh token (%s)", prov.Title, what),

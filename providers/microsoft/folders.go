@@ -105,6 +105,9 @@ func (mb *mailbox) folders(ctx context.Context) (*folderSet, error) {
 // "Parent/Child" for a subfolder) through the account's folders, or a
 // folder id. It returns the path segment and the label rows get.
 func (mb *mailbox) resolveFolder(ctx context.Context, label string) (id, name string, err error) {
+	if w, ok := folderWords[strings.ToLower(label)]; ok {
+		return w, w, nil
+	}
 	if i := slices.IndexFunc(wellKnownFolders, func(w string) bool { return strings.EqualFold(w, label) }); i >= 0 {
 		return wellKnownFolders[i], wellKnownFolders[i], nil
 	}

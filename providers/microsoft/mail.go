@@ -27,6 +27,11 @@ const summaryFields = "id,conversationId,subject,from,toRecipients,receivedDateT
 // wellKnownFolders are the folder names Graph accepts in place of an id.
 var wellKnownFolders = []string{"inbox", "sentitems", "drafts", "archive", "deleteditems", "junkemail", "outbox", "clutter", "conversationhistory", "scheduled", "searchfolders", "recoverableitemsdeletions"}
 
+// folderWords are the names other mail services give to well-known folders,
+// so that an agent's "SENT" or "trash" finds the same folder for every
+// account (tool texts say "label SENT" whatever the provider).
+var folderWords = map[string]string{"sent": "sentitems", "trash": "deleteditems", "spam": "junkemail", "junk": "junkemail", "draft": "drafts"}
+
 // mailbox implements providers.Mail over Graph for the signed-in user.
 type mailbox struct {
 	g *graph

@@ -124,7 +124,7 @@ func TestListFolders(t *testing.T) {
 	}
 	mb := mustMail(t, newAPI(t, f))
 	ctx := context.Background()
-	for label, want := range map[string]string{"INBOX": "inbox", "SentItems": "sentitems", "inbox/projects": idProj, "PROJECTS": idProj, idProj: idProj} {
+	for label, want := range map[string]string{"INBOX": "inbox", "SentItems": "sentitems", "SENT": "sentitems", "inbox/projects": idProj, "PROJECTS": idProj, idProj: idProj} {
 		wantLabel := "Inbox/Projects"
 		if !strings.HasPrefix(want, "AQ") {
 			wantLabel = want // a well-known folder's rows carry its well-known name
