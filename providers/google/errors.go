@@ -99,6 +99,12 @@ func fromAPIError(ge *googleapi.Error) error {
 	if msg == "" {
 		msg = http.StatusText(ge.Code)
 	}
+	if ge.Code == http.StatusBadRequest && strings.Contains(msg, "pageToken") {
+		// The only page tokens Google refuses are ones it did not issue for
+		// this listing: the argument is wrong, not the request.
+		return &providers.FieldError{Field: "page_token", Msg: "Google does not know this page token (" + msg +
+			"); pass the next_page_token of the previous page of the same listing, or leave page_token out to start again"}
+	}
 	msg = fmt.Sprintf("%s (HTTP %d)", msg, ge.Code)
 	e := &providers.Error{Status: ge.Code, Message: msg}
 	switch code := ge.Code; {

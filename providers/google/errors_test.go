@@ -94,3 +94,18 @@ func TestHostileErrorTextRedacted(t *testing.T) {
 		}
 	}
 }
+
+// TestUnknownPageToken: Google's 400 for a page token it did not issue is
+// an error of the page_token argument, said as such.
+func TestUnknownPageToken(t *testing.T) {
+	p := testProvider(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		w.Write([]byte(`{"error":{"code":400,"message":"Invalid pageToken","errors":[{"message":"Invalid pageToken","domain":"global","reason":"badRequest"}],"status":"INVALID_ARGUMENT"}}`))
+	}), Options{})
+	_, err := mustMail(t, p, testToken, "alice@example.com").List(context.Background(), providers.MessageQuery{PageToken: "bm90IGEgdG9rZW4", MaxResults: 10})
+	var fe *providers.FieldError
+	if !errors.As(err, &fe) || fe.Field != "page_token" || !strings.Contains(fe.Msg, "Invalid pageToken") {
+		t.Fatalf("err = %v, want a page_token FieldError", err)
+	}
+}
