@@ -21,8 +21,9 @@ const connectHelp = `
 Usage: mailcal connect PROVIDER [--tenant NAME] [--scopes LIST] [--read-only] [--no-browser] [--login-hint EMAIL]
 
 Connect a mail/calendar account: opens the provider's consent page in a
-browser, waits for the answer on a loopback address (127.0.0.1, random
-port), keeps the grant in the keyring and prints the account on stdout.
+browser, waits for the answer on a loopback address (127.0.0.1, or
+localhost where the provider requires it; a random port), keeps the grant
+in the keyring and prints the account on stdout.
 
 PROVIDER: {providers}.
 LIST: comma-separated from {scopes}; default: what every tool
@@ -30,8 +31,8 @@ served by default needs ({default}); with --read-only: {readonly}
 (those the provider alias allows).
 
 If the browser runs on another machine, open the printed URL there and, when
-it lands on an unreachable http://127.0.0.1:... page, paste that page's full
-URL here.
+it lands on an unreachable http://127.0.0.1:... (or http://localhost:...)
+page, paste that page's full URL here.
 
 Needs the provider's OAuth client: {clients}.
 `
