@@ -440,7 +440,7 @@ func tenanted() oauthtest.Config {
 		ClientAuth: oauthtest.ClientAuth{Public: true, RefuseSecret: true},
 		Scopes:     oauthtest.Scopes{Normalize: strings.ToLower},
 		Authorize:  oauthtest.Authorize{Paths: []string{"/{tenant}/authorize"}, PKCEMethods: []string{"S256", "plain"}},
-		Tokens: oauthtest.Tokens{Path: "/{tenant}/token", Rotation: oauthtest.RotateKeepOld, RefreshTTL: 90 * 24 * time.Hour},
+		Tokens:     oauthtest.Tokens{Path: "/{tenant}/token", Rotation: oauthtest.RotateKeepOld, RefreshTTL: 90 * 24 * time.Hour},
 		Tenants: &oauthtest.Tenants{
 			Exists: func(t string) bool { _, ok := tenants[strings.ToLower(t)]; return ok },
 			Accepts: func(t string, u oauthtest.User) bool {
