@@ -31,7 +31,7 @@ const (
 
 var (
 	magicItem         = []byte{0x00, 0x03, 0x24, 0x00} // "AAMkA…", as Outlook's ids start
-	magicImmutable    = []byte{0x00, 0x09, 0x00, 0x2e} // "AAkALg…"
+	magicImmutable    = []byte{0x00, 0x09, 0x00, 0x2e} // "AAkAL…"
 	magicConversation = []byte{0x00, 0x04, 0x24, 0x00} // "AAQkA…"
 )
 

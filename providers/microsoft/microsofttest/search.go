@@ -129,7 +129,9 @@ func (p *kqlParser) term() kqlNode {
 	case "", ")", "AND", "OR":
 		return func(*message) bool { return false }
 	}
-	if prop, value, ok := strings.Cut(t, ":"); ok && !strings.HasPrefix(t, `"`) {
+	// prop:value, or a comparison (received>=2026-03-01).
+	if i := strings.IndexAny(t, ":<>="); i > 0 && !strings.HasPrefix(t, `"`) {
+		prop, value := t[:i], strings.TrimPrefix(t[i:], ":")
 		if n := propertyRestriction(strings.ToLower(prop), value); n != nil {
 			return n
 		}
