@@ -201,6 +201,7 @@ func (s *Server) listInstances(c *call, view bool, ws, we time.Time) {
 			entities = append(entities, e)
 		}
 	}
+	// calendarView by start; the events list, unsorted, in creation order.
 	keys := lq.orderby
 	if keys == nil && view {
 		keys = []orderKey{{path: "start/dateTime"}}
@@ -214,6 +215,9 @@ func (s *Server) listInstances(c *call, view bool, ws, we time.Time) {
 			if x != 0 {
 				return x
 			}
+		}
+		if keys == nil {
+			return 0
 		}
 		return strings.Compare(a.json["id"].(string), b.json["id"].(string))
 	})

@@ -113,6 +113,7 @@ func TestInjectedFailures(t *testing.T) {
 // affected. Admitted requests are held (latency) until cancelled, so the
 // counts do not depend on timing.
 func TestMailboxConcurrency(t *testing.T) {
+	const limit = 4 // "Outlook service limits"
 	s := setup(t, Options{})
 	s.LoadFixtures(alice)
 	s.LoadFixtures(bob)
@@ -149,10 +150,10 @@ func TestMailboxConcurrency(t *testing.T) {
 			}
 		}
 	}
-	waitFor("4 refused", func() bool { return s.Throttled(alice) == n-mailboxConcurrency })
+	waitFor("4 refused", func() bool { return s.Throttled(alice) == n-limit })
 	wg.Go(func() { results[n] = send(tb) })
 	waitFor("bob's request in", func() bool { return s.MaxConcurrentMailbox(bob) == 1 })
-	if s.Throttled(bob) != 0 || s.Throttled(alice) != n-mailboxConcurrency || s.MaxConcurrentMailbox(alice) != mailboxConcurrency+1 {
+	if s.Throttled(bob) != 0 || s.Throttled(alice) != n-limit || s.MaxConcurrentMailbox(alice) != limit+1 {
 		t.Fatalf("throttled alice %d bob %d, max alice %d", s.Throttled(alice), s.Throttled(bob), s.MaxConcurrentMailbox(alice))
 	}
 	cancel()
@@ -167,7 +168,7 @@ func TestMailboxConcurrency(t *testing.T) {
 			t.Fatalf("unexpected answer %+v", r)
 		}
 	}
-	if refused != n-mailboxConcurrency || results[n].err == nil {
+	if refused != n-limit || results[n].err == nil {
 		t.Fatalf("%d refused; bob's %+v", refused, results[n])
 	}
 	// Once the mailbox is free again, requests pass.
