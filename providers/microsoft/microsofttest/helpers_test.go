@@ -64,10 +64,15 @@ func flow(t *testing.T, s *Server, login string, scopes ...string) *oauth2.Token
 	return tok
 }
 
-// access is an access token of login with these Graph scopes.
+// access is an access token of login with these Graph scopes (Token, the
+// exported helper).
 func access(t *testing.T, s *Server, login string, scopes ...string) string {
 	t.Helper()
-	return flow(t, s, login, append([]string{"openid", "offline_access"}, scopes...)...).AccessToken
+	tok, err := s.Token(context.Background(), login, scopes...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok.AccessToken
 }
 
 // answer is a Graph answer: status, headers and the decoded JSON object.

@@ -1,6 +1,7 @@
 package microsofttest
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -248,9 +249,14 @@ func (s *Server) respond(action string) func(c *call) {
 			if p, ok = c.readMIME(); !ok {
 				return
 			}
-		} else if c.r.ContentLength != 0 {
+		} else {
+			var raw []byte
+			if !c.readRaw(&raw) {
+				return
+			}
 			var body map[string]json.RawMessage
-			if !c.readBody(&body) {
+			if len(bytes.TrimSpace(raw)) > 0 && json.Unmarshal(raw, &body) != nil {
+				c.fail(http.StatusBadRequest, "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.")
 				return
 			}
 			for k, v := range body {

@@ -92,9 +92,23 @@ func TestRequestSize(t *testing.T) {
 		t.Fatalf("a 2 MB attachment: %d %s", a.status, a.raw)
 	}
 	draft := m.post("/me/messages", map[string]any{"subject": "d"})
-	wantError(t, m.post("/me/messages/"+url.PathEscape(str(draft.body["id"]))+"/attachments", map[string]any{
+	id := url.PathEscape(str(draft.body["id"]))
+	wantError(t, m.post("/me/messages/"+id+"/attachments", map[string]any{
 		"@odata.type": "#microsoft.graph.fileAttachment", "name": "big.bin",
 		"contentBytes": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{'a'}, 3<<20+500))}), 413, "BadRequest")
+	a := m.post("/me/messages/"+id+"/attachments", map[string]any{"@odata.type": "#microsoft.graph.fileAttachment", "name": "notes.txt",
+		"contentType": "text/plain", "contentBytes": base64.StdEncoding.EncodeToString([]byte("hello"))})
+	if a.status != 201 || a.body["name"] != "notes.txt" || a.body["size"] != 5.0 {
+		t.Fatalf("POST attachment %d %s", a.status, a.raw)
+	}
+	if a := m.get("/me/messages/" + id + "?$select=hasAttachments"); a.body["hasAttachments"] != true {
+		t.Fatalf("the draft has no attachment: %s", a.raw)
+	}
+	att := url.PathEscape(str(a.body["id"]))
+	if a := request(t, m.s, "DELETE", "/me/messages/"+id+"/attachments/"+att, m.tok, nil); a.status != 204 {
+		t.Fatalf("DELETE attachment %d", a.status)
+	}
+	wantError(t, m.get("/me/messages/"+id+"/attachments/"+att), 404, "ErrorItemNotFound")
 }
 
 func TestSendMIME(t *testing.T) {
