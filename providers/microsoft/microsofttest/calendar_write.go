@@ -59,7 +59,7 @@ func (s *Server) CreatedEvents(email string) []CreatedEvent {
 	mb := s.mailboxLocked(email)
 	var out []CreatedEvent
 	for _, ev := range mb.events {
-		if ev.created.IsZero() || ev.createdBy == nil {
+		if ev.createdBy == nil {
 			continue
 		}
 		ce := *ev.createdBy

@@ -188,7 +188,11 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 // authenticate checks the bearer token; it answers 401 itself.
 func (c *call) authenticate() bool {
 	auth := c.r.Header.Get("Authorization")
-	tok, found := strings.CutPrefix(auth, "Bearer ")
+	found := len(auth) > 7 && strings.EqualFold(auth[:7], "Bearer ") // the scheme is case-insensitive (RFC 7235)
+	tok := ""
+	if found {
+		tok = auth[7:]
+	}
 	if !found || strings.TrimSpace(tok) == "" {
 		c.unauthenticated("Access token is empty.")
 		return false

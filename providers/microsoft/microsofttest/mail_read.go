@@ -320,7 +320,8 @@ func sortMessages(ms []*message, lq *listQuery) {
 	}
 	slices.SortStableFunc(ms, func(a, b *message) int {
 		for _, k := range keys {
-			c := compareValues(msgEntity{nil, a}.sortValue(k.path), msgEntity{nil, b}.sortValue(k.path))
+			// The sortable properties need no mailbox.
+			c := compareValues(msgEntity{nil, a}.field(k.path), msgEntity{nil, b}.field(k.path))
 			if k.desc {
 				c = -c
 			}
@@ -331,9 +332,6 @@ func sortMessages(ms []*message, lq *listQuery) {
 		return -compareValues(a.seq, b.seq)
 	})
 }
-
-// sortValue is field without the mailbox (sortable properties need none).
-func (e msgEntity) sortValue(path string) any { return e.field(path) }
 
 func compareValues(a, b any) int {
 	switch x := a.(type) {

@@ -48,7 +48,6 @@ type msgInput struct {
 	flag         *string
 	headers      *[]Header
 	attachments  []*attachment
-	set          []string // the properties present, as written
 }
 
 // readOnlyProps are message properties a request may carry but not change.
@@ -68,7 +67,6 @@ func parseMessageInput(raw json.RawMessage) (*msgInput, *queryError) {
 	}
 	in := &msgInput{}
 	for name, v := range props {
-		in.set = append(in.set, name)
 		var err *queryError
 		switch name {
 		case "subject":

@@ -88,7 +88,7 @@ func (c *call) parseListQuery(sc *schema, maxTop int, expandable []string) (*lis
 			return nil, c.queryFail(err)
 		}
 	}
-	if v, has := q["$search"]; has {
+	if v, has := lookup(q, "$search"); has {
 		if sc != messageSchema {
 			return nil, c.queryFail(badQuery("Search is not supported on this collection."))
 		}
@@ -100,7 +100,7 @@ func (c *call) parseListQuery(sc *schema, maxTop int, expandable []string) (*lis
 		case lq.filter != nil:
 			return nil, c.queryFail(&queryError{"SearchWithFilter", "The query parameter '$filter' is not supported with '$search'."})
 		}
-		if lq.search, err = parseKQL(v[0]); err != nil {
+		if lq.search, err = parseKQL(v); err != nil {
 			return nil, c.queryFail(err)
 		}
 		if tok := get(q, "$skiptoken"); tok != "" {
@@ -130,12 +130,17 @@ func (c *call) queryFail(e *queryError) bool {
 
 // get reads a query option by name, case-insensitively.
 func get(q url.Values, name string) string {
+	v, _ := lookup(q, name)
+	return v
+}
+
+func lookup(q url.Values, name string) (string, bool) {
 	for k, v := range q {
 		if strings.EqualFold(k, name) && len(v) > 0 {
-			return v[0]
+			return v[0], true
 		}
 	}
-	return ""
+	return "", false
 }
 
 func parseSelect(v string, sc *schema) ([]string, *queryError) {
