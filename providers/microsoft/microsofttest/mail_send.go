@@ -363,9 +363,12 @@ func (s *Server) prepareResponse(c *call, mb *mailbox, orig, m *message, forward
 			m.attachments = append(m.attachments, &cp)
 		}
 	} else {
+		own := orig.from != nil && strings.EqualFold(orig.from.Address, mb.owner.Email)
 		switch {
 		case len(orig.replyTo) > 0:
 			m.to = slices.Clone(orig.replyTo)
+		case own: // a reply to one's own sent message goes to its recipients
+			m.to = slices.Clone(orig.to)
 		case orig.from != nil:
 			m.to = []Recipient{*orig.from}
 		}

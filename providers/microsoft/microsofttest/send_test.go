@@ -218,6 +218,11 @@ func TestReplies(t *testing.T) {
 	if s.Subject != "FW: Q3 report draft" || len(s.Attachments) != 1 || s.Attachments[0].Name != "Q3-report-draft.pdf" || s.To[0].Address != "eve@example.com" {
 		t.Fatalf("forward %+v", s)
 	}
+	// A reply to one's own sent message goes to its recipients.
+	d = m.post("/me/messages/"+url.PathEscape(m.fx.Messages["sent-solo"])+"/createReply", nil)
+	if to, _ := d.body["toRecipients"].([]any); d.status != 201 || len(to) != 1 || field(to[0], "emailAddress", "address") != "dave@example.com" {
+		t.Fatalf("reply to a sent message: %d %s", d.status, d.raw)
+	}
 	// Replying needs Mail.Send; a draft reply only Mail.ReadWrite.
 	rw := access(t, m.s, bob, "Mail.ReadWrite")
 	bfx := m.s.LoadFixtures(bob)
