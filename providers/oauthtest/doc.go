@@ -31,7 +31,9 @@
 //     document of OpenID Connect Discovery;
 //   - what tests need around that: a clock that Advance moves on, injected
 //     token-endpoint failures and delays, request counts, and Secrets, every
-//     secret value the server issued or saw, for leak audits.
+//     secret value the server issued or saw, for leak audits;
+//   - APIControl, the same for a fake's own API handlers: requests counted
+//     by path, concurrency, latency and injected failures.
 //
 // What differs between providers is in Config: the endpoints' paths, the
 // error code, status and description of every Failure and the JSON that

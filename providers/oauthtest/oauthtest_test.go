@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -560,4 +561,47 @@ func cloneQuery(q url.Values) url.Values {
 		out[k] = slices.Clone(v)
 	}
 	return out
+}
+
+func TestAPIControl(t *testing.T) {
+	var c oauthtest.APIControl
+	req := func(path string) *http.Request {
+		r, _ := http.NewRequest("GET", "http://x"+path, strings.NewReader("body"))
+		return r
+	}
+	c.Fail("/a/", 1, 503, "busy", 1500*time.Millisecond)
+	c.Fail("/", 2, 429, "slow", 0)
+	end1 := c.Begin(req("/a/1"))
+	end2 := c.Begin(req("/b/2"))
+	if f := c.TakeFailure("/a/1"); f == nil || f.Status != 503 || f.Reason != "busy" {
+		t.Fatalf("first rule: %+v", f)
+	}
+	if f := c.TakeFailure("/a/1"); f == nil || f.Status != 429 {
+		t.Fatalf("the first rule is used up: %+v", f)
+	}
+	rec := httptest.NewRecorder()
+	(&oauthtest.InjectedFailure{RetryAfter: 1500 * time.Millisecond}).SetRetryAfter(rec)
+	if rec.Header().Get("Retry-After") != "2" {
+		t.Fatalf("Retry-After %q", rec.Header().Get("Retry-After"))
+	}
+	end1()
+	end2()
+	if c.Requests("/a/") != 1 || c.Requests("/") != 2 || c.MaxConcurrent() != 2 {
+		t.Fatalf("requests %d, %d, max %d", c.Requests("/a/"), c.Requests("/"), c.MaxConcurrent())
+	}
+	c.Reset()
+	if c.Requests("/") != 0 || c.MaxConcurrent() != 0 || c.TakeFailure("/x") != nil {
+		t.Fatal("Reset kept something")
+	}
+	// Latency ends early for a request its client gave up on.
+	c.SetLatency(time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if c.Wait(req("/").WithContext(ctx), 10) {
+		t.Fatal("a cancelled request waited")
+	}
+	c.SetLatency(0)
+	if !c.Wait(req("/"), 10) {
+		t.Fatal("no latency: Wait must not wait")
+	}
 }

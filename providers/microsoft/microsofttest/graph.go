@@ -1,18 +1,17 @@
 package microsofttest
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
-	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mailcal/mailcal/providers/oauthtest"
 )
 
 // What every Graph request goes through: accounting, authentication, the
@@ -30,12 +29,9 @@ const mailboxConcurrency = 4
 type graphState struct {
 	routes []*route
 
+	ctl oauthtest.APIControl // requests, latency, injected failures
+
 	mu          sync.Mutex
-	latency     time.Duration
-	failures    []*apiFailure
-	requests    []string // the path of every Graph request received
-	inflight    int
-	maxInflight int
 	boxInflight map[string]int // by mailbox (lower-case UPN)
 	boxMax      map[string]int
 	throttled   map[string]int // 429s for the concurrency limit, by mailbox
@@ -69,14 +65,6 @@ type call struct {
 	applied []string
 }
 
-type apiFailure struct {
-	prefix     string
-	n          int
-	status     int
-	code       string
-	retryAfter time.Duration
-}
-
 func (s *Server) initGraph() {
 	s.graph = &graphState{
 		boxInflight: map[string]int{}, boxMax: map[string]int{}, throttled: map[string]int{},
@@ -103,16 +91,7 @@ func (s *Server) addRoute(method, tmpl string, perms []string, h func(c *call)) 
 // serveGraph is the entry of every Graph request.
 func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 	g := s.graph
-	g.mu.Lock()
-	g.requests = append(g.requests, r.URL.Path)
-	g.inflight++
-	g.maxInflight = max(g.maxInflight, g.inflight)
-	g.mu.Unlock()
-	defer func() {
-		g.mu.Lock()
-		g.inflight--
-		g.mu.Unlock()
-	}()
+	defer g.ctl.Begin(r)()
 	c := &call{s: s, w: w, r: r, reqID: newGUID(), prefer: parsePrefer(r.Header.Values("Prefer"))}
 	c.cliID = r.Header.Get("client-request-id")
 	if c.cliID == "" {
@@ -138,29 +117,16 @@ func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 		c.fail(http.StatusTooManyRequests, "ApplicationThrottled", "Application is over its MailboxConcurrency limit.")
 		return
 	}
-	latency := g.latency
 	g.mu.Unlock()
 	defer func() {
 		g.mu.Lock()
 		g.boxInflight[box]--
 		g.mu.Unlock()
 	}()
-	if latency > 0 {
-		// Read the body first: net/http notices a client that hung up only
-		// once the body is read, and a request the client gave up on must
-		// end (or Close waits for it).
-		if body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBytes+1)); err == nil {
-			r.Body = io.NopCloser(bytes.NewReader(body))
-		}
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
+	if !g.ctl.Wait(r, maxRequestBytes+1) {
+		return
 	}
-	if f := g.takeFailure(r.URL.Path); f != nil {
+	if f := g.ctl.TakeFailure(r.URL.Path); f != nil {
 		c.injected(f)
 		return
 	}
@@ -304,19 +270,6 @@ func matchTemplate(tmpl, segs []string) (map[string]string, int) {
 	return params, len(tmpl)
 }
 
-func (g *graphState) takeFailure(path string) *apiFailure {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for _, f := range g.failures {
-		if f.n > 0 && strings.HasPrefix(path, f.prefix) {
-			f.n--
-			c := *f
-			return &c
-		}
-	}
-	return nil
-}
-
 // Graph's messages for the codes FailAPI is used with.
 var failureMessages = map[string]string{
 	"ApplicationThrottled":     "Application is over its MailboxConcurrency limit.",
@@ -328,63 +281,39 @@ var failureMessages = map[string]string{
 	"GatewayTimeout":           "The server, while acting as a proxy, did not receive a timely response from the upstream server.",
 }
 
-func (c *call) injected(f *apiFailure) {
-	if f.retryAfter > 0 {
-		c.w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(f.retryAfter.Seconds()))))
-	}
-	msg := failureMessages[f.code]
+func (c *call) injected(f *oauthtest.InjectedFailure) {
+	f.SetRetryAfter(c.w)
+	msg := failureMessages[f.Reason]
 	if msg == "" {
-		msg = http.StatusText(f.status)
+		msg = http.StatusText(f.Status)
 	}
-	c.fail(f.status, f.code, msg)
+	c.fail(f.Status, f.Reason, msg)
 }
 
 // FailAPI makes the next n Graph requests whose path starts with
 // pathPrefix (e.g. "/v1.0/me/messages", or "/" for all) answer status
 // with Graph's error body for code: 429 "ApplicationThrottled" or
 // "TooManyRequests", 503 "ServiceNotAvailable", 504 "GatewayTimeout",
-// 500 "UnknownError"… A positive retryAfter is sent as a Retry-After Header
+// 500 "UnknownError"… A positive retryAfter is sent as a Retry-After header
 // (whole seconds, rounded up). Rules are tried in the order they were
 // added; requests refused for want of a token or for the concurrency limit
 // do not use them up.
 func (s *Server) FailAPI(pathPrefix string, n int, status int, code string, retryAfter time.Duration) {
-	g := s.graph
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.failures = append(g.failures, &apiFailure{prefix: pathPrefix, n: n, status: status, code: code, retryAfter: retryAfter})
+	s.graph.ctl.Fail(pathPrefix, n, status, code, retryAfter)
 }
 
 // SetAPILatency makes every Graph request wait d, holding its place among
 // the mailbox's concurrent requests, before it is handled (or until the
 // request is cancelled).
-func (s *Server) SetAPILatency(d time.Duration) {
-	s.graph.mu.Lock()
-	defer s.graph.mu.Unlock()
-	s.graph.latency = d
-}
+func (s *Server) SetAPILatency(d time.Duration) { s.graph.ctl.SetLatency(d) }
 
 // APIRequests counts the Graph requests received whose path starts with
 // pathPrefix ("/v1.0/me/messages"), failed ones included.
-func (s *Server) APIRequests(pathPrefix string) int {
-	g := s.graph
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	n := 0
-	for _, p := range g.requests {
-		if strings.HasPrefix(p, pathPrefix) {
-			n++
-		}
-	}
-	return n
-}
+func (s *Server) APIRequests(pathPrefix string) int { return s.graph.ctl.Requests(pathPrefix) }
 
 // MaxConcurrentAPI is the largest number of Graph requests that were in
 // flight at the same time (latency included).
-func (s *Server) MaxConcurrentAPI() int {
-	s.graph.mu.Lock()
-	defer s.graph.mu.Unlock()
-	return s.graph.maxInflight
-}
+func (s *Server) MaxConcurrentAPI() int { return s.graph.ctl.MaxConcurrent() }
 
 // MaxConcurrentMailbox is the largest number of authenticated requests for
 // one mailbox that were in flight at the same time, those refused for
@@ -407,9 +336,9 @@ func (s *Server) Throttled(email string) int {
 // throttling counts, and drops pending injected failures.
 func (s *Server) ResetAPIStats() {
 	g := s.graph
+	g.ctl.Reset()
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.requests, g.maxInflight, g.failures = nil, g.inflight, nil
 	clear(g.boxMax)
 	for k, v := range g.boxInflight {
 		g.boxMax[k] = v
@@ -472,7 +401,7 @@ func (c *call) context(what string) string {
 	return c.s.GraphURL() + "/$metadata#users('" + url.PathEscape(c.user.GraphID()) + "')/" + what
 }
 
-// preferences are the Prefer Header's values Graph's Outlook APIs honour.
+// preferences are the Prefer header's values Graph's Outlook APIs honour.
 type preferences struct {
 	timeZone  string // outlook.timezone
 	bodyType  string // outlook.body-content-type: "text" or "html"

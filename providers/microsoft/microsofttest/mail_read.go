@@ -468,7 +468,7 @@ func (c *call) renderMessage(mb *mailbox, m *message, sel []string, expandAttach
 func emailAddress(r Recipient) map[string]any {
 	name := r.Name
 	if name == "" {
-		name = r.Address // Outlook shows an unresolved Recipient by its address
+		name = r.Address // Outlook shows an unresolved recipient by its address
 	}
 	return map[string]any{"emailAddress": map[string]string{"name": name, "address": r.Address}}
 }

@@ -226,7 +226,7 @@ type Filing struct {
 
 // AddMessage puts a received message (raw RFC 5322 bytes) in a user's
 // mailbox and returns its id (ordinary, not immutable). Its dates are the
-// Date Header's, else the server's now. It joins the conversation of a
+// Date header's, else the server's now. It joins the conversation of a
 // message it refers to (In-Reply-To, References) with the same subject. It
 // panics if raw does not parse (a test's mistake).
 func (s *Server) AddMessage(email string, raw []byte, f Filing) string {
@@ -395,7 +395,7 @@ var quoteStartRE = regexp.MustCompile(`(?m)^(On .*wrote:|-----Original Message--
 
 // uniqueBody is the part of a body that is not quoted from earlier messages
 // of the conversation: what precedes an attribution line, an original
-// message Header or a quoted line (text), or Outlook's reply separator and
+// message header or a quoted line (text), or Outlook's reply separator and
 // blockquotes (HTML).
 func uniqueBody(b bodyContent) bodyContent {
 	if b.typ == "html" {

@@ -133,7 +133,7 @@ func parseMIME(raw []byte) (*parsedMIME, error) {
 	return p, nil
 }
 
-// splitHeaders reads the Header section (unfolded) and returns the body.
+// splitHeaders reads the header section (unfolded) and returns the body.
 func splitHeaders(raw []byte) ([]Header, []byte, error) {
 	raw = bytes.ReplaceAll(raw, []byte("\r\n"), []byte("\n"))
 	end := bytes.Index(raw, []byte("\n\n"))
@@ -156,7 +156,7 @@ func splitHeaders(raw []byte) ([]Header, []byte, error) {
 		hdrs = append(hdrs, Header{Name: name, Value: strings.TrimSpace(value)})
 	}
 	if len(hdrs) == 0 {
-		return nil, nil, errors.New("no Header")
+		return nil, nil, errors.New("no header")
 	}
 	body := raw[min(end+2, len(raw)):]
 	return hdrs, body, nil

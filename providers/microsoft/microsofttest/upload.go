@@ -114,9 +114,7 @@ var rangeRE = regexp.MustCompile(`^bytes (\d+)-(\d+)/(\d+)$`)
 // session. The URL's token is the credential: no Authorization header.
 func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request) {
 	g := s.graph
-	g.mu.Lock()
-	g.requests = append(g.requests, r.URL.Path)
-	g.mu.Unlock()
+	defer g.ctl.Begin(r)()
 	fail := func(status int, code, msg string) {
 		writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
 	}
