@@ -328,9 +328,7 @@ func (s *Server) respond(action string) func(c *call) {
 		}
 		if draftOnly {
 			mb.store(m)
-			out := c.renderMessage(mb, m, nil, false)
-			out["@odata.context"] = c.context("messages/$entity")
-			c.ok(http.StatusCreated, out)
+			c.answerMessage(mb, m, http.StatusCreated)
 			return
 		}
 		var raw []byte

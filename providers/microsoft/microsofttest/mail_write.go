@@ -317,9 +317,14 @@ func (s *Server) createDraft(c *call) {
 		return
 	}
 	mb.store(m)
+	c.answerMessage(mb, m, http.StatusCreated)
+}
+
+// answerMessage answers status with a message the request made or changed.
+func (c *call) answerMessage(mb *mailbox, m *message, status int) {
 	out := c.renderMessage(mb, m, nil, false)
 	out["@odata.context"] = c.context("messages/$entity")
-	c.ok(http.StatusCreated, out)
+	c.ok(status, out)
 }
 
 func (c *call) folderProblem(wellFormed bool) {
@@ -409,9 +414,7 @@ func (s *Server) updateMessage(c *call) {
 	}
 	m.changes++
 	m.modified = s.Now()
-	out := c.renderMessage(mb, m, nil, false)
-	out["@odata.context"] = c.context("messages/$entity")
-	c.ok(http.StatusOK, out)
+	c.answerMessage(mb, m, http.StatusOK)
 }
 
 // deleteMessage moves a message to Deleted Items, and deletes one that is
@@ -459,9 +462,7 @@ func (s *Server) moveMessage(c *call) {
 	}
 	m.folder, m.modified = f, s.Now()
 	m.changes++
-	out := c.renderMessage(mb, m, nil, false)
-	out["@odata.context"] = c.context("messages/$entity")
-	c.ok(http.StatusCreated, out)
+	c.answerMessage(mb, m, http.StatusCreated)
 }
 
 func (s *Server) addAttachment(c *call) {
