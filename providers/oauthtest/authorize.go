@@ -22,6 +22,11 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		e, _ := s.errorFor(f, detail)
 		s.cfg.Authorize.ErrorPage(w, e)
 	}
+	tenant := r.PathValue("tenant")
+	if t := s.cfg.Tenants; t != nil && !t.Exists(tenant) {
+		page(UnknownTenant, tenant)
+		return
+	}
 	redirectURI := q.Get("redirect_uri")
 	switch clientID := q.Get("client_id"); {
 	case clientID == "":
@@ -60,6 +65,11 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 			Description: s.cfg.Name + ": no account signed in (call AddUser)"})
 		return
 	}
+	if t := s.cfg.Tenants; t != nil && !t.Accepts(tenant, u.User) {
+		e, _ := s.errorFor(TenantRejectsUser, u.Email)
+		s.cfg.Authorize.ErrorPage(w, e)
+		return
+	}
 	refuse := func(f Failure) {
 		e, _ := s.errorFor(f, "")
 		redirect(w, r, redirectURI, "error", e.Code, "error_description", e.Description, "state", state)
@@ -92,8 +102,9 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	c := Consent{Request: cloneValues(q), User: u.User, Asked: asked, Granted: slices.Clone(scopes), Shown: consentShown}
 	code := s.newSecret(s.cfg.Tokens.Code)
 	s.codes[code] = &authCode{
-		user: u, redirectURI: redirectURI, challenge: q.Get("code_challenge"), scopes: scopes,
-		nonce: q.Get("nonce"), expiry: s.Now().Add(s.cfg.CodeTTL), refresh: s.cfg.Authorize.RefreshToken(c),
+		user: u, tenant: tenant, redirectURI: redirectURI, challenge: q.Get("code_challenge"), scopes: scopes,
+		plain: s.challengeMethod(q) == "plain", nonce: q.Get("nonce"), expiry: s.Now().Add(s.cfg.CodeTTL),
+		refresh: s.cfg.Authorize.RefreshToken(c),
 	}
 	redirect(w, r, redirectURI, s.cfg.Authorize.Redirect(c, code)...)
 }
@@ -121,13 +132,16 @@ func (s *Server) checkAuthorizeParams(q url.Values, scopes, prompt []string) *Er
 			}
 		}
 	}
-	switch challenge, method := q.Get("code_challenge"), q.Get("code_challenge_method"); {
+	const unreserved = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
+	switch challenge, method := q.Get("code_challenge"), s.challengeMethod(q); {
 	case challenge == "" && s.cfg.Authorize.PKCEOptional:
 	case challenge == "":
 		return fail(AuthMissingChallenge, "")
-	case method != "S256":
-		return fail(AuthChallengeMethod, method)
-	case len(challenge) != 43 || strings.Trim(challenge, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != "":
+	case !slices.Contains(s.cfg.Authorize.PKCEMethods, method):
+		return fail(AuthChallengeMethod, q.Get("code_challenge_method"))
+	case method == "S256" && (len(challenge) != 43 || strings.Trim(challenge, unreserved) != "" || strings.ContainsAny(challenge, ".~")),
+		method == "plain" && (len(challenge) < 43 || len(challenge) > 128 || strings.Trim(challenge, unreserved) != ""):
+		// S256: base64url of 32 bytes; plain: a verifier (RFC 7636 4.1).
 		return fail(AuthInvalidChallenge, "")
 	}
 	for _, p := range prompt {
@@ -139,6 +153,15 @@ func (s *Server) checkAuthorizeParams(q url.Values, scopes, prompt []string) *Er
 		return check(q)
 	}
 	return nil
+}
+
+// challengeMethod is the request's code_challenge_method; without one,
+// "plain" where it is accepted (RFC 7636 4.3), else "".
+func (s *Server) challengeMethod(q url.Values) string {
+	if m := q.Get("code_challenge_method"); m != "" || !slices.Contains(s.cfg.Authorize.PKCEMethods, "plain") {
+		return m
+	}
+	return "plain"
 }
 
 // redirectAllowed accepts an absolute http(s) URL without fragment; with

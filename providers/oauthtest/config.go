@@ -57,6 +57,10 @@ type Config struct {
 	ClientAuth ClientAuth
 	Revocation Revocation
 	Identity   Identity
+	// Tenants, if set, makes the server multi-tenant: the authorization and
+	// token endpoints' paths carry a {tenant} segment that says who may sign
+	// in there (Microsoft's /{tenant}/oauth2/v2.0/…).
+	Tenants *Tenants
 
 	// Errors are the provider's answers to each failure; a failure it does
 	// not list is answered with the RFC's error code and a generic
@@ -83,6 +87,10 @@ type Scopes struct {
 	Valid func(scope string) bool
 	// Supported is the discovery document's scopes_supported.
 	Supported []string
+	// Normalize, if set, rewrites a scope as written before aliases are
+	// looked up (a provider whose scope names are case-insensitive, or
+	// that takes a scope with or without its resource's prefix).
+	Normalize func(scope string) string
 }
 
 // Authorize is the authorization endpoint's behaviour.
@@ -94,6 +102,10 @@ type Authorize struct {
 	// PKCEOptional accepts requests without code_challenge; by default
 	// PKCE with S256 is required (OAuth 2.1).
 	PKCEOptional bool
+	// PKCEMethods are the code_challenge_method values accepted. Default
+	// {"S256"}. With "plain" among them, a challenge without a method is
+	// plain, as RFC 7636 4.3 says.
+	PKCEMethods []string
 	// Prompts are the prompt values the endpoint accepts ("none" must stand
 	// alone). Default none, login, consent, select_account.
 	Prompts []string
@@ -144,6 +156,11 @@ type Tokens struct {
 	// IDClaims adds the provider's claims to an ID token (issued when
 	// openid is granted); iss, aud, sub, iat, exp and nonce are set.
 	IDClaims func(u User, scopes []string, claims map[string]any)
+	// RefreshTTL, if positive, is each refresh token's lifetime from its
+	// issue: past it a refresh fails with ExpiredRefreshToken (Microsoft's
+	// 90 days of inactivity, every rotated token with its own). Default:
+	// refresh tokens do not expire.
+	RefreshTTL time.Duration
 }
 
 // TokenFormat is how an issued value looks: Prefix, then Bytes random
@@ -165,7 +182,7 @@ const (
 	// (as some providers do).
 	NoRotation Rotation = iota
 	// RotateKeepOld answers a new refresh token every time; the one used
-	// keeps working until its grant is revoked (Microsoft).
+	// keeps working until its grant is revoked or it expires (Microsoft).
 	RotateKeepOld
 	// RotateRetireOld answers a new refresh token every time; the one
 	// used is dead from then on (OAuth 2.1's rotation for public
@@ -181,8 +198,24 @@ type ClientAuth struct {
 	// (client_id and client_secret in the body). Default both.
 	Methods []string
 	// Public is a client without a secret: client_id alone identifies it
-	// (PKCE protects the code); a secret that is sent must still be right.
+	// (PKCE protects the code); a secret that is sent must still be right,
+	// unless RefuseSecret.
 	Public bool
+	// RefuseSecret makes a public client that sends a secret fail with
+	// PublicClientSecret (Microsoft: a public client must not present one).
+	RefuseSecret bool
+}
+
+// Tenants are the authorities of a multi-tenant server, named by the
+// {tenant} path segment of its endpoints. A code must be redeemed at the
+// tenant it was issued at; a refresh at a tenant that accepts the user.
+type Tenants struct {
+	// Exists reports whether a tenant segment names a tenant; a request at
+	// another fails with UnknownTenant (detail: the segment).
+	Exists func(tenant string) bool
+	// Accepts reports whether the user may sign in at the tenant; if not,
+	// TenantRejectsUser (detail: the user's email).
+	Accepts func(tenant string, u User) bool
 }
 
 // Revocation is the revocation endpoint (RFC 7009), if any.
@@ -251,6 +284,9 @@ func (c Config) withDefaults() Config {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.Scopes.Normalize == nil {
+		c.Scopes.Normalize = func(sc string) string { return sc }
+	}
 	if c.Subject == nil {
 		c.Subject = func(email string) string { return fmt.Sprintf("%x", sha256.Sum256([]byte(email)))[:24] }
 	}
@@ -263,6 +299,9 @@ func (c Config) withDefaults() Config {
 	a := &c.Authorize
 	if len(a.Paths) == 0 {
 		a.Paths = []string{"/authorize"}
+	}
+	if len(a.PKCEMethods) == 0 {
+		a.PKCEMethods = []string{"S256"}
 	}
 	if a.Prompts == nil {
 		a.Prompts = []string{"none", "login", "consent", "select_account"}

@@ -53,9 +53,32 @@ const (
 	MissingVerifier       Failure = "missing_verifier"
 	WrongVerifier         Failure = "wrong_verifier"
 	MissingRefreshToken   Failure = "missing_refresh_token"
-	InvalidRefreshToken   Failure = "invalid_refresh_token" // unknown, revoked or retired
+	InvalidRefreshToken   Failure = "invalid_refresh_token" // unknown (and the others below, unless listed)
 	ScopeNotGranted       Failure = "scope_not_granted"     // a refresh asked for more than the grant
+	// A provider that tells these apart lists them in Config.Errors;
+	// otherwise they are answered as InvalidRefreshToken.
+	RevokedRefreshToken Failure = "revoked_refresh_token" // its grant was revoked (RevokeUser, a replayed code)
+	RetiredRefreshToken Failure = "retired_refresh_token" // spent by a rotation (RotateRetireOld)
+	ExpiredRefreshToken Failure = "expired_refresh_token" // past Tokens.RefreshTTL
+	PublicClientSecret  Failure = "public_client_secret"  // a public client sent a secret (ClientAuth.RefuseSecret)
 )
+
+// Failures of a multi-tenant server (Config.Tenants), at the authorization
+// endpoint (as an error page) and the token endpoint.
+const (
+	UnknownTenant     Failure = "unknown_tenant"      // detail: the tenant segment
+	TenantRejectsUser Failure = "tenant_rejects_user" // detail: the user's email
+	CodeOtherTenant   Failure = "code_other_tenant"   // a code redeemed at another tenant than it was issued at
+)
+
+// fallbacks are the failures answered as another one when the provider
+// does not list them.
+var fallbacks = map[Failure]Failure{
+	RevokedRefreshToken: InvalidRefreshToken,
+	RetiredRefreshToken: InvalidRefreshToken,
+	ExpiredRefreshToken: InvalidRefreshToken,
+	PublicClientSecret:  WrongClientSecret,
+}
 
 // Failures of the revocation and identity endpoints.
 const (
@@ -115,11 +138,19 @@ var defaultErrors = map[Failure]Error{
 	RevokeMissingToken:          {400, "invalid_request", "Missing parameter: token"},
 	InvalidAccessToken:          {401, "invalid_token", "Invalid access token."},
 	InsufficientScope:           {403, "insufficient_scope", "Insufficient scope."},
+	UnknownTenant:               {400, "invalid_request", "Unknown tenant: %s"},
+	TenantRejectsUser:           {400, "invalid_grant", "The account %s cannot sign in at this tenant."},
+	CodeOtherTenant:             {400, "invalid_grant", "The code was issued for another tenant."},
 }
 
 // errorFor is the provider's answer to a failure, detail filled in; ok is
 // false for a failure with no answer (RevokeUnknownToken by default).
 func (s *Server) errorFor(f Failure, detail string) (Error, bool) {
+	if fb, ok := fallbacks[f]; ok {
+		if _, listed := s.cfg.Errors[f]; !listed {
+			f = fb
+		}
+	}
 	e, ok := s.cfg.Errors[f]
 	if !ok {
 		e, ok = defaultErrors[f]

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -427,5 +428,180 @@ func TestConsentClockAndInjection(t *testing.T) {
 	}
 	if n := len(s.AuthRequests()); n != 5 {
 		t.Fatalf("%d authorization requests", n)
+	}
+}
+
+// tenanted is a multi-tenant server with a public client, plain PKCE,
+// refresh tokens that rotate, keep working and expire, and distinct answers
+// for revoked and expired ones.
+func tenanted() oauthtest.Config {
+	tenants := map[string]string{"common": "", "organizations": "", "contoso.example": "@contoso.example"}
+	return oauthtest.Config{
+		Name:       "tenanted",
+		ClientAuth: oauthtest.ClientAuth{Public: true, RefuseSecret: true},
+		Scopes:     oauthtest.Scopes{Normalize: strings.ToLower},
+		Authorize:  oauthtest.Authorize{Paths: []string{"/{tenant}/authorize"}, PKCEMethods: []string{"S256", "plain"}},
+		Tokens:     oauthtest.Tokens{Path: "/{tenant}/token", Rotation: oauthtest.RotateKeepOld, RefreshTTL: 90 * 24 * time.Hour},
+		Tenants: &oauthtest.Tenants{
+			Exists: func(t string) bool { _, ok := tenants[strings.ToLower(t)]; return ok },
+			Accepts: func(t string, u oauthtest.User) bool {
+				return strings.HasSuffix(u.Email, tenants[strings.ToLower(t)]) && (t != "organizations" || !strings.HasSuffix(u.Email, "@outlook.example"))
+			},
+		},
+		Errors: map[oauthtest.Failure]oauthtest.Error{
+			oauthtest.RevokedRefreshToken: {Status: 400, Code: "invalid_grant", Description: "revoked"},
+			oauthtest.ExpiredRefreshToken: {Status: 400, Code: "invalid_grant", Description: "expired"},
+		},
+	}
+}
+
+func publicExchange(t *testing.T, s *oauthtest.Server, path string, loc *url.URL, verifier string) (int, map[string]any) {
+	t.Helper()
+	return post(t, s.URL()+path, url.Values{"client_id": {oauthtest.DefaultClientID}, "grant_type": {"authorization_code"},
+		"code": {loc.Query().Get("code")}, "redirect_uri": {"http://127.0.0.1:9/cb"}, "code_verifier": {verifier}}, "", "")
+}
+
+func publicRefresh(t *testing.T, s *oauthtest.Server, tenant, rt string) (int, map[string]any) {
+	t.Helper()
+	return post(t, s.URL()+"/"+tenant+"/token", url.Values{"client_id": {oauthtest.DefaultClientID}, "grant_type": {"refresh_token"},
+		"refresh_token": {rt}}, "", "")
+}
+
+func TestTenants(t *testing.T) {
+	s := start(t, tenanted())
+	s.AddUser("zoe@outlook.example")
+	q := url.Values{"client_id": {oauthtest.DefaultClientID}, "redirect_uri": {"http://127.0.0.1:9/cb"},
+		"response_type": {"code"}, "scope": {"openid Mail.Read"}, "code_challenge": {strings.Repeat("p", 43)}}
+	if _, err := s.Approve(context.Background(), s.URL()+"/nope/authorize?"+q.Encode()); err == nil || !strings.Contains(err.Error(), "Unknown tenant: nope") {
+		t.Fatalf("unknown tenant: %v", err)
+	}
+	if status, body := publicRefresh(t, s, "nope", "x"); status != 400 || body["error_description"] != "Unknown tenant: nope" {
+		t.Fatalf("token at an unknown tenant: %d %v", status, body)
+	}
+	if _, err := s.Approve(context.Background(), s.URL()+"/contoso.example/authorize?"+q.Encode()); err == nil ||
+		!strings.Contains(err.Error(), "The account "+ann+" cannot sign in at this tenant.") {
+		t.Fatalf("another tenant's user: %v", err)
+	}
+	hint := cloneQuery(q)
+	hint.Set("login_hint", "zoe@outlook.example")
+	if _, err := s.Approve(context.Background(), s.URL()+"/organizations/authorize?"+hint.Encode()); err == nil {
+		t.Fatal("a personal account signed in at organizations")
+	}
+	// A plain challenge (no method) is the verifier; the code is redeemed
+	// where it was issued, and only there.
+	loc, err := s.Approve(context.Background(), s.URL()+"/common/authorize?"+q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, body := publicExchange(t, s, "/organizations/token", loc, strings.Repeat("p", 43)); status != 400 ||
+		body["error_description"] != "The code was issued for another tenant." {
+		t.Fatalf("redeemed at another tenant: %d %v", status, body)
+	}
+	loc, _ = s.Approve(context.Background(), s.URL()+"/common/authorize?"+q.Encode())
+	status, tok := publicExchange(t, s, "/COMMON/token", loc, strings.Repeat("p", 43))
+	if status != 200 || tok["scope"] != "mail.read openid" {
+		t.Fatalf("plain PKCE exchange (tenant segment case-insensitive, scopes normalized): %d %v", status, tok)
+	}
+	// The refresh is refused at a tenant that does not take the account.
+	if status, body := publicRefresh(t, s, "contoso.example", str(tok["refresh_token"])); status != 400 || body["error"] != "invalid_grant" {
+		t.Fatalf("refresh at another tenant: %d %v", status, body)
+	}
+}
+
+func TestPublicClientAndRefreshLifetime(t *testing.T) {
+	s := start(t, tenanted())
+	verifier, challenge := pkce("v")
+	q := url.Values{"client_id": {oauthtest.DefaultClientID}, "redirect_uri": {"http://127.0.0.1:9/cb"}, "response_type": {"code"},
+		"scope": {"openid"}, "code_challenge": {challenge}, "code_challenge_method": {"S256"}}
+	loc, err := s.Approve(context.Background(), s.URL()+"/common/authorize?"+q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A public client that sends a secret is refused (here with the
+	// fallback answer, WrongClientSecret's).
+	status, body := post(t, s.URL()+"/common/token", client(url.Values{"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")},
+		"redirect_uri": {"http://127.0.0.1:9/cb"}, "code_verifier": {verifier}}), "", "")
+	if status != 401 || body["error"] != "invalid_client" {
+		t.Fatalf("public client with a secret: %d %v", status, body)
+	}
+	status, tok := publicExchange(t, s, "/common/token", loc, verifier)
+	if status != 200 {
+		t.Fatalf("exchange %d %v", status, tok)
+	}
+	first := str(tok["refresh_token"])
+	s.Advance(60 * 24 * time.Hour)
+	status, nt := publicRefresh(t, s, "common", first)
+	second := str(nt["refresh_token"])
+	if status != 200 || second == "" || second == first {
+		t.Fatalf("refresh: %d %v", status, nt)
+	}
+	// Rotation keeps the old token working, until its own expiry.
+	if status, _ := publicRefresh(t, s, "common", first); status != 200 {
+		t.Fatal("the refresh token used is dead after a rotation that keeps old ones")
+	}
+	s.Advance(31 * 24 * time.Hour)
+	if status, body := publicRefresh(t, s, "common", first); status != 400 || body["error_description"] != "expired" || s.RefreshTokenLive(first) {
+		t.Fatalf("expired refresh token: %d %v", status, body)
+	}
+	if !s.RefreshTokenLive(second) {
+		t.Fatal("the rotated token expired with the first")
+	}
+	s.RevokeUser(ann)
+	if status, body := publicRefresh(t, s, "common", second); status != 400 || body["error_description"] != "revoked" {
+		t.Fatalf("revoked refresh token: %d %v", status, body)
+	}
+	if status, body := publicRefresh(t, s, "common", "garbage"); status != 400 || body["error_description"] != "Invalid refresh token." {
+		t.Fatalf("unknown refresh token: %d %v", status, body)
+	}
+}
+
+func cloneQuery(q url.Values) url.Values {
+	out := url.Values{}
+	for k, v := range q {
+		out[k] = slices.Clone(v)
+	}
+	return out
+}
+
+func TestAPIControl(t *testing.T) {
+	var c oauthtest.APIControl
+	req := func(path string) *http.Request {
+		r, _ := http.NewRequest("GET", "http://x"+path, strings.NewReader("body"))
+		return r
+	}
+	c.Fail("/a/", 1, 503, "busy", 1500*time.Millisecond)
+	c.Fail("/", 2, 429, "slow", 0)
+	end1 := c.Begin(req("/a/1"))
+	end2 := c.Begin(req("/b/2"))
+	if f := c.TakeFailure("/a/1"); f == nil || f.Status != 503 || f.Reason != "busy" {
+		t.Fatalf("first rule: %+v", f)
+	}
+	if f := c.TakeFailure("/a/1"); f == nil || f.Status != 429 {
+		t.Fatalf("the first rule is used up: %+v", f)
+	}
+	rec := httptest.NewRecorder()
+	(&oauthtest.InjectedFailure{RetryAfter: 1500 * time.Millisecond}).SetRetryAfter(rec)
+	if rec.Header().Get("Retry-After") != "2" {
+		t.Fatalf("Retry-After %q", rec.Header().Get("Retry-After"))
+	}
+	end1()
+	end2()
+	if c.Requests("/a/") != 1 || c.Requests("/") != 2 || c.MaxConcurrent() != 2 {
+		t.Fatalf("requests %d, %d, max %d", c.Requests("/a/"), c.Requests("/"), c.MaxConcurrent())
+	}
+	c.Reset()
+	if c.Requests("/") != 0 || c.MaxConcurrent() != 0 || c.TakeFailure("/x") != nil {
+		t.Fatal("Reset kept something")
+	}
+	// Latency ends early for a request its client gave up on.
+	c.SetLatency(time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if c.Wait(req("/").WithContext(ctx), 10) {
+		t.Fatal("a cancelled request waited")
+	}
+	c.SetLatency(0)
+	if !c.Wait(req("/"), 10) {
+		t.Fatal("no latency: Wait must not wait")
 	}
 }

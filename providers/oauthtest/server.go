@@ -26,8 +26,9 @@ type Server struct {
 	defaultUser  *user
 	codes        map[string]*authCode
 	grants       []*grant
-	refresh      map[string]*grant // live refresh tokens
-	issued       map[string]*grant // every refresh token issued
+	refresh      map[string]*grant    // live refresh tokens
+	issued       map[string]*grant    // every refresh token issued
+	rtExpiry     map[string]time.Time // with Tokens.RefreshTTL
 	access       map[string]*accessToken
 	secrets      []string
 	secretSet    map[string]bool
@@ -63,7 +64,9 @@ type accessToken struct {
 
 type authCode struct {
 	user                   *user
+	tenant                 string // the tenant segment it was issued at (Config.Tenants)
 	redirectURI, challenge string
+	plain                  bool // the challenge is the verifier itself (PKCE "plain")
 	scopes                 []string
 	nonce                  string
 	refresh                bool // the exchange answers a refresh_token
@@ -80,6 +83,7 @@ func New(cfg Config) *Server {
 		codes:     map[string]*authCode{},
 		refresh:   map[string]*grant{},
 		issued:    map[string]*grant{},
+		rtExpiry:  map[string]time.Time{},
 		access:    map[string]*accessToken{},
 		secretSet: map[string]bool{},
 		tokenReqs: map[string]int{},
@@ -199,12 +203,40 @@ func (s *Server) revokeUserLocked(u *user) {
 }
 
 // RefreshTokenLive reports whether a refresh request with rt would succeed
-// now: issued, not retired by a rotation, its grant not revoked.
+// now: issued, not retired by a rotation nor expired, its grant not
+// revoked.
 func (s *Server) RefreshTokenLive(rt string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g := s.refresh[rt]
-	return g != nil && !g.revoked
+	return s.refreshFailure(rt) == ""
+}
+
+// refreshFailure is why a refresh with rt fails, "" if it would not. Call
+// with s.mu held.
+func (s *Server) refreshFailure(rt string) Failure {
+	g := s.issued[rt]
+	switch exp, expires := s.rtExpiry[rt]; {
+	case g == nil:
+		return InvalidRefreshToken
+	case g.revoked:
+		return RevokedRefreshToken
+	case s.refresh[rt] == nil:
+		return RetiredRefreshToken
+	case expires && !s.Now().Before(exp):
+		return ExpiredRefreshToken
+	}
+	return ""
+}
+
+// newRefreshToken issues a refresh token of g. Call with s.mu held.
+func (s *Server) newRefreshToken(g *grant) string {
+	rt := s.newSecret(s.cfg.Tokens.Refresh)
+	s.refresh[rt] = g
+	s.issued[rt] = g
+	if ttl := s.cfg.Tokens.RefreshTTL; ttl > 0 {
+		s.rtExpiry[rt] = s.Now().Add(ttl)
+	}
+	return rt
 }
 
 // SameGrant reports whether two refresh tokens come from the same code
@@ -316,6 +348,14 @@ func (s *Server) Secrets() []string {
 	return slices.Clone(s.secrets)
 }
 
+// RecordSecret adds a secret value the provider's fake issued itself (an
+// upload URL's token, say) to Secrets.
+func (s *Server) RecordSecret(v string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.addSecret(v)
+}
+
 func (s *Server) addSecret(v string) {
 	if v != "" && !s.secretSet[v] {
 		s.secretSet[v] = true
@@ -344,6 +384,7 @@ func (s *Server) canonicalScopes(scopes []string) []string {
 }
 
 func (s *Server) canonical(sc string) string {
+	sc = s.cfg.Scopes.Normalize(sc)
 	if full, ok := s.cfg.Scopes.Aliases[sc]; ok {
 		return full
 	}

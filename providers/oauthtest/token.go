@@ -48,6 +48,11 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	tenant := r.PathValue("tenant")
+	if t := s.cfg.Tenants; t != nil && !t.Exists(tenant) {
+		s.fail(w, UnknownTenant, tenant)
+		return
+	}
 	if s.failN > 0 {
 		s.failN--
 		e, _ := s.errorFor(TokenBackendError, "")
@@ -61,9 +66,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	switch grantType {
 	case "authorization_code":
-		s.exchange(w, f)
+		s.exchange(w, f, tenant)
 	case "refresh_token":
-		s.refreshToken(w, f)
+		s.refreshToken(w, f, tenant)
 	case "":
 		s.fail(w, MissingGrantType, "")
 	default:
@@ -90,6 +95,8 @@ func (s *Server) clientAuth(r *http.Request, f url.Values) (authenticated bool, 
 		return false, UnknownClient
 	case secret == "" && s.cfg.ClientAuth.Public:
 		return false, ""
+	case s.cfg.ClientAuth.Public && s.cfg.ClientAuth.RefuseSecret:
+		return false, PublicClientSecret
 	case secret == "":
 		return false, MissingClientSecret
 	case !slices.Contains(s.cfg.ClientAuth.Methods, method):
@@ -101,7 +108,7 @@ func (s *Server) clientAuth(r *http.Request, f url.Values) (authenticated bool, 
 }
 
 // exchange answers grant_type=authorization_code. Called with s.mu held.
-func (s *Server) exchange(w http.ResponseWriter, f url.Values) {
+func (s *Server) exchange(w http.ResponseWriter, f url.Values, tenant string) {
 	code := f.Get("code")
 	if code == "" {
 		s.fail(w, MissingCode, "")
@@ -123,6 +130,9 @@ func (s *Server) exchange(w http.ResponseWriter, f url.Values) {
 		delete(s.codes, code)
 		s.fail(w, ExpiredCode, "")
 		return
+	case s.cfg.Tenants != nil && !strings.EqualFold(tenant, ac.tenant):
+		s.fail(w, CodeOtherTenant, "")
+		return
 	}
 	switch ru := f.Get("redirect_uri"); {
 	case ru == "":
@@ -135,11 +145,15 @@ func (s *Server) exchange(w http.ResponseWriter, f url.Values) {
 	if ac.challenge != "" {
 		verifier := f.Get("code_verifier")
 		sum := sha256.Sum256([]byte(verifier))
+		transformed := base64.RawURLEncoding.EncodeToString(sum[:])
+		if ac.plain {
+			transformed = verifier
+		}
 		switch {
 		case verifier == "":
 			s.fail(w, MissingVerifier, "")
 			return
-		case base64.RawURLEncoding.EncodeToString(sum[:]) != ac.challenge:
+		case transformed != ac.challenge:
 			s.fail(w, WrongVerifier, "")
 			return
 		}
@@ -149,23 +163,25 @@ func (s *Server) exchange(w http.ResponseWriter, f url.Values) {
 	ac.exchanged = g
 	refresh := ""
 	if ac.refresh {
-		refresh = s.newSecret(s.cfg.Tokens.Refresh)
-		s.refresh[refresh] = g
-		s.issued[refresh] = g
+		refresh = s.newRefreshToken(g)
 	}
 	WriteJSON(w, http.StatusOK, s.cfg.Tokens.Answer(s.issue(g, g.scopes, refresh, ac.nonce)))
 }
 
 // refreshToken answers grant_type=refresh_token. Called with s.mu held.
-func (s *Server) refreshToken(w http.ResponseWriter, f url.Values) {
+func (s *Server) refreshToken(w http.ResponseWriter, f url.Values, tenant string) {
 	rt := f.Get("refresh_token")
 	if rt == "" {
 		s.fail(w, MissingRefreshToken, "")
 		return
 	}
+	if fail := s.refreshFailure(rt); fail != "" {
+		s.fail(w, fail, "")
+		return
+	}
 	g := s.refresh[rt]
-	if g == nil || g.revoked {
-		s.fail(w, InvalidRefreshToken, "")
+	if t := s.cfg.Tenants; t != nil && !t.Accepts(tenant, g.user.User) {
+		s.fail(w, TenantRejectsUser, g.user.Email)
 		return
 	}
 	scopes := g.scopes
@@ -178,9 +194,7 @@ func (s *Server) refreshToken(w http.ResponseWriter, f url.Values) {
 	}
 	next := ""
 	if s.cfg.Tokens.Rotation != NoRotation {
-		next = s.newSecret(s.cfg.Tokens.Refresh)
-		s.refresh[next] = g
-		s.issued[next] = g
+		next = s.newRefreshToken(g)
 		if s.cfg.Tokens.Rotation == RotateRetireOld {
 			delete(s.refresh, rt)
 		}

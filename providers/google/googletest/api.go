@@ -1,18 +1,17 @@
 package googletest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mailcal/mailcal/providers/oauthtest"
 )
 
 // What the fake Gmail and Calendar APIs share: routing, request
@@ -40,18 +39,15 @@ var routeScopes = map[string][]string{
 type apiState struct {
 	routes []*route
 
-	mu          sync.Mutex
-	latency     time.Duration
-	failures    []*apiFailure
-	requests    []string // the path of every API request received
-	inflight    int
-	maxInflight int
-	disc        *discovery
-	violations  []string
-	mail        map[string]*mailbox  // by lower-case email
-	cal         map[string]*calStore // by lower-case email
-	uploads     map[string]*resumableUpload
-	seq         uint64
+	ctl oauthtest.APIControl // requests, latency, injected failures
+
+	mu         sync.Mutex
+	disc       *discovery
+	violations []string
+	mail       map[string]*mailbox  // by lower-case email
+	cal        map[string]*calStore // by lower-case email
+	uploads    map[string]*resumableUpload
+	seq        uint64
 }
 
 // route is one API method. tmpl is the path without its leading slash, with
@@ -72,14 +68,6 @@ type call struct {
 	email  string
 	scopes []string
 	params map[string]string
-}
-
-type apiFailure struct {
-	prefix     string
-	n          int
-	status     int
-	reason     string
-	retryAfter time.Duration
 }
 
 type routeKey struct{}
@@ -147,33 +135,11 @@ func (a *apiState) match(method, escapedPath string) (*route, map[string]string)
 // calls the method's handler.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	a := s.api
-	a.mu.Lock()
-	a.requests = append(a.requests, r.URL.Path)
-	a.inflight++
-	a.maxInflight = max(a.maxInflight, a.inflight)
-	latency := a.latency
-	a.mu.Unlock()
-	defer func() {
-		a.mu.Lock()
-		a.inflight--
-		a.mu.Unlock()
-	}()
-	if latency > 0 {
-		// Read the body first: net/http notices a client that hung up only
-		// once the body is read, and a request the client gave up on must
-		// end (or Close waits for it).
-		if body, err := io.ReadAll(r.Body); err == nil {
-			r.Body = io.NopCloser(bytes.NewReader(body))
-		}
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
+	defer a.ctl.Begin(r)()
+	if !a.ctl.Wait(r, math.MaxInt64) {
+		return
 	}
-	if f := a.takeFailure(r.URL.Path); f != nil {
+	if f := a.ctl.TakeFailure(r.URL.Path); f != nil {
 		writeFailure(w, f)
 		return
 	}
@@ -211,19 +177,6 @@ func notFoundPage(w http.ResponseWriter, r *http.Request) {
 		strings.NewReplacer("<", "&lt;", ">", "&gt;", "&", "&amp;").Replace(r.URL.Path))
 }
 
-func (a *apiState) takeFailure(path string) *apiFailure {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for _, f := range a.failures {
-		if f.n > 0 && strings.HasPrefix(path, f.prefix) {
-			f.n--
-			c := *f
-			return &c
-		}
-	}
-	return nil
-}
-
 // Google's messages for the reasons FailAPI is used with.
 var failureMessages = map[string]string{
 	"rateLimitExceeded":     "Rate Limit Exceeded",
@@ -233,18 +186,16 @@ var failureMessages = map[string]string{
 	"internalError":         "Internal error encountered.",
 }
 
-func writeFailure(w http.ResponseWriter, f *apiFailure) {
-	if f.retryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(f.retryAfter.Seconds()))))
-	}
-	msg := failureMessages[f.reason]
+func writeFailure(w http.ResponseWriter, f *oauthtest.InjectedFailure) {
+	f.SetRetryAfter(w)
+	msg := failureMessages[f.Reason]
 	switch {
-	case f.status == http.StatusServiceUnavailable && f.reason == "backendError":
+	case f.Status == http.StatusServiceUnavailable && f.Reason == "backendError":
 		msg = "The service is currently unavailable."
 	case msg == "":
-		msg = http.StatusText(f.status)
+		msg = http.StatusText(f.Status)
 	}
-	WriteAPIError(w, f.status, msg, f.reason)
+	WriteAPIError(w, f.Status, msg, f.Reason)
 }
 
 // FailAPI makes the next n API requests whose path starts with pathPrefix
@@ -254,51 +205,24 @@ func writeFailure(w http.ResponseWriter, f *apiFailure) {
 // A positive retryAfter is sent as a Retry-After header (whole seconds,
 // rounded up). Rules are tried in the order they were added.
 func (s *Server) FailAPI(pathPrefix string, n int, status int, reason string, retryAfter time.Duration) {
-	a := s.api
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.failures = append(a.failures, &apiFailure{prefix: pathPrefix, n: n, status: status, reason: reason, retryAfter: retryAfter})
+	s.api.ctl.Fail(pathPrefix, n, status, reason, retryAfter)
 }
 
 // SetAPILatency makes every Gmail and Calendar request wait d before it is
 // handled (or until the request is cancelled).
-func (s *Server) SetAPILatency(d time.Duration) {
-	s.api.mu.Lock()
-	defer s.api.mu.Unlock()
-	s.api.latency = d
-}
+func (s *Server) SetAPILatency(d time.Duration) { s.api.ctl.SetLatency(d) }
 
 // APIRequests counts the Gmail and Calendar requests received whose path
 // starts with pathPrefix, failed ones included.
-func (s *Server) APIRequests(pathPrefix string) int {
-	a := s.api
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	n := 0
-	for _, p := range a.requests {
-		if strings.HasPrefix(p, pathPrefix) {
-			n++
-		}
-	}
-	return n
-}
+func (s *Server) APIRequests(pathPrefix string) int { return s.api.ctl.Requests(pathPrefix) }
 
 // MaxConcurrentAPI is the largest number of Gmail and Calendar requests
 // that were in flight at the same time (latency included).
-func (s *Server) MaxConcurrentAPI() int {
-	s.api.mu.Lock()
-	defer s.api.mu.Unlock()
-	return s.api.maxInflight
-}
+func (s *Server) MaxConcurrentAPI() int { return s.api.ctl.MaxConcurrent() }
 
 // ResetAPIStats forgets the counted requests and the concurrency maximum,
 // and drops pending injected failures.
-func (s *Server) ResetAPIStats() {
-	a := s.api
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.requests, a.maxInflight, a.failures = nil, a.inflight, nil
-}
+func (s *Server) ResetAPIStats() { s.api.ctl.Reset() }
 
 // writeFound answers v, or 404 with message when it is nil.
 func writeFound[T any](s *Server, w http.ResponseWriter, r *http.Request, v *T, message string) {
