@@ -184,10 +184,25 @@ func (s *Server) listChildFolders(c *call) {
 	s.listFoldersUnder(c, c.params["folder"], "mailFolders('"+c.params["folder"]+"')/childFolders")
 }
 
+// expandedChildFolders is how many child folders an expanded childFolders
+// holds: Graph gives the first page of an expanded collection, 10 items,
+// and no link to the rest (childFolderCount says how many there are), as
+// users report (e.g. github.com/Softeria/ms-365-mcp-server issue 212).
+const expandedChildFolders = 10
+
 func (s *Server) listFoldersUnder(c *call, parent, context string) {
-	lq, ok := c.parseListQuery(folderSchema, 1000, nil)
+	lq, ok := c.parseListQuery(folderSchema, 1000, []string{"childFolders"})
 	if !ok {
 		return
+	}
+	var childSel []string
+	expandChildren := slices.Contains(lq.expand, "childFolders")
+	if expandChildren {
+		var err *queryError
+		if childSel, err = parseSelect(nestedSelect(get(c.r.URL.Query(), "$expand"), "childFolders"), folderSchema); err != nil {
+			c.queryFail(err)
+			return
+		}
 	}
 	s.graph.mu.Lock()
 	defer s.graph.mu.Unlock()
@@ -204,7 +219,17 @@ func (s *Server) listFoldersUnder(c *call, parent, context string) {
 	var items []any
 	for _, f := range mb.sortedFolders() {
 		if f.parent == p && (lq.filter == nil || lq.filter.eval(folderEntity{mb, f})) {
-			items = append(items, project(mb.renderFolder(f), lq.selected, nil))
+			item := project(mb.renderFolder(f), lq.selected, nil)
+			if expandChildren {
+				children := []any{}
+				for _, ch := range mb.sortedFolders() {
+					if ch.parent == f && len(children) < expandedChildFolders {
+						children = append(children, project(mb.renderFolder(ch), childSel, nil))
+					}
+				}
+				item["childFolders"] = children
+			}
+			items = append(items, item)
 		}
 	}
 	c.ok(http.StatusOK, c.page(lq, c.context(context+selectSuffix(lq.selected)), items))

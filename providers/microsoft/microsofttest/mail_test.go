@@ -66,6 +66,22 @@ func TestFixturesFiled(t *testing.T) {
 	if vs := a.values(); a.status != 200 || len(vs) != 1 || vs[0]["displayName"] != "Receipts" || vs[0]["totalItemCount"] != 1.0 {
 		t.Fatalf("childFolders %d %s", a.status, a.raw)
 	}
+	// Expanded with the top-level folders, as a client learns them in one
+	// request; the nested $select applies to the children.
+	a = m.get("/me/mailFolders?$select=id,displayName&$expand=" + url.QueryEscape("childFolders($select=id,displayName)"))
+	var inbox map[string]any
+	for _, v := range a.values() {
+		if v["displayName"] == "Inbox" {
+			inbox = v
+		}
+	}
+	kids, _ := inbox["childFolders"].([]any)
+	if a.status != 200 || len(kids) != 1 || kids[0].(map[string]any)["displayName"] != "Receipts" || kids[0].(map[string]any)["totalItemCount"] != nil {
+		t.Fatalf("$expand=childFolders: %d %s", a.status, a.raw)
+	}
+	if a = m.get("/me/mailFolders?$expand=parentFolder"); a.status != 400 {
+		t.Fatalf("$expand of no navigation property: %d %s", a.status, a.raw)
+	}
 	a = m.get("/me/outlook/masterCategories")
 	if vs := a.values(); len(vs) != 1 || vs[0]["displayName"] != "Work" {
 		t.Fatalf("categories %s", a.raw)

@@ -178,6 +178,23 @@ func parseExpand(v string, sc *schema, expandable []string) ([]string, *queryErr
 	return out, nil
 }
 
+// nestedSelect returns the $select inside an $expand item, "a,b" of
+// "name($select=a,b)", or "".
+func nestedSelect(expand, name string) string {
+	for _, item := range splitOutsideParens(expand) {
+		n, rest, ok := strings.Cut(strings.TrimSpace(item), "(")
+		if !ok || !strings.EqualFold(n, name) {
+			continue
+		}
+		for _, opt := range strings.Split(strings.TrimSuffix(rest, ")"), ";") {
+			if k, v, ok := strings.Cut(opt, "="); ok && strings.EqualFold(strings.TrimSpace(k), "$select") {
+				return v
+			}
+		}
+	}
+	return ""
+}
+
 func splitOutsideParens(s string) []string {
 	var out []string
 	depth, start := 0, 0
