@@ -77,6 +77,13 @@ func TestE2EMicrosoftDesktop(t *testing.T) {
 	if g := fx.storedGrant(t, "default", alice); g.Status != "active" || g.RefreshToken == rotated.RefreshToken || fx.refreshes() != 2 {
 		t.Errorf("after the restart: status %s, %d refreshes, rotated again: %v", g.Status, fx.refreshes(), g.RefreshToken != rotated.RefreshToken)
 	}
+	// connect_account from the assistant: a URL at the identity platform,
+	// its redirect on localhost, for the calendar-only alias.
+	r := fx.call(t, s2, "connect_account", map[string]any{"provider": "outlook-calendar"})
+	u := microsoftReconnectURLRE.FindString(r.text())
+	if r.IsError || u == "" || !strings.Contains(u, "Calendars.ReadWrite") || strings.Contains(u, "Mail.") || !strings.Contains(u, "redirect_uri=http%3A%2F%2Flocalhost%3A") {
+		t.Errorf("connect_account outlook-calendar: %s", r.text())
+	}
 	s2.Close()
 
 	_, errOut, code := fx.run(t, "disconnect", "outlook", alice)

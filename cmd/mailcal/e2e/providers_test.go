@@ -53,6 +53,8 @@ type provAccount struct {
 	sentCount    func() int
 	invited      func() []string // addresses alice's new events invited
 	replyInPhoen func(t *testing.T, res ttSent) bool
+	// after runs the provider's own checks at the end, if any.
+	after func(t *testing.T)
 }
 
 // provSent is a sent message as the fake saw it, whatever its form.
@@ -127,7 +129,25 @@ func microsoftAccount(t *testing.T) *provAccount {
 	s := fx.startHTTP(t)
 	fx.connectHTTP(t, s, key, alice, "")
 	c := mcpgoHTTP(t, s, "/mcp", "Authorization", "Bearer "+key, false)
+	// Microsoft cannot revoke: the REST API says so, and where to go.
+	after := func(t *testing.T) {
+		// 50 calls at once (testTokens) never made Graph throttle the
+		// mailbox: at most 4 requests at once, as it documents.
+		if n, th := fx.fm.MaxConcurrentMailbox(alice), fx.fm.Throttled(alice); n > 4 || th != 0 {
+			t.Errorf("up to %d requests at once for alice's mailbox, %d throttled; want at most 4 and none", n, th)
+		}
+		r := fx.do(t, s, "DELETE", "/api/integrations/microsoft/"+alice, nil, "X-API-Key", key)
+		body := string(r.body)
+		if r.status != 200 || !strings.Contains(body, `"revoked":false`) || !strings.Contains(body, `"success":true`) ||
+			!strings.Contains(body, "account.live.com") || !strings.Contains(body, "revoke_by_hand") {
+			t.Errorf("DELETE /api/integrations/microsoft/%s: %d %s", alice, r.status, body)
+		}
+		if n := len(fx.integrations(t, s, key)); n != 0 {
+			t.Errorf("%d integrations after the delete", n)
+		}
+	}
 	return &provAccount{
+		after: after,
 		harness: fx.harness, name: "microsoft", s: s, c: c, msgs: msgs, day: f.Day, bobMsg: microsofttest.ImmutableID(bf.Messages["report"]),
 		query: `subject:"Q3 report"`, listBudget: 1, reconnect: microsoftReconnectURLRE,
 		refreshes: fx.refreshes, expire: fx.fm.ExpireAccessTokens, revoke: fx.fm.RevokeUser,
@@ -183,7 +203,10 @@ func TestE2EProviders(t *testing.T) {
 			t.Run("send", a.testSend)
 			t.Run("calendar", a.testCalendar)
 			t.Run("tokens", a.testTokens)
-			t.Run("dead-grant", a.testDeadGrant) // last: it kills the grant
+			t.Run("dead-grant", a.testDeadGrant) // it kills the grant
+			if a.after != nil {
+				t.Run("after", a.after)
+			}
 		})
 	}
 }
