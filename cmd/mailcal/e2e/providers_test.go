@@ -12,8 +12,11 @@ package e2e
 // Each provider's own wire details are tested beside its fixture.
 
 import (
+	"context"
 	"encoding/base64"
+	"encoding/json"
 	"mime"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -22,6 +25,7 @@ import (
 	"time"
 
 	mcpclient "github.com/mark3labs/mcp-go/client"
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mailcal/mailcal/providers/google/googletest"
 	"github.com/mailcal/mailcal/providers/microsoft/microsofttest"
@@ -32,6 +36,7 @@ import (
 type provAccount struct {
 	*harness
 	name   string // the provider
+	key    string // tenant a's API key
 	s      *httpServer
 	c      *mcpclient.Client
 	msgs   map[string]string // fixture key → message id
@@ -69,9 +74,9 @@ func googleAccount(t *testing.T) *provAccount {
 	fx := newGoogleFixture(t, googletest.Options{})
 	f := fx.fg.LoadFixtures(alice)
 	bf := fx.fg.LoadFixtures(bob)
-	_, s, c := fx.connectAlice(t, "")
+	key, s, c := fx.connectAlice(t, "")
 	return &provAccount{
-		harness: fx.harness, name: "google", s: s, c: c, msgs: f.Messages, day: f.Day, bobMsg: bf.Messages["report"],
+		harness: fx.harness, name: "google", key: key, s: s, c: c, msgs: f.Messages, day: f.Day, bobMsg: bf.Messages["report"],
 		query: "subject:(Q3 report)", listBudget: 21, reconnect: googleReconnectURLRE,
 		refreshes: fx.refreshes, expire: fx.fg.ExpireAccessTokens, revoke: fx.fg.RevokeUser,
 		apiRequests: func() int { return fx.fg.APIRequests("/") }, resetAPI: fx.fg.ResetAPIStats,
@@ -147,8 +152,8 @@ func microsoftAccount(t *testing.T) *provAccount {
 		}
 	}
 	return &provAccount{
-		after: after,
-		harness: fx.harness, name: "microsoft", s: s, c: c, msgs: msgs, day: f.Day, bobMsg: microsofttest.ImmutableID(bf.Messages["report"]),
+		after:   after,
+		harness: fx.harness, name: "microsoft", key: key, s: s, c: c, msgs: msgs, day: f.Day, bobMsg: microsofttest.ImmutableID(bf.Messages["report"]),
 		query: `subject:"Q3 report"`, listBudget: 1, reconnect: microsoftReconnectURLRE,
 		refreshes: fx.refreshes, expire: fx.fm.ExpireAccessTokens, revoke: fx.fm.RevokeUser,
 		apiRequests: func() int { return fx.fm.APIRequests("/") }, resetAPI: fx.fm.ResetAPIStats,
@@ -200,6 +205,7 @@ func TestE2EProviders(t *testing.T) {
 			a := p.open(t)
 			t.Run("list", a.testList)
 			t.Run("read", a.testRead)
+			t.Run("clients", a.testClients)
 			t.Run("send", a.testSend)
 			t.Run("calendar", a.testCalendar)
 			t.Run("tokens", a.testTokens)
@@ -335,6 +341,53 @@ func (a *provAccount) testRead(t *testing.T) {
 		t.Errorf("japanese: subject %q", m.Subject)
 	}
 	a.callFails(t, a.c, "get_message", map[string]any{"id": a.bobMsg}, "not found")
+}
+
+// testClients: the official Go SDK and the MCP Inspector CLI get what
+// mcp-go gets.
+func (a *provAccount) testClients(t *testing.T) {
+	calls := []struct {
+		tool string
+		args map[string]any
+	}{
+		{"get_message", map[string]any{"id": a.msgs["umlaut"]}},
+		{"list_messages", map[string]any{"max_results": 5}},
+	}
+	same := func(t *testing.T, who string, c int, r wireResult) {
+		t.Helper()
+		if r.IsError {
+			t.Fatalf("%s %s: %s", who, calls[c].tool, r.text())
+		}
+		var x, y any
+		json.Unmarshal(r.StructuredContent, &x)
+		json.Unmarshal(a.callOK(t, a.c, calls[c].tool, calls[c].args, nil).StructuredContent, &y)
+		if !reflect.DeepEqual(x, y) {
+			t.Errorf("%s %s: structured content differs from mcp-go's:\n%s", who, calls[c].tool, r.StructuredContent)
+		}
+	}
+	cs := sdkHTTP(t, a.s, "/mcp", "Authorization", "Bearer "+a.key)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i, c := range calls {
+		res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: c.tool, Arguments: c.args})
+		if err != nil {
+			t.Fatalf("go-sdk %s: %v", c.tool, err)
+		}
+		same(t, "go-sdk", i, asWire[wireResult](t, "go-sdk", res))
+	}
+	n := needNPM(t)
+	js, _ := json.Marshal(calls[0].args)
+	out, code := n.inspectorCLI(t, a.k, "--server-url", a.s.base+"/mcp", "--transport", "http", "--header", "Authorization: Bearer "+a.key,
+		"--method", "tools/call", "--tool-name", calls[0].tool, "--tool-args-json", string(js))
+	a.leaks.record("inspector "+calls[0].tool, string(out))
+	if code != 0 {
+		t.Fatalf("inspector tools/call exited %d", code)
+	}
+	r := asWire[wireResult](t, "inspector", inspectorResult(t, out))
+	same(t, "inspector", 0, r)
+	if !strings.Contains(r.text(), "Grüße aus München") {
+		t.Errorf("inspector get_message text: %s", r.text())
+	}
 }
 
 // testSend: a new message with an attachment, then a reply that stays in
