@@ -1,11 +1,9 @@
 package google
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -46,43 +44,12 @@ func mapError(err error) error {
 }
 
 // mapUncertain is mapError for calls that change something and may have
-// been applied although the answer was an error: a 5xx, a timeout or a
-// connection lost after the request was sent become ErrUncertain. Answers
-// that say the request was not processed (4xx, rate limits, a failed dial)
-// keep their kind.
+// reached Google before failing (see providers.Uncertain).
 func mapUncertain(err error, advice string) error {
-	mapped := mapError(err)
-	var pe *providers.Error
-	if !errors.As(mapped, &pe) || !errors.Is(pe.Kind, providers.ErrUnavailable) || dialFailed(err) {
-		return mapped
-	}
-	msg := pe.Message
-	if advice != "" {
-		msg += "; " + advice
-	}
-	return &providers.Error{Kind: providers.ErrUncertain, Status: pe.Status, Message: msg}
+	return providers.Uncertain(mapError(err), advice)
 }
 
-func dialFailed(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
-}
-
-func networkError(err error) error {
-	msg := "network error"
-	var ne net.Error
-	switch {
-	case errors.Is(err, context.Canceled):
-		msg = "the request was cancelled"
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		msg = "the request timed out"
-	case dialFailed(err):
-		msg = "could not connect to Google"
-	}
-	// The cause names the URL (ids and query parameters, redacted in case
-	// one carries a key).
-	return &providers.Error{Kind: providers.ErrUnavailable, Message: fmt.Sprintf("%s (%s)", msg, providers.Redact(err.Error()))}
-}
+func networkError(err error) error { return providers.NetworkError(err, "Google") }
 
 func fromAPIError(ge *googleapi.Error) error {
 	reason := ""

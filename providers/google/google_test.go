@@ -267,7 +267,10 @@ func TestListPagination(t *testing.T) {
 		t.Fatalf("%v %d", err, len(page.Messages))
 	}
 	_, err = mb.List(context.Background(), providers.MessageQuery{PageToken: "garbage"})
-	wantKind(t, err, providers.ErrInvalid)
+	var fe *providers.FieldError
+	if !errors.As(err, &fe) || fe.Field != "page_token" {
+		t.Fatalf("a page token Gmail did not issue: %v, want a page_token FieldError", err)
+	}
 }
 
 func TestGetMessage(t *testing.T) {

@@ -31,7 +31,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"sort"
@@ -370,52 +369,11 @@ func scopeName(perm string) string {
 	return ""
 }
 
-// mapUncertain is for requests that change something: a failure after the
-// request may have reached Graph (a 5xx, a timeout, a connection lost
-// after sending) is ErrUncertain with advice on how to check; answers that
-// say it was not processed (4xx, 429, a failed dial) keep their kind.
-func mapUncertain(err error, advice string) error {
-	var pe *providers.Error
-	var ns *notSentError
-	if !errors.As(err, &pe) || !errors.Is(pe.Kind, providers.ErrUnavailable) || errors.As(err, &ns) {
-		return err
-	}
-	msg := pe.Message
-	if advice != "" {
-		msg += "; " + advice
-	}
-	return &providers.Error{Kind: providers.ErrUncertain, Status: pe.Status, Message: msg}
-}
+// mapUncertain is for requests that change something (see
+// providers.Uncertain).
+func mapUncertain(err error, advice string) error { return providers.Uncertain(err, advice) }
 
-func dialFailed(err error) bool {
-	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
-}
-
-func networkError(err error) error {
-	msg := "network error"
-	var ne net.Error
-	switch {
-	case errors.Is(err, context.Canceled):
-		msg = "the request was cancelled"
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
-		msg = "the request timed out"
-	case dialFailed(err):
-		msg = "could not connect to Microsoft Graph"
-	}
-	pe := &providers.Error{Kind: providers.ErrUnavailable, Message: fmt.Sprintf("%s (%s)", msg, providers.Redact(providers.ScrubURLError(err).Error()))}
-	if dialFailed(err) {
-		return &notSentError{pe}
-	}
-	return pe
-}
-
-// notSentError is a failure before the request left (a failed dial): a
-// call that changes something did not happen.
-type notSentError struct{ pe *providers.Error }
-
-func (e *notSentError) Error() string { return e.pe.Error() }
-func (e *notSentError) Unwrap() error { return e.pe }
+func networkError(err error) error { return providers.NetworkError(err, "Microsoft Graph") }
 
 // tokenKey identifies the access token src gives now, without holding it:
 // a short hash ("" when there is none). What a token may do (its scopes)
