@@ -18,6 +18,7 @@ import (
 	"mime"
 	"mime/quotedprintable"
 	"net/mail"
+	"regexp"
 	"strings"
 	"time"
 	_ "time/tzdata" // the fixtures' zones, whatever the machine has installed
@@ -267,4 +268,32 @@ func PDF(text string) []byte {
 	}
 	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
 	return b.Bytes()
+}
+
+// MessageIDs returns the <message-id>s of an In-Reply-To or References
+// header, in order.
+func MessageIDs(s string) []string { return msgIDRE.FindAllString(s, -1) }
+
+var msgIDRE = regexp.MustCompile(`<[^<>\s]+>`)
+
+var subjectPrefixRE = regexp.MustCompile(`(?i)^\s*(re|fw|fwd|aw|wg|sv|antw|vs)\s*(\[\d+\])?\s*:\s*`)
+
+// ThreadSubject is a subject as mail services compare them to put a reply
+// in its conversation: lower case, without reply and forward prefixes
+// ("Re:", "AW:", "Fwd[2]:"…), spaces folded.
+func ThreadSubject(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	for {
+		t := subjectPrefixRE.ReplaceAllString(s, "")
+		if t == s {
+			return strings.Join(strings.Fields(s), " ")
+		}
+		s = t
+	}
+}
+
+// TrimReplyPrefix removes one reply or forward prefix from a subject, as
+// Outlook does before it writes its own "RE: ".
+func TrimReplyPrefix(s string) string {
+	return strings.TrimSpace(subjectPrefixRE.ReplaceAllString(s, ""))
 }

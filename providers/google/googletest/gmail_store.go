@@ -13,6 +13,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/mailcal/mailcal/providers/fixturetest"
 )
 
 // Storing messages: AddMessage for tests, the mailbox's labels and
@@ -85,35 +87,18 @@ func (s *Server) SentMessages(email string) [][]byte {
 // threadFor returns the thread a message belongs in: that of a message it
 // refers to whose subject matches, else "" (a new thread).
 func (mb *mailbox) threadFor(p *parsedMsg) string {
-	refs := msgIDs(p.header("In-Reply-To") + " " + p.header("References"))
+	refs := fixturetest.MessageIDs(p.header("In-Reply-To") + " " + p.header("References"))
 	if len(refs) == 0 {
 		return ""
 	}
-	subj := normalizeSubject(p.header("Subject"))
+	subj := fixturetest.ThreadSubject(p.header("Subject"))
 	for i := len(mb.order) - 1; i >= 0; i-- {
 		m := mb.order[i]
-		if slices.Contains(refs, m.messageID) && normalizeSubject(m.subject) == subj {
+		if slices.Contains(refs, m.messageID) && fixturetest.ThreadSubject(m.subject) == subj {
 			return m.threadID
 		}
 	}
 	return ""
-}
-
-var msgIDRE = regexp.MustCompile(`<[^<>\s]+>`)
-
-func msgIDs(s string) []string { return msgIDRE.FindAllString(s, -1) }
-
-var subjectPrefixRE = regexp.MustCompile(`(?i)^\s*(re|fw|fwd|aw|wg|sv|antw|vs)\s*(\[\d+\])?\s*:\s*`)
-
-func normalizeSubject(s string) string {
-	s = strings.ToLower(strings.TrimSpace(s))
-	for {
-		t := subjectPrefixRE.ReplaceAllString(s, "")
-		if t == s {
-			return strings.Join(strings.Fields(s), " ")
-		}
-		s = t
-	}
 }
 
 // addLocked stores a parsed message. Call with a.mu held.

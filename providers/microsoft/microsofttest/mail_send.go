@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/mailcal/mailcal/providers/fixturetest"
 )
 
 // Sending: sendMail (JSON or MIME), sending a draft, replies and forwards
@@ -351,7 +353,7 @@ func (s *Server) prepareResponse(c *call, mb *mailbox, orig, m *message, forward
 	if forward {
 		prefix = "FW: "
 	}
-	m.subject = prefix + strings.TrimSpace(subjectPrefixRE.ReplaceAllString(orig.subject, ""))
+	m.subject = prefix + fixturetest.TrimReplyPrefix(orig.subject)
 	m.conv, m.inReplyTo = orig.conv, orig.internetMessageID
 	m.references = strings.TrimSpace(orig.references + " " + orig.internetMessageID)
 	if forward {

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/mailcal/mailcal/providers/fixturetest"
 )
 
 // The mailbox: folders, messages, conversations, categories, and how
@@ -293,30 +295,15 @@ func (mb *mailbox) store(m *message) {
 // conversationOf is the conversation of a message it refers to with the
 // same subject, else a new one.
 func (mb *mailbox) conversationOf(m *message) uint64 {
-	refs := msgIDRE.FindAllString(m.inReplyTo+" "+m.references, -1)
-	subj := normalizeSubject(m.subject)
+	refs := fixturetest.MessageIDs(m.inReplyTo + " " + m.references)
+	subj := fixturetest.ThreadSubject(m.subject)
 	for i := len(mb.msgs) - 1; i >= 0 && len(refs) > 0; i-- {
 		o := mb.msgs[i]
-		if slices.Contains(refs, o.internetMessageID) && normalizeSubject(o.subject) == subj {
+		if slices.Contains(refs, o.internetMessageID) && fixturetest.ThreadSubject(o.subject) == subj {
 			return o.conv
 		}
 	}
 	return mb.next()
-}
-
-var msgIDRE = regexp.MustCompile(`<[^<>\s]+>`)
-
-var subjectPrefixRE = regexp.MustCompile(`(?i)^\s*(re|fw|fwd|aw|wg|sv|antw|vs)\s*(\[\d+\])?\s*:\s*`)
-
-func normalizeSubject(s string) string {
-	s = strings.ToLower(strings.TrimSpace(s))
-	for {
-		t := subjectPrefixRE.ReplaceAllString(s, "")
-		if t == s {
-			return strings.Join(strings.Fields(s), " ")
-		}
-		s = t
-	}
 }
 
 func (mb *mailbox) ensureCategory(name string) {
