@@ -209,8 +209,9 @@ func (e *ttEnv) testListPages(t *testing.T) {
 	if pages != 4 || len(rows) != 10 {
 		t.Errorf("is:unread by 3: %d rows in %d pages, want 10 in 4", len(rows), pages)
 	}
-	// A page token of another search is Google's to refuse.
-	e.fails(t, "list_messages", map[string]any{"query": "from:bob@example.com", "page_token": l.NextPageToken}, "listing messages")
+	// A page token of another search is Google's to refuse, and the error
+	// names the argument.
+	e.fails(t, "list_messages", map[string]any{"query": "from:bob@example.com", "page_token": l.NextPageToken}, "invalid argument page_token", "next_page_token")
 }
 
 // testListQueries: Gmail search syntax, label and unread_only reach Gmail.
