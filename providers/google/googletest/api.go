@@ -43,7 +43,8 @@ type apiState struct {
 	mu          sync.Mutex
 	latency     time.Duration
 	failures    []*apiFailure
-	requests    []string // the path of every API request received
+	requests    []string // the path of every API call: each request, each part of a batch
+	roundTrips  []string // the path of every HTTP request received (a batch is one)
 	inflight    int
 	maxInflight int
 	disc        *discovery
@@ -149,6 +150,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	a := s.api
 	a.mu.Lock()
 	a.requests = append(a.requests, r.URL.Path)
+	a.roundTrips = append(a.roundTrips, r.URL.Path)
 	a.inflight++
 	a.maxInflight = max(a.maxInflight, a.inflight)
 	latency := a.latency
@@ -268,15 +270,29 @@ func (s *Server) SetAPILatency(d time.Duration) {
 	s.api.latency = d
 }
 
-// APIRequests counts the Gmail and Calendar requests received whose path
-// starts with pathPrefix, failed ones included.
+// APIRequests counts the Gmail and Calendar API calls received whose path
+// starts with pathPrefix, failed ones included. Each part of a batch is a
+// call of its own (as Google's quotas count them); the batch request itself
+// is not one (HTTPRequests counts it).
 func (s *Server) APIRequests(pathPrefix string) int {
-	a := s.api
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	s.api.mu.Lock()
+	defer s.api.mu.Unlock()
+	return countPrefixed(s.api.requests, pathPrefix)
+}
+
+// HTTPRequests counts the HTTP requests the fake Gmail and Calendar APIs
+// received whose path starts with pathPrefix: round trips, a batch
+// ("/batch/gmail/v1") counting once however many calls it carries.
+func (s *Server) HTTPRequests(pathPrefix string) int {
+	s.api.mu.Lock()
+	defer s.api.mu.Unlock()
+	return countPrefixed(s.api.roundTrips, pathPrefix)
+}
+
+func countPrefixed(paths []string, prefix string) int {
 	n := 0
-	for _, p := range a.requests {
-		if strings.HasPrefix(p, pathPrefix) {
+	for _, p := range paths {
+		if strings.HasPrefix(p, prefix) {
 			n++
 		}
 	}
@@ -297,7 +313,7 @@ func (s *Server) ResetAPIStats() {
 	a := s.api
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.requests, a.maxInflight, a.failures = nil, a.inflight, nil
+	a.requests, a.roundTrips, a.maxInflight, a.failures = nil, nil, a.inflight, nil
 }
 
 // writeFound answers v, or 404 with message when it is nil.

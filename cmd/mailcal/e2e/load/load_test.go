@@ -41,4 +41,12 @@ func TestLoadSmoke(t *testing.T) {
 	if lv.cpu <= 0 {
 		t.Error("no server CPU time measured")
 	}
+	if lv.rss <= 0 || lv.hwm < lv.rss {
+		t.Errorf("server memory: resident %d, peak %d", lv.rss, lv.hwm)
+	}
+	// A list_messages makes a list request and at least one more for the
+	// rows (the fixture mailbox has 30 messages; the call asks for 10).
+	if n, up := lv.byTool["list_messages"], lv.perList(); n == 0 || up < 2 || up > 12 {
+		t.Errorf("%d list_messages calls, %.2f Gmail round trips each; want some, between 2 and 12", n, up)
+	}
 }
