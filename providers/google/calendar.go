@@ -4,16 +4,26 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	_ "time/tzdata" // IANA zones on systems without a zoneinfo database
 
 	calendar "google.golang.org/api/calendar/v3"
+	"google.golang.org/api/googleapi"
 
 	"github.com/mailcal/mailcal/providers"
 )
 
 // maxCalendarPages bounds ListCalendars (250 calendars a page).
 const maxCalendarPages = 10
+
+// Partial responses (the fields parameter): Google sends only what mapEvent
+// and ListCalendars read, a third of an event's JSON.
+const (
+	eventFields    = "id,summary,description,location,status,recurringEventId,htmlLink,start,end,organizer(email,displayName),attendees(email,displayName,responseStatus)"
+	eventsFields   = googleapi.Field("nextPageToken,timeZone,items(" + eventFields + ")")
+	calendarFields = googleapi.Field("nextPageToken,items(id,summary,summaryOverride,primary,timeZone,accessRole)")
+)
 
 // calendars implements providers.Calendar over the Calendar API.
 type calendars struct {
@@ -28,7 +38,7 @@ func (c *calendars) ListCalendars(ctx context.Context) ([]providers.CalendarInfo
 	out := []providers.CalendarInfo{}
 	token := ""
 	for range maxCalendarPages {
-		call := c.svc.CalendarList.List().MaxResults(250).Context(ctx)
+		call := c.svc.CalendarList.List().MaxResults(250).Fields(calendarFields).Context(ctx)
 		if token != "" {
 			call = call.PageToken(token)
 		}
@@ -71,7 +81,7 @@ func (c *calendars) ListEvents(ctx context.Context, q providers.EventQuery) (pro
 	if calID == "" {
 		calID = "primary"
 	}
-	call := c.svc.Events.List(calID).SingleEvents(true).OrderBy("startTime")
+	call := c.svc.Events.List(calID).SingleEvents(true).OrderBy("startTime").Fields(eventsFields)
 	if !q.TimeMin.IsZero() {
 		call = call.TimeMin(q.TimeMin.Format(time.RFC3339))
 	}
@@ -147,7 +157,7 @@ func (c *calendars) CreateEvent(ctx context.Context, e providers.NewEvent) (prov
 	if calID == "" {
 		calID = "primary"
 	}
-	call := c.svc.Events.Insert(calID, ev)
+	call := c.svc.Events.Insert(calID, ev).Fields(eventFields)
 	switch e.SendUpdates {
 	case "all", "none", "externalOnly":
 		call = call.SendUpdates(e.SendUpdates)
@@ -166,7 +176,13 @@ func (c *calendars) CreateEvent(ctx context.Context, e providers.NewEvent) (prov
 }
 
 // loadZone loads an IANA zone; a bad name is ErrInvalid naming time_zone.
+// Zones loaded once are kept (time.LoadLocation reads the zone database on
+// every call); only names that load are, so the cache holds at most the
+// database's few hundred zones.
 func loadZone(name string) (*time.Location, error) {
+	if loc, ok := zoneCache.Load(name); ok {
+		return loc.(*time.Location), nil
+	}
 	if name == "Local" {
 		return nil, invalidZone(name)
 	}
@@ -174,8 +190,11 @@ func loadZone(name string) (*time.Location, error) {
 	if err != nil {
 		return nil, invalidZone(name)
 	}
+	zoneCache.Store(name, loc)
 	return loc, nil
 }
+
+var zoneCache sync.Map // IANA name → *time.Location
 
 func invalidZone(name string) error {
 	return &providers.Error{Kind: providers.ErrInvalid, Status: 400,

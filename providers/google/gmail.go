@@ -32,8 +32,11 @@ const (
 	maxPageSize     = 100
 )
 
-// summaryHeaders are the headers List asks for (format=metadata).
+// summaryHeaders are the headers List asks for (format=metadata), and
+// summaryFields the parts of the answer it reads.
 var summaryHeaders = []string{"From", "To", "Subject", "Date"}
+
+const summaryFields = "id,threadId,labelIds,snippet,internalDate,payload(mimeType,headers)"
 
 // mailbox implements providers.Mail over the Gmail API for the
 // authenticated user ("me").
@@ -77,7 +80,7 @@ func (mb *mailbox) Send(ctx context.Context, m providers.OutgoingMessage) (provi
 	threadID := ""
 	if m.ReplyTo != "" {
 		orig, err := mb.svc.Users.Messages.Get("me", m.ReplyTo).Format("metadata").
-			MetadataHeaders("Message-ID", "References", "In-Reply-To", "Subject").Context(ctx).Do()
+			MetadataHeaders("Message-ID", "References", "In-Reply-To", "Subject").Fields("threadId,payload/headers").Context(ctx).Do()
 		if err != nil {
 			err = mapError(err)
 			var pe *providers.Error
@@ -190,7 +193,7 @@ var systemLabels = []string{
 // MIME type is multipart/mixed (what mail clients use to add attachments;
 // inline images in multipart/related do not count).
 func (mb *mailbox) List(ctx context.Context, q providers.MessageQuery) (providers.MessagePage, error) {
-	call := mb.svc.Users.Messages.List("me")
+	call := mb.svc.Users.Messages.List("me").Fields("messages/id,nextPageToken")
 	var terms []string
 	if s := strings.TrimSpace(q.Query); s != "" {
 		terms = append(terms, s)
@@ -230,7 +233,7 @@ func (mb *mailbox) List(ctx context.Context, q providers.MessageQuery) (provider
 		}
 		g.Go(func() error {
 			m, err := mb.svc.Users.Messages.Get("me", lm.Id).Format("metadata").
-				MetadataHeaders(summaryHeaders...).Context(gctx).Do()
+				MetadataHeaders(summaryHeaders...).Fields(summaryFields).Context(gctx).Do()
 			if err != nil {
 				if isNotFound(err) {
 					return nil
@@ -266,7 +269,7 @@ func (mb *mailbox) labelID(ctx context.Context, label string) (string, error) {
 	if i := slices.IndexFunc(systemLabels, func(s string) bool { return strings.EqualFold(s, label) }); i >= 0 {
 		return systemLabels[i], nil
 	}
-	res, err := mb.svc.Users.Labels.List("me").Context(ctx).Do()
+	res, err := mb.svc.Users.Labels.List("me").Fields("labels(id,name,type)").Context(ctx).Do()
 	if err != nil {
 		return "", mapError(err)
 	}
@@ -313,12 +316,28 @@ func summary(m *gmail.Message) providers.MessageSummary {
 		Unread:         slices.Contains(m.LabelIds, "UNREAD"),
 		HasAttachments: strings.EqualFold(mimeType, "multipart/mixed"),
 	}
-	if d, err := mail.ParseDate(header(hs, "Date")); err == nil {
+	if d, err := parseDate(header(hs, "Date")); err == nil {
 		s.Date = d
 	} else if m.InternalDate > 0 {
 		s.Date = time.UnixMilli(m.InternalDate).UTC()
 	}
 	return s
+}
+
+// rfc5322Date is the Date header as nearly every mailer writes it (RFC 5322
+// 3.3 with the day of the week, a numeric zone and no comment).
+const rfc5322Date = "Mon, 2 Jan 2006 15:04:05 -0700"
+
+// parseDate is mail.ParseDate, quicker for the common form: ParseDate tries
+// its layouts without a day of the week first, and each failed layout costs
+// an allocated error (24 of them before the common form matches). When
+// rfc5322Date parses the header, ParseDate gives the same time: the layouts
+// it tries before that one all start with the day of the month.
+func parseDate(v string) (time.Time, error) {
+	if t, err := time.Parse(rfc5322Date, strings.TrimSpace(v)); err == nil {
+		return t, nil
+	}
+	return mail.ParseDate(v)
 }
 
 // Get reads a message in full: the text/plain body (or the text/html one

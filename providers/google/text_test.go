@@ -2,6 +2,7 @@ package google
 
 import (
 	"fmt"
+	"net/mail"
 	"strings"
 	"testing"
 	"time"
@@ -120,5 +121,55 @@ func TestMsgIDs(t *testing.T) {
 	got = msgIDs(strings.Join(long, " "))
 	if len(got) != maxReferences-1 || got[0] != "<0@x>" || got[len(got)-1] != "<39@x>" {
 		t.Fatalf("%q", got)
+	}
+}
+
+// TestParseDate: parseDate agrees with mail.ParseDate on every form, the
+// common one it reads itself and those it leaves to ParseDate.
+func TestParseDate(t *testing.T) {
+	for _, v := range []string{
+		"Sat, 31 Oct 2026 00:28:00 +0100",
+		"Sat, 1 Nov 2026 09:05:00 -0800",
+		"Sun, 01 Nov 2026 09:05:00 +0000",
+		"  Mon, 02 Nov 2026 10:00:00 +0530  ",
+		"Mon, 02 Nov 2026 10:00:00 +0100 (CET)",
+		"Mon, 02 Nov 2026 10:00 +0100",
+		"2 Nov 2026 10:00:00 +0100",
+		"Mon, 02 Nov 26 10:00:00 +0100",
+		"Mon, 02 Nov 2026 10:00:00 GMT",
+		"Mon, 02 Nov 2026 10:00:00 UT",
+		"Mon, 02 Nov 2026\r\n 10:00:00 +0100",
+		"Tue, 02 Nov 2026 10:00:00 +0100", // the wrong day of the week
+		"Mon, 31 Feb 2026 10:00:00 +0100",
+		"yesterday",
+		"",
+	} {
+		got, gerr := parseDate(v)
+		want, werr := mail.ParseDate(v)
+		if (gerr == nil) != (werr == nil) || !got.Equal(want) || got.Format(time.RFC3339) != want.Format(time.RFC3339) {
+			t.Errorf("parseDate(%q) = %v, %v; mail.ParseDate: %v, %v", v, got, gerr, want, werr)
+		}
+	}
+}
+
+// TestLoadZoneCache: a zone is read once and handed out again; names that
+// do not load are refused every time and not kept.
+func TestLoadZoneCache(t *testing.T) {
+	a, err := loadZone("Europe/Berlin")
+	if err != nil || a.String() != "Europe/Berlin" {
+		t.Fatalf("loadZone: %v %v", a, err)
+	}
+	if b, err := loadZone("Europe/Berlin"); err != nil || b != a {
+		t.Errorf("second loadZone: %p %v, want the first one (%p)", b, err, a)
+	}
+	for _, bad := range []string{"Local", "Nowhere/City", "../../etc/passwd", ""} {
+		for range 2 {
+			if loc, err := loadZone(bad); err == nil && bad != "" {
+				t.Errorf("loadZone(%q) = %v, want an error", bad, loc)
+			}
+		}
+		if _, cached := zoneCache.Load(bad); cached && bad != "" {
+			t.Errorf("%q is cached", bad)
+		}
 	}
 }

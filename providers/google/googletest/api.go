@@ -187,7 +187,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
 	d := a.disc
 	a.mu.Unlock()
-	if d != nil && rt.id != "" && !d.checkRequest(w, r, rt) {
+	if d != nil && rt.id != "" && (!d.checkRequest(w, r, rt) || !d.checkFields(w, rt.id, r.URL.Query().Get("fields"))) {
 		return
 	}
 	c := call{params: params}
@@ -348,7 +348,7 @@ func (s *Server) writeAPI(w http.ResponseWriter, r *http.Request, status int, v 
 	if fields := r.URL.Query().Get("fields"); fields != "" {
 		m, err := parseFieldMask(fields)
 		if err != nil {
-			writeAPIErrorDetails(w, 400, "INVALID_ARGUMENT", "Invalid field selection "+fields, "invalidParameter", nil)
+			invalidFieldSelection(w, fields)
 			return
 		}
 		var g any
