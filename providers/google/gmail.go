@@ -6,13 +6,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"html"
-	"net/mail"
 	"slices"
 	"strings"
-	"time"
 
-	"golang.org/x/sync/errgroup"
 	gmail "google.golang.org/api/gmail/v1"
 	"google.golang.org/api/googleapi"
 
@@ -26,24 +22,13 @@ import (
 // base64url "raw" field in a JSON body.
 const uploadThreshold = 5 << 20
 
-// Default and largest page size of List.
-const (
-	defaultPageSize = 20
-	maxPageSize     = 100
-)
-
-// summaryHeaders are the headers List asks for (format=metadata), and
-// summaryFields the parts of the answer it reads.
-var summaryHeaders = []string{"From", "To", "Subject", "Date"}
-
-const summaryFields = "id,threadId,labelIds,snippet,internalDate,payload(mimeType,headers)"
-
 // mailbox implements providers.Mail over the Gmail API for the
 // authenticated user ("me").
 type mailbox struct {
 	svc         *gmail.Service
+	batch       *batcher
 	account     string // the From address
-	concurrency int
+	concurrency int    // batches of List at once
 }
 
 var _ providers.Mail = (*mailbox)(nil)
@@ -178,168 +163,6 @@ func tooLarge(n int) error {
 		float64(n)/(1<<20), float64(Spec.Limits.MaxMessageBytes)/(1<<20))}
 }
 
-// systemLabels are Gmail's system label ids, accepted in any case.
-var systemLabels = []string{
-	"INBOX", "SENT", "DRAFT", "SPAM", "TRASH", "UNREAD", "STARRED", "IMPORTANT", "CHAT",
-	"CATEGORY_PERSONAL", "CATEGORY_SOCIAL", "CATEGORY_PROMOTIONS", "CATEGORY_UPDATES", "CATEGORY_FORUMS",
-}
-
-// List makes one messages.list call, then one metadata-only messages.get
-// per listed message, Options.Concurrency at a time, keeping the list's
-// order. A message deleted in between (404) is left out.
-//
-// HasAttachments: Gmail has no attachment flag and the metadata format has
-// no parts, so a message counts as having attachments when its top-level
-// MIME type is multipart/mixed (what mail clients use to add attachments;
-// inline images in multipart/related do not count).
-func (mb *mailbox) List(ctx context.Context, q providers.MessageQuery) (providers.MessagePage, error) {
-	call := mb.svc.Users.Messages.List("me").Fields("messages/id,nextPageToken")
-	var terms []string
-	if s := strings.TrimSpace(q.Query); s != "" {
-		terms = append(terms, s)
-	}
-	if q.UnreadOnly {
-		terms = append(terms, "is:unread")
-	}
-	if len(terms) > 0 {
-		call = call.Q(strings.Join(terms, " "))
-	}
-	if q.Label != "" {
-		id, err := mb.labelID(ctx, q.Label)
-		if err != nil {
-			return providers.MessagePage{}, err
-		}
-		call = call.LabelIds(id)
-	}
-	n := q.MaxResults
-	if n <= 0 {
-		n = defaultPageSize
-	}
-	call = call.MaxResults(int64(min(n, maxPageSize)))
-	if q.PageToken != "" {
-		call = call.PageToken(q.PageToken)
-	}
-	list, err := call.Context(ctx).Do()
-	if err != nil {
-		return providers.MessagePage{}, mapError(err)
-	}
-
-	rows := make([]*providers.MessageSummary, len(list.Messages))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(mb.concurrency)
-	for i, lm := range list.Messages {
-		if lm == nil || lm.Id == "" {
-			continue
-		}
-		g.Go(func() error {
-			m, err := mb.svc.Users.Messages.Get("me", lm.Id).Format("metadata").
-				MetadataHeaders(summaryHeaders...).Fields(summaryFields).Context(gctx).Do()
-			if err != nil {
-				if isNotFound(err) {
-					return nil
-				}
-				return err
-			}
-			s := summary(m)
-			rows[i] = &s
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return providers.MessagePage{}, mapError(err)
-	}
-	page := providers.MessagePage{Messages: make([]providers.MessageSummary, 0, len(rows)), NextPageToken: list.NextPageToken}
-	for _, r := range rows {
-		if r != nil {
-			page.Messages = append(page.Messages, *r)
-		}
-	}
-	return page, nil
-}
-
-func isNotFound(err error) bool {
-	var ge *googleapi.Error
-	return errors.As(err, &ge) && (ge.Code == 404 || ge.Code == 410)
-}
-
-// labelID resolves a label argument: a system label (any case), else a user
-// label's id or name (names compared without regard to case).
-func (mb *mailbox) labelID(ctx context.Context, label string) (string, error) {
-	label = strings.TrimSpace(label)
-	if i := slices.IndexFunc(systemLabels, func(s string) bool { return strings.EqualFold(s, label) }); i >= 0 {
-		return systemLabels[i], nil
-	}
-	res, err := mb.svc.Users.Labels.List("me").Fields("labels(id,name,type)").Context(ctx).Do()
-	if err != nil {
-		return "", mapError(err)
-	}
-	var names []string
-	for _, l := range res.Labels {
-		if l.Id == label {
-			return l.Id, nil
-		}
-	}
-	for _, l := range res.Labels {
-		if strings.EqualFold(l.Name, label) {
-			return l.Id, nil
-		}
-		if l.Type == "user" {
-			names = append(names, l.Name)
-		}
-	}
-	slices.Sort(names)
-	if len(names) > 30 {
-		names = append(names[:30], "...")
-	}
-	known := "system labels: " + strings.Join(systemLabels[:9], ", ")
-	if len(names) > 0 {
-		known += "; the account's labels: " + strings.Join(names, ", ")
-	}
-	return "", &providers.Error{Kind: providers.ErrNotFound, Status: 404,
-		Message: fmt.Sprintf("label %q does not exist (%s)", label, known)}
-}
-
-func summary(m *gmail.Message) providers.MessageSummary {
-	var hs []*gmail.MessagePartHeader
-	mimeType := ""
-	if m.Payload != nil {
-		hs, mimeType = m.Payload.Headers, m.Payload.MimeType
-	}
-	s := providers.MessageSummary{
-		ID:             m.Id,
-		ThreadID:       m.ThreadId,
-		From:           decodeHeader(header(hs, "From")),
-		To:             decodeHeader(header(hs, "To")),
-		Subject:        decodeHeader(header(hs, "Subject")),
-		Snippet:        html.UnescapeString(m.Snippet),
-		Labels:         m.LabelIds,
-		Unread:         slices.Contains(m.LabelIds, "UNREAD"),
-		HasAttachments: strings.EqualFold(mimeType, "multipart/mixed"),
-	}
-	if d, err := parseDate(header(hs, "Date")); err == nil {
-		s.Date = d
-	} else if m.InternalDate > 0 {
-		s.Date = time.UnixMilli(m.InternalDate).UTC()
-	}
-	return s
-}
-
-// rfc5322Date is the Date header as nearly every mailer writes it (RFC 5322
-// 3.3 with the day of the week, a numeric zone and no comment).
-const rfc5322Date = "Mon, 2 Jan 2006 15:04:05 -0700"
-
-// parseDate is mail.ParseDate, quicker for the common form: ParseDate tries
-// its layouts without a day of the week first, and each failed layout costs
-// an allocated error (24 of them before the common form matches). When
-// rfc5322Date parses the header, ParseDate gives the same time: the layouts
-// it tries before that one all start with the day of the month.
-func parseDate(v string) (time.Time, error) {
-	if t, err := time.Parse(rfc5322Date, strings.TrimSpace(v)); err == nil {
-		return t, nil
-	}
-	return mail.ParseDate(v)
-}
-
 // Get reads a message in full: the text/plain body (or the text/html one
 // turned into text), converted to UTF-8 from its charset, and the
 // attachments' metadata.
@@ -348,7 +171,8 @@ func (mb *mailbox) Get(ctx context.Context, id string) (providers.Message, error
 	if err != nil {
 		return providers.Message{}, mapError(err)
 	}
-	out := providers.Message{MessageSummary: summary(m), Attachments: []providers.AttachmentInfo{}}
+	meta := metaOf(m)
+	out := providers.Message{MessageSummary: meta.summary(), Attachments: []providers.AttachmentInfo{}}
 	if m.Payload == nil {
 		return out, nil
 	}

@@ -20,12 +20,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
 	calendar "google.golang.org/api/calendar/v3"
 	gmail "google.golang.org/api/gmail/v1"
 	"google.golang.org/api/option"
-	"net/http"
-	"strings"
-	"time"
 
 	"github.com/mailcal/mailcal/providers"
 	"github.com/mailcal/mailcal/providers/httpretry"
@@ -52,10 +54,9 @@ type Options struct {
 	// included, so a hanging Google costs one attempt timeout, not one per
 	// retry. The caller's context (the tool call's deadline) bounds it too.
 	MaxRetryWait time.Duration
-	// Concurrency bounds the parallel per-message gets of Mail.List
-	// (default 20: a default page of 20 messages in one round trip; Gmail's
-	// per-user quota, 250 units/s with bursts allowed, takes 20 gets of 5
-	// units at once, and 429s are retried).
+	// Concurrency bounds the batch requests of one Mail.List running at
+	// once (default 20; a page of at most 100 messages takes two batches of
+	// 50) and sizes the idle connections kept (see HTTPClient).
 	Concurrency int
 }
 
@@ -133,8 +134,8 @@ func (p *API) client(src providers.TokenSource) *http.Client {
 	}
 }
 
-func (p *API) clientOptions(src providers.TokenSource, endpoint string) []option.ClientOption {
-	o := []option.ClientOption{option.WithHTTPClient(p.client(src)), option.WithUserAgent("mailcal")}
+func (p *API) clientOptions(hc *http.Client, endpoint string) []option.ClientOption {
+	o := []option.ClientOption{option.WithHTTPClient(hc), option.WithUserAgent("mailcal")}
 	if p.opts.APIURL != "" {
 		o = append(o, option.WithEndpoint(p.opts.APIURL+endpoint))
 	}
@@ -155,16 +156,27 @@ func (p *API) Mail(src providers.TokenSource, account string) (providers.Mail, e
 	if account == "" {
 		return nil, errors.New("google: Mail needs the account's address")
 	}
-	svc, err := gmail.NewService(context.Background(), p.clientOptions(src, "/")...)
+	hc := p.client(src)
+	svc, err := gmail.NewService(context.Background(), p.clientOptions(hc, "/")...)
 	if err != nil {
 		return nil, fmt.Errorf("google: building the Gmail client: %w", err)
 	}
-	return &mailbox{svc: svc, account: account, concurrency: p.opts.Concurrency}, nil
+	// The batch endpoint and the calls' paths, from the base the client
+	// library uses ("https://gmail.googleapis.com/" or APIURL + "/").
+	base, err := url.Parse(svc.BasePath)
+	if err != nil {
+		return nil, fmt.Errorf("google: the Gmail API's base URL: %w", err)
+	}
+	b := &batcher{
+		hc: hc, src: src, url: base.JoinPath("batch/gmail/v1").String(), prefix: base.JoinPath("gmail/v1").Path + "/",
+		maxWait: p.opts.MaxRetryWait, backoff: p.backoff,
+	}
+	return &mailbox{svc: svc, batch: b, account: account, concurrency: p.opts.Concurrency}, nil
 }
 
 // Calendar returns the calendars of the source's account.
 func (p *API) Calendar(src providers.TokenSource) (providers.Calendar, error) {
-	svc, err := calendar.NewService(context.Background(), p.clientOptions(src, "/calendar/v3/")...)
+	svc, err := calendar.NewService(context.Background(), p.clientOptions(p.client(src), "/calendar/v3/")...)
 	if err != nil {
 		return nil, fmt.Errorf("google: building the Calendar client: %w", err)
 	}

@@ -95,7 +95,7 @@ func (s *Server) initAPI() {
 	}
 	s.gmailRoutes()
 	s.calendarRoutes()
-	for _, prefix := range []string{"/gmail/v1/", "/upload/gmail/v1/", "/calendar/v3/"} {
+	for _, prefix := range []string{"/gmail/v1/", "/upload/gmail/v1/", "/calendar/v3/", "/batch/", "/batch"} {
 		s.Handle(prefix, http.HandlerFunc(s.serveAPI))
 	}
 }
@@ -140,16 +140,17 @@ func (a *apiState) match(method, escapedPath string) (*route, map[string]string)
 	return nil, nil
 }
 
-// serveAPI is the entry of every Gmail and Calendar request: it counts the
-// request, adds the configured latency, answers injected failures, finds the
-// route, checks the request against the discovery documents when enabled,
-// authorizes it with the method's scopes (and, for Gmail, the userId: "me"
-// or the token's own address; another user's is "Delegation denied"), and
-// calls the method's handler.
+// serveAPI is the entry of every Gmail and Calendar HTTP request: it
+// counts the request, adds the configured latency, answers injected
+// failures, and hands a batch to serveBatch (batch.go) and any other
+// request to serveCall.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	a := s.api
+	_, batch := batchAPIs[r.URL.Path]
 	a.mu.Lock()
-	a.requests = append(a.requests, r.URL.Path)
+	if !batch {
+		a.requests = append(a.requests, r.URL.Path)
+	}
 	a.roundTrips = append(a.roundTrips, r.URL.Path)
 	a.inflight++
 	a.maxInflight = max(a.maxInflight, a.inflight)
@@ -179,6 +180,20 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeFailure(w, f)
 		return
 	}
+	if batch {
+		s.serveBatch(w, r)
+		return
+	}
+	s.serveCall(w, r)
+}
+
+// serveCall serves one API call (a request, or a part of a batch): it finds
+// the route, checks the request against the discovery documents when
+// enabled, authorizes it with the method's scopes (and, for Gmail, the
+// userId: "me" or the token's own address; another user's is "Delegation
+// denied"), and calls the method's handler.
+func (s *Server) serveCall(w http.ResponseWriter, r *http.Request) {
+	a := s.api
 	rt, params := a.match(r.Method, r.URL.EscapedPath())
 	if rt == nil {
 		notFoundPage(w, r)
