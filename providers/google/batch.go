@@ -1,7 +1,6 @@
 package google
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -10,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"mime/multipart"
 	"net/http"
 	"strconv"
 	"strings"
@@ -76,13 +74,13 @@ func (a *callAnswer) err() error {
 }
 
 // get makes the calls (paths below the Gmail API, e.g.
-// "users/me/messages/ID?format=metadata") and returns their answers in
-// order, each a 2xx, a 404 or a 410 (the item is gone). Any other outcome,
-// once retries are spent, is the error: the failing call's own (a
-// *googleapi.Error), the batch request's, or *providers.Error when the
-// answers cannot be read.
-func (b *batcher) get(ctx context.Context, paths []string) ([]callAnswer, error) {
-	out := make([]callAnswer, len(paths))
+// "users/me/messages/ID?format=metadata") and hands each final answer, a
+// 2xx, a 404 or a 410 (the item is gone), to handle with the call's index,
+// in no particular order; the answer's body is valid only during handle.
+// Any other outcome, once retries are spent, is the error: the failing
+// call's own (a *googleapi.Error), the batch request's, handle's, or
+// *providers.Error when the answers cannot be read.
+func (b *batcher) get(ctx context.Context, paths []string, handle func(i int, a *callAnswer) error) error {
 	pending := make([]int, len(paths))
 	for i := range pending {
 		pending[i] = i
@@ -93,39 +91,15 @@ func (b *batcher) get(ctx context.Context, paths []string) ([]callAnswer, error)
 		for j, i := range pending {
 			batch[j] = paths[i]
 		}
-		answers, err := b.send(ctx, batch)
+		retry, wait, backOff, unauthorized, last, err := b.round(ctx, batch, pending, refreshed, handle)
 		if err != nil {
-			return nil, err
-		}
-		var retry []int
-		var last error
-		var unauthorized error // a call's 401
-		wait, backOff := time.Duration(0), false
-		for j, i := range pending {
-			a := answers[j]
-			switch {
-			case a == nil:
-				retry, backOff = append(retry, i), true
-				last = &providers.Error{Kind: providers.ErrInvalidAnswer, Message: "Gmail's batch answer left out calls it was sent"}
-			case a.status/100 == 2 || a.status == http.StatusNotFound || a.status == http.StatusGone:
-				out[i] = *a
-			case a.status == http.StatusUnauthorized && !refreshed:
-				retry, unauthorized = append(retry, i), a.err()
-				last = unauthorized
-			default:
-				v, asked := retryPolicy(a.response(), nil)
-				if v == httpretry.Stop { // the calls are GETs: RetryIfIdempotent is a retry too
-					return nil, a.err()
-				}
-				retry, backOff, last = append(retry, i), true, a.err()
-				wait = max(wait, asked)
-			}
+			return err
 		}
 		if len(retry) == 0 {
-			return out, nil
+			return nil
 		}
 		if round >= maxBatchRounds {
-			return nil, last
+			return last
 		}
 		if unauthorized != nil {
 			// The token was refused: the next batch goes with a fresh one
@@ -134,9 +108,9 @@ func (b *batcher) get(ctx context.Context, paths []string) ([]callAnswer, error)
 			refreshed = true
 			switch err := b.refresh(ctx); {
 			case errors.Is(err, errNoFreshToken):
-				return nil, unauthorized // the refusal stands
+				return unauthorized // the refusal stands
 			case err != nil:
-				return nil, err
+				return err
 			}
 		}
 		if backOff {
@@ -144,21 +118,60 @@ func (b *batcher) get(ctx context.Context, paths []string) ([]callAnswer, error)
 				wait = b.backoff(round)
 			}
 			if time.Since(start)+wait > b.maxWait {
-				return nil, last
+				return last
 			}
 			if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-				return nil, last
+				return last
 			}
 			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return nil, ctx.Err()
+				return ctx.Err()
 			case <-t.C:
 			}
 		}
 		pending = retry
 	}
+}
+
+// round sends one batch of the pending calls (paths[j] is call pending[j])
+// and sorts the answers: final ones go to handle; retry lists the calls to
+// send again, after wait (0: a backoff) when backOff; unauthorized is a
+// call's 401 (retried once with a fresh token); last is the error to give
+// if no retry is made. err ends the whole: a call's failure not worth
+// retrying, the batch request's failure, handle's error.
+func (b *batcher) round(ctx context.Context, paths []string, pending []int, refreshed bool, handle func(int, *callAnswer) error) (
+	retry []int, wait time.Duration, backOff bool, unauthorized, last, err error) {
+	buf := getBuffer()
+	defer putBuffer(buf)
+	answers, err := b.send(ctx, paths, buf)
+	if err != nil {
+		return nil, 0, false, nil, nil, err
+	}
+	for j, i := range pending {
+		a := answers[j]
+		switch {
+		case a == nil:
+			retry, backOff = append(retry, i), true
+			last = &providers.Error{Kind: providers.ErrInvalidAnswer, Message: "Gmail's batch answer left out calls it was sent"}
+		case a.status/100 == 2 || a.status == http.StatusNotFound || a.status == http.StatusGone:
+			if err := handle(i, a); err != nil {
+				return nil, 0, false, nil, nil, err
+			}
+		case a.status == http.StatusUnauthorized && !refreshed:
+			retry, unauthorized = append(retry, i), a.err()
+			last = unauthorized
+		default:
+			v, asked := retryPolicy(a.response(), nil)
+			if v == httpretry.Stop { // the calls are GETs: RetryIfIdempotent is a retry too
+				return nil, 0, false, nil, nil, a.err()
+			}
+			retry, backOff, last = append(retry, i), true, a.err()
+			wait = max(wait, asked)
+		}
+	}
+	return retry, wait, backOff, unauthorized, last, nil
 }
 
 // refresh drops the access token the calls were refused with and gets
@@ -184,8 +197,9 @@ func (b *batcher) refresh(ctx context.Context) error {
 var errNoFreshToken = errors.New("no other access token")
 
 // send sends one batch of calls and returns their answers in order (nil
-// for a call the answer left out or garbled).
-func (b *batcher) send(ctx context.Context, paths []string) ([]*callAnswer, error) {
+// for a call the answer left out or garbled). The answer is read into buf,
+// which the answers' bodies point into.
+func (b *batcher) send(ctx context.Context, paths []string, buf *bytes.Buffer) ([]*callAnswer, error) {
 	var id [12]byte
 	rand.Read(id[:])
 	boundary := "mailcal_" + hex.EncodeToString(id[:])
@@ -221,43 +235,33 @@ func (b *batcher) send(ctx context.Context, paths []string) ([]*callAnswer, erro
 	if err != nil || mt != "multipart/mixed" || params["boundary"] == "" {
 		return nil, badBatch("not multipart/mixed")
 	}
-	lr := &io.LimitedReader{R: resp.Body, N: maxBatchAnswer + 1}
-	answers := readAnswers(lr, params["boundary"], len(paths))
-	if lr.N <= 0 {
-		return nil, badBatch(fmt.Sprintf("larger than %d MB", maxBatchAnswer>>20))
+	if err := readAnswer(buf, resp.Body, maxBatchAnswer); err != nil {
+		var pe *providers.Error
+		if errors.As(err, &pe) {
+			return nil, badBatch(fmt.Sprintf("larger than %d MB", maxBatchAnswer>>20))
+		}
+		return nil, err
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // the end, so that the connection is reused
-	return answers, nil
+	return readAnswers(buf.Bytes(), params["boundary"], len(paths)), nil
 }
 
 // readAnswers reads the parts of a batch answer, as far as they can be
 // read: a part whose Content-ID names no call sent, or a second answer to
-// one, is ignored, and an unreadable part or the rest of the answer after
-// a broken boundary count as left out.
-func readAnswers(r io.Reader, boundary string, n int) []*callAnswer {
+// one, is ignored, and an unreadable part or the rest of an answer that
+// breaks off count as left out.
+func readAnswers(body []byte, boundary string, n int) []*callAnswer {
 	answers := make([]*callAnswer, n)
-	mr := multipart.NewReader(r, boundary)
-	br := bufio.NewReaderSize(nil, 4096)
-	for {
-		p, err := mr.NextRawPart()
-		if err != nil {
-			return answers // io.EOF, or an answer broken from here on
-		}
-		i, ok := callIndex(p.Header.Get("Content-ID"), n)
+	parts, _ := splitParts(body, boundary)
+	for _, p := range parts {
+		i, ok := callIndex(headerValue(p.header, "Content-ID"), n)
 		if !ok || answers[i] != nil {
 			continue
 		}
-		br.Reset(p)
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			continue
+		if a, ok := parseAnswer(p.content); ok {
+			answers[i] = a
 		}
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			continue
-		}
-		answers[i] = &callAnswer{status: resp.StatusCode, header: resp.Header, body: body}
 	}
+	return answers
 }
 
 // callIndex reads the call number of an answer's Content-ID,

@@ -1,7 +1,6 @@
 package google
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -97,6 +96,16 @@ func scriptedBatcher(t *testing.T, answer func(round int, calls []sentCall) *htt
 		prefix: "/api/gmail/v1/", maxWait: 5 * time.Second, backoff: func(int) time.Duration { return time.Millisecond }}, s
 }
 
+// collect runs b.get and keeps the answers, in order.
+func collect(b *batcher, paths []string) ([]callAnswer, error) {
+	out := make([]callAnswer, len(paths))
+	err := b.get(context.Background(), paths, func(i int, a *callAnswer) error {
+		out[i] = callAnswer{status: a.status, header: a.header, body: bytes.Clone(a.body)}
+		return nil
+	})
+	return out, err
+}
+
 var threePaths = []string{"users/me/messages/a?format=metadata", "users/me/messages/b?format=metadata", "users/me/messages/c?format=metadata"}
 
 func TestBatchRequestForm(t *testing.T) {
@@ -107,7 +116,7 @@ func TestBatchRequestForm(t *testing.T) {
 		}
 		return multipartAnswer(ids, parts)
 	})
-	answers, err := b.get(context.Background(), threePaths)
+	answers, err := collect(b, threePaths)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +196,7 @@ func TestBatchBrokenAnswers(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, s := scriptedBatcher(t, tc.answer)
-			answers, err := b.get(context.Background(), threePaths)
+			answers, err := collect(b, threePaths)
 			if len(s.rounds) != tc.rounds {
 				t.Errorf("%d batches, want %d", len(s.rounds), tc.rounds)
 			}
@@ -234,14 +243,51 @@ func TestBatchEndpoint(t *testing.T) {
 	}
 }
 
-// TestReadAnswersBuffer: parts larger than the reader's buffer are read
-// whole (the buffer is shared by the parts of an answer).
-func TestReadAnswersBuffer(t *testing.T) {
-	big := strings.Repeat("y", 10000)
-	resp := multipartAnswer([]string{"<response-call+0>", "<response-call+1>"}, []string{okPart(`"` + big + `"`), okPart(`"z"`)})
-	_, params, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
-	answers := readAnswers(bufio.NewReader(resp.Body), params["boundary"], 2)
-	if answers[0] == nil || len(answers[0].body) != len(big)+2 || answers[1] == nil || string(answers[1].body) != `"z"` {
-		t.Fatalf("answers %+v", answers)
+// TestSplitParts: multipart bodies as RFC 2046 allows them (a preamble and
+// an epilogue, transport padding, LF line ends, boundary-like text inside
+// a part), and bodies that break off.
+func TestSplitParts(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		parts      []string // header + "|" + content
+		complete   bool
+	}{
+		{"plain", "--b\r\nA: 1\r\n\r\none\r\n--b\r\n\r\ntwo\r\n--b--\r\n", []string{"A: 1\r\n|one", "|two"}, true},
+		{"preamble, epilogue, padding", "ignored\r\n--b \t\r\nA: 1\r\n\r\none\r\n--b--\r\nignored too", []string{"A: 1\r\n|one"}, true},
+		{"LF line ends", "--b\nA: 1\n\none\n--b--\n", []string{"A: 1\n|one"}, true},
+		{"boundary-like text inside", "--b\r\n\r\nx--b y\r\n--bz\r\n--b--", []string{"|x--b y\r\n--bz"}, true},
+		{"empty content", "--b\r\nA: 1\r\n\r\n\r\n--b--", []string{"A: 1\r\n|"}, true},
+		{"breaks off in a part", "--b\r\n\r\none\r\n--b\r\n\r\ntw", []string{"|one"}, false},
+		{"no close delimiter", "--b\r\n\r\none\r\n--b\r\n", []string{"|one"}, false},
+		{"no delimiter", "just text", nil, false},
+		{"garbage after a delimiter", "--b\r\n\r\none\r\n--b junk", []string{}, false},
+	} {
+		parts, complete := splitParts([]byte(tc.body), "b")
+		var got []string
+		for _, p := range parts {
+			got = append(got, string(p.header)+"|"+string(p.content))
+		}
+		if strings.Join(got, "/") != strings.Join(tc.parts, "/") || complete != tc.complete {
+			t.Errorf("%s: parts %q complete %v, want %q %v", tc.name, got, complete, tc.parts, tc.complete)
+		}
+	}
+}
+
+// TestParseAnswer: a call's answer, its body cut at Content-Length, its
+// headers read for a failure only.
+func TestParseAnswer(t *testing.T) {
+	a, ok := parseAnswer([]byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}\r\n"))
+	if !ok || a.status != 200 || string(a.body) != "{}" || a.header != nil {
+		t.Fatalf("200: %+v %v", a, ok)
+	}
+	a, ok = parseAnswer([]byte("HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\nContent-Type: application/json\r\n\r\n{\"error\":{\"code\":429}}"))
+	if !ok || a.status != 429 || a.header.Get("Retry-After") != "7" || string(a.body) != `{"error":{"code":429}}` {
+		t.Fatalf("429: %+v %v", a, ok)
+	}
+	for _, bad := range []string{"", "HTTP/1.1\r\n\r\n", "SPDY/3 200 OK\r\n\r\n", "HTTP/1.1 2000 OK\r\n\r\n", "HTTP/1.1 abc OK\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n"} {
+		if a, ok := parseAnswer([]byte(bad)); ok {
+			t.Errorf("parseAnswer(%q) = %+v, want not ok", bad, a)
+		}
 	}
 }

@@ -3,6 +3,9 @@ package google
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -27,7 +30,9 @@ const (
 
 // calendars implements providers.Calendar over the Calendar API.
 type calendars struct {
-	svc *calendar.Service
+	svc  *calendar.Service
+	hc   *http.Client // the account's client, for the reads decoded here (answers.go)
+	base string       // the Calendar API's base URL, ending in "/"
 }
 
 var _ providers.Calendar = (*calendars)(nil)
@@ -67,7 +72,8 @@ func (c *calendars) ListCalendars(ctx context.Context) ([]providers.CalendarInfo
 }
 
 // ListEvents lists event instances (recurring events expanded) by start
-// time. Timed events are given in q.TimeZone, else in the zone of Google's
+// time, with the events.list request made and its answer decoded here
+// (answers.go). Timed events are given in q.TimeZone, else in the zone of Google's
 // answer (the calendar's); all-day events as dates.
 func (c *calendars) ListEvents(ctx context.Context, q providers.EventQuery) (providers.EventPage, error) {
 	var loc *time.Location
@@ -81,27 +87,27 @@ func (c *calendars) ListEvents(ctx context.Context, q providers.EventQuery) (pro
 	if calID == "" {
 		calID = "primary"
 	}
-	call := c.svc.Events.List(calID).SingleEvents(true).OrderBy("startTime").Fields(eventsFields)
+	params := url.Values{"singleEvents": {"true"}, "orderBy": {"startTime"}, "fields": {string(eventsFields)}, "alt": {"json"}, "prettyPrint": {"false"}}
 	if !q.TimeMin.IsZero() {
-		call = call.TimeMin(q.TimeMin.Format(time.RFC3339))
+		params.Set("timeMin", q.TimeMin.Format(time.RFC3339))
 	}
 	if !q.TimeMax.IsZero() {
-		call = call.TimeMax(q.TimeMax.Format(time.RFC3339))
+		params.Set("timeMax", q.TimeMax.Format(time.RFC3339))
 	}
 	if s := strings.TrimSpace(q.Query); s != "" {
-		call = call.Q(s)
+		params.Set("q", s)
 	}
 	if q.MaxResults > 0 {
-		call = call.MaxResults(int64(min(q.MaxResults, 2500)))
+		params.Set("maxResults", strconv.Itoa(min(q.MaxResults, 2500)))
 	}
 	if q.PageToken != "" {
-		call = call.PageToken(q.PageToken)
+		params.Set("pageToken", q.PageToken)
 	}
 	if q.TimeZone != "" {
-		call = call.TimeZone(q.TimeZone)
+		params.Set("timeZone", q.TimeZone)
 	}
-	res, err := call.Context(ctx).Do()
-	if err != nil {
+	var res eventsAnswer
+	if err := getJSON(ctx, c.hc, c.base+"calendars/"+url.PathEscape(calID)+"/events?"+params.Encode(), &res); err != nil {
 		return providers.EventPage{}, mapError(err)
 	}
 	zone := q.TimeZone
@@ -112,10 +118,8 @@ func (c *calendars) ListEvents(ctx context.Context, q providers.EventQuery) (pro
 		}
 	}
 	page := providers.EventPage{Events: make([]providers.Event, 0, len(res.Items)), NextPageToken: res.NextPageToken, TimeZone: zone}
-	for _, ev := range res.Items {
-		if ev != nil {
-			page.Events = append(page.Events, mapEvent(ev, loc))
-		}
+	for i := range res.Items {
+		page.Events = append(page.Events, mapEvent(&res.Items[i], loc))
 	}
 	return page, nil
 }
@@ -172,7 +176,8 @@ func (c *calendars) CreateEvent(ctx context.Context, e providers.NewEvent) (prov
 	if loc == nil && created.Start != nil && created.Start.TimeZone != "" {
 		loc, _ = loadZone(created.Start.TimeZone)
 	}
-	return mapEvent(created, loc), nil
+	answer := eventOf(created)
+	return mapEvent(&answer, loc), nil
 }
 
 // loadZone loads an IANA zone; a bad name is ErrInvalid naming time_zone.
@@ -201,45 +206,102 @@ func invalidZone(name string) error {
 		Message: fmt.Sprintf("time_zone %q is not an IANA time zone name (like Europe/Paris, America/New_York or UTC)", name)}
 }
 
-// mapEvent maps a Calendar event; timed starts and ends are converted into
-// loc (nil: left as Google gave them).
-func mapEvent(ev *calendar.Event, loc *time.Location) providers.Event {
-	out := providers.Event{
-		ID:               ev.Id,
-		Summary:          ev.Summary,
-		Description:      ev.Description,
-		Location:         ev.Location,
-		Status:           ev.Status,
-		RecurringEventID: ev.RecurringEventId,
-		HTMLLink:         ev.HtmlLink,
-	}
-	if out.Status == "" {
-		out.Status = "confirmed"
-	}
-	if ev.Start != nil && ev.Start.Date != "" {
-		out.AllDay = true
-		out.Start = ev.Start.Date
-		if ev.End != nil {
-			out.End = ev.End.Date
+// eventsAnswer is what ListEvents reads of an events.list answer (the
+// fields of eventsFields), without pointers: decoding makes one value a
+// page rather than one a field.
+type eventsAnswer struct {
+	NextPageToken string        `json:"nextPageToken"`
+	TimeZone      string        `json:"timeZone"`
+	Items         []eventAnswer `json:"items"`
+}
+
+// eventAnswer is an event as mapEvent reads it (eventFields).
+type eventAnswer struct {
+	ID               string          `json:"id"`
+	Summary          string          `json:"summary"`
+	Description      string          `json:"description"`
+	Location         string          `json:"location"`
+	Status           string          `json:"status"`
+	RecurringEventID string          `json:"recurringEventId"`
+	HTMLLink         string          `json:"htmlLink"`
+	Start            eventTimeAnswer `json:"start"`
+	End              eventTimeAnswer `json:"end"`
+	Organizer        struct {
+		Email       string `json:"email"`
+		DisplayName string `json:"displayName"`
+	} `json:"organizer"`
+	Attendees []struct {
+		Email          string `json:"email"`
+		DisplayName    string `json:"displayName"`
+		ResponseStatus string `json:"responseStatus"`
+	} `json:"attendees"`
+}
+
+type eventTimeAnswer struct {
+	Date     string `json:"date"`
+	DateTime string `json:"dateTime"`
+	TimeZone string `json:"timeZone"`
+}
+
+// eventOf is the part of the client library's event that mapEvent reads
+// (CreateEvent's answer).
+func eventOf(ev *calendar.Event) eventAnswer {
+	out := eventAnswer{ID: ev.Id, Summary: ev.Summary, Description: ev.Description, Location: ev.Location,
+		Status: ev.Status, RecurringEventID: ev.RecurringEventId, HTMLLink: ev.HtmlLink}
+	for _, t := range []struct {
+		from *calendar.EventDateTime
+		to   *eventTimeAnswer
+	}{{ev.Start, &out.Start}, {ev.End, &out.End}} {
+		if t.from != nil {
+			*t.to = eventTimeAnswer{Date: t.from.Date, DateTime: t.from.DateTime, TimeZone: t.from.TimeZone}
 		}
-	} else {
-		out.Start, out.End = eventTime(ev.Start, loc), eventTime(ev.End, loc)
 	}
 	if o := ev.Organizer; o != nil {
-		out.Organizer = providers.Address{Name: o.DisplayName, Email: o.Email}.String()
+		out.Organizer.Email, out.Organizer.DisplayName = o.Email, o.DisplayName
 	}
 	for _, a := range ev.Attendees {
 		if a != nil {
-			out.Attendees = append(out.Attendees, providers.Attendee{Email: a.Email, Name: a.DisplayName, Response: a.ResponseStatus})
+			out.Attendees = append(out.Attendees, struct {
+				Email          string `json:"email"`
+				DisplayName    string `json:"displayName"`
+				ResponseStatus string `json:"responseStatus"`
+			}{a.Email, a.DisplayName, a.ResponseStatus})
 		}
 	}
 	return out
 }
 
-func eventTime(t *calendar.EventDateTime, loc *time.Location) string {
-	if t == nil {
-		return ""
+// mapEvent maps a Calendar event; timed starts and ends are converted into
+// loc (nil: left as Google gave them).
+func mapEvent(ev *eventAnswer, loc *time.Location) providers.Event {
+	out := providers.Event{
+		ID:               ev.ID,
+		Summary:          ev.Summary,
+		Description:      ev.Description,
+		Location:         ev.Location,
+		Status:           ev.Status,
+		RecurringEventID: ev.RecurringEventID,
+		HTMLLink:         ev.HTMLLink,
 	}
+	if out.Status == "" {
+		out.Status = "confirmed"
+	}
+	if ev.Start.Date != "" {
+		out.AllDay = true
+		out.Start, out.End = ev.Start.Date, ev.End.Date
+	} else {
+		out.Start, out.End = eventTime(ev.Start, loc), eventTime(ev.End, loc)
+	}
+	if o := ev.Organizer; o.Email != "" || o.DisplayName != "" {
+		out.Organizer = providers.Address{Name: o.DisplayName, Email: o.Email}.String()
+	}
+	for _, a := range ev.Attendees {
+		out.Attendees = append(out.Attendees, providers.Attendee{Email: a.Email, Name: a.DisplayName, Response: a.ResponseStatus})
+	}
+	return out
+}
+
+func eventTime(t eventTimeAnswer, loc *time.Location) string {
 	if t.DateTime == "" {
 		return t.Date
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -27,6 +28,7 @@ const uploadThreshold = 5 << 20
 type mailbox struct {
 	svc         *gmail.Service
 	batch       *batcher
+	api         string // the Gmail API's base URL, ending in "/"
 	account     string // the From address
 	concurrency int    // batches of List at once
 }
@@ -163,12 +165,13 @@ func tooLarge(n int) error {
 		float64(n)/(1<<20), float64(Spec.Limits.MaxMessageBytes)/(1<<20))}
 }
 
-// Get reads a message in full: the text/plain body (or the text/html one
-// turned into text), converted to UTF-8 from its charset, and the
-// attachments' metadata.
+// Get reads a message in full (messages.get, its answer decoded here:
+// answers.go): the text/plain body (or the text/html one turned into
+// text), converted to UTF-8 from its charset, and the attachments'
+// metadata.
 func (mb *mailbox) Get(ctx context.Context, id string) (providers.Message, error) {
-	m, err := mb.svc.Users.Messages.Get("me", id).Format("full").Context(ctx).Do()
-	if err != nil {
+	m := new(gmail.Message)
+	if err := getJSON(ctx, mb.batch.hc, mb.api+"users/me/messages/"+url.PathEscape(id)+"?format=full&alt=json&prettyPrint=false", m); err != nil {
 		return providers.Message{}, mapError(err)
 	}
 	meta := metaOf(m)

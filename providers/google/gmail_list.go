@@ -2,7 +2,6 @@ package google
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"html"
 	"net/mail"
@@ -116,22 +115,18 @@ func (mb *mailbox) summaries(ctx context.Context, ids []string) ([]*providers.Me
 			for i, id := range chunk {
 				paths[i] = "users/me/messages/" + url.PathEscape(id) + summaryQuery
 			}
-			answers, err := mb.batch.get(gctx, paths)
-			if err != nil {
-				return err
-			}
-			for i, a := range answers {
+			return mb.batch.get(gctx, paths, func(i int, a *callAnswer) error {
 				if a.status/100 != 2 {
-					continue // gone since the list
+					return nil // gone since the list
 				}
 				var m messageMeta
-				if err := json.Unmarshal(a.body, &m); err != nil {
+				if err := decodeJSON(a.body, &m); err != nil {
 					return &providers.Error{Kind: providers.ErrInvalidAnswer, Message: "Gmail's answer is not the JSON its API documents"}
 				}
 				s := m.summary()
 				rows[start+i] = &s
-			}
-			return nil
+				return nil
+			})
 		})
 	}
 	if err := g.Wait(); err != nil {

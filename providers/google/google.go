@@ -171,14 +171,15 @@ func (p *API) Mail(src providers.TokenSource, account string) (providers.Mail, e
 		hc: hc, src: src, url: base.JoinPath("batch/gmail/v1").String(), prefix: base.JoinPath("gmail/v1").Path + "/",
 		maxWait: p.opts.MaxRetryWait, backoff: p.backoff,
 	}
-	return &mailbox{svc: svc, batch: b, account: account, concurrency: p.opts.Concurrency}, nil
+	return &mailbox{svc: svc, batch: b, api: base.JoinPath("gmail/v1").String() + "/", account: account, concurrency: p.opts.Concurrency}, nil
 }
 
 // Calendar returns the calendars of the source's account.
 func (p *API) Calendar(src providers.TokenSource) (providers.Calendar, error) {
-	svc, err := calendar.NewService(context.Background(), p.clientOptions(p.client(src), "/calendar/v3/")...)
+	hc := p.client(src)
+	svc, err := calendar.NewService(context.Background(), p.clientOptions(hc, "/calendar/v3/")...)
 	if err != nil {
 		return nil, fmt.Errorf("google: building the Calendar client: %w", err)
 	}
-	return &calendars{svc: svc}, nil
+	return &calendars{svc: svc, hc: hc, base: strings.TrimRight(svc.BasePath, "/") + "/"}, nil
 }

@@ -1,12 +1,15 @@
 package google
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/mail"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mailcal/mailcal/providers"
 	calendar "google.golang.org/api/calendar/v3"
 	gmail "google.golang.org/api/gmail/v1"
 )
@@ -85,27 +88,51 @@ func TestPartWalker(t *testing.T) {
 	}
 }
 
+// TestMapEvent maps events given as the client library's (CreateEvent's
+// answer) and as decoded from Google's JSON (ListEvents'): the same event
+// maps the same either way.
 func TestMapEvent(t *testing.T) {
 	paris, _ := time.LoadLocation("Europe/Paris")
+	mapped := func(ev *calendar.Event, loc *time.Location) providers.Event {
+		t.Helper()
+		a := eventOf(ev)
+		got := mapEvent(&a, loc)
+		raw, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var decoded eventAnswer
+		if err := decodeJSON(raw, &decoded); err != nil {
+			t.Fatal(err)
+		}
+		if fromJSON := mapEvent(&decoded, loc); !reflect.DeepEqual(fromJSON, got) {
+			t.Fatalf("from JSON %s: %+v, from the library's event: %+v", raw, fromJSON, got)
+		}
+		return got
+	}
 	ev := &calendar.Event{
-		Id: "e1", Summary: "Standup",
+		Id: "e1", Summary: "Standup", Description: "daily", Location: "Room 1", RecurringEventId: "r1", HtmlLink: "https://calendar.example/e1",
 		Start:     &calendar.EventDateTime{DateTime: "2026-11-03T09:00:00-05:00", TimeZone: "America/New_York"},
 		End:       &calendar.EventDateTime{DateTime: "2026-11-03T09:30:00-05:00", TimeZone: "America/New_York"},
 		Organizer: &calendar.EventOrganizer{Email: "boss@example.com", DisplayName: "Boss"},
-		Attendees: []*calendar.EventAttendee{{Email: "a@example.com", ResponseStatus: "accepted"}},
+		Attendees: []*calendar.EventAttendee{{Email: "a@example.com", ResponseStatus: "accepted"}, {Email: "b@example.com", DisplayName: "B", ResponseStatus: "tentative"}},
 	}
-	got := mapEvent(ev, paris)
+	got := mapped(ev, paris)
 	if got.Start != "2026-11-03T15:00:00+01:00" || got.End != "2026-11-03T15:30:00+01:00" || got.AllDay ||
-		got.Organizer != "Boss <boss@example.com>" || got.Status != "confirmed" || len(got.Attendees) != 1 || got.Attendees[0].Response != "accepted" {
+		got.Organizer != "Boss <boss@example.com>" || got.Status != "confirmed" || len(got.Attendees) != 2 || got.Attendees[0].Response != "accepted" ||
+		got.Attendees[1].Name != "B" || got.Description != "daily" || got.Location != "Room 1" || got.RecurringEventID != "r1" || got.HTMLLink == "" {
 		t.Fatalf("%+v", got)
 	}
-	got = mapEvent(ev, nil) // the event's own zone
+	got = mapped(ev, nil) // the event's own zone
 	if got.Start != "2026-11-03T09:00:00-05:00" {
 		t.Fatalf("%+v", got)
 	}
-	got = mapEvent(&calendar.Event{Start: &calendar.EventDateTime{Date: "2026-12-24"}, End: &calendar.EventDateTime{Date: "2026-12-26"}}, paris)
-	if !got.AllDay || got.Start != "2026-12-24" || got.End != "2026-12-26" {
+	got = mapped(&calendar.Event{Start: &calendar.EventDateTime{Date: "2026-12-24"}, End: &calendar.EventDateTime{Date: "2026-12-26"}, Status: "tentative"}, paris)
+	if !got.AllDay || got.Start != "2026-12-24" || got.End != "2026-12-26" || got.Status != "tentative" || got.Organizer != "" || got.Attendees != nil {
 		t.Fatalf("%+v", got)
+	}
+	if got = mapped(&calendar.Event{Id: "bare"}, paris); got.Start != "" || got.End != "" || got.AllDay || got.Organizer != "" {
+		t.Fatalf("an event without times: %+v", got)
 	}
 }
 
