@@ -50,12 +50,29 @@ func oneLine(s string, max int) string {
 // space at either end, and no space but single ASCII ones between words.
 func squeezed(s string) bool {
 	prevSpace := true // at the start, a space is not allowed
-	for _, r := range s {
-		space := unicode.IsSpace(r)
-		if space && (prevSpace || r != ' ') {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			i++
+			switch c {
+			case ' ':
+				if prevSpace {
+					return false
+				}
+				prevSpace = true
+			case '\t', '\n', '\v', '\f', '\r':
+				return false
+			default:
+				prevSpace = false
+			}
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		if unicode.IsSpace(r) {
 			return false
 		}
-		prevSpace = space
+		prevSpace = false
 	}
 	return !prevSpace || s == ""
 }

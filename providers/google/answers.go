@@ -14,8 +14,9 @@ import (
 	"github.com/mailcal/mailcal/providers"
 )
 
-// The hot reads decode Google's answers themselves: events.list and
-// messages.get in full (getJSON), and the calls of a batch (batch.go). The
+// The hot reads make their requests and decode Google's answers
+// themselves: messages.list, events.list and messages.get in full
+// (getJSON), and the calls of a batch (batch.go). The
 // client library reads an answer whole and decodes it with encoding/json,
 // which on these answers took about a sixth of the server's CPU time under
 // load; decodeJSON is segmentio's drop-in decoder (the one the official MCP

@@ -7,6 +7,7 @@ import (
 	"net/mail"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,18 +43,19 @@ var systemLabels = []string{
 	"CATEGORY_PERSONAL", "CATEGORY_SOCIAL", "CATEGORY_PROMOTIONS", "CATEGORY_UPDATES", "CATEGORY_FORUMS",
 }
 
-// List makes one messages.list call, then reads the listed messages'
-// metadata in batches (batch.go) of up to 50 calls, Options.Concurrency
-// batches at a time, keeping the list's order: a page takes two round trips
-// (three past 50 messages, in parallel) instead of one per message. A
-// message deleted in between (404) is left out.
+// List makes one messages.list call (its answer decoded here: answers.go),
+// then reads the listed messages' metadata in batches (batch.go) of up to
+// 50 calls, Options.Concurrency batches at a time, keeping the list's
+// order: a page takes two round trips (three past 50 messages, the batches
+// in parallel) instead of one per message. A message deleted in between
+// (404) is left out.
 //
 // HasAttachments: Gmail has no attachment flag and the metadata format has
 // no parts, so a message counts as having attachments when its top-level
 // MIME type is multipart/mixed (what mail clients use to add attachments;
 // inline images in multipart/related do not count).
 func (mb *mailbox) List(ctx context.Context, q providers.MessageQuery) (providers.MessagePage, error) {
-	call := mb.svc.Users.Messages.List("me").Fields("messages/id,nextPageToken")
+	params := url.Values{"fields": {"messages/id,nextPageToken"}, "alt": {"json"}, "prettyPrint": {"false"}}
 	var terms []string
 	if s := strings.TrimSpace(q.Query); s != "" {
 		terms = append(terms, s)
@@ -62,31 +64,36 @@ func (mb *mailbox) List(ctx context.Context, q providers.MessageQuery) (provider
 		terms = append(terms, "is:unread")
 	}
 	if len(terms) > 0 {
-		call = call.Q(strings.Join(terms, " "))
+		params.Set("q", strings.Join(terms, " "))
 	}
 	if q.Label != "" {
 		id, err := mb.labelID(ctx, q.Label)
 		if err != nil {
 			return providers.MessagePage{}, err
 		}
-		call = call.LabelIds(id)
+		params.Set("labelIds", id)
 	}
 	n := q.MaxResults
 	if n <= 0 {
 		n = defaultPageSize
 	}
-	call = call.MaxResults(int64(min(n, maxPageSize)))
+	params.Set("maxResults", strconv.Itoa(min(n, maxPageSize)))
 	if q.PageToken != "" {
-		call = call.PageToken(q.PageToken)
+		params.Set("pageToken", q.PageToken)
 	}
-	list, err := call.Context(ctx).Do()
-	if err != nil {
+	var list struct {
+		Messages []struct {
+			ID string `json:"id"`
+		} `json:"messages"`
+		NextPageToken string `json:"nextPageToken"`
+	}
+	if err := getJSON(ctx, mb.batch.hc, mb.api+"users/me/messages?"+params.Encode(), &list); err != nil {
 		return providers.MessagePage{}, mapError(err)
 	}
 	ids := make([]string, 0, len(list.Messages))
 	for _, lm := range list.Messages {
-		if lm != nil && lm.Id != "" {
-			ids = append(ids, lm.Id)
+		if lm.ID != "" {
+			ids = append(ids, lm.ID)
 		}
 	}
 	rows, err := mb.summaries(ctx, ids)
