@@ -42,6 +42,9 @@ func TestListBatchRetriesFailedCalls(t *testing.T) {
 	fx := addMail(s)
 	mb := mustMail(t, provider(t, s), connect(t, s, alice, allScopes...), alice)
 	want := listIDs(t, mb, providers.MessageQuery{})
+	if _, err := mb.Get(context.Background(), fx.plain); err != nil || mb.(*mailbox).svc != nil {
+		t.Fatalf("Get: %v; List and Get made the client library's service (%v): they need none", err, mb.(*mailbox).svc != nil)
+	}
 
 	// Two calls fail inside a 200 batch (a 429 asking for a second, a
 	// 503): the next batch carries them alone, after the Retry-After.

@@ -30,9 +30,23 @@ const (
 
 // calendars implements providers.Calendar over the Calendar API.
 type calendars struct {
-	svc  *calendar.Service
 	hc   *http.Client // the account's client, for the reads decoded here (answers.go)
 	base string       // the Calendar API's base URL, ending in "/"
+
+	newService func() (*calendar.Service, error)
+	svcOnce    sync.Once
+	svc        *calendar.Service
+	svcErr     error
+}
+
+// service is the client library's Calendar service, made on first use.
+func (c *calendars) service() (*calendar.Service, error) {
+	c.svcOnce.Do(func() {
+		if c.svc, c.svcErr = c.newService(); c.svcErr != nil {
+			c.svcErr = fmt.Errorf("google: building the Calendar client: %w", c.svcErr)
+		}
+	})
+	return c.svc, c.svcErr
 }
 
 var _ providers.Calendar = (*calendars)(nil)
@@ -40,10 +54,14 @@ var _ providers.Calendar = (*calendars)(nil)
 // ListCalendars reads the account's calendar list, every page (at most
 // 2,500 calendars).
 func (c *calendars) ListCalendars(ctx context.Context) ([]providers.CalendarInfo, error) {
+	svc, err := c.service()
+	if err != nil {
+		return nil, err
+	}
 	out := []providers.CalendarInfo{}
 	token := ""
 	for range maxCalendarPages {
-		call := c.svc.CalendarList.List().MaxResults(250).Fields(calendarFields).Context(ctx)
+		call := svc.CalendarList.List().MaxResults(250).Fields(calendarFields).Context(ctx)
 		if token != "" {
 			call = call.PageToken(token)
 		}
@@ -161,7 +179,11 @@ func (c *calendars) CreateEvent(ctx context.Context, e providers.NewEvent) (prov
 	if calID == "" {
 		calID = "primary"
 	}
-	call := c.svc.Events.Insert(calID, ev).Fields(eventFields)
+	svc, err := c.service()
+	if err != nil {
+		return providers.Event{}, err
+	}
+	call := svc.Events.Insert(calID, ev).Fields(eventFields)
 	switch e.SendUpdates {
 	case "all", "none", "externalOnly":
 		call = call.SendUpdates(e.SendUpdates)

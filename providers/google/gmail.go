@@ -6,9 +6,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 
 	gmail "google.golang.org/api/gmail/v1"
 	"google.golang.org/api/googleapi"
@@ -26,11 +28,26 @@ const uploadThreshold = 5 << 20
 // mailbox implements providers.Mail over the Gmail API for the
 // authenticated user ("me").
 type mailbox struct {
-	svc         *gmail.Service
+	hc          *http.Client // the account's client
 	batch       *batcher
 	api         string // the Gmail API's base URL, ending in "/"
 	account     string // the From address
 	concurrency int    // batches of List at once
+
+	newService func() (*gmail.Service, error)
+	svcOnce    sync.Once
+	svc        *gmail.Service
+	svcErr     error
+}
+
+// service is the client library's Gmail service, made on first use.
+func (mb *mailbox) service() (*gmail.Service, error) {
+	mb.svcOnce.Do(func() {
+		if mb.svc, mb.svcErr = mb.newService(); mb.svcErr != nil {
+			mb.svcErr = fmt.Errorf("google: building the Gmail client: %w", mb.svcErr)
+		}
+	})
+	return mb.svc, mb.svcErr
 }
 
 var _ providers.Mail = (*mailbox)(nil)
@@ -66,7 +83,11 @@ func (mb *mailbox) Send(ctx context.Context, m providers.OutgoingMessage) (provi
 	}
 	threadID := ""
 	if m.ReplyTo != "" {
-		orig, err := mb.svc.Users.Messages.Get("me", m.ReplyTo).Format("metadata").
+		svc, err := mb.service()
+		if err != nil {
+			return providers.SentMessage{}, err
+		}
+		orig, err := svc.Users.Messages.Get("me", m.ReplyTo).Format("metadata").
 			MetadataHeaders("Message-ID", "References", "In-Reply-To", "Subject").Fields("threadId,payload/headers").Context(ctx).Do()
 		if err != nil {
 			err = mapError(err)
@@ -119,7 +140,11 @@ func (mb *mailbox) Send(ctx context.Context, m providers.OutgoingMessage) (provi
 		return providers.SentMessage{}, &providers.Error{Kind: providers.ErrInvalid, Message: err.Error()}
 	}
 	body := &gmail.Message{ThreadId: threadID}
-	call := mb.svc.Users.Messages.Send("me", body)
+	svc, err := mb.service()
+	if err != nil {
+		return providers.SentMessage{}, err
+	}
+	call := svc.Users.Messages.Send("me", body)
 	if len(raw) > uploadThreshold {
 		// One multipart upload request (a chunk size above the message's
 		// size), whose body the retry transport can replay on a 429.
@@ -171,7 +196,7 @@ func tooLarge(n int) error {
 // metadata.
 func (mb *mailbox) Get(ctx context.Context, id string) (providers.Message, error) {
 	m := new(gmail.Message)
-	if err := getJSON(ctx, mb.batch.hc, mb.api+"users/me/messages/"+url.PathEscape(id)+"?format=full&alt=json&prettyPrint=false", m); err != nil {
+	if err := getJSON(ctx, mb.hc, mb.api+"users/me/messages/"+url.PathEscape(id)+"?format=full&alt=json&prettyPrint=false", m); err != nil {
 		return providers.Message{}, mapError(err)
 	}
 	meta := metaOf(m)
@@ -218,7 +243,11 @@ func (mb *mailbox) partData(ctx context.Context, msgID string, p *gmail.MessageP
 	}
 	data := p.Body.Data
 	if data == "" && p.Body.AttachmentId != "" {
-		att, err := mb.svc.Users.Messages.Attachments.Get("me", msgID, p.Body.AttachmentId).Context(ctx).Do()
+		svc, err := mb.service()
+		if err != nil {
+			return nil, err
+		}
+		att, err := svc.Users.Messages.Attachments.Get("me", msgID, p.Body.AttachmentId).Context(ctx).Do()
 		if err != nil {
 			return nil, mapError(err)
 		}

@@ -87,7 +87,7 @@ func (mb *mailbox) List(ctx context.Context, q providers.MessageQuery) (provider
 		} `json:"messages"`
 		NextPageToken string `json:"nextPageToken"`
 	}
-	if err := getJSON(ctx, mb.batch.hc, mb.api+"users/me/messages?"+params.Encode(), &list); err != nil {
+	if err := getJSON(ctx, mb.hc, mb.api+"users/me/messages?"+params.Encode(), &list); err != nil {
 		return providers.MessagePage{}, mapError(err)
 	}
 	ids := make([]string, 0, len(list.Messages))
@@ -229,7 +229,11 @@ func (mb *mailbox) labelID(ctx context.Context, label string) (string, error) {
 	if i := slices.IndexFunc(systemLabels, func(s string) bool { return strings.EqualFold(s, label) }); i >= 0 {
 		return systemLabels[i], nil
 	}
-	res, err := mb.svc.Users.Labels.List("me").Fields("labels(id,name,type)").Context(ctx).Do()
+	svc, err := mb.service()
+	if err != nil {
+		return "", err
+	}
+	res, err := svc.Users.Labels.List("me").Fields("labels(id,name,type)").Context(ctx).Do()
 	if err != nil {
 		return "", mapError(err)
 	}

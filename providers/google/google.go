@@ -74,6 +74,10 @@ type API struct {
 	base http.RoundTripper
 	// backoff is the retry transport's wait without Retry-After (tests shorten it).
 	backoff func(n int) time.Duration
+	// The APIs' base URLs as the client library resolves them
+	// ("https://gmail.googleapis.com/", or APIURL + "/"), for the requests
+	// made here (answers.go, batch.go).
+	gmailBase, calendarBase *url.URL
 }
 
 var _ providers.API = (*API)(nil)
@@ -112,7 +116,26 @@ func New(opts Options) (*API, error) {
 	if base == nil {
 		base = providers.DefaultTransport(opts.Concurrency)
 	}
-	return &API{opts: opts, base: base, backoff: httpretry.DefaultBackoff}, nil
+	p := &API{opts: opts, base: base, backoff: httpretry.DefaultBackoff}
+	// The client library's services are made per call, and only for the
+	// requests that go through them (mailbox.service, calendars.service):
+	// making one costs as much as a request. Their base URLs are resolved
+	// once, here.
+	gsvc, err := gmail.NewService(context.Background(), p.clientOptions(hc, "/")...)
+	if err != nil {
+		return nil, fmt.Errorf("google: building the Gmail client: %w", err)
+	}
+	csvc, err := calendar.NewService(context.Background(), p.clientOptions(hc, "/calendar/v3/")...)
+	if err != nil {
+		return nil, fmt.Errorf("google: building the Calendar client: %w", err)
+	}
+	if p.gmailBase, err = url.Parse(gsvc.BasePath); err != nil {
+		return nil, fmt.Errorf("google: the Gmail API's base URL: %w", err)
+	}
+	if p.calendarBase, err = url.Parse(strings.TrimRight(csvc.BasePath, "/") + "/"); err != nil {
+		return nil, fmt.Errorf("google: the Calendar API's base URL: %w", err)
+	}
+	return p, nil
 }
 
 // client returns an HTTP client for one account: the token transport over
@@ -157,29 +180,25 @@ func (p *API) Mail(src providers.TokenSource, account string) (providers.Mail, e
 		return nil, errors.New("google: Mail needs the account's address")
 	}
 	hc := p.client(src)
-	svc, err := gmail.NewService(context.Background(), p.clientOptions(hc, "/")...)
-	if err != nil {
-		return nil, fmt.Errorf("google: building the Gmail client: %w", err)
-	}
-	// The batch endpoint and the calls' paths, from the base the client
-	// library uses ("https://gmail.googleapis.com/" or APIURL + "/").
-	base, err := url.Parse(svc.BasePath)
-	if err != nil {
-		return nil, fmt.Errorf("google: the Gmail API's base URL: %w", err)
-	}
 	b := &batcher{
-		hc: hc, src: src, url: base.JoinPath("batch/gmail/v1").String(), prefix: base.JoinPath("gmail/v1").Path + "/",
+		hc: hc, src: src, url: p.gmailBase.JoinPath("batch/gmail/v1").String(), prefix: p.gmailBase.JoinPath("gmail/v1").Path + "/",
 		maxWait: p.opts.MaxRetryWait, backoff: p.backoff,
 	}
-	return &mailbox{svc: svc, batch: b, api: base.JoinPath("gmail/v1").String() + "/", account: account, concurrency: p.opts.Concurrency}, nil
+	return &mailbox{
+		hc: hc, batch: b, api: p.gmailBase.JoinPath("gmail/v1").String() + "/", account: account, concurrency: p.opts.Concurrency,
+		newService: func() (*gmail.Service, error) {
+			return gmail.NewService(context.Background(), p.clientOptions(hc, "/")...)
+		},
+	}, nil
 }
 
 // Calendar returns the calendars of the source's account.
 func (p *API) Calendar(src providers.TokenSource) (providers.Calendar, error) {
 	hc := p.client(src)
-	svc, err := calendar.NewService(context.Background(), p.clientOptions(hc, "/calendar/v3/")...)
-	if err != nil {
-		return nil, fmt.Errorf("google: building the Calendar client: %w", err)
-	}
-	return &calendars{svc: svc, hc: hc, base: strings.TrimRight(svc.BasePath, "/") + "/"}, nil
+	return &calendars{
+		hc: hc, base: p.calendarBase.String(),
+		newService: func() (*calendar.Service, error) {
+			return calendar.NewService(context.Background(), p.clientOptions(hc, "/calendar/v3/")...)
+		},
+	}, nil
 }
