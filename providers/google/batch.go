@@ -81,6 +81,9 @@ func (a *callAnswer) err() error {
 // call's own (a *googleapi.Error), the batch request's, handle's, or
 // *providers.Error when the answers cannot be read.
 func (b *batcher) get(ctx context.Context, paths []string, handle func(i int, a *callAnswer) error) error {
+	if len(paths) == 0 {
+		return nil
+	}
 	pending := make([]int, len(paths))
 	for i := range pending {
 		pending[i] = i

@@ -213,4 +213,13 @@ func TestListBatchSplit(t *testing.T) {
 	if b, gets, c := batches(s), s.APIRequests("/gmail/v1/users/me/messages/"), s.MaxConcurrentAPI(); b != 2 || gets != 70 || c != 2 {
 		t.Fatalf("%d batches of %d calls, %d at once; want 2 of 70, at once", b, gets, c)
 	}
+	// A page of one batch, and an empty page: no batch.
+	s.ResetAPIStats()
+	if ids := listIDs(t, mb, providers.MessageQuery{MaxResults: 50}); len(ids) != 50 || batches(s) != 1 {
+		t.Fatalf("a page of 50: %d rows in %d batches, want 50 in 1", len(ids), batches(s))
+	}
+	s.ResetAPIStats()
+	if ids := listIDs(t, mb, providers.MessageQuery{Query: "from:nobody@nowhere.example"}); len(ids) != 0 || batches(s) != 0 {
+		t.Fatalf("an empty page: %d rows in %d batches, want none", len(ids), batches(s))
+	}
 }

@@ -113,28 +113,38 @@ func (mb *mailbox) List(ctx context.Context, q providers.MessageQuery) (provider
 // listed is nil.
 func (mb *mailbox) summaries(ctx context.Context, ids []string) ([]*providers.MessageSummary, error) {
 	rows := make([]*providers.MessageSummary, len(ids))
+	batch := func(ctx context.Context, start int) error {
+		chunk := ids[start:min(start+maxBatchCalls, len(ids))]
+		paths := make([]string, len(chunk))
+		for i, id := range chunk {
+			paths[i] = "users/me/messages/" + url.PathEscape(id) + summaryQuery
+		}
+		return mb.batch.get(ctx, paths, func(i int, a *callAnswer) error {
+			if a.status/100 != 2 {
+				return nil // gone since the list
+			}
+			var m messageMeta
+			if err := decodeJSON(a.body, &m); err != nil {
+				return &providers.Error{Kind: providers.ErrInvalidAnswer, Message: "Gmail's answer is not the JSON its API documents"}
+			}
+			s := m.summary()
+			rows[start+i] = &s
+			return nil
+		})
+	}
+	switch {
+	case len(ids) == 0:
+		return rows, nil
+	case len(ids) <= maxBatchCalls: // one batch (a default page): no goroutine
+		if err := batch(ctx, 0); err != nil {
+			return nil, mapError(err)
+		}
+		return rows, nil
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(mb.concurrency)
 	for start := 0; start < len(ids); start += maxBatchCalls {
-		chunk := ids[start:min(start+maxBatchCalls, len(ids))]
-		g.Go(func() error {
-			paths := make([]string, len(chunk))
-			for i, id := range chunk {
-				paths[i] = "users/me/messages/" + url.PathEscape(id) + summaryQuery
-			}
-			return mb.batch.get(gctx, paths, func(i int, a *callAnswer) error {
-				if a.status/100 != 2 {
-					return nil // gone since the list
-				}
-				var m messageMeta
-				if err := decodeJSON(a.body, &m); err != nil {
-					return &providers.Error{Kind: providers.ErrInvalidAnswer, Message: "Gmail's answer is not the JSON its API documents"}
-				}
-				s := m.summary()
-				rows[start+i] = &s
-				return nil
-			})
-		})
+		g.Go(func() error { return batch(gctx, start) })
 	}
 	if err := g.Wait(); err != nil {
 		return nil, mapError(err)
