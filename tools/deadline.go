@@ -205,14 +205,22 @@ func (st *callState) outcome(t tool) string {
 // sent as soon as the token is there).
 type stagedSource struct {
 	providers.TokenSource
-	title, account string
+	title string
+	// The stages' texts, made once a call (a call may send many requests).
+	tokenStage, providerStage string
+}
+
+func newStagedSource(src providers.TokenSource, title, account string) stagedSource {
+	return stagedSource{TokenSource: src, title: title,
+		tokenStage:    "getting an access token for " + account + " from " + title,
+		providerStage: "waiting for " + title + " to answer"}
 }
 
 func (s stagedSource) Token(ctx context.Context) (*oauth2.Token, error) {
-	setStage(ctx, stageToken, s.title, fmt.Sprintf("getting an access token for %s from %s", s.account, s.title))
+	setStage(ctx, stageToken, s.title, s.tokenStage)
 	tok, err := s.TokenSource.Token(ctx)
 	if err == nil {
-		setStage(ctx, stageProvider, s.title, fmt.Sprintf("waiting for %s to answer", s.title))
+		setStage(ctx, stageProvider, s.title, s.providerStage)
 	}
 	return tok, err
 }

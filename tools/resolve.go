@@ -172,7 +172,7 @@ func (h *handlers) withAPI(ctx context.Context, g grants.Grant, call func(provid
 	}
 	defer release()
 	setStage(ctx, stageRunning, title, "preparing its request to "+title)
-	return call(api, stagedSource{TokenSource: h.opts.Sources.Source(g.Tenant, g.Provider, g.Account), title: title, account: g.Account})
+	return call(api, newStagedSource(h.opts.Sources.Source(g.Tenant, g.Provider, g.Account), title, g.Account))
 }
 
 // onMail runs fn with the account's mailbox (see withAPI).

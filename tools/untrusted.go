@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // untrusted wraps third-party content (a mail body) between markers that
@@ -19,12 +21,58 @@ func untrusted(kind, content string) string {
 }
 
 // oneLine squeezes a header-like value onto one line of at most max runes,
-// marking a cut with "…".
+// marking a cut with "…". A value that is already one line of valid UTF-8
+// within max (most are) costs no allocation.
 func oneLine(s string, max int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	r := []rune(s)
-	if len(r) <= max {
+	if !utf8.ValidString(s) {
+		s = strings.Join(strings.Fields(s), " ")
+		r := []rune(s)
+		if len(r) <= max {
+			return s
+		}
+		return strings.TrimSpace(string(r[:max-1])) + "…"
+	}
+	if !squeezed(s) {
+		s = strings.Join(strings.Fields(s), " ")
+	}
+	if utf8.RuneCountInString(s) <= max {
 		return s
 	}
-	return strings.TrimSpace(string(r[:max-1])) + "…"
+	i := 0
+	for n := 0; n < max-1; n++ {
+		_, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+	}
+	return strings.TrimSpace(s[:i]) + "…"
+}
+
+// squeezed reports whether strings.Join(strings.Fields(s), " ") is s: no
+// space at either end, and no space but single ASCII ones between words.
+func squeezed(s string) bool {
+	prevSpace := true // at the start, a space is not allowed
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			i++
+			switch c {
+			case ' ':
+				if prevSpace {
+					return false
+				}
+				prevSpace = true
+			case '\t', '\n', '\v', '\f', '\r':
+				return false
+			default:
+				prevSpace = false
+			}
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		if unicode.IsSpace(r) {
+			return false
+		}
+		prevSpace = false
+	}
+	return !prevSpace || s == ""
 }

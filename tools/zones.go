@@ -12,12 +12,12 @@ import (
 // zone where it is known, and in UTC until then.
 type zones struct {
 	mu sync.Mutex
-	m  map[string]*time.Location
+	m  map[accountKey]*time.Location
 }
 
 const maxZones = 10000
 
-func zoneKey(g grants.Grant) string { return g.Tenant + "\x00" + g.Provider + "\x00" + g.Account }
+func zoneKey(g grants.Grant) accountKey { return accountKey{g.Tenant, g.Provider, g.Account} }
 
 // of returns the account's zone, or UTC.
 func (z *zones) of(g grants.Grant) *time.Location {
@@ -29,9 +29,16 @@ func (z *zones) of(g grants.Grant) *time.Location {
 	return time.UTC
 }
 
-// learn records the account's zone (an IANA name; others are ignored).
+// learn records the account's zone (an IANA name; others are ignored). The
+// zone database is read only when the name changed.
 func (z *zones) learn(g grants.Grant, name string) {
 	if name == "" || name == "Local" {
+		return
+	}
+	z.mu.Lock()
+	known := z.m[zoneKey(g)]
+	z.mu.Unlock()
+	if known != nil && known.String() == name {
 		return
 	}
 	loc, err := time.LoadLocation(name)
@@ -41,7 +48,7 @@ func (z *zones) learn(g grants.Grant, name string) {
 	z.mu.Lock()
 	defer z.mu.Unlock()
 	if z.m == nil || len(z.m) >= maxZones {
-		z.m = map[string]*time.Location{}
+		z.m = map[accountKey]*time.Location{}
 	}
 	z.m[zoneKey(g)] = loc
 }

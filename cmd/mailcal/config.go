@@ -33,6 +33,9 @@ type config struct {
 	providers   *providers.Registry
 	// unknown lists MAILCAL_* variables that nothing reads (typos).
 	unknown []string
+	// gogcSet and memLimitSet: GOGC and GOMEMLIMIT are set, so the
+	// runtime's settings stand in http mode too (gc.go).
+	gogcSet, memLimitSet bool
 }
 
 // Variables read here (the providers' come from their specs).
@@ -61,6 +64,8 @@ func loadConfig(e env) (*config, error) {
 		logFormat:      strings.TrimSpace(get(envLogFormat)),
 		baseURL:        strings.TrimSpace(get(envBaseURL)),
 		allowedOrigins: get(envAllowedOrigins),
+		gogcSet:        strings.TrimSpace(get("GOGC")) != "",
+		memLimitSet:    strings.TrimSpace(get("GOMEMLIMIT")) != "",
 	}
 	var err error
 	if c.keyring, err = keyring.ConfigFromEnv(get); err != nil {

@@ -39,6 +39,9 @@ type env struct {
 	stderr  io.Writer
 	getenv  func(string) string
 	environ func() []string // every variable, to warn about unknown MAILCAL_* ones; nil: no warning
+	// setGC applies the garbage collector's settings for serving over HTTP
+	// (gc.go); nil leaves the process's as they are (tests in-process).
+	setGC func(gcSettings)
 }
 
 const usageText = `mailcal: an MCP server for your mail and calendar ({products}).
@@ -80,7 +83,7 @@ func usage() string {
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	e := env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, environ: os.Environ}
+	e := env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, environ: os.Environ, setGC: applyGC}
 	os.Exit(run(ctx, os.Args[1:], e))
 }
 

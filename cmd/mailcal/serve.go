@@ -140,6 +140,9 @@ func cmdServe(ctx context.Context, args []string, e env, cfg *config) error {
 		}
 		return serveStdio(ctx, c, mcpSrv, track, e)
 	case "http", "sse", "streamable-http":
+		if e.setGC != nil {
+			e.setGC(httpGC(cfg.gogcSet, cfg.memLimitSet, availableMemory()))
+		}
 		ln, err := net.Listen("tcp", c.addr)
 		if err != nil {
 			return fmt.Errorf("listening on %s: %w", c.addr, err)

@@ -5,7 +5,9 @@
 // SIGUSR1 it logs one "store reads" record with the counts so far, reads a
 // request waited for apart from background refreshes (store.Background).
 // SIGUSR2 starts a CPU profile into cpu.pprof in the working folder, and
-// the next SIGUSR2 ends it. Release builds have none of this.
+// the next SIGUSR2 ends it; the allocation profile is written as each
+// starts (allocs0.pprof) and ends (allocs.pprof), so that the difference is
+// what the profiled time allocated. Release builds have none of this.
 
 package main
 
@@ -51,6 +53,7 @@ func countReads(s store.Store) store.Store {
 			case s == syscall.SIGUSR1:
 				c.report()
 			case prof == nil:
+				writeAllocs("allocs0.pprof")
 				f, err := os.Create("cpu.pprof")
 				if err == nil && pprof.StartCPUProfile(f) == nil {
 					prof = f
@@ -59,12 +62,26 @@ func countReads(s store.Store) store.Store {
 				pprof.StopCPUProfile()
 				prof.Close()
 				prof = nil
+				writeAllocs("allocs.pprof")
 				slog.Info("cpu profile written", "file", "cpu.pprof")
 			}
 		}
 	}()
 	slog.Info("store read counting on: SIGUSR1 logs the counts")
 	return c
+}
+
+// writeAllocs writes the allocation profile so far into file.
+func writeAllocs(file string) {
+	f, err := os.Create(file)
+	if err != nil {
+		slog.Warn("allocation profile", "err", err)
+		return
+	}
+	defer f.Close()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		slog.Warn("allocation profile", "err", err)
+	}
 }
 
 func (c *readCounter) report() {

@@ -3,11 +3,16 @@ package google
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 	_ "time/tzdata" // IANA zones on systems without a zoneinfo database
 
 	calendar "google.golang.org/api/calendar/v3"
+	"google.golang.org/api/googleapi"
 
 	"github.com/mailcal/mailcal/providers"
 )
@@ -15,9 +20,33 @@ import (
 // maxCalendarPages bounds ListCalendars (250 calendars a page).
 const maxCalendarPages = 10
 
+// Partial responses (the fields parameter): Google sends only what mapEvent
+// and ListCalendars read, a third of an event's JSON.
+const (
+	eventFields    = "id,summary,description,location,status,recurringEventId,htmlLink,start,end,organizer(email,displayName),attendees(email,displayName,responseStatus)"
+	eventsFields   = googleapi.Field("nextPageToken,timeZone,items(" + eventFields + ")")
+	calendarFields = googleapi.Field("nextPageToken,items(id,summary,summaryOverride,primary,timeZone,accessRole)")
+)
+
 // calendars implements providers.Calendar over the Calendar API.
 type calendars struct {
-	svc *calendar.Service
+	hc   *http.Client // the account's client, for the reads decoded here (answers.go)
+	base string       // the Calendar API's base URL, ending in "/"
+
+	newService func() (*calendar.Service, error)
+	svcOnce    sync.Once
+	svc        *calendar.Service
+	svcErr     error
+}
+
+// service is the client library's Calendar service, made on first use.
+func (c *calendars) service() (*calendar.Service, error) {
+	c.svcOnce.Do(func() {
+		if c.svc, c.svcErr = c.newService(); c.svcErr != nil {
+			c.svcErr = fmt.Errorf("google: building the Calendar client: %w", c.svcErr)
+		}
+	})
+	return c.svc, c.svcErr
 }
 
 var _ providers.Calendar = (*calendars)(nil)
@@ -25,10 +54,14 @@ var _ providers.Calendar = (*calendars)(nil)
 // ListCalendars reads the account's calendar list, every page (at most
 // 2,500 calendars).
 func (c *calendars) ListCalendars(ctx context.Context) ([]providers.CalendarInfo, error) {
+	svc, err := c.service()
+	if err != nil {
+		return nil, err
+	}
 	out := []providers.CalendarInfo{}
 	token := ""
 	for range maxCalendarPages {
-		call := c.svc.CalendarList.List().MaxResults(250).Context(ctx)
+		call := svc.CalendarList.List().MaxResults(250).Fields(calendarFields).Context(ctx)
 		if token != "" {
 			call = call.PageToken(token)
 		}
@@ -57,7 +90,8 @@ func (c *calendars) ListCalendars(ctx context.Context) ([]providers.CalendarInfo
 }
 
 // ListEvents lists event instances (recurring events expanded) by start
-// time. Timed events are given in q.TimeZone, else in the zone of Google's
+// time, with the events.list request made and its answer decoded here
+// (answers.go). Timed events are given in q.TimeZone, else in the zone of Google's
 // answer (the calendar's); all-day events as dates.
 func (c *calendars) ListEvents(ctx context.Context, q providers.EventQuery) (providers.EventPage, error) {
 	var loc *time.Location
@@ -71,27 +105,27 @@ func (c *calendars) ListEvents(ctx context.Context, q providers.EventQuery) (pro
 	if calID == "" {
 		calID = "primary"
 	}
-	call := c.svc.Events.List(calID).SingleEvents(true).OrderBy("startTime")
+	params := url.Values{"singleEvents": {"true"}, "orderBy": {"startTime"}, "fields": {string(eventsFields)}, "alt": {"json"}, "prettyPrint": {"false"}}
 	if !q.TimeMin.IsZero() {
-		call = call.TimeMin(q.TimeMin.Format(time.RFC3339))
+		params.Set("timeMin", q.TimeMin.Format(time.RFC3339))
 	}
 	if !q.TimeMax.IsZero() {
-		call = call.TimeMax(q.TimeMax.Format(time.RFC3339))
+		params.Set("timeMax", q.TimeMax.Format(time.RFC3339))
 	}
 	if s := strings.TrimSpace(q.Query); s != "" {
-		call = call.Q(s)
+		params.Set("q", s)
 	}
 	if q.MaxResults > 0 {
-		call = call.MaxResults(int64(min(q.MaxResults, 2500)))
+		params.Set("maxResults", strconv.Itoa(min(q.MaxResults, 2500)))
 	}
 	if q.PageToken != "" {
-		call = call.PageToken(q.PageToken)
+		params.Set("pageToken", q.PageToken)
 	}
 	if q.TimeZone != "" {
-		call = call.TimeZone(q.TimeZone)
+		params.Set("timeZone", q.TimeZone)
 	}
-	res, err := call.Context(ctx).Do()
-	if err != nil {
+	var res eventsAnswer
+	if err := getJSON(ctx, c.hc, c.base+"calendars/"+url.PathEscape(calID)+"/events?"+params.Encode(), &res); err != nil {
 		return providers.EventPage{}, mapError(err)
 	}
 	zone := q.TimeZone
@@ -102,10 +136,8 @@ func (c *calendars) ListEvents(ctx context.Context, q providers.EventQuery) (pro
 		}
 	}
 	page := providers.EventPage{Events: make([]providers.Event, 0, len(res.Items)), NextPageToken: res.NextPageToken, TimeZone: zone}
-	for _, ev := range res.Items {
-		if ev != nil {
-			page.Events = append(page.Events, mapEvent(ev, loc))
-		}
+	for i := range res.Items {
+		page.Events = append(page.Events, mapEvent(&res.Items[i], loc))
 	}
 	return page, nil
 }
@@ -147,7 +179,11 @@ func (c *calendars) CreateEvent(ctx context.Context, e providers.NewEvent) (prov
 	if calID == "" {
 		calID = "primary"
 	}
-	call := c.svc.Events.Insert(calID, ev)
+	svc, err := c.service()
+	if err != nil {
+		return providers.Event{}, err
+	}
+	call := svc.Events.Insert(calID, ev).Fields(eventFields)
 	switch e.SendUpdates {
 	case "all", "none", "externalOnly":
 		call = call.SendUpdates(e.SendUpdates)
@@ -162,11 +198,18 @@ func (c *calendars) CreateEvent(ctx context.Context, e providers.NewEvent) (prov
 	if loc == nil && created.Start != nil && created.Start.TimeZone != "" {
 		loc, _ = loadZone(created.Start.TimeZone)
 	}
-	return mapEvent(created, loc), nil
+	answer := eventOf(created)
+	return mapEvent(&answer, loc), nil
 }
 
 // loadZone loads an IANA zone; a bad name is ErrInvalid naming time_zone.
+// Zones loaded once are kept (time.LoadLocation reads the zone database on
+// every call); only names that load are, so the cache holds at most the
+// database's few hundred zones.
 func loadZone(name string) (*time.Location, error) {
+	if loc, ok := zoneCache.Load(name); ok {
+		return loc.(*time.Location), nil
+	}
 	if name == "Local" {
 		return nil, invalidZone(name)
 	}
@@ -174,53 +217,113 @@ func loadZone(name string) (*time.Location, error) {
 	if err != nil {
 		return nil, invalidZone(name)
 	}
+	zoneCache.Store(name, loc)
 	return loc, nil
 }
+
+var zoneCache sync.Map // IANA name → *time.Location
 
 func invalidZone(name string) error {
 	return &providers.Error{Kind: providers.ErrInvalid, Status: 400,
 		Message: fmt.Sprintf("time_zone %q is not an IANA time zone name (like Europe/Paris, America/New_York or UTC)", name)}
 }
 
-// mapEvent maps a Calendar event; timed starts and ends are converted into
-// loc (nil: left as Google gave them).
-func mapEvent(ev *calendar.Event, loc *time.Location) providers.Event {
-	out := providers.Event{
-		ID:               ev.Id,
-		Summary:          ev.Summary,
-		Description:      ev.Description,
-		Location:         ev.Location,
-		Status:           ev.Status,
-		RecurringEventID: ev.RecurringEventId,
-		HTMLLink:         ev.HtmlLink,
-	}
-	if out.Status == "" {
-		out.Status = "confirmed"
-	}
-	if ev.Start != nil && ev.Start.Date != "" {
-		out.AllDay = true
-		out.Start = ev.Start.Date
-		if ev.End != nil {
-			out.End = ev.End.Date
+// eventsAnswer is what ListEvents reads of an events.list answer (the
+// fields of eventsFields), without pointers: decoding makes one value a
+// page rather than one a field.
+type eventsAnswer struct {
+	NextPageToken string        `json:"nextPageToken"`
+	TimeZone      string        `json:"timeZone"`
+	Items         []eventAnswer `json:"items"`
+}
+
+// eventAnswer is an event as mapEvent reads it (eventFields).
+type eventAnswer struct {
+	ID               string          `json:"id"`
+	Summary          string          `json:"summary"`
+	Description      string          `json:"description"`
+	Location         string          `json:"location"`
+	Status           string          `json:"status"`
+	RecurringEventID string          `json:"recurringEventId"`
+	HTMLLink         string          `json:"htmlLink"`
+	Start            eventTimeAnswer `json:"start"`
+	End              eventTimeAnswer `json:"end"`
+	Organizer        struct {
+		Email       string `json:"email"`
+		DisplayName string `json:"displayName"`
+	} `json:"organizer"`
+	Attendees []struct {
+		Email          string `json:"email"`
+		DisplayName    string `json:"displayName"`
+		ResponseStatus string `json:"responseStatus"`
+	} `json:"attendees"`
+}
+
+type eventTimeAnswer struct {
+	Date     string `json:"date"`
+	DateTime string `json:"dateTime"`
+	TimeZone string `json:"timeZone"`
+}
+
+// eventOf is the part of the client library's event that mapEvent reads
+// (CreateEvent's answer).
+func eventOf(ev *calendar.Event) eventAnswer {
+	out := eventAnswer{ID: ev.Id, Summary: ev.Summary, Description: ev.Description, Location: ev.Location,
+		Status: ev.Status, RecurringEventID: ev.RecurringEventId, HTMLLink: ev.HtmlLink}
+	for _, t := range []struct {
+		from *calendar.EventDateTime
+		to   *eventTimeAnswer
+	}{{ev.Start, &out.Start}, {ev.End, &out.End}} {
+		if t.from != nil {
+			*t.to = eventTimeAnswer{Date: t.from.Date, DateTime: t.from.DateTime, TimeZone: t.from.TimeZone}
 		}
-	} else {
-		out.Start, out.End = eventTime(ev.Start, loc), eventTime(ev.End, loc)
 	}
 	if o := ev.Organizer; o != nil {
-		out.Organizer = providers.Address{Name: o.DisplayName, Email: o.Email}.String()
+		out.Organizer.Email, out.Organizer.DisplayName = o.Email, o.DisplayName
 	}
 	for _, a := range ev.Attendees {
 		if a != nil {
-			out.Attendees = append(out.Attendees, providers.Attendee{Email: a.Email, Name: a.DisplayName, Response: a.ResponseStatus})
+			out.Attendees = append(out.Attendees, struct {
+				Email          string `json:"email"`
+				DisplayName    string `json:"displayName"`
+				ResponseStatus string `json:"responseStatus"`
+			}{a.Email, a.DisplayName, a.ResponseStatus})
 		}
 	}
 	return out
 }
 
-func eventTime(t *calendar.EventDateTime, loc *time.Location) string {
-	if t == nil {
-		return ""
+// mapEvent maps a Calendar event; timed starts and ends are converted into
+// loc (nil: left as Google gave them).
+func mapEvent(ev *eventAnswer, loc *time.Location) providers.Event {
+	out := providers.Event{
+		ID:               ev.ID,
+		Summary:          ev.Summary,
+		Description:      ev.Description,
+		Location:         ev.Location,
+		Status:           ev.Status,
+		RecurringEventID: ev.RecurringEventID,
+		HTMLLink:         ev.HTMLLink,
 	}
+	if out.Status == "" {
+		out.Status = "confirmed"
+	}
+	if ev.Start.Date != "" {
+		out.AllDay = true
+		out.Start, out.End = ev.Start.Date, ev.End.Date
+	} else {
+		out.Start, out.End = eventTime(ev.Start, loc), eventTime(ev.End, loc)
+	}
+	if o := ev.Organizer; o.Email != "" || o.DisplayName != "" {
+		out.Organizer = providers.Address{Name: o.DisplayName, Email: o.Email}.String()
+	}
+	for _, a := range ev.Attendees {
+		out.Attendees = append(out.Attendees, providers.Attendee{Email: a.Email, Name: a.DisplayName, Response: a.ResponseStatus})
+	}
+	return out
+}
+
+func eventTime(t eventTimeAnswer, loc *time.Location) string {
 	if t.DateTime == "" {
 		return t.Date
 	}

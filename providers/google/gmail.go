@@ -6,13 +6,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"html"
-	"net/mail"
+	"net/http"
+	"net/url"
 	"slices"
 	"strings"
-	"time"
+	"sync"
 
-	"golang.org/x/sync/errgroup"
 	gmail "google.golang.org/api/gmail/v1"
 	"google.golang.org/api/googleapi"
 
@@ -26,21 +25,29 @@ import (
 // base64url "raw" field in a JSON body.
 const uploadThreshold = 5 << 20
 
-// Default and largest page size of List.
-const (
-	defaultPageSize = 20
-	maxPageSize     = 100
-)
-
-// summaryHeaders are the headers List asks for (format=metadata).
-var summaryHeaders = []string{"From", "To", "Subject", "Date"}
-
 // mailbox implements providers.Mail over the Gmail API for the
 // authenticated user ("me").
 type mailbox struct {
-	svc         *gmail.Service
+	hc          *http.Client // the account's client
+	batch       *batcher
+	api         string // the Gmail API's base URL, ending in "/"
 	account     string // the From address
-	concurrency int
+	concurrency int    // batches of List at once
+
+	newService func() (*gmail.Service, error)
+	svcOnce    sync.Once
+	svc        *gmail.Service
+	svcErr     error
+}
+
+// service is the client library's Gmail service, made on first use.
+func (mb *mailbox) service() (*gmail.Service, error) {
+	mb.svcOnce.Do(func() {
+		if mb.svc, mb.svcErr = mb.newService(); mb.svcErr != nil {
+			mb.svcErr = fmt.Errorf("google: building the Gmail client: %w", mb.svcErr)
+		}
+	})
+	return mb.svc, mb.svcErr
 }
 
 var _ providers.Mail = (*mailbox)(nil)
@@ -76,8 +83,12 @@ func (mb *mailbox) Send(ctx context.Context, m providers.OutgoingMessage) (provi
 	}
 	threadID := ""
 	if m.ReplyTo != "" {
-		orig, err := mb.svc.Users.Messages.Get("me", m.ReplyTo).Format("metadata").
-			MetadataHeaders("Message-ID", "References", "In-Reply-To", "Subject").Context(ctx).Do()
+		svc, err := mb.service()
+		if err != nil {
+			return providers.SentMessage{}, err
+		}
+		orig, err := svc.Users.Messages.Get("me", m.ReplyTo).Format("metadata").
+			MetadataHeaders("Message-ID", "References", "In-Reply-To", "Subject").Fields("threadId,payload/headers").Context(ctx).Do()
 		if err != nil {
 			err = mapError(err)
 			var pe *providers.Error
@@ -129,7 +140,11 @@ func (mb *mailbox) Send(ctx context.Context, m providers.OutgoingMessage) (provi
 		return providers.SentMessage{}, &providers.Error{Kind: providers.ErrInvalid, Message: err.Error()}
 	}
 	body := &gmail.Message{ThreadId: threadID}
-	call := mb.svc.Users.Messages.Send("me", body)
+	svc, err := mb.service()
+	if err != nil {
+		return providers.SentMessage{}, err
+	}
+	call := svc.Users.Messages.Send("me", body)
 	if len(raw) > uploadThreshold {
 		// One multipart upload request (a chunk size above the message's
 		// size), whose body the retry transport can replay on a 429.
@@ -175,161 +190,17 @@ func tooLarge(n int) error {
 		float64(n)/(1<<20), float64(Spec.Limits.MaxMessageBytes)/(1<<20))}
 }
 
-// systemLabels are Gmail's system label ids, accepted in any case.
-var systemLabels = []string{
-	"INBOX", "SENT", "DRAFT", "SPAM", "TRASH", "UNREAD", "STARRED", "IMPORTANT", "CHAT",
-	"CATEGORY_PERSONAL", "CATEGORY_SOCIAL", "CATEGORY_PROMOTIONS", "CATEGORY_UPDATES", "CATEGORY_FORUMS",
-}
-
-// List makes one messages.list call, then one metadata-only messages.get
-// per listed message, Options.Concurrency at a time, keeping the list's
-// order. A message deleted in between (404) is left out.
-//
-// HasAttachments: Gmail has no attachment flag and the metadata format has
-// no parts, so a message counts as having attachments when its top-level
-// MIME type is multipart/mixed (what mail clients use to add attachments;
-// inline images in multipart/related do not count).
-func (mb *mailbox) List(ctx context.Context, q providers.MessageQuery) (providers.MessagePage, error) {
-	call := mb.svc.Users.Messages.List("me")
-	var terms []string
-	if s := strings.TrimSpace(q.Query); s != "" {
-		terms = append(terms, s)
-	}
-	if q.UnreadOnly {
-		terms = append(terms, "is:unread")
-	}
-	if len(terms) > 0 {
-		call = call.Q(strings.Join(terms, " "))
-	}
-	if q.Label != "" {
-		id, err := mb.labelID(ctx, q.Label)
-		if err != nil {
-			return providers.MessagePage{}, err
-		}
-		call = call.LabelIds(id)
-	}
-	n := q.MaxResults
-	if n <= 0 {
-		n = defaultPageSize
-	}
-	call = call.MaxResults(int64(min(n, maxPageSize)))
-	if q.PageToken != "" {
-		call = call.PageToken(q.PageToken)
-	}
-	list, err := call.Context(ctx).Do()
-	if err != nil {
-		return providers.MessagePage{}, mapError(err)
-	}
-
-	rows := make([]*providers.MessageSummary, len(list.Messages))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(mb.concurrency)
-	for i, lm := range list.Messages {
-		if lm == nil || lm.Id == "" {
-			continue
-		}
-		g.Go(func() error {
-			m, err := mb.svc.Users.Messages.Get("me", lm.Id).Format("metadata").
-				MetadataHeaders(summaryHeaders...).Context(gctx).Do()
-			if err != nil {
-				if isNotFound(err) {
-					return nil
-				}
-				return err
-			}
-			s := summary(m)
-			rows[i] = &s
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return providers.MessagePage{}, mapError(err)
-	}
-	page := providers.MessagePage{Messages: make([]providers.MessageSummary, 0, len(rows)), NextPageToken: list.NextPageToken}
-	for _, r := range rows {
-		if r != nil {
-			page.Messages = append(page.Messages, *r)
-		}
-	}
-	return page, nil
-}
-
-func isNotFound(err error) bool {
-	var ge *googleapi.Error
-	return errors.As(err, &ge) && (ge.Code == 404 || ge.Code == 410)
-}
-
-// labelID resolves a label argument: a system label (any case), else a user
-// label's id or name (names compared without regard to case).
-func (mb *mailbox) labelID(ctx context.Context, label string) (string, error) {
-	label = strings.TrimSpace(label)
-	if i := slices.IndexFunc(systemLabels, func(s string) bool { return strings.EqualFold(s, label) }); i >= 0 {
-		return systemLabels[i], nil
-	}
-	res, err := mb.svc.Users.Labels.List("me").Context(ctx).Do()
-	if err != nil {
-		return "", mapError(err)
-	}
-	var names []string
-	for _, l := range res.Labels {
-		if l.Id == label {
-			return l.Id, nil
-		}
-	}
-	for _, l := range res.Labels {
-		if strings.EqualFold(l.Name, label) {
-			return l.Id, nil
-		}
-		if l.Type == "user" {
-			names = append(names, l.Name)
-		}
-	}
-	slices.Sort(names)
-	if len(names) > 30 {
-		names = append(names[:30], "...")
-	}
-	known := "system labels: " + strings.Join(systemLabels[:9], ", ")
-	if len(names) > 0 {
-		known += "; the account's labels: " + strings.Join(names, ", ")
-	}
-	return "", &providers.Error{Kind: providers.ErrNotFound, Status: 404,
-		Message: fmt.Sprintf("label %q does not exist (%s)", label, known)}
-}
-
-func summary(m *gmail.Message) providers.MessageSummary {
-	var hs []*gmail.MessagePartHeader
-	mimeType := ""
-	if m.Payload != nil {
-		hs, mimeType = m.Payload.Headers, m.Payload.MimeType
-	}
-	s := providers.MessageSummary{
-		ID:             m.Id,
-		ThreadID:       m.ThreadId,
-		From:           decodeHeader(header(hs, "From")),
-		To:             decodeHeader(header(hs, "To")),
-		Subject:        decodeHeader(header(hs, "Subject")),
-		Snippet:        html.UnescapeString(m.Snippet),
-		Labels:         m.LabelIds,
-		Unread:         slices.Contains(m.LabelIds, "UNREAD"),
-		HasAttachments: strings.EqualFold(mimeType, "multipart/mixed"),
-	}
-	if d, err := mail.ParseDate(header(hs, "Date")); err == nil {
-		s.Date = d
-	} else if m.InternalDate > 0 {
-		s.Date = time.UnixMilli(m.InternalDate).UTC()
-	}
-	return s
-}
-
-// Get reads a message in full: the text/plain body (or the text/html one
-// turned into text), converted to UTF-8 from its charset, and the
-// attachments' metadata.
+// Get reads a message in full (messages.get, its answer decoded here:
+// answers.go): the text/plain body (or the text/html one turned into
+// text), converted to UTF-8 from its charset, and the attachments'
+// metadata.
 func (mb *mailbox) Get(ctx context.Context, id string) (providers.Message, error) {
-	m, err := mb.svc.Users.Messages.Get("me", id).Format("full").Context(ctx).Do()
-	if err != nil {
+	m := new(gmail.Message)
+	if err := getJSON(ctx, mb.hc, mb.api+"users/me/messages/"+url.PathEscape(id)+"?format=full&alt=json&prettyPrint=false", m); err != nil {
 		return providers.Message{}, mapError(err)
 	}
-	out := providers.Message{MessageSummary: summary(m), Attachments: []providers.AttachmentInfo{}}
+	meta := metaOf(m)
+	out := providers.Message{MessageSummary: meta.summary(), Attachments: []providers.AttachmentInfo{}}
 	if m.Payload == nil {
 		return out, nil
 	}
@@ -372,7 +243,11 @@ func (mb *mailbox) partData(ctx context.Context, msgID string, p *gmail.MessageP
 	}
 	data := p.Body.Data
 	if data == "" && p.Body.AttachmentId != "" {
-		att, err := mb.svc.Users.Messages.Attachments.Get("me", msgID, p.Body.AttachmentId).Context(ctx).Do()
+		svc, err := mb.service()
+		if err != nil {
+			return nil, err
+		}
+		att, err := svc.Users.Messages.Attachments.Get("me", msgID, p.Body.AttachmentId).Context(ctx).Do()
 		if err != nil {
 			return nil, mapError(err)
 		}

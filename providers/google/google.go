@@ -20,12 +20,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
 	calendar "google.golang.org/api/calendar/v3"
 	gmail "google.golang.org/api/gmail/v1"
 	"google.golang.org/api/option"
-	"net/http"
-	"strings"
-	"time"
 
 	"github.com/mailcal/mailcal/providers"
 	"github.com/mailcal/mailcal/providers/httpretry"
@@ -52,10 +54,9 @@ type Options struct {
 	// included, so a hanging Google costs one attempt timeout, not one per
 	// retry. The caller's context (the tool call's deadline) bounds it too.
 	MaxRetryWait time.Duration
-	// Concurrency bounds the parallel per-message gets of Mail.List
-	// (default 20: a default page of 20 messages in one round trip; Gmail's
-	// per-user quota, 250 units/s with bursts allowed, takes 20 gets of 5
-	// units at once, and 429s are retried).
+	// Concurrency bounds the batch requests of one Mail.List running at
+	// once (default 20; a page of at most 100 messages takes two batches of
+	// 50) and sizes the idle connections kept (see HTTPClient).
 	Concurrency int
 }
 
@@ -73,6 +74,10 @@ type API struct {
 	base http.RoundTripper
 	// backoff is the retry transport's wait without Retry-After (tests shorten it).
 	backoff func(n int) time.Duration
+	// The APIs' base URLs as the client library resolves them
+	// ("https://gmail.googleapis.com/", or APIURL + "/"), for the requests
+	// made here (answers.go, batch.go).
+	gmailBase, calendarBase *url.URL
 }
 
 var _ providers.API = (*API)(nil)
@@ -111,7 +116,26 @@ func New(opts Options) (*API, error) {
 	if base == nil {
 		base = providers.DefaultTransport(opts.Concurrency)
 	}
-	return &API{opts: opts, base: base, backoff: httpretry.DefaultBackoff}, nil
+	p := &API{opts: opts, base: base, backoff: httpretry.DefaultBackoff}
+	// The client library's services are made per call, and only for the
+	// requests that go through them (mailbox.service, calendars.service):
+	// making one costs as much as a request. Their base URLs are resolved
+	// once, here.
+	gsvc, err := gmail.NewService(context.Background(), p.clientOptions(hc, "/")...)
+	if err != nil {
+		return nil, fmt.Errorf("google: building the Gmail client: %w", err)
+	}
+	csvc, err := calendar.NewService(context.Background(), p.clientOptions(hc, "/calendar/v3/")...)
+	if err != nil {
+		return nil, fmt.Errorf("google: building the Calendar client: %w", err)
+	}
+	if p.gmailBase, err = url.Parse(gsvc.BasePath); err != nil {
+		return nil, fmt.Errorf("google: the Gmail API's base URL: %w", err)
+	}
+	if p.calendarBase, err = url.Parse(strings.TrimRight(csvc.BasePath, "/") + "/"); err != nil {
+		return nil, fmt.Errorf("google: the Calendar API's base URL: %w", err)
+	}
+	return p, nil
 }
 
 // client returns an HTTP client for one account: the token transport over
@@ -133,8 +157,8 @@ func (p *API) client(src providers.TokenSource) *http.Client {
 	}
 }
 
-func (p *API) clientOptions(src providers.TokenSource, endpoint string) []option.ClientOption {
-	o := []option.ClientOption{option.WithHTTPClient(p.client(src)), option.WithUserAgent("mailcal")}
+func (p *API) clientOptions(hc *http.Client, endpoint string) []option.ClientOption {
+	o := []option.ClientOption{option.WithHTTPClient(hc), option.WithUserAgent("mailcal")}
 	if p.opts.APIURL != "" {
 		o = append(o, option.WithEndpoint(p.opts.APIURL+endpoint))
 	}
@@ -155,18 +179,26 @@ func (p *API) Mail(src providers.TokenSource, account string) (providers.Mail, e
 	if account == "" {
 		return nil, errors.New("google: Mail needs the account's address")
 	}
-	svc, err := gmail.NewService(context.Background(), p.clientOptions(src, "/")...)
-	if err != nil {
-		return nil, fmt.Errorf("google: building the Gmail client: %w", err)
+	hc := p.client(src)
+	b := &batcher{
+		hc: hc, src: src, url: p.gmailBase.JoinPath("batch/gmail/v1").String(), prefix: p.gmailBase.JoinPath("gmail/v1").Path + "/",
+		maxWait: p.opts.MaxRetryWait, backoff: p.backoff,
 	}
-	return &mailbox{svc: svc, account: account, concurrency: p.opts.Concurrency}, nil
+	return &mailbox{
+		hc: hc, batch: b, api: p.gmailBase.JoinPath("gmail/v1").String() + "/", account: account, concurrency: p.opts.Concurrency,
+		newService: func() (*gmail.Service, error) {
+			return gmail.NewService(context.Background(), p.clientOptions(hc, "/")...)
+		},
+	}, nil
 }
 
 // Calendar returns the calendars of the source's account.
 func (p *API) Calendar(src providers.TokenSource) (providers.Calendar, error) {
-	svc, err := calendar.NewService(context.Background(), p.clientOptions(src, "/calendar/v3/")...)
-	if err != nil {
-		return nil, fmt.Errorf("google: building the Calendar client: %w", err)
-	}
-	return &calendars{svc: svc}, nil
+	hc := p.client(src)
+	return &calendars{
+		hc: hc, base: p.calendarBase.String(),
+		newService: func() (*calendar.Service, error) {
+			return calendar.NewService(context.Background(), p.clientOptions(hc, "/calendar/v3/")...)
+		},
+	}, nil
 }

@@ -160,10 +160,10 @@ func TestListMessages(t *testing.T) {
 		t.Fatalf("ids %v, want newest first %v", ids, want)
 	}
 	if n, g := s.APIRequests("/gmail/v1/users/me/messages"), s.APIRequests("/gmail/v1/users/me/messages/"); n != 6 || g != 5 {
-		t.Fatalf("%d requests (%d gets), want 1 list + 5 gets", n, g)
+		t.Fatalf("%d calls (%d gets), want 1 list + 5 gets", n, g)
 	}
-	if c := s.MaxConcurrentAPI(); c < 2 {
-		t.Fatalf("gets ran %d at a time", c)
+	if trips, batches := s.HTTPRequests("/"), s.HTTPRequests("/batch/gmail/v1"); trips != 2 || batches != 1 {
+		t.Fatalf("%d round trips (%d batches), want the list and one batch of the gets", trips, batches)
 	}
 
 	byID := map[string]providers.MessageSummary{}

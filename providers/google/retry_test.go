@@ -75,6 +75,17 @@ func testProvider(t *testing.T, h http.Handler, opts Options) *API {
 
 var testToken = &oauth2.Token{AccessToken: "ya29.test", TokenType: "Bearer"}
 
+// mailService is the client library's Gmail service of a mailbox with
+// testToken.
+func mailService(t *testing.T, p *API) *gmail.Service {
+	t.Helper()
+	svc, err := mustMail(t, p, testToken, "alice@example.com").(*mailbox).service()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
+}
+
 func wantKind(t *testing.T, err, kind error) *providers.Error {
 	t.Helper()
 	var pe *providers.Error
@@ -91,7 +102,7 @@ func TestRetryGetOn429And5xx(t *testing.T) {
 	s := &script{steps: []step{{429, "rateLimitExceeded", "0"}, {503, "backendError", ""}, {403, "userRateLimitExceeded", ""}, {500, "", ""}},
 		ok: `{"emailAddress":"a@example.com"}`}
 	p := testProvider(t, s, Options{})
-	svc := mustMail(t, p, testToken, "alice@example.com").(*mailbox).svc
+	svc := mailService(t, p)
 	prof, err := svc.Users.GetProfile("me").Do()
 	if err != nil || prof.EmailAddress != "a@example.com" || s.n.Load() != 5 {
 		t.Fatalf("profile %v %v after %d requests", prof, err, s.n.Load())
@@ -172,7 +183,7 @@ func TestPostRetriedOnlyWhenNotProcessed(t *testing.T) {
 	// A send answered 429, then 200: retried with the same body.
 	s := &script{steps: []step{{429, "rateLimitExceeded", "0"}, {403, "rateLimitExceeded", ""}}, ok: `{"id":"s1","threadId":"t1"}`, seen: make(chan string, 10)}
 	p := testProvider(t, s, Options{})
-	svc := mustMail(t, p, testToken, "alice@example.com").(*mailbox).svc
+	svc := mailService(t, p)
 	if _, err := svc.Users.Messages.Send("me", &gmail.Message{Raw: "cmF3"}).Do(); err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +194,7 @@ func TestPostRetriedOnlyWhenNotProcessed(t *testing.T) {
 	// A 503 is not retried: it may have been sent.
 	s = &script{steps: []step{{503, "backendError", ""}}, ok: `{}`}
 	p = testProvider(t, s, Options{})
-	_, err := mustMail(t, p, testToken, "alice@example.com").(*mailbox).svc.Users.Messages.Send("me", &gmail.Message{Raw: "cmF3"}).Do()
+	_, err := mailService(t, p).Users.Messages.Send("me", &gmail.Message{Raw: "cmF3"}).Do()
 	if err == nil || s.n.Load() != 1 {
 		t.Fatalf("%v after %d requests", err, s.n.Load())
 	}
@@ -191,7 +202,7 @@ func TestPostRetriedOnlyWhenNotProcessed(t *testing.T) {
 	// Unless the context marks it idempotent.
 	s = &script{steps: []step{{503, "backendError", ""}}, ok: `{}`}
 	p = testProvider(t, s, Options{})
-	_, err = mustMail(t, p, testToken, "alice@example.com").(*mailbox).svc.Users.Messages.Send("me", &gmail.Message{Raw: "cmF3"}).Context(httpretry.Idempotent(context.Background())).Do()
+	_, err = mailService(t, p).Users.Messages.Send("me", &gmail.Message{Raw: "cmF3"}).Context(httpretry.Idempotent(context.Background())).Do()
 	if err != nil || s.n.Load() != 2 {
 		t.Fatalf("%v after %d requests", err, s.n.Load())
 	}

@@ -210,7 +210,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if t.AttemptTimeout > 0 {
 			actx, cancel = context.WithTimeoutCause(ctx, t.AttemptTimeout, ErrAttemptTimeout)
 		}
-		r := req.Clone(actx)
+		// A shallow copy with the attempt's context and body: RoundTrippers
+		// change no request, so the attempts share the caller's headers
+		// and URL (Clone copied them for every attempt of every request).
+		r := req.WithContext(actx)
 		r.Body, r.GetBody = body.first, body.getBody
 		if n > 1 {
 			b, err := body.get()

@@ -19,7 +19,8 @@ type APIControl struct {
 	mu          sync.Mutex
 	latency     time.Duration
 	failures    []*InjectedFailure
-	requests    []string
+	requests    []string // the path of every API call
+	roundTrips  []string // the path of every HTTP request (a batch is one)
 	inflight    int
 	maxInflight int
 }
@@ -35,11 +36,31 @@ type InjectedFailure struct {
 	RetryAfter time.Duration
 }
 
-// Begin records a request and counts it in flight; the caller calls end
-// once it is answered.
+// Begin records a request, a call and a round trip, and counts it in
+// flight; the caller calls end once it is answered.
 func (c *APIControl) Begin(r *http.Request) (end func()) {
+	return c.begin(r, true)
+}
+
+// BeginBatch records a batch request: a round trip whose calls are
+// recorded one by one (Record) as they are served.
+func (c *APIControl) BeginBatch(r *http.Request) (end func()) {
+	return c.begin(r, false)
+}
+
+// Record records one call of a batch.
+func (c *APIControl) Record(path string) {
 	c.mu.Lock()
-	c.requests = append(c.requests, r.URL.Path)
+	c.requests = append(c.requests, path)
+	c.mu.Unlock()
+}
+
+func (c *APIControl) begin(r *http.Request, call bool) (end func()) {
+	c.mu.Lock()
+	if call {
+		c.requests = append(c.requests, r.URL.Path)
+	}
+	c.roundTrips = append(c.roundTrips, r.URL.Path)
 	c.inflight++
 	c.maxInflight = max(c.maxInflight, c.inflight)
 	c.mu.Unlock()
@@ -112,12 +133,25 @@ func (c *APIControl) SetLatency(d time.Duration) {
 	c.latency = d
 }
 
-// Requests counts the requests whose path starts with prefix.
+// Requests counts the calls whose path starts with prefix: each request,
+// and each call of a batch.
 func (c *APIControl) Requests(prefix string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return countPrefixed(c.requests, prefix)
+}
+
+// RoundTrips counts the HTTP requests whose path starts with prefix, a
+// batch once however many calls it carries.
+func (c *APIControl) RoundTrips(prefix string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return countPrefixed(c.roundTrips, prefix)
+}
+
+func countPrefixed(paths []string, prefix string) int {
 	n := 0
-	for _, p := range c.requests {
+	for _, p := range paths {
 		if strings.HasPrefix(p, prefix) {
 			n++
 		}
@@ -137,5 +171,5 @@ func (c *APIControl) MaxConcurrent() int {
 func (c *APIControl) Reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.requests, c.maxInflight, c.failures = nil, c.inflight, nil
+	c.requests, c.roundTrips, c.maxInflight, c.failures = nil, nil, c.inflight, nil
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -351,5 +352,30 @@ func TestE2EHTTPSIGTERM(t *testing.T) {
 	s.logs.wait(t, time.Second, "stopped")
 	if rs := s.logs.find("connections still open at the deadline; closing them"); len(rs) > 0 {
 		t.Errorf("shutdown waited for the deadline: open streams were not ended")
+	}
+}
+
+// TestE2EHTTPGarbageCollector: serving over HTTP, mailcal sets GOGC=400 and
+// a soft memory limit (on Linux, three quarters of the memory it may use),
+// unless GOGC and GOMEMLIMIT say otherwise; stdio keeps Go's defaults.
+func TestE2EHTTPGarbageCollector(t *testing.T) {
+	t.Parallel()
+	const msg = "garbage collector set for serving over HTTP"
+	k := newKeyring(t)
+	s := startHTTP(t, k)
+	recs := s.logs.find(msg)
+	if len(recs) != 1 || recs[0]["gogc"] != float64(400) {
+		t.Fatalf("default: %v, want one %q record with gogc 400", recs, msg)
+	}
+	if limit, _ := recs[0]["memory_limit_mb"].(float64); runtime.GOOS == "linux" && limit <= 0 {
+		t.Errorf("default: no memory limit on Linux: %v", recs[0])
+	}
+	set := waitHTTP(t, startServeWith(t, k.env("GOGC=200", "GOMEMLIMIT=512MiB"), k.home, nil, httpArgs()...))
+	if recs := set.logs.find(msg); len(recs) != 0 {
+		t.Errorf("with GOGC and GOMEMLIMIT set: %v, want no record", recs)
+	}
+	half := waitHTTP(t, startServeWith(t, k.env("GOGC=200"), k.home, nil, httpArgs()...))
+	if recs := half.logs.find(msg); len(recs) != 1 || recs[0]["gogc"] != nil || runtime.GOOS == "linux" && recs[0]["memory_limit_mb"] == nil {
+		t.Errorf("with GOGC set: %v, want a record of the memory limit only", recs)
 	}
 }

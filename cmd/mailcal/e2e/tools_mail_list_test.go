@@ -12,7 +12,8 @@ import (
 )
 
 // testListRequests: list_messages makes one list call and one metadata get
-// per message, concurrently (the fake adds 50 ms to each request).
+// per message, the gets in one batch request: two round trips (the fake
+// adds 50 ms to each).
 func (e *ttEnv) testListRequests(t *testing.T) {
 	fg := e.fg
 	fg.ResetAPIStats()
@@ -24,22 +25,24 @@ func (e *ttEnv) testListRequests(t *testing.T) {
 	fg.SetAPILatency(0)
 	gets := fg.APIRequests("/gmail/v1/users/me/messages/")
 	lists := fg.APIRequests("/gmail/v1/users/me/messages") - gets
-	t.Logf("default list_messages: %d rows, %d list + %d get requests, at most %d at once, %s with 50 ms per request",
-		len(l.Messages), lists, gets, fg.MaxConcurrentAPI(), elapsed.Round(time.Millisecond))
+	trips, batches := fg.HTTPRequests("/"), fg.HTTPRequests("/batch/gmail/v1")
+	t.Logf("default list_messages: %d rows, %d list + %d get calls in %d round trips (%d batches), %s with 50 ms per round trip",
+		len(l.Messages), lists, gets, trips, batches, elapsed.Round(time.Millisecond))
 	if len(l.Messages) != 20 || l.NextPageToken == "" {
 		t.Errorf("default list_messages: %d rows, next_page_token %q; want 20 and a token", len(l.Messages), l.NextPageToken)
 	}
 	if lists != 1 || gets != len(l.Messages) {
-		t.Errorf("%d list and %d get requests for %d rows, want 1 and %d", lists, gets, len(l.Messages), len(l.Messages))
+		t.Errorf("%d list and %d get calls for %d rows, want 1 and %d", lists, gets, len(l.Messages), len(l.Messages))
 	}
 	if other := fg.APIRequests("/") - lists - gets; other != 0 {
-		t.Errorf("%d other API requests (labels, profile…), want none", other)
+		t.Errorf("%d other API calls (labels, profile…), want none", other)
 	}
-	if n := fg.MaxConcurrentAPI(); n < 2 {
-		t.Errorf("at most %d request(s) in flight: the gets are sequential", n)
+	if trips != 2 || batches != 1 {
+		t.Errorf("%d round trips (%d batches) for a page: want the list and one batch of the gets", trips, batches)
 	}
 
-	// A page of 7: one list and 7 gets; a label name costs one labels call.
+	// A page of up to 7 in label Work (2 messages): one list and 2 gets; a
+	// label name costs one labels call.
 	fg.ResetAPIStats()
 	e.ok(t, "list_messages", map[string]any{"max_results": 7, "label": "Work"}, &l)
 	if got, want := e.keysOf(l.ids()), []string{"github", "report"}; !slices.Equal(got, want) {

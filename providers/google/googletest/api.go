@@ -82,7 +82,7 @@ func (s *Server) initAPI() {
 	}
 	s.gmailRoutes()
 	s.calendarRoutes()
-	for _, prefix := range []string{"/gmail/v1/", "/upload/gmail/v1/", "/calendar/v3/"} {
+	for _, prefix := range []string{"/gmail/v1/", "/upload/gmail/v1/", "/calendar/v3/", "/batch/", "/batch"} {
 		s.Handle(prefix, http.HandlerFunc(s.serveAPI))
 	}
 }
@@ -127,15 +127,18 @@ func (a *apiState) match(method, escapedPath string) (*route, map[string]string)
 	return nil, nil
 }
 
-// serveAPI is the entry of every Gmail and Calendar request: it counts the
-// request, adds the configured latency, answers injected failures, finds the
-// route, checks the request against the discovery documents when enabled,
-// authorizes it with the method's scopes (and, for Gmail, the userId: "me"
-// or the token's own address; another user's is "Delegation denied"), and
-// calls the method's handler.
+// serveAPI is the entry of every Gmail and Calendar HTTP request: it
+// counts the request, adds the configured latency, answers injected
+// failures, and hands a batch to serveBatch (batch.go) and any other
+// request to serveCall.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	a := s.api
-	defer a.ctl.Begin(r)()
+	_, batch := batchAPIs[r.URL.Path]
+	if batch {
+		defer a.ctl.BeginBatch(r)()
+	} else {
+		defer a.ctl.Begin(r)()
+	}
 	if !a.ctl.Wait(r, math.MaxInt64) {
 		return
 	}
@@ -143,6 +146,20 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeFailure(w, f)
 		return
 	}
+	if batch {
+		s.serveBatch(w, r)
+		return
+	}
+	s.serveCall(w, r)
+}
+
+// serveCall serves one API call (a request, or a part of a batch): it finds
+// the route, checks the request against the discovery documents when
+// enabled, authorizes it with the method's scopes (and, for Gmail, the
+// userId: "me" or the token's own address; another user's is "Delegation
+// denied"), and calls the method's handler.
+func (s *Server) serveCall(w http.ResponseWriter, r *http.Request) {
+	a := s.api
 	rt, params := a.match(r.Method, r.URL.EscapedPath())
 	if rt == nil {
 		notFoundPage(w, r)
@@ -151,7 +168,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
 	d := a.disc
 	a.mu.Unlock()
-	if d != nil && rt.id != "" && !d.checkRequest(w, r, rt) {
+	if d != nil && rt.id != "" && (!d.checkRequest(w, r, rt) || !d.checkFields(w, rt.id, r.URL.Query().Get("fields"))) {
 		return
 	}
 	c := call{params: params}
@@ -212,9 +229,16 @@ func (s *Server) FailAPI(pathPrefix string, n int, status int, reason string, re
 // handled (or until the request is cancelled).
 func (s *Server) SetAPILatency(d time.Duration) { s.api.ctl.SetLatency(d) }
 
-// APIRequests counts the Gmail and Calendar requests received whose path
-// starts with pathPrefix, failed ones included.
+// APIRequests counts the Gmail and Calendar API calls received whose path
+// starts with pathPrefix, failed ones included. Each call of a batch is one
+// (as Google's quotas count them); the batch request itself is not
+// (HTTPRequests counts it).
 func (s *Server) APIRequests(pathPrefix string) int { return s.api.ctl.Requests(pathPrefix) }
+
+// HTTPRequests counts the HTTP requests the fake Gmail and Calendar APIs
+// received whose path starts with pathPrefix: round trips, a batch
+// ("/batch/gmail/v1") counting once however many calls it carries.
+func (s *Server) HTTPRequests(pathPrefix string) int { return s.api.ctl.RoundTrips(pathPrefix) }
 
 // MaxConcurrentAPI is the largest number of Gmail and Calendar requests
 // that were in flight at the same time (latency included).
@@ -256,7 +280,7 @@ func (s *Server) writeAPI(w http.ResponseWriter, r *http.Request, status int, v 
 	if fields := r.URL.Query().Get("fields"); fields != "" {
 		m, err := parseFieldMask(fields)
 		if err != nil {
-			writeAPIErrorDetails(w, 400, "INVALID_ARGUMENT", "Invalid field selection "+fields, "invalidParameter", nil)
+			invalidFieldSelection(w, fields)
 			return
 		}
 		var g any

@@ -139,6 +139,19 @@ func TestGmailDiscoveryChecks(t *testing.T) {
 	if err != nil || len(r.Messages) != 3 || r.Messages[0].ThreadId != "" || r.NextPageToken == "" || r.ResultSizeEstimate != 0 {
 		t.Fatalf("partial answer: %v %+v", err, r)
 	}
+	// A selection the answer cannot have is refused, naming it.
+	for fields, bad := range map[string]string{
+		"nextPageTokn":               "nextPageTokn",
+		"messages(id,threadID)":      "messages/threadID",
+		"messages(id":                "messages(id",
+		"messages(id),,":             "messages(id),,",
+		"resultSizeEstimate/missing": "resultSizeEstimate/missing",
+	} {
+		_, err := svc.Users.Messages.List("me").Fields(googleapi.Field(fields)).Do()
+		if ge := wantAPIError(t, err, 400, "invalidParameter", "Invalid field selection "+bad); !strings.Contains(ge.Body, `"location":"fields"`) {
+			t.Errorf("fields %q: %s, want the location fields", fields, ge.Body)
+		}
+	}
 	// A JSON body with a field the schema lacks.
 	client := a.client(gmailSendScope)
 	resp, err := client.Post(a.s.URL()+"/gmail/v1/users/me/messages/send", "application/json",

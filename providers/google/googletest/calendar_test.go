@@ -317,6 +317,12 @@ func TestEventsWindowAndErrors(t *testing.T) {
 	if err != nil || part.Items[0].Summary != "" || part.Items[0].Start == nil || part.TimeZone != "" || part.NextPageToken == "" {
 		t.Fatalf("fields: %v %+v", err, part)
 	}
+	// Map values (additionalProperties) take any key; other names must exist.
+	if _, err := call().MaxResults(1).Fields("items(id,extendedProperties/private/anyKey)").Do(); err != nil {
+		t.Fatalf("a map key in fields: %v", err)
+	}
+	_, err = call().MaxResults(1).Fields("items(id,start/dateTme)").Do()
+	wantAPIError(t, err, 400, "invalidParameter", "Invalid field selection items/start/dateTme")
 }
 
 func TestInsertEvent(t *testing.T) {

@@ -40,6 +40,7 @@ type discovery struct {
 type discDoc struct {
 	Name        string                   `json:"name"`
 	ServicePath string                   `json:"servicePath"`
+	BatchPath   string                   `json:"batchPath"`
 	Parameters  map[string]*discParam    `json:"parameters"`
 	Resources   map[string]*discResource `json:"resources"`
 	Schemas     map[string]*discSchema   `json:"schemas"`
@@ -145,6 +146,9 @@ func (s *Server) CheckDiscovery(gmailDocPath, calendarDocPath string) error {
 		}
 		d.schemas[doc.Name] = doc.Schemas
 		d.global[doc.Name] = doc.Parameters
+		if _, ok := batchAPIs["/"+doc.BatchPath]; !ok {
+			return fmt.Errorf("googletest: %s's batch path /%s is not served", doc.Name, doc.BatchPath)
+		}
 		var walk func(map[string]*discMethod, map[string]*discResource)
 		walk = func(ms map[string]*discMethod, rs map[string]*discResource) {
 			for _, m := range ms {

@@ -2,11 +2,17 @@ package googletest
 
 import (
 	"fmt"
+	"net/http"
+	"slices"
 	"strings"
 )
 
-// Partial responses: the fields parameter's selector syntax, applied to
-// an answer's JSON.
+// Partial responses: the fields parameter's selector syntax, checked
+// against the method's response schema (with discovery checking on) and
+// applied to an answer's JSON. As Google documents it: "a,b" selects
+// several fields, "a/b" a field within another, "a(b,c)" sub-fields of an
+// object or of each element of an array, "*" every field; a selection the
+// answer does not have is 400 "Invalid field selection".
 
 // fieldMask is a parsed partial-response selector ("fields" parameter):
 // a nil sub-mask selects the whole value.
@@ -113,4 +119,75 @@ func (m fieldMask) apply(v any) any {
 	default:
 		return v
 	}
+}
+
+// invalidFieldSelection is Google's answer to a fields parameter it cannot
+// apply.
+func invalidFieldSelection(w http.ResponseWriter, selection string) {
+	msg := "Invalid field selection " + selection
+	writeAPIErrorBody(w, http.StatusBadRequest, "INVALID_ARGUMENT", msg,
+		apiErrorItem{Message: msg, Domain: "global", Reason: "invalidParameter", Location: "fields", LocationType: "parameter"}, nil)
+}
+
+// checkFields checks a request's fields parameter against the response
+// schema of method id; it answers the request and returns false when a
+// selection is malformed or names a field the schema lacks.
+func (d *discovery) checkFields(w http.ResponseWriter, id, fields string) bool {
+	if fields == "" {
+		return true
+	}
+	m, err := parseFieldMask(fields)
+	if err != nil {
+		invalidFieldSelection(w, fields)
+		return false
+	}
+	meth := d.methods[id]
+	if meth == nil || meth.Response == nil {
+		return true
+	}
+	if bad := d.checkMask(meth.api, meth.Response, m, ""); bad != "" {
+		invalidFieldSelection(w, bad)
+		return false
+	}
+	return true
+}
+
+// checkMask returns the first selection of m (as "a/b") that schema sc
+// lacks; "" when all exist. Arrays are selected into element by element; a
+// map (additionalProperties) takes any key.
+func (d *discovery) checkMask(api string, sc *discSchema, m fieldMask, at string) string {
+	sc = d.resolve(api, sc)
+	for sc != nil && sc.Type == "array" {
+		sc = d.resolve(api, sc.Items)
+	}
+	if sc == nil {
+		return ""
+	}
+	names := make([]string, 0, len(m))
+	for name := range m {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		path := name
+		if at != "" {
+			path = at + "/" + name
+		}
+		if name == "*" {
+			continue
+		}
+		p := sc.Properties[name]
+		if p == nil {
+			p = sc.AdditionalProperties
+		}
+		if p == nil {
+			return path
+		}
+		if sub := m[name]; sub != nil {
+			if bad := d.checkMask(api, p, sub, path); bad != "" {
+				return bad
+			}
+		}
+	}
+	return ""
 }

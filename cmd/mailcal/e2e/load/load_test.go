@@ -41,4 +41,13 @@ func TestLoadSmoke(t *testing.T) {
 	if lv.cpu <= 0 {
 		t.Error("no server CPU time measured")
 	}
+	if lv.rss <= 0 || lv.hwm < lv.rss {
+		t.Errorf("server memory: resident %d, peak %d", lv.rss, lv.hwm)
+	}
+	// A list_messages makes a list request and at least one more for the
+	// rows (the fixture mailbox has 30 messages; the call asks for 10);
+	// calls cut by the window's ends blur the count a little.
+	if n, up := lv.byTool["list_messages"], lv.perList(); n == 0 || up < 1.5 || up > 12 {
+		t.Errorf("%d list_messages calls, %.2f Gmail round trips each; want some, between 2 and 11", n, up)
+	}
 }

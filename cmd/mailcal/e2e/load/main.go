@@ -47,6 +47,7 @@ type config struct {
 	bin         string        // mailcal binary; "": built with -tags storecount
 	keepGoing   bool          // ramp on after a level with errors
 	cpuProfile  string        // where to copy the server's CPU profile of the last level's window
+	memProfile  string        // where to copy the server's allocation profiles (with cpuProfile)
 	serverEnv   []string      // more K=V for the server (GOGC=200, MAILCAL_KEYRING_TIMEOUT=30s…)
 	logf        func(format string, args ...any)
 }
@@ -64,6 +65,8 @@ func main() {
 		"without that tag no store reads are counted)")
 	flag.BoolVar(&c.keepGoing, "keep-going", false, "ramp on after a level with errors")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write the server's CPU profile of the last level's measured window to this file")
+	flag.StringVar(&c.memProfile, "memprofile", "", "with -cpuprofile: write the server's allocation profile at the end of that window to this file, "+
+		"and the one at its start to this file + .base (go tool pprof -sample_index=alloc_space -base FILE.base FILE)")
 	flag.Func("server-env", "K=V added to the server's environment (repeatable), e.g. GOGC=200", func(kv string) error {
 		if !strings.Contains(kv, "=") {
 			return fmt.Errorf("%q: want K=V", kv)

@@ -34,11 +34,28 @@ type levelReport struct {
 	max        time.Duration
 	cpu        time.Duration // the server's CPU time in the window
 	selfCPU    time.Duration // this process's (clients and fake Google) in the window
+	otherCPU   time.Duration // every other process's on the machine in the window (a noisy neighbour)
 	reads      readCounts    // store reads in the window; nil: not counted
 	errorKinds map[string]int
 	samples    map[string]string
 	serverFDs  int
+	rss, hwm   int64  // the server's resident memory at the window's end, and its peak so far (bytes)
 	loadavg    string // the machine's load averages at the window's end
+	byTool     map[string]int
+	upstream   upstreamCounts // HTTP requests the fake Google received in the window
+}
+
+// upstreamCounts are round trips to the fake Google: Gmail (batches
+// included) and Calendar.
+type upstreamCounts struct{ gmail, calendar int }
+
+// perList is the Gmail round trips of one list_messages: the window's
+// Gmail requests less the one of each get_message, per list_messages call.
+func (lv levelReport) perList() float64 {
+	if lv.byTool["list_messages"] == 0 {
+		return 0
+	}
+	return float64(lv.upstream.gmail-lv.byTool["get_message"]) / float64(lv.byTool["list_messages"])
 }
 
 // collector gathers the calls that complete in the current window, and
@@ -48,15 +65,21 @@ type collector struct {
 	mu        sync.Mutex
 	measuring bool
 	lat       []time.Duration
+	tools     map[string]int // calls that ended in the window, by tool
 	errs      map[string]int // by kind; "warm-up: " starts those outside the window
 	samples   map[string]string
 }
 
-func (c *collector) add(d time.Duration, err error, what string) {
+// add records a call of tool (or a failure to start a session: what says
+// which) that took d.
+func (c *collector) add(d time.Duration, err error, what, tool string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.measuring {
 		c.lat = append(c.lat, d)
+		if tool != "" {
+			c.tools[tool]++
+		}
 	}
 	if err != nil {
 		k := kind(err)
@@ -79,16 +102,16 @@ func newCollector() *collector {
 
 func (c *collector) start() {
 	c.mu.Lock()
-	c.measuring, c.lat = true, nil
+	c.measuring, c.lat, c.tools = true, nil, map[string]int{}
 	c.mu.Unlock()
 }
 
-func (c *collector) stop() (lat []time.Duration, errs map[string]int, samples map[string]string) {
+func (c *collector) stop() (lat []time.Duration, tools, errs map[string]int, samples map[string]string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	lat, errs, samples = c.lat, c.errs, c.samples
-	c.measuring, c.lat, c.errs, c.samples = false, nil, map[string]int{}, map[string]string{}
-	return lat, errs, samples
+	lat, tools, errs, samples = c.lat, c.tools, c.errs, c.samples
+	c.measuring, c.lat, c.tools, c.errs, c.samples = false, nil, nil, map[string]int{}, map[string]string{}
+	return lat, tools, errs, samples
 }
 
 func run(ctx context.Context, cfg config) (*report, error) {
@@ -144,21 +167,26 @@ func run(ctx context.Context, cfg config) (*report, error) {
 			return rep, err
 		}
 		lv := levelReport{sessions: n}
-		before, cpu0, self0 := srv.storeReads(), srv.cpu(), selfCPU()
+		before, cpu0, self0, all0 := srv.storeReads(), srv.cpu(), selfCPU(), machineCPU()
+		up0 := upstream(fg)
 		profiling := cfg.cpuProfile != "" && n == cfg.levels[len(cfg.levels)-1] && srv.profile()
 		t0 := time.Now()
 		col.start()
 		if err := sleep(ctx, cfg.duration); err != nil {
 			return rep, err
 		}
-		lat, errs, samples := col.stop()
+		lat, byTool, errs, samples := col.stop()
+		up1 := upstream(fg)
 		if profiling {
-			if err := srv.profileTo(cfg.cpuProfile); err != nil {
-				cfg.logf("cpu profile: %v", err)
+			if err := srv.profileTo(cfg.cpuProfile, cfg.memProfile); err != nil {
+				cfg.logf("profiles: %v", err)
 			}
 		}
 		lv.window = time.Since(t0)
 		lv.cpu, lv.selfCPU = srv.cpu()-cpu0, selfCPU()-self0
+		lv.otherCPU = max(machineCPU()-all0-lv.cpu-lv.selfCPU, 0)
+		lv.byTool, lv.upstream = byTool, upstreamCounts{up1.gmail - up0.gmail, up1.calendar - up0.calendar}
+		lv.rss, lv.hwm = srv.memory()
 		if after := srv.storeReads(); before != nil && after != nil {
 			lv.reads = readCounts{}
 			for op, v := range after {
@@ -212,17 +240,17 @@ func loop(ctx context.Context, s *session, i int, col *collector, initSem chan s
 	<-initSem
 	if err != nil {
 		if ctx.Err() == nil {
-			col.add(time.Since(t), err, "starting the session")
+			col.add(time.Since(t), err, "starting the session", "")
 		}
 		return
 	}
 	for j := i; ctx.Err() == nil; j++ {
 		t := time.Now()
-		_, err := s.call(ctx, j)
+		tool, err := s.call(ctx, j)
 		if ctx.Err() != nil {
 			return
 		}
-		col.add(time.Since(t), err, "")
+		col.add(time.Since(t), err, "", tool)
 	}
 }
 
@@ -284,10 +312,12 @@ func (lv levelReport) print(logf func(string, ...any)) {
 			lv.perCall(lv.reads.sum(0)), lv.perCall(lv.reads.sum(1)), strings.Join(ops, ", "))
 	}
 	logf("%5d sessions: %6d calls in %.1fs = %7.1f calls/s; p50 %v p99 %v max %v; errors %d (warm-up %d); "+
-		"server CPU %.3f ms/call (%.2f cores; clients and fake Google %.2f cores; machine load %s); store reads per call: %s; server fds %d",
+		"server CPU %.3f ms/call (%.2f cores; clients and fake Google %.2f cores; other processes %.2f cores; machine load %s); store reads per call: %s; "+
+		"upstream round trips: Gmail %d, Calendar %d (%.2f per list_messages); server fds %d, resident %d MB (peak %d MB)",
 		lv.sessions, lv.calls, lv.window.Seconds(), float64(lv.calls)/lv.window.Seconds(),
 		lv.p50.Round(time.Millisecond), lv.p99.Round(time.Millisecond), lv.max.Round(time.Millisecond), lv.errors, lv.warmErrors,
-		cpuPerCall, lv.cpu.Seconds()/lv.window.Seconds(), lv.selfCPU.Seconds()/lv.window.Seconds(), lv.loadavg, reads, lv.serverFDs)
+		cpuPerCall, lv.cpu.Seconds()/lv.window.Seconds(), lv.selfCPU.Seconds()/lv.window.Seconds(), lv.otherCPU.Seconds()/lv.window.Seconds(), lv.loadavg, reads,
+		lv.upstream.gmail, lv.upstream.calendar, lv.perList(), lv.serverFDs, lv.rss>>20, lv.hwm>>20)
 	if lv.errors+lv.warmErrors > 0 {
 		logf("      errors: %s", lv.topError())
 	}
@@ -298,9 +328,11 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "mailcal load: %d tenants, upstream latency %v, %v measured per level after %v warm-up, file keyring, descriptor limit %d\n",
 		c.tenants, c.latency, c.duration, c.warmup, r.fdLimit)
 	fmt.Fprintln(w, "(calls, latencies, errors: of the calls that ended in the window; warm: errors of the warm-up before it;")
-	fmt.Fprintln(w, " reads/call: store reads a call waited for; bg reads/call: background refreshes, per call)")
-	fmt.Fprintf(w, "%8s %8s %9s %9s %9s %7s %6s %11s %11s %13s %6s  %s\n",
-		"sessions", "calls", "calls/s", "p50", "p99", "errors", "warm", "cpu ms/call", "reads/call", "bg reads/call", "fds", "load avg")
+	fmt.Fprintln(w, " reads/call: store reads a call waited for; bg reads/call: background refreshes, per call;")
+	fmt.Fprintln(w, " up/list: Gmail round trips per list_messages; rss: the server's resident memory at the window's end;")
+	fmt.Fprintln(w, " others: cores other processes of the machine used in the window, which makes the figures noisy)")
+	fmt.Fprintf(w, "%8s %8s %9s %9s %9s %7s %6s %11s %11s %13s %7s %6s %6s %6s  %s\n",
+		"sessions", "calls", "calls/s", "p50", "p99", "errors", "warm", "cpu ms/call", "reads/call", "bg reads/call", "up/list", "rss MB", "fds", "others", "load avg")
 	for _, lv := range r.levels {
 		rc, bg := "-", "-"
 		if lv.reads != nil {
@@ -310,9 +342,9 @@ func (r *report) print(w io.Writer) {
 		if lv.calls > 0 {
 			cpu = float64(lv.cpu.Microseconds()) / 1000 / float64(lv.calls)
 		}
-		fmt.Fprintf(w, "%8d %8d %9.1f %9v %9v %7d %6d %11.3f %11s %13s %6d  %s\n", lv.sessions, lv.calls,
+		fmt.Fprintf(w, "%8d %8d %9.1f %9v %9v %7d %6d %11.3f %11s %13s %7.2f %6d %6d %6.2f  %s\n", lv.sessions, lv.calls,
 			float64(lv.calls)/lv.window.Seconds(), lv.p50.Round(time.Millisecond), lv.p99.Round(time.Millisecond),
-			lv.errors, lv.warmErrors, cpu, rc, bg, lv.serverFDs, lv.loadavg)
+			lv.errors, lv.warmErrors, cpu, rc, bg, lv.perList(), lv.rss>>20, lv.serverFDs, lv.otherCPU.Seconds()/lv.window.Seconds(), lv.loadavg)
 	}
 	if r.failure != "" {
 		fmt.Fprintf(w, "first failure: %s\n", r.failure)

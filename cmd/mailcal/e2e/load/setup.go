@@ -253,8 +253,10 @@ func (s *server) profile() bool {
 	return counting && s.cmd.Process.Signal(syscall.SIGUSR2) == nil
 }
 
-// profileTo ends the server's CPU profile and copies it to path.
-func (s *server) profileTo(path string) error {
+// profileTo ends the server's CPU profile and copies it to path; with
+// memPath, it copies the server's allocation profiles too: memPath as the
+// profile ended, memPath.base as it started (go tool pprof -base).
+func (s *server) profileTo(path, memPath string) error {
 	if err := s.cmd.Process.Signal(syscall.SIGUSR2); err != nil {
 		return err
 	}
@@ -270,11 +272,53 @@ func (s *server) profileTo(path string) error {
 			return errors.New("the server wrote no profile within 10 s")
 		}
 	}
-	b, err := os.ReadFile(src)
-	if err != nil {
-		return err
+	copies := [][2]string{{src, path}}
+	if memPath != "" {
+		copies = append(copies, [2]string{filepath.Join(s.cmd.Dir, "allocs.pprof"), memPath},
+			[2]string{filepath.Join(s.cmd.Dir, "allocs0.pprof"), memPath + ".base"})
 	}
-	return os.WriteFile(path, b, 0o644)
+	for _, c := range copies {
+		b, err := os.ReadFile(c[0])
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(c[1], b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// memory is the server's resident memory and its peak so far, in bytes
+// (VmRSS and VmHWM); 0 when unknown.
+func (s *server) memory() (rss, peak int64) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) != 2 || f[1] != "kB" {
+			continue
+		}
+		n, _ := strconv.ParseInt(f[0], 10, 64)
+		switch k {
+		case "VmRSS":
+			rss = n << 10
+		case "VmHWM":
+			peak = n << 10
+		}
+	}
+	return rss, peak
+}
+
+// upstream counts the round trips the fake Google received so far.
+func upstream(fg *googletest.Server) upstreamCounts {
+	return upstreamCounts{gmail: fg.HTTPRequests("/gmail/") + fg.HTTPRequests("/batch/gmail/"), calendar: fg.HTTPRequests("/calendar/")}
 }
 
 // cpu is the server's user and system CPU time so far.
@@ -300,6 +344,28 @@ func selfCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// machineCPU is the CPU time every process of the machine used so far
+// (busy time of all CPUs, from /proc/stat).
+func machineCPU() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 5 || f[0] != "cpu" {
+		return 0
+	}
+	var busy int64
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		if i != 3 && i != 4 && i < 8 { // user nice system (idle iowait) irq softirq steal; guest time is in user already
+			busy += n
+		}
+	}
+	return time.Duration(busy) * time.Second / clockTicks
 }
 
 // clockTicks is USER_HZ, 100 on every Linux architecture Go supports.
