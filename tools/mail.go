@@ -60,7 +60,7 @@ const (
 
 func (h *handlers) sendEmail() tool {
 	return accountTool(h, decl{
-		name: "send_email", title: "Send an email", scope: providers.MailSend, hints: changes,
+		name: "send_email", title: "Send an email", scope: providers.MailSend, hints: changes, sends: true,
 		uncertain: "The message may or may not have been sent: look for it in the account's sent mail (list_messages with label SENT) before sending it again.",
 		vars:      map[string]string{"account_can": "send"},
 		desc: "Send an email from a connected account, as a new message or as a reply in an existing conversation. " +
@@ -70,6 +70,9 @@ func (h *handlers) sendEmail() tool {
 	}, func(ctx context.Context, g grants.Grant, a *sendArgs) (SendResult, string, error) {
 		msg := a.msg
 		if err := h.fitsProvider(g, msg); err != nil {
+			return SendResult{}, "", err
+		}
+		if err := h.guardOutgoing(ctx, g, messageOut(msg)); err != nil {
 			return SendResult{}, "", err
 		}
 		sent, err := onMail(ctx, h, g, func(m providers.Mail) (providers.SentMessage, error) { return m.Send(ctx, msg) })
@@ -83,6 +86,20 @@ func (h *handlers) sendEmail() tool {
 		}
 		return res, fmt.Sprintf("Sent from %s to %d recipient(s): id %s, thread %s.", g.Account, rcpt, sent.ID, sent.ThreadID), nil
 	})
+}
+
+// messageOut is what a message sends out, for the tenant's policy.
+func messageOut(m providers.OutgoingMessage) outgoing {
+	o := outgoing{what: "the message", subject: m.Subject, text: m.Text, html: m.HTML, field: "to, cc and bcc"}
+	for _, list := range [][]providers.Address{m.To, m.Cc, m.Bcc} {
+		for _, a := range list {
+			o.recipients = append(o.recipients, a.Email)
+		}
+	}
+	for _, a := range m.Attachments {
+		o.attachments = append(o.attachments, a.Filename)
+	}
+	return o
 }
 
 // message validates the arguments into a message to send.

@@ -36,6 +36,9 @@ type Options struct {
 	// Sources let tools act for accounts (check_account and the mail and
 	// calendar tools); nil: those tools are not served.
 	Sources Sources
+	// Policies are the tenants' guard rails, enforced on everything that
+	// leaves a mailbox (guard.go); nil: none.
+	Policies Policies
 	// CallTimeout is the deadline of one tool call, every wait of the call
 	// included (default DefaultCallTimeout): a call still running then
 	// answers a timeout error at once.
@@ -76,6 +79,14 @@ func New(opts Options) (*server.MCPServer, error) {
 	}
 	if opts.Hooks != nil {
 		srvOpts = append(srvOpts, server.WithHooks(opts.Hooks))
+	}
+	if opts.Policies != nil {
+		h := &handlers{opts: opts}
+		sending := map[string]bool{}
+		for _, t := range h.all() {
+			sending[t.name] = t.sends
+		}
+		srvOpts = append(srvOpts, server.WithToolFilter(h.draftsOnlyFilter(sending)))
 	}
 	srvOpts = append(srvOpts, opts.ServerOptions...)
 	s := server.NewMCPServer("mailcal", opts.Version, srvOpts...)

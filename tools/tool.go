@@ -25,6 +25,8 @@ type tool struct {
 	// scope is the scope name an account needs for the call ("" none).
 	scope string
 	hints hints
+	// sends: the tool sends mail, and is not served to a drafts_only tenant.
+	sends bool
 	// uncertain says, for a tool that changes something, what may have
 	// happened when a call ends before its answer came (a timeout) and how
 	// to check it.
@@ -88,6 +90,7 @@ type checker interface {
 type decl struct {
 	name, title, desc, scope string
 	hints                    hints
+	sends                    bool
 	uncertain                string
 	vars                     map[string]string
 	enums                    map[string][]string
@@ -114,7 +117,7 @@ func bindArgs[A any](h *handlers, req mcp.CallToolRequest) (*A, error) {
 // the checked arguments and answers a result and its compact text.
 func tenantTool[A, R any](h *handlers, d decl, run func(ctx context.Context, tenant string, a *A) (R, string, error)) tool {
 	return tool{
-		name: d.name, title: d.title, desc: d.desc, scope: d.scope, hints: d.hints, uncertain: d.uncertain, vars: d.vars, enums: d.enums,
+		name: d.name, title: d.title, desc: d.desc, scope: d.scope, hints: d.hints, sends: d.sends, uncertain: d.uncertain, vars: d.vars, enums: d.enums,
 		args: reflect.TypeFor[A](), out: mcp.WithOutputSchema[R](),
 		handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			t, err := tenantOf(ctx)
