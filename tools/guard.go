@@ -44,6 +44,7 @@ type Policies interface {
 // person's confirmation, then the day's send count (last, so that a refused
 // or declined send is not counted). A nil Options.Policies enforces nothing.
 func (h *handlers) guardOutgoing(ctx context.Context, g grants.Grant, o outgoing) error {
+	noteOutgoing(ctx, o)
 	if h.opts.Policies == nil {
 		return nil
 	}
@@ -54,15 +55,15 @@ func (h *handlers) guardOutgoing(ctx context.Context, g grants.Grant, o outgoing
 		return userErrorf("%s was not sent: the tenant's policy could not be read, and nothing leaves without it; try again in a little while", o.what)
 	}
 	if p.DraftsOnly {
-		return userErrorf("%s was not sent: this tenant's policy is drafts_only, so mailcal sends nothing; write the text for the person to send themselves", o.what)
+		return refusal(ctx, userErrorf("%s was not sent: this tenant's policy is drafts_only, so mailcal sends nothing; write the text for the person to send themselves", o.what))
 	}
 	if refused := p.Refused(o.recipients); len(refused) > 0 {
-		return userErrorf("%s was not sent: %s %s not on the tenant's recipient allowlist (%s). Remove them from %s, or ask the person to add them with `mailcal policy set --allow-recipients`",
-			o.what, strings.Join(refused, ", "), isAre(len(refused)), strings.Join(p.RecipientAllowlist, ", "), o.field)
+		return refusal(ctx, userErrorf("%s was not sent: %s %s not on the tenant's recipient allowlist (%s). Remove them from %s, or ask the person to add them with `mailcal policy set --allow-recipients`",
+			o.what, strings.Join(refused, ", "), isAre(len(refused)), strings.Join(p.RecipientAllowlist, ", "), o.field))
 	}
 	if p.MaxRecipients > 0 && len(o.recipients) > p.MaxRecipients {
-		return userErrorf("%s was not sent: it has %d recipients in %s, and the tenant's policy allows at most %d (max_recipients); send it to fewer people, or in several messages if the person wants that",
-			o.what, len(o.recipients), o.field, p.MaxRecipients)
+		return refusal(ctx, userErrorf("%s was not sent: it has %d recipients in %s, and the tenant's policy allows at most %d (max_recipients); send it to fewer people, or in several messages if the person wants that",
+			o.what, len(o.recipients), o.field, p.MaxRecipients))
 	}
 	if err := h.confirm(ctx, p, g, o); err != nil {
 		return err
@@ -73,7 +74,7 @@ func (h *handlers) guardOutgoing(ctx context.Context, g grants.Grant, o outgoing
 		var le *policy.SendLimitError
 		switch {
 		case errors.As(err, &le):
-			return userErrorf("%s was not sent: %s", o.what, le.Error())
+			return refusal(ctx, userErrorf("%s was not sent: %s", o.what, le.Error()))
 		case err != nil:
 			slog.WarnContext(ctx, "send counter unavailable: refusing to send", "tenant", g.Tenant, "err", err)
 			return userErrorf("%s was not sent: the daily send count could not be updated, and nothing leaves uncounted; try again in a little while", o.what)
@@ -99,7 +100,7 @@ func (h *handlers) confirm(ctx context.Context, p policy.Policy, g grants.Grant,
 	srv := server.ServerFromContext(ctx)
 	if srv == nil || !canElicit(ctx) {
 		if p.ConfirmSends == policy.ConfirmRequired {
-			return userErrorf("%s was not sent: the tenant's policy requires the person to confirm each send (confirm_sends required), and this MCP client cannot ask them (it declared no elicitation capability); use a client that supports elicitation, or write the text for the person to send", o.what)
+			return refusal(ctx, userErrorf("%s was not sent: the tenant's policy requires the person to confirm each send (confirm_sends required), and this MCP client cannot ask them (it declared no elicitation capability); use a client that supports elicitation, or write the text for the person to send", o.what))
 		}
 		return nil
 	}
@@ -118,9 +119,9 @@ func (h *handlers) confirm(ctx context.Context, p policy.Policy, g grants.Grant,
 	case mcp.ElicitationResponseActionAccept:
 		return nil
 	case mcp.ElicitationResponseActionDecline:
-		return userErrorf("%s was not sent: the person declined it. Do not send it again unless they ask", o.what)
+		return refusal(ctx, userErrorf("%s was not sent: the person declined it. Do not send it again unless they ask", o.what))
 	default:
-		return userErrorf("%s was not sent: the person dismissed the confirmation (%s). Ask them before trying again", o.what, res.Action)
+		return refusal(ctx, userErrorf("%s was not sent: the person dismissed the confirmation (%s). Ask them before trying again", o.what, res.Action))
 	}
 }
 

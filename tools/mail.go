@@ -79,6 +79,7 @@ func (h *handlers) sendEmail() tool {
 		if err != nil {
 			return SendResult{}, "", h.providerError(ctx, err, g, "sending the message", "reply_to_message_id "+a.ReplyToMessageID)
 		}
+		noteIDs(ctx, sent.ID, sent.ThreadID)
 		res := SendResult{ID: sent.ID, ThreadID: sent.ThreadID, Account: g.Account}
 		rcpt := len(msg.To) + len(msg.Cc) + len(msg.Bcc)
 		if sent.ID == "" {

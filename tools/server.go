@@ -39,6 +39,9 @@ type Options struct {
 	// Policies are the tenants' guard rails, enforced on everything that
 	// leaves a mailbox (guard.go); nil: none.
 	Policies Policies
+	// Audit gets one record per call of a tool that changes something; nil:
+	// none.
+	Audit AuditLog
 	// CallTimeout is the deadline of one tool call, every wait of the call
 	// included (default DefaultCallTimeout): a call still running then
 	// answers a timeout error at once.
@@ -94,8 +97,16 @@ func New(opts Options) (*server.MCPServer, error) {
 	if err != nil {
 		return nil, err
 	}
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
 	for _, d := range defs {
-		s.AddTool(d.Tool, logged(d.Tool.Name, d.Handler))
+		handler := d.Handler
+		if opts.Audit != nil && (d.Tool.Annotations.ReadOnlyHint == nil || !*d.Tool.Annotations.ReadOnlyHint) {
+			handler = audited(d.Tool.Name, opts.Audit, now, handler)
+		}
+		s.AddTool(d.Tool, logged(d.Tool.Name, handler))
 	}
 	return s, nil
 }

@@ -157,6 +157,7 @@ func accountTool[A any, R any](h *handlers, d decl, run func(ctx context.Context
 		if err != nil {
 			return zero, "", err
 		}
+		noteAccount(ctx, g)
 		return run(ctx, g, a)
 	})
 }
