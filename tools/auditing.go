@@ -87,6 +87,9 @@ func audited(name string, log AuditLog, now func() time.Time, next server.ToolHa
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		e := &auditEntry{}
 		res, err := next(context.WithValue(ctx, auditKey{}, e), req)
+		if err == nil && res != nil && res.NeedsInput() {
+			return res, err // not an outcome yet: the client calls again with the input
+		}
 		t, _ := tenant.FromContext(ctx)
 		r := audit.Record{Time: now(), Tenant: t, Tool: name, Outcome: audit.OutcomeOK}
 		var ue *userError

@@ -2,9 +2,12 @@ package tools
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -22,11 +25,14 @@ import (
 // tenant's policy is enforced on what leaves (send_email today; forwards,
 // drafts sent and event updates go through it too when they come).
 type outgoing struct {
-	what        string   // "the message", "the invitations"
-	recipients  []string // the addresses it goes to
-	subject     string
-	text        string // the body's text, for the confirmation's first lines
-	html        string // the HTML body, converted for them when there is no text
+	what       string   // "the message", "the invitations"
+	recipients []string // the addresses it goes to
+	subject    string
+	text       string // the body's text, for the confirmation's first lines
+	html       string // the HTML body, converted for them when there is no text
+	// content is the rest of what leaves (attachments' bytes, an event's
+	// times), for the digest a confirmation is bound to.
+	content     string
 	attachments []string
 	// field is the argument that holds the recipients, for errors.
 	field string
@@ -90,12 +96,29 @@ func isAre(n int) string {
 	return "are"
 }
 
-// confirm asks the person, through MCP elicitation, whether to send, when
-// the policy says so. Under "elicit" a client that cannot ask sends without
-// asking; under "required" it refuses.
+// confirmID names the confirmation among a call's input requests; the
+// request state binds an answer to what it confirmed (confirmState).
+const confirmID = "confirm_send"
+
+// confirm asks the person whether to send, when the policy says so. Under
+// "elicit" a client that cannot ask sends without asking; under "required"
+// it refuses.
+//
+// Clients on protocol versions before 2026-07-28 are asked with a
+// server-initiated elicitation/create within the call (and its deadline).
+// From 2026-07-28 on, the call answers "input required" with the question
+// (a multi round-trip request) and the client calls again with the
+// person's answer; the answer counts only for the same outgoing content (the
+// request state is its digest).
 func (h *handlers) confirm(ctx context.Context, p policy.Policy, g grants.Grant, o outgoing) error {
 	if p.ConfirmSends != policy.ConfirmElicit && p.ConfirmSends != policy.ConfirmRequired {
 		return nil
+	}
+	state := confirmState(g, o)
+	if rt, ok := ctx.Value(roundTripKey{}).(mcp.MultiRoundTripParams); ok && rt.RequestState == state {
+		if res := server.ElicitationResponse(rt.InputResponses, confirmID); res != nil {
+			return confirmed(ctx, o, res)
+		}
 	}
 	srv := server.ServerFromContext(ctx)
 	if srv == nil || !canElicit(ctx) {
@@ -104,30 +127,68 @@ func (h *handlers) confirm(ctx context.Context, p policy.Policy, g grants.Grant,
 		}
 		return nil
 	}
-	setStage(ctx, stageAccounts, "", "waiting for the person to confirm the send")
-	res, err := srv.RequestElicitation(ctx, mcp.ElicitationRequest{Params: mcp.ElicitationParams{
+	params := mcp.ElicitationParams{
 		Message:         confirmation(g, o),
 		RequestedSchema: map[string]any{"type": "object", "properties": map[string]any{}},
-	}})
+	}
+	if server.IsModernRequest(ctx) {
+		return &inputNeeded{server.NewInputRequestBuilder(state).Elicit(confirmID, params).ToolResult()}
+	}
+	setStage(ctx, stageAccounts, "", "waiting for the person to confirm the send")
+	res, err := srv.RequestElicitation(ctx, mcp.ElicitationRequest{Params: params})
 	if err != nil {
 		if ctx.Err() != nil {
 			return err // the call's deadline: deadline.go says what timed out
 		}
 		return userErrorf("%s was not sent: asking the person to confirm failed (%s)", o.what, err)
 	}
+	return confirmed(ctx, o, res)
+}
+
+// confirmed acts on the person's answer.
+func confirmed(ctx context.Context, o outgoing, res *mcp.ElicitationResult) error {
 	switch res.Action {
 	case mcp.ElicitationResponseActionAccept:
 		return nil
 	case mcp.ElicitationResponseActionDecline:
 		return refusal(ctx, userErrorf("%s was not sent: the person declined it. Do not send it again unless they ask", o.what))
 	default:
-		return refusal(ctx, userErrorf("%s was not sent: the person dismissed the confirmation (%s). Ask them before trying again", o.what, res.Action))
+		return refusal(ctx, userErrorf("%s was not sent: the person dismissed the confirmation (%s). Ask them before trying again", o.what, clipText(string(res.Action), 32)))
 	}
 }
 
+// inputNeeded is a call's answer that asks the client for input first (a
+// multi round-trip request); the tool returns its result as it is.
+type inputNeeded struct{ result *mcp.CallToolResult }
+
+func (e *inputNeeded) Error() string { return "the call needs input from the client" }
+
+type roundTripKey struct{}
+
+// confirmState is the request state of a confirmation: a digest of what
+// would leave and from which account.
+func confirmState(g grants.Grant, o outgoing) string {
+	d := sha256.New()
+	for _, part := range append([]string{g.Tenant, g.Provider, g.Account, o.what, o.subject, o.text, o.html, o.content}, slices.Concat(o.recipients, o.attachments)...) {
+		fmt.Fprintf(d, "%d:%s;", len(part), part)
+	}
+	return "confirm-send:" + hex.EncodeToString(d.Sum(nil))
+}
+
+func clipText(s string, n int) string {
+	if len(s) > n {
+		s = s[:n] + "…"
+	}
+	return strings.ToValidUTF8(s, "?")
+}
+
 // canElicit reports whether the call's client declared the elicitation
-// capability.
+// capability: on the request itself from protocol 2026-07-28 on, at
+// initialize before.
 func canElicit(ctx context.Context) bool {
+	if info := server.RequestProtocolInfoFromContext(ctx); info != nil && info.Modern {
+		return info.ClientCapabilities != nil && info.ClientCapabilities.Elicitation != nil
+	}
 	s, ok := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo)
 	if !ok || s == nil {
 		return false

@@ -2,7 +2,9 @@ package tools
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -141,7 +143,7 @@ func TestSendCapCountedInTheStore(t *testing.T) {
 	wantOK(t, e.call(t, "send_email", sendArgsTo("a@x.com")))
 	wantError(t, e.call(t, "send_email", sendArgsTo("not an address")), "to[0]") // refused before counting
 	wantOK(t, e.call(t, "send_email", sendArgsTo("a@x.com")))
-	wantError(t, e.call(t, "send_email", sendArgsTo("a@x.com")), "not sent", "alice@example.com", "2 messages", "2026-11-23T00:00:00Z")
+	wantError(t, e.call(t, "send_email", sendArgsTo("a@x.com")), "not sent", "alice@example.com", "2 sends allowed today", "2026-11-23T00:00:00Z")
 
 	again := policy.New(e.st, func() time.Time { return time.Date(2026, 11, 22, 18, 0, 0, 0, time.UTC) })
 	k := store.GrantKey{Tenant: "a", Provider: "google", Account: "alice@example.com"}
@@ -243,5 +245,61 @@ func TestGuardFailsClosed(t *testing.T) {
 	var ue *userError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "could not be read") {
 		t.Errorf("guard with an unreadable policy = %v; want a refusal", err)
+	}
+}
+
+// From protocol 2026-07-28 the confirmation is a multi round-trip request:
+// the call answers "input required", and the person's answer counts only
+// when it comes back with the state of the same message.
+func TestConfirmSendsMultiRoundTrip(t *testing.T) {
+	e := newPolicyEnv(t, policy.Policy{ConfirmSends: policy.ConfirmRequired}, nil)
+	srv, err := New(Options{Version: "test", Accounts: e.grants, Sources: e.toks, Providers: testRegistry(t, e.prov),
+		Now: func() time.Time { return time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC) }, Policies: e.pol})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(subject string, answer map[string]any, state string, caps map[string]any) map[string]any {
+		t.Helper()
+		params := map[string]any{
+			"name":      "send_email",
+			"arguments": map[string]any{"to": []any{"bob@example.com"}, "subject": subject, "body": "hello"},
+			"_meta": map[string]any{
+				"io.modelcontextprotocol/protocolVersion":    "2026-07-28",
+				"io.modelcontextprotocol/clientCapabilities": caps,
+			},
+		}
+		if answer != nil {
+			params["inputResponses"] = map[string]any{confirmID: answer}
+			params["requestState"] = state
+		}
+		msg, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params})
+		out, _ := json.Marshal(srv.HandleMessage(tenantCtx("a"), msg))
+		var resp struct {
+			Result map[string]any `json:"result"`
+		}
+		if err := json.Unmarshal(out, &resp); err != nil || resp.Result == nil {
+			t.Fatalf("tools/call answered %s", out)
+		}
+		return resp.Result
+	}
+	elicit := map[string]any{"elicitation": map[string]any{}}
+	first := call("Hello", nil, "", elicit)
+	state, _ := first["requestState"].(string)
+	if first["resultType"] != "input_required" || state == "" || len(e.prov.sent) != 0 {
+		t.Fatalf("first call = %v; want input_required with a state, nothing sent", first)
+	}
+	accept := map[string]any{"action": "accept"}
+	// The answer to one message does not send another.
+	if r := call("Other subject", accept, state, elicit); r["resultType"] != "input_required" || len(e.prov.sent) != 0 {
+		t.Fatalf("an accept bound to another message = %v; want the question again", r)
+	}
+	if r := call("Hello", map[string]any{"action": "decline"}, state, elicit); r["isError"] != true || len(e.prov.sent) != 0 {
+		t.Fatalf("declined = %v", r)
+	}
+	if r := call("Hello", accept, state, elicit); r["isError"] == true || len(e.prov.sent) != 1 {
+		t.Fatalf("accepted = %v, %d sent", r, len(e.prov.sent))
+	}
+	if r := call("Hello", nil, "", map[string]any{}); r["isError"] != true || !strings.Contains(fmt.Sprint(r["content"]), "confirm_sends required") {
+		t.Fatalf("a modern client without elicitation = %v", r)
 	}
 }

@@ -2,7 +2,9 @@ package tools
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"mime"
@@ -97,9 +99,13 @@ func messageOut(m providers.OutgoingMessage) outgoing {
 			o.recipients = append(o.recipients, a.Email)
 		}
 	}
+	d := sha256.New()
 	for _, a := range m.Attachments {
 		o.attachments = append(o.attachments, a.Filename)
+		fmt.Fprintf(d, "%s;%d;", a.MIMEType, len(a.Data))
+		d.Write(a.Data)
 	}
+	o.content = m.ReplyTo + ";" + hex.EncodeToString(d.Sum(nil))
 	return o
 }
 

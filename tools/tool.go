@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"reflect"
@@ -128,7 +129,12 @@ func tenantTool[A, R any](h *handlers, d decl, run func(ctx context.Context, ten
 			if err != nil {
 				return nil, err
 			}
+			ctx = context.WithValue(ctx, roundTripKey{}, req.Params.MultiRoundTripParams)
 			res, text, err := run(ctx, t, a)
+			var in *inputNeeded
+			if errors.As(err, &in) {
+				return in.result, nil
+			}
 			if err != nil {
 				return nil, err
 			}

@@ -203,7 +203,7 @@ type SendLimitError struct {
 }
 
 func (e *SendLimitError) Error() string {
-	return fmt.Sprintf("%s has sent its %d messages allowed today (the tenant's max_sends_per_day); sending is possible again from %s (midnight UTC)",
+	return fmt.Sprintf("%s has made its %d sends allowed today (the tenant's max_sends_per_day, which counts messages and events with attendees); sending is possible again from %s (midnight UTC)",
 		e.Account, e.Limit, e.Next.Format(time.RFC3339))
 }
 
