@@ -241,10 +241,21 @@ func (h *handlers) createEvent() tool {
 			"All-day events: start and end as dates (2026-11-24), end exclusive (a one-day event ends the next day). Create only what the person asked for.",
 	}, func(ctx context.Context, g grants.Grant, a *createArgs) (CreateEventResult, string, error) {
 		ev := a.ev
+		noteOutgoing(ctx, outgoing{subject: ev.Summary, recipients: ev.Attendees})
+		if len(ev.Attendees) > 0 {
+			// Attendees see the event (and, unless send_updates is none,
+			// get an email): it leaves the mailbox like a message.
+			o := outgoing{what: "the event's invitations", recipients: ev.Attendees, subject: ev.Summary, text: ev.Description, field: "attendees",
+				content: fmt.Sprintf("%s;%s;%s;%t;%s;%s;%s", ev.CalendarID, ev.Start, ev.End, ev.AllDay, ev.TimeZone, ev.Location, ev.SendUpdates)}
+			if err := h.guardOutgoing(ctx, g, o); err != nil {
+				return CreateEventResult{}, "", err
+			}
+		}
 		created, err := onCalendar(ctx, h, g, func(c providers.Calendar) (providers.Event, error) { return c.CreateEvent(ctx, ev) })
 		if err != nil {
 			return CreateEventResult{}, "", h.providerError(ctx, err, g, "creating the event", "calendar "+ev.CalendarID)
 		}
+		noteIDs(ctx, created.ID)
 		res := CreateEventResult{Account: g.Account, CalendarID: ev.CalendarID, Event: created}
 		invited := ""
 		if len(ev.Attendees) > 0 {

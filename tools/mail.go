@@ -2,7 +2,9 @@ package tools
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"mime"
@@ -60,7 +62,7 @@ const (
 
 func (h *handlers) sendEmail() tool {
 	return accountTool(h, decl{
-		name: "send_email", title: "Send an email", scope: providers.MailSend, hints: changes,
+		name: "send_email", title: "Send an email", scope: providers.MailSend, hints: changes, sends: true,
 		uncertain: "The message may or may not have been sent: look for it in the account's sent mail (list_messages with label SENT) before sending it again.",
 		vars:      map[string]string{"account_can": "send"},
 		desc: "Send an email from a connected account, as a new message or as a reply in an existing conversation. " +
@@ -72,10 +74,14 @@ func (h *handlers) sendEmail() tool {
 		if err := h.fitsProvider(g, msg); err != nil {
 			return SendResult{}, "", err
 		}
+		if err := h.guardOutgoing(ctx, g, messageOut(msg)); err != nil {
+			return SendResult{}, "", err
+		}
 		sent, err := onMail(ctx, h, g, func(m providers.Mail) (providers.SentMessage, error) { return m.Send(ctx, msg) })
 		if err != nil {
 			return SendResult{}, "", h.providerError(ctx, err, g, "sending the message", "reply_to_message_id "+a.ReplyToMessageID)
 		}
+		noteIDs(ctx, sent.ID, sent.ThreadID)
 		res := SendResult{ID: sent.ID, ThreadID: sent.ThreadID, Account: g.Account}
 		rcpt := len(msg.To) + len(msg.Cc) + len(msg.Bcc)
 		if sent.ID == "" {
@@ -83,6 +89,24 @@ func (h *handlers) sendEmail() tool {
 		}
 		return res, fmt.Sprintf("Sent from %s to %d recipient(s): id %s, thread %s.", g.Account, rcpt, sent.ID, sent.ThreadID), nil
 	})
+}
+
+// messageOut is what a message sends out, for the tenant's policy.
+func messageOut(m providers.OutgoingMessage) outgoing {
+	o := outgoing{what: "the message", subject: m.Subject, text: m.Text, html: m.HTML, field: "to, cc and bcc"}
+	for _, list := range [][]providers.Address{m.To, m.Cc, m.Bcc} {
+		for _, a := range list {
+			o.recipients = append(o.recipients, a.Email)
+		}
+	}
+	d := sha256.New()
+	for _, a := range m.Attachments {
+		o.attachments = append(o.attachments, a.Filename)
+		fmt.Fprintf(d, "%s;%d;", a.MIMEType, len(a.Data))
+		d.Write(a.Data)
+	}
+	o.content = m.ReplyTo + ";" + hex.EncodeToString(d.Sum(nil))
+	return o
 }
 
 // message validates the arguments into a message to send.

@@ -36,6 +36,12 @@ type Options struct {
 	// Sources let tools act for accounts (check_account and the mail and
 	// calendar tools); nil: those tools are not served.
 	Sources Sources
+	// Policies are the tenants' guard rails, enforced on everything that
+	// leaves a mailbox (guard.go); nil: none.
+	Policies Policies
+	// Audit gets one record per call of a tool that changes something; nil:
+	// none.
+	Audit AuditLog
 	// CallTimeout is the deadline of one tool call, every wait of the call
 	// included (default DefaultCallTimeout): a call still running then
 	// answers a timeout error at once.
@@ -77,14 +83,30 @@ func New(opts Options) (*server.MCPServer, error) {
 	if opts.Hooks != nil {
 		srvOpts = append(srvOpts, server.WithHooks(opts.Hooks))
 	}
+	if opts.Policies != nil {
+		h := &handlers{opts: opts}
+		sending := map[string]bool{}
+		for _, t := range h.all() {
+			sending[t.name] = t.sends
+		}
+		srvOpts = append(srvOpts, server.WithToolFilter(h.draftsOnlyFilter(sending)))
+	}
 	srvOpts = append(srvOpts, opts.ServerOptions...)
 	s := server.NewMCPServer("mailcal", opts.Version, srvOpts...)
 	defs, err := Definitions(opts)
 	if err != nil {
 		return nil, err
 	}
+	now := time.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
 	for _, d := range defs {
-		s.AddTool(d.Tool, logged(d.Tool.Name, d.Handler))
+		handler := d.Handler
+		if opts.Audit != nil && (d.Tool.Annotations.ReadOnlyHint == nil || !*d.Tool.Annotations.ReadOnlyHint) {
+			handler = audited(d.Tool.Name, opts.Audit, now, handler)
+		}
+		s.AddTool(d.Tool, logged(d.Tool.Name, handler))
 	}
 	return s, nil
 }

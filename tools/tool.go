@@ -2,6 +2,7 @@ package tools
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"reflect"
@@ -25,6 +26,8 @@ type tool struct {
 	// scope is the scope name an account needs for the call ("" none).
 	scope string
 	hints hints
+	// sends: the tool sends mail, and is not served to a drafts_only tenant.
+	sends bool
 	// uncertain says, for a tool that changes something, what may have
 	// happened when a call ends before its answer came (a timeout) and how
 	// to check it.
@@ -88,6 +91,7 @@ type checker interface {
 type decl struct {
 	name, title, desc, scope string
 	hints                    hints
+	sends                    bool
 	uncertain                string
 	vars                     map[string]string
 	enums                    map[string][]string
@@ -114,7 +118,7 @@ func bindArgs[A any](h *handlers, req mcp.CallToolRequest) (*A, error) {
 // the checked arguments and answers a result and its compact text.
 func tenantTool[A, R any](h *handlers, d decl, run func(ctx context.Context, tenant string, a *A) (R, string, error)) tool {
 	return tool{
-		name: d.name, title: d.title, desc: d.desc, scope: d.scope, hints: d.hints, uncertain: d.uncertain, vars: d.vars, enums: d.enums,
+		name: d.name, title: d.title, desc: d.desc, scope: d.scope, hints: d.hints, sends: d.sends, uncertain: d.uncertain, vars: d.vars, enums: d.enums,
 		args: reflect.TypeFor[A](), out: mcp.WithOutputSchema[R](),
 		handler: func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			t, err := tenantOf(ctx)
@@ -125,7 +129,12 @@ func tenantTool[A, R any](h *handlers, d decl, run func(ctx context.Context, ten
 			if err != nil {
 				return nil, err
 			}
+			ctx = context.WithValue(ctx, roundTripKey{}, req.Params.MultiRoundTripParams)
 			res, text, err := run(ctx, t, a)
+			var in *inputNeeded
+			if errors.As(err, &in) {
+				return in.result, nil
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -154,6 +163,7 @@ func accountTool[A any, R any](h *handlers, d decl, run func(ctx context.Context
 		if err != nil {
 			return zero, "", err
 		}
+		noteAccount(ctx, g)
 		return run(ctx, g, a)
 	})
 }

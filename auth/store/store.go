@@ -8,9 +8,13 @@
 //     other unknowingly.
 //   - FlowStates: the OAuth authorization-code flows waiting for their
 //     callback, each taken once, whoever asks.
+//   - Policies: each tenant's guard rails, versioned like grants.
+//   - Counters: per-account counts over a period (sends a day), each
+//     increment checked against a limit in one atomic step.
 //
-// Compare-and-set (PutGrant, DeleteGrant at a version), creation
-// (CreateTenant, PutFlowState) and take (TakeFlowState) are atomic among
+// Compare-and-set (PutGrant, DeleteGrant at a version, PutPolicy), creation
+// (CreateTenant, PutFlowState), take (TakeFlowState) and IncrementCounter
+// are atomic among
 // every process that shares a store, not only among the callers of one
 // value: a store that several processes can open (a keyring, a database)
 // serialises them across processes. LockGrant holds one account across
@@ -54,6 +58,8 @@ type Store interface {
 	Tenants
 	Grants
 	FlowStates
+	Policies
+	Counters
 	// Backend names the implementation in use ("file", "secret-service",
 	// "memory"…); "" while a lazily opened store has not been opened.
 	Backend() string

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mailcal/mailcal/auth/grants"
 	"github.com/mailcal/mailcal/auth/oauth"
+	"github.com/mailcal/mailcal/auth/policy"
 	"github.com/mailcal/mailcal/auth/store"
 	"github.com/mailcal/mailcal/auth/tenant"
 	"github.com/mailcal/mailcal/auth/tokens"
@@ -25,6 +26,7 @@ type app struct {
 	grants    *grants.Store
 	flows     *oauth.Flows
 	tokens    *tokens.Manager
+	policies  *policy.Store
 	// checked lists the tenants the health check looks at.
 	checked func(ctx context.Context) ([]string, error)
 }
@@ -42,6 +44,7 @@ var wrapStore = func(s store.Store) store.Store { return s }
 func newAppWith(c *config, st store.Store) *app {
 	a := &app{cfg: c, store: st, providers: c.providers, tenants: tenant.NewRegistry(st), grants: grants.New(st, grants.Plain)}
 	a.checked = a.tenantNames
+	a.policies = policy.New(st, nil)
 	a.tokens = tokens.New(tokens.Config{Grants: a.grants, Providers: a.providers, Tenants: a.checkedTenants})
 	a.flows = oauth.NewFlows(oauth.FlowsConfig{
 		Providers: a.providers, Grants: a.grants, States: st, Tenants: a.tenantNames,

@@ -30,7 +30,10 @@ type config struct {
 	// callTimeout is the deadline of one tool call, every upstream attempt
 	// and every wait included.
 	callTimeout time.Duration
-	providers   *providers.Registry
+	// auditLog is where state-changing calls are recorded: a file, "-" for
+	// stderr, "" for nowhere.
+	auditLog  string
+	providers *providers.Registry
 	// unknown lists MAILCAL_* variables that nothing reads (typos).
 	unknown []string
 	// gogcSet and memLimitSet: GOGC and GOMEMLIMIT are set, so the
@@ -46,11 +49,12 @@ const (
 	envAllowedOrigins = "MAILCAL_ALLOWED_ORIGINS"
 	envHealthInterval = "MAILCAL_HEALTH_INTERVAL"
 	envCallTimeout    = "MAILCAL_CALL_TIMEOUT"
+	envAuditLog       = "MAILCAL_AUDIT_LOG"
 )
 
 // knownVars are the variables config reads besides the providers'.
 var knownVars = []string{
-	envLogLevel, envLogFormat, envBaseURL, envAllowedOrigins, envHealthInterval, envCallTimeout,
+	envLogLevel, envLogFormat, envBaseURL, envAllowedOrigins, envHealthInterval, envCallTimeout, envAuditLog,
 	keyring.EnvBackend, keyring.EnvService, keyring.EnvDir, keyring.EnvPassDir,
 	keyring.EnvPassword, keyring.EnvPasswordFile, keyring.EnvTimeout,
 }
@@ -66,6 +70,7 @@ func loadConfig(e env) (*config, error) {
 		allowedOrigins: get(envAllowedOrigins),
 		gogcSet:        strings.TrimSpace(get("GOGC")) != "",
 		memLimitSet:    strings.TrimSpace(get("GOMEMLIMIT")) != "",
+		auditLog:       strings.TrimSpace(get(envAuditLog)),
 	}
 	var err error
 	if c.keyring, err = keyring.ConfigFromEnv(get); err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mailcal/mailcal/auth/integrations"
 	"github.com/mailcal/mailcal/auth/oauth"
+	"github.com/mailcal/mailcal/auth/policy"
 	"github.com/mailcal/mailcal/auth/tenant"
 	"github.com/mailcal/mailcal/providers"
 )
@@ -74,6 +75,7 @@ func newHTTPHandler(c serveConfig, a *app, mcpSrv *server.MCPServer, sessions *s
 	mux.Handle("/sse", protect(c.maxRequestBytes, sessions.admit(sse.SSEHandler())))
 	mux.Handle("/message", protect(c.maxRequestBytes, sessions.admit(sse.MessageHandler())))
 	mux.Handle("/api/", protect(64<<10, api.Handler()))
+	mux.Handle("/api/policy", protect(64<<10, (&policy.API{Store: a.policies}).Handler()))
 	// The provider sends the person's browser here: no API key, the state
 	// names the tenant.
 	mux.Handle(oauth.CallbackPath, hostGuard(allowed, limitBody(1024, oauth.CallbackHandler(a.flows))))

@@ -61,6 +61,12 @@ Usage:
   mailcal tenant add NAME        create a tenant (workspace); prints its API key once
   mailcal tenant list            list tenants
   mailcal tenant remove NAME     remove a tenant: revokes and deletes its accounts; its key stops working
+  mailcal policy show|set [--tenant NAME] [--allow-recipients LIST] [--max-sends-per-day N]
+                 [--max-recipients N] [--drafts-only] [--confirm-sends off|elicit|required]
+                 [--allowed-signins LIST]
+      show or change the tenant's guard rails (see mailcal policy --help)
+  mailcal audit [--tenant NAME] [--since DURATION|TIME] [--json]
+      read the audit log (MAILCAL_AUDIT_LOG): one line per state-changing tool call
   mailcal version                print the version
   mailcal help [COMMAND]         show help (also: mailcal COMMAND --help)
 
@@ -115,7 +121,7 @@ func run(ctx context.Context, args []string, e env) int {
 // commands are the commands that need the configuration.
 var commands = map[string]func(context.Context, []string, env, *config) error{
 	"serve": cmdServe, "tenant": cmdTenant, "tenants": cmdTenant, "accounts": cmdAccounts,
-	"connect": cmdConnect, "disconnect": cmdDisconnect,
+	"connect": cmdConnect, "disconnect": cmdDisconnect, "policy": cmdPolicy, "audit": cmdAudit,
 }
 
 func dispatch(ctx context.Context, args []string, e env) error {

@@ -18,6 +18,7 @@ import (
 	"github.com/mailcal/mailcal/providers"
 	"github.com/mailcal/mailcal/providers/registry"
 	"github.com/mailcal/mailcal/tools"
+	"github.com/mailcal/mailcal/tools/audit"
 )
 
 const serveHelp = `
@@ -116,6 +117,15 @@ func cmdServe(ctx context.Context, args []string, e env, cfg *config) error {
 		defer stopHealth()
 		go a.tokens.Run(healthCtx, cfg.health)
 	}
+	var auditLog tools.AuditLog
+	if cfg.auditLog != "" {
+		l, err := audit.Open(cfg.auditLog, e.stderr)
+		if err != nil {
+			return fmt.Errorf("%s: %w", envAuditLog, err)
+		}
+		defer l.Close()
+		auditLog = l
+	}
 	track := newInflight()
 	sessions := newSessionTable(c.maxSessions, c.maxStreams, c.sessionIdleTTL)
 	opts := tools.Options{
@@ -124,6 +134,8 @@ func cmdServe(ctx context.Context, args []string, e env, cfg *config) error {
 		Accounts:      a.grants,
 		Sources:       a.tokens,
 		Providers:     a.providers,
+		Policies:      a.policies,
+		Audit:         auditLog,
 		CallTimeout:   cfg.callTimeout,
 		Hooks:         sessions.hooks(),
 		ServerOptions: []server.ServerOption{server.WithToolHandlerMiddleware(track.middleware)},

@@ -32,10 +32,11 @@ const (
 	opGetGrant
 	opListGrants
 	opListFlowStates
+	opGetPolicy
 	nOps
 )
 
-var opNames = [nOps]string{"get_tenant", "list_tenants", "get_grant", "list_grants", "list_flow_states"}
+var opNames = [nOps]string{"get_tenant", "list_tenants", "get_grant", "list_grants", "list_flow_states", "get_policy"}
 
 type readCounter struct {
 	store.Store
@@ -123,4 +124,9 @@ func (c *readCounter) ListGrants(ctx context.Context, tenant string) ([]store.Gr
 func (c *readCounter) ListFlowStates(ctx context.Context, tenant string) ([]store.FlowState, error) {
 	c.count(ctx, opListFlowStates)
 	return c.Store.ListFlowStates(ctx, tenant)
+}
+
+func (c *readCounter) GetPolicy(ctx context.Context, tenant string) (store.Policy, error) {
+	c.count(ctx, opGetPolicy)
+	return c.Store.GetPolicy(ctx, tenant)
 }

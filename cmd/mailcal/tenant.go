@@ -107,11 +107,16 @@ func cmdTenant(ctx context.Context, args []string, e env, c *config) error {
 	}
 }
 
-// forgetAccounts revokes (where the provider can) and deletes every
-// account a tenant has connected, and drops its waiting connections. A
+// forgetAccounts deletes a tenant's policy, revokes (where the provider can)
+// and deletes every account it has connected, and drops its waiting
+// connections. A
 // failed revocation is reported and the account deleted all the same; a
 // failed deletion stops it.
 func (a *app) forgetAccounts(ctx context.Context, tenantName string, e env) error {
+	// Its policy too: a tenant added again under the name starts without one.
+	if err := a.policies.Delete(ctx, tenantName); err != nil {
+		return err
+	}
 	done, err := a.flows.ForgetTenant(ctx, tenantName)
 	for _, d := range done {
 		switch {

@@ -3,7 +3,7 @@ package keyring
 // Processes sharing one file keyring: the test binary runs itself as
 // several children at once on one folder (TestCrossProcessChild), each
 // racing the others through compare-and-set updates, grant locks, flow
-// state takes and a tenant creation.
+// state takes, counter increments under a limit and a tenant creation.
 
 import (
 	"context"
@@ -28,18 +28,23 @@ const (
 	// (TestCrossProcessNewKeyring), instead of the races of TestCrossProcess.
 	xprocNewEnv                                          = "MAILCAL_KEYRING_XPROC_NEW"
 	xprocChildren, xprocUpdates, xprocLocked, xprocFlows = 4, 8, 4, 6
+	// Each child tries xprocSends increments of one counter limited to
+	// xprocSendLimit, fewer than all of them together.
+	xprocSends, xprocSendLimit = 5, 11
 )
 
 // xprocResult is what a child reports on stdout.
 type xprocResult struct {
 	Took    []string `json:"took"`    // flow state IDs it took
 	Created bool     `json:"created"` // it created tenant "race"
+	Counted int      `json:"counted"` // its sends counted under xprocSendLimit
 	Err     string   `json:"err,omitempty"`
 }
 
 var (
 	xprocCounter = store.GrantKey{Tenant: "acme", Provider: "google", Account: "counter@example.com"}
 	xprocLockedK = store.GrantKey{Tenant: "acme", Provider: "google", Account: "locked@example.com"}
+	xprocSendsK  = store.CounterKey{GrantKey: xprocCounter, Name: "sends"}
 )
 
 func xprocFlowID(i int) string { return store.FlowID("xproc-" + strconv.Itoa(i)) }
@@ -147,6 +152,15 @@ func xprocChild(dir string) (res xprocResult) {
 			return fail(err)
 		}
 	}
+	for range xprocSends {
+		_, err := s.IncrementCounter(ctx, xprocSendsK, "2026-11-28", xprocSendLimit)
+		switch {
+		case err == nil:
+			res.Counted++
+		case !errors.Is(err, store.ErrLimit):
+			return fail(err)
+		}
+	}
 	err := s.CreateTenant(ctx, store.Tenant{Name: "race", KeyHash: strings.Repeat("ab", 32), CreatedAt: time.Now()})
 	if err != nil && !errors.Is(err, store.ErrExists) {
 		return fail(err)
@@ -190,8 +204,9 @@ func TestCrossProcess(t *testing.T) {
 	}
 
 	results := runChildren(t, dir, xprocChildren, func(int) []string { return nil })
-	took, created := map[string]int{}, 0
+	took, created, counted := map[string]int{}, 0, 0
 	for _, r := range results {
+		counted += r.Counted
 		for _, id := range r.Took {
 			took[id]++
 		}
@@ -213,6 +228,10 @@ func TestCrossProcess(t *testing.T) {
 		if n := took[xprocFlowID(i)]; n != 1 {
 			t.Errorf("flow state %d was taken by %d processes, want 1", i, n)
 		}
+	}
+	if n, err := s.GetCounter(ctx, xprocSendsK, "2026-11-28"); counted != xprocSendLimit || n != xprocSendLimit || err != nil {
+		t.Errorf("%d processes trying %d sends each under a limit of %d: %d counted, the counter reads %d (%v)",
+			xprocChildren, xprocSends, xprocSendLimit, counted, n, err)
 	}
 	if created != 1 {
 		t.Errorf("%d processes created the same tenant, want 1", created)

@@ -28,6 +28,9 @@ type Store struct {
 	grants  map[store.GrantKey]store.Grant
 	flows   map[string]store.FlowState
 
+	policies map[string]store.Policy
+	counters map[store.CounterKey]counter
+
 	grantLocks keylock.Set
 }
 
@@ -39,6 +42,9 @@ func New() *Store {
 		tenants: map[string]store.Tenant{},
 		grants:  map[store.GrantKey]store.Grant{},
 		flows:   map[string]store.FlowState{},
+
+		policies: map[string]store.Policy{},
+		counters: map[store.CounterKey]counter{},
 	}
 }
 

@@ -26,6 +26,8 @@ func RunShared(t *testing.T, open func(t *testing.T) (store.Store, store.Store))
 		{"SharedFlowStateTakes", concurrentTakes},
 		{"SharedTenantCreates", concurrentTenantCreates},
 		{"SharedGrantLock", sharedGrantLock},
+		{"SharedPolicy", sharedPolicy},
+		{"SharedCounterRace", racingIncrements},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

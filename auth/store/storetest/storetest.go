@@ -10,7 +10,9 @@
 // may choose: errors by errors.Is against store.ErrNotFound, ErrExists and
 // ErrConflict, and input the contract's Valid* functions refuse refused with
 // another error; versions and compare-and-set, with concurrent writers;
-// single-use takes of flow states, with concurrent takers; grant locks that
+// single-use takes of flow states, with concurrent takers; policies
+// compare-and-set like grants; counters that never pass their limit, with
+// racing callers; grant locks that
 // exclude, wait until the caller's deadline and leave other keys alone;
 // records read back
 // as written (times to the second, in UTC); listings sorted and limited to
@@ -62,6 +64,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"FlowStates", testFlowStates},
 		{"FlowStateConcurrentTakes", testFlowStateConcurrentTakes},
 		{"FlowStatesInvalid", testFlowStatesInvalid},
+		{"Policies", testPolicies},
+		{"PolicyInvalid", testPolicyInvalid},
+		{"Counters", testCounters},
+		{"CounterRace", testCounterRace},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
