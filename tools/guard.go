@@ -237,7 +237,10 @@ func confirmation(g grants.Grant, o outgoing) string {
 
 // draftsOnlyFilter leaves the tools that send (send_email) out of
 // tools/list, and refuses their calls, for a tenant whose policy is
-// drafts_only, or whose policy cannot be read (fail closed).
+// drafts_only. A policy that cannot be read (a keyring not set up yet, a
+// store down) hides nothing: the model should know the tool exists, and
+// a call to it is refused by guardOutgoing, which fails closed with the
+// error that says what to set up.
 func (h *handlers) draftsOnlyFilter(sending map[string]bool) server.ToolFilterFunc {
 	return func(ctx context.Context, ts []mcp.Tool) []mcp.Tool {
 		t, err := tenantOf(ctx)
@@ -245,7 +248,7 @@ func (h *handlers) draftsOnlyFilter(sending map[string]bool) server.ToolFilterFu
 			return ts // answered by the tool: no tenant on this request
 		}
 		p, err := h.opts.Policies.Get(ctx, t)
-		if err == nil && !p.DraftsOnly {
+		if err != nil || !p.DraftsOnly {
 			return ts
 		}
 		out := make([]mcp.Tool, 0, len(ts))

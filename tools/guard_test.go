@@ -246,6 +246,15 @@ func TestGuardFailsClosed(t *testing.T) {
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "could not be read") {
 		t.Errorf("guard with an unreadable policy = %v; want a refusal", err)
 	}
+	// tools/list still shows send_email (a desktop whose keyring is not set
+	// up yet must see every tool; its call says what to set up).
+	var names []string
+	for _, tl := range h.draftsOnlyFilter(map[string]bool{"send_email": true})(tenantCtx("a"), []mcp.Tool{{Name: "send_email"}, {Name: "list_messages"}}) {
+		names = append(names, tl.Name)
+	}
+	if !slices.Equal(names, []string{"send_email", "list_messages"}) {
+		t.Errorf("tools/list with an unreadable policy = %v; want every tool", names)
+	}
 }
 
 // From protocol 2026-07-28 the confirmation is a multi round-trip request:
