@@ -71,7 +71,7 @@ func newHTTPHandler(c serveConfig, a *app, mcpSrv *server.MCPServer, sessions *s
 	}
 	api := &integrations.API{Flows: a.flows, Grants: a.grants, Providers: a.providers, RedirectURI: redirect, ReadOnly: c.readOnly}
 	mux := http.NewServeMux()
-	mux.Handle("/mcp", protect(c.maxRequestBytes, sessions.admit(streamable)))
+	mux.Handle("/mcp", protect(c.maxRequestBytes, sessions.admit(wholeAnswers(streamable))))
 	mux.Handle("/sse", protect(c.maxRequestBytes, sessions.admit(sse.SSEHandler())))
 	mux.Handle("/message", protect(c.maxRequestBytes, sessions.admit(sse.MessageHandler())))
 	mux.Handle("/api/", protect(64<<10, api.Handler()))
