@@ -251,12 +251,24 @@ func (b *batcher) send(ctx context.Context, paths []string, buf *bytes.Buffer) (
 // readAnswers reads the parts of a batch answer, as far as they can be
 // read: a part whose Content-ID names no call sent, or a second answer to
 // one, is ignored, and an unreadable part or the rest of an answer that
-// breaks off count as left out.
+// breaks off count as left out. An answer whose parts carry no Content-ID
+// at all is read in order (Google answers "in the same order as the
+// requests") when it has one part a call.
 func readAnswers(body []byte, boundary string, n int) []*callAnswer {
 	answers := make([]*callAnswer, n)
 	parts, _ := splitParts(body, boundary)
+	positional := len(parts) == n
 	for _, p := range parts {
-		i, ok := callIndex(headerValue(p.header, "Content-ID"), n)
+		if headerValue(p.header, "Content-ID") != "" {
+			positional = false
+			break
+		}
+	}
+	for j, p := range parts {
+		i, ok := j, positional
+		if !positional {
+			i, ok = callIndex(headerValue(p.header, "Content-ID"), n)
+		}
 		if !ok || answers[i] != nil {
 			continue
 		}

@@ -171,6 +171,23 @@ func TestBatchBrokenAnswers(t *testing.T) {
 			}
 			return resp
 		}, 2, ""},
+		{"answers without Content-IDs, one a call, in order", func(_ int, calls []sentCall) *http.Response {
+			ids, parts := make([]string, len(calls)), make([]string, len(calls))
+			for i := range calls {
+				parts[i] = okPart(fmt.Sprintf(`{"n":%d}`, i))
+			}
+			return multipartAnswer(ids, parts)
+		}, 1, ""},
+		{"answers without Content-IDs, one missing", func(round int, calls []sentCall) *http.Response {
+			if round == 1 {
+				return multipartAnswer([]string{"", ""}, []string{okPart(`{}`), okPart(`{}`)})
+			}
+			var ids, parts []string
+			for _, c := range calls {
+				ids, parts = append(ids, respID(c)), append(parts, okPart(`{}`))
+			}
+			return multipartAnswer(ids, parts)
+		}, 2, ""},
 		{"a call never answered", func(_ int, calls []sentCall) *http.Response {
 			var ids, parts []string
 			for _, c := range calls {
@@ -216,6 +233,9 @@ func TestBatchBrokenAnswers(t *testing.T) {
 			}
 			if tc.name == "unknown, repeated and garbled parts" && string(answers[0].body) != `{"first":1}` {
 				t.Errorf("a repeated answer replaced the first: %s", answers[0].body)
+			}
+			if strings.HasSuffix(tc.name, "in order") && (string(answers[0].body) != `{"n":0}` || string(answers[2].body) != `{"n":2}`) {
+				t.Errorf("answers without Content-IDs: %s, %s", answers[0].body, answers[2].body)
 			}
 		})
 	}
