@@ -207,6 +207,7 @@ func TestE2EProviders(t *testing.T) {
 			t.Run("read", a.testRead)
 			t.Run("clients", a.testClients)
 			t.Run("send", a.testSend)
+			t.Run("allowlist", a.testAllowlist)
 			t.Run("calendar", a.testCalendar)
 			t.Run("tokens", a.testTokens)
 			t.Run("dead-grant", a.testDeadGrant) // it kills the grant
@@ -419,6 +420,41 @@ func (a *provAccount) testSend(t *testing.T) {
 	}
 	if !a.replyInPhoen(t, res) {
 		t.Errorf("the reply is not in the Project Phoenix conversation")
+	}
+}
+
+// testAllowlist: the tenant's recipient allowlist refuses a new message, a
+// reply and an invitation to someone outside it, whatever the provider, and
+// nothing reaches it; lifting the allowlist lets them through again.
+func (a *provAccount) testAllowlist(t *testing.T) {
+	put := func(body string) {
+		t.Helper()
+		r := a.do(t, a.s, "PUT", "/api/policy", strings.NewReader(body), "Authorization", "Bearer "+a.key, "Content-Type", "application/json")
+		if r.status != 200 {
+			t.Fatalf("PUT /api/policy %s = %d %s", body, r.status, r.body)
+		}
+	}
+	put(`{"recipient_allowlist":["*@example.com"]}`)
+	sent, invited := a.sentCount(), len(a.invited())
+	start := a.day.AddDate(0, 0, 3).Format("2006-01-02")
+	for _, c := range []struct {
+		tool string
+		args map[string]any
+	}{
+		{"send_email", map[string]any{"to": []any{bob}, "cc": []any{"eve@evil.example"}, "subject": "Plans", "body": "x"}},
+		{"send_email", map[string]any{"to": []any{"Eve <eve@evil.example>"}, "body": "x", "reply_to_message_id": a.msgs["phoenix-3"]}},
+		{"create_event", map[string]any{"summary": "Cross-provider planning", "start": start + "T09:00:00", "end": start + "T09:30:00",
+			"time_zone": "Europe/Berlin", "attendees": []any{bob, "eve@evil.example"}}},
+	} {
+		a.callFails(t, a.c, c.tool, c.args, "not sent", "eve@evil.example", "recipient allowlist")
+	}
+	if a.sentCount() != sent || len(a.invited()) != invited {
+		t.Errorf("refused calls reached the provider: %d sent, %d invited", a.sentCount()-sent, len(a.invited())-invited)
+	}
+	put(`{"recipient_allowlist":[]}`)
+	a.callOK(t, a.c, "send_email", map[string]any{"to": []any{"eve@evil.example"}, "subject": "Plans", "body": "x"}, nil)
+	if a.sentCount() != sent+1 {
+		t.Errorf("with the allowlist lifted, %d messages sent, want 1", a.sentCount()-sent)
 	}
 }
 
