@@ -3,6 +3,7 @@ package providers
 import (
 	"io"
 	"net/http"
+	"time"
 )
 
 // TokenError is a failure to get an access token (the grant is dead, the
@@ -83,4 +84,23 @@ func closeBody(req *http.Request) {
 	if req.Body != nil {
 		req.Body.Close()
 	}
+}
+
+// APIClient is how a provider's API client takes the *http.Client it is
+// given: hc (a new one when nil) with timeout when it has none, and the
+// transport under its own layers: hc's, else DefaultTransport(idlePerHost).
+func APIClient(hc *http.Client, timeout time.Duration, idlePerHost int) (*http.Client, http.RoundTripper) {
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	if hc.Timeout <= 0 {
+		c := *hc
+		c.Timeout = timeout
+		hc = &c
+	}
+	base := hc.Transport
+	if base == nil {
+		base = DefaultTransport(idlePerHost)
+	}
+	return hc, base
 }

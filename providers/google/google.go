@@ -102,30 +102,18 @@ func New(opts Options) (*API, error) {
 			return nil, fmt.Errorf("google: %v", err)
 		}
 	}
-	hc := opts.HTTPClient
-	if hc == nil {
-		hc = &http.Client{}
-	}
-	if hc.Timeout <= 0 {
-		c := *hc
-		c.Timeout = DefaultTimeout
-		hc = &c
-	}
-	opts.HTTPClient = hc
-	base := hc.Transport
-	if base == nil {
-		base = providers.DefaultTransport(opts.Concurrency)
-	}
+	var base http.RoundTripper
+	opts.HTTPClient, base = providers.APIClient(opts.HTTPClient, DefaultTimeout, opts.Concurrency)
 	p := &API{opts: opts, base: base, backoff: httpretry.DefaultBackoff}
 	// The client library's services are made per call, and only for the
 	// requests that go through them (mailbox.service, calendars.service):
 	// making one costs as much as a request. Their base URLs are resolved
 	// once, here.
-	gsvc, err := gmail.NewService(context.Background(), p.clientOptions(hc, "/")...)
+	gsvc, err := gmail.NewService(context.Background(), p.clientOptions(opts.HTTPClient, "/")...)
 	if err != nil {
 		return nil, fmt.Errorf("google: building the Gmail client: %w", err)
 	}
-	csvc, err := calendar.NewService(context.Background(), p.clientOptions(hc, "/calendar/v3/")...)
+	csvc, err := calendar.NewService(context.Background(), p.clientOptions(opts.HTTPClient, "/calendar/v3/")...)
 	if err != nil {
 		return nil, fmt.Errorf("google: building the Calendar client: %w", err)
 	}

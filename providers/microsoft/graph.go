@@ -95,20 +95,8 @@ func New(opts Options) (*API, error) {
 	if err != nil || u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("microsoft: Graph URL %q must be a base URL without query", opts.GraphURL)
 	}
-	hc := opts.HTTPClient
-	if hc == nil {
-		hc = &http.Client{}
-	}
-	if hc.Timeout <= 0 {
-		c := *hc
-		c.Timeout = DefaultTimeout
-		hc = &c
-	}
-	opts.HTTPClient = hc
-	base := hc.Transport
-	if base == nil {
-		base = providers.DefaultTransport(0)
-	}
+	var base http.RoundTripper
+	opts.HTTPClient, base = providers.APIClient(opts.HTTPClient, DefaultTimeout, 0)
 	a := &API{opts: opts, base: base, graph: u, backoff: httpretry.DefaultBackoff, now: time.Now}
 	a.folders.ttl, a.zones.ttl, a.noDrafts.ttl = folderTTL, zoneTTL, time.Hour
 	return a, nil

@@ -39,13 +39,11 @@ func (s *Server) listAttachments(c *call) {
 	if !ok {
 		return
 	}
-	s.graph.mu.Lock()
-	defer s.graph.mu.Unlock()
-	mb := s.mailboxLocked(c.user.UPN)
-	m := c.message(mb)
+	mb, m, unlock := s.lockMessage(c)
 	if m == nil {
 		return
 	}
+	defer unlock()
 	var items []any
 	for _, a := range m.attachments {
 		items = append(items, project(renderAttachment(mb, m, a, c.prefer.immutable), lq.selected, nil))

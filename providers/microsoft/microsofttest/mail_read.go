@@ -405,16 +405,27 @@ func (s *Server) getMessage(c *call) {
 		c.queryFail(err)
 		return
 	}
-	s.graph.mu.Lock()
-	defer s.graph.mu.Unlock()
-	mb := s.mailboxLocked(c.user.UPN)
-	m := c.message(mb)
+	mb, m, unlock := s.lockMessage(c)
 	if m == nil {
 		return
 	}
+	defer unlock()
 	out := c.renderMessage(mb, m, sel, slices.Contains(expand, "attachments"))
 	out["@odata.context"] = c.context("messages" + selectSuffix(sel) + "/$entity")
 	c.ok(http.StatusOK, out)
+}
+
+// lockMessage takes the fake's lock and finds the {id} message of the
+// caller's mailbox. When there is none it has answered 400 or 404, released
+// the lock and returns a nil message; otherwise the caller calls unlock.
+func (s *Server) lockMessage(c *call) (mb *mailbox, m *message, unlock func()) {
+	s.graph.mu.Lock()
+	mb = s.mailboxLocked(c.user.UPN)
+	if m = c.message(mb); m == nil {
+		s.graph.mu.Unlock()
+		return nil, nil, nil
+	}
+	return mb, m, s.graph.mu.Unlock
 }
 
 // message finds the {id} message, answering 400 or 404 itself.

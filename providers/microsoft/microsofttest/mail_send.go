@@ -134,13 +134,11 @@ func (s *Server) sendMail(c *call) {
 
 // sendDraft is POST /messages/{id}/send.
 func (s *Server) sendDraft(c *call) {
-	s.graph.mu.Lock()
-	defer s.graph.mu.Unlock()
-	mb := s.mailboxLocked(c.user.UPN)
-	m := c.message(mb)
+	mb, m, unlock := s.lockMessage(c)
 	if m == nil {
 		return
 	}
+	defer unlock()
 	if !m.isDraft {
 		c.fail(http.StatusBadRequest, "ErrorInvalidOperation", "The item can't be sent because it isn't a draft.")
 		return

@@ -401,13 +401,11 @@ func (s *Server) updateMessage(c *call) {
 		c.queryFail(err)
 		return
 	}
-	s.graph.mu.Lock()
-	defer s.graph.mu.Unlock()
-	mb := s.mailboxLocked(c.user.UPN)
-	m := c.message(mb)
+	mb, m, unlock := s.lockMessage(c)
 	if m == nil {
 		return
 	}
+	defer unlock()
 	if err := in.apply(m, mb); err != nil {
 		c.queryFail(err)
 		return
@@ -420,13 +418,11 @@ func (s *Server) updateMessage(c *call) {
 // deleteMessage moves a message to Deleted Items, and deletes one that is
 // there.
 func (s *Server) deleteMessage(c *call) {
-	s.graph.mu.Lock()
-	defer s.graph.mu.Unlock()
-	mb := s.mailboxLocked(c.user.UPN)
-	m := c.message(mb)
+	mb, m, unlock := s.lockMessage(c)
 	if m == nil {
 		return
 	}
+	defer unlock()
 	if trash := mb.wellKnown("deleteditems"); m.folder != trash {
 		m.folder = trash
 	} else {
@@ -448,13 +444,11 @@ func (s *Server) moveMessage(c *call) {
 		c.fail(http.StatusBadRequest, "ErrorInvalidParameter", "The value of the parameter 'DestinationId' is empty.")
 		return
 	}
-	s.graph.mu.Lock()
-	defer s.graph.mu.Unlock()
-	mb := s.mailboxLocked(c.user.UPN)
-	m := c.message(mb)
+	mb, m, unlock := s.lockMessage(c)
 	if m == nil {
 		return
 	}
+	defer unlock()
 	f, ok := mb.findFolder(in.DestinationID)
 	if !ok || f == nil {
 		c.folderProblem(ok)
@@ -475,13 +469,11 @@ func (s *Server) addAttachment(c *call) {
 		c.queryFail(err)
 		return
 	}
-	s.graph.mu.Lock()
-	defer s.graph.mu.Unlock()
-	mb := s.mailboxLocked(c.user.UPN)
-	m := c.message(mb)
+	mb, m, unlock := s.lockMessage(c)
 	if m == nil {
 		return
 	}
+	defer unlock()
 	a.seq, a.modified = mb.next(), s.Now()
 	m.attachments = append(m.attachments, a)
 	m.changes++

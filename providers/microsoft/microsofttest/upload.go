@@ -78,13 +78,11 @@ func (s *Server) createUploadSession(c *call) {
 	}
 	token := randomToken(48)
 	s.RecordSecret(token) // before the Graph lock: it takes the identity platform's
-	s.graph.mu.Lock()
-	defer s.graph.mu.Unlock()
-	mb := s.mailboxLocked(c.user.UPN)
-	m := c.message(mb)
+	_, m, unlock := s.lockMessage(c)
 	if m == nil {
 		return
 	}
+	defer unlock()
 	u := &uploadSession{id: randomToken(24), token: token, mailbox: lowerKey(c.user.UPN), msgSeq: m.seq, msgID: c.params["id"],
 		name: it.Name, ctype: it.ContentType, contentID: it.ContentID, inline: it.IsInline, size: int(it.Size),
 		expiry: s.Now().Add(uploadLifetime)}
