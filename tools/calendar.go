@@ -245,7 +245,7 @@ func (h *handlers) createEvent() tool {
 		if len(ev.Attendees) > 0 {
 			// Attendees see the event (and, unless send_updates is none,
 			// get an email): it leaves the mailbox like a message.
-			o := outgoing{what: "the event's invitations", recipients: ev.Attendees, subject: ev.Summary, text: ev.Description, field: "attendees",
+			o := outgoing{what: "the event's invitation", recipients: ev.Attendees, subject: ev.Summary, text: ev.Description, field: "attendees",
 				content: fmt.Sprintf("%s;%s;%s;%t;%s;%s;%s", ev.CalendarID, ev.Start, ev.End, ev.AllDay, ev.TimeZone, ev.Location, ev.SendUpdates)}
 			if err := h.guardOutgoing(ctx, g, o); err != nil {
 				return CreateEventResult{}, "", err

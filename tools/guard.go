@@ -25,7 +25,7 @@ import (
 // tenant's policy is enforced on what leaves (send_email today; forwards,
 // drafts sent and event updates go through it too when they come).
 type outgoing struct {
-	what       string   // "the message", "the invitations"
+	what       string   // "the message", "the event's invitation" (singular: errors say "… was not sent")
 	recipients []string // the addresses it goes to
 	subject    string
 	text       string // the body's text, for the confirmation's first lines
@@ -241,14 +241,21 @@ func confirmation(g grants.Grant, o outgoing) string {
 // store down) hides nothing: the model should know the tool exists, and
 // a call to it is refused by guardOutgoing, which fails closed with the
 // error that says what to set up.
-func (h *handlers) draftsOnlyFilter(sending map[string]bool) server.ToolFilterFunc {
+//
+// What each session was shown is recorded in views, so that a later flip of
+// drafts_only is announced to it with notifications/tools/list_changed.
+func (h *handlers) draftsOnlyFilter(sending map[string]bool, views *listViews) server.ToolFilterFunc {
 	return func(ctx context.Context, ts []mcp.Tool) []mcp.Tool {
 		t, err := tenantOf(ctx)
 		if err != nil {
 			return ts // answered by the tool: no tenant on this request
 		}
 		p, err := h.opts.Policies.Get(ctx, t)
-		if err != nil || !p.DraftsOnly {
+		if err != nil {
+			return ts
+		}
+		views.listed(ctx, p.DraftsOnly)
+		if !p.DraftsOnly {
 			return ts
 		}
 		out := make([]mcp.Tool, 0, len(ts))

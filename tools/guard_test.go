@@ -249,7 +249,7 @@ func TestGuardFailsClosed(t *testing.T) {
 	// tools/list still shows send_email (a desktop whose keyring is not set
 	// up yet must see every tool; its call says what to set up).
 	var names []string
-	for _, tl := range h.draftsOnlyFilter(map[string]bool{"send_email": true})(tenantCtx("a"), []mcp.Tool{{Name: "send_email"}, {Name: "list_messages"}}) {
+	for _, tl := range h.draftsOnlyFilter(map[string]bool{"send_email": true}, newListViews())(tenantCtx("a"), []mcp.Tool{{Name: "send_email"}, {Name: "list_messages"}}) {
 		names = append(names, tl.Name)
 	}
 	if !slices.Equal(names, []string{"send_email", "list_messages"}) {

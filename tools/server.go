@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -73,23 +74,36 @@ func New(opts Options) (*server.MCPServer, error) {
 		return nil, errors.New("tools.New: Options.Providers and Options.Accounts are required")
 	}
 	srvOpts := []server.ServerOption{
-		server.WithToolCapabilities(false),
+		// listChanged: a drafts_only flip changes a tenant's list.
+		server.WithToolCapabilities(opts.Policies != nil),
 		server.WithInstructions(instructions(opts.Providers)),
 		server.WithRecovery(),
 		// No server.WithInputSchemaValidation: every tool validates its own
 		// arguments, with errors that name the field and what is allowed
 		// (mcp-go's read "/to: &{Got:0 Want:1}").
 	}
-	if opts.Hooks != nil {
-		srvOpts = append(srvOpts, server.WithHooks(opts.Hooks))
-	}
+	hooks := opts.Hooks
 	if opts.Policies != nil {
+		// A drafts_only flip changes a tenant's tools/list: sessions that
+		// listed before it are told (listchanged.go). The caller's hooks
+		// are copied, not added to.
+		hooks = &server.Hooks{}
+		if opts.Hooks != nil {
+			*hooks = *opts.Hooks
+			hooks.OnBeforeAny = slices.Clip(hooks.OnBeforeAny)
+			hooks.OnUnregisterSession = slices.Clip(hooks.OnUnregisterSession)
+		}
 		h := &handlers{opts: opts}
 		sending := map[string]bool{}
 		for _, t := range h.all() {
 			sending[t.name] = t.sends
 		}
-		srvOpts = append(srvOpts, server.WithToolFilter(h.draftsOnlyFilter(sending)))
+		views := newListViews()
+		h.listChangedHooks(views, hooks)
+		srvOpts = append(srvOpts, server.WithToolFilter(h.draftsOnlyFilter(sending, views)))
+	}
+	if hooks != nil {
+		srvOpts = append(srvOpts, server.WithHooks(hooks))
 	}
 	srvOpts = append(srvOpts, opts.ServerOptions...)
 	s := server.NewMCPServer("mailcal", opts.Version, srvOpts...)
