@@ -2,9 +2,11 @@ package google
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	calendar "google.golang.org/api/calendar/v3"
@@ -23,8 +25,8 @@ const freeBusyListFields = googleapi.Field("nextPageToken,items(id,primary,timeZ
 // FreeBusy asks freeBusy.query about the account's own calendars (the
 // primary one, and every other calendar it owns or writes and shows, as
 // the calendar list says: not the holidays or colleagues it subscribes
-// to) and the attendees, in one query: two requests (the calendar list,
-// then the query). Google keeps no working hours in the API: Schedules
+// to) and the attendees, in one query: one request, and one more (the
+// calendar list, kept ownCalendarsTTL) the first time. Google keeps no working hours in the API: Schedules
 // carry none. A calendar Google answers with errors (notFound: not shared
 // or no such calendar; internalError…) is Unknown with the reason; a
 // failed own calendar other than the primary is left out.
@@ -33,9 +35,12 @@ func (c *calendars) FreeBusy(ctx context.Context, q providers.FreeBusyQuery) (pr
 	if err != nil {
 		return providers.FreeBusy{}, err
 	}
-	own, zone, err := c.ownCalendars(ctx, svc)
+	own, zone, err := c.own.get(q.Account, time.Now())
 	if err != nil {
-		return providers.FreeBusy{}, err
+		if own, zone, err = c.ownCalendars(ctx, svc); err != nil {
+			return providers.FreeBusy{}, err
+		}
+		c.own.put(q.Account, own, zone, time.Now())
 	}
 	room := maxFreeBusyItems - len(q.Attendees)
 	if len(own) > room {
@@ -73,6 +78,50 @@ func (c *calendars) FreeBusy(ctx context.Context, q providers.FreeBusyQuery) (pr
 		out.Schedules = append(out.Schedules, providers.Schedule{Email: a, Busy: busy, Unknown: why})
 	}
 	return out, nil
+}
+
+// ownCalendarsTTL is how long an account's own calendars are kept: a
+// calendar made or hidden since shows in free/busy that much later.
+const ownCalendarsTTL = 5 * time.Minute
+
+// maxOwnCalendarEntries bounds the cache: past it, it starts over.
+const maxOwnCalendarEntries = 4096
+
+// ownCalendarCache keeps each account's own calendars and zone. The zero
+// value works; it is safe for concurrent use.
+type ownCalendarCache struct {
+	mu sync.Mutex
+	m  map[string]ownCalendarEntry
+}
+
+type ownCalendarEntry struct {
+	ids  []string
+	zone string
+	at   time.Time
+}
+
+var errNotCached = errors.New("not cached")
+
+func (c *ownCalendarCache) get(account string, now time.Time) ([]string, string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[strings.ToLower(account)]
+	if !ok || account == "" || now.Sub(e.at) > ownCalendarsTTL || now.Before(e.at) {
+		return nil, "", errNotCached
+	}
+	return slices.Clone(e.ids), e.zone, nil
+}
+
+func (c *ownCalendarCache) put(account string, ids []string, zone string, now time.Time) {
+	if account == "" {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxOwnCalendarEntries {
+		c.m = map[string]ownCalendarEntry{}
+	}
+	c.m[strings.ToLower(account)] = ownCalendarEntry{ids: slices.Clone(ids), zone: zone, at: now}
 }
 
 // ownCalendars lists the ids of the calendars that are the account's own
