@@ -204,4 +204,33 @@ func TestE2EFreeTimeAndAllAccounts(t *testing.T) {
 	if failed != ftDana || !strings.Contains(r.text(), "Not listed: "+ftDana) {
 		t.Errorf("the failing account is not reported: %+v\n%s", l.Accounts, r.text())
 	}
+
+	// dana revokes mailcal's access: the first call says she needs to be
+	// reconnected (with the URL), and later ones skip her without asking
+	// Microsoft; Google's answer comes each time.
+	fm.RevokeUser(ftDana)
+	fm.ExpireAccessTokens()
+	for _, want := range []string{"needs to be reconnected", "skipped: the account must be reconnected"} {
+		l = ftEvents{}
+		r = h.callOK(t, c, "list_events", evWin, &l)
+		var dana string
+		for _, a := range l.Accounts {
+			if a.Account == ftDana {
+				dana = a.Error
+			}
+		}
+		if len(l.Events) != 3 || !strings.Contains(dana, want) {
+			t.Errorf("dana revoked: want %q; events %+v, accounts %+v", want, l.Events, l.Accounts)
+		}
+	}
+	if !microsoftReconnectURLRE.MatchString(r.text()) && !strings.Contains(r.text(), "connect_account") {
+		t.Errorf("no way to reconnect dana is said: %s", r.text())
+	}
+	var after ftResult
+	h.callOK(t, c, "find_free_time", with(map[string]any{"account": "all", "working_hours": "09:00-17:00", "time_zone": "Europe/Berlin"}), &after)
+	check("all, dana revoked", after, []string{
+		"2027-03-26T09:00:00+01:00/2027-03-26T10:00:00+01:00",
+		"2027-03-26T11:00:00+01:00/2027-03-26T17:00:00+01:00",
+		"2027-03-29T10:30:00+02:00/2027-03-29T17:00:00+02:00",
+	}, ftDana)
 }
