@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mailcal/mailcal/providers"
 )
@@ -103,7 +104,11 @@ func scheduleError(code, message string) string {
 	}
 	msg := providers.Redact(strings.TrimSpace(message))
 	if len(msg) > 200 {
-		msg = msg[:200]
+		cut := 200
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut]
 	}
 	if code == "" {
 		return "Microsoft Graph could not read it: " + msg
