@@ -33,6 +33,7 @@ type Calendar interface {
 	// recurring events expanded into instances, ordered by start time.
 	ListEvents(ctx context.Context, q EventQuery) (EventPage, error)
 	CreateEvent(ctx context.Context, e NewEvent) (Event, error)
+	FreeBusyReader
 }
 
 // Address is a mailbox: an optional display name and an email address.

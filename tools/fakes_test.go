@@ -59,8 +59,10 @@ type fakeProvider struct {
 	events   []providers.Event
 	created  []providers.NewEvent
 	lastQ    providers.EventQuery
-	err      error // returned by every call when set
-	noZone   bool  // ListEvents names no time zone
+	err      error                   // returned by every call when set
+	noZone   bool                    // ListEvents names no time zone
+	freeBusy providers.FreeBusy      // FreeBusy's answer
+	lastFB   providers.FreeBusyQuery // FreeBusy's last query
 }
 
 // token is what a transport does first: get the access token (a token

@@ -159,6 +159,9 @@ func accountTool[A any, R any](h *handlers, d decl, run func(ctx context.Context
 		if n, ok := any(a).(named); ok {
 			name = n.accountName()
 		}
+		if isAll(name) {
+			return zero, "", argError("account", `"all" is taken only by list_events and find_free_time; name one account's address (list_accounts shows them)`)
+		}
 		g, err := h.resolveAccount(ctx, t, name, need...)
 		if err != nil {
 			return zero, "", err
@@ -171,7 +174,7 @@ func accountTool[A any, R any](h *handlers, d decl, run func(ctx context.Context
 // account is the optional "account" argument of account tools; {account_can}
 // says what the account must be able to do.
 type account struct {
-	Account string `json:"account,omitempty" arg:"max=254,kind=token" jsonschema:"email address of the account to use; may be left out when one connected account can {account_can}"`
+	Account string `json:"account,omitempty" arg:"max=254,kind=token" jsonschema:"email address of the account to use; may be left out when one connected account can {account_can} (\"all\" works only in list_events and find_free_time)"`
 }
 
 func (a account) accountName() string { return a.Account }

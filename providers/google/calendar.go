@@ -32,6 +32,7 @@ const (
 type calendars struct {
 	hc   *http.Client // the account's client, for the reads decoded here (answers.go)
 	base string       // the Calendar API's base URL, ending in "/"
+	own  *ownCalendarCache
 
 	newService func() (*calendar.Service, error)
 	svcOnce    sync.Once

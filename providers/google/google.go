@@ -78,6 +78,8 @@ type API struct {
 	// ("https://gmail.googleapis.com/", or APIURL + "/"), for the requests
 	// made here (answers.go, batch.go).
 	gmailBase, calendarBase *url.URL
+	// ownCals keeps each account's own calendars for FreeBusy (freetime.go).
+	ownCals ownCalendarCache
 }
 
 var _ providers.API = (*API)(nil)
@@ -184,7 +186,7 @@ func (p *API) Mail(src providers.TokenSource, account string) (providers.Mail, e
 func (p *API) Calendar(src providers.TokenSource) (providers.Calendar, error) {
 	hc := p.client(src)
 	return &calendars{
-		hc: hc, base: p.calendarBase.String(),
+		hc: hc, base: p.calendarBase.String(), own: &p.ownCals,
 		newService: func() (*calendar.Service, error) {
 			return calendar.NewService(context.Background(), p.clientOptions(hc, "/calendar/v3/")...)
 		},

@@ -32,6 +32,7 @@ var routeScopes = map[string][]string{
 	calEventsList:       calendarReadScopes,
 	calEventsGet:        calendarReadScopes,
 	calEventsInsert:     {scopeCalendar, scopeCalendarAppCreated, scopeCalendarEvents, scopeCalendarEventsOwned},
+	calFreeBusy:         {scopeCalendar, scopeCalendarFreeBusy, scopeCalendarFreeBusyAll, scopeCalendarRO},
 }
 
 // apiState is the state of the fake APIs. It has its own lock, never held

@@ -25,6 +25,7 @@ const (
 	scopeCalendarEventsOwnRO  = "https://www.googleapis.com/auth/calendar.events.owned.readonly"
 	scopeCalendarEventsPublic = "https://www.googleapis.com/auth/calendar.events.public.readonly"
 	scopeCalendarFreeBusy     = "https://www.googleapis.com/auth/calendar.events.freebusy"
+	scopeCalendarFreeBusyAll  = "https://www.googleapis.com/auth/calendar.freebusy"
 	scopeCalendarAppCreated   = "https://www.googleapis.com/auth/calendar.app.created"
 	scopeCalendarList         = "https://www.googleapis.com/auth/calendar.calendarlist"
 	scopeCalendarListRO       = "https://www.googleapis.com/auth/calendar.calendarlist.readonly"
@@ -47,6 +48,7 @@ func (s *Server) calendarRoutes() {
 	s.addRoute("GET", "calendar/v3/calendars/{calendarId}/events", calEventsList, s.calListEvents)
 	s.addRoute("GET", "calendar/v3/calendars/{calendarId}/events/{eventId}", calEventsGet, s.calGetEvent)
 	s.addRoute("POST", "calendar/v3/calendars/{calendarId}/events", calEventsInsert, s.calInsertEvent)
+	s.addRoute("POST", "calendar/v3/freeBusy", calFreeBusy, s.calFreeBusy)
 }
 
 // Calendar is a calendar in a user's calendar list.
@@ -74,6 +76,7 @@ type Event struct {
 	Recurrence            []string // RRULE:…, EXDATE…
 	Attendees             []Attendee
 	Status                string // confirmed (default), tentative, cancelled
+	Transparency          string // opaque (default: busy time) or transparent (free)
 	// An exception of a recurring event: the base event's id and the
 	// original start of the instance it replaces.
 	RecurringEventID string

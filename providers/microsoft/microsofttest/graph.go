@@ -72,6 +72,7 @@ func (s *Server) initGraph() {
 	}
 	s.mailRoutes()
 	s.calendarRoutes()
+	s.scheduleRoutes()
 	// Graph has a host of its own (graph.microsoft.com), as do the upload
 	// sessions (outlook.office.com): here one more server.
 	mux := http.NewServeMux()

@@ -28,6 +28,8 @@ type mailbox struct {
 	sent       []SentMessage
 	invites    []Invitation
 	timeZone   string // mailboxSettings; a Windows name
+	// workingHours are mailboxSettings' (nil: defaultWorkingHours).
+	workingHours *WorkingHours
 }
 
 type folder struct {

@@ -35,15 +35,15 @@ var userSchema = &schema{typeName: "microsoft.graph.user", selectable: []string{
 
 func (s *Server) getMailboxSettings(c *call) {
 	s.graph.mu.Lock()
-	tz := s.mailboxLocked(c.user.UPN).timeZone
+	mb := s.mailboxLocked(c.user.UPN)
+	tz, wh := mb.timeZone, mb.workingHoursJSON()
 	s.graph.mu.Unlock()
 	c.ok(http.StatusOK, map[string]any{
 		"@odata.context": c.context("mailboxSettings"), "timeZone": tz, "dateFormat": "yyyy-MM-dd", "timeFormat": "HH:mm",
 		"delegateMeetingMessageDeliveryOptions": "sendToDelegateOnly",
 		"automaticRepliesSetting":               map[string]any{"status": "disabled", "externalAudience": "all"},
 		"language":                              map[string]any{"locale": "en-US", "displayName": "English (United States)"},
-		"workingHours": map[string]any{"daysOfWeek": []string{"monday", "tuesday", "wednesday", "thursday", "friday"},
-			"startTime": "09:00:00.0000000", "endTime": "17:00:00.0000000", "timeZone": map[string]string{"name": tz}},
+		"workingHours":                          wh,
 	})
 }
 
