@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"image/color"
 	"strings"
 	"testing"
@@ -223,4 +224,25 @@ func TestPDFTextBounded(t *testing.T) {
 
 func contextWithCancel(t *testing.T) (context.Context, context.CancelFunc) {
 	return context.WithCancel(t.Context())
+}
+
+func TestGetThreadShortensTheOldest(t *testing.T) {
+	e := newEnv(t, false, alice)
+	th := providers.Thread{ID: "big"}
+	for i := range 50 {
+		th.Messages = append(th.Messages, providers.ThreadMessage{Message: providers.Message{
+			MessageSummary: providers.MessageSummary{ID: fmt.Sprintf("b%d", i), Subject: "Big", Date: time.Date(2026, 1, 1, i, 0, 0, 0, time.UTC)},
+			BodyText:       strings.Repeat(fmt.Sprintf("word%d ", i), 1000),
+		}})
+	}
+	e.prov.reading().threads = []providers.Thread{th}
+	r := structured[ThreadResult](t, e.call(t, "get_thread", map[string]any{"thread_id": "big", "max_body_chars": 5000}))
+	total := 0
+	for _, m := range r.Messages {
+		total += len([]rune(m.Text))
+	}
+	first, last := r.Messages[0], r.Messages[49]
+	if total > maxThreadChars || len([]rune(first.Text)) > oldTextChars || !first.Truncated || len([]rune(last.Text)) < 4000 {
+		t.Fatalf("%d characters in all; the oldest %d, the latest %d", total, len([]rune(first.Text)), len([]rune(last.Text)))
+	}
 }

@@ -36,6 +36,14 @@ func HTML(src string, earlier *Corpus) (string, []htmltext.Link, int) {
 		if !hasWords(strings.Split(text, "\n")) || !allContained(strings.Split(text, "\n"), earlier) {
 			continue
 		}
+		// A quote between two parts of an inline answer leaves a marker.
+		if nodes[0].DataAtom == atom.Blockquote || nodes[len(nodes)-1].DataAtom == atom.Blockquote {
+			if textBefore(nodes[0]) && textAfter(nodes[len(nodes)-1]) {
+				marker := &html.Node{Type: html.ElementNode, Data: "div", DataAtom: atom.Div}
+				marker.AppendChild(&html.Node{Type: html.TextNode, Data: Marker})
+				nodes[0].Parent.InsertBefore(marker, nodes[0])
+			}
+		}
 		for _, n := range nodes {
 			if n.Parent != nil {
 				n.Parent.RemoveChild(n)
@@ -107,6 +115,47 @@ func quoteAt(n *html.Node) []*html.Node {
 		return nodes
 	}
 	return nil
+}
+
+// textAfter and textBefore report whether the document has visible text
+// after (before) n.
+func textAfter(n *html.Node) bool {
+	for c := n; c != nil; c = c.Parent {
+		for s := c.NextSibling; s != nil; s = s.NextSibling {
+			if hasText(s, 0) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func textBefore(n *html.Node) bool {
+	for c := n; c != nil; c = c.Parent {
+		for s := c.PrevSibling; s != nil; s = s.PrevSibling {
+			if hasText(s, 0) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func hasText(n *html.Node, depth int) bool {
+	switch {
+	case depth > 512:
+		return false
+	case n.Type == html.TextNode:
+		return strings.TrimSpace(n.Data) != ""
+	case n.Type == html.ElementNode && (n.DataAtom == atom.Script || n.DataAtom == atom.Style || n.DataAtom == atom.Head || n.DataAtom == atom.Title):
+		return false
+	}
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		if hasText(c, depth+1) {
+			return true
+		}
+	}
+	return false
 }
 
 // withFollowing is n and its following siblings.

@@ -85,6 +85,8 @@ func TestHTML(t *testing.T) {
 			[]string{"Count me in.", "Carol"}, []string{"Tuesday works", "wrote"}, []string{first, second}, true},
 		{"thunderbird", `<html><body><p>See you then.</p><div class="moz-cite-prefix">On 02.03.26 11:40, Alice wrote:<br></div><blockquote type="cite" cite="mid:phoenix-2@example.com">Tuesday works for me. Adding Carol.<br><br>Alice</blockquote></body></html>`,
 			[]string{"See you then."}, []string{"Tuesday works", "wrote"}, []string{first, second}, true},
+		{"apple mail inline answers", `<html><body dir="auto"><blockquote type="cite">let's kick off Project Phoenix next week.</blockquote><div>Tuesday is fine.</div><blockquote type="cite">Agenda: scope, timeline, staffing.</blockquote><div>Add budget, please.</div></body></html>`,
+			[]string{"Tuesday is fine.\n" + Marker + "\nAdd budget, please."}, []string{"kick off", "Agenda"}, []string{first}, true},
 		{"inline answer inside the blockquote is kept", `<p>Answers inline.</p><blockquote type="cite">let's kick off Project Phoenix next week.<br><b>ALICE: Tuesday is fine.</b><br>Agenda: scope, timeline, staffing.</blockquote>`,
 			[]string{"Answers inline.", "ALICE: Tuesday is fine."}, []string{"kick off", "Agenda"}, []string{first}, true},
 		{"quote of a message outside the conversation", `<p>Look:</p><div class="gmail_quote">On Sun, Eve wrote:<blockquote class="gmail_quote">The venue is booked for Thursday.</blockquote></div>`,
