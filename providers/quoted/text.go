@@ -132,7 +132,10 @@ func cutQuoteBlocks(lines []string, earlier *Corpus) []string {
 		whole := true
 		for _, l := range lines[i:j] {
 			t := strings.TrimLeft(l, "> \t")
-			if !earlier.Contains(t) {
+			switch {
+			case len(words(t)) == 0:
+				kept = append(kept, l) // goes only with the whole quote
+			case !earlier.Contains(t):
 				kept = append(kept, l)
 				// An attribution inside the quote (Apple Mail's "> On …
 				// wrote:") goes with it.
@@ -140,7 +143,11 @@ func cutQuoteBlocks(lines []string, earlier *Corpus) []string {
 			}
 		}
 		switch {
+		case !hasWords(lines[i:j]):
+			// Nothing but quote markers: kept as it is.
+			out = append(out, lines[i:j]...)
 		case !whole:
+			// The lines the earlier messages lack stay.
 			out = append(out, kept...)
 		default:
 			out = dropAttribution(out)
