@@ -132,3 +132,34 @@ func TestCorpusContains(t *testing.T) {
 		t.Error("an empty corpus contains nothing but lines without words")
 	}
 }
+
+func TestAttributions(t *testing.T) {
+	for _, line := range []string{
+		"On Mon, 2 Mar 2026 at 09:12, Bob Builder <bob@example.com> wrote:",
+		"On 02.03.26 11:40, Alice wrote:",
+		"On 2 Mar 2026, at 11:40, Alice <alice@example.com> wrote:",
+		"Am Mo., 2. März 2026 um 09:12 Uhr schrieb Bob Builder <bob@example.com>:",
+		"Le lun. 2 mars 2026 à 09:12, Bob Builder <bob@example.com> a écrit :",
+		"El lun, 2 mar 2026 a las 9:12, Bob Builder (<bob@example.com>) escribió:",
+		"Il giorno lun 2 mar 2026 alle ore 09:12 Bob Builder <bob@example.com> ha scritto:",
+		"Op ma 2 mrt 2026 om 09:12 schreef Bob Builder <bob@example.com>:",
+		"Em seg., 2 de mar. de 2026 às 09:12, Bob Builder <bob@example.com> escreveu:",
+		"Den mån 2 mars 2026 kl 09:12 skrev Bob Builder <bob@example.com>:",
+		"pon., 2 mar 2026 o 09:12 Bob Builder <bob@example.com> napisał(a):",
+		"пн, 2 мар. 2026 г. в 09:12, Bob Builder <bob@example.com>:",
+		"2026年3月2日(月) 9:12 Bob Builder <bob@example.com>:",
+		"Bob Builder <bob@example.com> 于2026年3月2日周一 09:12写道：",
+	} {
+		body := "Fine.\n\n" + line + "\n> Hi Alice,\n> let's kick off Project Phoenix next week.\n"
+		got, _ := Text(body, corpus(first))
+		if got != "Fine." {
+			t.Errorf("%q: left %q", line, got)
+		}
+	}
+	for _, line := range []string{"Note: see below", "Remember what Bob wrote about it", "Subject: the plan"} {
+		body := "Fine.\n\n" + line + "\n> Hi Alice,\n"
+		if got, _ := Text(body, corpus(first)); !strings.Contains(got, line) {
+			t.Errorf("%q was taken for an attribution: %q", line, got)
+		}
+	}
+}

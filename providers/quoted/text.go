@@ -26,10 +26,14 @@ const Marker = "> […]"
 // attribution matches the line a client writes above a quote ("On Mon,
 // 1 Jan 2024 at 10:00, Bob <bob@example.com> wrote:"), wrapped lines
 // joined: English, German, French, Spanish, Italian, Dutch, Portuguese,
-// Scandinavian, Polish, Russian, Japanese and Chinese forms.
+// Scandinavian, Polish, Russian, Japanese and Chinese forms, and any line
+// that ends with the sender's <address> and a colon.
 var attribution = regexp.MustCompile(`(?i)^\s*(?:` +
 	`(?:on|am|le|el|il|op|em|den|dnia|w dniu)\s.{2,300}?(?:wrote|schrieb|a écrit|escribió|ha scritto|schreef|escreveu|skrev|napisał\(a\)|napisała|napisał)\b[^:：]{0,200}` +
-	`|.{2,300}?(?:wrote|schrieb|a écrit|escribió|ha scritto|schreef|escreveu|skrev|пишет|написал\(а\)|написала|написал|写道|のメッセージ|さんは書きました)` +
+	`|.{2,300}?(?:wrote|schrieb|a écrit|escribió|ha scritto|schreef|escreveu|skrev|napisał\(a\)|napisała|napisał|пишет|написал\(а\)|написала|написал|写道|のメッセージ|さんは書きました)` +
+	// Gmail in Russian, Japanese and others: a date, then the sender's
+	// address and a colon.
+	`|.{2,300}?<[^<>@\s]+@[^<>\s]+>` +
 	`)\s*[:：]\s*$`)
 
 // separator is the line above an Outlook header block.
