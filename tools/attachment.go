@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -141,13 +142,18 @@ func classify(att providers.AttachmentContent) (kind, mimeType string) {
 	declared := baseType(att.MIMEType)
 	sniffed := baseType(http.DetectContentType(att.Data))
 	switch {
-	case strings.HasPrefix(string(att.Data), "%PDF-"):
+	case bytes.HasPrefix(att.Data, []byte("%PDF-")):
 		return "pdf", "application/pdf"
 	case looksBinary(att.Data):
-		if sniffed != "application/octet-stream" || declared == "" || strings.HasPrefix(declared, "text/") {
-			return "file", sniffed
+		switch {
+		case declared == "" || textLike(declared, ""):
+			return "file", sniffed // a text type on binary data is not believed
+		case sniffed == "application/octet-stream" || sniffed == "application/zip":
+			// What sniffing cannot tell apart (office documents are zip
+			// files): the declared type is more precise.
+			return "file", declared
 		}
-		return "file", declared
+		return "file", sniffed
 	case sniffed == "text/html" && (declared == "" || declared == "text/html" || declared == "application/octet-stream"):
 		return "text", "text/html"
 	case textLike(declared, att.Filename):
@@ -181,8 +187,10 @@ func textLike(mt, name string) bool {
 
 // looksBinary: NUL bytes, or a sniffed type that is not text.
 func looksBinary(b []byte) bool {
-	head := b[:min(len(b), 8192)]
-	if strings.IndexByte(string(head), 0) >= 0 {
+	if bytes.HasPrefix(b, []byte("\xff\xfe")) || bytes.HasPrefix(b, []byte("\xfe\xff")) {
+		return false // UTF-16 text, NUL bytes and all
+	}
+	if bytes.IndexByte(b[:min(len(b), 8192)], 0) >= 0 {
 		return true
 	}
 	s := baseType(http.DetectContentType(b))

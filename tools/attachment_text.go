@@ -45,7 +45,7 @@ func decodeText(b []byte, charset string) string {
 	if err != nil {
 		return strings.ToValidUTF8(string(b), "\uFFFD")
 	}
-	return strings.ReplaceAll(string(out), "\r\n", "\n")
+	return strings.ReplaceAll(strings.TrimPrefix(string(out), "\uFEFF"), "\r\n", "\n")
 }
 
 // Bounds of PDF text extraction: the pages read, and the decompressed

@@ -112,6 +112,7 @@ func TestGetThreadArguments(t *testing.T) {
 }
 
 func TestGetAttachment(t *testing.T) {
+	const docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 	e := newEnv(t, false, alice)
 	png := fixturetest.PNG(16, 16, color.RGBA{10, 20, 30, 255})
 	files := map[string]providers.AttachmentContent{
@@ -125,6 +126,8 @@ func TestGetAttachment(t *testing.T) {
 		"big":   {AttachmentInfo: providers.AttachmentInfo{Filename: "video.mp4", MIMEType: "video/mp4"}, Data: make([]byte, maxResourceBytes+1)},
 		"bad":   {AttachmentInfo: providers.AttachmentInfo{Filename: "broken.pdf", MIMEType: "application/pdf"}, Data: []byte("%PDF-1.4\n1 0 obj <</Type /Catalog /Pages 9 0 R>> endobj\ntrailer <</Root 1 0 R>>\n%%EOF")},
 		"bytes": {AttachmentInfo: providers.AttachmentInfo{Filename: "blob.bin", MIMEType: "application/octet-stream"}, Data: []byte{0, 1, 2, 3, 0xff}},
+		"docx":  {AttachmentInfo: providers.AttachmentInfo{Filename: "memo.docx", MIMEType: docx}, Data: []byte("PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00")},
+		"utf16": {AttachmentInfo: providers.AttachmentInfo{Filename: "notes.txt", MIMEType: "text/plain"}, Data: []byte("\xff\xfeH\x00i\x00 \x00\xe9\x00")},
 	}
 	for id, f := range files {
 		f.ID = id
@@ -146,6 +149,7 @@ func TestGetAttachment(t *testing.T) {
 		{"json", "text", "application/json", []string{`{"a":1}`}},
 		{"pdf", "pdf", "application/pdf", []string{"Q3 report (draft)"}},
 		{"pdf2", "pdf", "application/pdf", []string{"Hidden PDF"}},
+		{"utf16", "text", "text/plain", []string{"Hi é"}},
 	} {
 		res := get(c.id)
 		text := wantOK(t, res)
@@ -158,14 +162,14 @@ func TestGetAttachment(t *testing.T) {
 				t.Errorf("%s: %q missing from %q", c.id, w, r.Text)
 			}
 		}
-		if strings.Contains(r.Text, "x()") {
+		if strings.Contains(r.Text, "x()") || strings.HasPrefix(r.Text, "\uFEFF") {
 			t.Errorf("%s: script text kept", c.id)
 		}
 	}
 	if r := structured[AttachmentResult](t, get("pdf")); r.Pages != 1 || r.PagesRead != 1 {
 		t.Errorf("pdf pages %+v", r)
 	}
-	for id, mt := range map[string]string{"png": "image/png", "liar": "image/png", "bytes": "application/octet-stream"} {
+	for id, mt := range map[string]string{"png": "image/png", "liar": "image/png", "bytes": "application/octet-stream", "docx": docx} {
 		res := get(id)
 		wantOK(t, res)
 		r := structured[AttachmentResult](t, res)
