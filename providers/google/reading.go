@@ -77,7 +77,43 @@ func (mb *mailbox) Thread(ctx context.Context, q providers.ThreadQuery) (provide
 		}
 		out.Messages = append(out.Messages, providers.ThreadMessage{Message: msg, HTML: src})
 	}
+	mb.nameLabels(ctx, out.Messages)
 	return out, nil
+}
+
+// nameLabels shows the account's own labels by name, not by id
+// ("Label_12"): one labels.list when a message has one. System labels
+// (INBOX, UNREAD…) are their own names. When the list cannot be read the
+// ids stay: the conversation is still worth reading.
+func (mb *mailbox) nameLabels(ctx context.Context, msgs []providers.ThreadMessage) {
+	if !slices.ContainsFunc(msgs, func(m providers.ThreadMessage) bool {
+		return slices.ContainsFunc(m.Labels, func(l string) bool { return strings.HasPrefix(l, "Label_") })
+	}) {
+		return
+	}
+	svc, err := mb.service()
+	if err != nil {
+		return
+	}
+	res, err := svc.Users.Labels.List("me").Fields("labels(id,name)").Context(ctx).Do()
+	if err != nil {
+		return
+	}
+	names := map[string]string{}
+	for _, l := range res.Labels {
+		if l != nil && l.Name != "" {
+			names[l.Id] = l.Name
+		}
+	}
+	for i := range msgs {
+		labels := slices.Clone(msgs[i].Labels)
+		for j, l := range labels {
+			if n, ok := names[l]; ok {
+				labels[j] = n
+			}
+		}
+		msgs[i].Labels = labels
+	}
 }
 
 // Attachment reads the message's parts (messages.get) to find the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -48,6 +49,14 @@ func TestThread(t *testing.T) {
 	th2, err := mb.Thread(ctx, providers.ThreadQuery{MessageID: fx.Messages["offsite-3"]})
 	if err != nil || th2.ID != th.ID || len(th2.Messages) != 4 || s.APIRequests("/gmail/") != 2 {
 		t.Fatalf("by message: %v %s %d, %d requests", err, th2.ID, len(th2.Messages), s.APIRequests("/gmail/"))
+	}
+
+	// The account's own labels by name (one labels.list more).
+	s.ResetAPIStats()
+	work, err := mb.Thread(ctx, providers.ThreadQuery{MessageID: fx.Messages["report"]})
+	if err != nil || len(work.Messages) != 1 || !slices.Contains(work.Messages[0].Labels, "Work") || slices.Contains(work.Messages[0].Labels, "Label_1") ||
+		!slices.Contains(work.Messages[0].Labels, "INBOX") || s.APIRequests("/gmail/") != 3 {
+		t.Fatalf("labels %v, %d requests", work.Messages[0].Labels, s.APIRequests("/gmail/"))
 	}
 
 	// An HTML-only message keeps its HTML for the reader.
