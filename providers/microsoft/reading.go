@@ -32,7 +32,8 @@ const threadFields = summaryFields + ",ccRecipients,replyTo,internetMessageId,bo
 
 // Thread lists the messages whose conversationId is the conversation's,
 // oldest first, bodies and attachments' metadata included: one request a
-// page of 50 (by a message's id, that message's conversationId first).
+// page of 50 (by a message's id, that message's conversationId first; the
+// account's folders the first time, for the labels).
 // Graph sorts by receivedDateTime only when the $filter names that
 // property first (else it answers InefficientFilter): the filter starts
 // with an always-true receivedDateTime clause, as List's does.
@@ -89,6 +90,10 @@ func (mb *mailbox) Thread(ctx context.Context, q providers.ThreadQuery) (provide
 		return providers.Thread{}, &providers.Error{Kind: providers.ErrNotFound, Status: http.StatusNotFound,
 			Message: fmt.Sprintf("thread_id %q: no such conversation in the mailbox", id)}
 	}
+	// Each message's folder is one of its labels, as in List: the
+	// account's folders are read once and kept a while (a failure only
+	// leaves the folders out).
+	_, _ = mb.folders(ctx)
 	out := providers.Thread{ID: id}
 	if len(all) > providers.MaxThreadMessages {
 		all, out.More = all[len(all)-providers.MaxThreadMessages:], true

@@ -52,6 +52,9 @@ func TestThreadOverTheFake(t *testing.T) {
 	s, fx, mb := fakeMailbox(t)
 	ctx := context.Background()
 	conv := fx.Conversations["offsite"]
+	if _, err := mb.List(ctx, providers.MessageQuery{MaxResults: 1}); err != nil { // the account's folders
+		t.Fatal(err)
+	}
 	before := s.APIRequests("/v1.0/")
 	th, err := mb.Thread(ctx, providers.ThreadQuery{ThreadID: conv})
 	if err != nil {
@@ -66,7 +69,7 @@ func TestThreadOverTheFake(t *testing.T) {
 	for i, key := range []string{"offsite-1", "offsite-2", "offsite-3", "offsite-4"} {
 		m := th.Messages[i]
 		want, err := mb.Get(ctx, fx.Messages[key]) // its immutable id
-		if err != nil || m.ID != want.ID || m.ThreadID != conv {
+		if err != nil || m.ID != want.ID || m.ThreadID != conv || len(m.Labels) == 0 {
 			t.Fatalf("message %d: %s, want %s", i, m.ID, key)
 		}
 		// Graph gives the HTML body of a multipart/alternative message.
