@@ -13,7 +13,8 @@ NPM_DONE := $(NPM_DIR)/node_modules/.installed
 # report a spurious "context deadline exceeded" when a duration runs out
 # while a worker is mid-input (golang/go#75804, fixed in Go 1.27).
 FUZZ     := ./providers/mimemsg:FuzzBuild ./providers/mimemsg:FuzzParseAddress \
-            ./providers/htmltext:FuzzConvert ./tools:FuzzSendArgs
+            ./providers/htmltext:FuzzConvert ./tools:FuzzSendArgs \
+            ./providers/quoted:FuzzText ./providers/quoted:FuzzHTML
 FUZZTIME ?= 100000x
 
 help: ## list the targets

@@ -167,6 +167,7 @@ func (h *handlers) all() []tool {
 		ts = append(ts, h.sendEmail(), h.listMessages(), h.getMessage(),
 			h.listEvents(), h.listCalendars(), h.createEvent())
 		ts = append(ts, h.findFreeTime())
+		ts = append(ts, h.getThread(), h.getAttachment())
 	}
 	return ts
 }

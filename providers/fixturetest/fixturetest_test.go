@@ -12,8 +12,8 @@ var now = time.Date(2026, 3, 27, 10, 0, 0, 0, time.UTC)
 
 func TestMessages(t *testing.T) {
 	msgs := Messages("alice@example.com")
-	if len(msgs) != 30 {
-		t.Fatalf("%d messages, want 30", len(msgs))
+	if len(msgs) != 34 {
+		t.Fatalf("%d messages, want 34", len(msgs))
 	}
 	keys := map[string]bool{}
 	ids := map[string]bool{}

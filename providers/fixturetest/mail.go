@@ -7,8 +7,9 @@ import (
 	"time"
 )
 
-// Messages is the fixture mailbox of email: 30 messages, oldest first
-// (threads, multipart/alternative, HTML-only, attachments, non-ASCII
+// Messages is the fixture mailbox of email: 34 messages, oldest first
+// (threads, one quoting its history as four mail clients do (thread.go),
+// multipart/alternative, HTML-only, attachments, non-ASCII
 // headers and bodies, spam and trash). Their dates are Ago before a clock.
 func Messages(email string) []Message {
 	const (
@@ -125,6 +126,7 @@ func Messages(email string) []Message {
 			Subject: "Reminder: Dentist tomorrow at 08:30", Folder: Inbox, Unread: true, Category: Updates,
 			Root: Plain("Dentist\nTomorrow 08:30 – 09:15 (Central European Time - Berlin)")},
 	}
+	msgs = append(msgs, offsiteThread(me)...)
 	slices.SortStableFunc(msgs, func(a, b Message) int { return int(b.Ago - a.Ago) })
 	return msgs
 }

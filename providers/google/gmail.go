@@ -199,10 +199,18 @@ func (mb *mailbox) Get(ctx context.Context, id string) (providers.Message, error
 	if err := getJSON(ctx, mb.hc, mb.api+"users/me/messages/"+url.PathEscape(id)+"?format=full&alt=json&prettyPrint=false", m); err != nil {
 		return providers.Message{}, mapError(err)
 	}
+	out, _, err := mb.message(ctx, m)
+	return out, err
+}
+
+// message reads a message answered in full: its headers, its text (the
+// text/plain part, or the text/html one turned into text, then also
+// returned as it is) and its attachments' metadata.
+func (mb *mailbox) message(ctx context.Context, m *gmail.Message) (providers.Message, string, error) {
 	meta := metaOf(m)
 	out := providers.Message{MessageSummary: meta.summary(), Attachments: []providers.AttachmentInfo{}}
 	if m.Payload == nil {
-		return out, nil
+		return out, "", nil
 	}
 	hs := m.Payload.Headers
 	out.Cc = decodeHeader(header(hs, "Cc"))
@@ -217,22 +225,24 @@ func (mb *mailbox) Get(ctx context.Context, id string) (providers.Message, error
 	if part == nil && w.html != nil {
 		part, fromHTML = w.html, true
 	}
+	var source string
 	if part != nil {
-		b, err := mb.partData(ctx, id, part)
+		b, err := mb.partData(ctx, m.Id, part)
 		if err != nil {
-			return providers.Message{}, err
+			return providers.Message{}, "", err
 		}
 		// MIME text has CRLF line breaks; the model gets plain \n.
 		text := strings.ReplaceAll(toUTF8(b, partCharset(part)), "\r\n", "\n")
 		var links []htmltext.Link
 		if fromHTML {
+			source = text
 			text, links = htmltext.ConvertLinks(text)
 		} else {
 			text, links = htmltext.ShortenURLs(text)
 		}
 		out.BodyText, out.BodyFromHTML, out.Links = text, fromHTML, links
 	}
-	return out, nil
+	return out, source, nil
 }
 
 // partData returns a part's decoded body; Gmail keeps large bodies behind an
@@ -282,8 +292,14 @@ func (w *partWalker) visit(p *gmail.MessagePart, depth int) {
 	mt := strings.ToLower(p.MimeType)
 	if isAttachment(p) {
 		info := providers.AttachmentInfo{Filename: decodeHeader(p.Filename), MIMEType: p.MimeType}
+		// The part id names the attachment: Gmail's attachment ids
+		// differ from one read of a message to the next.
+		info.ID = p.PartId
 		if p.Body != nil {
-			info.ID, info.Size = p.Body.AttachmentId, p.Body.Size
+			info.Size = p.Body.Size
+			if info.ID == "" {
+				info.ID = p.Body.AttachmentId
+			}
 		}
 		if info.Filename == "" && mt == "message/rfc822" {
 			info.Filename = "message.eml"

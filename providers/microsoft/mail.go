@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/mailcal/mailcal/providers"
-	"github.com/mailcal/mailcal/providers/htmltext"
 )
 
 // Default and largest page size of List.
@@ -230,34 +229,7 @@ func (mb *mailbox) Get(ctx context.Context, id string) (providers.Message, error
 	if err := mb.g.do(ctx, req{method: http.MethodGet, path: "/me/messages/" + url.PathEscape(id), query: params, need: scopeMailRead}, &m); err != nil {
 		return providers.Message{}, err
 	}
-	out := providers.Message{
-		MessageSummary: summary(m),
-		Cc:             joinRecipients(m.Cc),
-		ReplyTo:        joinRecipients(m.ReplyTo),
-		MessageID:      strings.TrimSpace(m.InternetMsgID),
-		Attachments:    []providers.AttachmentInfo{},
-	}
-	if folders, ok := mb.g.api.folders.get(mb.g.account, mb.g.api.now()); ok {
-		if l := folders.label(m.ParentFolderID); l != "" {
-			out.Labels = append([]string{l}, out.Labels...)
-		}
-	}
-	for _, a := range m.Attachments {
-		if a.IsInline {
-			continue
-		}
-		out.Attachments = append(out.Attachments, providers.AttachmentInfo{ID: a.ID, Filename: a.Name, MIMEType: a.ContentType, Size: a.Size})
-	}
-	out.HasAttachments = m.HasAttachments || len(out.Attachments) > 0
-	if m.Body != nil {
-		text := strings.ReplaceAll(m.Body.Content, "\r\n", "\n")
-		if strings.EqualFold(m.Body.ContentType, "html") {
-			out.BodyText, out.Links = htmltext.ConvertLinks(text)
-			out.BodyFromHTML = true
-		} else {
-			out.BodyText, out.Links = htmltext.ShortenURLs(text)
-		}
-	}
+	out, _ := mb.toMessage(m)
 	return out, nil
 }
 

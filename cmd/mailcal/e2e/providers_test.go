@@ -60,6 +60,9 @@ type provAccount struct {
 	replyInPhoen func(t *testing.T, res ttSent) bool
 	// after runs the provider's own checks at the end, if any.
 	after func(t *testing.T)
+	// deliver puts a message (RFC 5322 bytes) in alice's inbox and returns
+	// its id as mailcal names it.
+	deliver func(raw []byte) string
 }
 
 // provSent is a sent message as the fake saw it, whatever its form.
@@ -118,6 +121,7 @@ func googleAccount(t *testing.T) *provAccount {
 			return out
 		},
 		replyInPhoen: func(t *testing.T, res ttSent) bool { return res.ThreadID == f.Threads["phoenix"] },
+		deliver:      func(raw []byte) string { return fx.fg.AddMessage(alice, raw) },
 	}
 }
 
@@ -188,6 +192,9 @@ func microsoftAccount(t *testing.T) *provAccount {
 		replyInPhoen: func(t *testing.T, res ttSent) bool {
 			all := fx.fm.Sent(alice)
 			return len(all) > 0 && all[len(all)-1].ConversationID == f.Conversations["phoenix"]
+		},
+		deliver: func(raw []byte) string {
+			return microsofttest.ImmutableID(fx.fm.AddMessage(alice, raw, microsofttest.Filing{Folder: "inbox"}))
 		},
 	}
 }

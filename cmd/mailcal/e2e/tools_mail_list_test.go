@@ -224,13 +224,13 @@ func (e *ttEnv) testListQueries(t *testing.T) {
 		args map[string]any
 		want []string
 	}{
-		{map[string]any{"query": "from:bob@example.com"}, []string{"forwarded", "invite", "phoenix-1"}},
+		{map[string]any{"query": "from:bob@example.com"}, []string{"forwarded", "invite", "offsite-3", "phoenix-1"}},
 		{map[string]any{"query": "is:unread"}, []string{"calendar-reminder", "emoji", "injection", "invite", "newsletter", "pdf-nonascii", "phoenix-3", "report", "social", "umlaut"}},
 		{map[string]any{"unread_only": true}, []string{"calendar-reminder", "emoji", "injection", "invite", "newsletter", "pdf-nonascii", "phoenix-3", "report", "social", "umlaut"}},
-		{map[string]any{"query": "has:attachment"}, []string{"inline", "invite", "pdf-nonascii", "photo", "report", "sent-solo"}},
+		{map[string]any{"query": "has:attachment"}, []string{"inline", "invite", "offsite-1", "pdf-nonascii", "photo", "report", "sent-solo"}},
 		{map[string]any{"query": "from:bob@example.com", "unread_only": true}, []string{"invite"}},
 		{map[string]any{"query": "subject:phoenix", "label": "INBOX"}, []string{"phoenix-1", "phoenix-3"}},
-		{map[string]any{"label": "SENT"}, []string{"lunch-2", "phoenix-2", "sent-solo"}},
+		{map[string]any{"label": "SENT"}, []string{"lunch-2", "offsite-2", "phoenix-2", "sent-solo"}},
 		{map[string]any{"label": "receipts"}, []string{"receipt"}},
 		{map[string]any{"label": "spam"}, []string{"spam"}},
 		{map[string]any{"query": "München"}, []string{"umlaut"}},

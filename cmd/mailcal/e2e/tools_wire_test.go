@@ -133,7 +133,7 @@ type ttCreated struct {
 }
 
 var (
-	ttReadTools  = []string{"list_accounts", "check_account", "list_messages", "get_message", "list_events", "list_calendars", "find_free_time"}
+	ttReadTools  = []string{"list_accounts", "check_account", "list_messages", "get_message", "list_events", "list_calendars", "find_free_time", "get_thread", "get_attachment"}
 	ttWriteTools = []string{"send_email", "create_event", "connect_account"}
 	// ttRowFields are the fields of a listed message, exactly (interface.md).
 	ttRowFields = []string{"id", "thread_id", "from", "to", "subject", "date", "snippet", "labels", "unread", "has_attachments"}

@@ -82,6 +82,7 @@ func (s *Server) initAPI() {
 		uploads: map[string]*resumableUpload{},
 	}
 	s.gmailRoutes()
+	s.gmailThreadRoutes()
 	s.calendarRoutes()
 	for _, prefix := range []string{"/gmail/v1/", "/upload/gmail/v1/", "/calendar/v3/", "/batch/", "/batch"} {
 		s.Handle(prefix, http.HandlerFunc(s.serveAPI))

@@ -19,9 +19,11 @@ type Fixtures struct {
 	// image), injection (prompt-injection text), long (40 kB), spam, trash,
 	// receipt, social, forum, lunch-1..2 (a thread), multi-rcpt,
 	// pdf-nonascii (RFC 2231 file name), github, bank, sent-solo,
-	// forwarded, old (45 days), calendar-reminder.
+	// forwarded, old (45 days), calendar-reminder, offsite-1..4 (a thread
+	// quoting its history as Gmail, Outlook and Apple Mail do; the first
+	// with a CSV, a PDF and a PNG).
 	Messages map[string]string
-	Threads  map[string]string // phoenix, lunch
+	Threads  map[string]string // phoenix, lunch, offsite
 	// Calendar ids: the primary (Europe/Berlin), "Team"
 	// (America/New_York, writer) and a read-only holidays calendar.
 	Primary, Team, Holidays string
@@ -52,7 +54,7 @@ const (
 )
 
 // LoadFixtures gives a user the fixtures of providers/fixturetest, filed as
-// Gmail files them: a realistic mailbox (30 messages: threads,
+// Gmail files them: a realistic mailbox (34 messages: threads,
 // multipart/alternative, HTML-only, attachments, non-ASCII headers and
 // bodies, labels, spam and trash) and calendars (primary in Europe/Berlin,
 // Team in America/New_York, read-only German holidays) with timed events

@@ -6,7 +6,7 @@ import (
 	"github.com/mailcal/mailcal/providers/fixturetest"
 )
 
-// The fixture mailbox: fixturetest's 30 messages, with Gmail's labels.
+// The fixture mailbox: fixturetest's 34 messages, with Gmail's labels.
 
 func (s *Server) loadMessages(email string, f *Fixtures) {
 	s.api.mu.Lock()
@@ -22,6 +22,7 @@ func (s *Server) loadMessages(email string, f *Fixtures) {
 	mb := s.api.mailboxLocked(email)
 	f.Threads["phoenix"] = mb.msgs[f.Messages["phoenix-1"]].threadID
 	f.Threads["lunch"] = mb.msgs[f.Messages["lunch-1"]].threadID
+	f.Threads["offsite"] = mb.msgs[f.Messages["offsite-1"]].threadID
 	s.api.mu.Unlock()
 }
 

@@ -100,12 +100,16 @@ func renderMessage(m *mailMsg, format string, metadataHeaders []string) messageJ
 		}
 		out.Payload = &partJSON{MimeType: m.root.mimeType, Headers: hs}
 	case "full":
-		out.Payload = renderPart(m.root)
+		out.Payload = renderPart(m.id, m.root)
 	}
 	return out
 }
 
-func renderPart(p *mimePart) *partJSON {
+// renderPart renders a part tree as messages.get and threads.get answer
+// it. Attachments get an id minted for this answer: Gmail's attachment ids
+// differ from one read of a message to the next (every one stays valid),
+// so a client can match an attachment across reads only by its part id.
+func renderPart(msgID string, p *mimePart) *partJSON {
 	out := &partJSON{PartID: p.partID, MimeType: p.mimeType, Filename: p.filename, Headers: p.headers, Body: &bodyJSON{}}
 	if out.Headers == nil {
 		out.Headers = []header{}
@@ -113,10 +117,10 @@ func renderPart(p *mimePart) *partJSON {
 	switch {
 	case p.parts != nil:
 		for _, c := range p.parts {
-			out.Parts = append(out.Parts, renderPart(c))
+			out.Parts = append(out.Parts, renderPart(msgID, c))
 		}
 	case p.attID != "":
-		out.Body = &bodyJSON{AttachmentID: p.attID, Size: len(p.body)}
+		out.Body = &bodyJSON{AttachmentID: mintAttachmentID(msgID, p.partID), Size: len(p.body)}
 	default:
 		out.Body = &bodyJSON{Size: len(p.body)}
 		if len(p.body) > 0 {
@@ -133,6 +137,9 @@ func (s *Server) gmailAttachment(w http.ResponseWriter, r *http.Request, c call)
 		return
 	}
 	part := m.attachments[c.params["id"]]
+	if part == nil {
+		part = findAttachment(m, c.params["id"])
+	}
 	if part == nil {
 		WriteAPIError(w, http.StatusBadRequest, "Invalid attachment token", "invalidArgument")
 		return

@@ -54,7 +54,7 @@ func TestGmailListPagination(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(first.Messages) != 7 || first.NextPageToken == "" || first.ResultSizeEstimate != 28 {
+	if len(first.Messages) != 7 || first.NextPageToken == "" || first.ResultSizeEstimate != 32 {
 		t.Fatalf("first page: %d messages, token %q, estimate %d", len(first.Messages), first.NextPageToken, first.ResultSizeEstimate)
 	}
 	// A message arriving between pages does not shift the next page.
@@ -83,7 +83,7 @@ func TestGmailListPagination(t *testing.T) {
 		last = full.InternalDate
 	}
 	keys := a.keysOf(ids)
-	if len(all) != 28 || slices.Contains(keys, "spam") || slices.Contains(keys, "trash") || len(slices.Compact(slices.Clone(keys))) != 28 {
+	if len(all) != 32 || slices.Contains(keys, "spam") || slices.Contains(keys, "trash") || len(slices.Compact(slices.Clone(keys))) != 32 {
 		t.Fatalf("listed %d: %v", len(all), keys)
 	}
 	// The newest fixture comes first; maxResults is capped at 500.
@@ -91,7 +91,7 @@ func TestGmailListPagination(t *testing.T) {
 		t.Fatalf("first is %v", a.keysOf([]string{all[0].Id}))
 	}
 	big, err := svc.Users.Messages.List("me").MaxResults(5000).IncludeSpamTrash(true).Do()
-	if err != nil || len(big.Messages) != 31 || big.NextPageToken != "" {
+	if err != nil || len(big.Messages) != 35 || big.NextPageToken != "" {
 		t.Fatalf("spam and trash included: %v %d", err, len(big.Messages))
 	}
 	// A token is bound to its query.
@@ -112,22 +112,22 @@ func TestGmailSearch(t *testing.T) {
 		labels []string
 		want   string
 	}{
-		{q: "from:bob", want: "forwarded invite phoenix-1"},
-		{q: "from:me", want: "lunch-2 phoenix-2 sent-solo"},
+		{q: "from:bob", want: "forwarded invite offsite-3 phoenix-1"},
+		{q: "from:me", want: "lunch-2 offsite-2 phoenix-2 sent-solo"},
 		{q: "is:unread", want: "calendar-reminder emoji injection invite newsletter pdf-nonascii phoenix-3 report social umlaut"},
-		{q: "has:attachment", want: "inline invite pdf-nonascii photo report sent-solo"},
+		{q: "has:attachment", want: "inline invite offsite-1 pdf-nonascii photo report sent-solo"},
 		{q: "subject:phoenix", want: "phoenix-1 phoenix-2 phoenix-3"},
 		{q: "label:work", want: "github report"},
 		{q: "label:Receipts", want: "receipt"},
 		{q: "in:inbox category:promotions", want: "newsletter"},
 		{q: "newer_than:1d", want: "calendar-reminder emoji github injection report social umlaut"},
 		{q: "newer_than:12h", want: ""}, // Gmail knows d, m and y only
-		{q: "older_than:30d", want: "old"},
+		{q: "older_than:30d", want: "offsite-1 offsite-2 offsite-3 offsite-4 old"},
 		{q: "münchen", want: "umlaut"},
 		{q: `"staffing plan"`, want: "phoenix-3"},
 		{q: "in:spam", want: "spam"},
 		{q: "in:anywhere subject:deals", want: "trash"},
-		{q: "filename:pdf", want: "pdf-nonascii report sent-solo"},
+		{q: "filename:pdf", want: "offsite-1 pdf-nonascii report sent-solo"},
 		{q: "{from:carol from:dave}", want: "lunch-1 old phoenix-3 report"},
 		{q: "from:carol OR from:dave -is:unread", want: "lunch-1 old"},
 		{q: "to:jane@example.com", want: "multi-rcpt"},

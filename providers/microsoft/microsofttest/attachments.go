@@ -26,12 +26,22 @@ func renderAttachment(mb *mailbox, m *message, a *attachment, immutable bool) ma
 	if a.contentID != "" {
 		cid = a.contentID
 	}
-	return map[string]any{
-		"@odata.type": "#microsoft.graph.fileAttachment", "@odata.mediaContentType": a.contentType,
+	base := map[string]any{
 		"id": attachmentID(mb, m, a, immutable), "lastModifiedDateTime": graphTime(a.modified), "name": a.name,
-		"contentType": a.contentType, "size": len(a.data), "isInline": a.inline, "contentId": cid,
-		"contentLocation": nil, "contentBytes": base64.StdEncoding.EncodeToString(a.data),
+		"contentType": a.contentType, "size": len(a.data), "isInline": a.inline,
 	}
+	switch a.kind {
+	case "item":
+		base["@odata.type"] = "#microsoft.graph.itemAttachment"
+		return base
+	case "reference":
+		base["@odata.type"], base["size"] = "#microsoft.graph.referenceAttachment", 0
+		return base
+	}
+	base["@odata.type"], base["@odata.mediaContentType"] = "#microsoft.graph.fileAttachment", a.contentType
+	base["contentId"], base["contentLocation"] = cid, nil
+	base["contentBytes"] = base64.StdEncoding.EncodeToString(a.data)
+	return base
 }
 
 func (s *Server) listAttachments(c *call) {
@@ -98,13 +108,21 @@ func (s *Server) getAttachmentValue(c *call) {
 	mb := s.mailboxLocked(c.user.UPN)
 	_, a := c.attachment(mb)
 	var data []byte
-	var ctype string
+	var ctype, kind string
 	if a != nil {
-		data, ctype = a.data, a.contentType
+		data, ctype, kind = a.data, a.contentType, a.kind
 	}
 	s.graph.mu.Unlock()
 	if a == nil {
 		return
+	}
+	switch kind {
+	case "reference":
+		// $value reads file and item attachments only.
+		c.fail(http.StatusBadRequest, "ErrorInvalidRequest", "The raw content of a reference attachment cannot be read; it is a link to a file.")
+		return
+	case "item":
+		ctype = "message/rfc822"
 	}
 	c.headers()
 	c.w.Header().Set("Content-Type", ctype)

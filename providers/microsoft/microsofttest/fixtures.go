@@ -19,7 +19,7 @@ type Fixtures struct {
 	// social, forum, lunch-1..2, multi-rcpt, pdf-nonascii, github, bank,
 	// sent-solo, forwarded, old, calendar-reminder).
 	Messages map[string]string
-	// Conversations are the conversation ids of phoenix and lunch.
+	// Conversations are the conversation ids of phoenix, lunch and offsite.
 	Conversations map[string]string
 	// Receipts is the Inbox subfolder the receipt is filed in.
 	Receipts string
@@ -92,7 +92,7 @@ func (s *Server) loadMessages(email string, f *Fixtures) {
 	s.graph.mu.Lock()
 	defer s.graph.mu.Unlock()
 	mb := s.mailboxLocked(email)
-	for key, first := range map[string]string{"phoenix": "phoenix-1", "lunch": "lunch-1"} {
+	for key, first := range map[string]string{"phoenix": "phoenix-1", "lunch": "lunch-1", "offsite": "offsite-1"} {
 		m, _ := mb.findMessage(f.Messages[first])
 		f.Conversations[key] = mb.conversationID(m)
 	}

@@ -82,6 +82,10 @@ type attachment struct {
 	inline      bool
 	data        []byte
 	modified    time.Time
+	// kind is "" for a fileAttachment, "item" for an itemAttachment (data:
+	// the attached item's MIME content), "reference" for a
+	// referenceAttachment (a link to a cloud file: no data).
+	kind string
 }
 
 // The well-known folders under the root, as Outlook names them.

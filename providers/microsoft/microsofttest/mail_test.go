@@ -29,7 +29,7 @@ func field(v any, path ...string) any {
 
 func TestFixturesFiled(t *testing.T) {
 	m := newMailTest(t)
-	if len(m.fx.Messages) != 30 || len(m.fx.Events) != 19 {
+	if len(m.fx.Messages) != 34 || len(m.fx.Events) != 19 {
 		t.Fatalf("%d messages, %d events", len(m.fx.Messages), len(m.fx.Events))
 	}
 	folderOf := map[string]string{}

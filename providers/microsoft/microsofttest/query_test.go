@@ -41,7 +41,7 @@ func TestPaging(t *testing.T) {
 	}
 	// Every message once, newest first, the query kept in the links.
 	items, pages := m.all("/me/messages" + q("$top", "7", "$select", "subject,receivedDateTime"))
-	if len(items) != 30 || pages != 5 {
+	if len(items) != 34 || pages != 5 {
 		t.Fatalf("%d items in %d pages", len(items), pages)
 	}
 	seen := map[string]bool{}
@@ -52,7 +52,7 @@ func TestPaging(t *testing.T) {
 		seen[str(it["id"])] = true
 	}
 	a = m.get("/me/mailFolders/inbox/messages" + q("$count", "true", "$top", "2", "$skip", "2"))
-	if a.body["@odata.count"] != 24.0 || len(a.values()) != 2 || !strings.Contains(str(a.body["@odata.nextLink"]), "%24skip=4") {
+	if a.body["@odata.count"] != 27.0 || len(a.values()) != 2 || !strings.Contains(str(a.body["@odata.nextLink"]), "%24skip=4") {
 		t.Fatalf("$count %v, %d items, %v", a.body["@odata.count"], len(a.values()), a.body["@odata.nextLink"])
 	}
 	if a := m.get("/me/messages" + q("$skip", "1000")); a.status != 200 || len(a.values()) != 0 || a.body["@odata.nextLink"] != nil {
@@ -66,7 +66,7 @@ func TestPaging(t *testing.T) {
 	} {
 		wantError(t, m.get("/me/messages"+c.query), 400, c.code)
 	}
-	if a := m.get("/me/messages" + q("$top", "1000")); a.status != 200 || len(a.values()) != 30 {
+	if a := m.get("/me/messages" + q("$top", "1000")); a.status != 200 || len(a.values()) != 34 {
 		t.Fatalf("$top=1000: %d", a.status)
 	}
 }
@@ -82,19 +82,20 @@ func TestFilter(t *testing.T) {
 		"isRead eq false":                                  11,
 		"isRead eq false and importance eq 'high'":         2,
 		"not isRead":                                       11,
-		"hasAttachments eq true":                           5,
+		"hasAttachments eq true":                           6,
 		"categories/any(c:c eq 'Work')":                    2,
 		"categories/any(c:c eq 'work')":                    2,
 		"from/emailAddress/address eq 'carol@example.com'": 3,
 		"toRecipients/any(r:r/emailAddress/address eq 'carol@example.com')":                     1,
 		"receivedDateTime ge 2026-03-26T10:00:00Z":                                              8,
 		"receivedDateTime ge 2026-03-20T00:00:00Z and receivedDateTime lt 2026-03-25T00:00:00Z": 8,
-		"startswith(subject,'Re:')":                                                             4,
+		"startswith(subject,'Re:')":                                                             7,
 		"contains(subject,'phoenix')":                                                           3,
 		"flag/flagStatus eq 'flagged'":                                                          1,
 		"inferenceClassification eq 'other' or isRead eq false":                                 18,
 		"(importance eq 'high')":                                                                3,
 		"conversationId eq '" + m.fx.Conversations["lunch"] + "'":                               2,
+		"conversationId eq '" + m.fx.Conversations["offsite"] + "'":                             4,
 		"subject eq 'let''s meet'":                                                              0,
 	} {
 		if got := count(filter); got != want {
