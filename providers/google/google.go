@@ -78,6 +78,8 @@ type API struct {
 	// ("https://gmail.googleapis.com/", or APIURL + "/"), for the requests
 	// made here (answers.go, batch.go).
 	gmailBase, calendarBase *url.URL
+	// labels keeps each mailbox's labels (labels.go).
+	labels labelCache
 }
 
 var _ providers.API = (*API)(nil)
@@ -105,6 +107,7 @@ func New(opts Options) (*API, error) {
 	var base http.RoundTripper
 	opts.HTTPClient, base = providers.APIClient(opts.HTTPClient, DefaultTimeout, opts.Concurrency)
 	p := &API{opts: opts, base: base, backoff: httpretry.DefaultBackoff}
+	p.labels.now = time.Now
 	// The client library's services are made per call, and only for the
 	// requests that go through them (mailbox.service, calendars.service):
 	// making one costs as much as a request. Their base URLs are resolved
@@ -173,7 +176,7 @@ func (p *API) Mail(src providers.TokenSource, account string) (providers.Mail, e
 		maxWait: p.opts.MaxRetryWait, backoff: p.backoff,
 	}
 	return &mailbox{
-		hc: hc, batch: b, api: p.gmailBase.JoinPath("gmail/v1").String() + "/", account: account, concurrency: p.opts.Concurrency,
+		hc: hc, batch: b, api: p.gmailBase.JoinPath("gmail/v1").String() + "/", account: account, concurrency: p.opts.Concurrency, labelCache: &p.labels,
 		newService: func() (*gmail.Service, error) {
 			return gmail.NewService(context.Background(), p.clientOptions(hc, "/")...)
 		},
