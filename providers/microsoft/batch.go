@@ -20,9 +20,12 @@ import (
 // and mailbox, answering the ones past it 429 with Retry-After; so a batch
 // here is four chains of requests (each request dependsOn the one four
 // before it), never more than four at once. A request whose chain broke
-// before it is answered 424 (failed dependency) and is sent again, as are
-// those answered 429, 503 or 504, after the longest Retry-After (or a
-// backoff), within the retry budget and the caller's deadline.
+// before it (a message not found) is answered 424 (failed dependency) and
+// is sent again, as are those answered 429, 503 or 504, after the longest
+// Retry-After (or a backoff), within the retry budget and the caller's
+// deadline; these go in batches of four, unchained (a chain would cascade
+// one failure again). So 100 ids are 5 batches, and each unknown id among
+// them adds at most one batch for the requests its chain held back.
 
 const (
 	// maxBatchRequests is Graph's limit of requests a batch.
@@ -64,8 +67,15 @@ func (g *graph) batch(ctx context.Context, reqs []batchReq, need string) ([]batc
 		var retry []int
 		var wait time.Duration
 		backOff := false
-		for from := 0; from < len(pending); from += maxBatchRequests {
-			chunk := pending[from:min(from+maxBatchRequests, len(pending))]
+		// The first round chains its batches of 20; the requests sent again
+		// go in batches of 4, unchained, so that one failing request cannot
+		// hold back the others of its chain once more.
+		size := maxBatchRequests
+		if round > 1 {
+			size = batchLanes
+		}
+		for from := 0; from < len(pending); from += size {
+			chunk := pending[from:min(from+size, len(pending))]
 			got, err := g.sendBatch(ctx, reqs, chunk, need)
 			if err != nil {
 				return nil, err

@@ -88,6 +88,22 @@ func (mb *mailbox) categoryName(ctx context.Context, field, label string) (strin
 		clip(label), strings.Join(names, ", "))}
 }
 
+// listedCategory is the master category named label (any case) for a
+// listing, "" when there is none (or the categories cannot be read: the
+// listing then says the folder does not exist).
+func (mb *mailbox) listedCategory(ctx context.Context, label string) string {
+	cs, err := mb.categories(ctx, false)
+	if err != nil {
+		return ""
+	}
+	for _, c := range cs {
+		if strings.EqualFold(c.DisplayName, label) {
+			return c.DisplayName
+		}
+	}
+	return ""
+}
+
 // ModifyMessages applies the change: PATCHes first (read state and
 // categories), then moves, each in batches; an id that fails a step is
 // reported and left out of the next.
