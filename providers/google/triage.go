@@ -268,7 +268,10 @@ func (mb *mailbox) ListLabels(ctx context.Context) ([]providers.Label, error) {
 	}
 	slices.SortStableFunc(out, func(a, b providers.Label) int {
 		if a.Type != b.Type {
-			return strings.Compare(b.Type, a.Type) // "user" after "system"
+			if a.Type == providers.LabelSystem {
+				return -1
+			}
+			return 1
 		}
 		if a.Type == providers.LabelUser {
 			return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name))
