@@ -66,7 +66,7 @@ func (mb *mailbox) List(ctx context.Context, q providers.MessageQuery) (provider
 		params.Set("q", strings.Join(terms, " "))
 	}
 	if q.Label != "" {
-		id, err := mb.labelID(ctx, "label", q.Label)
+		id, err := mb.labelID(ctx, q.Label)
 		if err != nil {
 			return providers.MessagePage{}, err
 		}

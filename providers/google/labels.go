@@ -154,9 +154,8 @@ func dropEmpty(l []string) []string {
 }
 
 // labelID resolves a label argument: a system label (any case), else a user
-// label's id or name (names compared without regard to case). field names
-// the argument in the error.
-func (mb *mailbox) labelID(ctx context.Context, field, label string) (string, error) {
+// label's id or name (names compared without regard to case).
+func (mb *mailbox) labelID(ctx context.Context, label string) (string, error) {
 	label = strings.TrimSpace(label)
 	if i := slices.IndexFunc(systemLabels, func(s string) bool { return strings.EqualFold(s, label) }); i >= 0 {
 		return systemLabels[i], nil
@@ -186,7 +185,7 @@ func (mb *mailbox) labelID(ctx context.Context, field, label string) (string, er
 		known += "; the account's labels: " + strings.Join(names, ", ")
 	}
 	return "", &providers.Error{Kind: providers.ErrNotFound, Status: http.StatusNotFound,
-		Message: fmt.Sprintf("%s: label %q does not exist (%s; list_labels lists them)", field, label, known)}
+		Message: fmt.Sprintf("label %q does not exist (%s; list_labels lists them)", label, known)}
 }
 
 // find returns the id of the label with this id or name ("" if none).

@@ -110,10 +110,10 @@ func applied(labels, add, remove []string) bool {
 // labelChange turns a change into the label ids to add and remove.
 func (mb *mailbox) labelChange(ctx context.Context, c providers.MessageChange) (add, remove []string, err error) {
 	resolve := func(field, label string) (string, error) {
-		id, err := mb.labelID(ctx, field, label)
+		id, err := mb.labelID(ctx, label)
 		var pe *providers.Error
 		if errors.As(err, &pe) && errors.Is(pe.Kind, providers.ErrNotFound) {
-			return "", &providers.FieldError{Field: field, Msg: strings.TrimPrefix(pe.Message, field+": ") +
+			return "", &providers.FieldError{Field: field, Msg: pe.Message +
 				"; mailcal does not create labels: make it in Gmail first, or use an existing one"}
 		}
 		if err != nil {
