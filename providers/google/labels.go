@@ -122,27 +122,30 @@ func isSystemLabel(id string) bool {
 }
 
 // nameLabels replaces the user label ids of each list with their names (in
-// place), reading the mailbox's labels when one is not known; a label
-// Gmail no longer lists is left out.
+// place), from the kept labels; an id they lack makes one more read when
+// they are older than labelRecheck (a label made since), at most once a
+// call. A label Gmail no longer lists becomes "" (dropEmpty).
 func (mb *mailbox) nameLabels(ctx context.Context, lists ...[]string) error {
 	var s *labelSet
+	refreshed := false
 	for _, l := range lists {
 		for i, id := range l {
 			if isSystemLabel(id) {
 				continue
 			}
-			if s == nil || s.name[id] == "" {
-				fresh := s != nil // a second look only for an id the list lacks
-				var err error
-				if s, err = mb.labels(ctx, fresh); err != nil {
+			var err error
+			if s == nil {
+				if s, err = mb.labels(ctx, false); err != nil {
 					return err
 				}
 			}
-			if n := s.name[id]; n != "" {
-				l[i] = n
-			} else {
-				l[i] = ""
+			if s.name[id] == "" && !refreshed {
+				refreshed = true
+				if s, err = mb.labels(ctx, true); err != nil {
+					return err
+				}
 			}
+			l[i] = s.name[id]
 		}
 	}
 	return nil

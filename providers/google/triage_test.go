@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	gmail "google.golang.org/api/gmail/v1"
 
@@ -166,5 +168,55 @@ func BenchmarkModifyMessages100(b *testing.B) {
 			b.ReportMetric(float64(s.APIRequests("/gmail/v1/users/me/messages/batchModify"))/float64(n), "batchModify/op")
 			b.ReportMetric(float64(s.APIRequests("/"))/float64(n), "api-calls/op")
 		})
+	}
+}
+
+// TestLabelCache: a mailbox's labels are read once for many calls at once
+// and kept; a label made since is learnt by one more read, once the kept
+// list is older than labelRecheck.
+func TestLabelCache(t *testing.T) {
+	s := fake(t)
+	addMail(s)
+	p := provider(t, s)
+	now := time.Date(2026, 11, 29, 10, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	p.labels.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	mb := mustMail(t, p, connect(t, s, alice, modifyScopes...), alice)
+	ctx := context.Background()
+	s.SetAPILatency(20 * time.Millisecond)
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			if _, err := mb.List(ctx, providers.MessageQuery{}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	s.SetAPILatency(0)
+	if n := s.APIRequests("/gmail/v1/users/me/labels"); n != 1 {
+		t.Errorf("%d labels.list calls for 10 listings at once, want 1", n)
+	}
+	// Another mailbox client of the same account shares the kept labels.
+	mb2 := mustMail(t, p, connect(t, s, alice, modifyScopes...), alice)
+	fresh := s.AddMessage(alice, rawMsg(map[string]string{"From": "c@example.com", "To": alice, "Subject": "new", "Date": date(2)}, "x"), "INBOX", "Projects")
+	m, err := mb2.Get(ctx, fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(m.Labels, "Projects") || s.APIRequests("/gmail/v1/users/me/labels") != 1 {
+		t.Errorf("a label made within labelRecheck: labels %v, %d labels.list calls; want it left out and no read", m.Labels, s.APIRequests("/gmail/v1/users/me/labels"))
+	}
+	mu.Lock()
+	now = now.Add(labelRecheck + time.Second)
+	mu.Unlock()
+	if m, err = mb2.Get(ctx, fresh); err != nil || !slices.Contains(m.Labels, "Projects") || s.APIRequests("/gmail/v1/users/me/labels") != 2 {
+		t.Errorf("after labelRecheck: labels %v (%v), %d labels.list calls; want Projects and one more read", m.Labels, err, s.APIRequests("/gmail/v1/users/me/labels"))
+	}
+	mu.Lock()
+	now = now.Add(labelTTL + time.Second)
+	mu.Unlock()
+	if _, err := mb2.List(ctx, providers.MessageQuery{Label: "projects"}); err != nil || s.APIRequests("/gmail/v1/users/me/labels") != 3 {
+		t.Errorf("after labelTTL: %v, %d labels.list calls, want 3", err, s.APIRequests("/gmail/v1/users/me/labels"))
 	}
 }

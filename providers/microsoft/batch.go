@@ -115,6 +115,12 @@ func (g *graph) batch(ctx context.Context, reqs []batchReq, need string) ([]batc
 		}
 		pending = retry
 	}
+	for i := range answers {
+		if answers[i].status == http.StatusFailedDependency {
+			answers[i].err = &providers.Error{Kind: providers.ErrUnavailable, Status: http.StatusFailedDependency,
+				Message: "not attempted: requests before it in its Microsoft Graph batch kept failing; call again for this id"}
+		}
+	}
 	return answers, nil
 }
 

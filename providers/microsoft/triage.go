@@ -142,6 +142,9 @@ func (mb *mailbox) ModifyMessages(ctx context.Context, ids []string, c providers
 		id, _, err := mb.resolveFolder(ctx, strings.TrimSpace(c.MoveTo))
 		var pe *providers.Error
 		if errors.As(err, &pe) && errors.Is(pe.Kind, providers.ErrNotFound) {
+			if cat := mb.listedCategory(ctx, c.MoveTo); cat != "" {
+				return res, &providers.FieldError{Field: "move_to", Msg: fmt.Sprintf("%q is an Outlook category, not a folder: use add_labels to put it on messages", cat)}
+			}
 			return res, &providers.FieldError{Field: "move_to", Msg: pe.Message + "; list_labels lists them"}
 		}
 		if err != nil {
