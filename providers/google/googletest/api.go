@@ -21,18 +21,17 @@ import (
 // routeScopes are the scopes that authorize each method, as the discovery
 // documents list them (CheckDiscovery verifies they agree).
 var routeScopes = map[string][]string{
-	gmailListMethod:        {scopeMail, scopeGmailMetadata, scopeGmailModify, scopeGmailReadonly},
-	gmailGetMethod:         {scopeMail, scopeAddonsAction, scopeAddonsMetadata, scopeAddonsReadonly, scopeGmailMetadata, scopeGmailModify, scopeGmailReadonly},
-	gmailAttachmentsGet:    {scopeMail, scopeAddonsAction, scopeAddonsReadonly, scopeGmailModify, scopeGmailReadonly},
-	gmailSendMethod:        {scopeMail, scopeAddonsCompose, scopeGmailCompose, scopeGmailModify, scopeGmailSend},
-	gmailLabelsMethod:      {scopeMail, scopeGmailLabels, scopeGmailMetadata, scopeGmailModify, scopeGmailReadonly},
-	gmailLabelMethod:       {scopeMail, scopeGmailLabels, scopeGmailMetadata, scopeGmailModify, scopeGmailReadonly},
-	gmailBatchModifyMethod: {scopeMail, scopeGmailModify},
-	calCalendarList:        {scopeCalendar, scopeCalendarList, scopeCalendarListRO, scopeCalendarRO},
-	calCalendarListGet:     {scopeCalendar, scopeCalendarAppCreated, scopeCalendarList, scopeCalendarListRO, scopeCalendarRO},
-	calEventsList:          calendarReadScopes,
-	calEventsGet:           calendarReadScopes,
-	calEventsInsert:        {scopeCalendar, scopeCalendarAppCreated, scopeCalendarEvents, scopeCalendarEventsOwned},
+	gmailListMethod:     {scopeMail, scopeGmailMetadata, scopeGmailModify, scopeGmailReadonly},
+	gmailGetMethod:      {scopeMail, scopeAddonsAction, scopeAddonsMetadata, scopeAddonsReadonly, scopeGmailMetadata, scopeGmailModify, scopeGmailReadonly},
+	gmailAttachmentsGet: {scopeMail, scopeAddonsAction, scopeAddonsReadonly, scopeGmailModify, scopeGmailReadonly},
+	gmailSendMethod:     {scopeMail, scopeAddonsCompose, scopeGmailCompose, scopeGmailModify, scopeGmailSend},
+	gmailLabelsMethod:   {scopeMail, scopeGmailLabels, scopeGmailMetadata, scopeGmailModify, scopeGmailReadonly},
+	gmailLabelMethod:    {scopeMail, scopeGmailLabels, scopeGmailMetadata, scopeGmailModify, scopeGmailReadonly},
+	calCalendarList:     {scopeCalendar, scopeCalendarList, scopeCalendarListRO, scopeCalendarRO},
+	calCalendarListGet:  {scopeCalendar, scopeCalendarAppCreated, scopeCalendarList, scopeCalendarListRO, scopeCalendarRO},
+	calEventsList:       calendarReadScopes,
+	calEventsGet:        calendarReadScopes,
+	calEventsInsert:     {scopeCalendar, scopeCalendarAppCreated, scopeCalendarEvents, scopeCalendarEventsOwned},
 }
 
 // apiState is the state of the fake APIs. It has its own lock, never held

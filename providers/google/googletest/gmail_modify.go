@@ -24,6 +24,12 @@ const gmailBatchModifyMethod = "gmail.users.messages.batchModify"
 // GmailMaxBatchModifyIDs is batchModify's limit of ids a request.
 const GmailMaxBatchModifyIDs = 1000
 
+func init() {
+	// The discovery document's scopes of the method (CheckDiscovery
+	// verifies them).
+	routeScopes[gmailBatchModifyMethod] = []string{scopeMail, scopeGmailModify}
+}
+
 func (s *Server) gmailModifyRoutes() {
 	s.addRoute("POST", "gmail/v1/users/{userId}/messages/batchModify", gmailBatchModifyMethod, s.gmailBatchModify)
 }
