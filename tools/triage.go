@@ -17,11 +17,11 @@ type modifyArgs struct {
 	IDs          []string `json:"ids" arg:"required,min=1,max=1000,items.max=256,items.kind=token" jsonschema:"ids of the messages to change (from list_messages), 1 to 1000; repeated ids count once"`
 	MarkRead     bool     `json:"mark_read,omitempty" jsonschema:"mark the messages read"`
 	MarkUnread   bool     `json:"mark_unread,omitempty" jsonschema:"mark the messages unread"`
-	Archive      bool     `json:"archive,omitempty" jsonschema:"take the messages out of the inbox, keeping them (Gmail: the INBOX label removed; Outlook: moved to the Archive folder)"`
-	Trash        bool     `json:"trash,omitempty" jsonschema:"move the messages to the trash (Gmail's Trash, Outlook's Deleted Items), where the provider deletes them for good after a while"`
-	AddLabels    []string `json:"add_labels,omitempty" arg:"max=20,items.max=200,items.kind=line" jsonschema:"labels to add, by name as list_labels shows them (Gmail labels; Outlook categories); an unknown name is refused, none is created"`
-	RemoveLabels []string `json:"remove_labels,omitempty" arg:"max=20,items.max=200,items.kind=line" jsonschema:"labels to remove, by name (Gmail labels; Outlook categories)"`
-	MoveTo       string   `json:"move_to,omitempty" arg:"max=200,kind=line" jsonschema:"where to file the messages, by name as list_labels shows it: Outlook moves them to that folder (Parent/Child for a subfolder); Gmail adds that label and takes them out of the inbox"`
+	Archive      bool     `json:"archive,omitempty" jsonschema:"take the messages out of the inbox, keeping them in the mailbox (archived)"`
+	Trash        bool     `json:"trash,omitempty" jsonschema:"move the messages to the trash (deleted items), which the provider empties after a while"`
+	AddLabels    []string `json:"add_labels,omitempty" arg:"max=20,items.max=200,items.kind=line" jsonschema:"labels or categories to put on the messages, by name as list_labels shows them ({tags}); an unknown name is refused, none is created"`
+	RemoveLabels []string `json:"remove_labels,omitempty" arg:"max=20,items.max=200,items.kind=line" jsonschema:"labels or categories to take off the messages, by name ({tags})"`
+	MoveTo       string   `json:"move_to,omitempty" arg:"max=200,kind=line" jsonschema:"where to file the messages, by name as list_labels shows it ({labels}): a folder they move to, or a label they get as they leave the inbox"`
 
 	ids []string // deduplicated by check
 }
@@ -119,7 +119,7 @@ func (h *handlers) modifyMessages() tool {
 		hints:     hints{destructive: true, idempotent: true, openWorld: true},
 		uncertain: "Some or all of the messages may have been changed: list_messages shows their state before you call again.",
 		vars:      map[string]string{"account_can": "change mail"},
-		desc: "Change up to 1000 messages at once: mark them read or unread, archive them, move them to the trash, add or remove labels (Gmail labels; Outlook categories), or file them with move_to (an Outlook folder; a Gmail label, out of the inbox). " +
+		desc: "Change up to 1000 messages at once: mark them read or unread, archive them, move them to the trash, put labels or categories on them or take them off, or file them with move_to (a folder, or a label as they leave the inbox). " +
 			"Several changes may be combined in one call; contradicting ones (mark_read with mark_unread, trash with archive or move_to, archive with move_to) are refused. " +
 			"Labels and folders are given by name as list_labels shows them; unknown ones are refused, none is created. " +
 			"The answer says how many messages changed and which ids failed, with the reason; an unknown id does not stop the others. Trashed messages are deleted for good by the provider after a while.",
@@ -167,8 +167,8 @@ type listLabelsArgs struct {
 type LabelRow struct {
 	Name   string `json:"name" jsonschema:"what other tools take (label, add_labels, move_to)"`
 	ID     string `json:"id"`
-	Type   string `json:"type" jsonschema:"system or user (Gmail labels), folder or category (Outlook)"`
-	Unread *int   `json:"unread,omitempty" jsonschema:"unread messages; absent where the provider keeps no count (Outlook categories)"`
+	Type   string `json:"type" jsonschema:"system or user (labels), folder, or category"`
+	Unread *int   `json:"unread,omitempty" jsonschema:"unread messages; absent where the provider keeps no count (categories)"`
 	Total  *int   `json:"total,omitempty" jsonschema:"messages; absent where the provider keeps no count"`
 }
 
@@ -182,7 +182,7 @@ func (h *handlers) listLabels() tool {
 	return accountTool(h, decl{
 		name: "list_labels", title: "List labels and folders", scope: providers.MailRead, hints: reads,
 		vars: map[string]string{"account_can": "read mail"},
-		desc: "List the labels of a mailbox with their message and unread counts: Gmail's system and user labels; Outlook's folders (subfolders as Parent/Child) and categories. " +
+		desc: "List the labels, folders and categories of a mailbox (whichever its provider has; subfolders as Parent/Child), with their message and unread counts where the provider keeps them. " +
 			"The names are what list_messages' label, and modify_messages' add_labels, remove_labels and move_to take.",
 	}, func(ctx context.Context, g grants.Grant, a *listLabelsArgs) (ListLabelsResult, string, error) {
 		labels, err := onMail(ctx, h, g, func(m providers.Mail) ([]providers.Label, error) { return m.ListLabels(ctx) })
