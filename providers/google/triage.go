@@ -73,7 +73,33 @@ func (mb *mailbox) ModifyMessages(ctx context.Context, ids []string, c providers
 		return res, nil
 	}
 	if err := mb.batchModify(ctx, valid, add, remove); err != nil {
-		return res, err
+		// Gmail documents no per-id failure of batchModify: should it refuse
+		// the whole request for an id it does not have (404, or 400
+		// "Invalid id value"), the ids it has are found and sent again, once.
+		if !errors.Is(err, providers.ErrNotFound) && !errors.Is(err, providers.ErrInvalid) {
+			return res, err
+		}
+		labels, lerr := mb.messageLabels(ctx, valid)
+		if lerr != nil {
+			return res, err
+		}
+		var known []string
+		for i, id := range valid {
+			if labels[i] == nil {
+				res.Failed = append(res.Failed, providers.ModifyFailure{ID: id, Reason: "no such message in this mailbox"})
+			} else {
+				known = append(known, id)
+			}
+		}
+		if len(known) == len(valid) {
+			return res, err // not an id's fault
+		}
+		if valid = known; len(valid) == 0 {
+			return res, nil
+		}
+		if err := mb.batchModify(ctx, valid, add, remove); err != nil {
+			return res, err
+		}
 	}
 	labels, err := mb.messageLabels(ctx, valid)
 	if err != nil {

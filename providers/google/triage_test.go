@@ -93,6 +93,28 @@ func TestModifyMessages(t *testing.T) {
 	}
 }
 
+// TestModifyWholeBatchRefused: should Gmail refuse a whole batchModify for
+// an id it lacks, the ids it has are changed in a second one and the
+// others reported.
+func TestModifyWholeBatchRefused(t *testing.T) {
+	s := fake(t)
+	fx := addMail(s)
+	mb := mustMail(t, provider(t, s), connect(t, s, alice, modifyScopes...), alice)
+	s.FailAPI("/gmail/v1/users/me/messages/batchModify", 1, 404, "notFound", 0)
+	res, err := mb.ModifyMessages(context.Background(), []string{fx.plain, "00000000ffffffff"}, providers.MessageChange{MarkRead: true})
+	if err != nil || !slices.Equal(res.Changed, []string{fx.plain}) || len(res.Failed) != 1 || res.Failed[0].ID != "00000000ffffffff" {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if n := s.APIRequests("/gmail/v1/users/me/messages/batchModify"); n != 2 {
+		t.Errorf("%d batchModify calls, want 2", n)
+	}
+	// A refusal that is no id's fault stands.
+	s.FailAPI("/gmail/v1/users/me/messages/batchModify", 1, 400, "invalidArgument", 0)
+	if _, err := mb.ModifyMessages(context.Background(), []string{fx.plain}, providers.MessageChange{MarkRead: true}); !errors.Is(err, providers.ErrInvalid) {
+		t.Errorf("a 400 for known ids: %v", err)
+	}
+}
+
 func TestListLabels(t *testing.T) {
 	s := fake(t)
 	addMail(s)
