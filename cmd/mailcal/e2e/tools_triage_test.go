@@ -11,16 +11,20 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	mcpclient "github.com/mark3labs/mcp-go/client"
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mailcal/mailcal/providers/google/googletest"
 	"github.com/mailcal/mailcal/providers/microsoft/microsofttest"
@@ -32,6 +36,8 @@ const triageScopes = "mail.read,mail.modify"
 type triageAccount struct {
 	*harness
 	name      string
+	s         *httpServer
+	key       string // tenant a's API key
 	c         *mcpclient.Client
 	msgs      map[string]string // fixture key → message id
 	foreign   string            // a message id of bob's mailbox: unknown in alice's
@@ -49,9 +55,9 @@ func triageGoogle(t *testing.T) *triageAccount {
 	fx := newGoogleFixture(t, googletest.Options{}, "MAILCAL_AUDIT_LOG="+audit)
 	f := fx.fg.LoadFixtures(alice)
 	bf := fx.fg.LoadFixtures(bob)
-	_, _, c := fx.connectAlice(t, triageScopes)
+	key, s, c := fx.connectAlice(t, triageScopes)
 	return &triageAccount{
-		harness: fx.harness, name: "google", c: c, msgs: f.Messages, foreign: bf.Messages["report"],
+		harness: fx.harness, name: "google", s: s, key: key, c: c, msgs: f.Messages, foreign: bf.Messages["report"],
 		badIDs: func(n int) []string {
 			out := make([]string, n)
 			for i := range out {
@@ -78,7 +84,7 @@ func triageMicrosoft(t *testing.T) *triageAccount {
 	fx.connectHTTP(t, s, key, alice, triageScopes)
 	c := mcpgoHTTP(t, s, "/mcp", "Authorization", "Bearer "+key, false)
 	return &triageAccount{
-		harness: fx.harness, name: "microsoft", c: c, msgs: msgs, foreign: microsofttest.ImmutableID(bf.Messages["report"]),
+		harness: fx.harness, name: "microsoft", s: s, key: key, c: c, msgs: msgs, foreign: microsofttest.ImmutableID(bf.Messages["report"]),
 		badIDs: func(n int) []string {
 			out := make([]string, n)
 			for i := range out {
@@ -108,6 +114,7 @@ func TestE2ETriage(t *testing.T) {
 			t.Parallel()
 			a := p.open(t)
 			t.Run("labels", a.testLabels)
+			t.Run("clients", a.testTriageClients)
 			t.Run("modify", a.testModify)
 			t.Run("limits", a.testModifyLimits)
 			t.Run("audit", a.testModifyAudit)
@@ -355,4 +362,42 @@ func containsAll(set, want []string) bool {
 		}
 	}
 	return true
+}
+
+// testTriageClients: the official Go SDK's client and the Inspector get
+// what mcp-go gets from list_labels, and the Go SDK's from modify_messages
+// (repeated: the same state, the same answer).
+func (a *triageAccount) testTriageClients(t *testing.T) {
+	want := a.callOK(t, a.c, "list_labels", nil, nil)
+	cs := sdkHTTP(t, a.s, "/mcp", "Authorization", "Bearer "+a.key)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	same := func(who string, got, want wireResult) {
+		t.Helper()
+		var x, y any
+		json.Unmarshal(got.StructuredContent, &x)
+		json.Unmarshal(want.StructuredContent, &y)
+		if got.IsError || !reflect.DeepEqual(x, y) {
+			t.Errorf("%s: %s, want %s", who, got.StructuredContent, want.StructuredContent)
+		}
+	}
+	res, err := cs.CallTool(ctx, &sdk.CallToolParams{Name: "list_labels"})
+	if err != nil {
+		t.Fatalf("go-sdk list_labels: %v", err)
+	}
+	same("go-sdk list_labels", asWire[wireResult](t, "go-sdk", res), want)
+	args := map[string]any{"ids": []any{a.msgs["report"]}, "add_labels": []any{"Work"}}
+	res, err = cs.CallTool(ctx, &sdk.CallToolParams{Name: "modify_messages", Arguments: args})
+	if err != nil {
+		t.Fatalf("go-sdk modify_messages: %v", err)
+	}
+	same("go-sdk modify_messages", asWire[wireResult](t, "go-sdk", res), a.callOK(t, a.c, "modify_messages", args, nil))
+	n := needNPM(t)
+	out, code := n.inspectorCLI(t, a.k, "--server-url", a.s.base+"/mcp", "--transport", "http", "--header", "Authorization: Bearer "+a.key,
+		"--method", "tools/call", "--tool-name", "list_labels")
+	a.leaks.record("inspector list_labels", string(out))
+	if code != 0 {
+		t.Fatalf("inspector tools/call exited %d", code)
+	}
+	same("inspector list_labels", asWire[wireResult](t, "inspector", inspectorResult(t, out)), want)
 }
