@@ -104,11 +104,36 @@ func (a *modifyArgs) actions() []string {
 
 // ModifyResult is the structured result of modify_messages.
 type ModifyResult struct {
-	Account string                    `json:"account"`
-	Actions []string                  `json:"actions" jsonschema:"what was done to each message"`
-	Changed int                       `json:"changed" jsonschema:"how many messages were changed"`
-	Asked   int                       `json:"asked" jsonschema:"how many distinct ids were given"`
-	Failed  []providers.ModifyFailure `json:"failed" jsonschema:"the messages not changed, with the reason"`
+	Account string   `json:"account"`
+	Actions []string `json:"actions" jsonschema:"what was done to each message"`
+	Changed int      `json:"changed" jsonschema:"how many messages were changed"`
+	Asked   int      `json:"asked" jsonschema:"how many distinct ids were given"`
+	// Failures are grouped by reason: a thousand unknown ids are one
+	// reason and a list, not a thousand lines.
+	Failed []FailedGroup `json:"failed" jsonschema:"the messages not changed, grouped by the reason"`
+}
+
+// FailedGroup is the ids that failed for one reason.
+type FailedGroup struct {
+	Reason string   `json:"reason"`
+	IDs    []string `json:"ids"`
+}
+
+// groupFailures groups failures by reason, in the order reasons first
+// appear.
+func groupFailures(fs []providers.ModifyFailure) []FailedGroup {
+	out := []FailedGroup{}
+	at := map[string]int{}
+	for _, f := range fs {
+		i, ok := at[f.Reason]
+		if !ok {
+			i = len(out)
+			at[f.Reason] = i
+			out = append(out, FailedGroup{Reason: f.Reason})
+		}
+		out[i].IDs = append(out[i].IDs, f.ID)
+	}
+	return out
 }
 
 func (h *handlers) modifyMessages() tool {
@@ -133,10 +158,7 @@ func (h *handlers) modifyMessages() tool {
 		if err != nil {
 			return ModifyResult{}, "", h.providerError(ctx, err, g, "changing the messages", "a label or folder of the call")
 		}
-		out := ModifyResult{Account: g.Account, Actions: actions, Changed: len(res.Changed), Asked: len(a.ids), Failed: res.Failed}
-		if out.Failed == nil {
-			out.Failed = []providers.ModifyFailure{}
-		}
+		out := ModifyResult{Account: g.Account, Actions: actions, Changed: len(res.Changed), Asked: len(a.ids), Failed: groupFailures(res.Failed)}
 		return out, modifyText(out), nil
 	})
 }
@@ -145,13 +167,19 @@ func modifyText(r ModifyResult) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %d of %d message(s) changed in %s.", strings.Join(r.Actions, ", "), r.Changed, r.Asked, r.Account)
 	if len(r.Failed) > 0 {
-		fmt.Fprintf(&b, " %d not changed:", len(r.Failed))
-		for i, f := range r.Failed {
-			if i == 20 {
-				fmt.Fprintf(&b, "\n… and %d more (see failed)", len(r.Failed)-20)
+		b.WriteString(" Not changed:")
+	}
+	for _, g := range r.Failed {
+		fmt.Fprintf(&b, "\n%s (%d): ", oneLine(g.Reason, 200), len(g.IDs))
+		for i, id := range g.IDs {
+			if i == 10 {
+				fmt.Fprintf(&b, " … and %d more (see failed)", len(g.IDs)-10)
 				break
 			}
-			fmt.Fprintf(&b, "\n%s: %s", oneLine(f.ID, 80), oneLine(f.Reason, 200))
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(oneLine(id, 80))
 		}
 	}
 	return b.String()

@@ -39,11 +39,11 @@ func TestModifyMessages(t *testing.T) {
 	if err := json.Unmarshal(raw, &out); err != nil {
 		t.Fatal(err)
 	}
-	if out.Changed != 3 || out.Asked != 4 || len(out.Failed) != 1 || out.Failed[0].ID != "nope" ||
+	if out.Changed != 3 || out.Asked != 4 || len(out.Failed) != 1 || !slices.Equal(out.Failed[0].IDs, []string{"nope"}) ||
 		!slices.Equal(out.Actions, []string{"mark_read", "archive", "add_labels:work"}) {
 		t.Fatalf("result %s", raw)
 	}
-	for _, want := range []string{"3 of 4 message(s) changed", "nope: no such message", "mark_read, archive, add_labels:work"} {
+	for _, want := range []string{"3 of 4 message(s) changed", "no such message in this mailbox (1): nope", "mark_read, archive, add_labels:work"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("text %q lacks %q", text, want)
 		}

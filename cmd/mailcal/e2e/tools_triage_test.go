@@ -138,15 +138,15 @@ type ttModify struct {
 	Asked   int      `json:"asked"`
 	Actions []string `json:"actions"`
 	Failed  []struct {
-		ID     string `json:"id"`
-		Reason string `json:"reason"`
+		Reason string   `json:"reason"`
+		IDs    []string `json:"ids"`
 	} `json:"failed"`
 }
 
 func (r ttModify) failedIDs() []string {
 	var out []string
 	for _, f := range r.Failed {
-		out = append(out, f.ID)
+		out = append(out, f.IDs...)
 	}
 	return out
 }
@@ -238,7 +238,7 @@ func (a *triageAccount) testModify(t *testing.T) {
 	before := a.roundTrip()
 	m := a.modify(t, map[string]any{"ids": append(slices.Clone(unread), a.foreign, unread[0]), "mark_read": true})
 	trips := a.roundTrip() - before
-	if m.Changed != len(unread) || m.Asked != len(unread)+1 || !slices.Equal(m.failedIDs(), []string{a.foreign}) {
+	if m.Changed != len(unread) || m.Asked != len(unread)+1 || !slices.Equal(m.failedIDs(), []string{a.foreign}) || len(m.Failed) != 1 {
 		t.Fatalf("mark_read of %d unread + one unknown id + a repeat: %+v", len(unread), m)
 	}
 	t.Logf("%s: mark_read of %d ids (one unknown): %d upstream round trips", a.name, len(unread)+1, trips)
@@ -315,8 +315,11 @@ func (a *triageAccount) testModifyLimits(t *testing.T) {
 	before := a.roundTrip()
 	m := a.modify(t, map[string]any{"ids": ids, "mark_unread": true})
 	t.Logf("%s: mark_unread of 1000 ids (999 unknown): %d upstream round trips", a.name, a.roundTrip()-before)
-	if m.Asked != 1000 || m.Changed != 1 || len(m.Failed) != 999 || slices.Contains(m.failedIDs(), a.msgs["report"]) {
-		t.Errorf("1000 ids (999 unknown): asked %d, changed %d, %d failed", m.Asked, m.Changed, len(m.Failed))
+	if m.Asked != 1000 || m.Changed != 1 || len(m.failedIDs()) != 999 || slices.Contains(m.failedIDs(), a.msgs["report"]) {
+		t.Errorf("1000 ids (999 unknown): asked %d, changed %d, %d failed", m.Asked, m.Changed, len(m.failedIDs()))
+	}
+	for _, g := range m.Failed {
+		t.Logf("%s: %d ids failed: %s", a.name, len(g.IDs), g.Reason)
 	}
 	a.callFails(t, a.c, "modify_messages", map[string]any{"ids": append(ids, "one-more"), "mark_read": true}, "ids", "1000")
 	a.callFails(t, a.c, "modify_messages", map[string]any{"ids": []string{a.msgs["report"]}, "mark_read": true, "mark_unread": true}, "mark_read", "mark_unread")
