@@ -90,6 +90,20 @@ func TestGraphModifyMessages(t *testing.T) {
 	if got := mb.listIDs(t, "Work", true); !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(ids[:3]))) {
 		t.Errorf("unread in category Work: %v, want %v", got, ids[:3])
 	}
+	// A category as a listing's label with a search: filtered here, as
+	// Graph's $search takes no $filter.
+	page, err := mb.List(ctx, providers.MessageQuery{Label: "WORK", Query: "Note", MaxResults: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range page.Messages {
+		if !slices.Contains(m.Labels, "Work") {
+			t.Errorf("search in category Work listed %s (%v)", m.ID, m.Labels)
+		}
+	}
+	if len(page.Messages) != 3 {
+		t.Errorf("search in category Work: %d rows, want 3", len(page.Messages))
+	}
 	if res, err = mb.ModifyMessages(ctx, ids[:1], providers.MessageChange{RemoveLabels: []string{"Work"}}); err != nil || len(res.Changed) != 1 {
 		t.Fatalf("remove_labels: %+v %v", res, err)
 	}
