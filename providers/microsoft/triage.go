@@ -88,16 +88,16 @@ func (mb *mailbox) categoryName(ctx context.Context, field, label string) (strin
 		clip(label), strings.Join(names, ", "))}
 }
 
-// listedCategory is the master category named label (any case) for a
-// listing, "" when there is none (or the categories cannot be read: the
-// listing then says the folder does not exist).
+// listedCategory is the master category named label (any case, or its
+// id) for a listing, "" when there is none (or the categories cannot be
+// read: the listing then says the folder does not exist).
 func (mb *mailbox) listedCategory(ctx context.Context, label string) string {
 	cs, err := mb.categories(ctx, false)
 	if err != nil {
 		return ""
 	}
 	for _, c := range cs {
-		if strings.EqualFold(c.DisplayName, label) {
+		if strings.EqualFold(c.DisplayName, label) || c.ID == label {
 			return c.DisplayName
 		}
 	}
