@@ -54,15 +54,17 @@ type batchAnswer struct {
 }
 
 // batch sends the requests in batches of 20, one batch after another, and
-// returns each request's final answer. The error is the batch request's
-// own failure (nothing more can be said of any request).
+// returns each request's final answer. When a batch request itself fails
+// (once retried), the error is returned if no request was answered yet;
+// otherwise it becomes the answer of every request not answered, and
+// nothing more is sent.
 func (g *graph) batch(ctx context.Context, reqs []batchReq, need string) ([]batchAnswer, error) {
 	answers := make([]batchAnswer, len(reqs))
 	pending := make([]int, len(reqs))
 	for i := range pending {
 		pending[i] = i
 	}
-	start := time.Now()
+	start, answered := time.Now(), false
 	for round := 1; len(pending) > 0; round++ {
 		var retry []int
 		var wait time.Duration
@@ -77,9 +79,16 @@ func (g *graph) batch(ctx context.Context, reqs []batchReq, need string) ([]batc
 		for from := 0; from < len(pending); from += size {
 			chunk := pending[from:min(from+size, len(pending))]
 			got, err := g.sendBatch(ctx, reqs, chunk, need)
-			if err != nil {
+			if err != nil && !answered {
 				return nil, err
 			}
+			if err != nil {
+				for _, i := range pending[from:] {
+					answers[i] = batchAnswer{err: err}
+				}
+				return answers, nil
+			}
+			answered = true
 			for j, i := range chunk {
 				a := got[j]
 				answers[i] = a.batchAnswer
@@ -202,6 +211,9 @@ func (g *graph) sendBatch(ctx context.Context, reqs []batchReq, chunk []int, nee
 func (a batchAnswer) reason() string {
 	if a.err == nil {
 		return fmt.Sprintf("HTTP %d", a.status)
+	}
+	if a.status == 0 { // the batch request failed, not this request
+		return "the batch carrying it failed, it may not have been applied (list_messages shows the message's state): " + strings.TrimSpace(a.err.Error())
 	}
 	return strings.TrimSpace(a.err.Error())
 }

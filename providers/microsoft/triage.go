@@ -152,101 +152,141 @@ func (mb *mailbox) ModifyMessages(ctx context.Context, ids []string, c providers
 		}
 		dest = id
 	}
-	alive := make([]string, 0, len(ids))
+	var alive []string
 	for _, id := range ids {
 		if checkID("ids", id) != nil {
 			res.Failed = append(res.Failed, providers.ModifyFailure{ID: id, Reason: "not an Outlook message id (ids come from list_messages)"})
-			continue
+		} else {
+			alive = append(alive, id)
 		}
-		alive = append(alive, id)
 	}
-	fail := func(id, reason string) {
-		res.Failed = append(res.Failed, providers.ModifyFailure{ID: id, Reason: reason})
-	}
-	// Categories: read each message's list.
+	st := &modifyRun{mb: mb, res: &res}
 	var current [][]string
-	if len(add)+len(remove) > 0 && len(alive) > 0 {
-		reqs := make([]batchReq, len(alive))
-		for i, id := range alive {
-			reqs[i] = batchReq{method: http.MethodGet, path: "/me/messages/" + url.PathEscape(id) + "?$select=categories"}
-		}
-		answers, err := mb.g.batch(ctx, reqs, scopeMailRead)
-		if err != nil {
+	var err error
+	if len(add)+len(remove) > 0 {
+		if alive, current, err = st.readCategories(ctx, alive); err != nil {
 			return res, err
 		}
-		var keep []string
-		for i, a := range answers {
-			var m struct {
-				Categories []string `json:"categories"`
-			}
-			if a.err != nil {
-				fail(alive[i], a.reason())
-				continue
-			}
-			if err := json.Unmarshal(a.body, &m); err != nil {
-				fail(alive[i], "Microsoft Graph's answer could not be read")
-				continue
-			}
-			keep = append(keep, alive[i])
-			current = append(current, m.Categories)
-		}
-		alive = keep
 	}
-	// PATCHes.
+	patched := false
 	if c.MarkRead || c.MarkUnread || len(add)+len(remove) > 0 {
-		var reqs []batchReq
-		var patched []string
-		for i, id := range alive {
-			body := map[string]any{}
+		body := func(i int) map[string]any {
+			b := map[string]any{}
 			if c.MarkRead || c.MarkUnread {
-				body["isRead"] = c.MarkRead
+				b["isRead"] = c.MarkRead
 			}
 			if current != nil {
 				if next, changed := withCategories(current[i], add, remove); changed {
-					body["categories"] = next
+					b["categories"] = next
 				}
 			}
-			if len(body) == 0 {
-				continue // already as asked
-			}
-			reqs = append(reqs, batchReq{method: http.MethodPatch, path: "/me/messages/" + url.PathEscape(id), body: body})
-			patched = append(patched, id)
+			return b
 		}
-		answers, err := mb.g.batch(ctx, reqs, scopeMailReadWrite)
-		if err != nil {
+		if alive, err = st.patch(ctx, alive, body); err != nil {
 			return res, partly(err)
 		}
-		failed := map[string]bool{}
-		for i, a := range answers {
-			if a.err != nil {
-				fail(patched[i], a.reason())
-				failed[patched[i]] = true
-			}
-		}
-		alive = slices.DeleteFunc(alive, func(id string) bool { return failed[id] })
+		patched = true
 	}
-	// Moves.
-	if dest != "" && len(alive) > 0 {
-		reqs := make([]batchReq, len(alive))
-		for i, id := range alive {
-			reqs[i] = batchReq{method: http.MethodPost, path: "/me/messages/" + url.PathEscape(id) + "/move", body: map[string]string{"destinationId": dest}}
-		}
-		answers, err := mb.g.batch(ctx, reqs, scopeMailReadWrite)
-		if err != nil {
+	if dest != "" {
+		if alive, err = st.move(ctx, alive, dest); err != nil && !patched {
 			return res, partly(err)
-		}
-		var moved []string
-		for i, a := range answers {
-			if a.err != nil {
-				fail(alive[i], a.reason())
-				continue
+		} else if err != nil {
+			// The messages were changed in part: each says so.
+			for _, id := range alive {
+				st.fail(id, "changed but not moved: "+err.Error())
 			}
-			moved = append(moved, alive[i])
+			alive = nil
 		}
-		alive = moved
 	}
 	res.Changed = alive
 	return res, nil
+}
+
+// modifyRun is one ModifyMessages call's steps, each over the ids still
+// standing; a failed id is reported and left out of the next steps.
+type modifyRun struct {
+	mb  *mailbox
+	res *providers.ModifyResult
+}
+
+func (st *modifyRun) fail(id, reason string) {
+	st.res.Failed = append(st.res.Failed, providers.ModifyFailure{ID: id, Reason: reason})
+}
+
+// readCategories reads each message's categories (Graph's PATCH replaces
+// the whole list): the ids found and their lists.
+func (st *modifyRun) readCategories(ctx context.Context, ids []string) ([]string, [][]string, error) {
+	reqs := make([]batchReq, len(ids))
+	for i, id := range ids {
+		reqs[i] = batchReq{method: http.MethodGet, path: "/me/messages/" + url.PathEscape(id) + "?$select=categories"}
+	}
+	answers, err := st.mb.g.batch(ctx, reqs, scopeMailRead)
+	if err != nil {
+		return nil, nil, err
+	}
+	var keep []string
+	var lists [][]string
+	for i, a := range answers {
+		var m struct {
+			Categories []string `json:"categories"`
+		}
+		switch {
+		case a.err != nil:
+			st.fail(ids[i], a.reason())
+		case json.Unmarshal(a.body, &m) != nil:
+			st.fail(ids[i], "Microsoft Graph's answer could not be read")
+		default:
+			keep, lists = append(keep, ids[i]), append(lists, m.Categories)
+		}
+	}
+	return keep, lists, nil
+}
+
+// patch PATCHes each message with body(i) (none when it is empty: the
+// message is already as asked) and returns the ids that did not fail.
+func (st *modifyRun) patch(ctx context.Context, ids []string, body func(i int) map[string]any) ([]string, error) {
+	var reqs []batchReq
+	var sent []string
+	for i, id := range ids {
+		if b := body(i); len(b) > 0 {
+			reqs = append(reqs, batchReq{method: http.MethodPatch, path: "/me/messages/" + url.PathEscape(id), body: b})
+			sent = append(sent, id)
+		}
+	}
+	answers, err := st.mb.g.batch(ctx, reqs, scopeMailReadWrite)
+	if err != nil {
+		return nil, err
+	}
+	failed := map[string]bool{}
+	for i, a := range answers {
+		if a.err != nil {
+			st.fail(sent[i], a.reason())
+			failed[sent[i]] = true
+		}
+	}
+	return slices.DeleteFunc(ids, func(id string) bool { return failed[id] }), nil
+}
+
+// move moves each message to dest and returns the ids moved; on an error
+// (no batch answered) the ids are returned as they were.
+func (st *modifyRun) move(ctx context.Context, ids []string, dest string) ([]string, error) {
+	reqs := make([]batchReq, len(ids))
+	for i, id := range ids {
+		reqs[i] = batchReq{method: http.MethodPost, path: "/me/messages/" + url.PathEscape(id) + "/move", body: map[string]string{"destinationId": dest}}
+	}
+	answers, err := st.mb.g.batch(ctx, reqs, scopeMailReadWrite)
+	if err != nil {
+		return ids, err
+	}
+	var moved []string
+	for i, a := range answers {
+		if a.err != nil {
+			st.fail(ids[i], a.reason())
+		} else {
+			moved = append(moved, ids[i])
+		}
+	}
+	return moved, nil
 }
 
 // partly is the error of a batch that failed after earlier steps may have

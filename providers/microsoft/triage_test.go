@@ -3,8 +3,10 @@ package microsoft
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -239,5 +241,61 @@ func BenchmarkGraphModifyMessages100(b *testing.B) {
 				b.Errorf("%d requests throttled", th)
 			}
 		})
+	}
+}
+
+// TestGraphBatchFailsMidway: a batch request that fails once others were
+// answered fails only its requests and those after it; a move that fails
+// after the messages were PATCHed says so for each.
+func TestGraphBatchFailsMidway(t *testing.T) {
+	f := newFake(t)
+	var mu sync.Mutex
+	batches, failFrom := 0, 2
+	f.on("POST /$batch", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		batches++
+		n := batches
+		mu.Unlock()
+		if n >= failFrom {
+			graphErr(w, http.StatusInternalServerError, "UnknownError", "An unknown error has occurred.")
+			return
+		}
+		var in struct {
+			Requests []struct {
+				ID string `json:"id"`
+			} `json:"requests"`
+		}
+		if err := decodeBody(r, &in); err != nil {
+			t.Error(err)
+		}
+		var out []map[string]any
+		for _, q := range in.Requests {
+			out = append(out, map[string]any{"id": q.ID, "status": 200, "body": map[string]any{}})
+		}
+		writeJSON(w, 200, map[string]any{"responses": out})
+	})
+	mb := mustMail(t, newAPI(t, f))
+	ids := make([]string, 25)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("AAMkAGI2%04d", i)
+	}
+	res, err := mb.ModifyMessages(context.Background(), ids, providers.MessageChange{MarkRead: true})
+	if err != nil || len(res.Changed) != 20 || len(res.Failed) != 5 || !strings.Contains(res.Failed[0].Reason, "batch carrying it failed") {
+		t.Fatalf("mark_read of 25, the second batch failing: %d changed, %+v, %v", len(res.Changed), res.Failed, err)
+	}
+	// The first batch fails: nothing was answered, the call fails.
+	mu.Lock()
+	batches, failFrom = 0, 1
+	mu.Unlock()
+	if _, err := mb.ModifyMessages(context.Background(), ids, providers.MessageChange{MarkRead: true}); err == nil {
+		t.Error("a call whose first batch failed succeeded")
+	}
+	// PATCHed (two batches), then the move's first batch fails.
+	mu.Lock()
+	batches, failFrom = 0, 3
+	mu.Unlock()
+	res, err = mb.ModifyMessages(context.Background(), ids, providers.MessageChange{MarkRead: true, Archive: true})
+	if err != nil || len(res.Changed) != 0 || len(res.Failed) != 25 || !strings.Contains(res.Failed[0].Reason, "changed but not moved") {
+		t.Fatalf("move failing after the PATCHes: %d changed, %+v, %v", len(res.Changed), res.Failed, err)
 	}
 }
