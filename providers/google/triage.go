@@ -103,7 +103,10 @@ func (mb *mailbox) ModifyMessages(ctx context.Context, ids []string, c providers
 	}
 	labels, err := mb.messageLabels(ctx, valid)
 	if err != nil {
-		return res, providers.Uncertain(err, "the change was made; reading the messages back to confirm it failed: list_messages shows their labels")
+		// The change was made (for the ids Gmail has); which ids those are
+		// is what could not be read.
+		return res, &providers.Error{Kind: providers.ErrUncertain, Message: "Gmail made the change for the messages it has, but reading them back to say which ids failed did not work (" +
+			mapError(err).Error() + "); list_messages shows their labels"}
 	}
 	for i, id := range valid {
 		switch l := labels[i]; {

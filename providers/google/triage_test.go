@@ -242,3 +242,19 @@ func TestLabelCache(t *testing.T) {
 		t.Errorf("after labelTTL: %v, %d labels.list calls, want 3", err, s.APIRequests("/gmail/v1/users/me/labels"))
 	}
 }
+
+// TestModifyReadBackFails: the change made, the read-back refused: the
+// call says the change was made and what is not known.
+func TestModifyReadBackFails(t *testing.T) {
+	s := fake(t)
+	fx := addMail(s)
+	mb := mustMail(t, provider(t, s), connect(t, s, alice, modifyScopes...), alice)
+	s.FailAPI("/batch/", 1, 403, "forbidden", 0)
+	_, err := mb.ModifyMessages(context.Background(), []string{fx.plain}, providers.MessageChange{MarkRead: true})
+	if !errors.Is(err, providers.ErrUncertain) || !strings.Contains(err.Error(), "made the change") {
+		t.Fatalf("%v", err)
+	}
+	if slices.Contains(s.MessageLabels(alice, fx.plain), "UNREAD") {
+		t.Error("the change was not made")
+	}
+}
