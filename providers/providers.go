@@ -25,6 +25,7 @@ type Mail interface {
 	// Get returns one message with its text body and attachment metadata.
 	Get(ctx context.Context, id string) (Message, error)
 	Reading
+	Triage
 }
 
 // Calendar is an account's calendars.

@@ -114,6 +114,9 @@ type Words struct {
 	Labels string
 	// Invitations says who sends the invitation emails of a new event.
 	Invitations string
+	// Tags says what modify_messages' add_labels and remove_labels put on
+	// messages and take off them.
+	Tags string
 }
 
 // DeadGrant is a grant the provider refused, for DeadGrantAdvice.

@@ -30,6 +30,7 @@ type auditEntry struct {
 	account    string
 	provider   string
 	ids        []string
+	actions    []string
 	recipients []string
 	subject    string
 	refused    bool
@@ -70,6 +71,14 @@ func noteIDs(ctx context.Context, ids ...string) {
 	}
 }
 
+func noteActions(ctx context.Context, actions []string) {
+	if e := auditOf(ctx); e != nil {
+		e.mu.Lock()
+		e.actions = append(e.actions, actions...)
+		e.mu.Unlock()
+	}
+}
+
 // refusal marks err, a refusal of the tenant's policy or the person, as
 // such in the call's audit record, and returns it.
 func refusal(ctx context.Context, err error) error {
@@ -106,7 +115,7 @@ func audited(name string, log AuditLog, now func() time.Time, next server.ToolHa
 			r.Outcome = audit.OutcomeRefused
 		}
 		r.Account, r.Provider, r.Subject = e.account, e.provider, e.subject
-		r.IDs, r.Recipients = slices.Clone(e.ids), slices.Clone(e.recipients)
+		r.IDs, r.Recipients, r.Actions = slices.Clone(e.ids), slices.Clone(e.recipients), slices.Clone(e.actions)
 		e.mu.Unlock()
 		if werr := log.Write(r); werr != nil {
 			slog.ErrorContext(ctx, "audit log: a record was not written", "tool", name, "tenant", t, "err", werr)

@@ -63,6 +63,7 @@ type fakeProvider struct {
 	noZone   bool                    // ListEvents names no time zone
 	freeBusy providers.FreeBusy      // FreeBusy's answer
 	lastFB   providers.FreeBusyQuery // FreeBusy's last query
+	triage   fakeTriage
 }
 
 // token is what a transport does first: get the access token (a token

@@ -168,6 +168,7 @@ func (h *handlers) all() []tool {
 			h.listEvents(), h.listCalendars(), h.createEvent())
 		ts = append(ts, h.findFreeTime())
 		ts = append(ts, h.getThread(), h.getAttachment())
+		ts = append(ts, h.modifyMessages(), h.listLabels())
 	}
 	return ts
 }

@@ -33,6 +33,7 @@ type mailbox struct {
 	api         string // the Gmail API's base URL, ending in "/"
 	account     string // the From address
 	concurrency int    // batches of List at once
+	labelCache  *labelCache
 
 	newService func() (*gmail.Service, error)
 	svcOnce    sync.Once
@@ -209,6 +210,11 @@ func (mb *mailbox) Get(ctx context.Context, id string) (providers.Message, error
 func (mb *mailbox) message(ctx context.Context, m *gmail.Message) (providers.Message, string, error) {
 	meta := metaOf(m)
 	out := providers.Message{MessageSummary: meta.summary(), Attachments: []providers.AttachmentInfo{}}
+	out.Labels = slices.Clone(out.Labels)
+	if err := mb.nameLabels(ctx, out.Labels); err != nil {
+		return providers.Message{}, "", err
+	}
+	out.Labels = dropEmpty(out.Labels)
 	if m.Payload == nil {
 		return out, "", nil
 	}

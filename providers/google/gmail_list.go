@@ -2,7 +2,6 @@ package google
 
 import (
 	"context"
-	"fmt"
 	"html"
 	"net/mail"
 	"net/url"
@@ -105,6 +104,16 @@ func (mb *mailbox) List(ctx context.Context, q providers.MessageQuery) (provider
 		if r != nil {
 			page.Messages = append(page.Messages, *r)
 		}
+	}
+	labels := make([][]string, len(page.Messages))
+	for i := range page.Messages {
+		labels[i] = page.Messages[i].Labels
+	}
+	if err := mb.nameLabels(ctx, labels...); err != nil {
+		return providers.MessagePage{}, err
+	}
+	for i := range page.Messages {
+		page.Messages[i].Labels = dropEmpty(page.Messages[i].Labels)
 	}
 	return page, nil
 }
@@ -230,45 +239,4 @@ func parseDate(v string) (time.Time, error) {
 		return t, nil
 	}
 	return mail.ParseDate(v)
-}
-
-// labelID resolves a label argument: a system label (any case), else a user
-// label's id or name (names compared without regard to case).
-func (mb *mailbox) labelID(ctx context.Context, label string) (string, error) {
-	label = strings.TrimSpace(label)
-	if i := slices.IndexFunc(systemLabels, func(s string) bool { return strings.EqualFold(s, label) }); i >= 0 {
-		return systemLabels[i], nil
-	}
-	svc, err := mb.service()
-	if err != nil {
-		return "", err
-	}
-	res, err := svc.Users.Labels.List("me").Fields("labels(id,name,type)").Context(ctx).Do()
-	if err != nil {
-		return "", mapError(err)
-	}
-	var names []string
-	for _, l := range res.Labels {
-		if l.Id == label {
-			return l.Id, nil
-		}
-	}
-	for _, l := range res.Labels {
-		if strings.EqualFold(l.Name, label) {
-			return l.Id, nil
-		}
-		if l.Type == "user" {
-			names = append(names, l.Name)
-		}
-	}
-	slices.Sort(names)
-	if len(names) > 30 {
-		names = append(names[:30], "...")
-	}
-	known := "system labels: " + strings.Join(systemLabels[:9], ", ")
-	if len(names) > 0 {
-		known += "; the account's labels: " + strings.Join(names, ", ")
-	}
-	return "", &providers.Error{Kind: providers.ErrNotFound, Status: 404,
-		Message: fmt.Sprintf("label %q does not exist (%s)", label, known)}
 }

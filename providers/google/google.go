@@ -80,6 +80,8 @@ type API struct {
 	gmailBase, calendarBase *url.URL
 	// ownCals keeps each account's own calendars for FreeBusy (freetime.go).
 	ownCals ownCalendarCache
+	// labels keeps each mailbox's labels (labels.go).
+	labels labelCache
 }
 
 var _ providers.API = (*API)(nil)
@@ -107,6 +109,7 @@ func New(opts Options) (*API, error) {
 	var base http.RoundTripper
 	opts.HTTPClient, base = providers.APIClient(opts.HTTPClient, DefaultTimeout, opts.Concurrency)
 	p := &API{opts: opts, base: base, backoff: httpretry.DefaultBackoff}
+	p.labels.now = time.Now
 	// The client library's services are made per call, and only for the
 	// requests that go through them (mailbox.service, calendars.service):
 	// making one costs as much as a request. Their base URLs are resolved
@@ -175,7 +178,7 @@ func (p *API) Mail(src providers.TokenSource, account string) (providers.Mail, e
 		maxWait: p.opts.MaxRetryWait, backoff: p.backoff,
 	}
 	return &mailbox{
-		hc: hc, batch: b, api: p.gmailBase.JoinPath("gmail/v1").String() + "/", account: account, concurrency: p.opts.Concurrency,
+		hc: hc, batch: b, api: p.gmailBase.JoinPath("gmail/v1").String() + "/", account: account, concurrency: p.opts.Concurrency, labelCache: &p.labels,
 		newService: func() (*gmail.Service, error) {
 			return gmail.NewService(context.Background(), p.clientOptions(hc, "/")...)
 		},

@@ -145,6 +145,14 @@ func TestListMessages(t *testing.T) {
 	mb := mustMail(t, provider(t, s), connect(t, s, alice, allScopes...), alice)
 	ctx := context.Background()
 
+	// The first listing learns the mailbox's labels (one labels.list,
+	// kept for labelTTL and shared by the account's calls).
+	if _, err := mb.List(ctx, providers.MessageQuery{MaxResults: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.APIRequests("/gmail/v1/users/me/labels"); n != 1 {
+		t.Fatalf("%d labels.list calls for the first listing, want 1", n)
+	}
 	s.SetAPILatency(20 * time.Millisecond)
 	s.ResetAPIStats()
 	page, err := mb.List(ctx, providers.MessageQuery{})
@@ -179,7 +187,8 @@ func TestListMessages(t *testing.T) {
 	if a.From != "Renée Dupré <renee@example.fr>" || a.Subject != "Réunion de l'équipe" || a.Unread || a.HasAttachments {
 		t.Fatalf("alternative %+v", a)
 	}
-	if at := byID[fx.attachment]; !at.HasAttachments || !slices.Contains(at.Labels, "INBOX") {
+	if at := byID[fx.attachment]; !at.HasAttachments || !slices.Contains(at.Labels, "INBOX") || !slices.Contains(at.Labels, "Work") ||
+		slices.ContainsFunc(at.Labels, func(l string) bool { return strings.HasPrefix(l, "Label_") }) {
 		t.Fatalf("attachment %+v", at)
 	}
 

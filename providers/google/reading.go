@@ -23,9 +23,6 @@ import (
 
 var _ providers.Reading = (*mailbox)(nil)
 
-// gmailID is the form of Gmail's message and thread ids (hexadecimal).
-var gmailID = regexp.MustCompile(`^[0-9a-fA-F]{1,32}$`)
-
 // partID is a MIME part id as Gmail numbers them ("1", "0.2.1"), which
 // names an attachment across reads of its message; attachmentToken is one
 // of Gmail's attachment ids, which differ from one read to the next.
@@ -41,7 +38,7 @@ var (
 func (mb *mailbox) Thread(ctx context.Context, q providers.ThreadQuery) (providers.Thread, error) {
 	id := q.ThreadID
 	if id == "" {
-		if !gmailID.MatchString(q.MessageID) {
+		if !gmailID(q.MessageID) {
 			return providers.Thread{}, &providers.FieldError{Field: "message_id", Msg: fmt.Sprintf("%q is not a Gmail message id (from list_messages)", clip(q.MessageID))}
 		}
 		var m struct {
@@ -53,7 +50,7 @@ func (mb *mailbox) Thread(ctx context.Context, q providers.ThreadQuery) (provide
 		}
 		id = m.ThreadID
 	}
-	if !gmailID.MatchString(id) {
+	if !gmailID(id) {
 		return providers.Thread{}, &providers.FieldError{Field: "thread_id", Msg: fmt.Sprintf("%q is not a Gmail thread id (from list_messages)", clip(id))}
 	}
 	var t struct {
@@ -77,43 +74,7 @@ func (mb *mailbox) Thread(ctx context.Context, q providers.ThreadQuery) (provide
 		}
 		out.Messages = append(out.Messages, providers.ThreadMessage{Message: msg, HTML: src})
 	}
-	mb.nameLabels(ctx, out.Messages)
 	return out, nil
-}
-
-// nameLabels shows the account's own labels by name, not by id
-// ("Label_12"): one labels.list when a message has one. System labels
-// (INBOX, UNREAD…) are their own names. When the list cannot be read the
-// ids stay: the conversation is still worth reading.
-func (mb *mailbox) nameLabels(ctx context.Context, msgs []providers.ThreadMessage) {
-	if !slices.ContainsFunc(msgs, func(m providers.ThreadMessage) bool {
-		return slices.ContainsFunc(m.Labels, func(l string) bool { return strings.HasPrefix(l, "Label_") })
-	}) {
-		return
-	}
-	svc, err := mb.service()
-	if err != nil {
-		return
-	}
-	res, err := svc.Users.Labels.List("me").Fields("labels(id,name)").Context(ctx).Do()
-	if err != nil {
-		return
-	}
-	names := map[string]string{}
-	for _, l := range res.Labels {
-		if l != nil && l.Name != "" {
-			names[l.Id] = l.Name
-		}
-	}
-	for i := range msgs {
-		labels := slices.Clone(msgs[i].Labels)
-		for j, l := range labels {
-			if n, ok := names[l]; ok {
-				labels[j] = n
-			}
-		}
-		msgs[i].Labels = labels
-	}
 }
 
 // Attachment reads the message's parts (messages.get) to find the
@@ -121,7 +82,7 @@ func (mb *mailbox) nameLabels(ctx context.Context, msgs []providers.ThreadMessag
 // its declared size against the limit, then reads its data
 // (attachments.get), at most the limit's worth of base64.
 func (mb *mailbox) Attachment(ctx context.Context, q providers.AttachmentQuery) (providers.AttachmentContent, error) {
-	if !gmailID.MatchString(q.MessageID) {
+	if !gmailID(q.MessageID) {
 		return providers.AttachmentContent{}, &providers.FieldError{Field: "message_id", Msg: fmt.Sprintf("%q is not a Gmail message id (from list_messages)", clip(q.MessageID))}
 	}
 	if !partID.MatchString(q.AttachmentID) && !attachmentToken.MatchString(q.AttachmentID) {

@@ -75,6 +75,8 @@ type API struct {
 	folders  cache[*folderSet] // per account: mail folders
 	zones    cache[string]     // per account: the mailbox's IANA zone
 	noDrafts cache[bool]       // per access token: drafts refused (no Mail.ReadWrite)
+	// categories: per account, the master categories (triage.go).
+	categories cache[[]category]
 }
 
 var _ providers.API = (*API)(nil)
@@ -99,6 +101,7 @@ func New(opts Options) (*API, error) {
 	opts.HTTPClient, base = providers.APIClient(opts.HTTPClient, DefaultTimeout, 0)
 	a := &API{opts: opts, base: base, graph: u, backoff: httpretry.DefaultBackoff, now: time.Now}
 	a.folders.ttl, a.zones.ttl, a.noDrafts.ttl = folderTTL, zoneTTL, time.Hour
+	a.categories.ttl = categoryTTL
 	return a, nil
 }
 

@@ -95,6 +95,8 @@ func joinRecipients(rs []recipient) string {
 //     are read once per account and kept briefly (folderSet);
 //   - a label: one folder, by its well-known name (inbox, sentitems, …),
 //     its display name (any case; "Parent/Child" for a subfolder) or its id;
+//   - a category's name (any case; no folder has it): every folder but
+//     Deleted Items and Junk Email, $filter categories/any(…);
 //   - unread_only: $filter isRead eq false;
 //   - a query: Graph's $search (KQL), which refuses $filter and $orderby
 //     and sorts by date itself. The folder exclusion and unread_only are then
@@ -120,13 +122,19 @@ func (mb *mailbox) List(ctx context.Context, q providers.MessageQuery) (provider
 	path, folderLabel := "/me/messages", ""
 	var exclude []string
 	var folders *folderSet
+	category := ""
 	if label != "" {
 		id, name, err := mb.resolveFolder(ctx, label)
 		if err != nil {
-			return providers.MessagePage{}, err
+			// Not a folder: a category of the mailbox (triage.go), any case.
+			if category = mb.listedCategory(ctx, label); category == "" {
+				return providers.MessagePage{}, err
+			}
+		} else {
+			path, folderLabel = "/me/mailFolders/"+url.PathEscape(id)+"/messages", name
 		}
-		path, folderLabel = "/me/mailFolders/"+url.PathEscape(id)+"/messages", name
-	} else {
+	}
+	if label == "" || category != "" {
 		var err error
 		if folders, err = mb.folders(ctx); err != nil {
 			return providers.MessagePage{}, err
@@ -147,6 +155,9 @@ func (mb *mailbox) List(ctx context.Context, q providers.MessageQuery) (provider
 		if q.UnreadOnly {
 			filter = append(filter, "isRead eq false")
 		}
+		if category != "" {
+			filter = append(filter, "categories/any(c:c eq "+odataString(category)+")")
+		}
 		params.Set("$filter", strings.Join(filter, " and "))
 		params.Set("$orderby", "receivedDateTime desc")
 	}
@@ -161,7 +172,8 @@ func (mb *mailbox) List(ctx context.Context, q providers.MessageQuery) (provider
 	}
 	page := providers.MessagePage{Messages: make([]providers.MessageSummary, 0, len(res.Value))}
 	for _, m := range res.Value {
-		if m.ID == "" || query != "" && (slices.Contains(exclude, m.ParentFolderID) || q.UnreadOnly && m.IsRead) {
+		if m.ID == "" || query != "" && (slices.Contains(exclude, m.ParentFolderID) || q.UnreadOnly && m.IsRead ||
+			category != "" && !slices.ContainsFunc(m.Categories, func(c string) bool { return strings.EqualFold(c, category) })) {
 			continue
 		}
 		s := summary(m)

@@ -112,8 +112,9 @@ var Spec = providers.Spec{
 		Mail:         "Outlook",
 		Calendar:     "Outlook Calendar",
 		SearchSyntax: `Outlook search (KQL), e.g. "from:bob@example.com subject:invoice" or "hasAttachments:true"`,
-		Labels:       "Outlook folders: inbox, sentitems, drafts, archive, deleteditems, junkemail, or a folder's name (Inbox/Projects for a subfolder)",
+		Labels:       "Outlook folders: inbox, sentitems, drafts, archive, deleteditems, junkemail, a folder's name (Inbox/Projects for a subfolder), or a category's name",
 		Invitations:  "Outlook emails the invitations, always: it refuses send_updates none for an event with attendees",
+		Tags:         "Outlook: a category's name",
 	},
 }
 

@@ -33,6 +33,7 @@ type Record struct {
 	Outcome    string    `json:"outcome"`
 	Error      string    `json:"error,omitempty"` // what the call answered, clipped
 	IDs        []string  `json:"ids,omitempty"`
+	Actions    []string  `json:"actions,omitempty"` // what a change did (modify_messages: mark_read, trash, add_labels:Work…)
 	Recipients []string  `json:"recipients,omitempty"`
 	Subject    string    `json:"subject,omitempty"`
 }

@@ -133,8 +133,8 @@ type ttCreated struct {
 }
 
 var (
-	ttReadTools  = []string{"list_accounts", "check_account", "list_messages", "get_message", "list_events", "list_calendars", "find_free_time", "get_thread", "get_attachment"}
-	ttWriteTools = []string{"send_email", "create_event", "connect_account"}
+	ttReadTools  = []string{"list_accounts", "check_account", "list_messages", "get_message", "list_events", "list_calendars", "find_free_time", "get_thread", "get_attachment", "list_labels"}
+	ttWriteTools = []string{"send_email", "create_event", "connect_account", "modify_messages"}
 	// ttRowFields are the fields of a listed message, exactly (interface.md).
 	ttRowFields = []string{"id", "thread_id", "from", "to", "subject", "date", "snippet", "labels", "unread", "has_attachments"}
 )
@@ -168,6 +168,10 @@ func ttCheckTools(t *testing.T, who string, result any, readOnly bool) {
 			if *a.ReadOnlyHint || !*a.OpenWorldHint || *a.IdempotentHint {
 				t.Errorf("%s: %s readOnlyHint %v openWorldHint %v idempotentHint %v, want false, true, false",
 					who, tool.Name, *a.ReadOnlyHint, *a.OpenWorldHint, *a.IdempotentHint)
+			}
+		case tool.Name == "modify_messages": // trash is destructive; repeating it changes nothing more
+			if *a.ReadOnlyHint || !*a.DestructiveHint || !*a.IdempotentHint || !*a.OpenWorldHint {
+				t.Errorf("%s: modify_messages hints %+v, want destructive, idempotent, open world, not read-only", who, a)
 			}
 		case tool.Name == "connect_account":
 			if *a.ReadOnlyHint {

@@ -59,6 +59,7 @@ func (s *Server) gmailRoutes() {
 	s.addRoute("PUT", gmailUploadSendRoute, "", s.gmailUploadSend).upload = true // resumable chunks
 	s.addRoute("GET", "gmail/v1/users/{userId}/labels", gmailLabelsMethod, s.gmailLabels)
 	s.addRoute("GET", "gmail/v1/users/{userId}/labels/{id}", gmailLabelMethod, s.gmailLabel)
+	s.gmailModifyRoutes()
 }
 
 type mailbox struct {

@@ -77,6 +77,7 @@ func (s *Server) initGraph() {
 	// sessions (outlook.office.com): here one more server.
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1.0/", s.serveGraph)
+	mux.HandleFunc("/v1.0/$batch", s.serveBatch)
 	mux.HandleFunc("/api/v2.0/", s.serveUpload)
 	s.graphSrv = httptest.NewServer(mux)
 }
@@ -92,7 +93,11 @@ func (s *Server) addRoute(method, tmpl string, perms []string, h func(c *call)) 
 // serveGraph is the entry of every Graph request.
 func (s *Server) serveGraph(w http.ResponseWriter, r *http.Request) {
 	g := s.graph
-	defer g.ctl.Begin(r)()
+	if r.Context().Value(subRequestKey{}) != nil {
+		g.ctl.Record(r.URL.Path) // a request of a batch: the batch is the round trip
+	} else {
+		defer g.ctl.Begin(r)()
+	}
 	c := &call{s: s, w: w, r: r, reqID: newGUID(), prefer: parsePrefer(r.Header.Values("Prefer"))}
 	c.cliID = r.Header.Get("client-request-id")
 	if c.cliID == "" {
