@@ -24,6 +24,7 @@ type Mail interface {
 	List(ctx context.Context, q MessageQuery) (MessagePage, error)
 	// Get returns one message with its text body and attachment metadata.
 	Get(ctx context.Context, id string) (Message, error)
+	Composer
 }
 
 // Calendar is an account's calendars.

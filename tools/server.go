@@ -152,6 +152,7 @@ func (h *handlers) all() []tool {
 		ts = append(ts, h.checkAccount())
 		ts = append(ts, h.sendEmail(), h.listMessages(), h.getMessage(),
 			h.listEvents(), h.listCalendars(), h.createEvent())
+		ts = append(ts, h.forwardEmail(), h.createDraft(), h.listDrafts(), h.updateDraft(), h.sendDraft(), h.deleteDraft())
 	}
 	return ts
 }

@@ -90,11 +90,14 @@ type checker interface {
 // decl is what a tool declaration says besides its types.
 type decl struct {
 	name, title, desc, scope string
-	hints                    hints
-	sends                    bool
-	uncertain                string
-	vars                     map[string]string
-	enums                    map[string][]string
+	// also are scopes needed besides scope (a draft sent needs mail.send
+	// and mail.modify).
+	also      []string
+	hints     hints
+	sends     bool
+	uncertain string
+	vars      map[string]string
+	enums     map[string][]string
 }
 
 // bindArgs decodes, validates and checks a call's arguments.
@@ -153,7 +156,7 @@ func accountTool[A any, R any](h *handlers, d decl, run func(ctx context.Context
 		var zero R
 		var need []string
 		if d.scope != "" {
-			need = []string{d.scope}
+			need = append([]string{d.scope}, d.also...)
 		}
 		name := ""
 		if n, ok := any(a).(named); ok {

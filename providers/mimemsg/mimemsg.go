@@ -99,6 +99,22 @@ func ReplySubject(orig string) string {
 	return "Re: " + s
 }
 
+// ForwardSubject returns the subject of a forward of a message with
+// subject orig: "Fwd: " and orig, unless orig already starts with "Fwd:"
+// or "Fw:" (in any case). Surrounding spaces are trimmed.
+func ForwardSubject(orig string) string {
+	s := strings.TrimSpace(orig)
+	for _, p := range []string{"fwd:", "fw:"} {
+		if len(s) >= len(p) && strings.EqualFold(s[:len(p)], p) {
+			return s
+		}
+	}
+	if s == "" {
+		return "Fwd:"
+	}
+	return "Fwd: " + s
+}
+
 // BaseSubject is a subject without its reply and forward prefixes ("Re:",
 // "Re[2]:", "Fwd:", "Fw:", in any case, any number of them), with spaces
 // collapsed and in lower case: two messages whose base subjects are equal

@@ -59,6 +59,7 @@ func (s *Server) gmailRoutes() {
 	s.addRoute("PUT", gmailUploadSendRoute, "", s.gmailUploadSend).upload = true // resumable chunks
 	s.addRoute("GET", "gmail/v1/users/{userId}/labels", gmailLabelsMethod, s.gmailLabels)
 	s.addRoute("GET", "gmail/v1/users/{userId}/labels/{id}", gmailLabelMethod, s.gmailLabel)
+	s.draftRoutes()
 }
 
 type mailbox struct {
@@ -68,6 +69,7 @@ type mailbox struct {
 	history uint64
 	labels  []*userLabel
 	sent    [][]byte
+	drafts  []*draft // most recently saved last
 }
 
 type userLabel struct{ id, name string }

@@ -130,22 +130,7 @@ func (s *Server) send(email string, raw []byte, threadID string) (*mailMsg, int,
 	if threadID != "" && !hexID.MatchString(threadID) {
 		return nil, http.StatusBadRequest, "Invalid thread_id value"
 	}
-	stored := raw
-	if msg.Header.Get("Date") == "" {
-		stored = addHeader(stored, "Date", s.Now().Format(time.RFC1123Z))
-	}
-	if msg.Header.Get("Message-ID") == "" {
-		sum := sha256.Sum256(append(raw, s.Now().String()...))
-		stored = addHeader(stored, "Message-ID", fmt.Sprintf("<CAFake%x@mail.gmail.com>", sum[:12]))
-	}
-	if from, err := addressParser.Parse(msg.Header.Get("From")); err != nil || !strings.EqualFold(from.Address, email) {
-		name := ""
-		if from != nil {
-			name = from.Name
-		}
-		stored = replaceHeader(stored, "From", (&mail.Address{Name: name, Address: email}).String())
-	}
-	parsed, err := parseMessage(stored)
+	stored, parsed, err := s.normalize(email, raw, msg.Header)
 	if err != nil {
 		return nil, http.StatusBadRequest, "Invalid RFC822 message: " + err.Error()
 	}
@@ -175,6 +160,29 @@ func (s *Server) send(email string, raw []byte, threadID string) (*mailMsg, int,
 		}
 	}
 	return m, 0, ""
+}
+
+// normalize is what Gmail does to a message it stores for the user (sent
+// or a draft): it adds Date and Message-ID when missing and replaces a From
+// that is not the user's address.
+func (s *Server) normalize(email string, raw []byte, h mail.Header) ([]byte, *parsedMsg, error) {
+	stored := raw
+	if h.Get("Date") == "" {
+		stored = addHeader(stored, "Date", s.Now().Format(time.RFC1123Z))
+	}
+	if h.Get("Message-ID") == "" {
+		sum := sha256.Sum256(append(raw, s.Now().String()...))
+		stored = addHeader(stored, "Message-ID", fmt.Sprintf("<CAFake%x@mail.gmail.com>", sum[:12]))
+	}
+	if from, err := addressParser.Parse(h.Get("From")); err != nil || !strings.EqualFold(from.Address, email) {
+		name := ""
+		if from != nil {
+			name = from.Name
+		}
+		stored = replaceHeader(stored, "From", (&mail.Address{Name: name, Address: email}).String())
+	}
+	parsed, err := parseMessage(stored)
+	return stored, parsed, err
 }
 
 var addressParser = &mail.AddressParser{WordDecoder: wordDecoder}
