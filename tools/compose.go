@@ -188,7 +188,9 @@ func forwardOut(f providers.ForwardMessage, orig providers.Message) outgoing {
 			o.recipients = append(o.recipients, a.Email)
 		}
 	}
-	o.text = strings.TrimSpace(f.Note + "\n\n---------- Forwarded message ---------\nFrom: " + orig.From + "\n\n" + orig.BodyText)
+	// The note, then the original's first lines (the confirmation shows
+	// a few lines only).
+	o.text = strings.TrimSpace(f.Note + "\n---------- Forwarded message from " + orig.From + " ----------\n" + strings.TrimSpace(orig.BodyText))
 	d := sha256.New()
 	fmt.Fprintf(d, "%s;%t;", f.MessageID, f.IncludeAttachments)
 	if f.IncludeAttachments {
