@@ -104,15 +104,10 @@ func sentResult(g grants.Grant, sent providers.SentMessage, to, cc, bcc []provid
 	return SendResult{ID: sent.ID, ThreadID: sent.ThreadID, Account: g.Account, To: addressStrings(to), Cc: addressStrings(cc), Bcc: addressStrings(bcc)}
 }
 
-// addressStrings renders addresses as "Name <email>" or "email", the name
-// quoted when it holds a character that separates addresses, so that a
-// list stays unambiguous.
+// addressStrings renders addresses for a result (Address.String).
 func addressStrings(as []providers.Address) []string {
 	out := make([]string, 0, len(as))
 	for _, a := range as {
-		if strings.ContainsAny(a.Name, `,;:<>@"\()[]`) {
-			a.Name = `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(a.Name) + `"`
-		}
 		out = append(out, a.String())
 	}
 	return out
