@@ -140,10 +140,16 @@ func (a *provAccount) testDrafts(t *testing.T) {
 		t.Errorf("list_drafts %v lacks the new drafts", ids)
 	}
 
-	t.Logf("DBG draft %+v other %+v", d, other)
-	a.callOK(t, a.c, "update_draft", map[string]any{"draft_id": d.DraftID, "to": []any{"carol@example.com"}, "cc": []any{bob}, "body": "Draft: see you at ten."}, nil)
-	r := a.call(t, a.c, "get_message", map[string]any{"id": d.MessageID})
-	t.Logf("DBG %s", r.StructuredContent)
+	var upd ttDraft
+	a.callOK(t, a.c, "update_draft", map[string]any{"draft_id": d.DraftID, "to": []any{"carol@example.com"}, "cc": []any{bob}, "body": "Draft: see you at ten."}, &upd)
+	if upd.DraftID != d.DraftID || upd.ThreadID != d.ThreadID {
+		t.Errorf("update_draft %+v, created %+v: same draft, same conversation", upd, d)
+	}
+	var m ttMessage
+	a.callOK(t, a.c, "get_message", map[string]any{"id": upd.MessageID}, &m)
+	if !strings.Contains(m.BodyText, "see you at ten.") || !strings.Contains(m.Cc, bob) || !strings.EqualFold(m.Subject, "Re: Project Phoenix kickoff") {
+		t.Errorf("the updated draft reads %q, cc %q, subject %q", m.BodyText, m.Cc, m.Subject)
+	}
 	var res ttComposed
 	a.callOK(t, a.c, "send_draft", map[string]any{"draft_id": d.DraftID}, &res)
 	s := a.sent(t)
