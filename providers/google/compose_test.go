@@ -1,6 +1,7 @@
 package google
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -195,5 +196,28 @@ func TestDraftLifecycle(t *testing.T) {
 	}
 	if n := len(s.Drafts(alice)); n != 0 || len(s.SentMessages(alice)) != 1 {
 		t.Errorf("%d drafts left, %d sent; want none and 1", n, len(s.SentMessages(alice)))
+	}
+}
+
+// A draft too large for a JSON request goes through the upload endpoint,
+// created and updated alike.
+func TestLargeDraft(t *testing.T) {
+	s := fake(t)
+	mb := mustMail(t, provider(t, s), connect(t, s, alice, composeScopes...), alice)
+	ctx := context.Background()
+	big := providers.Attachment{Filename: "big.bin", MIMEType: "application/octet-stream", Data: bytes.Repeat([]byte("0123456789abcdef"), 6<<16)} // 6 MB
+	d, err := mb.CreateDraft(ctx, providers.OutgoingMessage{To: []providers.Address{{Email: bob}}, Subject: "Big", Text: "See file.", Attachments: []providers.Attachment{big}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mb.UpdateDraft(ctx, d.ID, providers.OutgoingMessage{To: []providers.Address{{Email: bob}}, Text: "Still big.", Attachments: []providers.Attachment{big, big}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := mb.GetDraft(ctx, d.ID)
+	if err != nil || got.Text != "Still big." || len(got.Attachments) != 2 || got.Attachments[1].Size < 6<<20 {
+		t.Fatalf("large draft %+v, %v", got.DraftSummary, err)
+	}
+	if n := s.HTTPRequests("/upload/gmail/v1/users/me/drafts"); n != 2 {
+		t.Errorf("%d upload requests, want 2 (create and update)", n)
 	}
 }

@@ -16,7 +16,7 @@ import (
 // its own id ("r" and digits) and holds a message labelled DRAFT, in the
 // thread given when its headers and subject belong there (as a send).
 // create, update and send take a Draft whose message has the raw RFC 822
-// bytes (this fake takes the JSON endpoint only, not /upload/); update
+// bytes (or, through /upload/, the message as multipart media); update
 // replaces the message (it gets a new id); send sends the draft's message
 // (after replacing it when the request carries one) and deletes the
 // draft; delete deletes it for good (not to Trash). An unknown draft is a
@@ -54,6 +54,39 @@ func (s *Server) draftRoutes() {
 	s.addRoute("GET", "gmail/v1/users/{userId}/drafts/{id}", gmailDraftsGet, s.draftGet)
 	s.addRoute("PUT", "gmail/v1/users/{userId}/drafts/{id}", gmailDraftsUpdate, s.draftUpdate)
 	s.addRoute("DELETE", "gmail/v1/users/{userId}/drafts/{id}", gmailDraftsDelete, s.draftDelete)
+	s.addRoute("POST", "upload/gmail/v1/users/{userId}/drafts", gmailDraftsCreate, s.draftUpload).upload = true
+	s.addRoute("PUT", "upload/gmail/v1/users/{userId}/drafts/{id}", gmailDraftsUpdate, s.draftUpload).upload = true
+}
+
+// draftUpload is drafts.create and drafts.update through the /upload/
+// endpoint, uploadType=multipart (what google.golang.org/api sends for a
+// large message in one request): the Draft as JSON metadata, then the
+// message/rfc822 media. Other upload types are not faked for drafts.
+func (s *Server) draftUpload(w http.ResponseWriter, r *http.Request, c call) {
+	if ut := r.URL.Query().Get("uploadType"); ut != "multipart" {
+		WriteAPIError(w, http.StatusBadRequest, "googletest: drafts take uploadType=multipart only in this fake, not "+strconv.Quote(ut), "invalidParameter")
+		return
+	}
+	meta, media, mediaType, ok := readMultipartUpload(w, r)
+	if !ok || !mediaTypeOK(w, mediaType) {
+		return
+	}
+	var req draftRequest
+	if len(bytes.TrimSpace(meta)) > 0 {
+		if err := json.Unmarshal(meta, &req); err != nil {
+			badRequestField(w, "", "Invalid JSON payload received. "+err.Error())
+			return
+		}
+	}
+	threadID := ""
+	if req.Message != nil {
+		threadID = req.Message.ThreadID
+	}
+	if id, ok := c.params["id"]; ok {
+		s.updateDraft(w, r, c.email, id, media, threadID)
+		return
+	}
+	s.createDraft(w, r, c.email, media, threadID)
 }
 
 // draftJSON is the Draft resource.
@@ -164,10 +197,15 @@ func (s *Server) draftCreate(w http.ResponseWriter, r *http.Request, c call) {
 	if !ok {
 		return
 	}
+	s.createDraft(w, r, c.email, raw, req.Message.ThreadID)
+}
+
+// createDraft stores a new draft of raw and answers it.
+func (s *Server) createDraft(w http.ResponseWriter, r *http.Request, email string, raw []byte, threadID string) {
 	a := s.api
 	a.mu.Lock()
-	mb := a.mailboxLocked(c.email)
-	m, code, msg := s.storeDraftMessage(mb, raw, req.Message.ThreadID)
+	mb := a.mailboxLocked(email)
+	m, code, msg := s.storeDraftMessage(mb, raw, threadID)
 	if m == nil {
 		a.mu.Unlock()
 		writeCode(w, code, msg)
@@ -187,16 +225,21 @@ func (s *Server) draftUpdate(w http.ResponseWriter, r *http.Request, c call) {
 	if !ok {
 		return
 	}
+	s.updateDraft(w, r, c.email, c.params["id"], raw, req.Message.ThreadID)
+}
+
+// updateDraft replaces draft id's message with raw and answers the draft.
+func (s *Server) updateDraft(w http.ResponseWriter, r *http.Request, email, id string, raw []byte, threadID string) {
 	a := s.api
 	a.mu.Lock()
-	mb := a.mailboxLocked(c.email)
-	d := mb.draft(c.params["id"])
+	mb := a.mailboxLocked(email)
+	d := mb.draft(id)
 	if d == nil {
 		a.mu.Unlock()
 		WriteAPIError(w, http.StatusNotFound, "Requested entity was not found.", "notFound")
 		return
 	}
-	m, code, msg := s.storeDraftMessage(mb, raw, req.Message.ThreadID)
+	m, code, msg := s.storeDraftMessage(mb, raw, threadID)
 	if m == nil {
 		a.mu.Unlock()
 		writeCode(w, code, msg)

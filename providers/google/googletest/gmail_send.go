@@ -245,32 +245,15 @@ func (s *Server) gmailUploadSend(w http.ResponseWriter, r *http.Request, c call)
 	mediaType := ""
 	switch ut := q.Get("uploadType"); ut {
 	case "multipart":
-		mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		if err != nil || !strings.HasPrefix(mt, "multipart/") || params["boundary"] == "" {
-			WriteAPIError(w, http.StatusBadRequest, "Bad multipart request: the Content-Type must be multipart/related with a boundary.", "badContent")
+		var mb []byte
+		if mb, media, mediaType, ok = readMultipartUpload(w, r); !ok {
 			return
 		}
-		mr := multipart.NewReader(io.LimitReader(r.Body, GmailMaxMessageSize+GmailJSONBodyLimit), params["boundary"])
-		metaPart, err := mr.NextPart()
-		if err != nil {
-			WriteAPIError(w, http.StatusBadRequest, "Bad multipart request: missing metadata part.", "badContent")
-			return
-		}
-		mb, _ := io.ReadAll(io.LimitReader(metaPart, GmailJSONBodyLimit))
 		if len(bytes.TrimSpace(mb)) > 0 {
 			if err := json.Unmarshal(mb, &meta); err != nil {
 				badRequestField(w, "", "Invalid JSON payload received. "+err.Error())
 				return
 			}
-		}
-		mediaPart, err := mr.NextPart()
-		if err != nil {
-			WriteAPIError(w, http.StatusBadRequest, "Bad multipart request: missing media part.", "badContent")
-			return
-		}
-		mediaType = mediaPart.Header.Get("Content-Type")
-		if media, ok = readMedia(w, mediaPart); !ok {
-			return
 		}
 	case "media":
 		mediaType = r.Header.Get("Content-Type")
@@ -313,6 +296,33 @@ func (s *Server) gmailUploadSend(w http.ResponseWriter, r *http.Request, c call)
 		return
 	}
 	s.finishSend(w, r, email, media, meta.ThreadID)
+}
+
+// readMultipartUpload reads an uploadType=multipart request: a
+// multipart/related body of the JSON metadata, then the media.
+func readMultipartUpload(w http.ResponseWriter, r *http.Request) (meta, media []byte, mediaType string, ok bool) {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || !strings.HasPrefix(mt, "multipart/") || params["boundary"] == "" {
+		WriteAPIError(w, http.StatusBadRequest, "Bad multipart request: the Content-Type must be multipart/related with a boundary.", "badContent")
+		return nil, nil, "", false
+	}
+	mr := multipart.NewReader(io.LimitReader(r.Body, GmailMaxMessageSize+GmailJSONBodyLimit), params["boundary"])
+	metaPart, err := mr.NextPart()
+	if err != nil {
+		WriteAPIError(w, http.StatusBadRequest, "Bad multipart request: missing metadata part.", "badContent")
+		return nil, nil, "", false
+	}
+	meta, _ = io.ReadAll(io.LimitReader(metaPart, GmailJSONBodyLimit))
+	mediaPart, err := mr.NextPart()
+	if err != nil {
+		WriteAPIError(w, http.StatusBadRequest, "Bad multipart request: missing media part.", "badContent")
+		return nil, nil, "", false
+	}
+	mediaType = mediaPart.Header.Get("Content-Type")
+	if media, ok = readMedia(w, mediaPart); !ok {
+		return nil, nil, "", false
+	}
+	return meta, media, mediaType, true
 }
 
 func (s *Server) newUploadID() string {
