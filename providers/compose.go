@@ -17,10 +17,11 @@ type Composer interface {
 	// CreateDraft saves m as a draft; with m.ReplyTo set, as a reply in the
 	// original's conversation (as Send threads it). Nothing is sent.
 	CreateDraft(ctx context.Context, m OutgoingMessage) (DraftRef, error)
-	// UpdateDraft replaces the draft's recipients, body and attachments
-	// with m's, and its subject when m.Subject is not empty. A reply draft
-	// stays a reply in its conversation (m.ReplyTo is not used).
-	UpdateDraft(ctx context.Context, id string, m OutgoingMessage) (DraftRef, error)
+	// UpdateDraft replaces the draft's recipients and body with u's, its
+	// subject when u.Subject is not empty, and its attachments unless
+	// u.KeepAttachments. A reply draft stays a reply in its conversation
+	// (u.ReplyTo is not used).
+	UpdateDraft(ctx context.Context, id string, u DraftUpdate) (DraftRef, error)
 	// ListDrafts lists the drafts, most recently changed first.
 	ListDrafts(ctx context.Context, q DraftQuery) (DraftPage, error)
 	// GetDraft reads a draft: what would leave if it were sent.
@@ -39,6 +40,14 @@ type ForwardMessage struct {
 	To, Cc, Bcc        []Address
 	Note               string // plain text written above the forwarded message
 	IncludeAttachments bool
+}
+
+// DraftUpdate is a draft's new content.
+type DraftUpdate struct {
+	OutgoingMessage
+	// KeepAttachments keeps the draft's attachments (Attachments is then
+	// empty); false replaces them with Attachments (none: removed).
+	KeepAttachments bool
 }
 
 // DraftRef identifies a saved draft: its draft id, the id of the message it

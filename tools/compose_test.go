@@ -209,9 +209,23 @@ func TestDraftTools(t *testing.T) {
 		t.Errorf("list_drafts %q", text)
 	}
 	wantOK(t, e.call(t, "update_draft", map[string]any{"draft_id": "r2", "to": []any{"carol@example.com"}, "body": "Second."}))
-	if m := e.prov.compose.drafts[1].msg; m.Subject != "Plan" || m.Text != "Second." || m.To[0].Email != "carol@example.com" {
+	if m := e.prov.compose.drafts[1].msg; m.Subject != "Plan" || m.Text != "Second." || len(m.To) != 1 || m.To[0].Email != "carol@example.com" {
 		t.Errorf("updated %+v", m)
 	}
+	// Attachments: kept when left out, replaced when given, removed on
+	// request.
+	att := []any{map[string]any{"filename": "a.txt", "content_base64": "eA=="}}
+	wantOK(t, e.call(t, "update_draft", map[string]any{"draft_id": "r2", "to": []any{"carol@example.com"}, "body": "Third.", "attachments": att}))
+	wantOK(t, e.call(t, "update_draft", map[string]any{"draft_id": "r2", "to": []any{"carol@example.com"}, "body": "Fourth."}))
+	if m := e.prov.compose.drafts[1].msg; m.Text != "Fourth." || len(m.Attachments) != 1 || m.Attachments[0].Filename != "a.txt" {
+		t.Errorf("an update without attachments lost them: %+v", m)
+	}
+	wantOK(t, e.call(t, "update_draft", map[string]any{"draft_id": "r2", "to": []any{"carol@example.com"}, "body": "Fifth.", "remove_attachments": true}))
+	if m := e.prov.compose.drafts[1].msg; len(m.Attachments) != 0 {
+		t.Errorf("remove_attachments kept %d", len(m.Attachments))
+	}
+	wantError(t, e.call(t, "update_draft", map[string]any{"draft_id": "r2", "to": []any{"a@example.com"}, "body": "x", "attachments": att, "remove_attachments": true}),
+		"remove_attachments", "not with attachments")
 	wantError(t, e.call(t, "update_draft", map[string]any{"draft_id": "r2", "body": "x"}), "to", "required")
 	wantError(t, e.call(t, "update_draft", map[string]any{"draft_id": "r9", "to": []any{"a@example.com"}, "body": "x"}), "draft_id r9", "not found")
 	wantOK(t, e.call(t, "delete_draft", map[string]any{"draft_id": "r2"}))

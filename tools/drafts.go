@@ -80,18 +80,24 @@ type updateDraftArgs struct {
 	To          []string        `json:"to" arg:"required,max=100,items.max=320,items.kind=line" jsonschema:"recipients: \"a@example.com\" or \"Name <a@example.com>\""`
 	Cc          []string        `json:"cc,omitempty" arg:"max=100,items.max=320,items.kind=line" jsonschema:"copy recipients, same format as to"`
 	Bcc         []string        `json:"bcc,omitempty" arg:"max=100,items.max=320,items.kind=line" jsonschema:"blind-copy recipients, same format as to"`
-	Subject     string          `json:"subject,omitempty" arg:"max=900,kind=line" jsonschema:"new subject; left out: the draft keeps its subject (a reply draft always keeps its conversation's)"`
+	Subject     string          `json:"subject,omitempty" arg:"max=900,kind=line" jsonschema:"new subject; left out: the draft keeps its subject. A reply draft's subject is its conversation's: a different one may be refused"`
 	Body        string          `json:"body,omitempty" arg:"max=5242880" jsonschema:"plain-text body"`
 	HTMLBody    string          `json:"html_body,omitempty" arg:"max=5242880" jsonschema:"optional HTML version of the body"`
-	Attachments []attachmentArg `json:"attachments,omitempty" arg:"max=50" jsonschema:"the draft's files: they replace the ones it had; the whole message may be at most {max_message}"`
+	Attachments []attachmentArg `json:"attachments,omitempty" arg:"max=50" jsonschema:"files that replace the draft's attachments; left out: the draft keeps its attachments; the whole message may be at most {max_message}"`
+	// RemoveAttachments drops the draft's attachments.
+	RemoveAttachments bool `json:"remove_attachments,omitempty" jsonschema:"remove the draft's attachments (not with attachments)"`
 
-	msg providers.OutgoingMessage // built by check
+	upd providers.DraftUpdate // built by check
 }
 
 func (a *updateDraftArgs) check(time.Time) error {
+	if a.RemoveAttachments && len(a.Attachments) > 0 {
+		return argError("remove_attachments", "not with attachments: give the new files alone, they replace the old ones")
+	}
 	s := sendArgs{To: a.To, Cc: a.Cc, Bcc: a.Bcc, Subject: a.Subject, Body: a.Body, HTMLBody: a.HTMLBody, Attachments: a.Attachments}
 	var err error
-	a.msg, err = s.message(true)
+	a.upd.OutgoingMessage, err = s.message(true)
+	a.upd.KeepAttachments = len(a.Attachments) == 0 && !a.RemoveAttachments
 	return err
 }
 
@@ -99,17 +105,18 @@ func (h *handlers) updateDraft() tool {
 	return accountTool(h, decl{
 		name: "update_draft", title: "Change a draft", scope: providers.MailModify, hints: hints{idempotent: true, openWorld: true},
 		vars: map[string]string{"account_can": "write drafts"},
-		desc: "Rewrite a draft without sending it. It replaces the whole draft with the arguments given: recipients, body and attachments " +
-			"(pass everything the draft should keep, e.g. from list_drafts and get_message); only the subject is kept when left out. " +
-			"A reply draft stays a reply in its conversation. Nothing is sent.",
+		desc: "Rewrite a draft without sending it. The recipients (to, cc, bcc) and the body are replaced by the ones given, whole: pass everything they should hold " +
+			"(list_drafts and get_message show the current ones). The subject and the attachments are kept when left out, and replaced when given " +
+			"(remove_attachments drops the attachments). A reply draft stays a reply in its conversation. Nothing is sent.",
 	}, func(ctx context.Context, g grants.Grant, a *updateDraftArgs) (DraftResult, string, error) {
-		msg := a.msg
+		upd := a.upd
+		msg := upd.OutgoingMessage
 		if err := h.fitsProvider(g, msg); err != nil {
 			return DraftResult{}, "", err
 		}
 		noteOutgoing(ctx, messageOut(msg))
 		noteIDs(ctx, a.DraftID)
-		d, err := onMail(ctx, h, g, func(m providers.Mail) (providers.DraftRef, error) { return m.UpdateDraft(ctx, a.DraftID, msg) })
+		d, err := onMail(ctx, h, g, func(m providers.Mail) (providers.DraftRef, error) { return m.UpdateDraft(ctx, a.DraftID, upd) })
 		if err != nil {
 			return DraftResult{}, "", h.providerError(ctx, err, g, "updating the draft", "draft_id "+a.DraftID)
 		}

@@ -59,7 +59,8 @@ func (m fakeMail) CreateDraft(ctx context.Context, msg providers.OutgoingMessage
 	return providers.DraftRef{ID: d.id, MessageID: "m-" + d.id, ThreadID: "t-" + d.id}, nil
 }
 
-func (m fakeMail) UpdateDraft(ctx context.Context, id string, msg providers.OutgoingMessage) (providers.DraftRef, error) {
+func (m fakeMail) UpdateDraft(ctx context.Context, id string, u providers.DraftUpdate) (providers.DraftRef, error) {
+	msg := u.OutgoingMessage
 	if err := m.check(); err != nil {
 		return providers.DraftRef{}, err
 	}
@@ -71,6 +72,9 @@ func (m fakeMail) UpdateDraft(ctx context.Context, id string, msg providers.Outg
 	}
 	if msg.Subject == "" {
 		msg.Subject = d.msg.Subject
+	}
+	if u.KeepAttachments {
+		msg.Attachments = d.msg.Attachments
 	}
 	d.msg = msg
 	return providers.DraftRef{ID: d.id, MessageID: "m-" + d.id, ThreadID: "t-" + d.id}, nil
@@ -146,7 +150,7 @@ func (m stuckMail) CreateDraft(ctx context.Context, _ providers.OutgoingMessage)
 	return providers.DraftRef{}, m.block(ctx, m.src)
 }
 
-func (m stuckMail) UpdateDraft(ctx context.Context, _ string, _ providers.OutgoingMessage) (providers.DraftRef, error) {
+func (m stuckMail) UpdateDraft(ctx context.Context, _ string, _ providers.DraftUpdate) (providers.DraftRef, error) {
 	return providers.DraftRef{}, m.block(ctx, m.src)
 }
 

@@ -69,7 +69,7 @@ const (
 
 func (h *handlers) sendEmail() tool {
 	return accountTool(h, decl{
-		name: "send_email", title: "Send an email", scope: providers.MailSend, hints: changes, sends: true,
+		name: "send_email", title: "Send an email", scope: providers.MailSend, hints: hints{destructive: true, openWorld: true}, sends: true,
 		uncertain: "The message may or may not have been sent: look for it in the account's sent mail (list_messages with label SENT) before sending it again.",
 		vars:      map[string]string{"account_can": "send"},
 		desc: "Send an email from a connected account, as a new message or as a reply in an existing conversation. " +

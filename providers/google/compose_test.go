@@ -149,10 +149,18 @@ func TestDraftLifecycle(t *testing.T) {
 	if got.Subject != "New" || got.Text != "Hello" || len(got.Attachments) != 1 || got.Attachments[0].Filename != "a.txt" {
 		t.Errorf("draft %+v", got)
 	}
+	// New text, the attachment kept.
+	if _, err := mb.UpdateDraft(ctx, nd.ID, providers.DraftUpdate{KeepAttachments: true,
+		OutgoingMessage: providers.OutgoingMessage{To: []providers.Address{{Email: "carol@example.com"}}, Text: "Hello again"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = mb.GetDraft(ctx, nd.ID); err != nil || got.Text != "Hello again" || len(got.Attachments) != 1 || got.Attachments[0].Filename != "a.txt" || got.Attachments[0].Size != 3 {
+		t.Errorf("draft with its attachment kept %+v, %v", got, err)
+	}
 
 	// An update replaces everything given and keeps a reply in its thread
 	// with its subject.
-	up, err := mb.UpdateDraft(ctx, d.ID, providers.OutgoingMessage{To: []providers.Address{{Email: bob}}, Cc: []providers.Address{{Email: "dave@example.com"}}, Text: "Better reply."})
+	up, err := mb.UpdateDraft(ctx, d.ID, providers.DraftUpdate{OutgoingMessage: providers.OutgoingMessage{To: []providers.Address{{Email: bob}}, Cc: []providers.Address{{Email: "dave@example.com"}}, Text: "Better reply."}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +171,7 @@ func TestDraftLifecycle(t *testing.T) {
 	if err != nil || got.Subject != "Re: Plans" || got.Text != "Better reply." || len(got.Cc) != 1 || got.Cc[0].Email != "dave@example.com" {
 		t.Errorf("updated draft %+v, %v", got, err)
 	}
-	_, err = mb.UpdateDraft(ctx, d.ID, providers.OutgoingMessage{To: []providers.Address{{Email: bob}}, Subject: "Other", Text: "x"})
+	_, err = mb.UpdateDraft(ctx, d.ID, providers.DraftUpdate{OutgoingMessage: providers.OutgoingMessage{To: []providers.Address{{Email: bob}}, Subject: "Other", Text: "x"}})
 	var fe *providers.FieldError
 	if !errors.As(err, &fe) || fe.Field != "subject" {
 		t.Errorf("a reply draft's subject changed: %v", err)
@@ -210,7 +218,7 @@ func TestLargeDraft(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := mb.UpdateDraft(ctx, d.ID, providers.OutgoingMessage{To: []providers.Address{{Email: bob}}, Text: "Still big.", Attachments: []providers.Attachment{big, big}}); err != nil {
+	if _, err := mb.UpdateDraft(ctx, d.ID, providers.DraftUpdate{OutgoingMessage: providers.OutgoingMessage{To: []providers.Address{{Email: bob}}, Text: "Still big.", Attachments: []providers.Attachment{big, big}}}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := mb.GetDraft(ctx, d.ID)

@@ -59,15 +59,23 @@ func draftRef(d *gmail.Draft) providers.DraftRef {
 	return r
 }
 
-// UpdateDraft reads the draft's threading headers and subject, then
-// replaces its message (drafts.update): a reply stays in its thread, with
-// its subject unless m gives one of the same conversation.
-func (mb *mailbox) UpdateDraft(ctx context.Context, id string, m providers.OutgoingMessage) (providers.DraftRef, error) {
+// UpdateDraft reads the draft's threading headers and subject (and, to
+// keep them, its attachments), then replaces its message (drafts.update): a
+// reply stays in its thread, with its subject unless u gives one of the
+// same conversation.
+func (mb *mailbox) UpdateDraft(ctx context.Context, id string, u providers.DraftUpdate) (providers.DraftRef, error) {
+	m := u.OutgoingMessage
 	svc, err := mb.service()
 	if err != nil {
 		return providers.DraftRef{}, err
 	}
-	cur, err := svc.Users.Drafts.Get("me", id).Format("metadata").Fields("id,message(threadId,payload/headers)").Context(ctx).Do()
+	get := svc.Users.Drafts.Get("me", id)
+	if u.KeepAttachments {
+		get = get.Format("full")
+	} else {
+		get = get.Format("metadata").Fields("id,message(threadId,payload/headers)")
+	}
+	cur, err := get.Context(ctx).Do()
 	if err != nil {
 		return providers.DraftRef{}, draftError(err, id)
 	}
@@ -101,6 +109,11 @@ func (mb *mailbox) UpdateDraft(ctx context.Context, id string, m providers.Outgo
 	if strings.TrimSpace(msg.Subject) == "" {
 		msg.Subject = old
 	}
+	if u.KeepAttachments && cur.Message != nil {
+		if msg.Attachments, err = mb.attachmentsOf(ctx, cur.Message); err != nil {
+			return providers.DraftRef{}, err
+		}
+	}
 	raw, err := build(msg)
 	if err != nil {
 		return providers.DraftRef{}, err
@@ -117,6 +130,35 @@ func (mb *mailbox) UpdateDraft(ctx context.Context, id string, m providers.Outgo
 		return providers.DraftRef{}, draftError(err, id)
 	}
 	return draftRef(out), nil
+}
+
+// attachmentsOf reads the attachments of a message read in full.
+func (mb *mailbox) attachmentsOf(ctx context.Context, m *gmail.Message) ([]providers.Attachment, error) {
+	var w partWalker
+	w.visit(m.Payload, 0)
+	out := make([]providers.Attachment, 0, len(w.parts))
+	size := 0
+	for i, p := range w.parts {
+		if size += int(w.attachments[i].Size) / 3 * 4; size > Spec.Limits.MaxMessageBytes {
+			return nil, tooLarge(size)
+		}
+		data, err := mb.partData(ctx, m.Id, p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, providers.Attachment{Filename: attachmentName(w.attachments[i].Filename, i), MIMEType: partType(p), Data: data})
+	}
+	return out, nil
+}
+
+// partType is a part's MIME type, application/octet-stream when it has
+// none that could be sent.
+func partType(p *gmail.MessagePart) string {
+	mt := strings.ToLower(strings.TrimSpace(p.MimeType))
+	if mt == "" || !strings.Contains(mt, "/") {
+		return "application/octet-stream"
+	}
+	return mt
 }
 
 // draftError maps a drafts call's failure; a 404 names the draft.

@@ -73,21 +73,9 @@ func (mb *mailbox) Forward(ctx context.Context, f providers.ForwardMessage) (pro
 		msg.Text = note + intro
 	}
 	if f.IncludeAttachments {
-		size := len(msg.Text) + len(msg.HTML)
-		for i, p := range w.parts {
-			info := w.attachments[i]
-			if size += int(info.Size) / 3 * 4; size > Spec.Limits.MaxMessageBytes {
-				return providers.SentMessage{}, tooLarge(size)
-			}
-			data, err := mb.partData(ctx, f.MessageID, p)
-			if err != nil {
-				return providers.SentMessage{}, err
-			}
-			mt := strings.ToLower(strings.TrimSpace(p.MimeType))
-			if mt == "" || !strings.Contains(mt, "/") {
-				mt = "application/octet-stream"
-			}
-			msg.Attachments = append(msg.Attachments, providers.Attachment{Filename: attachmentName(info.Filename, i), MIMEType: mt, Data: data})
+		var err error
+		if msg.Attachments, err = mb.attachmentsOf(ctx, orig); err != nil {
+			return providers.SentMessage{}, err
 		}
 	}
 	raw, err := build(msg)

@@ -125,8 +125,16 @@ func TestDraftsOutlook(t *testing.T) {
 	if err != nil || d.Subject != "Numbers" || d.Text != "Attached." || len(d.Attachments) != 1 || d.Attachments[0].Filename != "n.csv" || len(d.To) != 1 {
 		t.Fatalf("draft %+v, %v", d, err)
 	}
-	if _, err := e.mb.UpdateDraft(ctx, plain.ID, providers.OutgoingMessage{To: []providers.Address{{Email: "carol@example.com"}}, Text: "New text.",
-		Attachments: []providers.Attachment{{Filename: "m.csv", Data: []byte("c\n")}}}); err != nil {
+	// Attachments kept, then replaced.
+	if _, err := e.mb.UpdateDraft(ctx, plain.ID, providers.DraftUpdate{KeepAttachments: true,
+		OutgoingMessage: providers.OutgoingMessage{To: bob, Text: "Kept."}}); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := e.mb.GetDraft(ctx, plain.ID); err != nil || d.Text != "Kept." || len(d.Attachments) != 1 || d.Attachments[0].Filename != "n.csv" {
+		t.Fatalf("draft with kept attachments %+v, %v", d, err)
+	}
+	if _, err := e.mb.UpdateDraft(ctx, plain.ID, providers.DraftUpdate{OutgoingMessage: providers.OutgoingMessage{To: []providers.Address{{Email: "carol@example.com"}}, Text: "New text.",
+		Attachments: []providers.Attachment{{Filename: "m.csv", Data: []byte("c\n")}}}}); err != nil {
 		t.Fatal(err)
 	}
 	d, err = e.mb.GetDraft(ctx, plain.ID)

@@ -109,11 +109,16 @@ func noDraft(id string, status int) error {
 }
 
 // UpdateDraft replaces the draft's recipients and body (PATCH; the subject
-// too when m has one), then its attachments: the old ones deleted, m's
-// added. A reply draft keeps its conversation (Outlook's conversationId
-// does not change).
-func (mb *mailbox) UpdateDraft(ctx context.Context, id string, m providers.OutgoingMessage) (providers.DraftRef, error) {
-	d, err := mb.readDraft(ctx, id, "id,isDraft,conversationId", "attachments($select=id,isInline)")
+// too when u has one), then, unless kept, its attachments: the old ones
+// deleted, u's added. A reply draft keeps its conversation (Outlook's
+// conversationId does not change).
+func (mb *mailbox) UpdateDraft(ctx context.Context, id string, u providers.DraftUpdate) (providers.DraftRef, error) {
+	m := u.OutgoingMessage
+	expand := "attachments($select=id,isInline)"
+	if u.KeepAttachments {
+		expand = ""
+	}
+	d, err := mb.readDraft(ctx, id, "id,isDraft,conversationId", expand)
 	if err != nil {
 		return providers.DraftRef{}, err
 	}
@@ -126,6 +131,9 @@ func (mb *mailbox) UpdateDraft(ctx context.Context, id string, m providers.Outgo
 	path := "/me/messages/" + url.PathEscape(id)
 	if err := mb.g.do(ctx, req{method: http.MethodPatch, path: path, body: payload, need: scopeMailReadWrite}, nil); err != nil {
 		return providers.DraftRef{}, err
+	}
+	if u.KeepAttachments {
+		return d.ref(), nil
 	}
 	for _, a := range d.Attachments {
 		if a.IsInline {

@@ -122,7 +122,8 @@ func (a *provAccount) testDrafts(t *testing.T) {
 		t.Fatalf("create_draft %+v", d)
 	}
 	var other ttDraft
-	a.callOK(t, a.c, "create_draft", map[string]any{"to": []any{bob}, "subject": "Lunch plan", "body": "Friday?"}, &other)
+	a.callOK(t, a.c, "create_draft", map[string]any{"to": []any{bob}, "subject": "Lunch plan", "body": "Friday?",
+		"attachments": []any{map[string]any{"filename": "menu.txt", "content_base64": "U291cA=="}}}, &other)
 	if a.sentCount() != sent || a.drafts() != drafts+2 {
 		t.Fatalf("after two create_draft: %d sent, %d new drafts; want none sent and 2 drafts", a.sentCount()-sent, a.drafts()-drafts)
 	}
@@ -162,6 +163,12 @@ func (a *provAccount) testDrafts(t *testing.T) {
 	}
 	a.callFails(t, a.c, "send_draft", map[string]any{"draft_id": d.DraftID}, "not found")
 
+	// New text; the attachment, left out, is kept.
+	a.callOK(t, a.c, "update_draft", map[string]any{"draft_id": other.DraftID, "to": []any{bob}, "body": "Friday at one?"}, &upd)
+	a.callOK(t, a.c, "get_message", map[string]any{"id": upd.MessageID}, &m)
+	if !strings.Contains(m.BodyText, "Friday at one?") || m.Subject != "Lunch plan" || len(m.Attachments) != 1 || m.Attachments[0].Filename != "menu.txt" {
+		t.Errorf("the draft updated without attachments reads %q, subject %q, attachments %+v", m.BodyText, m.Subject, m.Attachments)
+	}
 	a.callOK(t, a.c, "delete_draft", map[string]any{"draft_id": other.DraftID}, nil)
 	a.callFails(t, a.c, "delete_draft", map[string]any{"draft_id": other.DraftID}, "not found")
 	if a.drafts() != drafts || a.sentCount() != sent+1 {
