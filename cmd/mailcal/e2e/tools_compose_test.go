@@ -14,6 +14,19 @@ import (
 // allowlist on reply_all, forward_email and send_draft with nothing
 // reaching the provider.
 
+// ttChangeHints are the hints of the tools that change something, beyond
+// readOnlyHint false and openWorldHint true: what leaves the mailbox or
+// deletes cannot be undone (destructive); an update or a delete repeated
+// changes nothing more (idempotent).
+var ttChangeHints = map[string]*struct{ destructive, idempotent bool }{
+	"send_email":    {destructive: true},
+	"forward_email": {destructive: true},
+	"send_draft":    {destructive: true},
+	"create_draft":  {},
+	"update_draft":  {idempotent: true},
+	"delete_draft":  {destructive: true, idempotent: true},
+}
+
 // ttComposed is send_email's, forward_email's and send_draft's result.
 type ttComposed struct {
 	ID       string   `json:"id"`
