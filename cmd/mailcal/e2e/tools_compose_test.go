@@ -52,6 +52,16 @@ type ttDrafts struct {
 	NextPageToken string `json:"next_page_token"`
 }
 
+// budget logs the upstream requests since resetAPI and fails past max.
+func (a *provAccount) budget(t *testing.T, what string, max int) {
+	t.Helper()
+	n := a.apiRequests()
+	t.Logf("%s: %s: %d upstream requests", a.name, what, n)
+	if n > max {
+		t.Errorf("%s made %d upstream requests, want at most %d", what, n, max)
+	}
+}
+
 func sameSet(a, b []string) bool {
 	x, y := slices.Clone(a), slices.Clone(b)
 	for i := range x {
@@ -102,7 +112,9 @@ func (a *provAccount) testReplyRecipients(t *testing.T) {
 // unless include_attachments is false, one forward prefix.
 func (a *provAccount) testForward(t *testing.T) {
 	var res ttComposed
+	a.resetAPI()
 	a.callOK(t, a.c, "forward_email", map[string]any{"message_id": a.msgs["report"], "to": []any{"Bob <" + bob + ">"}, "body": "FYI, the draft numbers."}, &res)
+	a.budget(t, "forward_email with a PDF", 4) // Gmail: the original read for the guard, in full, its PDF, the send
 	s := a.sent(t)
 	fwd := strings.HasPrefix(s.subject, "Fwd: ") || strings.HasPrefix(s.subject, "FW: ")
 	if !fwd || !strings.HasSuffix(s.subject, " Q3 report draft") || strings.Count(strings.ToLower(s.subject), "fw") != 1 {
@@ -130,7 +142,9 @@ func (a *provAccount) testForward(t *testing.T) {
 func (a *provAccount) testDrafts(t *testing.T) {
 	sent, drafts := a.sentCount(), a.drafts()
 	var d ttDraft
+	a.resetAPI()
 	a.callOK(t, a.c, "create_draft", map[string]any{"body": "Draft: see you then.", "reply_to_message_id": a.msgs["phoenix-3"]}, &d)
+	a.budget(t, "create_draft of a reply without to", 3) // the original's recipients, its threading, the draft
 	if d.DraftID == "" || !slices.Equal(d.To, []string{"Carol Chen <carol@example.com>"}) {
 		t.Fatalf("create_draft %+v", d)
 	}
@@ -142,7 +156,9 @@ func (a *provAccount) testDrafts(t *testing.T) {
 	}
 
 	var l ttDrafts
+	a.resetAPI()
 	a.callOK(t, a.c, "list_drafts", nil, &l)
+	a.budget(t, "list_drafts", 2) // Gmail: the list and one batch of its messages
 	var ids []string
 	for _, r := range l.Drafts {
 		ids = append(ids, r.DraftID)
@@ -165,7 +181,9 @@ func (a *provAccount) testDrafts(t *testing.T) {
 		t.Errorf("the updated draft reads %q, cc %q, subject %q", m.BodyText, m.Cc, m.Subject)
 	}
 	var res ttComposed
+	a.resetAPI()
 	a.callOK(t, a.c, "send_draft", map[string]any{"draft_id": d.DraftID}, &res)
+	a.budget(t, "send_draft", 3) // the draft read for the guard (Graph: checked again), the send
 	s := a.sent(t)
 	if a.sentCount() != sent+1 || !slices.Equal(s.to, []string{"carol@example.com"}) || !slices.Equal(s.cc, []string{bob}) ||
 		!strings.Contains(s.body, "see you at ten.") || !strings.EqualFold(s.subject, "Re: Project Phoenix kickoff") {
