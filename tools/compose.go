@@ -53,23 +53,9 @@ func (h *handlers) resolveReply(ctx context.Context, g grants.Grant, m *provider
 		}
 		return nil
 	}
-	{ // the sender's side: for a reply without to, and for a reply to all
-		own := false
-		if from, err := originalAddresses("From", orig.From); err == nil && len(from) == 1 && strings.EqualFold(from[0].Email, g.Account) {
-			own = true
-		}
-		var err error
-		switch {
-		case strings.TrimSpace(orig.ReplyTo) != "":
-			err = add(&m.To, "Reply-To", orig.ReplyTo)
-		case own:
-			err = add(&m.To, "To", orig.To)
-		default:
-			err = add(&m.To, "From", orig.From)
-		}
-		if err != nil {
-			return err
-		}
+	header, v := answerTo(orig, g.Account)
+	if err := add(&m.To, header, v); err != nil {
+		return err
 	}
 	if replyAll {
 		if err := add(&m.To, "To", orig.To); err != nil {
@@ -86,6 +72,20 @@ func (h *handlers) resolveReply(ctx context.Context, g grants.Grant, m *provider
 		m.To, m.Cc = m.Cc, nil
 	}
 	return nil
+}
+
+// answerTo is the header a reply answers, and its value: the original's
+// Reply-To, else its To for a message the account sent itself, else its
+// From.
+func answerTo(orig providers.Message, account string) (header, value string) {
+	switch from, err := originalAddresses("From", orig.From); {
+	case strings.TrimSpace(orig.ReplyTo) != "":
+		return "Reply-To", orig.ReplyTo
+	case err == nil && len(from) == 1 && strings.EqualFold(from[0].Email, account):
+		return "To", orig.To
+	default:
+		return "From", orig.From
+	}
 }
 
 // originalAddresses parses an address header of a message read from the
