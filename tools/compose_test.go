@@ -126,7 +126,7 @@ func mustJSON(t *testing.T, v any) []byte {
 func TestReplyAllGuarded(t *testing.T) {
 	e := newComposeEnv(t, policy.Policy{RecipientAllowlist: []string{"eve@example.com", "jane@example.com", "bob@example.com"}}, nil)
 	wantError(t, e.call(t, "send_email", map[string]any{"reply_to_message_id": "group", "reply_all": true, "body": "x"}),
-		"not sent", "carol@example.com", "recipient allowlist")
+		"not sent", "carol@example.com", "recipient allowlist", "taken from the original", "without reply_all")
 	if len(e.prov.sent) != 0 {
 		t.Fatal("a refused reply-all was sent")
 	}

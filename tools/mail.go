@@ -86,7 +86,11 @@ func (h *handlers) sendEmail() tool {
 		if err := h.fitsProvider(g, msg); err != nil {
 			return SendResult{}, "", err
 		}
-		if err := h.guardOutgoing(ctx, g, messageOut(msg)); err != nil {
+		out := messageOut(msg)
+		if a.ReplyAll || a.ReplyToMessageID != "" && len(a.To) == 0 {
+			out.field = "the reply's recipients (taken from the original: give to and cc yourself, without reply_all, to choose them)"
+		}
+		if err := h.guardOutgoing(ctx, g, out); err != nil {
 			return SendResult{}, "", err
 		}
 		sent, err := onMail(ctx, h, g, func(m providers.Mail) (providers.SentMessage, error) { return m.Send(ctx, msg) })

@@ -171,3 +171,43 @@ func TestDraftsOutlook(t *testing.T) {
 		t.Errorf("%d drafts left", n)
 	}
 }
+
+// Without Mail.ReadWrite (no drafts), a forward with its attachments is one
+// forward request; without them it is refused, saying what scope it needs.
+func TestForwardWithoutDrafts(t *testing.T) {
+	const alice = "alice@contoso.example"
+	s := microsofttest.New(microsofttest.Options{})
+	t.Cleanup(s.Close)
+	s.AddUser(alice)
+	fx := s.LoadFixtures(alice)
+	tok, err := s.Token(context.Background(), alice, "User.Read", "Mail.Read", "Mail.Send")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := New(Options{GraphURL: s.GraphURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, err := api.Mail(providers.StaticSource(tok), alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	report := microsofttest.ImmutableID(fx.Messages["report"])
+	bob := []providers.Address{{Email: "bob@example.com"}}
+	sent, err := mb.Forward(ctx, providers.ForwardMessage{MessageID: report, To: bob, Note: "FYI", IncludeAttachments: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := s.Sent(alice)
+	if len(all) != 1 || all[0].Via != "forward" || len(all[0].Attachments) != 1 || sent.ID != "" {
+		t.Fatalf("sent %+v, result %+v; want one forward with the PDF and no id", all, sent)
+	}
+	_, err = mb.Forward(ctx, providers.ForwardMessage{MessageID: report, To: bob})
+	if !errors.Is(err, providers.ErrForbidden) || !strings.Contains(err.Error(), "mail.modify") {
+		t.Errorf("a forward without attachments and without drafts: %v", err)
+	}
+	if len(s.Sent(alice)) != 1 {
+		t.Error("it was sent")
+	}
+}
