@@ -49,7 +49,8 @@ func draftText(verb string, r DraftResult) string {
 func (h *handlers) createDraft() tool {
 	return accountTool(h, decl{
 		name: "create_draft", title: "Write a draft", scope: providers.MailModify, hints: changes,
-		vars: map[string]string{"account_can": "write drafts"},
+		uncertain: "The draft may or may not have been saved: look for it with list_drafts before writing it again.",
+		vars:      map[string]string{"account_can": "write drafts"},
 		desc: "Save an email as a draft in a connected mailbox, without sending it: for the person to review and send, or for send_draft later. " +
 			"Takes send_email's arguments: a new message (to, subject, body) or, with reply_to_message_id, a reply that stays in the original's conversation " +
 			"(to may then be left out: the original's Reply-To address, else its sender; reply_all adds everyone the original went to).",
@@ -104,7 +105,8 @@ func (a *updateDraftArgs) check(time.Time) error {
 func (h *handlers) updateDraft() tool {
 	return accountTool(h, decl{
 		name: "update_draft", title: "Change a draft", scope: providers.MailModify, hints: hints{idempotent: true, openWorld: true},
-		vars: map[string]string{"account_can": "write drafts"},
+		uncertain: "The draft may or may not have been changed (its attachments perhaps only in part): read it with list_drafts and get_message, or call update_draft again with the same arguments.",
+		vars:      map[string]string{"account_can": "write drafts"},
 		desc: "Rewrite a draft without sending it. The recipients (to, cc, bcc) and the body are replaced by the ones given, whole: pass everything they should hold " +
 			"(list_drafts and get_message show the current ones). The subject and the attachments are kept when left out, and replaced when given " +
 			"(remove_attachments drops the attachments). A reply draft stays a reply in its conversation. Nothing is sent.",
@@ -265,8 +267,9 @@ type DeleteDraftResult struct {
 func (h *handlers) deleteDraft() tool {
 	return accountTool(h, decl{
 		name: "delete_draft", title: "Delete a draft", scope: providers.MailModify, hints: hints{destructive: true, idempotent: true, openWorld: true},
-		vars: map[string]string{"account_can": "write drafts"},
-		desc: "Delete a draft that will not be sent. Only drafts can be deleted this way (a sent or received message is refused). Nothing is sent.",
+		uncertain: "The draft may or may not have been deleted: list_drafts shows whether it is still there.",
+		vars:      map[string]string{"account_can": "write drafts"},
+		desc:      "Delete a draft that will not be sent. Only drafts can be deleted this way (a sent or received message is refused). Nothing is sent.",
 	}, func(ctx context.Context, g grants.Grant, a *draftIDArgs) (DeleteDraftResult, string, error) {
 		noteIDs(ctx, a.DraftID)
 		_, err := onMail(ctx, h, g, func(m providers.Mail) (struct{}, error) { return struct{}{}, m.DeleteDraft(ctx, a.DraftID) })
