@@ -5,12 +5,16 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mailcal/mailcal/auth/grants"
 	"github.com/mailcal/mailcal/auth/policy"
+	"github.com/mailcal/mailcal/auth/store/memory"
 	"github.com/mailcal/mailcal/providers"
+	"github.com/mailcal/mailcal/tools/audit"
 )
 
 // newComposeEnv is newPolicyEnv whose account may also write drafts
@@ -262,5 +266,82 @@ func TestSendDraftGuarded(t *testing.T) {
 	wantError(t, e.call(t, "send_draft", map[string]any{"draft_id": "r1"}), "draft_id r1", "not found")
 	if len(e.prov.compose.sentDrafts) != 1 {
 		t.Errorf("%d drafts sent, want 1", len(e.prov.compose.sentDrafts))
+	}
+}
+
+// The audit records of the compose tools carry their ids, recipients and
+// subject, never bodies or attachments; a read (list_drafts) has none.
+func TestComposeAudited(t *testing.T) {
+	st := memory.New()
+	gs := grants.New(st, grants.Plain)
+	g := alice
+	g.Tenant, g.Provider, g.Status = "a", "google", grants.StatusActive
+	g.Scopes = append(slices.Clone(g.Scopes), providers.MailModify)
+	if err := gs.Put(t.Context(), g); err != nil {
+		t.Fatal(err)
+	}
+	now := func() time.Time { return time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC) }
+	log := &memAudit{}
+	prov := &fakeProvider{refuse: map[string]bool{}, messages: []providers.Message{{MessageSummary: providers.MessageSummary{ID: "m1", From: "Dave <dave@example.com>", Subject: "Q3"},
+		BodyText: "SECRET ORIGINAL", Attachments: []providers.AttachmentInfo{{ID: "a1", Filename: "secret-name.pdf", Size: 10}}}}}
+	srv, err := New(Options{Version: "test", Accounts: gs, Sources: &fakeTokens{}, Providers: testRegistry(t, prov), Now: now, Audit: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.NewInProcessClient(srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ctx := tenantCtx("a")
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Initialize(ctx, mcp.InitializeRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	call := func(name string, args map[string]any) {
+		t.Helper()
+		res, err := c.CallTool(ctx, mcpCall(name, args))
+		if err != nil || res.IsError {
+			t.Fatalf("%s: %v %s", name, err, textOf(res))
+		}
+	}
+	call("forward_email", map[string]any{"message_id": "m1", "to": []any{"bob@example.com"}, "body": "SECRET NOTE"})
+	call("create_draft", map[string]any{"to": []any{"carol@example.com"}, "subject": "Plan", "body": "SECRET BODY",
+		"attachments": []any{map[string]any{"filename": "a.txt", "content_base64": "QVRUQUNITUVOVA=="}}})
+	call("list_drafts", nil)
+	call("update_draft", map[string]any{"draft_id": "r1", "to": []any{"dave@example.com"}, "body": "SECRET BODY 2"})
+	call("send_draft", map[string]any{"draft_id": "r1"})
+	if res, err := c.CallTool(ctx, mcpCall("delete_draft", map[string]any{"draft_id": "r9"})); err != nil || !res.IsError {
+		t.Fatalf("delete_draft of a missing draft: %v", err)
+	}
+
+	want := []struct {
+		tool, subject, recipients, ids string
+	}{
+		{"forward_email", "Fwd: Q3", "bob@example.com", "m1,f1,t1"},
+		{"create_draft", "Plan", "carol@example.com", "r1,m-r1"},
+		{"update_draft", "", "dave@example.com", "r1,m-r1"},
+		{"send_draft", "Plan", "dave@example.com", "r1,m-r1,t-r1"},
+		{"delete_draft", "", "", "r9"},
+	}
+	if len(log.recs) != len(want) {
+		t.Fatalf("%d records, want %d (no read): %+v", len(log.recs), len(want), log.recs)
+	}
+	for i, w := range want {
+		r := log.recs[i]
+		if r.Tool != w.tool || r.Subject != w.subject || strings.Join(r.Recipients, ",") != w.recipients || strings.Join(r.IDs, ",") != w.ids || r.Account != "alice@example.com" {
+			t.Errorf("record %d: %+v, want %+v", i, r, w)
+		}
+	}
+	if r := log.recs[4]; r.Outcome != audit.OutcomeError || !strings.Contains(r.Error, "not found") {
+		t.Errorf("a failed delete_draft: %+v", r)
+	}
+	all, _ := json.Marshal(log.recs)
+	for _, secret := range []string{"SECRET", "QVRUQUNITUVOVA", "a.txt", "secret-name.pdf"} {
+		if strings.Contains(string(all), secret) {
+			t.Errorf("the audit records hold %q: %s", secret, all)
+		}
 	}
 }
