@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"html"
 	"net/mail"
 	"strings"
 	"time"
@@ -253,7 +254,7 @@ func (mb *mailbox) GetDraft(ctx context.Context, id string) (providers.Draft, er
 			DraftRef: draftRef(d),
 			To:       addressList(decodeHeader(header(hs, "To"))),
 			Subject:  decodeHeader(header(hs, "Subject")),
-			Snippet:  m.Snippet,
+			Snippet:  html.UnescapeString(m.Snippet),
 		},
 		Cc:  addressList(decodeHeader(header(hs, "Cc"))),
 		Bcc: addressList(decodeHeader(header(hs, "Bcc"))),
