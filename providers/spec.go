@@ -114,6 +114,9 @@ type Words struct {
 	Labels string
 	// Invitations says who sends the invitation emails of a new event.
 	Invitations string
+	// ForwardPrefix starts a forward's subject, as the provider writes it
+	// ("Fwd:"); empty: "Fwd:".
+	ForwardPrefix string
 }
 
 // DeadGrant is a grant the provider refused, for DeadGrantAdvice.

@@ -160,7 +160,7 @@ func (h *handlers) forwardEmail() tool {
 		if err != nil {
 			return SendResult{}, "", h.providerError(ctx, err, g, "reading the message to forward", "message_id "+f.MessageID)
 		}
-		out := forwardOut(f, orig)
+		out := forwardOut(g, f, orig, h.opts.Providers)
 		if err := h.fitsForward(g, f, orig); err != nil {
 			return SendResult{}, "", err
 		}
@@ -179,10 +179,14 @@ func (h *handlers) forwardEmail() tool {
 }
 
 // forwardOut is what a forward sends out, for the tenant's policy: the
-// confirmation shows the note, then the original's first lines, and the
-// attachments' names when they go along.
-func forwardOut(f providers.ForwardMessage, orig providers.Message) outgoing {
-	o := outgoing{what: "the forward", subject: mimemsg.ForwardSubject(orig.Subject), field: "to, cc and bcc"}
+// subject as the account's provider writes it, the note then the
+// original's first lines, and the attachments' names when they go along.
+func forwardOut(g grants.Grant, f providers.ForwardMessage, orig providers.Message, reg *providers.Registry) outgoing {
+	prefix := ""
+	if p, err := reg.Get(g.Provider); err == nil {
+		prefix = p.Words.ForwardPrefix
+	}
+	o := outgoing{what: "the forward", subject: mimemsg.ForwardSubject(prefix, orig.Subject), field: "to, cc and bcc"}
 	for _, list := range [][]providers.Address{f.To, f.Cc, f.Bcc} {
 		for _, a := range list {
 			o.recipients = append(o.recipients, a.Email)

@@ -43,7 +43,7 @@ func (mb *mailbox) Forward(ctx context.Context, f providers.ForwardMessage) (pro
 		Limits: Spec.Limits,
 		From:   providers.Address{Email: mb.account},
 		To:     f.To, Cc: f.Cc, Bcc: f.Bcc,
-		Subject: mimemsg.ForwardSubject(decodeHeader(header(hs, "Subject"))),
+		Subject: mimemsg.ForwardSubject(Spec.Words.ForwardPrefix, decodeHeader(header(hs, "Subject"))),
 	}
 	msg.InReplyTo, msg.References = replyIDs(hs)
 

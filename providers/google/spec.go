@@ -100,6 +100,8 @@ var Spec = providers.Spec{
 		SearchSyntax: `Gmail search syntax, e.g. "from:bob@example.com has:attachment newer_than:7d" or "subject:invoice"`,
 		Labels:       "Gmail: INBOX, SENT, STARRED, IMPORTANT, DRAFT, SPAM, TRASH or a label's name",
 		Invitations:  "Google Calendar emails the invitations",
+		// Forward builds the subject with mimemsg.ForwardSubject.
+		ForwardPrefix: "Fwd:",
 	},
 }
 

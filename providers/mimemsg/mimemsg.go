@@ -100,9 +100,13 @@ func ReplySubject(orig string) string {
 }
 
 // ForwardSubject returns the subject of a forward of a message with
-// subject orig: "Fwd: " and orig, unless orig already starts with "Fwd:"
-// or "Fw:" (in any case). Surrounding spaces are trimmed.
-func ForwardSubject(orig string) string {
+// subject orig: prefix ("Fwd:" when empty), a space and orig, unless orig
+// already starts with "Fwd:" or "Fw:" (in any case). Surrounding spaces are
+// trimmed.
+func ForwardSubject(prefix, orig string) string {
+	if prefix == "" {
+		prefix = "Fwd:"
+	}
 	s := strings.TrimSpace(orig)
 	for _, p := range []string{"fwd:", "fw:"} {
 		if len(s) >= len(p) && strings.EqualFold(s[:len(p)], p) {
@@ -110,9 +114,9 @@ func ForwardSubject(orig string) string {
 		}
 	}
 	if s == "" {
-		return "Fwd:"
+		return prefix
 	}
-	return "Fwd: " + s
+	return prefix + " " + s
 }
 
 // BaseSubject is a subject without its reply and forward prefixes ("Re:",

@@ -660,8 +660,11 @@ func TestForwardSubject(t *testing.T) {
 		"fwd:no space":    "fwd:no space",
 		"Forward: thanks": "Fwd: Forward: thanks",
 	} {
-		if got := ForwardSubject(in); got != want {
+		if got := ForwardSubject("", in); got != want {
 			t.Errorf("ForwardSubject(%q) = %q, want %q", in, got, want)
 		}
+	}
+	if got := ForwardSubject("FW:", "Plans"); got != "FW: Plans" {
+		t.Errorf("with prefix FW: %q", got)
 	}
 }

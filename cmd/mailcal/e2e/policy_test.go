@@ -259,7 +259,10 @@ func testPolicyConfirmSendsElicitation(t *testing.T, e *policyAccount) {
 		t.Fatalf("an accepted send_draft failed: %s (%s)", text, r.text())
 	}
 	mu.Lock()
+	// The subject as the provider writes it.
+	fwd := map[string]string{"google": "Subject: Fwd: Q3 report draft", "microsoft": "Subject: FW: Q3 report draft"}[e.name]
 	if len(asked) != 3 || !strings.Contains(asked[1], "Send the forward") || !strings.Contains(asked[1], "Q3-report-draft.pdf") || !strings.Contains(asked[1], "FYI") ||
+		!strings.Contains(asked[1], fwd) ||
 		!strings.Contains(asked[2], "Send the draft") || !strings.Contains(asked[2], "Drafted") || !strings.Contains(asked[2], "Draft line") {
 		t.Errorf("the person was asked %q", asked)
 	}
