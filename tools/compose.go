@@ -151,7 +151,7 @@ func (h *handlers) forwardEmail() tool {
 		uncertain: "The message may or may not have been forwarded: look for it in the account's sent mail (list_messages with label SENT) before forwarding it again.",
 		vars:      map[string]string{"account_can": "send and read mail"},
 		desc: "Forward a message of a connected mailbox to other people, with an optional note above it. " +
-			"The forward carries the original's text under the note, its subject with a forward prefix (\"Fwd:\" or \"FW:\") and, unless include_attachments is false, its attachments. " +
+			"The forward carries the original's text under the note, its subject with a forward prefix ({fwd_prefixes}) and, unless include_attachments is false, its attachments. " +
 			"Only forward what the person asked for: it leaves at once and cannot be recalled. " +
 			"message_id comes from list_messages or get_message; the result lists who it went to.",
 	}, func(ctx context.Context, g grants.Grant, a *forwardArgs) (SendResult, string, error) {
@@ -164,10 +164,10 @@ func (h *handlers) forwardEmail() tool {
 		if err := h.fitsForward(g, f, orig); err != nil {
 			return SendResult{}, "", err
 		}
+		noteIDs(ctx, f.MessageID)
 		if err := h.guardOutgoing(ctx, g, out); err != nil {
 			return SendResult{}, "", err
 		}
-		noteIDs(ctx, f.MessageID)
 		sent, err := onMail(ctx, h, g, func(m providers.Mail) (providers.SentMessage, error) { return m.Forward(ctx, f) })
 		if err != nil {
 			return SendResult{}, "", h.providerError(ctx, err, g, "forwarding the message", "message_id "+f.MessageID)

@@ -1,12 +1,14 @@
 package tools
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -183,9 +185,12 @@ func (a account) accountName() string { return a.Account }
 // descriptions, from the specs of the providers served: every description
 // is true for every provider.
 func placeholders(reg *providers.Registry) map[string]string {
-	var syntax, labels, invites, sizes, mail, cal []string
+	var syntax, labels, invites, sizes, mail, cal, fwd []string
 	for _, p := range reg.All() {
 		w := p.Words
+		if f := strconv.Quote(cmp.Or(w.ForwardPrefix, "Fwd:")); !slices.Contains(fwd, f) {
+			fwd = append(fwd, f)
+		}
 		mail, cal = append(mail, w.Mail), append(cal, w.Calendar)
 		syntax = append(syntax, w.SearchSyntax)
 		labels = append(labels, w.Labels)
@@ -207,6 +212,7 @@ func placeholders(reg *providers.Registry) map[string]string {
 		"labels":          one(labels, "by provider: "),
 		"invitations":     one(invites, "by provider: "),
 		"max_message":     strings.Join(sizes, ", "),
+		"fwd_prefixes":    strings.Join(fwd, " or "),
 		"scope_names":     strings.Join(providers.AllScopes, ", "),
 		"default_scopes":  strings.Join(providers.DefaultScopes, ","),
 		"readonly_scopes": strings.Join(providers.ReadOnlyScopes, ","),
