@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/mailcal/mailcal/providers/htmltext"
@@ -26,6 +27,7 @@ type Mail interface {
 	Get(ctx context.Context, id string) (Message, error)
 	Reading
 	Triage
+	Composer
 }
 
 // Calendar is an account's calendars.
@@ -45,12 +47,18 @@ type Address struct {
 }
 
 // String renders the address for a header or a model: "Name <email>" or
-// "email".
+// "email" (also when the name is the address itself). A name holding a
+// character that separates addresses (a comma, say) is quoted, so that a
+// list of them reads back unambiguously.
 func (a Address) String() string {
-	if a.Name == "" {
+	if a.Name == "" || strings.EqualFold(a.Name, a.Email) {
 		return a.Email
 	}
-	return fmt.Sprintf("%s <%s>", a.Name, a.Email)
+	name := a.Name
+	if strings.ContainsAny(name, `,;:<>@"\()[]`) {
+		name = `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(name) + `"`
+	}
+	return name + " <" + a.Email + ">"
 }
 
 // OutgoingMessage is a message to send. Addresses and attachments are

@@ -117,6 +117,9 @@ type Words struct {
 	// Tags says what modify_messages' add_labels and remove_labels put on
 	// messages and take off them.
 	Tags string
+	// ForwardPrefix starts a forward's subject, as the provider writes it
+	// ("Fwd:"); empty: "Fwd:".
+	ForwardPrefix string
 }
 
 // DeadGrant is a grant the provider refused, for DeadGrantAdvice.

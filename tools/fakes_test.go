@@ -64,6 +64,7 @@ type fakeProvider struct {
 	freeBusy providers.FreeBusy      // FreeBusy's answer
 	lastFB   providers.FreeBusyQuery // FreeBusy's last query
 	triage   fakeTriage
+	compose  fakeCompose
 }
 
 // token is what a transport does first: get the access token (a token

@@ -37,7 +37,7 @@ func FuzzSendArgs(f *testing.F) {
 		if err := a.check(time.Now()); err != nil {
 			return
 		}
-		m, err := a.message()
+		m, err := a.message(a.ReplyToMessageID != "")
 		if err != nil {
 			return
 		}

@@ -29,29 +29,36 @@ type attachmentArg struct {
 
 type sendArgs struct {
 	account
-	To               []string        `json:"to" arg:"required,max=100,items.max=320,items.kind=line" jsonschema:"recipients: \"a@example.com\" or \"Name <a@example.com>\""`
+	To               []string        `json:"to,omitempty" arg:"max=100,items.max=320,items.kind=line" jsonschema:"recipients: \"a@example.com\" or \"Name <a@example.com>\"; required for a new message; a reply may leave it out to answer the original's Reply-To address, else its sender"`
 	Cc               []string        `json:"cc,omitempty" arg:"max=100,items.max=320,items.kind=line" jsonschema:"copy recipients, same format as to"`
 	Bcc              []string        `json:"bcc,omitempty" arg:"max=100,items.max=320,items.kind=line" jsonschema:"blind-copy recipients, same format as to"`
 	Subject          string          `json:"subject,omitempty" arg:"max=900,kind=line" jsonschema:"subject line, required for a new message; a reply keeps the original's subject with \"Re: \", so leave it out"`
 	Body             string          `json:"body,omitempty" arg:"max=5242880" jsonschema:"plain-text body"`
 	HTMLBody         string          `json:"html_body,omitempty" arg:"max=5242880" jsonschema:"optional HTML version of the body, sent as an alternative to the plain text"`
 	ReplyToMessageID string          `json:"reply_to_message_id,omitempty" arg:"max=256,kind=token" jsonschema:"id of the message this one replies to (from list_messages or get_message)"`
+	ReplyAll         bool            `json:"reply_all,omitempty" jsonschema:"with reply_to_message_id: also address everyone the original went to (its To and Cc, without this account and without repeats)"`
 	Attachments      []attachmentArg `json:"attachments,omitempty" arg:"max=50" jsonschema:"files to attach; the whole message may be at most {max_message}"`
 
 	msg providers.OutgoingMessage // built by check
 }
 
 func (a *sendArgs) check(time.Time) error {
+	if a.ReplyAll && a.ReplyToMessageID == "" {
+		return argError("reply_all", "only with reply_to_message_id (a reply to everyone on a message)")
+	}
 	var err error
-	a.msg, err = a.message()
+	a.msg, err = a.message(a.ReplyToMessageID != "")
 	return err
 }
 
-// SendResult is the structured result of send_email.
+// SendResult is the structured result of send_email and forward_email.
 type SendResult struct {
-	ID       string `json:"id" jsonschema:"the sent message's id"`
-	ThreadID string `json:"thread_id" jsonschema:"the conversation it belongs to"`
-	Account  string `json:"account" jsonschema:"the account it was sent from"`
+	ID       string   `json:"id" jsonschema:"the sent message's id"`
+	ThreadID string   `json:"thread_id" jsonschema:"the conversation it belongs to"`
+	Account  string   `json:"account" jsonschema:"the account it was sent from"`
+	To       []string `json:"to" jsonschema:"the addresses it went to"`
+	Cc       []string `json:"cc,omitempty"`
+	Bcc      []string `json:"bcc,omitempty"`
 }
 
 const (
@@ -62,19 +69,28 @@ const (
 
 func (h *handlers) sendEmail() tool {
 	return accountTool(h, decl{
-		name: "send_email", title: "Send an email", scope: providers.MailSend, hints: changes, sends: true,
+		name: "send_email", title: "Send an email", scope: providers.MailSend, hints: hints{destructive: true, openWorld: true}, sends: true,
 		uncertain: "The message may or may not have been sent: look for it in the account's sent mail (list_messages with label SENT) before sending it again.",
 		vars:      map[string]string{"account_can": "send"},
 		desc: "Send an email from a connected account, as a new message or as a reply in an existing conversation. " +
 			"Only send what the person asked for: the message leaves at once and cannot be recalled. " +
 			"Give a plain-text body; add html_body only for a formatted version of the same text. " +
-			"To reply, pass reply_to_message_id (the id from list_messages/get_message): the reply is threaded and keeps the original's subject with \"Re:\".",
+			"To reply, pass reply_to_message_id (the id from list_messages/get_message): the reply is threaded and keeps the original's subject with \"Re:\"; " +
+			"to may then be left out (the reply goes to the original's Reply-To address, else its sender), and reply_all adds everyone the original went to. " +
+			"The result lists who it went to.",
 	}, func(ctx context.Context, g grants.Grant, a *sendArgs) (SendResult, string, error) {
 		msg := a.msg
+		if err := h.resolveReply(ctx, g, &msg, a.ReplyAll); err != nil {
+			return SendResult{}, "", err
+		}
 		if err := h.fitsProvider(g, msg); err != nil {
 			return SendResult{}, "", err
 		}
-		if err := h.guardOutgoing(ctx, g, messageOut(msg)); err != nil {
+		out := messageOut(msg)
+		if a.ReplyAll || a.ReplyToMessageID != "" && len(a.To) == 0 {
+			out.field = "the reply's recipients (taken from the original: give to and cc yourself, without reply_all, to choose them)"
+		}
+		if err := h.guardOutgoing(ctx, g, out); err != nil {
 			return SendResult{}, "", err
 		}
 		sent, err := onMail(ctx, h, g, func(m providers.Mail) (providers.SentMessage, error) { return m.Send(ctx, msg) })
@@ -82,13 +98,42 @@ func (h *handlers) sendEmail() tool {
 			return SendResult{}, "", h.providerError(ctx, err, g, "sending the message", "reply_to_message_id "+a.ReplyToMessageID)
 		}
 		noteIDs(ctx, sent.ID, sent.ThreadID)
-		res := SendResult{ID: sent.ID, ThreadID: sent.ThreadID, Account: g.Account}
-		rcpt := len(msg.To) + len(msg.Cc) + len(msg.Bcc)
-		if sent.ID == "" {
-			return res, fmt.Sprintf("Sent from %s to %d recipient(s). The provider gave no id for it: list_messages with label SENT finds it.", g.Account, rcpt), nil
-		}
-		return res, fmt.Sprintf("Sent from %s to %d recipient(s): id %s, thread %s.", g.Account, rcpt, sent.ID, sent.ThreadID), nil
+		res := sentResult(g, sent, msg.To, msg.Cc, msg.Bcc)
+		return res, sentText("Sent", res), nil
 	})
+}
+
+// sentResult is what send_email and forward_email answer.
+func sentResult(g grants.Grant, sent providers.SentMessage, to, cc, bcc []providers.Address) SendResult {
+	return SendResult{ID: sent.ID, ThreadID: sent.ThreadID, Account: g.Account, To: addressStrings(to), Cc: addressStrings(cc), Bcc: addressStrings(bcc)}
+}
+
+// addressStrings renders addresses for a result (Address.String).
+func addressStrings(as []providers.Address) []string {
+	out := make([]string, 0, len(as))
+	for _, a := range as {
+		out = append(out, a.String())
+	}
+	return out
+}
+
+// sentText says what was sent, from where and to whom.
+func sentText(verb string, res SendResult) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s from %s to %d recipient(s) (to: %s", verb, res.Account, len(res.To)+len(res.Cc)+len(res.Bcc), strings.Join(res.To, ", "))
+	if len(res.Cc) > 0 {
+		b.WriteString("; cc: " + strings.Join(res.Cc, ", "))
+	}
+	if len(res.Bcc) > 0 {
+		b.WriteString("; bcc: " + strings.Join(res.Bcc, ", "))
+	}
+	b.WriteString(")")
+	if res.ID == "" {
+		b.WriteString(". The provider gave no id for it: list_messages with label SENT finds it.")
+		return b.String()
+	}
+	fmt.Fprintf(&b, ": id %s, thread %s.", res.ID, res.ThreadID)
+	return b.String()
 }
 
 // messageOut is what a message sends out, for the tenant's policy.
@@ -109,8 +154,9 @@ func messageOut(m providers.OutgoingMessage) outgoing {
 	return o
 }
 
-// message validates the arguments into a message to send.
-func (a sendArgs) message() (providers.OutgoingMessage, error) {
+// message validates the arguments into a message to send; subjectOptional:
+// a reply's (or an updated draft's) subject may be left out.
+func (a sendArgs) message(subjectOptional bool) (providers.OutgoingMessage, error) {
 	var m providers.OutgoingMessage
 	var err error
 	if m.To, err = mimemsg.ParseAddressList("to", a.To); err != nil {
@@ -125,7 +171,10 @@ func (a sendArgs) message() (providers.OutgoingMessage, error) {
 	if a.Body == "" && a.HTMLBody == "" {
 		return m, argError("body", "give a plain-text body (and optionally html_body)")
 	}
-	if a.Subject == "" && a.ReplyToMessageID == "" {
+	if len(m.To) == 0 && a.ReplyToMessageID == "" {
+		return m, argError("to", "required for a new message (only a reply may leave it out)")
+	}
+	if a.Subject == "" && !subjectOptional {
 		return m, argError("subject", "required for a new message (only a reply may leave it out)")
 	}
 	total := 0

@@ -169,6 +169,7 @@ func (h *handlers) all() []tool {
 		ts = append(ts, h.findFreeTime())
 		ts = append(ts, h.getThread(), h.getAttachment())
 		ts = append(ts, h.modifyMessages(), h.listLabels())
+		ts = append(ts, h.forwardEmail(), h.createDraft(), h.listDrafts(), h.updateDraft(), h.sendDraft(), h.deleteDraft())
 	}
 	return ts
 }

@@ -1,12 +1,14 @@
 package tools
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -90,11 +92,14 @@ type checker interface {
 // decl is what a tool declaration says besides its types.
 type decl struct {
 	name, title, desc, scope string
-	hints                    hints
-	sends                    bool
-	uncertain                string
-	vars                     map[string]string
-	enums                    map[string][]string
+	// also are scopes needed besides scope (a draft sent needs mail.send
+	// and mail.modify).
+	also      []string
+	hints     hints
+	sends     bool
+	uncertain string
+	vars      map[string]string
+	enums     map[string][]string
 }
 
 // bindArgs decodes, validates and checks a call's arguments.
@@ -153,7 +158,7 @@ func accountTool[A any, R any](h *handlers, d decl, run func(ctx context.Context
 		var zero R
 		var need []string
 		if d.scope != "" {
-			need = []string{d.scope}
+			need = append([]string{d.scope}, d.also...)
 		}
 		name := ""
 		if n, ok := any(a).(named); ok {
@@ -183,9 +188,12 @@ func (a account) accountName() string { return a.Account }
 // descriptions, from the specs of the providers served: every description
 // is true for every provider.
 func placeholders(reg *providers.Registry) map[string]string {
-	var syntax, labels, invites, tags, sizes, mail, cal []string
+	var syntax, labels, invites, tags, sizes, mail, cal, fwd []string
 	for _, p := range reg.All() {
 		w := p.Words
+		if f := strconv.Quote(cmp.Or(w.ForwardPrefix, "Fwd:")); !slices.Contains(fwd, f) {
+			fwd = append(fwd, f)
+		}
 		mail, cal = append(mail, w.Mail), append(cal, w.Calendar)
 		syntax = append(syntax, w.SearchSyntax)
 		labels = append(labels, w.Labels)
@@ -209,6 +217,7 @@ func placeholders(reg *providers.Registry) map[string]string {
 		"invitations":     one(invites, "by provider: "),
 		"tags":            one(tags, "by provider: "),
 		"max_message":     strings.Join(sizes, ", "),
+		"fwd_prefixes":    strings.Join(fwd, " or "),
 		"scope_names":     strings.Join(providers.AllScopes, ", "),
 		"default_scopes":  strings.Join(providers.DefaultScopes, ","),
 		"readonly_scopes": strings.Join(providers.ReadOnlyScopes, ","),

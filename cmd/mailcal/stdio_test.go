@@ -33,10 +33,15 @@ type stuckAPI struct {
 }
 
 func (s *stuckAPI) Mail(providers.TokenSource, string) (providers.Mail, error) {
-	return stuckMailbox{s}, nil
+	return stuckMailbox{stuckAPI: s}, nil
 }
 
-type stuckMailbox struct{ *stuckAPI }
+// stuckMailbox blocks in List; the methods it does not define are never
+// called (the embedded nil interface would panic).
+type stuckMailbox struct {
+	*stuckAPI
+	providers.Mail
+}
 
 func (m stuckMailbox) List(context.Context, providers.MessageQuery) (providers.MessagePage, error) {
 	m.mu.Lock()

@@ -64,82 +64,17 @@ var _ providers.Mail = (*mailbox)(nil)
 // a lost connection is ErrUncertain. Only 429 and 403 rate limits (the
 // request was not processed) are retried.
 func (mb *mailbox) Send(ctx context.Context, m providers.OutgoingMessage) (providers.SentMessage, error) {
-	// Fail early, before any request, when the attachments alone (base64,
-	// 4/3 of their size) cannot fit.
-	est := len(m.Text) + len(m.HTML)
-	for _, a := range m.Attachments {
-		est += len(a.Data) / 3 * 4
+	raw, threadID, err := mb.prepare(ctx, m)
+	if err != nil {
+		return providers.SentMessage{}, err
 	}
-	if est > Spec.Limits.MaxMessageBytes {
-		return providers.SentMessage{}, tooLarge(est)
-	}
-	msg := mimemsg.Message{
-		Limits: Spec.Limits,
-		From:   providers.Address{Email: mb.account},
-		To:     m.To, Cc: m.Cc, Bcc: m.Bcc,
-		Subject:     m.Subject,
-		Text:        m.Text,
-		HTML:        m.HTML,
-		Attachments: m.Attachments,
-	}
-	threadID := ""
-	if m.ReplyTo != "" {
-		svc, err := mb.service()
-		if err != nil {
-			return providers.SentMessage{}, err
-		}
-		orig, err := svc.Users.Messages.Get("me", m.ReplyTo).Format("metadata").
-			MetadataHeaders("Message-ID", "References", "In-Reply-To", "Subject").Fields("threadId,payload/headers").Context(ctx).Do()
-		if err != nil {
-			err = mapError(err)
-			var pe *providers.Error
-			if errors.As(err, &pe) && errors.Is(pe.Kind, providers.ErrNotFound) {
-				pe.Message = fmt.Sprintf("reply_to_message_id %q: no such message in the mailbox", m.ReplyTo)
-			}
-			return providers.SentMessage{}, err
-		}
-		threadID = orig.ThreadId
-		var hs []*gmail.MessagePartHeader
-		if orig.Payload != nil {
-			hs = orig.Payload.Headers
-		}
-		origID := strings.TrimSpace(header(hs, "Message-ID"))
-		if !isMsgID(origID) {
-			origID = ""
-		}
-		refs := msgIDs(header(hs, "References"))
-		if len(refs) == 0 {
-			refs = msgIDs(header(hs, "In-Reply-To"))
-		}
-		if origID != "" {
-			msg.InReplyTo = origID
-			if !slices.Contains(refs, origID) {
-				refs = append(refs, origID)
-			}
-		}
-		msg.References = refs
-		// Gmail threads a reply only when its subject matches the
-		// original's (Re: and Fwd: aside): a different one would start a
-		// new conversation.
-		origSubject := decodeHeader(header(hs, "Subject"))
-		msg.Subject = mimemsg.ReplySubject(origSubject)
-		if strings.TrimSpace(m.Subject) != "" && mimemsg.BaseSubject(m.Subject) != mimemsg.BaseSubject(origSubject) {
-			return providers.SentMessage{}, &providers.FieldError{Field: "subject", Msg: fmt.Sprintf(
-				"a reply keeps the original's subject (%q) so that it stays in its conversation; leave subject out, or send a new message (without reply_to_message_id) to change it",
-				msg.Subject)}
-		}
-	}
-	raw, err := mimemsg.Build(msg)
-	var fe *providers.FieldError
-	switch {
-	case errors.Is(err, providers.ErrTooLarge):
-		return providers.SentMessage{}, &providers.Error{Kind: providers.ErrTooLarge,
-			Message: strings.TrimPrefix(err.Error(), providers.ErrTooLarge.Error()+": ")}
-	case errors.As(err, &fe):
-		return providers.SentMessage{}, fe
-	case err != nil:
-		return providers.SentMessage{}, &providers.Error{Kind: providers.ErrInvalid, Message: err.Error()}
-	}
+	return mb.sendRaw(ctx, raw, threadID, "it may have been sent: check the Sent folder before sending it again")
+}
+
+// sendRaw sends a built message (in the thread threadID, if any):
+// messages.send with the raw field, or through the upload endpoint when
+// large. advice says, for an uncertain failure, what may have happened.
+func (mb *mailbox) sendRaw(ctx context.Context, raw []byte, threadID, advice string) (providers.SentMessage, error) {
 	body := &gmail.Message{ThreadId: threadID}
 	svc, err := mb.service()
 	if err != nil {
@@ -156,9 +91,120 @@ func (mb *mailbox) Send(ctx context.Context, m providers.OutgoingMessage) (provi
 	}
 	sent, err := call.Context(ctx).Do()
 	if err != nil {
-		return providers.SentMessage{}, mapUncertain(err, "it may have been sent: check the Sent folder before sending it again")
+		return providers.SentMessage{}, mapUncertain(err, advice)
 	}
 	return providers.SentMessage{ID: sent.Id, ThreadID: sent.ThreadId}, nil
+}
+
+// prepare builds m's RFC 5322 bytes for the account, and for a reply
+// the original's thread (see Send).
+func (mb *mailbox) prepare(ctx context.Context, m providers.OutgoingMessage) ([]byte, string, error) {
+	// Fail early, before any request, when the attachments alone (base64,
+	// 4/3 of their size) cannot fit.
+	est := len(m.Text) + len(m.HTML)
+	for _, a := range m.Attachments {
+		est += len(a.Data) / 3 * 4
+	}
+	if est > Spec.Limits.MaxMessageBytes {
+		return nil, "", tooLarge(est)
+	}
+	msg := mimemsg.Message{
+		Limits: Spec.Limits,
+		From:   providers.Address{Email: mb.account},
+		To:     m.To, Cc: m.Cc, Bcc: m.Bcc,
+		Subject:     m.Subject,
+		Text:        m.Text,
+		HTML:        m.HTML,
+		Attachments: m.Attachments,
+	}
+	threadID := ""
+	if m.ReplyTo != "" {
+		th, err := mb.threading(ctx, m.ReplyTo, "reply_to_message_id")
+		if err != nil {
+			return nil, "", err
+		}
+		threadID, msg.InReplyTo, msg.References = th.threadID, th.inReplyTo, th.references
+		hs := th.headers
+		// Gmail threads a reply only when its subject matches the
+		// original's (Re: and Fwd: aside): a different one would start a
+		// new conversation.
+		origSubject := decodeHeader(header(hs, "Subject"))
+		msg.Subject = mimemsg.ReplySubject(origSubject)
+		if strings.TrimSpace(m.Subject) != "" && mimemsg.BaseSubject(m.Subject) != mimemsg.BaseSubject(origSubject) {
+			return nil, "", &providers.FieldError{Field: "subject", Msg: fmt.Sprintf(
+				"a reply keeps the original's subject (%q) so that it stays in its conversation; leave subject out, or send a new message (without reply_to_message_id) to change it",
+				msg.Subject)}
+		}
+	}
+	raw, err := build(msg)
+	return raw, threadID, err
+}
+
+// build is mimemsg.Build with its errors as providers' kinds.
+func build(msg mimemsg.Message) ([]byte, error) {
+	raw, err := mimemsg.Build(msg)
+	var fe *providers.FieldError
+	switch {
+	case errors.Is(err, providers.ErrTooLarge):
+		return nil, &providers.Error{Kind: providers.ErrTooLarge,
+			Message: strings.TrimPrefix(err.Error(), providers.ErrTooLarge.Error()+": ")}
+	case errors.As(err, &fe):
+		return nil, fe
+	case err != nil:
+		return nil, &providers.Error{Kind: providers.ErrInvalid, Message: err.Error()}
+	}
+	return raw, nil
+}
+
+// thread is what a reply or forward takes of its original: its thread, the
+// In-Reply-To and References that keep it there, and its headers.
+type thread struct {
+	threadID, inReplyTo string
+	references          []string
+	headers             []*gmail.MessagePartHeader
+}
+
+// threading reads the headers of the message id (named field in errors)
+// that a reply or forward refers to: In-Reply-To = its Message-ID,
+// References = its References (or In-Reply-To) + its Message-ID.
+func (mb *mailbox) threading(ctx context.Context, id, field string) (thread, error) {
+	svc, err := mb.service()
+	if err != nil {
+		return thread{}, err
+	}
+	orig, err := svc.Users.Messages.Get("me", id).Format("metadata").
+		MetadataHeaders("Message-ID", "References", "In-Reply-To", "Subject").Fields("threadId,payload/headers").Context(ctx).Do()
+	if err != nil {
+		err = mapError(err)
+		var pe *providers.Error
+		if errors.As(err, &pe) && errors.Is(pe.Kind, providers.ErrNotFound) {
+			pe.Message = fmt.Sprintf("%s %q: no such message in the mailbox", field, id)
+		}
+		return thread{}, err
+	}
+	th := thread{threadID: orig.ThreadId}
+	if orig.Payload != nil {
+		th.headers = orig.Payload.Headers
+	}
+	th.inReplyTo, th.references = replyIDs(th.headers)
+	return th, nil
+}
+
+// replyIDs are the In-Reply-To and References of a message answering one
+// with headers hs.
+func replyIDs(hs []*gmail.MessagePartHeader) (string, []string) {
+	origID := strings.TrimSpace(header(hs, "Message-ID"))
+	if !isMsgID(origID) {
+		origID = ""
+	}
+	refs := msgIDs(header(hs, "References"))
+	if len(refs) == 0 {
+		refs = msgIDs(header(hs, "In-Reply-To"))
+	}
+	if origID != "" && !slices.Contains(refs, origID) {
+		refs = append(refs, origID)
+	}
+	return origID, refs
 }
 
 // maxReferences bounds the References of a reply: the thread's first id and
@@ -289,6 +335,7 @@ func decodeBase64URL(s string) []byte {
 type partWalker struct {
 	plain, html *gmail.MessagePart
 	attachments []providers.AttachmentInfo
+	parts       []*gmail.MessagePart // the attachments' parts
 }
 
 func (w *partWalker) visit(p *gmail.MessagePart, depth int) {
@@ -311,6 +358,7 @@ func (w *partWalker) visit(p *gmail.MessagePart, depth int) {
 			info.Filename = "message.eml"
 		}
 		w.attachments = append(w.attachments, info)
+		w.parts = append(w.parts, p)
 		return
 	}
 	if strings.HasPrefix(mt, "multipart/") || len(p.Parts) > 0 {

@@ -101,6 +101,8 @@ var Spec = providers.Spec{
 		Labels:       "Gmail: INBOX, SENT, STARRED, IMPORTANT, DRAFT, SPAM, TRASH or a label's name",
 		Invitations:  "Google Calendar emails the invitations",
 		Tags:         "Gmail: a label's name, or STARRED, IMPORTANT, UNREAD",
+		// Forward builds the subject with mimemsg.ForwardSubject.
+		ForwardPrefix: "Fwd:",
 	},
 }
 

@@ -174,8 +174,11 @@ func jsonSize(m providers.OutgoingMessage, atts []providers.Attachment) int {
 	return n
 }
 
-// sendDraft sends m as a draft, then sends the draft.
-func (mb *mailbox) sendDraft(ctx context.Context, m providers.OutgoingMessage, orig *message) (providers.SentMessage, error) {
+// saveDraft saves m as a draft (POST /me/messages, or createReply for a
+// reply, orig) and adds the attachments that did not fit in that request.
+// A draft left by a failure is deleted. Drafts refused with a 403 are
+// errDraftsRefused.
+func (mb *mailbox) saveDraft(ctx context.Context, m providers.OutgoingMessage, orig *message) (message, error) {
 	var draft message
 	var later []providers.Attachment
 	var err error
@@ -203,14 +206,14 @@ func (mb *mailbox) sendDraft(ctx context.Context, m providers.OutgoingMessage, o
 	var pe *providers.Error
 	switch {
 	case errors.As(err, &pe) && errors.Is(pe.Kind, providers.ErrForbidden) && pe.Status == http.StatusForbidden:
-		return providers.SentMessage{}, errDraftsRefused
+		return message{}, errDraftsRefused
 	case errors.As(err, &pe) && errors.Is(pe.Kind, providers.ErrUnavailable):
 		pe.Message += "; nothing was sent (a draft may have been left in Drafts)"
-		return providers.SentMessage{}, pe
+		return message{}, pe
 	case err != nil:
-		return providers.SentMessage{}, err
+		return message{}, err
 	case checkID("id", draft.ID) != nil:
-		return providers.SentMessage{}, &providers.Error{Kind: providers.ErrInvalidAnswer, Message: "Microsoft Graph answered a draft without a valid id; nothing was sent"}
+		return message{}, &providers.Error{Kind: providers.ErrInvalidAnswer, Message: "Microsoft Graph answered a draft without a valid id; nothing was sent"}
 	}
 	for i, a := range later {
 		if err := mb.attach(ctx, draft.ID, a); err != nil {
@@ -219,9 +222,19 @@ func (mb *mailbox) sendDraft(ctx context.Context, m providers.OutgoingMessage, o
 			if errors.As(err, &pe) {
 				pe.Message = fmt.Sprintf("adding attachments[%d] (%s): %s; nothing was sent", attachmentIndex(m, a, i), a.Filename, pe.Message)
 			}
-			return providers.SentMessage{}, err
+			return message{}, err
 		}
 	}
+	return draft, nil
+}
+
+// sendDraft sends m as a draft, then sends the draft.
+func (mb *mailbox) sendDraft(ctx context.Context, m providers.OutgoingMessage, orig *message) (providers.SentMessage, error) {
+	draft, err := mb.saveDraft(ctx, m, orig)
+	if err != nil {
+		return providers.SentMessage{}, err
+	}
+	var pe *providers.Error
 	err = mb.g.do(ctx, req{method: http.MethodPost, path: "/me/messages/" + url.PathEscape(draft.ID) + "/send", need: scopeMailSend}, nil)
 	if err != nil {
 		err = mapUncertain(err, fmt.Sprintf("it may have been sent: check Sent Items (message id %s) before sending it again", draft.ID))

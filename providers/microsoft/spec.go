@@ -115,6 +115,8 @@ var Spec = providers.Spec{
 		Labels:       "Outlook folders: inbox, sentitems, drafts, archive, deleteditems, junkemail, a folder's name (Inbox/Projects for a subfolder), or a category's name",
 		Invitations:  "Outlook emails the invitations, always: it refuses send_updates none for an event with attendees",
 		Tags:         "Outlook: a category's name",
+		// createForward writes "FW: " and the original's subject.
+		ForwardPrefix: "FW:",
 	},
 }
 

@@ -99,6 +99,26 @@ func ReplySubject(orig string) string {
 	return "Re: " + s
 }
 
+// ForwardSubject returns the subject of a forward of a message with
+// subject orig: prefix ("Fwd:" when empty), a space and orig, unless orig
+// already starts with "Fwd:" or "Fw:" (in any case). Surrounding spaces are
+// trimmed.
+func ForwardSubject(prefix, orig string) string {
+	if prefix == "" {
+		prefix = "Fwd:"
+	}
+	s := strings.TrimSpace(orig)
+	for _, p := range []string{"fwd:", "fw:"} {
+		if len(s) >= len(p) && strings.EqualFold(s[:len(p)], p) {
+			return s
+		}
+	}
+	if s == "" {
+		return prefix
+	}
+	return prefix + " " + s
+}
+
 // BaseSubject is a subject without its reply and forward prefixes ("Re:",
 // "Re[2]:", "Fwd:", "Fw:", in any case, any number of them), with spaces
 // collapsed and in lower case: two messages whose base subjects are equal

@@ -647,3 +647,24 @@ func TestParseAddress(t *testing.T) {
 		}
 	}
 }
+
+func TestForwardSubject(t *testing.T) {
+	for in, want := range map[string]string{
+		"Plans":           "Fwd: Plans",
+		"  Plans ":        "Fwd: Plans",
+		"Fwd: Plans":      "Fwd: Plans",
+		"FW: Plans":       "FW: Plans",
+		"Re: Plans":       "Fwd: Re: Plans",
+		"":                "Fwd:",
+		"Fwdx":            "Fwd: Fwdx",
+		"fwd:no space":    "fwd:no space",
+		"Forward: thanks": "Fwd: Forward: thanks",
+	} {
+		if got := ForwardSubject("", in); got != want {
+			t.Errorf("ForwardSubject(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := ForwardSubject("FW:", "Plans"); got != "FW: Plans" {
+		t.Errorf("with prefix FW: %q", got)
+	}
+}

@@ -56,6 +56,7 @@ type provAccount struct {
 	resetAPI     func()
 	sent         func(t *testing.T) provSent // alice's last sent message
 	sentCount    func() int
+	drafts       func() int      // alice's drafts
 	invited      func() []string // addresses alice's new events invited
 	replyInPhoen func(t *testing.T, res ttSent) bool
 	// after runs the provider's own checks at the end, if any.
@@ -67,7 +68,7 @@ type provAccount struct {
 
 // provSent is a sent message as the fake saw it, whatever its form.
 type provSent struct {
-	to          []string
+	to, cc      []string
 	subject     string
 	body        string
 	attachments map[string][]byte
@@ -77,13 +78,14 @@ func googleAccount(t *testing.T) *provAccount {
 	fx := newGoogleFixture(t, googletest.Options{})
 	f := fx.fg.LoadFixtures(alice)
 	bf := fx.fg.LoadFixtures(bob)
-	key, s, c := fx.connectAlice(t, "")
+	key, s, c := fx.connectAlice(t, provScopes)
 	return &provAccount{
 		harness: fx.harness, name: "google", key: key, s: s, c: c, msgs: f.Messages, day: f.Day, bobMsg: bf.Messages["report"],
 		query: "subject:(Q3 report)", listBudget: 2, reconnect: googleReconnectURLRE,
 		refreshes: fx.refreshes, expire: fx.fg.ExpireAccessTokens, revoke: fx.fg.RevokeUser,
 		apiRequests: func() int { return fx.fg.HTTPRequests("/") }, resetAPI: fx.fg.ResetAPIStats,
 		sentCount: func() int { return len(fx.fg.SentMessages(alice)) },
+		drafts:    func() int { return len(fx.fg.Drafts(alice)) },
 		sent: func(t *testing.T) provSent {
 			all := fx.fg.SentMessages(alice)
 			if len(all) == 0 {
@@ -97,6 +99,11 @@ func googleAccount(t *testing.T) *provAccount {
 			if l, err := m.header.AddressList("To"); err == nil {
 				for _, a := range l {
 					ps.to = append(ps.to, a.Address)
+				}
+			}
+			if l, err := m.header.AddressList("Cc"); err == nil {
+				for _, a := range l {
+					ps.cc = append(ps.cc, a.Address)
 				}
 			}
 			for _, p := range m.parts {
@@ -136,7 +143,7 @@ func microsoftAccount(t *testing.T) *provAccount {
 	}
 	key := fx.addTenant(t, "a")
 	s := fx.startHTTP(t)
-	fx.connectHTTP(t, s, key, alice, "")
+	fx.connectHTTP(t, s, key, alice, provScopes)
 	c := mcpgoHTTP(t, s, "/mcp", "Authorization", "Bearer "+key, false)
 	// Microsoft cannot revoke: the REST API says so, and where to go.
 	after := func(t *testing.T) {
@@ -162,6 +169,7 @@ func microsoftAccount(t *testing.T) *provAccount {
 		refreshes: fx.refreshes, expire: fx.fm.ExpireAccessTokens, revoke: fx.fm.RevokeUser,
 		apiRequests: func() int { return fx.fm.APIRequests("/") }, resetAPI: fx.fm.ResetAPIStats,
 		sentCount: func() int { return len(fx.fm.Sent(alice)) },
+		drafts:    func() int { return len(fx.fm.Drafts(alice)) },
 		sent: func(t *testing.T) provSent {
 			all := fx.fm.Sent(alice)
 			if len(all) == 0 {
@@ -174,6 +182,9 @@ func microsoftAccount(t *testing.T) *provAccount {
 			}
 			for _, r := range m.To {
 				ps.to = append(ps.to, r.Address)
+			}
+			for _, r := range m.Cc {
+				ps.cc = append(ps.cc, r.Address)
 			}
 			for _, a := range m.Attachments {
 				ps.attachments[a.Name] = a.Data
@@ -199,6 +210,10 @@ func microsoftAccount(t *testing.T) *provAccount {
 	}
 }
 
+// provScopes are the scopes alice connects with: every tool's, drafts
+// (mail.modify) included.
+const provScopes = "mail.read,mail.send,mail.modify,calendar.read,calendar.write"
+
 // TestE2EProviders runs the same calls against a Google and a Microsoft
 // account.
 func TestE2EProviders(t *testing.T) {
@@ -215,6 +230,7 @@ func TestE2EProviders(t *testing.T) {
 			t.Run("clients", a.testClients)
 			t.Run("send", a.testSend)
 			t.Run("allowlist", a.testAllowlist)
+			t.Run("compose", a.testCompose)
 			t.Run("calendar", a.testCalendar)
 			t.Run("tokens", a.testTokens)
 			t.Run("dead-grant", a.testDeadGrant) // it kills the grant

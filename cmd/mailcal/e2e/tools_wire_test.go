@@ -133,8 +133,8 @@ type ttCreated struct {
 }
 
 var (
-	ttReadTools  = []string{"list_accounts", "check_account", "list_messages", "get_message", "list_events", "list_calendars", "find_free_time", "get_thread", "get_attachment", "list_labels"}
-	ttWriteTools = []string{"send_email", "create_event", "connect_account", "modify_messages"}
+	ttReadTools  = []string{"list_accounts", "check_account", "list_messages", "get_message", "list_events", "list_calendars", "find_free_time", "get_thread", "get_attachment", "list_labels", "list_drafts"}
+	ttWriteTools = []string{"send_email", "create_event", "connect_account", "modify_messages", "forward_email", "create_draft", "update_draft", "send_draft", "delete_draft"}
 	// ttRowFields are the fields of a listed message, exactly (interface.md).
 	ttRowFields = []string{"id", "thread_id", "from", "to", "subject", "date", "snippet", "labels", "unread", "has_attachments"}
 )
@@ -164,7 +164,13 @@ func ttCheckTools(t *testing.T, who string, result any, readOnly bool) {
 			if !*a.ReadOnlyHint || *a.DestructiveHint {
 				t.Errorf("%s: %s readOnlyHint %v destructiveHint %v, want true and false", who, tool.Name, *a.ReadOnlyHint, *a.DestructiveHint)
 			}
-		case tool.Name == "send_email" || tool.Name == "create_event":
+		case ttChangeHints[tool.Name] != nil:
+			want := ttChangeHints[tool.Name]
+			if *a.ReadOnlyHint || !*a.OpenWorldHint || *a.DestructiveHint != want.destructive || *a.IdempotentHint != want.idempotent {
+				t.Errorf("%s: %s readOnlyHint %v openWorldHint %v destructiveHint %v idempotentHint %v, want false, true, %v, %v",
+					who, tool.Name, *a.ReadOnlyHint, *a.OpenWorldHint, *a.DestructiveHint, *a.IdempotentHint, want.destructive, want.idempotent)
+			}
+		case tool.Name == "create_event":
 			if *a.ReadOnlyHint || !*a.OpenWorldHint || *a.IdempotentHint {
 				t.Errorf("%s: %s readOnlyHint %v openWorldHint %v idempotentHint %v, want false, true, false",
 					who, tool.Name, *a.ReadOnlyHint, *a.OpenWorldHint, *a.IdempotentHint)

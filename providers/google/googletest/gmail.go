@@ -60,6 +60,7 @@ func (s *Server) gmailRoutes() {
 	s.addRoute("GET", "gmail/v1/users/{userId}/labels", gmailLabelsMethod, s.gmailLabels)
 	s.addRoute("GET", "gmail/v1/users/{userId}/labels/{id}", gmailLabelMethod, s.gmailLabel)
 	s.gmailModifyRoutes()
+	s.draftRoutes()
 }
 
 type mailbox struct {
@@ -69,6 +70,7 @@ type mailbox struct {
 	history uint64
 	labels  []*userLabel
 	sent    [][]byte
+	drafts  []*draft // most recently saved last
 }
 
 type userLabel struct{ id, name string }

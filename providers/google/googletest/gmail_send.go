@@ -130,22 +130,7 @@ func (s *Server) send(email string, raw []byte, threadID string) (*mailMsg, int,
 	if threadID != "" && !hexID.MatchString(threadID) {
 		return nil, http.StatusBadRequest, "Invalid thread_id value"
 	}
-	stored := raw
-	if msg.Header.Get("Date") == "" {
-		stored = addHeader(stored, "Date", s.Now().Format(time.RFC1123Z))
-	}
-	if msg.Header.Get("Message-ID") == "" {
-		sum := sha256.Sum256(append(raw, s.Now().String()...))
-		stored = addHeader(stored, "Message-ID", fmt.Sprintf("<CAFake%x@mail.gmail.com>", sum[:12]))
-	}
-	if from, err := addressParser.Parse(msg.Header.Get("From")); err != nil || !strings.EqualFold(from.Address, email) {
-		name := ""
-		if from != nil {
-			name = from.Name
-		}
-		stored = replaceHeader(stored, "From", (&mail.Address{Name: name, Address: email}).String())
-	}
-	parsed, err := parseMessage(stored)
+	stored, parsed, err := s.normalize(email, raw, msg.Header)
 	if err != nil {
 		return nil, http.StatusBadRequest, "Invalid RFC822 message: " + err.Error()
 	}
@@ -175,6 +160,29 @@ func (s *Server) send(email string, raw []byte, threadID string) (*mailMsg, int,
 		}
 	}
 	return m, 0, ""
+}
+
+// normalize is what Gmail does to a message it stores for the user (sent
+// or a draft): it adds Date and Message-ID when missing and replaces a From
+// that is not the user's address.
+func (s *Server) normalize(email string, raw []byte, h mail.Header) ([]byte, *parsedMsg, error) {
+	stored := raw
+	if h.Get("Date") == "" {
+		stored = addHeader(stored, "Date", s.Now().Format(time.RFC1123Z))
+	}
+	if h.Get("Message-ID") == "" {
+		sum := sha256.Sum256(append(raw, s.Now().String()...))
+		stored = addHeader(stored, "Message-ID", fmt.Sprintf("<CAFake%x@mail.gmail.com>", sum[:12]))
+	}
+	if from, err := addressParser.Parse(h.Get("From")); err != nil || !strings.EqualFold(from.Address, email) {
+		name := ""
+		if from != nil {
+			name = from.Name
+		}
+		stored = replaceHeader(stored, "From", (&mail.Address{Name: name, Address: email}).String())
+	}
+	parsed, err := parseMessage(stored)
+	return stored, parsed, err
 }
 
 var addressParser = &mail.AddressParser{WordDecoder: wordDecoder}
@@ -237,32 +245,15 @@ func (s *Server) gmailUploadSend(w http.ResponseWriter, r *http.Request, c call)
 	mediaType := ""
 	switch ut := q.Get("uploadType"); ut {
 	case "multipart":
-		mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-		if err != nil || !strings.HasPrefix(mt, "multipart/") || params["boundary"] == "" {
-			WriteAPIError(w, http.StatusBadRequest, "Bad multipart request: the Content-Type must be multipart/related with a boundary.", "badContent")
+		var mb []byte
+		if mb, media, mediaType, ok = readMultipartUpload(w, r); !ok {
 			return
 		}
-		mr := multipart.NewReader(io.LimitReader(r.Body, GmailMaxMessageSize+GmailJSONBodyLimit), params["boundary"])
-		metaPart, err := mr.NextPart()
-		if err != nil {
-			WriteAPIError(w, http.StatusBadRequest, "Bad multipart request: missing metadata part.", "badContent")
-			return
-		}
-		mb, _ := io.ReadAll(io.LimitReader(metaPart, GmailJSONBodyLimit))
 		if len(bytes.TrimSpace(mb)) > 0 {
 			if err := json.Unmarshal(mb, &meta); err != nil {
 				badRequestField(w, "", "Invalid JSON payload received. "+err.Error())
 				return
 			}
-		}
-		mediaPart, err := mr.NextPart()
-		if err != nil {
-			WriteAPIError(w, http.StatusBadRequest, "Bad multipart request: missing media part.", "badContent")
-			return
-		}
-		mediaType = mediaPart.Header.Get("Content-Type")
-		if media, ok = readMedia(w, mediaPart); !ok {
-			return
 		}
 	case "media":
 		mediaType = r.Header.Get("Content-Type")
@@ -305,6 +296,33 @@ func (s *Server) gmailUploadSend(w http.ResponseWriter, r *http.Request, c call)
 		return
 	}
 	s.finishSend(w, r, email, media, meta.ThreadID)
+}
+
+// readMultipartUpload reads an uploadType=multipart request: a
+// multipart/related body of the JSON metadata, then the media.
+func readMultipartUpload(w http.ResponseWriter, r *http.Request) (meta, media []byte, mediaType string, ok bool) {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || !strings.HasPrefix(mt, "multipart/") || params["boundary"] == "" {
+		WriteAPIError(w, http.StatusBadRequest, "Bad multipart request: the Content-Type must be multipart/related with a boundary.", "badContent")
+		return nil, nil, "", false
+	}
+	mr := multipart.NewReader(io.LimitReader(r.Body, GmailMaxMessageSize+GmailJSONBodyLimit), params["boundary"])
+	metaPart, err := mr.NextPart()
+	if err != nil {
+		WriteAPIError(w, http.StatusBadRequest, "Bad multipart request: missing metadata part.", "badContent")
+		return nil, nil, "", false
+	}
+	meta, _ = io.ReadAll(io.LimitReader(metaPart, GmailJSONBodyLimit))
+	mediaPart, err := mr.NextPart()
+	if err != nil {
+		WriteAPIError(w, http.StatusBadRequest, "Bad multipart request: missing media part.", "badContent")
+		return nil, nil, "", false
+	}
+	mediaType = mediaPart.Header.Get("Content-Type")
+	if media, ok = readMedia(w, mediaPart); !ok {
+		return nil, nil, "", false
+	}
+	return meta, media, mediaType, true
 }
 
 func (s *Server) newUploadID() string {
