@@ -64,7 +64,7 @@ func TestParseScopes(t *testing.T) {
 		readOnly bool
 		want     string
 	}{
-		{"", nil, false, "mail.read,mail.send,calendar.read,calendar.write"},
+		{"", nil, false, "mail.read,mail.send,mail.modify,calendar.read,calendar.write"},
 		{"", nil, true, "mail.read,calendar.read"},
 		{"", []string{CalendarRead, CalendarWrite}, false, "calendar.read,calendar.write"},
 		{"", []string{MailRead, MailSend, MailModify}, true, "mail.read"},

@@ -23,7 +23,7 @@ var AllScopes = []string{MailRead, MailSend, MailModify, CalendarRead, CalendarW
 // served by default needs. ReadOnlyScopes are those of a server started
 // with --read-only, which serves only tools that change nothing.
 var (
-	DefaultScopes  = []string{MailRead, MailSend, CalendarRead, CalendarWrite}
+	DefaultScopes  = []string{MailRead, MailSend, MailModify, CalendarRead, CalendarWrite}
 	ReadOnlyScopes = []string{MailRead, CalendarRead}
 )
 

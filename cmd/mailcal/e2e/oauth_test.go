@@ -310,7 +310,7 @@ func TestE2EOAuthHTTPFlow(t *testing.T) {
 	a := fx.authorize(t, s, key, "google", nil)
 	// The default covers every tool served by default (send_email and
 	// create_event included).
-	fx.checkAuthURL(t, a.URL, s.base, "mail.read", "mail.send", "calendar.read", "calendar.write")
+	fx.checkAuthURL(t, a.URL, s.base, "mail.read", "mail.send", "mail.modify", "calendar.read", "calendar.write")
 	loc := fx.approve(t, a.URL)
 	if got := loc.Scheme + "://" + loc.Host + loc.Path; got != s.base+"/oauth/callback" {
 		t.Fatalf("googletest sent the browser to %s, want %s/oauth/callback", got, s.base)
@@ -325,7 +325,7 @@ func TestE2EOAuthHTTPFlow(t *testing.T) {
 		t.Fatalf("integrations %+v, want alice only", list)
 	}
 	if i := list[0]; i.Account != alice || i.Provider != "google" || i.Status != "active" || !i.Connected ||
-		strings.Join(i.Scopes, ",") != "mail.read,mail.send,calendar.read,calendar.write" {
+		strings.Join(i.Scopes, ",") != "mail.read,mail.send,mail.modify,calendar.read,calendar.write" {
 		t.Errorf("integration %+v, want alice google active with the default scopes", i)
 	}
 	checkConnectedAt(t, "GET /api/integrations", list[0].ConnectedAt, start)
