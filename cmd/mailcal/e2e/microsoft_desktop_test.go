@@ -53,8 +53,8 @@ func TestE2EMicrosoftDesktop(t *testing.T) {
 		t.Fatalf("mailcal connect exited %d, printed %q; stderr:\n%s", code, c.stdout.String(), tail(c.logs.String(), 3000))
 	}
 	first := fx.storedGrant(t, "default", alice)
-	if !slices.Equal(first.Scopes, []string{"mail.read", "mail.send"}) {
-		t.Errorf("stored scopes %v, want mail.read, mail.send", first.Scopes)
+	if !slices.Equal(first.Scopes, []string{"mail.read", "mail.send", "mail.modify"}) {
+		t.Errorf("stored scopes %v, want mail.read, mail.send, mail.modify (the outlook alias: the default's mail scopes)", first.Scopes)
 	}
 
 	s1 := fx.stdio(t)
