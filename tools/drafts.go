@@ -104,7 +104,7 @@ func (a *updateDraftArgs) check(time.Time) error {
 
 func (h *handlers) updateDraft() tool {
 	return accountTool(h, decl{
-		name: "update_draft", title: "Change a draft", scope: providers.MailModify, hints: hints{idempotent: true, openWorld: true},
+		name: "update_draft", title: "Change a draft", scope: providers.MailModify, hints: hints{destructive: true, idempotent: true, openWorld: true},
 		uncertain: "The draft may or may not have been changed (its attachments perhaps only in part): read it with list_drafts and get_message, or call update_draft again with the same arguments.",
 		vars:      map[string]string{"account_can": "write drafts"},
 		desc: "Rewrite a draft without sending it. The recipients (to, cc, bcc) and the body are replaced by the ones given, whole: pass everything they should hold " +

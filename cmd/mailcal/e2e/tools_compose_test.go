@@ -16,14 +16,15 @@ import (
 
 // ttChangeHints are the hints of the tools that change something, beyond
 // readOnlyHint false and openWorldHint true: what leaves the mailbox or
-// deletes cannot be undone (destructive); an update or a delete repeated
-// changes nothing more (idempotent).
+// deletes or overwrites cannot be undone (destructive: update_draft replaces
+// the draft's recipients and text); an update or a delete repeated changes
+// nothing more (idempotent).
 var ttChangeHints = map[string]*struct{ destructive, idempotent bool }{
 	"send_email":    {destructive: true},
 	"forward_email": {destructive: true},
 	"send_draft":    {destructive: true},
 	"create_draft":  {},
-	"update_draft":  {idempotent: true},
+	"update_draft":  {destructive: true, idempotent: true},
 	"delete_draft":  {destructive: true, idempotent: true},
 }
 
