@@ -61,6 +61,7 @@ type fakeProvider struct {
 	lastQ    providers.EventQuery
 	err      error // returned by every call when set
 	noZone   bool  // ListEvents names no time zone
+	changes  eventChanges
 }
 
 // token is what a transport does first: get the access token (a token

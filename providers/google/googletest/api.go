@@ -32,6 +32,9 @@ var routeScopes = map[string][]string{
 	calEventsList:       calendarReadScopes,
 	calEventsGet:        calendarReadScopes,
 	calEventsInsert:     {scopeCalendar, scopeCalendarAppCreated, scopeCalendarEvents, scopeCalendarEventsOwned},
+	calEventsPatch:      {scopeCalendar, scopeCalendarAppCreated, scopeCalendarEvents, scopeCalendarEventsOwned},
+	calEventsDelete:     {scopeCalendar, scopeCalendarAppCreated, scopeCalendarEvents, scopeCalendarEventsOwned},
+	calEventsInstances:  calendarReadScopes,
 }
 
 // apiState is the state of the fake APIs. It has its own lock, never held
