@@ -114,6 +114,9 @@ type Words struct {
 	Labels string
 	// Invitations says who sends the invitation emails of a new event.
 	Invitations string
+	// Conference says which online meeting an event can get (the
+	// conference argument's value).
+	Conference string
 }
 
 // DeadGrant is a grant the provider refused, for DeadGrantAdvice.

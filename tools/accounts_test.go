@@ -88,8 +88,8 @@ func TestToolsAnnotated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Tools) != 9 {
-		t.Fatalf("%d tools, want 9", len(res.Tools))
+	if len(res.Tools) != 12 {
+		t.Fatalf("%d tools, want 12", len(res.Tools))
 	}
 	for _, tl := range res.Tools {
 		a := tl.Annotations

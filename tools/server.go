@@ -151,7 +151,8 @@ func (h *handlers) all() []tool {
 	if h.opts.Sources != nil {
 		ts = append(ts, h.checkAccount())
 		ts = append(ts, h.sendEmail(), h.listMessages(), h.getMessage(),
-			h.listEvents(), h.listCalendars(), h.createEvent())
+			h.listEvents(), h.listCalendars(), h.createEvent(),
+			h.updateEvent(), h.deleteEvent(), h.respondToEvent())
 	}
 	return ts
 }

@@ -100,6 +100,7 @@ var Spec = providers.Spec{
 		SearchSyntax: `Gmail search syntax, e.g. "from:bob@example.com has:attachment newer_than:7d" or "subject:invoice"`,
 		Labels:       "Gmail: INBOX, SENT, STARRED, IMPORTANT, DRAFT, SPAM, TRASH or a label's name",
 		Invitations:  "Google Calendar emails the invitations",
+		Conference:   "meet for a Google Meet link (Google accounts)",
 	},
 }
 

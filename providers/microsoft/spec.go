@@ -114,6 +114,7 @@ var Spec = providers.Spec{
 		SearchSyntax: `Outlook search (KQL), e.g. "from:bob@example.com subject:invoice" or "hasAttachments:true"`,
 		Labels:       "Outlook folders: inbox, sentitems, drafts, archive, deleteditems, junkemail, or a folder's name (Inbox/Projects for a subfolder)",
 		Invitations:  "Outlook emails the invitations, always: it refuses send_updates none for an event with attendees",
+		Conference:   "teams for a Microsoft Teams meeting (Microsoft work or school accounts; personal ones cannot)",
 	},
 }
 
