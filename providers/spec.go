@@ -117,6 +117,8 @@ type Words struct {
 	// Conference says which online meeting an event can get (the
 	// conference argument's value).
 	Conference string
+	// Reminders says how many reminders an event may have.
+	Reminders string
 }
 
 // DeadGrant is a grant the provider refused, for DeadGrantAdvice.

@@ -26,7 +26,7 @@ import (
 // and update_event.
 type extrasArgs struct {
 	Recurrence []string      `json:"recurrence,omitempty" arg:"max=20,items.max=500,items.kind=line" jsonschema:"RFC 5545 lines making the event repeat: one RRULE (FREQ DAILY, WEEKLY, MONTHLY or YEARLY; INTERVAL, COUNT or UNTIL, BYDAY, BYMONTHDAY, BYMONTH, BYSETPOS, WKST), plus EXDATE or RDATE lines, e.g. [\"RRULE:FREQ=WEEKLY;BYDAY=MO,WE;COUNT=10\"]; COUNT and UNTIL not both"`
-	Reminders  []reminderArg `json:"reminders,omitempty" arg:"max=5" jsonschema:"popup reminders before the start; left out: the calendar's default reminders; an empty list: none"`
+	Reminders  []reminderArg `json:"reminders,omitempty" arg:"max=5" jsonschema:"popup reminders before the start ({reminders}); left out: the calendar's default reminders (unchanged by update_event); an empty list: none"`
 	Conference string        `json:"conference,omitempty" arg:"enum=meet|teams" jsonschema:"add an online meeting and give its join link: {conference}"`
 }
 

@@ -180,7 +180,7 @@ func (a account) accountName() string { return a.Account }
 // descriptions, from the specs of the providers served: every description
 // is true for every provider.
 func placeholders(reg *providers.Registry) map[string]string {
-	var syntax, labels, invites, sizes, mail, cal, conf []string
+	var syntax, labels, invites, sizes, mail, cal, conf, reminders []string
 	for _, p := range reg.All() {
 		w := p.Words
 		mail, cal = append(mail, w.Mail), append(cal, w.Calendar)
@@ -188,6 +188,7 @@ func placeholders(reg *providers.Registry) map[string]string {
 		labels = append(labels, w.Labels)
 		invites = append(invites, w.Invitations)
 		conf = append(conf, w.Conference)
+		reminders = append(reminders, w.Reminders)
 		sizes = append(sizes, fmt.Sprintf("%.0f MB (%s)", float64(p.Limits.MaxMessageBytes)/(1<<20), p.Title))
 	}
 	one := func(parts []string, intro string) string {
@@ -205,6 +206,7 @@ func placeholders(reg *providers.Registry) map[string]string {
 		"labels":          one(labels, "by provider: "),
 		"invitations":     one(invites, "by provider: "),
 		"conference":      strings.Join(conf, "; "),
+		"reminders":       one(reminders, "by provider: "),
 		"max_message":     strings.Join(sizes, ", "),
 		"scope_names":     strings.Join(providers.AllScopes, ", "),
 		"default_scopes":  strings.Join(providers.DefaultScopes, ","),

@@ -101,6 +101,7 @@ var Spec = providers.Spec{
 		Labels:       "Gmail: INBOX, SENT, STARRED, IMPORTANT, DRAFT, SPAM, TRASH or a label's name",
 		Invitations:  "Google Calendar emails the invitations",
 		Conference:   "meet for a Google Meet link (Google accounts)",
+		Reminders:    "Google Calendar keeps up to 5",
 	},
 }
 

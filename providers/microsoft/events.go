@@ -195,7 +195,11 @@ func (c *calendars) UpdateEvent(ctx context.Context, u providers.EventUpdate) (p
 		first, allDay = t.Start, t.AllDay
 		setTimes(body, t.AllDay, t.Start, t.End, loc)
 	} else if len(u.Recurrence) > 0 {
-		return providers.Event{}, &providers.FieldError{Field: "recurrence", Msg: "Outlook needs the series' start with a new rule: give start and end too"}
+		// A new rule needs the series' start: the event's own.
+		if first, allDay, err = currentStart(u.Current, c.zoneOr(ctx, "")); err != nil {
+			return providers.Event{}, err
+		}
+		loc = first.Location()
 	}
 	if u.Attendees != nil {
 		list := []map[string]any{}
@@ -218,6 +222,20 @@ func (c *calendars) UpdateEvent(ctx context.Context, u providers.EventUpdate) (p
 		return providers.Event{}, mapUncertain(notFoundCalendar(err, u.CalendarID), "the event may have been changed: read it with list_events before changing it again")
 	}
 	return mapEvent(out, c.zoneOr(ctx, zoneName)), nil
+}
+
+// currentStart is the start of the event as GetEvent read it, in loc.
+func currentStart(cur *providers.Event, loc *time.Location) (time.Time, bool, error) {
+	if cur != nil {
+		if cur.AllDay {
+			if t, err := time.Parse(time.DateOnly, cur.Start); err == nil {
+				return t, true, nil
+			}
+		} else if t, err := time.Parse(time.RFC3339, cur.Start); err == nil {
+			return t.In(loc), false, nil
+		}
+	}
+	return time.Time{}, false, &providers.FieldError{Field: "recurrence", Msg: "Outlook needs the series' start with a new rule: give start and end too"}
 }
 
 // setTimes puts start and end into a body, as CreateEvent does.

@@ -249,3 +249,38 @@ func TestRespondToEvent(t *testing.T) {
 		t.Fatalf("organizer's answer: %v", err)
 	}
 }
+
+// A single event made a series: the rule starts on the event's own date.
+func TestUpdateEventRecurrence(t *testing.T) {
+	s := newGraph(t)
+	cal := graphCalendar(t, s, alice)
+	ctx := context.Background()
+	start := time.Date(2026, 12, 10, 8, 0, 0, 0, time.UTC)
+	id := s.AddEvent(alice, "", microsofttest.Event{Subject: "Focus", Start: start, End: start.Add(time.Hour), TimeZone: "UTC"})
+	cur, err := cal.GetEvent(ctx, "", microsofttest.ImmutableID(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := cal.UpdateEvent(ctx, providers.EventUpdate{EventID: cur.ID, Current: &cur,
+		EventExtras: providers.EventExtras{Recurrence: []string{"RRULE:FREQ=WEEKLY;COUNT=3"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Series {
+		t.Fatalf("not a series: %+v", got)
+	}
+	page, err := cal.ListEvents(ctx, providers.EventQuery{TimeMin: start.Add(-time.Hour), TimeMax: start.AddDate(0, 0, 30), MaxResults: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var starts []string
+	for _, e := range page.Events {
+		starts = append(starts, e.Start)
+	}
+	if len(starts) != 3 || !strings.HasPrefix(starts[2], "2026-12-24T") {
+		t.Fatalf("occurrences %v, want 3 weekly from 2026-12-10", starts)
+	}
+	// Without what GetEvent read, the start must be given.
+	_, err = cal.UpdateEvent(ctx, providers.EventUpdate{EventID: cur.ID, EventExtras: providers.EventExtras{Recurrence: []string{"RRULE:FREQ=DAILY"}}})
+	fieldErr(t, err, "recurrence", "start and end")
+}

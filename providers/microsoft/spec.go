@@ -115,6 +115,7 @@ var Spec = providers.Spec{
 		Labels:       "Outlook folders: inbox, sentitems, drafts, archive, deleteditems, junkemail, or a folder's name (Inbox/Projects for a subfolder)",
 		Invitations:  "Outlook emails the invitations, always: it refuses send_updates none for an event with attendees",
 		Conference:   "teams for a Microsoft Teams meeting (Microsoft work or school accounts; personal ones cannot)",
+		Reminders:    "Outlook keeps one",
 	},
 }
 

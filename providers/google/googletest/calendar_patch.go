@@ -2,6 +2,7 @@ package googletest
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/mail"
@@ -409,9 +410,10 @@ func (s *Server) calListInstances(w http.ResponseWriter, r *http.Request, c call
 			}
 		}
 	}
-	calTZ, accessRole := cal.TimeZone, cal.AccessRole
+	calTZ, accessRole, summary, reminders, updated := cal.TimeZone, cal.AccessRole, cal.Summary, cal.reminders(), cal.updated
 	a.mu.Unlock()
-	out := eventsJSON{Kind: "calendar#events", TimeZone: calTZ, AccessRole: accessRole, Items: []eventJSON{}}
+	out := eventsJSON{Kind: "calendar#events", Etag: fmt.Sprintf(`"%d"`, updated.UnixMicro()), Summary: summary, Updated: googleTime(updated),
+		TimeZone: calTZ, AccessRole: accessRole, DefaultReminders: reminders, Items: []eventJSON{}}
 	page, end := pageOf(items, offset, maxResults)
 	out.Items = append(out.Items, page...)
 	if end < len(items) {
