@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mark3labs/mcp-go/mcp"
+
 	"github.com/mailcal/mailcal/auth/policy"
 	"github.com/mailcal/mailcal/providers"
 )
@@ -158,4 +160,26 @@ func TestAllowlistOnEventChanges(t *testing.T) {
 	wantOK(t, e.call(t, "update_event", map[string]any{"event_id": "series1", "reminders": []any{map[string]any{"minutes": 5}}}))
 	wantOK(t, e.call(t, "delete_event", map[string]any{"event_id": "solo"}))
 	wantOK(t, e.call(t, "respond_to_event", map[string]any{"event_id": "invite1", "response": "accepted", "send_updates": "none"}))
+}
+
+// The person confirms an event's update and an answer, as a message: the
+// question names the people told; declined, nothing reaches the provider.
+func TestConfirmEventChanges(t *testing.T) {
+	el := &elicitor{action: mcp.ElicitationResponseActionDecline}
+	e := newPolicyEnv(t, policy.Policy{ConfirmSends: policy.ConfirmElicit}, el)
+	addEventFixture(e.prov)
+	wantError(t, e.call(t, "update_event", map[string]any{"event_id": "series1", "summary": "Standup v2"}), "update was not sent", "declined")
+	wantError(t, e.call(t, "respond_to_event", map[string]any{"event_id": "invite1", "response": "declined", "comment": "away"}), "answer to the invitation was not sent")
+	if ch := e.prov.changes; len(ch.updates)+len(ch.responses) != 0 {
+		t.Fatalf("declined changes reached the provider: %+v", ch)
+	}
+	if len(el.asked) != 2 || !strings.Contains(el.asked[0], "To: bob@example.com") || !strings.Contains(el.asked[0], "Subject: Standup v2") ||
+		!strings.Contains(el.asked[1], "To: bob@example.com") || !strings.Contains(el.asked[1], "away") {
+		t.Fatalf("asked %q", el.asked)
+	}
+	el.action = mcp.ElicitationResponseActionAccept
+	wantOK(t, e.call(t, "update_event", map[string]any{"event_id": "series1", "summary": "Standup v2"}))
+	if len(e.prov.changes.updates) != 1 {
+		t.Fatal("an accepted update did not reach the provider")
+	}
 }
