@@ -119,7 +119,13 @@ func (s *Server) patchEvent(c *call) {
 	})
 	*ev = next
 	ev.modified = now
-	if ev.isOrganizer {
+	// Reminders and categories are the owner's own: only a change of what
+	// attendees see is sent to them.
+	shared := false
+	for _, k := range []string{"subject", "body", "start", "end", "isAllDay", "location", "locations", "attendees", "recurrence", "isOnlineMeeting", "onlineMeetingProvider"} {
+		shared = shared || props[k] != nil
+	}
+	if ev.isOrganizer && shared {
 		id := mb.eventID(ev, false)
 		for _, a := range ev.attendees {
 			mb.invites = append(mb.invites, Invitation{Kind: "update", EventID: id, ICalUID: ev.iCalUID, To: a.Recipient, Type: a.typ,

@@ -54,3 +54,18 @@ func TestChangeEvents(t *testing.T) {
 		t.Fatalf("DELETE %d %s", a.status, a.raw)
 	}
 }
+
+// A change of the organizer's own reminder sends the attendees nothing.
+func TestPatchReminderSendsNothing(t *testing.T) {
+	m := newMailTest(t)
+	start := m.fx.Day.AddDate(0, 0, 5).Add(9 * time.Hour)
+	own := m.s.AddEvent(alice, "", Event{Subject: "Sync", Start: start, End: start.Add(time.Hour), Attendees: []Attendee{{Email: "bob@example.com"}}})
+	n := len(m.s.Invitations(alice))
+	a := request(t, m.s, "PATCH", "/me/events/"+url.PathEscape(own), m.tok, map[string]any{"reminderMinutesBeforeStart": 5, "isReminderOn": true})
+	if a.status != 200 || a.body["reminderMinutesBeforeStart"] != float64(5) {
+		t.Fatalf("PATCH %d %s", a.status, a.raw)
+	}
+	if got := len(m.s.Invitations(alice)); got != n {
+		t.Fatalf("%d messages sent for a reminder", got-n)
+	}
+}
