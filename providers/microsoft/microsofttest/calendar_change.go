@@ -21,6 +21,7 @@ func (s *Server) changeRoutes() {
 		s.addRoute("PATCH", prefix, permCalWrite, s.patchEvent)
 		s.addRoute("DELETE", prefix, permCalWrite, s.deleteEvent)
 		s.addRoute("POST", prefix+"/cancel", permCalWrite, s.cancelEvent)
+		s.addRoute("GET", prefix+"/instances", permCalRead, s.seriesInstances)
 		for _, action := range []string{"accept", "decline", "tentativelyAccept"} {
 			s.addRoute("POST", prefix+"/"+action, permCalWrite, func(c *call) { s.respondEvent(c, action) })
 		}
@@ -315,4 +316,42 @@ func (s *Server) respondEvent(c *call, action string) {
 			Organizer: ev.organizer, Sent: ev.modified})
 	}
 	c.noContent(http.StatusAccepted)
+}
+
+// seriesInstances lists a series master's occurrences and exceptions in a
+// window (startDateTime and endDateTime required, as for calendarView), by
+// start; a single event has none.
+func (s *Server) seriesInstances(c *call) {
+	ws, we, ok := c.parseWindow()
+	if !ok {
+		return
+	}
+	lq, ok := c.parseListQuery(eventSchema, 1000, nil)
+	if !ok {
+		return
+	}
+	loc, zone := c.responseZone()
+	s.graph.mu.Lock()
+	defer s.graph.mu.Unlock()
+	mb := s.mailboxLocked(c.user.UPN)
+	id, ok := parseID(c.params["event"])
+	if !ok {
+		c.badID()
+		return
+	}
+	master := mb.findEventLocked(c.params["event"])
+	if id.kind != kindEvent || master == nil || master.deleted || master.master != nil {
+		c.notFound()
+		return
+	}
+	var items []any
+	if master.recurrence != nil {
+		for _, in := range mb.expand(master, we) {
+			st, en := in.bounds(loc)
+			if st.Before(we) && en.After(ws) && !in.ev.deleted {
+				items = append(items, project(c.renderEvent(mb, in, loc, zone), lq.selected, nil))
+			}
+		}
+	}
+	c.ok(http.StatusOK, c.page(lq, c.context("events('"+c.params["event"]+"')/instances"+selectSuffix(lq.selected)), nonNil(items)))
 }

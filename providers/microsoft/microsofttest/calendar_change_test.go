@@ -69,3 +69,24 @@ func TestPatchReminderSendsNothing(t *testing.T) {
 		t.Fatalf("%d messages sent for a reminder", got-n)
 	}
 }
+
+// A series' instances in a window: occurrences and exceptions, deleted
+// ones left out; the window is required.
+func TestSeriesInstances(t *testing.T) {
+	m := newMailTest(t)
+	start := m.fx.Day.AddDate(0, 0, 7).Add(9 * time.Hour)
+	series := m.s.AddEvent(alice, "", Event{Subject: "Daily", Start: start, End: start.Add(15 * time.Minute), Recurrence: []string{"RRULE:FREQ=DAILY;COUNT=5"}})
+	p := "/me/events/" + url.PathEscape(series) + "/instances"
+	wantError(t, m.get(p), 400, "ErrorInvalidParameter")
+	win := q("startDateTime", start.Add(-time.Hour).UTC().Format(time.RFC3339), "endDateTime", start.AddDate(0, 0, 3).UTC().Format(time.RFC3339))
+	items := m.get(p + win).values()
+	if len(items) != 3 || items[0]["type"] != "occurrence" || items[0]["seriesMasterId"] != series {
+		t.Fatalf("instances %+v", items)
+	}
+	if a := request(t, m.s, "DELETE", "/me/events/"+url.PathEscape(str(items[1]["id"])), m.tok, nil); a.status != 204 {
+		t.Fatalf("DELETE an occurrence %d %s", a.status, a.raw)
+	}
+	if items := m.get(p + win).values(); len(items) != 2 {
+		t.Fatalf("after deleting one: %d instances", len(items))
+	}
+}
