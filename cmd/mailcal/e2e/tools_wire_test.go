@@ -133,8 +133,13 @@ type ttCreated struct {
 }
 
 var (
-	ttReadTools  = []string{"list_accounts", "check_account", "list_messages", "get_message", "list_events", "list_calendars"}
-	ttWriteTools = []string{"send_email", "create_event", "connect_account"}
+	ttReadTools = []string{"list_accounts", "check_account", "list_messages", "get_message", "list_events", "list_calendars"}
+	// ttEventHints are the event changes' destructive and idempotent hints:
+	// an update overwrites fields and removes guests; a deletion is
+	// destructive, and repeating it changes nothing more; an answer may be
+	// emailed again.
+	ttEventHints = map[string][]bool{"update_event": {true, false}, "delete_event": {true, true}, "respond_to_event": {false, false}}
+	ttWriteTools = []string{"send_email", "create_event", "connect_account", "update_event", "delete_event", "respond_to_event"}
 	// ttRowFields are the fields of a listed message, exactly (interface.md).
 	ttRowFields = []string{"id", "thread_id", "from", "to", "subject", "date", "snippet", "labels", "unread", "has_attachments"}
 )
@@ -168,6 +173,11 @@ func ttCheckTools(t *testing.T, who string, result any, readOnly bool) {
 			if *a.ReadOnlyHint || !*a.OpenWorldHint || *a.IdempotentHint {
 				t.Errorf("%s: %s readOnlyHint %v openWorldHint %v idempotentHint %v, want false, true, false",
 					who, tool.Name, *a.ReadOnlyHint, *a.OpenWorldHint, *a.IdempotentHint)
+			}
+		case ttEventHints[tool.Name] != nil:
+			if want := ttEventHints[tool.Name]; *a.ReadOnlyHint || *a.DestructiveHint != want[0] || *a.IdempotentHint != want[1] || !*a.OpenWorldHint {
+				t.Errorf("%s: %s readOnlyHint %v destructiveHint %v idempotentHint %v openWorldHint %v, want false, %v, %v, true",
+					who, tool.Name, *a.ReadOnlyHint, *a.DestructiveHint, *a.IdempotentHint, *a.OpenWorldHint, want[0], want[1])
 			}
 		case tool.Name == "connect_account":
 			if *a.ReadOnlyHint {
