@@ -269,7 +269,7 @@ func (h *handlers) createEvent() tool {
 				invited = fmt.Sprintf(" %d attendee(s) added without an email.", len(ev.Attendees))
 			}
 		}
-		return res, "Created in " + g.Account + " calendar " + ev.CalendarID + ": " + eventLine(created) + "." + joinText(created) + invited, nil
+		return res, "Created in " + g.Account + " calendar " + ev.CalendarID + ": " + eventLine(created) + "." + conferenceText(ev.Conference, created) + invited, nil
 	})
 }
 

@@ -294,7 +294,7 @@ func (h *handlers) updateEvent() tool {
 			return ChangeEventResult{}, "", h.providerError(ctx, err, g, "changing the event", "event "+u.EventID)
 		}
 		res := ChangeEventResult{Account: g.Account, CalendarID: a.CalendarID, Event: changed, Notified: notified}
-		return res, "Changed in " + g.Account + " calendar " + a.CalendarID + ": " + eventLine(changed) + "." + joinText(changed) + notifiedText(notified, removed, u.SendUpdates), nil
+		return res, "Changed in " + g.Account + " calendar " + a.CalendarID + ": " + eventLine(changed) + "." + conferenceText(u.Conference, changed) + notifiedText(notified, removed, u.SendUpdates), nil
 	})
 }
 
@@ -310,6 +310,15 @@ func joinText(e providers.Event) string {
 		return ""
 	}
 	return " Join link: " + e.JoinURL
+}
+
+// conferenceText is joinText, saying so when an asked-for meeting has no
+// link yet (the provider may make it after answering).
+func conferenceText(asked string, e providers.Event) string {
+	if asked != "" && e.JoinURL == "" {
+		return " The " + asked + " link is not ready yet: read the event again in a moment."
+	}
+	return joinText(e)
 }
 
 func notifiedText(notified, removed []string, send string) string {

@@ -36,7 +36,9 @@ func TestCreateEventExtrasArgs(t *testing.T) {
 	}
 	args := with("recurrence", []any{"RRULE:FREQ=WEEKLY;BYDAY=TU;COUNT=4"})
 	args["reminders"], args["conference"] = []any{map[string]any{"minutes": 10}, map[string]any{}}, "meet"
-	wantOK(t, e.call(t, "create_event", args))
+	if out := wantOK(t, e.call(t, "create_event", args)); !strings.Contains(out, "meet link is not ready yet") {
+		t.Errorf("a conference without its link yet: %q", out)
+	}
 	wantOK(t, e.call(t, "create_event", with("reminders", []any{})))
 	wantOK(t, e.call(t, "create_event", base))
 	got := e.prov.created
@@ -70,7 +72,10 @@ func TestUpdateEventScopeAndAttendees(t *testing.T) {
 	addEventFixture(e.prov)
 	// scope series on an occurrence changes the series.
 	out := wantOK(t, e.call(t, "update_event", map[string]any{"event_id": "series1_20261124", "scope": "series", "location": "Room 2",
-		"add_attendees": []any{"carol@example.com"}}))
+		"add_attendees": []any{"carol@example.com"}, "conference": "meet"}))
+	if !strings.Contains(out, "Join link: https://meet.example/abc") {
+		t.Errorf("no join link in %q", out)
+	}
 	u := e.prov.changes.updates[0]
 	if u.EventID != "series1" || *u.Location != "Room 2" || u.Current == nil || u.Current.ID != "series1" {
 		t.Fatalf("update %+v", u)
@@ -182,4 +187,25 @@ func TestConfirmEventChanges(t *testing.T) {
 	if len(e.prov.changes.updates) != 1 {
 		t.Fatal("an accepted update did not reach the provider")
 	}
+}
+
+// Event changes that tell others count against max_sends_per_day, one a
+// call, and drafts_only refuses them; a personal change is neither.
+func TestEventChangesCountedAndDraftsOnly(t *testing.T) {
+	e := newPolicyEnv(t, policy.Policy{MaxSendsPerDay: 1}, nil)
+	addEventFixture(e.prov)
+	wantOK(t, e.call(t, "update_event", map[string]any{"event_id": "series1", "summary": "Standup v2"}))
+	wantOK(t, e.call(t, "update_event", map[string]any{"event_id": "series1", "reminders": []any{}}))
+	wantError(t, e.call(t, "respond_to_event", map[string]any{"event_id": "invite1", "response": "accepted"}), "not sent", "max_sends_per_day")
+	wantError(t, e.call(t, "delete_event", map[string]any{"event_id": "series1"}), "not sent")
+	if ch := e.prov.changes; len(ch.updates) != 2 || len(ch.responses)+len(ch.deletions) != 0 {
+		t.Fatalf("changes %+v", ch)
+	}
+
+	d := newPolicyEnv(t, policy.Policy{DraftsOnly: true}, nil)
+	addEventFixture(d.prov)
+	wantError(t, d.call(t, "update_event", map[string]any{"event_id": "series1", "location": "Room 1"}), "drafts_only")
+	wantError(t, d.call(t, "respond_to_event", map[string]any{"event_id": "invite1", "response": "accepted"}), "drafts_only")
+	wantOK(t, d.call(t, "respond_to_event", map[string]any{"event_id": "invite1", "response": "accepted", "send_updates": "none"}))
+	wantOK(t, d.call(t, "delete_event", map[string]any{"event_id": "solo"}))
 }
