@@ -35,7 +35,7 @@ func (h *handlers) deleteEvent() tool {
 		vars:      map[string]string{"account_can": "write calendars"},
 		desc: "Delete an event from a calendar. For a recurring event, scope instance deletes one occurrence (its id from list_events) and scope series the whole series. " +
 			"For a meeting the account organizes, the attendees are emailed a cancellation unless send_updates is none ({invitations}). " +
-			"An event the account was invited to is only removed from its calendar: to tell the organizer, decline it with respond_to_event instead. Delete only what the person asked to delete.",
+			"An event the account was invited to is removed from its calendar only: to tell the organizer, decline it with respond_to_event instead. Delete only what the person asked to delete.",
 	}, func(ctx context.Context, g grants.Grant, a *deleteEventArgs) (DeleteEventResult, string, error) {
 		cur, err := h.target(ctx, g, a.CalendarID, a.eventRef)
 		if err != nil {
@@ -73,7 +73,7 @@ func (h *handlers) deleteEvent() tool {
 		case len(notified) > 0:
 			text += fmt.Sprintf(" Cancellation emailed to %s.", strings.Join(notified, ", "))
 		case !cur.IsOrganizer:
-			text += " The organizer was not told (respond_to_event declines)."
+			text += " It was removed from this calendar only; to tell the organizer, decline it with respond_to_event."
 		}
 		return DeleteEventResult{Account: g.Account, CalendarID: a.CalendarID, EventID: cur.ID, Summary: cur.Summary, Notified: notified}, text, nil
 	})
