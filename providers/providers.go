@@ -38,6 +38,7 @@ type Calendar interface {
 	ListEvents(ctx context.Context, q EventQuery) (EventPage, error)
 	CreateEvent(ctx context.Context, e NewEvent) (Event, error)
 	FreeBusyReader
+	EventChanger
 }
 
 // Address is a mailbox: an optional display name and an email address.
@@ -183,6 +184,19 @@ type Event struct {
 	Status           string     `json:"status"` // confirmed, tentative, cancelled
 	RecurringEventID string     `json:"recurring_event_id,omitempty"`
 	HTMLLink         string     `json:"html_link,omitempty"`
+	// JoinURL is the online meeting's link (Meet, Teams), when it has one.
+	JoinURL string `json:"join_url,omitempty"`
+	// Recurrence is a series' RFC 5545 rules, where the provider gives them.
+	Recurrence []string `json:"recurrence,omitempty"`
+	// IsOrganizer: the account organizes the event (known when read with
+	// GetEvent or after a change; false in listings).
+	IsOrganizer bool `json:"is_organizer,omitempty"`
+	// Series: the event is a recurring series (its master); Invited: the
+	// account is an attendee, not the organizer; SelfAddress: the
+	// account's address as the attendees list it. Known with GetEvent.
+	Series      bool   `json:"-"`
+	Invited     bool   `json:"-"`
+	SelfAddress string `json:"-"`
 }
 
 // Attendee is an event's guest.
@@ -190,6 +204,10 @@ type Attendee struct {
 	Email    string `json:"email"`
 	Name     string `json:"name,omitempty"`
 	Response string `json:"response,omitempty"` // needsAction, accepted, declined, tentative
+	// Self: the attendee is the account itself.
+	Self bool `json:"self,omitempty"`
+	// Optional: an optional guest (kept when the list is changed).
+	Optional bool `json:"optional,omitempty"`
 }
 
 // NewEvent is an event to create. Start and End are either both timed
@@ -207,6 +225,7 @@ type NewEvent struct {
 	// SendUpdates says whether attendees are emailed the invitation:
 	// "all" or "none".
 	SendUpdates string
+	EventExtras
 }
 
 // Error kinds a provider maps its answers to. Tools turn them into advice.

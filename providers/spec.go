@@ -120,6 +120,11 @@ type Words struct {
 	// ForwardPrefix starts a forward's subject, as the provider writes it
 	// ("Fwd:"); empty: "Fwd:".
 	ForwardPrefix string
+	// Conference says which online meeting an event can get (the
+	// conference argument's value).
+	Conference string
+	// Reminders says how many reminders an event may have.
+	Reminders string
 }
 
 // DeadGrant is a grant the provider refused, for DeadGrantAdvice.

@@ -88,8 +88,8 @@ func TestToolsAnnotated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Tools) != 20 {
-		t.Fatalf("%d tools, want 20", len(res.Tools))
+	if len(res.Tools) != 23 {
+		t.Fatalf("%d tools, want 23", len(res.Tools))
 	}
 	for _, tl := range res.Tools {
 		a := tl.Annotations

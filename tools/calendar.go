@@ -226,13 +226,17 @@ type createArgs struct {
 	Location    string   `json:"location,omitempty" arg:"max=1024" jsonschema:"where it takes place"`
 	Description string   `json:"description,omitempty" arg:"max=8000" jsonschema:"details shown in the event"`
 	SendUpdates string   `json:"send_updates,omitempty" arg:"enum=all|none,default=all" jsonschema:"all: email the attendees their invitation; none: add them without an email"`
+	extrasArgs
 
 	ev providers.NewEvent // built by check
 }
 
 func (a *createArgs) check(time.Time) error {
 	var err error
-	a.ev, err = a.event()
+	if a.ev, err = a.event(); err != nil {
+		return err
+	}
+	a.ev.EventExtras, err = a.extras()
 	return err
 }
 
@@ -250,7 +254,8 @@ func (h *handlers) createEvent() tool {
 		vars:      map[string]string{"account_can": "write calendars"},
 		desc: "Create an event in a calendar, optionally inviting attendees: unless send_updates is none, they are emailed an invitation ({invitations}). " +
 			"Timed events: start and end as local wall-clock times (2026-11-24T10:00:00) with time_zone, or as RFC 3339 times with an offset. " +
-			"All-day events: start and end as dates (2026-11-24), end exclusive (a one-day event ends the next day). Create only what the person asked for.",
+			"All-day events: start and end as dates (2026-11-24), end exclusive (a one-day event ends the next day). " +
+			"recurrence makes it repeat, reminders set its reminders, conference adds an online meeting (the answer gives the join link). Create only what the person asked for.",
 	}, func(ctx context.Context, g grants.Grant, a *createArgs) (CreateEventResult, string, error) {
 		ev := a.ev
 		noteOutgoing(ctx, outgoing{subject: ev.Summary, recipients: ev.Attendees})
@@ -258,7 +263,7 @@ func (h *handlers) createEvent() tool {
 			// Attendees see the event (and, unless send_updates is none,
 			// get an email): it leaves the mailbox like a message.
 			o := outgoing{what: "the event's invitation", recipients: ev.Attendees, subject: ev.Summary, text: ev.Description, field: "attendees",
-				content: fmt.Sprintf("%s;%s;%s;%t;%s;%s;%s", ev.CalendarID, ev.Start, ev.End, ev.AllDay, ev.TimeZone, ev.Location, ev.SendUpdates)}
+				content: fmt.Sprintf("%s;%s;%s;%t;%s;%s;%s;%v", ev.CalendarID, ev.Start, ev.End, ev.AllDay, ev.TimeZone, ev.Location, ev.SendUpdates, ev.EventExtras)}
 			if err := h.guardOutgoing(ctx, g, o); err != nil {
 				return CreateEventResult{}, "", err
 			}
@@ -276,7 +281,7 @@ func (h *handlers) createEvent() tool {
 				invited = fmt.Sprintf(" %d attendee(s) added without an email.", len(ev.Attendees))
 			}
 		}
-		return res, "Created in " + g.Account + " calendar " + ev.CalendarID + ": " + eventLine(created) + "." + invited, nil
+		return res, "Created in " + g.Account + " calendar " + ev.CalendarID + ": " + eventLine(created) + "." + conferenceText(ev.Conference, created) + invited, nil
 	})
 }
 

@@ -65,6 +65,7 @@ type fakeProvider struct {
 	lastFB   providers.FreeBusyQuery // FreeBusy's last query
 	triage   fakeTriage
 	compose  fakeCompose
+	changes  eventChanges
 }
 
 // token is what a transport does first: get the access token (a token

@@ -164,12 +164,14 @@ func (h *handlers) all() []tool {
 	}
 	if h.opts.Sources != nil {
 		ts = append(ts, h.checkAccount())
-		ts = append(ts, h.sendEmail(), h.listMessages(), h.getMessage(),
-			h.listEvents(), h.listCalendars(), h.createEvent())
-		ts = append(ts, h.findFreeTime())
-		ts = append(ts, h.getThread(), h.getAttachment())
-		ts = append(ts, h.modifyMessages(), h.listLabels())
-		ts = append(ts, h.forwardEmail(), h.createDraft(), h.listDrafts(), h.updateDraft(), h.sendDraft(), h.deleteDraft())
+		// Mail: reading, then what changes or sends.
+		ts = append(ts, h.listMessages(), h.getMessage(), h.getThread(), h.getAttachment(), h.listLabels(),
+			h.sendEmail(), h.forwardEmail(),
+			h.createDraft(), h.listDrafts(), h.updateDraft(), h.sendDraft(), h.deleteDraft(),
+			h.modifyMessages())
+		// Calendar.
+		ts = append(ts, h.listEvents(), h.listCalendars(), h.findFreeTime(),
+			h.createEvent(), h.updateEvent(), h.deleteEvent(), h.respondToEvent())
 	}
 	return ts
 }

@@ -188,7 +188,7 @@ func (a account) accountName() string { return a.Account }
 // descriptions, from the specs of the providers served: every description
 // is true for every provider.
 func placeholders(reg *providers.Registry) map[string]string {
-	var syntax, labels, invites, tags, sizes, mail, cal, fwd []string
+	var syntax, labels, invites, tags, sizes, mail, cal, fwd, conf, reminders []string
 	for _, p := range reg.All() {
 		w := p.Words
 		if f := strconv.Quote(cmp.Or(w.ForwardPrefix, "Fwd:")); !slices.Contains(fwd, f) {
@@ -199,6 +199,8 @@ func placeholders(reg *providers.Registry) map[string]string {
 		labels = append(labels, w.Labels)
 		invites = append(invites, w.Invitations)
 		tags = append(tags, w.Tags)
+		conf = append(conf, w.Conference)
+		reminders = append(reminders, w.Reminders)
 		sizes = append(sizes, fmt.Sprintf("%.0f MB (%s)", float64(p.Limits.MaxMessageBytes)/(1<<20), p.Title))
 	}
 	one := func(parts []string, intro string) string {
@@ -216,6 +218,8 @@ func placeholders(reg *providers.Registry) map[string]string {
 		"labels":          one(labels, "by provider: "),
 		"invitations":     one(invites, "by provider: "),
 		"tags":            one(tags, "by provider: "),
+		"conference":      strings.Join(conf, "; "),
+		"reminders":       one(reminders, "by provider: "),
 		"max_message":     strings.Join(sizes, ", "),
 		"fwd_prefixes":    strings.Join(fwd, " or "),
 		"scope_names":     strings.Join(providers.AllScopes, ", "),

@@ -176,6 +176,10 @@ func (c *calendars) CreateEvent(ctx context.Context, e providers.NewEvent) (prov
 			ev.Attendees = append(ev.Attendees, &calendar.EventAttendee{Email: a})
 		}
 	}
+	conference, err := applyExtras(ev, e.EventExtras)
+	if err != nil {
+		return providers.Event{}, err
+	}
 	calID := e.CalendarID
 	if calID == "" {
 		calID = "primary"
@@ -184,7 +188,10 @@ func (c *calendars) CreateEvent(ctx context.Context, e providers.NewEvent) (prov
 	if err != nil {
 		return providers.Event{}, err
 	}
-	call := svc.Events.Insert(calID, ev).Fields(eventFields)
+	call := svc.Events.Insert(calID, ev).Fields(eventFullFields)
+	if conference {
+		call = call.ConferenceDataVersion(1)
+	}
 	switch e.SendUpdates {
 	case "all", "none", "externalOnly":
 		call = call.SendUpdates(e.SendUpdates)
@@ -252,12 +259,26 @@ type eventAnswer struct {
 	Organizer        struct {
 		Email       string `json:"email"`
 		DisplayName string `json:"displayName"`
+		Self        bool   `json:"self"`
 	} `json:"organizer"`
-	Attendees []struct {
-		Email          string `json:"email"`
-		DisplayName    string `json:"displayName"`
-		ResponseStatus string `json:"responseStatus"`
-	} `json:"attendees"`
+	Attendees []attendeeAnswer `json:"attendees"`
+	// Read by GetEvent and the changes (eventFullFields), not listings.
+	HangoutLink    string   `json:"hangoutLink"`
+	Recurrence     []string `json:"recurrence"`
+	ConferenceData struct {
+		EntryPoints []struct {
+			EntryPointType string `json:"entryPointType"`
+			URI            string `json:"uri"`
+		} `json:"entryPoints"`
+	} `json:"conferenceData"`
+}
+
+type attendeeAnswer struct {
+	Email          string `json:"email"`
+	DisplayName    string `json:"displayName"`
+	ResponseStatus string `json:"responseStatus"`
+	Self           bool   `json:"self"`
+	Optional       bool   `json:"optional"`
 }
 
 type eventTimeAnswer struct {
@@ -280,15 +301,22 @@ func eventOf(ev *calendar.Event) eventAnswer {
 		}
 	}
 	if o := ev.Organizer; o != nil {
-		out.Organizer.Email, out.Organizer.DisplayName = o.Email, o.DisplayName
+		out.Organizer.Email, out.Organizer.DisplayName, out.Organizer.Self = o.Email, o.DisplayName, o.Self
 	}
 	for _, a := range ev.Attendees {
 		if a != nil {
-			out.Attendees = append(out.Attendees, struct {
-				Email          string `json:"email"`
-				DisplayName    string `json:"displayName"`
-				ResponseStatus string `json:"responseStatus"`
-			}{a.Email, a.DisplayName, a.ResponseStatus})
+			out.Attendees = append(out.Attendees, attendeeAnswer{a.Email, a.DisplayName, a.ResponseStatus, a.Self, a.Optional})
+		}
+	}
+	out.HangoutLink, out.Recurrence = ev.HangoutLink, ev.Recurrence
+	if cd := ev.ConferenceData; cd != nil {
+		for _, ep := range cd.EntryPoints {
+			if ep != nil {
+				out.ConferenceData.EntryPoints = append(out.ConferenceData.EntryPoints, struct {
+					EntryPointType string `json:"entryPointType"`
+					URI            string `json:"uri"`
+				}{ep.EntryPointType, ep.Uri})
+			}
 		}
 	}
 	return out
@@ -319,7 +347,21 @@ func mapEvent(ev *eventAnswer, loc *time.Location) providers.Event {
 		out.Organizer = providers.Address{Name: o.DisplayName, Email: o.Email}.String()
 	}
 	for _, a := range ev.Attendees {
-		out.Attendees = append(out.Attendees, providers.Attendee{Email: a.Email, Name: a.DisplayName, Response: a.ResponseStatus})
+		out.Attendees = append(out.Attendees, providers.Attendee{Email: a.Email, Name: a.DisplayName, Response: a.ResponseStatus, Self: a.Self, Optional: a.Optional})
+	}
+	out.IsOrganizer = ev.Organizer.Self
+	for _, a := range ev.Attendees {
+		if a.Self && !out.IsOrganizer {
+			out.Invited, out.SelfAddress = true, a.Email
+		}
+	}
+	out.Recurrence, out.Series = ev.Recurrence, len(ev.Recurrence) > 0
+	out.JoinURL = ev.HangoutLink
+	for _, ep := range ev.ConferenceData.EntryPoints {
+		if ep.EntryPointType == "video" && ep.URI != "" {
+			out.JoinURL = ep.URI
+			break
+		}
 	}
 	return out
 }

@@ -103,6 +103,8 @@ var Spec = providers.Spec{
 		Tags:         "Gmail: a label's name, or STARRED, IMPORTANT, UNREAD",
 		// Forward builds the subject with mimemsg.ForwardSubject.
 		ForwardPrefix: "Fwd:",
+		Conference:    "meet for a Google Meet link (Google accounts)",
+		Reminders:     "Google Calendar keeps up to 5",
 	},
 }
 

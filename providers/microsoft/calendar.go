@@ -141,6 +141,7 @@ type event struct {
 	Organizer *recipient `json:"organizer"`
 	Attendees []struct {
 		recipient
+		Type   string `json:"type"`
 		Status struct {
 			Response string `json:"response"`
 		} `json:"status"`
@@ -150,6 +151,14 @@ type event struct {
 	Type           string `json:"type"`
 	SeriesMasterID string `json:"seriesMasterId"`
 	WebLink        string `json:"webLink"`
+	// Read by GetEvent and the changes (eventFullFields), not listings.
+	IsOrganizer   bool `json:"isOrganizer"`
+	OnlineMeeting *struct {
+		JoinURL string `json:"joinUrl"`
+	} `json:"onlineMeeting"`
+	ResponseStatus *struct {
+		Response string `json:"response"`
+	} `json:"responseStatus"`
 }
 
 // dateTimeZone is Graph's dateTimeTimeZone: a wall-clock time and the zone
@@ -295,8 +304,16 @@ func mapEvent(ev event, loc *time.Location) providers.Event {
 		out.Organizer = ev.Organizer.String()
 	}
 	for _, a := range ev.Attendees {
-		out.Attendees = append(out.Attendees, providers.Attendee{Email: a.EmailAddress.Address, Name: a.EmailAddress.Name, Response: response(a.Status.Response)})
+		out.Attendees = append(out.Attendees, providers.Attendee{Email: a.EmailAddress.Address, Name: a.EmailAddress.Name, Response: response(a.Status.Response),
+			Optional: a.Type == "optional"})
 	}
+	if ev.OnlineMeeting != nil {
+		out.JoinURL = ev.OnlineMeeting.JoinURL
+	}
+	out.IsOrganizer, out.Series = ev.IsOrganizer, ev.Type == "seriesMaster"
+	// An event in the account's calendar it does not organize is one it
+	// was invited to (Graph's responseStatus is its own answer).
+	out.Invited = !ev.IsOrganizer && ev.ResponseStatus != nil
 	return out
 }
 
@@ -394,6 +411,9 @@ func (c *calendars) CreateEvent(ctx context.Context, e providers.NewEvent) (prov
 	}
 	if len(attendees) > 0 {
 		body["attendees"] = attendees
+	}
+	if err := c.extras(ctx, body, e.EventExtras, e.AllDay, e.Start, loc); err != nil {
+		return providers.Event{}, err
 	}
 	var created event
 	err = c.g.do(ctx, req{method: http.MethodPost, path: base + "/events", body: body, idempotent: true,

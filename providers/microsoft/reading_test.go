@@ -18,15 +18,15 @@ import (
 // The mailbox over the Graph fake, which behaves as Graph documents
 // (conversationId filters, $orderby's rule, attachments and $value).
 
-const alice = "alice@contoso.example"
+const reader = "reader@contoso.example"
 
 func fakeMailbox(t *testing.T) (*microsofttest.Server, *microsofttest.Fixtures, providers.Mail) {
 	t.Helper()
 	s := microsofttest.New(microsofttest.Options{})
 	t.Cleanup(s.Close)
-	s.AddUser(alice)
-	fx := s.LoadFixtures(alice)
-	tok, err := s.Token(context.Background(), alice, "Mail.Read", "Mail.Send")
+	s.AddUser(reader)
+	fx := s.LoadFixtures(reader)
+	tok, err := s.Token(context.Background(), reader, "Mail.Read", "Mail.Send")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func fakeMailbox(t *testing.T) (*microsofttest.Server, *microsofttest.Fixtures, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	mb, err := api.Mail(providers.StaticSource(tok), alice)
+	mb, err := api.Mail(providers.StaticSource(tok), reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,9 +91,9 @@ func TestThreadOverTheFake(t *testing.T) {
 	// Longer than a page: the pages are followed, oldest first.
 	for i := range 60 {
 		date := fx.Now.Add(-72*time.Hour + time.Duration(i)*time.Minute).Format(time.RFC1123Z)
-		s.AddMessage(alice, fmt.Appendf(nil, "From: Carol <carol@example.com>\r\nTo: %s\r\nSubject: Re: Lunch on Friday?\r\nDate: %s\r\n"+
+		s.AddMessage(reader, fmt.Appendf(nil, "From: Carol <carol@example.com>\r\nTo: %s\r\nSubject: Re: Lunch on Friday?\r\nDate: %s\r\n"+
 			"Message-ID: <lunch-x%d@example.com>\r\nIn-Reply-To: <lunch-1.CAC@mail.example.com>\r\nReferences: <lunch-1.CAC@mail.example.com>\r\n\r\nAnswer %d\r\n",
-			alice, date, i, i), microsofttest.Filing{Folder: "inbox", Read: true})
+			reader, date, i, i), microsofttest.Filing{Folder: "inbox", Read: true})
 	}
 	long, err := mb.Thread(ctx, providers.ThreadQuery{MessageID: fx.Messages["lunch-1"]})
 	if err != nil || len(long.Messages) < 62 {
@@ -145,12 +145,12 @@ func TestAttachmentOverTheFake(t *testing.T) {
 		t.Fatalf("over the limit: %v, %d requests", err, s.APIRequests("/v1.0/")-before)
 	}
 
-	item := s.AttachItem(alice, msg, "Original request.eml", []byte("Subject: hi\r\n\r\nhello\r\n"))
+	item := s.AttachItem(reader, msg, "Original request.eml", []byte("Subject: hi\r\n\r\nhello\r\n"))
 	_, err = mb.Attachment(ctx, providers.AttachmentQuery{MessageID: msg, AttachmentID: item})
 	if err == nil || !strings.Contains(err.Error(), "Outlook item") || !strings.Contains(err.Error(), "Original request.eml") {
 		t.Fatalf("item attachment: %v", err)
 	}
-	ref := s.AttachReference(alice, msg, "Budget.xlsx")
+	ref := s.AttachReference(reader, msg, "Budget.xlsx")
 	_, err = mb.Attachment(ctx, providers.AttachmentQuery{MessageID: msg, AttachmentID: ref})
 	if err == nil || !strings.Contains(err.Error(), "OneDrive or SharePoint") || !strings.Contains(err.Error(), "Budget.xlsx") {
 		t.Fatalf("reference attachment: %v", err)

@@ -117,6 +117,8 @@ var Spec = providers.Spec{
 		Tags:         "Outlook: a category's name",
 		// createForward writes "FW: " and the original's subject.
 		ForwardPrefix: "FW:",
+		Conference:    "teams for a Microsoft Teams meeting (Microsoft work or school accounts; personal ones cannot)",
+		Reminders:     "Outlook keeps one",
 	},
 }
 

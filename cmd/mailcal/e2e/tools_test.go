@@ -95,7 +95,7 @@ func (e *ttEnv) testToolsList(t *testing.T) {
 		t.Fatalf("tools/list --read-only: %v", err)
 	}
 	ttCheckTools(t, "mcp-go stdio --read-only", tools, true)
-	for _, tool := range []string{"send_email", "create_event", "connect_account"} {
+	for _, tool := range []string{"send_email", "create_event", "connect_account", "update_event", "delete_event", "respond_to_event"} {
 		res, err := ro.CallTool(ctx, mcp.CallToolRequest{Params: mcp.CallToolParams{Name: tool, Arguments: map[string]any{}}})
 		if err == nil && !res.IsError {
 			t.Errorf("--read-only: calling %s succeeded", tool)

@@ -133,8 +133,13 @@ type ttCreated struct {
 }
 
 var (
-	ttReadTools  = []string{"list_accounts", "check_account", "list_messages", "get_message", "list_events", "list_calendars", "find_free_time", "get_thread", "get_attachment", "list_labels", "list_drafts"}
-	ttWriteTools = []string{"send_email", "create_event", "connect_account", "modify_messages", "forward_email", "create_draft", "update_draft", "send_draft", "delete_draft"}
+	ttReadTools = []string{"list_accounts", "check_account", "list_messages", "get_message", "list_events", "list_calendars", "find_free_time", "get_thread", "get_attachment", "list_labels", "list_drafts"}
+	// ttEventHints are the event changes' destructive and idempotent hints:
+	// an update overwrites fields and removes guests; a deletion is
+	// destructive, and repeating it changes nothing more; an answer may be
+	// emailed again.
+	ttEventHints = map[string][]bool{"update_event": {true, false}, "delete_event": {true, true}, "respond_to_event": {false, false}}
+	ttWriteTools = []string{"send_email", "create_event", "connect_account", "modify_messages", "forward_email", "create_draft", "update_draft", "send_draft", "delete_draft", "update_event", "delete_event", "respond_to_event"}
 	// ttRowFields are the fields of a listed message, exactly (interface.md).
 	ttRowFields = []string{"id", "thread_id", "from", "to", "subject", "date", "snippet", "labels", "unread", "has_attachments"}
 )
@@ -178,6 +183,11 @@ func ttCheckTools(t *testing.T, who string, result any, readOnly bool) {
 		case tool.Name == "modify_messages": // trash is destructive; repeating it changes nothing more
 			if *a.ReadOnlyHint || !*a.DestructiveHint || !*a.IdempotentHint || !*a.OpenWorldHint {
 				t.Errorf("%s: modify_messages hints %+v, want destructive, idempotent, open world, not read-only", who, a)
+			}
+		case ttEventHints[tool.Name] != nil:
+			if want := ttEventHints[tool.Name]; *a.ReadOnlyHint || *a.DestructiveHint != want[0] || *a.IdempotentHint != want[1] || !*a.OpenWorldHint {
+				t.Errorf("%s: %s readOnlyHint %v destructiveHint %v idempotentHint %v openWorldHint %v, want false, %v, %v, true",
+					who, tool.Name, *a.ReadOnlyHint, *a.DestructiveHint, *a.IdempotentHint, *a.OpenWorldHint, want[0], want[1])
 			}
 		case tool.Name == "connect_account":
 			if *a.ReadOnlyHint {

@@ -39,6 +39,9 @@ var routeScopes = map[string][]string{
 	calEventsGet:        calendarReadScopes,
 	calEventsInsert:     {scopeCalendar, scopeCalendarAppCreated, scopeCalendarEvents, scopeCalendarEventsOwned},
 	calFreeBusy:         {scopeCalendar, scopeCalendarFreeBusy, scopeCalendarFreeBusyAll, scopeCalendarRO},
+	calEventsPatch:      {scopeCalendar, scopeCalendarAppCreated, scopeCalendarEvents, scopeCalendarEventsOwned},
+	calEventsDelete:     {scopeCalendar, scopeCalendarAppCreated, scopeCalendarEvents, scopeCalendarEventsOwned},
+	calEventsInstances:  calendarReadScopes,
 }
 
 // apiState is the state of the fake APIs. It has its own lock, never held

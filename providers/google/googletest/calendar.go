@@ -35,6 +35,9 @@ const (
 	calEventsList      = "calendar.events.list"
 	calEventsGet       = "calendar.events.get"
 	calEventsInsert    = "calendar.events.insert"
+	calEventsPatch     = "calendar.events.patch"
+	calEventsDelete    = "calendar.events.delete"
+	calEventsInstances = "calendar.events.instances"
 )
 
 var calendarReadScopes = []string{
@@ -49,6 +52,9 @@ func (s *Server) calendarRoutes() {
 	s.addRoute("GET", "calendar/v3/calendars/{calendarId}/events/{eventId}", calEventsGet, s.calGetEvent)
 	s.addRoute("POST", "calendar/v3/calendars/{calendarId}/events", calEventsInsert, s.calInsertEvent)
 	s.addRoute("POST", "calendar/v3/freeBusy", calFreeBusy, s.calFreeBusy)
+	s.addRoute("PATCH", "calendar/v3/calendars/{calendarId}/events/{eventId}", calEventsPatch, s.calPatchEvent)
+	s.addRoute("DELETE", "calendar/v3/calendars/{calendarId}/events/{eventId}", calEventsDelete, s.calDeleteEvent)
+	s.addRoute("GET", "calendar/v3/calendars/{calendarId}/events/{eventId}/instances", calEventsInstances, s.calListInstances)
 }
 
 // Calendar is a calendar in a user's calendar list.
@@ -82,11 +88,15 @@ type Event struct {
 	RecurringEventID string
 	OriginalStart    time.Time
 	HangoutLink      string
+	// Reminders are the overrides' minutes; nil: the calendar's default.
+	Reminders []int
 
-	// Set by the fake (read by Events).
+	// Organizer is who organizes the event: set by the fake (the
+	// calendar), or given to AddEvent for an event the user is invited to.
 	Organizer   string
 	Created     time.Time
-	SendUpdates string // insert's sendUpdates parameter
+	SendUpdates string // the last insert's, patch's or delete's sendUpdates parameter
+	Sequence    int    // bumped by the organizer's changes
 }
 
 // Attendee of an Event.
@@ -95,6 +105,7 @@ type Attendee struct {
 	ResponseStatus     string // needsAction (default), accepted, tentative, declined
 	Optional           bool
 	Organizer          bool
+	Comment            string
 }
 
 type calStore struct {
@@ -121,6 +132,8 @@ type calEvent struct {
 	sequence      int
 	iCalUID       string
 	calendarEmail string
+	// conferenceRequest is the requestId of the Meet link's createRequest.
+	conferenceRequest string
 }
 
 // evTime is an event time: a date (all-day) or an instant with the zone the
@@ -277,7 +290,6 @@ func (a *apiState) storeEventLocked(cal *fakeCal, ev *calEvent, now time.Time) s
 	}
 	ev.updated = ev.Created
 	a.calOwner(cal, ev)
-	ev.Organizer = cal.ID
 	ev.iCalUID = ev.ID + "@google.com"
 	if ev.RecurringEventID != "" {
 		ev.iCalUID = ev.RecurringEventID + "@google.com"
@@ -295,6 +307,11 @@ func (a *apiState) calOwner(cal *fakeCal, ev *calEvent) {
 		}
 	}
 	ev.creator = personJSON{Email: ev.calendarEmail, Self: true}
+	if ev.Organizer != "" && !strings.EqualFold(ev.Organizer, cal.ID) {
+		ev.organizer = personJSON{Email: ev.Organizer}
+		return
+	}
+	ev.Organizer = cal.ID
 	if cal.Primary {
 		ev.organizer = personJSON{Email: cal.ID, Self: true}
 	} else {
@@ -327,6 +344,8 @@ func (s *Server) Events(email, calendarID string) []Event {
 		e := ev.Event
 		e.Attendees = slices.Clone(e.Attendees)
 		e.Recurrence = slices.Clone(e.Recurrence)
+		e.Reminders = slices.Clone(e.Reminders)
+		e.Sequence = ev.sequence
 		out = append(out, e)
 	}
 	return out

@@ -32,7 +32,21 @@ type eventInput struct {
 		DisplayName    string `json:"displayName"`
 		Optional       bool   `json:"optional"`
 		ResponseStatus string `json:"responseStatus"`
+		Comment        string `json:"comment"`
 	} `json:"attendees"`
+	AttendeesOmitted bool `json:"attendeesOmitted"`
+	Reminders        *struct {
+		UseDefault bool           `json:"useDefault"`
+		Overrides  []reminderJSON `json:"overrides"`
+	} `json:"reminders"`
+	ConferenceData *struct {
+		CreateRequest *struct {
+			RequestID             string `json:"requestId"`
+			ConferenceSolutionKey *struct {
+				Type string `json:"type"`
+			} `json:"conferenceSolutionKey"`
+		} `json:"createRequest"`
+	} `json:"conferenceData"`
 }
 
 func (s *Server) calInsertEvent(w http.ResponseWriter, r *http.Request, c call) {
@@ -97,6 +111,9 @@ func (s *Server) calInsertEvent(w http.ResponseWriter, r *http.Request, c call) 
 			msg, reason = "Invalid attendee email.", "invalid"
 		}
 		ev.Attendees = append(ev.Attendees, Attendee{Email: strings.TrimSpace(at.Email), DisplayName: at.DisplayName, Optional: at.Optional, ResponseStatus: at.ResponseStatus})
+	}
+	if msg == "" {
+		msg, reason = s.applyExtras(r, &in, ev)
 	}
 	if msg != "" {
 		WriteAPIError(w, http.StatusBadRequest, msg, reason)

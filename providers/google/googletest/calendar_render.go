@@ -29,6 +29,7 @@ type attendeeJSON struct {
 	Self           bool   `json:"self,omitempty"`
 	Optional       bool   `json:"optional,omitempty"`
 	ResponseStatus string `json:"responseStatus"`
+	Comment        string `json:"comment,omitempty"`
 }
 
 type reminderJSON struct {
@@ -37,31 +38,56 @@ type reminderJSON struct {
 }
 
 type eventJSON struct {
-	Kind              string         `json:"kind"`
-	Etag              string         `json:"etag"`
-	ID                string         `json:"id"`
-	Status            string         `json:"status,omitempty"`
-	HTMLLink          string         `json:"htmlLink,omitempty"`
-	Created           string         `json:"created,omitempty"`
-	Updated           string         `json:"updated,omitempty"`
-	Summary           string         `json:"summary,omitempty"`
-	Description       string         `json:"description,omitempty"`
-	Location          string         `json:"location,omitempty"`
-	Creator           *personJSON    `json:"creator,omitempty"`
-	Organizer         *personJSON    `json:"organizer,omitempty"`
-	Start             *timeJSON      `json:"start,omitempty"`
-	End               *timeJSON      `json:"end,omitempty"`
-	Recurrence        []string       `json:"recurrence,omitempty"`
-	RecurringEventID  string         `json:"recurringEventId,omitempty"`
-	OriginalStartTime *timeJSON      `json:"originalStartTime,omitempty"`
-	ICalUID           string         `json:"iCalUID,omitempty"`
-	Sequence          *int           `json:"sequence,omitempty"`
-	Attendees         []attendeeJSON `json:"attendees,omitempty"`
-	HangoutLink       string         `json:"hangoutLink,omitempty"`
-	Reminders         *struct {
-		UseDefault bool `json:"useDefault"`
-	} `json:"reminders,omitempty"`
-	EventType string `json:"eventType,omitempty"`
+	Kind              string          `json:"kind"`
+	Etag              string          `json:"etag"`
+	ID                string          `json:"id"`
+	Status            string          `json:"status,omitempty"`
+	HTMLLink          string          `json:"htmlLink,omitempty"`
+	Created           string          `json:"created,omitempty"`
+	Updated           string          `json:"updated,omitempty"`
+	Summary           string          `json:"summary,omitempty"`
+	Description       string          `json:"description,omitempty"`
+	Location          string          `json:"location,omitempty"`
+	Creator           *personJSON     `json:"creator,omitempty"`
+	Organizer         *personJSON     `json:"organizer,omitempty"`
+	Start             *timeJSON       `json:"start,omitempty"`
+	End               *timeJSON       `json:"end,omitempty"`
+	Recurrence        []string        `json:"recurrence,omitempty"`
+	RecurringEventID  string          `json:"recurringEventId,omitempty"`
+	OriginalStartTime *timeJSON       `json:"originalStartTime,omitempty"`
+	ICalUID           string          `json:"iCalUID,omitempty"`
+	Sequence          *int            `json:"sequence,omitempty"`
+	Attendees         []attendeeJSON  `json:"attendees,omitempty"`
+	HangoutLink       string          `json:"hangoutLink,omitempty"`
+	Reminders         *remindersJSON  `json:"reminders,omitempty"`
+	ConferenceData    *conferenceJSON `json:"conferenceData,omitempty"`
+	EventType         string          `json:"eventType,omitempty"`
+}
+
+type remindersJSON struct {
+	UseDefault bool           `json:"useDefault"`
+	Overrides  []reminderJSON `json:"overrides,omitempty"`
+}
+
+type conferenceJSON struct {
+	ConferenceID       string `json:"conferenceId"`
+	ConferenceSolution struct {
+		Key struct {
+			Type string `json:"type"`
+		} `json:"key"`
+		Name string `json:"name"`
+	} `json:"conferenceSolution"`
+	EntryPoints []struct {
+		EntryPointType string `json:"entryPointType"`
+		URI            string `json:"uri"`
+		Label          string `json:"label,omitempty"`
+	} `json:"entryPoints"`
+	CreateRequest *struct {
+		RequestID string `json:"requestId"`
+		Status    struct {
+			StatusCode string `json:"statusCode"`
+		} `json:"status"`
+	} `json:"createRequest,omitempty"`
 }
 
 func renderTime(t evTime, loc *time.Location) *timeJSON {
@@ -83,10 +109,14 @@ func (ev *calEvent) render(cal *fakeCal, loc *time.Location) eventJSON {
 		Creator: &ev.creator, Organizer: &ev.organizer,
 		Start: renderTime(ev.start, loc), End: renderTime(ev.end, loc),
 		Recurrence: ev.Recurrence, ICalUID: ev.iCalUID, Sequence: &seq, HangoutLink: ev.HangoutLink,
-		Reminders: &struct {
-			UseDefault bool `json:"useDefault"`
-		}{true},
+		Reminders: &remindersJSON{UseDefault: ev.Reminders == nil},
 		EventType: "default",
+	}
+	for _, m := range ev.Reminders {
+		out.Reminders.Overrides = append(out.Reminders.Overrides, reminderJSON{"popup", m})
+	}
+	if ev.HangoutLink != "" {
+		out.ConferenceData = meetConference(ev.HangoutLink, ev.conferenceRequest)
 	}
 	if ev.RecurringEventID != "" {
 		out.RecurringEventID, out.OriginalStartTime = ev.RecurringEventID, renderTime(ev.origStart, loc)
@@ -98,7 +128,7 @@ func (ev *calEvent) render(cal *fakeCal, loc *time.Location) eventJSON {
 		}
 		self := strings.EqualFold(at.Email, ev.calendarEmail) || strings.EqualFold(at.Email, cal.ID)
 		out.Attendees = append(out.Attendees, attendeeJSON{Email: at.Email, DisplayName: at.DisplayName, Organizer: at.Organizer,
-			Self: self, Optional: at.Optional, ResponseStatus: rs})
+			Self: self, Optional: at.Optional, ResponseStatus: rs, Comment: at.Comment})
 	}
 	return out
 }

@@ -24,6 +24,7 @@ func (s *Server) calendarRoutes() {
 	}
 	s.addRoute("GET", "events/{event}", permCalRead, s.getEvent)
 	s.addRoute("GET", "calendars/{cal}/events/{event}", permCalRead, s.getEvent)
+	s.changeRoutes()
 }
 
 var eventSchema = &schema{

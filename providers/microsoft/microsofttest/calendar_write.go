@@ -14,8 +14,13 @@ import (
 // transactionId that makes a retried POST return the event it created,
 // Teams meetings, and the invitations sent to the attendees.
 
-// Invitation is a meeting request an event's creation sent.
+// Invitation is a meeting message an event sent: a request when it was
+// created, an update or a cancellation when its organizer changed or
+// deleted it, or an attendee's response to its organizer.
 type Invitation struct {
+	Kind       string // "" (a request), update, cancellation, response
+	Response   string // a response's: accepted, tentativelyAccepted, declined
+	Comment    string // a response's or cancellation's comment
 	EventID    string // the organizer's event
 	ICalUID    string
 	To         Recipient
@@ -28,8 +33,8 @@ type Invitation struct {
 	Sent       time.Time
 }
 
-// Invitations returns the meeting requests a user's new events sent,
-// oldest first.
+// Invitations returns the meeting messages a user's events sent (requests,
+// updates, cancellations, responses), oldest first.
 func (s *Server) Invitations(email string) []Invitation {
 	s.graph.mu.Lock()
 	defer s.graph.mu.Unlock()

@@ -1,0 +1,84 @@
+package tools
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/mailcal/mailcal/auth/grants"
+	"github.com/mailcal/mailcal/auth/policy"
+	"github.com/mailcal/mailcal/auth/store/memory"
+	"github.com/mailcal/mailcal/tools/audit"
+)
+
+// The event changes' audit records: the event's id, the people told, the
+// title; never the description or a comment.
+func TestAuditEventChanges(t *testing.T) {
+	st := memory.New()
+	gs := grants.New(st, grants.Plain)
+	g := alice
+	g.Tenant, g.Provider, g.Status = "a", "google", grants.StatusActive
+	if err := gs.Put(t.Context(), g); err != nil {
+		t.Fatal(err)
+	}
+	now := func() time.Time { return time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC) }
+	pol := policy.New(st, now)
+	if _, err := pol.Put(t.Context(), "a", policy.Policy{RecipientAllowlist: []string{"*@example.com"}}); err != nil {
+		t.Fatal(err)
+	}
+	log := &memAudit{}
+	prov := &fakeProvider{refuse: map[string]bool{}}
+	addEventFixture(prov)
+	srv, err := New(Options{Version: "test", Accounts: gs, Sources: &fakeTokens{}, Providers: testRegistry(t, prov), Now: now, Policies: pol, Audit: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.NewInProcessClient(srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ctx := tenantCtx("a")
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Initialize(ctx, mcp.InitializeRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	call := func(name string, args map[string]any) {
+		if _, err := c.CallTool(ctx, mcpCall(name, args)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	call("update_event", map[string]any{"event_id": "series1_20261124", "scope": "series", "description": "SECRET AGENDA", "add_attendees": []any{"eve@evil.example"}})
+	call("update_event", map[string]any{"event_id": "series1", "summary": "Standup v2", "description": "SECRET AGENDA"})
+	call("respond_to_event", map[string]any{"event_id": "invite1", "response": "declined", "comment": "SECRET REASON"})
+	call("delete_event", map[string]any{"event_id": "series1"})
+	if len(log.recs) != 4 {
+		t.Fatalf("%d records, want 4: %+v", len(log.recs), log.recs)
+	}
+	refused, upd, resp, del := log.recs[0], log.recs[1], log.recs[2], log.recs[3]
+	if refused.Tool != "update_event" || refused.Outcome != audit.OutcomeRefused || !strings.Contains(refused.Error, "eve@evil.example") ||
+		strings.Join(refused.IDs, ",") != "series1" || !strings.Contains(strings.Join(refused.Recipients, ","), "eve@evil.example") {
+		t.Errorf("refused update: %+v", refused)
+	}
+	if upd.Outcome != audit.OutcomeOK || upd.Subject != "Standup v2" || strings.Join(upd.Recipients, ",") != "bob@example.com" || strings.Join(upd.IDs, ",") != "series1" {
+		t.Errorf("update: %+v", upd)
+	}
+	if resp.Tool != "respond_to_event" || resp.Outcome != audit.OutcomeOK || strings.Join(resp.Recipients, ",") != "bob@example.com" || resp.Subject != "Bob's review" || strings.Join(resp.IDs, ",") != "invite1" {
+		t.Errorf("response: %+v", resp)
+	}
+	if del.Tool != "delete_event" || del.Outcome != audit.OutcomeOK || strings.Join(del.Recipients, ",") != "bob@example.com" || strings.Join(del.IDs, ",") != "series1" {
+		t.Errorf("deletion: %+v", del)
+	}
+	all, _ := json.Marshal(log.recs)
+	for _, secret := range []string{"SECRET AGENDA", "SECRET REASON"} {
+		if strings.Contains(string(all), secret) {
+			t.Errorf("the audit records hold %q: %s", secret, all)
+		}
+	}
+}
