@@ -45,6 +45,10 @@ func (c MessageChange) Empty() bool {
 type ModifyResult struct {
 	Changed []string
 	Failed  []ModifyFailure
+	// Unconfirmed: the provider made the change in one request without a
+	// word per message, passing over ids it does not have (Gmail's
+	// batchModify); Changed lists the ids sent, not ids known to exist.
+	Unconfirmed bool
 }
 
 // ModifyFailure is one message that was not changed.

@@ -108,6 +108,9 @@ type ModifyResult struct {
 	Actions []string `json:"actions" jsonschema:"what was done to each message"`
 	Changed int      `json:"changed" jsonschema:"how many messages were changed"`
 	Asked   int      `json:"asked" jsonschema:"how many distinct ids were given"`
+	// Unconfirmed: the provider changed them in one request without a
+	// word per message (changed counts the ids sent).
+	Unconfirmed bool `json:"unconfirmed,omitempty" jsonschema:"true when the provider made the change without saying which ids it had: an id it does not have is passed over, not reported"`
 	// Failures are grouped by reason: a thousand unknown ids are one
 	// reason and a list, not a thousand lines.
 	Failed []FailedGroup `json:"failed" jsonschema:"the messages not changed, grouped by the reason"`
@@ -147,7 +150,7 @@ func (h *handlers) modifyMessages() tool {
 		desc: "Change up to 1000 messages at once: mark them read or unread, archive them, move them to the trash, put labels or categories on them or take them off, or file them with move_to (a folder, or a label as they leave the inbox). " +
 			"Several changes may be combined in one call; contradicting ones (mark_read with mark_unread, trash with archive or move_to, archive with move_to) are refused. " +
 			"Labels and folders are given by name as list_labels shows them; unknown ones are refused, none is created. " +
-			"The answer says how many messages changed and which ids failed, with the reason; an unknown id does not stop the others. Trashed messages are deleted for good by the provider after a while.",
+			"The answer says how many messages changed and which ids failed, with the reason (where the provider tells: some change all the ids in one request and pass over unknown ones silently); an unknown id does not stop the others. Trashed messages are deleted for good by the provider after a while.",
 	}, func(ctx context.Context, g grants.Grant, a *modifyArgs) (ModifyResult, string, error) {
 		actions := a.actions()
 		noteActions(ctx, actions)
@@ -158,7 +161,7 @@ func (h *handlers) modifyMessages() tool {
 		if err != nil {
 			return ModifyResult{}, "", h.providerError(ctx, err, g, "changing the messages", "a label or folder of the call")
 		}
-		out := ModifyResult{Account: g.Account, Actions: actions, Changed: len(res.Changed), Asked: len(a.ids), Failed: groupFailures(res.Failed)}
+		out := ModifyResult{Account: g.Account, Actions: actions, Changed: len(res.Changed), Asked: len(a.ids), Unconfirmed: res.Unconfirmed, Failed: groupFailures(res.Failed)}
 		return out, modifyText(out), nil
 	})
 }
@@ -166,6 +169,9 @@ func (h *handlers) modifyMessages() tool {
 func modifyText(r ModifyResult) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %d of %d message(s) changed in %s.", strings.Join(r.Actions, ", "), r.Changed, r.Asked, r.Account)
+	if r.Unconfirmed {
+		b.WriteString(" (The provider does not say which ids it had: an id that is not in the mailbox was passed over.)")
+	}
 	if len(r.Failed) > 0 {
 		b.WriteString(" Not changed:")
 	}

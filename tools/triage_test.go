@@ -168,3 +168,17 @@ func TestModifyMessagesAudited(t *testing.T) {
 		t.Errorf("record %+v", r)
 	}
 }
+
+// A provider that changes all the ids in one request without a word per
+// message says so: the count is of the ids sent.
+func TestModifyTextUnconfirmed(t *testing.T) {
+	got := modifyText(ModifyResult{Account: "a@example.com", Actions: []string{"mark_read"}, Changed: 3, Asked: 3, Unconfirmed: true})
+	for _, want := range []string{"3 of 3 message(s) changed", "does not say which ids it had", "passed over"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("text %q lacks %q", got, want)
+		}
+	}
+	if got := modifyText(ModifyResult{Account: "a@example.com", Actions: []string{"mark_read"}, Changed: 3, Asked: 3}); strings.Contains(got, "passed over") {
+		t.Errorf("a confirmed change reads %q", got)
+	}
+}

@@ -134,10 +134,11 @@ type ttLabel struct {
 }
 
 type ttModify struct {
-	Changed int      `json:"changed"`
-	Asked   int      `json:"asked"`
-	Actions []string `json:"actions"`
-	Failed  []struct {
+	Changed     int      `json:"changed"`
+	Asked       int      `json:"asked"`
+	Unconfirmed bool     `json:"unconfirmed"`
+	Actions     []string `json:"actions"`
+	Failed      []struct {
 		Reason string   `json:"reason"`
 		IDs    []string `json:"ids"`
 	} `json:"failed"`
@@ -238,11 +239,18 @@ func (a *triageAccount) testModify(t *testing.T) {
 	before := a.roundTrip()
 	m := a.modify(t, map[string]any{"ids": append(slices.Clone(unread), a.foreign, unread[0]), "mark_read": true})
 	trips := a.roundTrip() - before
-	if m.Changed != len(unread) || m.Asked != len(unread)+1 || !slices.Equal(m.failedIDs(), []string{a.foreign}) || len(m.Failed) != 1 {
-		t.Fatalf("mark_read of %d unread + one unknown id + a repeat: %+v", len(unread), m)
+	switch a.name {
+	case "google": // one batchModify, which passes over the unknown id without a word
+		if m.Changed != len(unread)+1 || m.Asked != len(unread)+1 || !m.Unconfirmed || len(m.Failed) != 0 {
+			t.Fatalf("mark_read of %d unread + one unknown id + a repeat: %+v", len(unread), m)
+		}
+	default:
+		if m.Changed != len(unread) || m.Asked != len(unread)+1 || m.Unconfirmed || !slices.Equal(m.failedIDs(), []string{a.foreign}) || len(m.Failed) != 1 {
+			t.Fatalf("mark_read of %d unread + one unknown id + a repeat: %+v", len(unread), m)
+		}
 	}
 	t.Logf("%s: mark_read of %d ids (one unknown): %d upstream round trips", a.name, len(unread)+1, trips)
-	if max := map[string]int{"google": 2, "microsoft": 2}[a.name]; trips > max {
+	if max := map[string]int{"google": 1, "microsoft": 2}[a.name]; trips > max {
 		t.Errorf("mark_read of %d ids made %d upstream round trips, want at most %d", len(unread)+1, trips, max)
 	}
 	if left := a.list(t, map[string]any{"label": "inbox", "unread_only": true}); len(left.Messages) != 0 {
@@ -315,8 +323,15 @@ func (a *triageAccount) testModifyLimits(t *testing.T) {
 	before := a.roundTrip()
 	m := a.modify(t, map[string]any{"ids": ids, "mark_unread": true})
 	t.Logf("%s: mark_unread of 1000 ids (999 unknown): %d upstream round trips", a.name, a.roundTrip()-before)
-	if m.Asked != 1000 || m.Changed != 1 || len(m.failedIDs()) != 999 || slices.Contains(m.failedIDs(), a.msgs["report"]) {
-		t.Errorf("1000 ids (999 unknown): asked %d, changed %d, %d failed", m.Asked, m.Changed, len(m.failedIDs()))
+	switch a.name {
+	case "google": // one batchModify for the 1000: Gmail passes over the unknown ones
+		if m.Asked != 1000 || m.Changed != 1000 || !m.Unconfirmed || len(m.failedIDs()) != 0 {
+			t.Errorf("1000 ids (999 unknown): %+v", m)
+		}
+	default:
+		if m.Asked != 1000 || m.Changed != 1 || len(m.failedIDs()) != 999 || slices.Contains(m.failedIDs(), a.msgs["report"]) {
+			t.Errorf("1000 ids (999 unknown): asked %d, changed %d, %d failed", m.Asked, m.Changed, len(m.failedIDs()))
+		}
 	}
 	for _, g := range m.Failed {
 		t.Logf("%s: %d ids failed: %s", a.name, len(g.IDs), g.Reason)
