@@ -137,6 +137,11 @@ func eventLine(e providers.Event) string {
 	return b.String()
 }
 
+// maxJoinURLText bounds a meeting link written into an event's line (Meet's
+// are ~36 characters, Teams' ~150); a longer one is only in the structured
+// content.
+const maxJoinURLText = 300
+
 // writeEventLine writes eventLine's line (without fmt: a listing renders
 // hundreds of them a second).
 func writeEventLine(b *strings.Builder, e providers.Event) {
@@ -171,6 +176,9 @@ func writeEventLine(b *strings.Builder, e providers.Event) {
 	}
 	if e.RecurringEventID != "" {
 		b.WriteString(" | recurring")
+	}
+	if e.JoinURL != "" && len(e.JoinURL) <= maxJoinURLText {
+		b.WriteString(" | join " + e.JoinURL)
 	}
 	b.WriteString(" | id " + e.ID)
 }

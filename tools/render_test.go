@@ -65,6 +65,9 @@ func eventLineReference(e providers.Event) string {
 	if e.RecurringEventID != "" {
 		parts = append(parts, "recurring")
 	}
+	if e.JoinURL != "" && len(e.JoinURL) <= 300 {
+		parts = append(parts, "join "+e.JoinURL)
+	}
 	parts = append(parts, "id "+e.ID)
 	return strings.Join(parts, " | ")
 }
@@ -103,6 +106,7 @@ func TestEventLineMatchesReference(t *testing.T) {
 			Location:         pick(rng, "", "Room 1", "  Zahnarztpraxis   Dr. Weiß "),
 			Status:           pick(rng, "", "confirmed", "tentative", "cancelled"),
 			RecurringEventID: pick(rng, "", "r1"),
+			JoinURL:          pick(rng, "", "https://meet.google.com/abc-defg-hij", "https://teams.microsoft.com/l/meetup-join/"+strings.Repeat("x", 300)),
 		}
 		for range rng.IntN(3) {
 			e.Attendees = append(e.Attendees, providers.Attendee{Email: "a@example.com"})

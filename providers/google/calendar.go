@@ -23,7 +23,7 @@ const maxCalendarPages = 10
 // Partial responses (the fields parameter): Google sends only what mapEvent
 // and ListCalendars read, a third of an event's JSON.
 const (
-	eventFields    = "id,summary,description,location,status,recurringEventId,htmlLink,start,end,organizer(email,displayName),attendees(email,displayName,responseStatus)"
+	eventFields    = "id,summary,description,location,status,recurringEventId,htmlLink,start,end,organizer(email,displayName),attendees(email,displayName,responseStatus),hangoutLink,conferenceData(entryPoints(entryPointType,uri))"
 	eventsFields   = googleapi.Field("nextPageToken,timeZone,items(" + eventFields + ")")
 	calendarFields = googleapi.Field("nextPageToken,items(id,summary,summaryOverride,primary,timeZone,accessRole)")
 )
@@ -262,7 +262,8 @@ type eventAnswer struct {
 		Self        bool   `json:"self"`
 	} `json:"organizer"`
 	Attendees []attendeeAnswer `json:"attendees"`
-	// Read by GetEvent and the changes (eventFullFields), not listings.
+	// The join link, listed too; the rest read by GetEvent and the
+	// changes (eventFullFields), not listings.
 	HangoutLink    string   `json:"hangoutLink"`
 	Recurrence     []string `json:"recurrence"`
 	ConferenceData struct {

@@ -23,7 +23,7 @@ const (
 )
 
 // eventFields are what ListEvents asks for ($select).
-const eventFields = "id,subject,bodyPreview,start,end,isAllDay,location,organizer,attendees,isCancelled,showAs,type,seriesMasterId,webLink"
+const eventFields = "id,subject,bodyPreview,start,end,isAllDay,location,organizer,attendees,isCancelled,showAs,type,seriesMasterId,webLink,onlineMeeting"
 
 // calendars implements providers.Calendar over Graph.
 type calendars struct {

@@ -25,7 +25,7 @@ import (
 
 // eventFullFields is what GetEvent asks for: eventFields and what a
 // change needs.
-const eventFullFields = eventFields + ",isOrganizer,onlineMeeting,responseStatus"
+const eventFullFields = eventFields + ",isOrganizer,responseStatus"
 
 var _ providers.EventChanger = (*calendars)(nil)
 

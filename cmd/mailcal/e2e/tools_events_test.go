@@ -161,6 +161,19 @@ func (a *evAccount) testChanges(t *testing.T) {
 	if len(occ) != 5 || occ[1].RecurringEventID == "" {
 		t.Fatalf("%d occurrences listed (%+v), want 5 of one series", len(occ), occ)
 	}
+	// Listed, each occurrence carries the meeting's link.
+	var links struct {
+		Events []struct {
+			Summary string `json:"summary"`
+			JoinURL string `json:"join_url"`
+		} `json:"events"`
+	}
+	a.callOK(t, a.c, "list_events", window, &links)
+	for _, e := range links.Events {
+		if e.Summary == "Planning" && e.JoinURL != created.Event.JoinURL {
+			t.Errorf("listed occurrence join_url %q, want the series' %q", e.JoinURL, created.Event.JoinURL)
+		}
+	}
 
 	// One occurrence moved and renamed; then the whole series' place.
 	var changed evResult
