@@ -117,8 +117,9 @@ type updateArgs struct {
 	Start           string   `json:"start,omitempty" arg:"max=40,kind=line" jsonschema:"new start, as in create_event; give end with it"`
 	End             string   `json:"end,omitempty" arg:"max=40,kind=line" jsonschema:"new end, same form as start; give start with it"`
 	TimeZone        string   `json:"time_zone,omitempty" arg:"max=64,kind=token" jsonschema:"IANA zone of start and end, e.g. Europe/Berlin; required for wall-clock times"`
-	Location        string   `json:"location,omitempty" arg:"max=1024" jsonschema:"new place; left out or empty: unchanged"`
-	Description     string   `json:"description,omitempty" arg:"max=8000" jsonschema:"new details; left out or empty: unchanged"`
+	Location        string   `json:"location,omitempty" arg:"max=1024" jsonschema:"new place; left out or empty: unchanged (to remove it, use clear)"`
+	Description     string   `json:"description,omitempty" arg:"max=8000" jsonschema:"new details; left out or empty: unchanged (to remove them, use clear)"`
+	Clear           []string `json:"clear,omitempty" arg:"max=2,items.enum=location|description" jsonschema:"fields to empty: location, description (an event keeps a title)"`
 	Attendees       []string `json:"attendees,omitempty" arg:"max=100,items.max=320,items.kind=line" jsonschema:"the whole new guest list (replaces it: people left out are removed); or use add_attendees and remove_attendees"`
 	AddAttendees    []string `json:"add_attendees,omitempty" arg:"max=100,items.max=320,items.kind=line" jsonschema:"guests to invite, keeping the others"`
 	RemoveAttendees []string `json:"remove_attendees,omitempty" arg:"max=100,items.max=320,items.kind=line" jsonschema:"guests to remove, keeping the others"`
@@ -138,6 +139,19 @@ func (a *updateArgs) check(time.Time) error {
 			v := f.v
 			*f.dst = &v
 		}
+	}
+	for i, c := range a.Clear {
+		field := fmt.Sprintf("clear[%d]", i)
+		dst := map[string]**string{"location": &u.Location, "description": &u.Description}[c]
+		switch {
+		case dst == nil:
+			return argError(field, "must be location or description")
+		case slices.Index(a.Clear, c) != i:
+			return argError(field, "%s is named twice", c)
+		case *dst != nil:
+			return argError(field, "%s is given a new value too: give one or clear it", c)
+		}
+		*dst = new(string)
 	}
 	switch {
 	case a.Start != "" && a.End != "":

@@ -107,11 +107,19 @@ func TestUpdateEventScopeAndAttendees(t *testing.T) {
 		{map[string]any{"event_id": "solo", "start": "2026-11-24T10:00:00Z"}, "start and end together"},
 		{map[string]any{"event_id": "solo", "attendees": []any{"a@x.com"}, "add_attendees": []any{"b@x.com"}}, "not both"},
 		{map[string]any{"event_id": "gone", "summary": "x"}, "not found"},
+		{map[string]any{"event_id": "solo", "clear": []any{"location"}, "location": "Room 3"}, "clear[0]: location is given a new value too"},
+		{map[string]any{"event_id": "solo", "clear": []any{"description", "description"}}, "clear[1]: description is named twice"},
+		{map[string]any{"event_id": "solo", "clear": []any{"summary"}}, "clear[0]"},
 	} {
 		wantError(t, e.call(t, "update_event", c.args), c.want)
 	}
 	if n := len(e.prov.changes.updates); n != 2 {
 		t.Fatalf("%d updates reached the provider, want 2", n)
+	}
+	// clear empties a field (the provider is given "", not left as it is).
+	wantOK(t, e.call(t, "update_event", map[string]any{"event_id": "solo", "clear": []any{"location", "description"}}))
+	if u := e.prov.changes.updates[2]; u.Location == nil || *u.Location != "" || u.Description == nil || *u.Description != "" || u.Summary != nil {
+		t.Errorf("clear: update %+v", u)
 	}
 }
 
