@@ -192,6 +192,14 @@ func (a *evAccount) testChanges(t *testing.T) {
 			t.Errorf("occurrence %s: location %q, want the series' new Room 9", o.Start, o.Location)
 		}
 	}
+	// The series' place cleared again.
+	a.callOK(t, a.c, "update_event", map[string]any{"event_id": occ[2].ID, "scope": "series", "clear": []any{"location"}}, nil)
+	occ = series()
+	for _, o := range occ {
+		if o.Location != "" {
+			t.Errorf("occurrence %s: location %q after clear, want none", o.Start, o.Location)
+		}
+	}
 	a.callFails(t, a.c, "update_event", map[string]any{"event_id": occ[0].RecurringEventID, "scope": "instance", "summary": "x"}, "whole series")
 
 	// An invitation from bob, answered with a comment; alice's own event
