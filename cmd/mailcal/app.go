@@ -29,6 +29,9 @@ type app struct {
 	policies  *policy.Store
 	// checked lists the tenants the health check looks at.
 	checked func(ctx context.Context) ([]string, error)
+	// onRefresh hears each token refresh's outcome (metrics); set before
+	// anything refreshes.
+	onRefresh func(provider, outcome string)
 }
 
 func newApp(c *config) *app {
@@ -45,7 +48,12 @@ func newAppWith(c *config, st store.Store) *app {
 	a := &app{cfg: c, store: st, providers: c.providers, tenants: tenant.NewRegistry(st), grants: grants.New(st, grants.Plain)}
 	a.checked = a.tenantNames
 	a.policies = policy.New(st, nil)
-	a.tokens = tokens.New(tokens.Config{Grants: a.grants, Providers: a.providers, Tenants: a.checkedTenants})
+	a.tokens = tokens.New(tokens.Config{Grants: a.grants, Providers: a.providers, Tenants: a.checkedTenants,
+		OnRefresh: func(provider, outcome string) {
+			if a.onRefresh != nil {
+				a.onRefresh(provider, outcome)
+			}
+		}})
 	a.flows = oauth.NewFlows(oauth.FlowsConfig{
 		Providers: a.providers, Grants: a.grants, States: st, Tenants: a.tenantNames,
 		OnChanged: func(t, p, acc string) { a.tokens.Forget(t, p, acc) },
