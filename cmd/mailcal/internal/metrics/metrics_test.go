@@ -17,7 +17,7 @@ import (
 	"github.com/mailcal/mailcal/tools"
 )
 
-func newTest(t *testing.T, tenantLabels bool) *Metrics {
+func newTest(t testing.TB, tenantLabels bool) *Metrics {
 	t.Helper()
 	return New(Config{Version: "test", Tools: []string{"list_messages", "send_email"}, Providers: []string{"google", "microsoft"}, TenantLabels: tenantLabels})
 }
