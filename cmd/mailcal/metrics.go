@@ -38,23 +38,16 @@ func parseMetrics(get func(string) string, c *config) error {
 }
 
 // newMetrics makes the http server's metrics and hooks them into the app:
-// tool calls (opts.Calls), each provider's upstream transport, token
-// refreshes, grants from the listings in memory, and the session table. It
-// must run before anything uses a provider's API or refreshes a token.
-func newMetrics(c *config, a *app, opts *tools.Options, sessions *sessionTable) (*metrics.Metrics, error) {
-	defs, err := tools.Definitions(*opts)
-	if err != nil {
-		return nil, err
-	}
-	var toolNames, provNames []string
-	for _, d := range defs {
-		toolNames = append(toolNames, d.Tool.Name)
-	}
+// each provider's upstream transport, token refreshes, grants from the
+// listings in memory, and the session table. It must run before anything
+// uses a provider's API or refreshes a token; the tools are hooked once
+// their options are complete (metricsTools).
+func newMetrics(c *config, a *app, sessions *sessionTable) *metrics.Metrics {
+	var provNames []string
 	for _, p := range a.providers.All() {
 		provNames = append(provNames, p.Name)
 	}
-	m := metrics.New(metrics.Config{Version: buildVersion(), Tools: toolNames, Providers: provNames, TenantLabels: c.metricsTenantLabels})
-	opts.Calls = m
+	m := metrics.New(metrics.Config{Version: buildVersion(), Providers: provNames, TenantLabels: c.metricsTenantLabels})
 	a.providers.WrapTransport(m.Upstream)
 	a.onRefresh = m.ObserveRefresh
 	m.Grants(func(fn func(tenant, provider, status string)) {
@@ -65,7 +58,24 @@ func newMetrics(c *config, a *app, opts *tools.Options, sessions *sessionTable) 
 		})
 	})
 	m.Sessions(sessions.open)
-	return m, nil
+	return m
+}
+
+// metricsTools has m count the calls of the tools opts serve: set it once
+// opts are complete (the connector decides whether connect_account is
+// served).
+func metricsTools(m *metrics.Metrics, opts *tools.Options) error {
+	defs, err := tools.Definitions(*opts)
+	if err != nil {
+		return err
+	}
+	names := make([]string, 0, len(defs))
+	for _, d := range defs {
+		names = append(names, d.Tool.Name)
+	}
+	m.SetTools(names)
+	opts.Calls = m
+	return nil
 }
 
 // open counts the live sessions by transport (those whose initialize went

@@ -145,9 +145,7 @@ func cmdServe(ctx context.Context, args []string, e env, cfg *config) error {
 	}
 	if c.transport != "stdio" {
 		// Before anything refreshes a token or calls a provider.
-		if c.metrics, err = newMetrics(cfg, a, &opts, sessions); err != nil {
-			return err
-		}
+		c.metrics = newMetrics(cfg, a, sessions)
 		c.metricsAddr = cfg.metricsAddr
 	}
 	if cfg.health > 0 {
@@ -179,6 +177,10 @@ func cmdServe(ctx context.Context, args []string, e env, cfg *config) error {
 		}
 		redirect := strings.TrimSuffix(c.baseURL, "/") + oauth.CallbackPath
 		opts.Connector = &connector{flows: a.flows, providers: a.providers, redirect: func() (string, error) { return redirect, nil }, readOnly: c.readOnly}
+		if err := metricsTools(c.metrics, &opts); err != nil {
+			ln.Close()
+			return err
+		}
 		mcpSrv, err := tools.New(opts)
 		if err != nil {
 			ln.Close()

@@ -107,6 +107,7 @@ func TestE2EMetrics(t *testing.T) {
 		t.Fatalf("PUT /api/policy: %d %s", r.status, r.body)
 	}
 	fx.callFails(t, c, "send_email", map[string]any{"to": []any{"eve@evil.example"}, "subject": "x", "body": "y"}, "recipient allowlist")
+	fx.callOK(t, c, "connect_account", map[string]any{"provider": "google"}, nil)
 	expired := fx.refreshes()
 	fx.fg.ExpireAccessTokens()
 	fx.callOK(t, c, "list_calendars", nil, nil)
@@ -132,6 +133,7 @@ func TestE2EMetrics(t *testing.T) {
 		{"mailcal_tool_calls_total", map[string]string{"tool": "get_message", "provider": "google", "outcome": "tool_error"}, 1},
 		{"mailcal_tool_calls_total", map[string]string{"tool": "send_email", "provider": "google", "outcome": "refused"}, 1},
 		{"mailcal_tool_calls_total", map[string]string{"tool": "list_calendars", "provider": "google", "outcome": "ok"}, 1},
+		{"mailcal_tool_calls_total", map[string]string{"tool": "connect_account", "provider": "none", "outcome": "ok"}, 1},
 		{"mailcal_tool_call_duration_seconds", map[string]string{"tool": "list_messages", "provider": "google"}, 3},
 		{"mailcal_upstream_throttled_total", map[string]string{"provider": "google"}, 1},
 		{"mailcal_upstream_retries_total", map[string]string{"provider": "google"}, 1},

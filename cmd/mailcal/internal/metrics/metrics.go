@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -46,7 +47,7 @@ type Config struct {
 // concurrent use.
 type Metrics struct {
 	reg          *prometheus.Registry
-	tools        map[string]bool
+	tools        atomic.Pointer[map[string]bool]
 	providers    map[string]bool
 	tenantLabels bool
 
@@ -67,10 +68,10 @@ type Metrics struct {
 func New(c Config) *Metrics {
 	m := &Metrics{
 		reg:          prometheus.NewRegistry(),
-		tools:        set(c.Tools),
 		providers:    set(c.Providers),
 		tenantLabels: c.TenantLabels,
 	}
+	m.SetTools(c.Tools)
 	callLabels := []string{"tool", "provider", "outcome"}
 	if c.TenantLabels {
 		callLabels = append(callLabels, "tenant")
@@ -152,8 +153,15 @@ func (m *Metrics) Handler() http.Handler {
 	})
 }
 
+// SetTools sets the tool names the tool label may take (the server's
+// tools, known once it is configured); any other is "other".
+func (m *Metrics) SetTools(names []string) {
+	t := set(names)
+	m.tools.Store(&t)
+}
+
 func (m *Metrics) tool(name string) string {
-	if m.tools[name] {
+	if (*m.tools.Load())[name] {
 		return name
 	}
 	return Other
