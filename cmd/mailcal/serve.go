@@ -143,6 +143,9 @@ func cmdServe(ctx context.Context, args []string, e env, cfg *config) error {
 		Hooks:         sessions.hooks(),
 		ServerOptions: []server.ServerOption{server.WithToolHandlerMiddleware(track.middleware)},
 	}
+	if c.transport == "stdio" && (cfg.metricsAddr != "" || cfg.metricsTenantLabels) {
+		slog.Warn("metrics are served in http mode only; " + envMetricsAddr + " and " + envMetricsTenants + " are ignored over stdio")
+	}
 	if c.transport != "stdio" {
 		// Before anything refreshes a token or calls a provider.
 		c.metrics = newMetrics(cfg, a, sessions)
