@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -49,6 +50,17 @@ func newMetrics(c *config, a *app, sessions *sessionTable) *metrics.Metrics {
 	}
 	m := metrics.New(metrics.Config{Version: buildVersion(), Providers: provNames, TenantLabels: c.metricsTenantLabels})
 	a.providers.WrapTransport(m.Upstream)
+	// Token requests are told apart by their URL: each provider's token
+	// endpoint (scheme, host and path).
+	tokenURLs := map[string]string{}
+	for _, p := range a.providers.All() {
+		if u, err := url.Parse(p.Config.TokenURL); err == nil && u.Host != "" {
+			tokenURLs[endpointKey(u)] = p.Name
+		}
+	}
+	a.tokenTransport.wrap(func(rt http.RoundTripper) http.RoundTripper {
+		return m.Token(func(r *http.Request) string { return tokenURLs[endpointKey(r.URL)] }, rt)
+	})
 	a.onRefresh = m.ObserveRefresh
 	m.Grants(func(fn func(tenant, provider, status string)) {
 		a.grants.Cached(func(t string, gs []grants.Grant) {
@@ -59,6 +71,12 @@ func newMetrics(c *config, a *app, sessions *sessionTable) *metrics.Metrics {
 	})
 	m.Sessions(sessions.open)
 	return m
+}
+
+// endpointKey is a URL without its query: scheme://host/path, the host in
+// lower case.
+func endpointKey(u *url.URL) string {
+	return u.Scheme + "://" + strings.ToLower(u.Host) + u.Path
 }
 
 // metricsTools has m count the calls of the tools opts serve: set it once

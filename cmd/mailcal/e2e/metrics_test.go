@@ -135,9 +135,10 @@ func TestE2EMetrics(t *testing.T) {
 		{"mailcal_tool_calls_total", map[string]string{"tool": "list_calendars", "provider": "google", "outcome": "ok"}, 1},
 		{"mailcal_tool_calls_total", map[string]string{"tool": "connect_account", "provider": "none", "outcome": "ok"}, 1},
 		{"mailcal_tool_call_duration_seconds", map[string]string{"tool": "list_messages", "provider": "google"}, 3},
-		{"mailcal_upstream_throttled_total", map[string]string{"provider": "google"}, 1},
-		{"mailcal_upstream_retries_total", map[string]string{"provider": "google"}, 1},
+		{"mailcal_upstream_throttled_total", map[string]string{"provider": "google", "endpoint": "api"}, 1},
+		{"mailcal_upstream_retries_total", map[string]string{"provider": "google", "endpoint": "api"}, 1},
 		{"mailcal_token_refreshes_total", map[string]string{"provider": "google", "outcome": "ok"}, float64(fx.refreshes() - refreshes)},
+		{"mailcal_upstream_requests_total", map[string]string{"provider": "google", "endpoint": "token", "class": "2xx"}, float64(fx.refreshes() - refreshes)},
 	} {
 		if got := delta(w.name, w.labels); got != w.want {
 			t.Errorf("%s%v rose by %v, want %v", w.name, w.labels, got, w.want)
@@ -145,10 +146,10 @@ func TestE2EMetrics(t *testing.T) {
 	}
 	// Upstream: a 429 and a 404 (4xx), the rest answered (2xx); the 2xx
 	// attempts are at least one per call that reached Google.
-	if got := delta("mailcal_upstream_requests_total", map[string]string{"provider": "google", "class": "4xx"}); got < 2 {
+	if got := delta("mailcal_upstream_requests_total", map[string]string{"provider": "google", "endpoint": "api", "class": "4xx"}); got < 2 {
 		t.Errorf("upstream 4xx rose by %v, want at least 2 (the 429 and the 404)", got)
 	}
-	if got := delta("mailcal_upstream_requests_total", map[string]string{"provider": "google", "class": "2xx"}); got < 4 {
+	if got := delta("mailcal_upstream_requests_total", map[string]string{"provider": "google", "endpoint": "api", "class": "2xx"}); got < 4 {
 		t.Errorf("upstream 2xx rose by %v, want at least 4", got)
 	}
 	if got := sample(after, "mailcal_grants", map[string]string{"provider": "google", "status": "active"}); got != 1 {
@@ -283,10 +284,10 @@ func TestE2EMetricsMicrosoft(t *testing.T) {
 	if got := delta("mailcal_tool_calls_total", map[string]string{"tool": "list_events", "provider": "microsoft", "outcome": "ok"}); got != 1 {
 		t.Errorf("list_events on microsoft rose by %v, want 1", got)
 	}
-	if got := delta("mailcal_upstream_requests_total", map[string]string{"provider": "microsoft", "class": "2xx"}); got < 3 {
+	if got := delta("mailcal_upstream_requests_total", map[string]string{"provider": "microsoft", "endpoint": "api", "class": "2xx"}); got < 3 {
 		t.Errorf("Graph 2xx attempts rose by %v, want at least 3", got)
 	}
-	if got := sample(after, "mailcal_upstream_requests_total", map[string]string{"provider": "google", "class": "2xx"}); got != 0 {
+	if got := sample(after, "mailcal_upstream_requests_total", map[string]string{"provider": "google", "endpoint": "api", "class": "2xx"}); got != 0 {
 		t.Errorf("google 2xx = %v on a Microsoft-only server", got)
 	}
 	if got := sample(after, "mailcal_grants", map[string]string{"provider": "microsoft", "status": "active"}); got != 1 {

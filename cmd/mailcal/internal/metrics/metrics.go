@@ -87,21 +87,21 @@ func New(c Config) *Metrics {
 	}, []string{"tool", "provider"})
 	m.upstream = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "mailcal_upstream_requests_total",
-		Help: "HTTP attempts at a provider's API (each retry counts), by provider and status class (2xx…5xx; error: no answer).",
-	}, []string{"provider", "class"})
+		Help: "HTTP attempts at a provider (each retry counts), by provider, endpoint (api: mail and calendar; token: the token endpoint) and status class (2xx…5xx; error: no answer).",
+	}, []string{"provider", "endpoint", "class"})
 	m.upDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "mailcal_upstream_request_duration_seconds",
-		Help:    "Time from sending an attempt at a provider's API to its answer's headers (or its failure), by provider.",
+		Help:    "Time from sending an attempt at a provider to its answer's headers (or its failure), by provider and endpoint.",
 		Buckets: DurationBuckets,
-	}, []string{"provider"})
+	}, []string{"provider", "endpoint"})
 	m.retries = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "mailcal_upstream_retries_total",
-		Help: "Attempts at a provider's API that repeated an earlier one (after a 429, a 5xx, a timeout or a network error), by provider.",
-	}, []string{"provider"})
+		Help: "Attempts at a provider that repeated an earlier one (after a 429, a 5xx, a timeout or a network error), by provider and endpoint.",
+	}, []string{"provider", "endpoint"})
 	m.throttled = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "mailcal_upstream_throttled_total",
-		Help: "429 Too Many Requests answers from a provider's API, by provider.",
-	}, []string{"provider"})
+		Help: "429 Too Many Requests answers from a provider, by provider and endpoint.",
+	}, []string{"provider", "endpoint"})
 	m.refreshes = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "mailcal_token_refreshes_total",
 		Help: "Access-token refreshes, by provider and outcome (ok, needs_reauth, transient, failed).",
@@ -119,11 +119,13 @@ func New(c Config) *Metrics {
 	// Series every deployment has from the start, so that rates and
 	// alerts do not wait for a first event.
 	for _, p := range c.Providers {
-		for _, cl := range classes {
-			m.upstream.WithLabelValues(p, cl)
+		for _, e := range endpoints {
+			for _, cl := range classes {
+				m.upstream.WithLabelValues(p, e, cl)
+			}
+			m.retries.WithLabelValues(p, e)
+			m.throttled.WithLabelValues(p, e)
 		}
-		m.retries.WithLabelValues(p)
-		m.throttled.WithLabelValues(p)
 		for _, o := range refreshOutcomes {
 			m.refreshes.WithLabelValues(p, o)
 		}

@@ -172,19 +172,19 @@ func TestUpstream(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	must(t, m, "mailcal_upstream_requests_total", map[string]string{"provider": "google", "class": "4xx"}, 2)
-	must(t, m, "mailcal_upstream_requests_total", map[string]string{"provider": "google", "class": "5xx"}, 1)
-	must(t, m, "mailcal_upstream_requests_total", map[string]string{"provider": "google", "class": "2xx"}, 1)
-	must(t, m, "mailcal_upstream_retries_total", map[string]string{"provider": "google"}, 2)
-	must(t, m, "mailcal_upstream_throttled_total", map[string]string{"provider": "google"}, 1)
-	must(t, m, "mailcal_upstream_request_duration_seconds", map[string]string{"provider": "google"}, 4)
+	must(t, m, "mailcal_upstream_requests_total", map[string]string{"provider": "google", "endpoint": "api", "class": "4xx"}, 2)
+	must(t, m, "mailcal_upstream_requests_total", map[string]string{"provider": "google", "endpoint": "api", "class": "5xx"}, 1)
+	must(t, m, "mailcal_upstream_requests_total", map[string]string{"provider": "google", "endpoint": "api", "class": "2xx"}, 1)
+	must(t, m, "mailcal_upstream_retries_total", map[string]string{"provider": "google", "endpoint": "api"}, 2)
+	must(t, m, "mailcal_upstream_throttled_total", map[string]string{"provider": "google", "endpoint": "api"}, 1)
+	must(t, m, "mailcal_upstream_request_duration_seconds", map[string]string{"provider": "google", "endpoint": "api"}, 4)
 
 	// No answer at all: class error.
 	dead := &http.Client{Transport: m.Upstream("microsoft", base), Timeout: 2 * time.Second}
 	if _, err := dead.Get("http://127.0.0.1:1/"); err == nil {
 		t.Fatal("port 1 answered")
 	}
-	must(t, m, "mailcal_upstream_requests_total", map[string]string{"provider": "microsoft", "class": "error"}, 1)
+	must(t, m, "mailcal_upstream_requests_total", map[string]string{"provider": "microsoft", "endpoint": "api", "class": "error"}, 1)
 }
 
 // TestNoTenantOrAccountLabels: with tenant labels off, no tenant name or
@@ -229,7 +229,7 @@ func TestNoTenantOrAccountLabels(t *testing.T) {
 		t.Fatalf("parsing the scrape: %v", err)
 	}
 	allowed := map[string]bool{"list_messages": true, "send_email": true, "google": true, "microsoft": true, "none": true, "other": true, "acme-tenant": true}
-	for _, o := range append(append(tools.CallOutcomes, classes...), append(refreshOutcomes, grantStatuses...)...) {
+	for _, o := range append(append(tools.CallOutcomes, append(classes, endpoints...)...), append(refreshOutcomes, grantStatuses...)...) {
 		allowed[o] = true
 	}
 	for name, f := range fams {
@@ -266,4 +266,25 @@ func TestHandlerFormat(t *testing.T) {
 			t.Errorf("scrape lacks %q", s)
 		}
 	}
+}
+
+// TestTokenUpstream: token-endpoint attempts are counted under endpoint
+// "token" and the provider the resolver names (other when it names none).
+func TestTokenUpstream(t *testing.T) {
+	m := newTest(t, false)
+	ok := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 200, Body: http.NoBody}, nil
+	})
+	rt := m.Token(func(r *http.Request) string {
+		return map[string]string{"login.example.com": "microsoft", "oauth.example.com": "google"}[r.URL.Host]
+	}, ok)
+	for _, u := range []string{"https://oauth.example.com/token", "https://oauth.example.com/token", "https://login.example.com/token", "https://elsewhere.example.com/token"} {
+		if _, err := rt.RoundTrip(httptest.NewRequest("POST", u, nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(t, m, "mailcal_upstream_requests_total", map[string]string{"provider": "google", "endpoint": "token", "class": "2xx"}, 2)
+	must(t, m, "mailcal_upstream_requests_total", map[string]string{"provider": "microsoft", "endpoint": "token", "class": "2xx"}, 1)
+	must(t, m, "mailcal_upstream_requests_total", map[string]string{"provider": "other", "endpoint": "token", "class": "2xx"}, 1)
+	must(t, m, "mailcal_upstream_requests_total", map[string]string{"provider": "google", "endpoint": "api", "class": "2xx"}, 0)
 }
