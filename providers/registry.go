@@ -20,6 +20,10 @@ type Provider struct {
 	*Spec
 	Config Config
 
+	// wrap, when set (Registry.WrapTransport), wraps the transport of the
+	// provider's API clients.
+	wrap func(provider string, rt http.RoundTripper) http.RoundTripper
+
 	apiOnce sync.Once
 	api     API
 	apiErr  error
@@ -104,8 +108,24 @@ func (p *Provider) Missing(have, need []string) []string {
 
 // API returns the provider's API clients, made once.
 func (p *Provider) API() (API, error) {
-	p.apiOnce.Do(func() { p.api, p.apiErr = p.NewAPI(p.Config, nil) })
+	p.apiOnce.Do(func() {
+		var hc *http.Client
+		if p.wrap != nil {
+			hc = &http.Client{Transport: p.wrap(p.Name, DefaultTransport(0))}
+		}
+		p.api, p.apiErr = p.NewAPI(p.Config, hc)
+	})
 	return p.api, p.apiErr
+}
+
+// WrapTransport has every provider's API clients send their requests
+// (each attempt, under the retries) through wrap(provider name,
+// DefaultTransport): metrics count them there. It must be called before any
+// provider's API is used.
+func (r *Registry) WrapTransport(wrap func(provider string, rt http.RoundTripper) http.RoundTripper) {
+	for _, p := range r.list {
+		p.wrap = wrap
+	}
 }
 
 // Revocable reports whether grants can be revoked upstream.

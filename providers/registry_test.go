@@ -116,3 +116,35 @@ func TestScopeKey(t *testing.T) {
 		t.Fatalf("a LoopbackHost other than localhost: %v", err)
 	}
 }
+
+// TestWrapTransport: a provider's API clients are given a client whose
+// transport is the wrap of DefaultTransport, named for the provider.
+func TestWrapTransport(t *testing.T) {
+	var gotClient *http.Client
+	spec := testSpec("exmail")
+	spec.NewAPI = func(_ Config, hc *http.Client) (API, error) { gotClient = hc; return nil, nil }
+	reg, err := NewRegistry([]*Spec{spec}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	type wrapped struct{ http.RoundTripper }
+	var named string
+	reg.WrapTransport(func(provider string, rt http.RoundTripper) http.RoundTripper {
+		named = provider
+		return wrapped{rt}
+	})
+	p, err := reg.Get("exmail")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.API(); err != nil {
+		t.Fatal(err)
+	}
+	w, ok := gotClient.Transport.(wrapped)
+	if gotClient == nil || !ok || named != "exmail" {
+		t.Fatalf("NewAPI got %#v, wrap named %q", gotClient, named)
+	}
+	if tr, ok := w.RoundTripper.(*http.Transport); !ok || tr.MaxIdleConnsPerHost < MinIdleConnsPerHost {
+		t.Errorf("wrapped transport %T: want DefaultTransport", w.RoundTripper)
+	}
+}

@@ -34,6 +34,8 @@ type auditEntry struct {
 	recipients []string
 	subject    string
 	refused    bool
+	timedOut   bool // the call answered at its deadline (bounded)
+	cancelled  bool // the call was cancelled before it finished (bounded)
 }
 
 type auditKey struct{}
@@ -94,8 +96,12 @@ func refusal(ctx context.Context, err error) error {
 // log, once it has answered (a call that timed out too, with what it knew).
 func audited(name string, log AuditLog, now func() time.Time, next server.ToolHandlerFunc) server.ToolHandlerFunc {
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		e := &auditEntry{}
-		res, err := next(context.WithValue(ctx, auditKey{}, e), req)
+		e := auditOf(ctx) // observed's, when metrics are on
+		if e == nil {
+			e = &auditEntry{}
+			ctx = context.WithValue(ctx, auditKey{}, e)
+		}
+		res, err := next(ctx, req)
 		if err == nil && res != nil && res.NeedsInput() {
 			return res, err // not an outcome yet: the client calls again with the input
 		}

@@ -82,6 +82,7 @@ func (h *handlers) bounded(t tool) server.ToolHandlerFunc {
 		if o.err == nil && (o.res == nil || !o.res.IsError) || ctx.Err() == nil {
 			return o.res, o.err
 		}
+		noteEnd(ctx)
 		if !errors.Is(context.Cause(ctx), errCallTimeout) {
 			return nil, &userError{st.cancelledText(t)}
 		}

@@ -43,6 +43,9 @@ type Options struct {
 	// Audit gets one record per call of a tool that changes something; nil:
 	// none.
 	Audit AuditLog
+	// Calls hears about every tool call once it answered (metrics); nil:
+	// nothing does.
+	Calls CallObserver
 	// CallTimeout is the deadline of one tool call, every wait of the call
 	// included (default DefaultCallTimeout): a call still running then
 	// answers a timeout error at once.
@@ -119,6 +122,9 @@ func New(opts Options) (*server.MCPServer, error) {
 		handler := d.Handler
 		if opts.Audit != nil && (d.Tool.Annotations.ReadOnlyHint == nil || !*d.Tool.Annotations.ReadOnlyHint) {
 			handler = audited(d.Tool.Name, opts.Audit, now, handler)
+		}
+		if opts.Calls != nil {
+			handler = observed(d.Tool.Name, opts.Calls, handler)
 		}
 		s.AddTool(d.Tool, logged(d.Tool.Name, handler))
 	}

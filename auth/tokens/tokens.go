@@ -106,7 +106,19 @@ type Config struct {
 	// SourceTimeout bounds each Token call of a Source, within the
 	// caller's context; default 30s.
 	SourceTimeout time.Duration
+	// OnRefresh, when set, hears the outcome of every refresh this Manager
+	// makes (RefreshOK, RefreshReauth, RefreshTransient, RefreshFailed), for
+	// metrics. It must be quick.
+	OnRefresh func(provider, outcome string)
 }
+
+// Outcomes of a refresh, as Config.OnRefresh gets them.
+const (
+	RefreshOK        = "ok"
+	RefreshReauth    = "needs_reauth" // the grant is dead: the person must connect again
+	RefreshTransient = "transient"    // may pass by itself (5xx, 429, timeouts, the network, the store)
+	RefreshFailed    = "failed"       // will not pass by itself (the OAuth client refused, not configured)
+)
 
 // Manager hands out access tokens of connected accounts. It is safe for
 // concurrent use.
@@ -466,6 +478,26 @@ func (m *Manager) run(e *entry, f *flight) {
 	}
 	e.mu.Unlock()
 	close(f.done)
+	if m.cfg.OnRefresh != nil {
+		m.cfg.OnRefresh(e.k.provider, refreshOutcome(err))
+	}
+}
+
+// refreshOutcome classes a refresh's error for Config.OnRefresh.
+func refreshOutcome(err error) string {
+	var re *ReauthError
+	var fe *RefreshError
+	switch {
+	case err == nil:
+		return RefreshOK
+	case errors.As(err, &re):
+		return RefreshReauth
+	case errors.As(err, &fe) && !fe.Temporary, errors.Is(err, providers.ErrNotConfigured), errors.Is(err, grants.ErrNotFound):
+		return RefreshFailed
+	case errors.As(err, &fe):
+		return RefreshTransient
+	}
+	return RefreshTransient // a store error, a lock wait, not connected
 }
 
 // backoff is the delay before the next refresh after the n-th consecutive

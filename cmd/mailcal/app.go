@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mailcal/mailcal/auth/grants"
@@ -29,6 +31,40 @@ type app struct {
 	policies  *policy.Store
 	// checked lists the tenants the health check looks at.
 	checked func(ctx context.Context) ([]string, error)
+	// onRefresh hears each token refresh's outcome (metrics); set before
+	// anything refreshes.
+	onRefresh func(provider, outcome string)
+	// tokenTransport carries the token endpoints' requests; metrics wrap it.
+	tokenTransport *lateTransport
+}
+
+// lateTransport is a RoundTripper whose transport can be wrapped after it
+// was handed out (the token manager is made before metrics are): set
+// before any request goes through it.
+type lateTransport struct {
+	rt atomic.Pointer[http.RoundTripper]
+}
+
+func newLateTransport(rt http.RoundTripper) *lateTransport {
+	t := &lateTransport{}
+	t.rt.Store(&rt)
+	return t
+}
+
+func (t *lateTransport) wrap(fn func(http.RoundTripper) http.RoundTripper) {
+	rt := fn(*t.rt.Load())
+	t.rt.Store(&rt)
+}
+
+func (t *lateTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return (*t.rt.Load()).RoundTrip(r)
+}
+
+// CloseIdleConnections closes the current transport's idle connections.
+func (t *lateTransport) CloseIdleConnections() {
+	if c, ok := (*t.rt.Load()).(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }
 
 func newApp(c *config) *app {
@@ -45,7 +81,14 @@ func newAppWith(c *config, st store.Store) *app {
 	a := &app{cfg: c, store: st, providers: c.providers, tenants: tenant.NewRegistry(st), grants: grants.New(st, grants.Plain)}
 	a.checked = a.tenantNames
 	a.policies = policy.New(st, nil)
-	a.tokens = tokens.New(tokens.Config{Grants: a.grants, Providers: a.providers, Tenants: a.checkedTenants})
+	a.tokenTransport = newLateTransport(http.DefaultTransport)
+	a.tokens = tokens.New(tokens.Config{Grants: a.grants, Providers: a.providers, Tenants: a.checkedTenants,
+		HTTPClient: &http.Client{Timeout: tokens.DefaultHTTPTimeout, Transport: a.tokenTransport},
+		OnRefresh: func(provider, outcome string) {
+			if a.onRefresh != nil {
+				a.onRefresh(provider, outcome)
+			}
+		}})
 	a.flows = oauth.NewFlows(oauth.FlowsConfig{
 		Providers: a.providers, Grants: a.grants, States: st, Tenants: a.tenantNames,
 		OnChanged: func(t, p, acc string) { a.tokens.Forget(t, p, acc) },

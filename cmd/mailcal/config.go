@@ -39,6 +39,10 @@ type config struct {
 	// gogcSet and memLimitSet: GOGC and GOMEMLIMIT are set, so the
 	// runtime's settings stand in http mode too (gc.go).
 	gogcSet, memLimitSet bool
+	// metricsTenantLabels adds a tenant label to /metrics; metricsAddr is
+	// the listener of /metrics when it is not the main one (metrics.go).
+	metricsTenantLabels bool
+	metricsAddr         string
 }
 
 // Variables read here (the providers' come from their specs).
@@ -50,11 +54,14 @@ const (
 	envHealthInterval = "MAILCAL_HEALTH_INTERVAL"
 	envCallTimeout    = "MAILCAL_CALL_TIMEOUT"
 	envAuditLog       = "MAILCAL_AUDIT_LOG"
+	envMetricsTenants = "MAILCAL_METRICS_TENANT_LABELS"
+	envMetricsAddr    = "MAILCAL_METRICS_ADDR"
 )
 
 // knownVars are the variables config reads besides the providers'.
 var knownVars = []string{
 	envLogLevel, envLogFormat, envBaseURL, envAllowedOrigins, envHealthInterval, envCallTimeout, envAuditLog,
+	envMetricsTenants, envMetricsAddr,
 	keyring.EnvBackend, keyring.EnvService, keyring.EnvDir, keyring.EnvPassDir,
 	keyring.EnvPassword, keyring.EnvPasswordFile, keyring.EnvTimeout,
 }
@@ -88,6 +95,9 @@ func loadConfig(e env) (*config, error) {
 		return nil, err
 	}
 	if c.callTimeout, err = parseCallTimeout(get(envCallTimeout)); err != nil {
+		return nil, err
+	}
+	if err := parseMetrics(get, c); err != nil {
 		return nil, err
 	}
 	if c.providers, err = providers.NewRegistry(registry.Specs(), get); err != nil {

@@ -83,6 +83,10 @@ func newHTTPHandler(c serveConfig, a *app, mcpSrv *server.MCPServer, sessions *s
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"status":"ok","version":%q}`+"\n", buildVersion())
 	})
+	mux.Handle("GET /readyz", newReadiness(a.store))
+	if c.metrics != nil && c.metricsAddr == "" {
+		mux.Handle("GET /metrics", hostGuard(allowed, metricsHandler(c.metrics)))
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		tenant.WriteError(w, http.StatusNotFound, "not_found", "no such endpoint: MCP is served at /mcp (streamable HTTP) and /sse (legacy SSE)")
 	})
@@ -230,6 +234,12 @@ func serveHTTP(ctx context.Context, c serveConfig, ln net.Listener, a *app, mcpS
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelWarn),
 	}
+	stopMetrics, err := serveMetrics(c, a)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopMetrics()
 	ln, maxConns := limitConns(ln)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

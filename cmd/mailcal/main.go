@@ -49,8 +49,8 @@ const usageText = `mailcal: an MCP server for your mail and calendar ({products}
 Usage:
   mailcal serve [--transport stdio|http] [--addr 127.0.0.1:8080] [--tenant NAME] [--read-only]
       Serve MCP. stdio (the default) is what a desktop assistant launches;
-      http serves /mcp (streamable HTTP), /sse + /message (legacy SSE) and
-      /healthz, every request authenticated by a tenant's API key.
+      http serves /mcp (streamable HTTP), /sse + /message (legacy SSE),
+      authenticated by a tenant's API key, and /healthz, /readyz, /metrics.
   mailcal connect PROVIDER [--tenant NAME] [--scopes LIST] [--read-only] [--no-browser] [--login-hint EMAIL]
       connect an account through its provider's consent page; prints the
       account. PROVIDER: {providers}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mailcal/mailcal/auth/oauth"
 	"github.com/mailcal/mailcal/auth/tenant"
+	"github.com/mailcal/mailcal/cmd/mailcal/internal/metrics"
 	"github.com/mailcal/mailcal/providers"
 	"github.com/mailcal/mailcal/providers/registry"
 	"github.com/mailcal/mailcal/tools"
@@ -33,7 +34,10 @@ Serve MCP.
                      /mcp              MCP streamable HTTP
                      /sse, /message    MCP HTTP+SSE (legacy clients)
                      /healthz          liveness, no authentication
-                   Every request but /healthz needs a tenant's API key
+                     /readyz           readiness: 200 while the store answers
+                     /metrics          Prometheus metrics: loopback clients
+                                       only, or on MAILCAL_METRICS_ADDR
+                   Every request but those three needs a tenant's API key
                    (mailcal tenant add NAME) as "Authorization: Bearer KEY" or
                    "X-API-Key: KEY". --transport sse is an alias of http.
 
@@ -57,6 +61,10 @@ type serveConfig struct {
 	maxStreams      int
 	baseURL         string
 	allowedOrigins  string
+	// metrics, in http mode, served at /metrics on the main listener or,
+	// when metricsAddr is set, on a listener of their own there.
+	metrics     *metrics.Metrics
+	metricsAddr string
 }
 
 func cmdServe(ctx context.Context, args []string, e env, cfg *config) error {
@@ -112,11 +120,6 @@ func cmdServe(ctx context.Context, args []string, e env, cfg *config) error {
 	if c.transport == "stdio" {
 		a.checked = func(context.Context) ([]string, error) { return []string{c.tenant}, nil }
 	}
-	if cfg.health > 0 {
-		healthCtx, stopHealth := context.WithCancel(ctx)
-		defer stopHealth()
-		go a.tokens.Run(healthCtx, cfg.health)
-	}
 	var auditLog tools.AuditLog
 	if cfg.auditLog != "" {
 		l, err := audit.Open(cfg.auditLog, e.stderr)
@@ -139,6 +142,19 @@ func cmdServe(ctx context.Context, args []string, e env, cfg *config) error {
 		CallTimeout:   cfg.callTimeout,
 		Hooks:         sessions.hooks(),
 		ServerOptions: []server.ServerOption{server.WithToolHandlerMiddleware(track.middleware)},
+	}
+	if c.transport == "stdio" && (cfg.metricsAddr != "" || cfg.metricsTenantLabels) {
+		slog.Warn("metrics are served in http mode only; " + envMetricsAddr + " and " + envMetricsTenants + " are ignored over stdio")
+	}
+	if c.transport != "stdio" {
+		// Before anything refreshes a token or calls a provider.
+		c.metrics = newMetrics(cfg, a, sessions)
+		c.metricsAddr = cfg.metricsAddr
+	}
+	if cfg.health > 0 {
+		healthCtx, stopHealth := context.WithCancel(ctx)
+		defer stopHealth()
+		go a.tokens.Run(healthCtx, cfg.health)
 	}
 
 	switch c.transport {
@@ -164,6 +180,10 @@ func cmdServe(ctx context.Context, args []string, e env, cfg *config) error {
 		}
 		redirect := strings.TrimSuffix(c.baseURL, "/") + oauth.CallbackPath
 		opts.Connector = &connector{flows: a.flows, providers: a.providers, redirect: func() (string, error) { return redirect, nil }, readOnly: c.readOnly}
+		if err := metricsTools(c.metrics, &opts); err != nil {
+			ln.Close()
+			return err
+		}
 		mcpSrv, err := tools.New(opts)
 		if err != nil {
 			ln.Close()

@@ -155,6 +155,18 @@ func isIdempotent(req *http.Request) bool {
 	return v
 }
 
+type attemptKey struct{}
+
+// Attempt is the number of the attempt (1-based) a request sent by a
+// Transport is, for the RoundTrippers under it (a metric of retries): 1 for
+// a request no Transport sent.
+func Attempt(ctx context.Context) int {
+	if n, ok := ctx.Value(attemptKey{}).(int); ok {
+		return n
+	}
+	return 1
+}
+
 type counterKey struct{}
 
 type counter struct {
@@ -213,6 +225,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		// A shallow copy with the attempt's context and body: RoundTrippers
 		// change no request, so the attempts share the caller's headers
 		// and URL (Clone copied them for every attempt of every request).
+		if n > 1 {
+			actx = context.WithValue(actx, attemptKey{}, n)
+		}
 		r := req.WithContext(actx)
 		r.Body, r.GetBody = body.first, body.getBody
 		if n > 1 {

@@ -336,3 +336,10 @@ func (s *Store) ListFlowStates(ctx context.Context, tenant string) ([]store.Flow
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), strings.Compare(a.ID, b.ID))
 	})
 }
+
+// Ping lists the names of the keyring's tenant items (for the file
+// backend: reads its folder), decrypting nothing. It opens a lazy store.
+func (s *Store) Ping(ctx context.Context) error {
+	_, err := s.kv.List(ctx, tenantPrefix)
+	return err
+}
