@@ -1,0 +1,163 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/auth/store/postgres"
+	"github.com/mailcal/mailcal/auth/store/postgres/pgtest"
+	"github.com/mailcal/mailcal/auth/store/storetest"
+)
+
+func open(t *testing.T, url string) *postgres.Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	s, _, err := postgres.Open(ctx, url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return open(t, pgtest.URL(t)) })
+}
+
+// Two pools on one database: two replicas.
+func TestConformanceShared(t *testing.T) {
+	storetest.RunShared(t, func(t *testing.T) (store.Store, store.Store) {
+		url := pgtest.URL(t)
+		return open(t, url), open(t, url)
+	})
+}
+
+func TestMigrate(t *testing.T) {
+	url := pgtest.URL(t)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	// Replicas starting at once: each migration applied once in all.
+	results := make(chan []postgres.Migration, 4)
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			applied, err := postgres.Migrate(ctx, url)
+			results <- applied
+			errs <- err
+		}()
+	}
+	total := 0
+	for range 4 {
+		total += len(<-results)
+		if err := <-errs; err != nil {
+			t.Errorf("Migrate: %v", err)
+		}
+	}
+	if total != postgres.SchemaVersion() {
+		t.Errorf("4 concurrent Migrate calls applied %d migrations in all, want %d", total, postgres.SchemaVersion())
+	}
+	applied, err := postgres.Migrate(ctx, url)
+	if err != nil || len(applied) != 0 {
+		t.Errorf("Migrate of a migrated database = %v, %v; want nothing applied", applied, err)
+	}
+
+	// A database migrated by a newer binary is refused, by Open and Migrate.
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "INSERT INTO schema_migrations (version, name) VALUES ($1, 'future')", postgres.SchemaVersion()+1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := postgres.Migrate(ctx, url); !errors.Is(err, postgres.ErrSchemaNewer) {
+		t.Errorf("Migrate of a newer schema: %v, want ErrSchemaNewer", err)
+	}
+	if _, _, err := postgres.Open(ctx, url, postgres.Options{NoMigrate: true}); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Errorf("Open of a newer schema: %v, want it refused", err)
+	}
+}
+
+// Without migrations and with NoMigrate, Open asks for `mailcal migrate`.
+func TestOpenNoMigrate(t *testing.T) {
+	url := pgtest.URL(t)
+	_, _, err := postgres.Open(t.Context(), url, postgres.Options{NoMigrate: true})
+	if err == nil || !strings.Contains(err.Error(), "mailcal migrate") {
+		t.Errorf("Open of an empty database with NoMigrate: %v, want it to ask for mailcal migrate", err)
+	}
+}
+
+// Setup errors say what is wrong and never show the password.
+func TestOpenErrors(t *testing.T) {
+	url := pgtest.URL(t)
+	const secret = "s3cret-pw"
+	wrongPW := strings.Replace(url, "@", "x@", 1) // a password one letter longer
+	i, j := strings.Index(wrongPW, "://mailcal:")+len("://mailcal:"), strings.Index(wrongPW, "@")
+	realPW := url[i:strings.Index(url, "@")]
+	wrongPW = wrongPW[:i] + secret + wrongPW[j:]
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	for _, c := range []struct{ name, url, want string }{
+		{"wrong password", wrongPW, "authentication failed"},
+		{"no such database", strings.Replace(url, "/t_", "/nosuch_", 1), "does not exist"},
+		{"unreachable", "postgres://mailcal:" + secret + "@127.0.0.1:1/x?connect_timeout=2", "unreachable"},
+		{"not a URL", "postgres://mailcal:" + secret + "@127.0.0.1:notaport/x", "database URL"},
+	} {
+		_, _, err := postgres.Open(ctx, c.url, postgres.Options{})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error saying %q", c.name, err, c.want)
+		}
+		if err != nil && (strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), realPW)) {
+			t.Errorf("%s: the error shows the password: %v", c.name, err)
+		}
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://u:pw@h:5432/db?sslmode=require": "postgres://u:xxxxx@h:5432/db?sslmode=require",
+		"postgres://u@h/db":                         "postgres://u@h/db",
+		"postgres://h/db?password=pw&user=u":        "postgres://h/db?password=xxxxx&user=u",
+	} {
+		if got := postgres.RedactURL(in); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// A lock holder whose connection is lost (its backend terminated) loses
+// the lock on the server: another replica gets it at once.
+func TestGrantLockLostConnection(t *testing.T) {
+	url := pgtest.URL(t)
+	a, b := open(t, url), open(t, url)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	k := store.GrantKey{Tenant: "acme", Provider: "google", Account: "a@example.com"}
+	unlock, err := a.LockGrant(ctx, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock() // after the loss: must neither hang nor panic
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted"); err != nil {
+		t.Fatal(err)
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer wcancel()
+	unlockB, err := b.LockGrant(wctx, k)
+	if err != nil {
+		t.Fatalf("LockGrant after the holder's connection was lost: %v", err)
+	}
+	unlockB()
+}
