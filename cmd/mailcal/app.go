@@ -29,10 +29,20 @@ type app struct {
 	policies  *policy.Store
 	// checked lists the tenants the health check looks at.
 	checked func(ctx context.Context) ([]string, error)
+	// closeStore closes the store (a database's pool).
+	closeStore func()
 }
 
-func newApp(c *config) *app {
-	return newAppWith(c, wrapStore(openStore(c)))
+// newApp opens the store the configuration selects (database.go) and wires
+// the app over it.
+func newApp(ctx context.Context, c *config) (*app, error) {
+	st, sealer, closeStore, err := openStore(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	a := newAppSealed(c, wrapStore(st), sealer)
+	a.closeStore = closeStore
+	return a, nil
 }
 
 // wrapStore wraps the store every command opens: the identity, except in a
@@ -40,9 +50,14 @@ func newApp(c *config) *app {
 // load benchmark (cmd/mailcal/e2e/load).
 var wrapStore = func(s store.Store) store.Store { return s }
 
-// newAppWith wires the app over a store (tests pass a memory store).
-func newAppWith(c *config, st store.Store) *app {
-	a := &app{cfg: c, store: st, providers: c.providers, tenants: tenant.NewRegistry(st), grants: grants.New(st, grants.Plain)}
+// newAppWith wires the app over a store that encrypts what it holds (tests
+// pass a memory store).
+func newAppWith(c *config, st store.Store) *app { return newAppSealed(c, st, grants.Plain) }
+
+// newAppSealed wires the app over a store whose grants' refresh tokens
+// sealer protects.
+func newAppSealed(c *config, st store.Store, sealer grants.Sealer) *app {
+	a := &app{cfg: c, store: st, providers: c.providers, tenants: tenant.NewRegistry(st), grants: grants.New(st, sealer), closeStore: func() {}}
 	a.checked = a.tenantNames
 	a.policies = policy.New(st, nil)
 	a.tokens = tokens.New(tokens.Config{Grants: a.grants, Providers: a.providers, Tenants: a.checkedTenants})
@@ -76,8 +91,11 @@ func (a *app) checkedTenants(ctx context.Context) ([]string, error) {
 	return a.checked(ctx)
 }
 
-// close stops background work.
-func (a *app) close() { a.tokens.Close() }
+// close stops background work and closes the store.
+func (a *app) close() {
+	a.tokens.Close()
+	a.closeStore()
+}
 
 // connector starts connections for the connect_account tool and for the
 // reconnect URLs in tool errors; redirect gives the redirect URI of the
