@@ -13,6 +13,10 @@
 // root: as root the cluster is created and run as the user nobody, in a
 // folder it owns.
 //
+// When the installation has pg_stat_statements, the server loads it: a
+// test that counts the statements a program sends creates the extension in
+// its database (StatementsAvailable).
+//
 // The server is stopped, and its folder removed, when the test binary ends
 // however it ends (killed too): a watchdog child waits for a pipe from the
 // test process to close, then runs pg_ctl stop (immediate mode, a bounded
@@ -95,6 +99,23 @@ func URL(t testing.TB) string {
 	u, _ := url.Parse(s.adminURL)
 	u.Path = "/" + name
 	return u.String()
+}
+
+// StatementsAvailable reports whether the shared server loaded
+// pg_stat_statements (false for a server named by MAILCAL_TEST_POSTGRES_URL
+// that did not).
+func StatementsAvailable(t testing.TB) bool {
+	t.Helper()
+	s := get(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, s.adminURL)
+	if err != nil {
+		return false
+	}
+	defer conn.Close(ctx)
+	var libs string
+	return conn.QueryRow(ctx, "SHOW shared_preload_libraries").Scan(&libs) == nil && strings.Contains(libs, "pg_stat_statements")
 }
 
 // Stop stops the shared server, if one was started. Call it from TestMain
@@ -211,6 +232,9 @@ func start() (*server, error) {
 		}
 		opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -c port=%d -c unix_socket_directories=%s -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 -c shared_buffers=32MB",
 			port, dir)
+		if _, err := os.Stat(filepath.Join(bin, "..", "lib", "pg_stat_statements.so")); err == nil {
+			opts += " -c shared_preload_libraries=pg_stat_statements" // for tests that count round trips
+		}
 		out, err := s.run(time.Minute, "pg_ctl", "-D", data, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "-o", opts, "start")
 		if err == nil {
 			break
