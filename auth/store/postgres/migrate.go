@@ -90,8 +90,10 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) ([]Migration, error) {
 		return nil, fmt.Errorf("waiting for the migration lock: %w", err)
 	}
 	defer func() {
-		if _, err := conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLock); err != nil {
-			conn.Conn().Close(context.WithoutCancel(ctx)) // the server releases it with the session
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), unlockWait)
+		defer cancel()
+		if _, err := conn.Exec(uctx, "SELECT pg_advisory_unlock($1)", migrationLock); err != nil {
+			conn.Conn().Close(uctx) // the server releases it with the session
 		}
 	}()
 	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
