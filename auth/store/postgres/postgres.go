@@ -77,6 +77,15 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, []Migration
 	lockCfg := cfg.Copy()
 	lockCfg.MaxConns = cmp.Or(opts.MaxLockConns, 32)
 	lockCfg.MinConns = 0
+	// A replica that vanishes (power, network) holding a grant lock must
+	// not hold it for the system's default two hours of TCP keepalive: the
+	// server probes a silent lock connection after 10 s and drops it (and
+	// its locks) about 25 s after the replica went away.
+	for k, v := range map[string]string{"tcp_keepalives_idle": "10", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "3", "tcp_user_timeout": "25000"} {
+		if _, set := lockCfg.ConnConfig.RuntimeParams[k]; !set {
+			lockCfg.ConnConfig.RuntimeParams[k] = v
+		}
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, nil, &setupError{"database " + RedactURL(rawURL) + ": " + redactIn(err.Error(), rawURL), err}

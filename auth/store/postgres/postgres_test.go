@@ -1,9 +1,14 @@
 package postgres_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -160,4 +165,78 @@ func TestGrantLockLostConnection(t *testing.T) {
 		t.Fatalf("LockGrant after the holder's connection was lost: %v", err)
 	}
 	unlockB()
+}
+
+const holderEnv = "MAILCAL_PGTEST_LOCK_HOLDER"
+
+// TestLockHolderProcess is the other process of TestGrantLockKilledHolder:
+// it takes the lock, says so, and waits to be killed.
+func TestLockHolderProcess(t *testing.T) {
+	url := os.Getenv(holderEnv)
+	if url == "" {
+		t.Skip("run by TestGrantLockKilledHolder")
+	}
+	s := open(t, url)
+	if _, err := s.LockGrant(t.Context(), lockKey); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println("locked")
+	time.Sleep(time.Minute)
+}
+
+var lockKey = store.GrantKey{Tenant: "acme", Provider: "google", Account: "killed@example.com"}
+
+// A replica killed (kill -9) while it holds a grant lock loses it: another
+// gets it at once.
+func TestGrantLockKilledHolder(t *testing.T) {
+	url := pgtest.URL(t)
+	s := open(t, url)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^TestLockHolderProcess$", "-test.v")
+	cmd.Env = append(os.Environ(), holderEnv+"="+url)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	locked := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if sc.Text() == "locked" {
+				locked <- true
+			}
+		}
+		close(locked)
+	}()
+	select {
+	case ok := <-locked:
+		if !ok {
+			t.Fatal("the holder process ended without taking the lock")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the holder process took no lock in 30 s")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	if _, err := s.LockGrant(ctx, lockKey); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("LockGrant while the other process holds it: %v, want it to wait", err)
+	}
+	cancel()
+	cmd.Process.Signal(syscall.SIGKILL)
+	start := time.Now()
+	ctx, cancel = context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	unlock, err := s.LockGrant(ctx, lockKey)
+	if err != nil {
+		t.Fatalf("LockGrant after the holder was killed: %v", err)
+	}
+	unlock()
+	t.Logf("the lock was free %s after the kill", time.Since(start).Round(time.Millisecond))
 }
