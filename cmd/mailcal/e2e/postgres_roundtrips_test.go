@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mailcal/mailcal/auth/store/postgres/pgtest"
+	"github.com/mailcal/mailcal/providers/google/googletest"
 )
 
 // statements counts what the database ran since the last reset, by
@@ -66,8 +67,8 @@ func (s *statements) read(t *testing.T) (map[string]int64, int64) {
 			t.Fatal(err)
 		}
 		q = strings.Join(strings.Fields(q), " ")
-		if len(q) > 60 {
-			q = q[:60] + "…"
+		if len(q) > 110 {
+			q = q[:40] + " … " + q[len(q)-60:] // the statement and its WHERE
 		}
 		out[q] += n
 		total += n
@@ -86,10 +87,11 @@ func describe(m map[string]int64) string {
 // TestE2EPostgresRoundTrips measures the database round trips of a tool
 // call once the account's grant is cached (the hot path: none, but the
 // background re-reads every tenant in use makes every 1.5 to 2 s), and of
-// a refresh (its lock, the grant re-read, the new grant written, the
-// unlock). It fails if the hot path reads the database on every call.
+// a refresh (its lock, the grant re-read, the new grant written since the
+// fake rotates refresh tokens as Microsoft does, the unlock). It fails if
+// the hot path reads the database on every call.
 func TestE2EPostgresRoundTrips(t *testing.T) {
-	fx, dbURL := newDatabaseFixture(t)
+	fx, dbURL := newDatabaseFixture(t, googletest.Options{RotateRefreshTokens: true})
 	key := fx.dbTenant(t, "acme")
 	st := newStatements(t, dbURL)
 	s := fx.startHTTP(t)

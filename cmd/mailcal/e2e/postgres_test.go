@@ -28,14 +28,14 @@ const noSealer = "cannot encrypt refresh tokens in a database"
 // newDatabaseFixture is a Google fixture whose processes use a new
 // database, with a master key for the tenants' data keys. The leak audit
 // looks for the database's password and the master key.
-func newDatabaseFixture(t *testing.T) (*googleFixture, string) {
+func newDatabaseFixture(t *testing.T, opts googletest.Options) (*googleFixture, string) {
 	t.Helper()
 	mailcalBinary(t)
 	dbURL := pgtest.URL(t)
 	master := make([]byte, 32)
 	rand.Read(master)
 	masterKey := base64.StdEncoding.EncodeToString(master)
-	fx := newGoogleFixture(t, googletest.Options{}, "MAILCAL_DATABASE_URL="+dbURL, "MAILCAL_ENCRYPTION_KEY="+masterKey)
+	fx := newGoogleFixture(t, opts, "MAILCAL_DATABASE_URL="+dbURL, "MAILCAL_ENCRYPTION_KEY="+masterKey)
 	u, _ := url.Parse(dbURL)
 	pw, _ := u.User.Password()
 	fx.leaks.secret(pw)
@@ -71,7 +71,7 @@ func (fx *googleFixture) dbTenant(t *testing.T, name string) string {
 // serve, clearly.
 func TestE2EPostgresMigrate(t *testing.T) {
 	t.Parallel()
-	fx, dbURL := newDatabaseFixture(t)
+	fx, dbURL := newDatabaseFixture(t, googletest.Options{})
 	out, errOut, code := fx.run(t, "migrate")
 	if code != 0 || !strings.Contains(out, "Applied 1 migration(s): 0001 init") {
 		t.Fatalf("migrate of an empty database: exit %d, %q %s", code, out, tail(errOut, 1000))
@@ -107,7 +107,7 @@ func TestE2EPostgresMigrate(t *testing.T) {
 // is killed still has it; the CLI lists it.
 func TestE2EPostgresReplicas(t *testing.T) {
 	t.Parallel()
-	fx, _ := newDatabaseFixture(t)
+	fx, _ := newDatabaseFixture(t, googletest.Options{})
 	key := fx.dbTenant(t, "acme")
 	a, b := fx.startHTTP(t), fx.startHTTP(t)
 
