@@ -2,9 +2,12 @@
 // fresh temporary folder, the server on a free loopback port, one new
 // database per caller, and pg_ctl stop when the last user is done.
 //
-// The server is shared by every test of a test binary (one per package
-// run), or by every test binary when MAILCAL_TEST_POSTGRES_URL names one:
-// URL creates a database on it for each caller. When PostgreSQL
+// The server is shared by every test of a test binary, and on Linux by
+// every test binary of one `go test` run (the first starts it, the others
+// find it through a file named after the go command's process, under a
+// lock; it stops when that process ends), or by every test binary when
+// MAILCAL_TEST_POSTGRES_URL names one: URL creates a database on it for
+// each caller. When PostgreSQL
 // is not installed the caller is skipped with a message saying so, unless
 // MAILCAL_REQUIRE_POSTGRES=1, which fails it instead (CI sets it).
 //
@@ -17,9 +20,9 @@
 // test that counts the statements a program sends creates the extension in
 // its database (StatementsAvailable).
 //
-// The server is stopped, and its folder removed, when the test binary ends
-// however it ends (killed too): a watchdog child waits for a pipe from the
-// test process to close, then runs pg_ctl stop (immediate mode, a bounded
+// The server is stopped, and its folder removed, when its owner (the test
+// binary, or the go command) ends however it ends (killed too): a watchdog
+// child waits for that, then runs pg_ctl stop (immediate mode, a bounded
 // wait). Each run uses a new temporary folder.
 package pgtest
 
@@ -29,6 +32,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -136,8 +140,10 @@ func get(t testing.TB) *server {
 	if started == nil && startEr == nil {
 		if u := os.Getenv(EnvURL); u != "" {
 			started = &server{adminURL: u, stop: func() {}}
+		} else if sh, err, ok := shared(); ok {
+			started, startEr = sh, err
 		} else {
-			started, startEr = start()
+			started, startEr = start(0)
 		}
 	}
 	if startEr != nil {
@@ -181,7 +187,10 @@ func has(dir string) bool {
 	return true
 }
 
-func start() (*server, error) {
+// start starts a server. owner is 0 for a server of this test binary,
+// stopped when it ends; else the process whose end stops it (the go
+// command running several test binaries), and also is removed then.
+func start(owner int, also ...string) (*server, error) {
 	if runtime.GOOS == "windows" {
 		return nil, fmt.Errorf("%w (not supported on Windows)", errNotInstalled)
 	}
@@ -247,36 +256,64 @@ func start() (*server, error) {
 	}
 	s.port = port
 	s.adminURL = fmt.Sprintf("postgres://mailcal:%s@127.0.0.1:%d/postgres?sslmode=disable", password, port)
+	if owner != 0 {
+		s.stop = func() {} // the owner's end stops it
+		return s, s.watch(data, owner, nil, also)
+	}
 	done := make(chan struct{})
+	if err := s.watch(data, 0, done, nil); err != nil {
+		s.run(30*time.Second, "pg_ctl", "-D", data, "-m", "immediate", "-w", "-t", "20", "stop")
+		os.RemoveAll(dir)
+		return nil, err
+	}
 	s.stop = sync.OnceFunc(func() {
 		close(done)
 		s.run(30*time.Second, "pg_ctl", "-D", data, "-m", "immediate", "-w", "-t", "20", "stop")
 		os.RemoveAll(dir)
 	})
-	go s.watch(data, done)
 	return s, nil
 }
 
-// watch stops the server if this process is killed: a child shell that
-// waits for its stdin (a pipe from this process) to close, which happens
-// however the process ends, then runs pg_ctl stop.
-func (s *server) watch(data string, done <-chan struct{}) {
-	script := fmt.Sprintf("cat >/dev/null; %q -D %q -m immediate -w -t 20 stop >/dev/null 2>&1; rm -rf %q",
-		filepath.Join(s.bin, "pg_ctl"), data, s.dir)
-	cmd := exec.Command("/bin/sh", "-c", script)
+// watch starts the watchdog that stops the server however its owner ends
+// (killed too): a shell, immune to the terminal's signals, that waits for
+// the owner process to vanish (owner != 0) or for its stdin, a pipe from
+// this process, to close (done closed, or this process gone), then runs
+// pg_ctl stop and removes the folder and the files in also. Its output goes
+// nowhere, so that no one waits for it to close.
+func (s *server) watch(data string, owner int, done <-chan struct{}, also []string) error {
+	pgctl := fmt.Sprintf("%q -D %q -m immediate -w -t 20 stop", filepath.Join(s.bin, "pg_ctl"), data)
 	if s.runAs != "" {
-		cmd = exec.Command("runuser", "-u", s.runAs, "--", "/bin/sh", "-c", script)
+		pgctl = "runuser -u " + s.runAs + " -- " + pgctl
 	}
-	w, err := cmd.StdinPipe()
-	if err != nil {
-		return
+	wait := "cat >/dev/null"
+	if owner != 0 {
+		wait = fmt.Sprintf("while [ -d /proc/%d ]; do sleep 1; done", owner)
 	}
-	if cmd.Start() != nil {
-		return
+	script := fmt.Sprintf("trap '' INT HUP TERM QUIT; %s; %s >/dev/null 2>&1; rm -rf %q", wait, pgctl, s.dir)
+	for _, f := range also {
+		script += fmt.Sprintf(" %q", f)
 	}
-	<-done
-	w.Close()
-	cmd.Wait()
+	cmd := exec.Command("/bin/sh", "-c", script)
+	var w io.WriteCloser
+	if owner == 0 {
+		var err error
+		if w, err = cmd.StdinPipe(); err != nil {
+			return err
+		}
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting the watchdog: %w", err)
+	}
+	if owner != 0 {
+		go cmd.Wait()
+		return nil
+	}
+	go func() {
+		<-done
+		w.Close()
+		cmd.Wait()
+	}()
+	return nil
 }
 
 func (s *server) command(name string, args ...string) *exec.Cmd {
