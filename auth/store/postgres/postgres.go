@@ -73,7 +73,12 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, []Migration
 	if !strings.Contains(rawURL, "pool_max_conns") {
 		cfg.MaxConns = cmp.Or(opts.MaxConns, 20)
 	}
-	cfg.ConnConfig.RuntimeParams["application_name"] = "mailcal"
+	if _, set := cfg.ConnConfig.RuntimeParams["application_name"]; !set {
+		cfg.ConnConfig.RuntimeParams["application_name"] = "mailcal"
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 { // no connect_timeout in the URL: a silent host fails in 10 s, not the system's minutes
+		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
+	}
 	lockCfg := cfg.Copy()
 	lockCfg.MaxConns = cmp.Or(opts.MaxLockConns, 32)
 	lockCfg.MinConns = 0
