@@ -27,6 +27,7 @@
 package pgtest
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -169,7 +170,11 @@ func findBin() (string, error) {
 		}
 	}
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	slices.Reverse(dirs) // the newest first
+	major := func(d string) float64 { // 15, 9.6
+		v, _ := strconv.ParseFloat(filepath.Base(filepath.Dir(d)), 64)
+		return v
+	}
+	slices.SortFunc(dirs, func(a, b string) int { return cmp.Compare(major(b), major(a)) }) // the newest first
 	for _, d := range dirs {
 		if has(d) {
 			return d, nil
