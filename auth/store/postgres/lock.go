@@ -49,7 +49,23 @@ func (s *Store) LockGrant(ctx context.Context, k store.GrantKey) (func(), error)
 		conn.Release()
 		return nil, fmt.Errorf("grant %s: waiting for its lock: %w", k, ctxErr(ctx, err))
 	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		conn.Conn().Close(context.Background())
+		conn.Release()
+		return nil, fmt.Errorf("grant %s: the store is closed", k)
+	}
+	s.held[conn] = struct{}{}
+	s.mu.Unlock()
 	return sync.OnceFunc(func() {
+		s.mu.Lock()
+		_, ok := s.held[conn]
+		delete(s.held, conn)
+		s.mu.Unlock()
+		if !ok {
+			return // Close released it
+		}
 		uctx, cancel := context.WithTimeout(context.Background(), unlockWait)
 		defer cancel()
 		var released bool

@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -41,6 +42,10 @@ import (
 type Store struct {
 	pool  *pgxpool.Pool
 	locks *pgxpool.Pool // connections holding (or waiting for) grant locks
+
+	mu     sync.Mutex
+	held   map[*pgxpool.Conn]struct{} // connections holding a grant lock
+	closed bool
 }
 
 var (
@@ -100,7 +105,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, []Migration
 		pool.Close()
 		return nil, nil, &setupError{"database " + RedactURL(rawURL) + ": " + redactIn(err.Error(), rawURL), err}
 	}
-	s := &Store{pool: pool, locks: locks}
+	s := &Store{pool: pool, locks: locks, held: map[*pgxpool.Conn]struct{}{}}
 	if err := pool.Ping(ctx); err != nil {
 		s.Close()
 		return nil, nil, &setupError{"database " + RedactURL(rawURL) + ": " + explain(err, rawURL), err}
@@ -149,9 +154,21 @@ func (s *Store) checkSchema(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the pools; held grant locks are released with their
-// connections.
+// Close closes the pools. Grant locks still held are released (their
+// connections closed: a later unlock does nothing); Close waits for
+// statements in flight, each bounded by its caller's context.
 func (s *Store) Close() {
+	s.mu.Lock()
+	s.closed = true
+	held := s.held
+	s.held = map[*pgxpool.Conn]struct{}{}
+	s.mu.Unlock()
+	for c := range held {
+		ctx, cancel := context.WithTimeout(context.Background(), unlockWait)
+		c.Conn().Close(ctx)
+		cancel()
+		c.Release()
+	}
 	s.pool.Close()
 	s.locks.Close()
 }

@@ -240,3 +240,36 @@ func TestGrantLockKilledHolder(t *testing.T) {
 	unlock()
 	t.Logf("the lock was free %s after the kill", time.Since(start).Round(time.Millisecond))
 }
+
+// Close releases the grant locks still held, at once; their unlock then
+// does nothing.
+func TestCloseReleasesHeldLocks(t *testing.T) {
+	url := pgtest.URL(t)
+	a, _, err := postgres.Open(t.Context(), url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := open(t, url)
+	unlock, err := a.LockGrant(t.Context(), lockKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan struct{})
+	go func() { a.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close waited for a held grant lock")
+	}
+	unlock()
+	if _, err := a.LockGrant(t.Context(), lockKey); err == nil {
+		t.Error("LockGrant on a closed store succeeded")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	unlockB, err := b.LockGrant(ctx, lockKey)
+	if err != nil {
+		t.Fatalf("LockGrant after the holder's store was closed: %v", err)
+	}
+	unlockB()
+}
