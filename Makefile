@@ -28,8 +28,8 @@ build: ## build bin/mailcal
 run: build ## serve MCP on stdio with the default keyring, as a desktop assistant would
 	@exec ./$(BIN) serve
 
-test: test-deps ## every test, end-to-end ones included, with the race detector, then a short fuzz run
-	MAILCAL_E2E_REQUIRE=1 $(GO) test -race -count=1 -timeout 20m ./...
+test: test-deps ## every test, end-to-end and PostgreSQL ones included, with the race detector, then a short fuzz run
+	MAILCAL_E2E_REQUIRE=1 MAILCAL_REQUIRE_POSTGRES=1 $(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) --no-print-directory fuzz
 
 fuzz: ## run each fuzz target for FUZZTIME (default 100000x: that many inputs)

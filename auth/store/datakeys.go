@@ -27,7 +27,10 @@ type DataKey struct {
 
 // DataKeys keeps the tenants' wrapped data keys: the keys refresh tokens
 // are sealed with in a store that does not encrypt them itself (a
-// database). Implementations: store/memory, and the database stores.
+// database). Implementations: store/memory and store/postgres. It is an
+// optional contract, not part of Store: the keyring encrypts what it holds
+// and has none (refresh tokens there are stored as the grants layer's
+// plain sealer leaves them).
 type DataKeys interface {
 	// GetDataKey returns a tenant's key; ErrNotFound if it has none.
 	GetDataKey(ctx context.Context, tenant string) (DataKey, error)

@@ -21,7 +21,8 @@
 // processes while its holder reads, spends and replaces a refresh token.
 //
 // Implementations: store/keyring (the OS keyring or an encrypted folder, the
-// embedded default), store/memory (tests). Each runs the conformance suite in
+// embedded default), store/postgres (PostgreSQL, shared by the replicas of a
+// hosted deployment), store/memory (tests). Each runs the conformance suite in
 // store/storetest. Secrets in these records are opaque to the store: a
 // grant's Secret is sealed by the grants layer before it gets here.
 package store

@@ -36,6 +36,8 @@ type app struct {
 	onRefresh func(provider, outcome string)
 	// tokenTransport carries the token endpoints' requests; metrics wrap it.
 	tokenTransport *lateTransport
+	// closeStore closes the store (a database's pool).
+	closeStore func()
 }
 
 // lateTransport is a RoundTripper whose transport can be wrapped after it
@@ -67,8 +69,16 @@ func (t *lateTransport) CloseIdleConnections() {
 	}
 }
 
-func newApp(c *config) *app {
-	return newAppWith(c, wrapStore(openStore(c)))
+// newApp opens the store the configuration selects (database.go) and wires
+// the app over it.
+func newApp(ctx context.Context, c *config) (*app, error) {
+	st, sealer, closeStore, err := openStore(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	a := newAppSealed(c, wrapStore(st), sealer)
+	a.closeStore = closeStore
+	return a, nil
 }
 
 // wrapStore wraps the store every command opens: the identity, except in a
@@ -76,9 +86,14 @@ func newApp(c *config) *app {
 // load benchmark (cmd/mailcal/e2e/load).
 var wrapStore = func(s store.Store) store.Store { return s }
 
-// newAppWith wires the app over a store (tests pass a memory store).
-func newAppWith(c *config, st store.Store) *app {
-	a := &app{cfg: c, store: st, providers: c.providers, tenants: tenant.NewRegistry(st), grants: grants.New(st, grants.Plain)}
+// newAppWith wires the app over a store that encrypts what it holds (tests
+// pass a memory store).
+func newAppWith(c *config, st store.Store) *app { return newAppSealed(c, st, grants.Plain) }
+
+// newAppSealed wires the app over a store whose grants' refresh tokens
+// sealer protects.
+func newAppSealed(c *config, st store.Store, sealer grants.Sealer) *app {
+	a := &app{cfg: c, store: st, providers: c.providers, tenants: tenant.NewRegistry(st), grants: grants.New(st, sealer), closeStore: func() {}}
 	a.checked = a.tenantNames
 	a.policies = policy.New(st, nil)
 	a.tokenTransport = newLateTransport(http.DefaultTransport)
@@ -119,8 +134,11 @@ func (a *app) checkedTenants(ctx context.Context) ([]string, error) {
 	return a.checked(ctx)
 }
 
-// close stops background work.
-func (a *app) close() { a.tokens.Close() }
+// close stops background work and closes the store.
+func (a *app) close() {
+	a.tokens.Close()
+	a.closeStore()
+}
 
 // connector starts connections for the connect_account tool and for the
 // reconnect URLs in tool errors; redirect gives the redirect URI of the

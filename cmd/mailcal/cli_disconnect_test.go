@@ -60,7 +60,10 @@ func (fx *disconnectFixture) grants(t *testing.T) *grants.Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := newApp(cfg)
+	a, err := newApp(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(a.close)
 	return a.grants
 }

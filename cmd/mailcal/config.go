@@ -20,6 +20,9 @@ import (
 type config struct {
 	logLevel, logFormat string
 	keyring             keyring.Config
+	// databaseURL selects the PostgreSQL store (database.go); "": the
+	// keyring.
+	databaseURL string
 	// baseURL is the public base URL of an http deployment (the redirect
 	// URI is baseURL + /oauth/callback); allowedOrigins lists more browser
 	// origins allowed to call it.
@@ -60,7 +63,7 @@ const (
 
 // knownVars are the variables config reads besides the providers'.
 var knownVars = []string{
-	envLogLevel, envLogFormat, envBaseURL, envAllowedOrigins, envHealthInterval, envCallTimeout, envAuditLog,
+	envLogLevel, envLogFormat, envBaseURL, envAllowedOrigins, envHealthInterval, envCallTimeout, envAuditLog, envDatabaseURL,
 	envMetricsTenants, envMetricsAddr,
 	keyring.EnvBackend, keyring.EnvService, keyring.EnvDir, keyring.EnvPassDir,
 	keyring.EnvPassword, keyring.EnvPasswordFile, keyring.EnvTimeout,
@@ -78,10 +81,16 @@ func loadConfig(e env) (*config, error) {
 		gogcSet:        strings.TrimSpace(get("GOGC")) != "",
 		memLimitSet:    strings.TrimSpace(get("GOMEMLIMIT")) != "",
 		auditLog:       strings.TrimSpace(get(envAuditLog)),
+		databaseURL:    strings.TrimSpace(get(envDatabaseURL)),
 	}
 	var err error
 	if c.keyring, err = keyring.ConfigFromEnv(get); err != nil {
 		return nil, err
+	}
+	if c.databaseURL != "" {
+		if err := checkDatabaseURL(c.databaseURL); err != nil {
+			return nil, err
+		}
 	}
 	if c.baseURL != "" {
 		if err := checkBaseURL(c.baseURL); err != nil {

@@ -95,7 +95,10 @@ func cmdConnect(ctx context.Context, args []string, e env, c *config) error {
 	if err != nil {
 		return fmt.Errorf("%w: --scopes: %v", errUsage, err)
 	}
-	a := newApp(c)
+	a, err := newApp(ctx, c)
+	if err != nil {
+		return err
+	}
 	defer a.close()
 	lb := &oauth.Loopback{Flows: a.flows}
 	defer lb.Close()
@@ -202,7 +205,10 @@ func cmdDisconnect(ctx context.Context, args []string, e env, c *config) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	a := newApp(c)
+	a, err := newApp(ctx, c)
+	if err != nil {
+		return err
+	}
 	defer a.close()
 	d, err := a.flows.Disconnect(ctx, *tenantName, p.Name, pos[1])
 	if err != nil {

@@ -8,11 +8,11 @@ import (
 	"github.com/mailcal/mailcal/auth/store/keyring"
 )
 
-// openStore returns the keyring store the configuration selects. It is
+// openKeyring returns the keyring store the configuration selects. It is
 // lazy: nothing is opened (and no passphrase is asked for) until first use,
 // so that `serve` starts and lists its tools on a machine with no keyring
 // set up, and the first call that needs the keyring explains what is missing.
-func openStore(c *config) *keyring.Store {
+func openKeyring(c *config) *keyring.Store {
 	return keyring.LazyStore(c.keyring, func(backend string) {
 		slog.Info("keyring opened", "backend", backend)
 	})

@@ -67,13 +67,15 @@ Usage:
       show or change the tenant's guard rails (see mailcal policy --help)
   mailcal audit [--tenant NAME] [--since DURATION|TIME] [--json]
       read the audit log (MAILCAL_AUDIT_LOG): one line per state-changing tool call
+  mailcal migrate                apply the database migrations (MAILCAL_DATABASE_URL)
   mailcal version                print the version
   mailcal help [COMMAND]         show help (also: mailcal COMMAND --help)
 
 Tokens and API-key hashes are kept in a keyring: the OS keyring where one is
 usable, else an encrypted file that needs MAILCAL_KEYRING_PASSWORD. Set
 MAILCAL_KEYRING_BACKEND (auto, file, secret-service, pass, keyctl, keychain,
-wincred, kwallet) to choose. Logs go to stderr; MAILCAL_LOG_LEVEL sets the
+wincred, kwallet) to choose. MAILCAL_DATABASE_URL=postgres://… keeps them in
+PostgreSQL instead, shared by replicas. Logs go to stderr; MAILCAL_LOG_LEVEL sets the
 level (debug, info, warn, error).
 `
 
@@ -122,6 +124,7 @@ func run(ctx context.Context, args []string, e env) int {
 var commands = map[string]func(context.Context, []string, env, *config) error{
 	"serve": cmdServe, "tenant": cmdTenant, "tenants": cmdTenant, "accounts": cmdAccounts,
 	"connect": cmdConnect, "disconnect": cmdDisconnect, "policy": cmdPolicy, "audit": cmdAudit,
+	"migrate": cmdMigrate,
 }
 
 func dispatch(ctx context.Context, args []string, e env) error {

@@ -87,7 +87,10 @@ func cmdPolicy(ctx context.Context, args []string, e env, c *config) error {
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	a := newApp(c)
+	a, err := newApp(ctx, c)
+	if err != nil {
+		return err
+	}
 	defer a.close()
 	if *tenantName != tenant.Default {
 		if _, err := a.tenants.Get(ctx, *tenantName); err != nil {

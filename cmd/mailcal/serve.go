@@ -115,7 +115,10 @@ func cmdServe(ctx context.Context, args []string, e env, cfg *config) error {
 	slog.SetDefault(logger)
 	cfg.warnUnknown()
 
-	a := newApp(cfg)
+	a, err := newApp(ctx, cfg)
+	if err != nil {
+		return err
+	}
 	defer a.close()
 	if c.transport == "stdio" {
 		a.checked = func(context.Context) ([]string, error) { return []string{c.tenant}, nil }

@@ -39,7 +39,10 @@ func cmdTenant(ctx context.Context, args []string, e env, c *config) error {
 		fs.Usage()
 		return fmt.Errorf("%w: tenant needs a subcommand: add, list or remove", errUsage)
 	}
-	a := newApp(c)
+	a, err := newApp(ctx, c)
+	if err != nil {
+		return err
+	}
 	defer a.close()
 	reg := a.tenants
 	switch sub, rest := pos[0], pos[1:]; sub {
@@ -153,7 +156,10 @@ func cmdAccounts(ctx context.Context, args []string, e env, c *config) error {
 	if err := tenant.ValidateName(*tenantName); err != nil {
 		return fmt.Errorf("%w: --tenant: %v", errUsage, err)
 	}
-	a := newApp(c)
+	a, err := newApp(ctx, c)
+	if err != nil {
+		return err
+	}
 	defer a.close()
 	gs, err := a.grants.List(ctx, *tenantName)
 	if err != nil {

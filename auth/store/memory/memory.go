@@ -30,6 +30,7 @@ type Store struct {
 
 	policies map[string]store.Policy
 	counters map[store.CounterKey]counter
+	dataKeys map[string]store.DataKey
 
 	grantLocks keylock.Set
 }
@@ -45,6 +46,7 @@ func New() *Store {
 
 		policies: map[string]store.Policy{},
 		counters: map[store.CounterKey]counter{},
+		dataKeys: map[string]store.DataKey{},
 	}
 }
 

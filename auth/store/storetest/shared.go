@@ -28,6 +28,7 @@ func RunShared(t *testing.T, open func(t *testing.T) (store.Store, store.Store))
 		{"SharedGrantLock", sharedGrantLock},
 		{"SharedPolicy", sharedPolicy},
 		{"SharedCounterRace", racingIncrements},
+		{"SharedDataKeyCreates", sharedDataKeyCreates},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -124,6 +124,23 @@ func (b *broken) TakeFlowState(ctx context.Context, id string) (store.FlowState,
 	return f, nil
 }
 
+func (b *broken) PutDataKey(ctx context.Context, k store.DataKey) (int64, error) {
+	if b.mode == "data-key-put-ignores-version" {
+		if cur, err := b.Store.GetDataKey(ctx, k.Tenant); err == nil {
+			k.Version = cur.Version
+		}
+	}
+	return b.Store.PutDataKey(ctx, k)
+}
+
+func (b *broken) ListDataKeys(ctx context.Context) ([]store.DataKey, error) {
+	ks, err := b.Store.ListDataKeys(ctx)
+	if b.mode == "data-keys-unsorted" {
+		slices.Reverse(ks)
+	}
+	return ks, err
+}
+
 func TestBrokenStoreInner(t *testing.T) {
 	mode := os.Getenv(brokenEnv)
 	if mode == "" {
@@ -140,17 +157,19 @@ func TestSuiteFailsBrokenStores(t *testing.T) {
 		t.Fatal(err)
 	}
 	for mode, want := range map[string][]string{
-		"put-ignores-version":   {"--- FAIL: TestBrokenStoreInner/GrantVersions", "PutGrant at version 0 over a stored grant: got error <nil>, want changed since it was read"},
-		"racy-compare-and-set":  {"--- FAIL: TestBrokenStoreInner/GrantConcurrentUpdates", "(an update was lost)"},
-		"invalid-key-not-found": {"--- FAIL: TestBrokenStoreInner/GrantInvalid", "want a validation error, not a store sentinel"},
-		"shared-slices":         {"--- FAIL: TestBrokenStoreInner/GrantCopies", "grant acme/exmail/x@y.com: Scopes"},
-		"local-time":            {"--- FAIL: TestBrokenStoreInner/GrantRoundTrip", "not in UTC"},
-		"minutes":               {"--- FAIL: TestBrokenStoreInner/GrantRoundTrip", "ConnectedAt = 2026-11-28 20:02:00 +0000 UTC, want 2026-11-28 21:02:24.123456789 +0100 UTC+1"},
-		"list-by-name-prefix":   {"--- FAIL: TestBrokenStoreInner/GrantList", `ListGrants("a") returned a grant of tenant "ab"`},
-		"list-unsorted":         {"--- FAIL: TestBrokenStoreInner/GrantList", "(sorted by provider, then account)"},
-		"take-keeps":            {"--- FAIL: TestBrokenStoreInner/FlowStates", "TakeFlowState twice: got error <nil>, want not found"},
-		"racy-take":             {"--- FAIL: TestBrokenStoreInner/FlowStateConcurrentTakes", "of 16 concurrent takers got the flow state, want exactly 1"},
-		"lock-ignored":          {"--- FAIL: TestBrokenStoreInner/GrantLock", "want it to wait until the caller's deadline", "--- FAIL: TestBrokenStoreInner/GrantLockExcludes"},
+		"put-ignores-version":          {"--- FAIL: TestBrokenStoreInner/GrantVersions", "PutGrant at version 0 over a stored grant: got error <nil>, want changed since it was read"},
+		"racy-compare-and-set":         {"--- FAIL: TestBrokenStoreInner/GrantConcurrentUpdates", "(an update was lost)"},
+		"invalid-key-not-found":        {"--- FAIL: TestBrokenStoreInner/GrantInvalid", "want a validation error, not a store sentinel"},
+		"shared-slices":                {"--- FAIL: TestBrokenStoreInner/GrantCopies", "grant acme/exmail/x@y.com: Scopes"},
+		"local-time":                   {"--- FAIL: TestBrokenStoreInner/GrantRoundTrip", "not in UTC"},
+		"minutes":                      {"--- FAIL: TestBrokenStoreInner/GrantRoundTrip", "ConnectedAt = 2026-11-28 20:02:00 +0000 UTC, want 2026-11-28 21:02:24.123456789 +0100 UTC+1"},
+		"list-by-name-prefix":          {"--- FAIL: TestBrokenStoreInner/GrantList", `ListGrants("a") returned a grant of tenant "ab"`},
+		"list-unsorted":                {"--- FAIL: TestBrokenStoreInner/GrantList", "(sorted by provider, then account)"},
+		"take-keeps":                   {"--- FAIL: TestBrokenStoreInner/FlowStates", "TakeFlowState twice: got error <nil>, want not found"},
+		"racy-take":                    {"--- FAIL: TestBrokenStoreInner/FlowStateConcurrentTakes", "of 16 concurrent takers got the flow state, want exactly 1"},
+		"data-key-put-ignores-version": {"--- FAIL: TestBrokenStoreInner/DataKeys", "PutDataKey at version 0 over a stored key: got error <nil>, want changed since it was read"},
+		"data-keys-unsorted":           {"--- FAIL: TestBrokenStoreInner/DataKeys", "want acme, acme2, beta, zeta"},
+		"lock-ignored":                 {"--- FAIL: TestBrokenStoreInner/GrantLock", "want it to wait until the caller's deadline", "--- FAIL: TestBrokenStoreInner/GrantLockExcludes"},
 	} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
