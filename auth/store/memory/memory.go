@@ -30,11 +30,15 @@ type Store struct {
 
 	policies map[string]store.Policy
 	counters map[store.CounterKey]counter
+	dataKeys map[string]store.DataKey // datakeys.go
 
 	grantLocks keylock.Set
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store    = (*Store)(nil)
+	_ store.DataKeys = (*Store)(nil)
+)
 
 // New returns an empty store.
 func New() *Store {
@@ -45,6 +49,7 @@ func New() *Store {
 
 		policies: map[string]store.Policy{},
 		counters: map[store.CounterKey]counter{},
+		dataKeys: map[string]store.DataKey{},
 	}
 }
 

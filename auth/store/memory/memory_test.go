@@ -25,3 +25,7 @@ func TestBackend(t *testing.T) {
 		t.Errorf("Backend() = %q", b)
 	}
 }
+
+func TestConformanceDataKeys(t *testing.T) {
+	storetest.RunDataKeys(t, func(t *testing.T) store.DataKeys { return memory.New() })
+}
