@@ -29,6 +29,10 @@ type app struct {
 	policies  *policy.Store
 	// checked lists the tenants the health check looks at.
 	checked func(ctx context.Context) ([]string, error)
+	// sealer protects refresh tokens at rest (sealer.go); sealErr: why
+	// none could be made for the store (serve refuses to start).
+	sealer  grants.Sealer
+	sealErr error
 }
 
 func newApp(c *config) *app {
@@ -42,7 +46,11 @@ var wrapStore = func(s store.Store) store.Store { return s }
 
 // newAppWith wires the app over a store (tests pass a memory store).
 func newAppWith(c *config, st store.Store) *app {
-	a := &app{cfg: c, store: st, providers: c.providers, tenants: tenant.NewRegistry(st), grants: grants.New(st, grants.Plain)}
+	a := &app{cfg: c, store: st, providers: c.providers, tenants: tenant.NewRegistry(st)}
+	if a.sealer, a.sealErr = sealerFor(st, c); a.sealErr != nil {
+		a.sealer = failedSealer{a.sealErr}
+	}
+	a.grants = grants.New(st, a.sealer)
 	a.checked = a.tenantNames
 	a.policies = policy.New(st, nil)
 	a.tokens = tokens.New(tokens.Config{Grants: a.grants, Providers: a.providers, Tenants: a.checkedTenants})

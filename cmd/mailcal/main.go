@@ -67,6 +67,8 @@ Usage:
       show or change the tenant's guard rails (see mailcal policy --help)
   mailcal audit [--tenant NAME] [--since DURATION|TIME] [--json]
       read the audit log (MAILCAL_AUDIT_LOG): one line per state-changing tool call
+  mailcal keys rotate --new-key-file FILE
+      re-wrap every tenant's data key under a new master key (database store)
   mailcal version                print the version
   mailcal help [COMMAND]         show help (also: mailcal COMMAND --help)
 

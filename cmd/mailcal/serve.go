@@ -109,6 +109,9 @@ func cmdServe(ctx context.Context, args []string, e env, cfg *config) error {
 
 	a := newApp(cfg)
 	defer a.close()
+	if a.sealErr != nil {
+		return a.sealErr
+	}
 	if c.transport == "stdio" {
 		a.checked = func(context.Context) ([]string, error) { return []string{c.tenant}, nil }
 	}

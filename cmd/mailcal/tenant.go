@@ -129,7 +129,12 @@ func (a *app) forgetAccounts(ctx context.Context, tenantName string, e env) erro
 				d.Account, d.Provider, d.RevokeErr, d.RevokeHelp)
 		}
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	// Its accounts gone, its data key goes too: nothing sealed under it
+	// can be opened again, wherever a copy of it lies.
+	return a.destroyDataKey(ctx, tenantName)
 }
 
 const accountsHelp = `
