@@ -179,8 +179,8 @@ func (s *Sealer) Destroy(ctx context.Context, tenant string) error {
 // current returns the tenant's key for sealing: the cached one while the
 // store confirmed it within Recheck, else the stored one, else a new one.
 func (s *Sealer) current(ctx context.Context, tenant string) (*dataKey, error) {
-	cached := s.cached(tenant)
-	if cached != nil && s.now().Sub(cached.checked) < s.recheck {
+	cached, checked := s.cached(tenant)
+	if cached != nil && s.now().Sub(checked) < s.recheck {
 		return cached, nil
 	}
 	for range 4 {
@@ -208,7 +208,7 @@ func (s *Sealer) current(ctx context.Context, tenant string) (*dataKey, error) {
 
 // byID returns the tenant's key of that id, for opening.
 func (s *Sealer) byID(ctx context.Context, tenant string, id [idSize]byte) (*dataKey, error) {
-	if dk := s.cached(tenant); dk != nil && dk.id == id {
+	if dk, _ := s.cached(tenant); dk != nil && dk.id == id {
 		return dk, nil
 	}
 	rec, err := s.keys.GetDataKey(ctx, tenant)
@@ -275,15 +275,18 @@ func (s *Sealer) unwrapAndCache(rec store.DataKey) (*dataKey, error) {
 	return s.put(&dataKey{tenant: rec.Tenant, id: id, aead: aead, checked: s.now()}), nil
 }
 
-func (s *Sealer) cached(tenant string) *dataKey {
+// cached returns the tenant's key in memory and when the store last
+// confirmed it (checked changes under s.mu).
+func (s *Sealer) cached(tenant string) (*dataKey, time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := s.cache[tenant]
 	if e == nil {
-		return nil
+		return nil, time.Time{}
 	}
 	s.lru.MoveToFront(e)
-	return e.Value.(*dataKey)
+	dk := e.Value.(*dataKey)
+	return dk, dk.checked
 }
 
 // put caches dk as its tenant's key, evicting the least recently used

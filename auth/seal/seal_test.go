@@ -362,3 +362,32 @@ func BenchmarkOpen(b *testing.B) {
 		}
 	}
 }
+
+// Many goroutines seal and open for a few tenants while the recheck
+// interval keeps passing: no data race, every token opens.
+func TestConcurrentUse(t *testing.T) {
+	ctx := t.Context()
+	mk, _ := newKey(t)
+	st := memory.New()
+	var tick atomic.Int64
+	clock := func() time.Time { return time.Unix(tick.Add(1), 0) } // a second a call: every Seal rechecks
+	s := newSealer(t, st, MasterKeys{Current: mk}, Options{Recheck: time.Second, MaxCached: 2, Now: clock})
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			k := store.GrantKey{Tenant: []string{"a", "b", "c"}[i%3], Provider: "google", Account: "x@example.com"}
+			for range 50 {
+				b, err := s.Seal(ctx, k, token)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if got, err := s.Open(ctx, k, b); err != nil || !bytes.Equal(got, token) {
+					t.Errorf("%q, %v", got, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
