@@ -22,6 +22,11 @@
 // with the key: it stays the same through rotations and tells a token
 // sealed under a tenant's earlier key (a tenant removed and added again)
 // from a damaged one.
+//
+// Unwrapped data keys are kept in memory per process, bounded, and
+// forgotten when a tenant is removed. The raw key bytes are zeroed once the
+// cipher is made; the cipher's own key schedule cannot be zeroed from Go
+// and is left to the garbage collector.
 package seal
 
 import (
@@ -62,8 +67,13 @@ type Options struct {
 	// Recheck is how long a cached key is used for sealing before the
 	// store is asked again whether it is still the tenant's key (default
 	// 1 minute): a tenant removed and added again through another process
-	// gets a new key. Opening never waits for it: a token names its key.
+	// gets a new key.
 	Recheck time.Duration
+	// RecheckOpen is the same for opening (default 10 minutes): a token
+	// names its key, so a cached key of that id opens it until then; past
+	// it the store is asked again, so that a tenant removed through another
+	// process drops out of this one's memory within that time.
+	RecheckOpen time.Duration
 	// Now is the clock (tests).
 	Now func() time.Time
 }
@@ -71,11 +81,11 @@ type Options struct {
 // Sealer is a grants.Sealer over a store's data keys. Safe for concurrent
 // use.
 type Sealer struct {
-	keys    store.DataKeys
-	master  MasterKeys
-	max     int
-	recheck time.Duration
-	now     func() time.Time
+	keys                 store.DataKeys
+	master               MasterKeys
+	max                  int
+	recheck, recheckOpen time.Duration
+	now                  func() time.Time
 
 	mu    sync.Mutex
 	cache map[string]*list.Element // tenant → *dataKey in lru
@@ -95,12 +105,15 @@ func New(keys store.DataKeys, master MasterKeys, o Options) (*Sealer, error) {
 	if !master.Set() {
 		return nil, fmt.Errorf("encrypting refresh tokens needs a master key: set %s (or %s) to the base64 of 32 random bytes (openssl rand -base64 32)", EnvKey, EnvKeyFile)
 	}
-	s := &Sealer{keys: keys, master: master, max: o.MaxCached, recheck: o.Recheck, now: o.Now, cache: map[string]*list.Element{}}
+	s := &Sealer{keys: keys, master: master, max: o.MaxCached, recheck: o.Recheck, recheckOpen: o.RecheckOpen, now: o.Now, cache: map[string]*list.Element{}}
 	if s.max <= 0 {
 		s.max = 4096
 	}
 	if s.recheck <= 0 {
 		s.recheck = time.Minute
+	}
+	if s.recheckOpen <= 0 {
+		s.recheckOpen = 10 * time.Minute
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -208,15 +221,23 @@ func (s *Sealer) current(ctx context.Context, tenant string) (*dataKey, error) {
 
 // byID returns the tenant's key of that id, for opening.
 func (s *Sealer) byID(ctx context.Context, tenant string, id [idSize]byte) (*dataKey, error) {
-	if dk, _ := s.cached(tenant); dk != nil && dk.id == id {
-		return dk, nil
+	cached, checked := s.cached(tenant)
+	if cached != nil && cached.id == id && s.now().Sub(checked) < s.recheckOpen {
+		return cached, nil
 	}
 	rec, err := s.keys.GetDataKey(ctx, tenant)
 	if errors.Is(err, store.ErrNotFound) {
+		s.Forget(tenant)
 		return nil, fmt.Errorf("tenant %s has no data key (destroyed when the tenant was removed?): its sealed tokens cannot be opened: %w", tenant, store.ErrDamaged)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the data key of tenant %s: %w", tenant, err)
+	}
+	if sid, ok := wrappedID(rec.Wrapped); ok && cached != nil && sid == cached.id && sid == id {
+		s.mu.Lock()
+		cached.checked = s.now()
+		s.mu.Unlock()
+		return cached, nil
 	}
 	dk, err := s.unwrapAndCache(rec)
 	if err != nil {

@@ -391,3 +391,42 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// A tenant removed through another process: this one opens its tokens
+// from memory until RecheckOpen has passed, then asks the store (once per
+// RecheckOpen while the key stays), finds the key gone and drops it.
+func TestRecheckOpenSeesDestroyedKey(t *testing.T) {
+	ctx := t.Context()
+	mk, _ := newKey(t)
+	st := &countingKeys{DataKeys: memory.New()}
+	now := time.Now()
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	a := newSealer(t, st, MasterKeys{Current: mk}, Options{Now: clock, RecheckOpen: 10 * time.Minute})
+	sealed, _ := a.Seal(ctx, acct, token)
+
+	advance(11 * time.Minute)
+	base := st.gets.Load()
+	for range 3 {
+		if _, err := a.Open(ctx, acct, sealed); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := st.gets.Load() - base; d != 1 {
+		t.Errorf("past RecheckOpen, three opens read the store %d times, want 1", d)
+	}
+	if err := newSealer(t, st, MasterKeys{Current: mk}, Options{}).Destroy(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Open(ctx, acct, sealed); err != nil {
+		t.Errorf("within RecheckOpen the cached key still opens: %v", err)
+	}
+	advance(11 * time.Minute)
+	if _, err := a.Open(ctx, acct, sealed); !errors.Is(err, store.ErrDamaged) {
+		t.Errorf("past RecheckOpen after the key was destroyed: %v", err)
+	}
+	if a.cachedLen() != 0 {
+		t.Error("the destroyed key stays in memory")
+	}
+}
