@@ -47,7 +47,7 @@ var wrapStore = func(s store.Store) store.Store { return s }
 // newAppWith wires the app over a store (tests pass a memory store).
 func newAppWith(c *config, st store.Store) *app {
 	a := &app{cfg: c, store: st, providers: c.providers, tenants: tenant.NewRegistry(st)}
-	if a.sealer, a.sealErr = sealerFor(st, c); a.sealErr != nil {
+	if a.sealer, a.sealErr = sealerFor(c, st); a.sealErr != nil {
 		a.sealer = failedSealer{a.sealErr}
 	}
 	a.grants = grants.New(st, a.sealer)

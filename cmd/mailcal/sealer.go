@@ -17,7 +17,7 @@ import (
 // master key (MAILCAL_ENCRYPTION_KEY), which it then requires; the keyrings
 // encrypt their items themselves and get them as they are. The memory store
 // (tests; nothing leaves the process) seals only when a key is set.
-func sealerFor(st store.Store, cfg *config) (grants.Sealer, error) {
+func sealerFor(cfg *config, st store.Store) (grants.Sealer, error) {
 	dk, ok := dataKeys(st)
 	if !ok || (!cfg.masterKeys.Set() && st.Backend() == "memory") {
 		if cfg.masterKeys.Set() {
@@ -58,19 +58,19 @@ func (f failedSealer) Open(context.Context, store.GrantKey, []byte) ([]byte, err
 	return nil, f.err
 }
 
-// destroyDataKey destroys a tenant's data key (the tenant is removed, or
-// added again after an older mailcal left its key behind): whatever was
-// sealed under it can no longer be opened.
+// destroyDataKey destroys a tenant's data key, if the store keeps one (the
+// tenant is removed, or added again after an older mailcal left its key
+// behind): whatever was sealed under it can no longer be opened. A server
+// that still holds the key in memory drops it when it next asks the store
+// (auth/seal: within 10 minutes; the tenant's accounts are gone already,
+// and its API key refused within 2 s).
 func (a *app) destroyDataKey(ctx context.Context, tenantName string) error {
-	if s, ok := a.sealer.(*seal.Sealer); ok {
-		return s.Destroy(ctx, tenantName)
+	dk, ok := dataKeys(a.store)
+	if !ok {
+		return nil
 	}
-	if dk, ok := dataKeys(a.store); ok {
-		// Sealed without a key (the memory store in tests): none to read, but
-		// one may have been made by a process that had a key.
-		if err := dk.DeleteDataKey(ctx, tenantName); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("destroying the data key of tenant %s: %w", tenantName, err)
-		}
+	if err := dk.DeleteDataKey(ctx, tenantName); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("destroying the data key of tenant %s: %w", tenantName, err)
 	}
 	return nil
 }
