@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/mailcal/mailcal/auth/store"
 	"github.com/mailcal/mailcal/auth/store/memory"
@@ -173,4 +175,74 @@ type onlyTenant struct {
 func (o onlyTenant) ListDataKeys(ctx context.Context) ([]store.DataKey, error) {
 	k, err := o.GetDataKey(ctx, o.tenant)
 	return []store.DataKey{k}, err
+}
+
+// Servers holding both keys seal and open for many tenants, some of them
+// new, while the rotation runs: nothing fails, and afterwards every key is
+// under the new master key and every token opens with it alone.
+func TestRotateWhileServing(t *testing.T) {
+	ctx := t.Context()
+	oldKey, _ := newKey(t)
+	newK, _ := newKey(t)
+	st := memory.New()
+	ks, sealed := sealTenants(t, newSealer(t, st, MasterKeys{Current: oldKey}, Options{}), 12)
+	both := MasterKeys{Current: newK, Old: oldKey}
+	servers := []*Sealer{newSealer(t, st, both, Options{}), newSealer(t, st, both, Options{Recheck: time.Nanosecond})}
+
+	var mu sync.Mutex
+	var newKs []store.GrantKey // the servers' new tenants, and their tokens
+	var newSealed [][]byte
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	for i, s := range servers {
+		wg.Go(func() {
+			for n := 0; ; n++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				j := n % len(ks)
+				if got, err := s.Open(ctx, ks[j], sealed[j]); err != nil || string(got) != ks[j].String() {
+					t.Errorf("server %d, open %s during the rotation: %q, %v", i, ks[j], got, err)
+					return
+				}
+				// A new tenant's first key, made under the new master key.
+				k := store.GrantKey{Tenant: fmt.Sprintf("new%d-%d", i, n%5), Provider: "google", Account: "a@example.com"}
+				b, err := s.Seal(ctx, k, []byte(k.String()))
+				if err != nil {
+					t.Errorf("server %d, seal %s during the rotation: %v", i, k, err)
+					return
+				}
+				if n < 5 {
+					mu.Lock()
+					newKs, newSealed = append(newKs, k), append(newSealed, b)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	time.Sleep(5 * time.Millisecond) // the servers at work
+	r, err := Rotate(ctx, slowKeys{st}, MasterKeys{Current: oldKey}, newK)
+	close(done)
+	wg.Wait()
+	if err != nil || len(r.Failed) != 0 || r.Rewrapped != 12 {
+		t.Fatalf("Rotate = %+v, %v; want the 12 old keys re-wrapped", r, err)
+	}
+	recs, _ := st.ListDataKeys(ctx)
+	for _, rec := range recs {
+		if rec.MasterKeyID != newK.ID() {
+			t.Errorf("%s still under %s", rec.Tenant, rec.MasterKeyID)
+		}
+	}
+	checkOpens(t, "new key only", newSealer(t, st, MasterKeys{Current: newK}, Options{}), append(ks, newKs...), append(sealed, newSealed...))
+}
+
+// slowKeys takes a millisecond a write, so that a rotation lasts while
+// others work.
+type slowKeys struct{ store.DataKeys }
+
+func (s slowKeys) PutDataKey(ctx context.Context, k store.DataKey) (int64, error) {
+	time.Sleep(time.Millisecond)
+	return s.DataKeys.PutDataKey(ctx, k)
 }

@@ -430,3 +430,24 @@ func TestRecheckOpenSeesDestroyedKey(t *testing.T) {
 		t.Error("the destroyed key stays in memory")
 	}
 }
+
+// FuzzOpen: whatever bytes a store hands back, Open fails cleanly (never a
+// panic, never plaintext from a forgery).
+func FuzzOpen(f *testing.F) {
+	mk, _ := newKey(f)
+	s := newSealer(f, memory.New(), MasterKeys{Current: mk}, Options{})
+	good, err := s.Seal(context.Background(), acct, token)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte{})
+	f.Add([]byte{formatV1})
+	f.Add(append([]byte{formatV1}, make([]byte, header+tagSize)...))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := s.Open(context.Background(), acct, b)
+		if err == nil && (!bytes.Equal(b, good) || !bytes.Equal(got, token)) {
+			t.Fatalf("forged %x opened to %q", b, got)
+		}
+	})
+}
