@@ -33,6 +33,15 @@ func randomKey(t *testing.T) string {
 	return base64.StdEncoding.EncodeToString(raw)
 }
 
+func mustSealer(t *testing.T, cfg *config, st store.Store) grants.Sealer {
+	t.Helper()
+	s, err := sealerFor(cfg, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func configWith(t *testing.T, vars map[string]string) *config {
 	t.Helper()
 	cfg, err := loadConfig(env{getenv: func(n string) string { return vars[n] }})
@@ -70,16 +79,6 @@ func TestSealerFor(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), seal.EnvKey) || !strings.Contains(err.Error(), "postgres") {
 		t.Errorf("database without a key: %v", err)
 	}
-	// The app carries the failure: serve refuses to start, every use says why.
-	a := newAppWith(none, dbLike{memory.New()})
-	defer a.close()
-	if a.sealErr == nil {
-		t.Fatal("no sealErr")
-	}
-	k := store.GrantKey{Tenant: "acme", Provider: "google", Account: "a@example.com"}
-	if _, err := a.sealer.Seal(t.Context(), k, []byte("x")); !errors.Is(err, a.sealErr) {
-		t.Errorf("Seal with no sealer: %v", err)
-	}
 	// An ill-formed key stops every command at the start, naming the
 	// variable and not the value.
 	_, err = loadConfig(env{getenv: func(n string) string {
@@ -93,6 +92,20 @@ func TestSealerFor(t *testing.T) {
 	}
 }
 
+// The app over a database store without a master key carries the failure:
+// serve refuses to start, every use of a token says why.
+func TestAppWithoutMasterKey(t *testing.T) {
+	a := newAppWith(configWith(t, nil), dbLike{memory.New()})
+	defer a.close()
+	if a.sealErr == nil {
+		t.Fatal("no sealErr")
+	}
+	k := store.GrantKey{Tenant: "acme", Provider: "google", Account: "a@example.com"}
+	if err := a.grants.Put(t.Context(), grants.Grant{Tenant: k.Tenant, Provider: k.Provider, Account: k.Account, RefreshToken: "x"}); !errors.Is(err, a.sealErr) {
+		t.Errorf("storing a grant with no sealer: %v", err)
+	}
+}
+
 // Forgetting a tenant (tenant remove, and tenant add over leftovers)
 // destroys its data key: what was sealed under it no longer opens.
 func TestForgetTenantDestroysDataKey(t *testing.T) {
@@ -101,13 +114,14 @@ func TestForgetTenantDestroysDataKey(t *testing.T) {
 	cfg := configWith(t, map[string]string{seal.EnvKey: randomKey(t)})
 	a := newAppWith(cfg, dbLike{st})
 	defer a.close()
+	sealer := mustSealer(t, cfg, dbLike{st})
 	k := store.GrantKey{Tenant: "acme", Provider: "google", Account: "a@example.com"}
-	sealed, err := a.sealer.Seal(ctx, k, []byte("refresh-token"))
+	sealed, err := sealer.Seal(ctx, k, []byte("refresh-token"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	other := store.GrantKey{Tenant: "acme-2", Provider: "google", Account: "a@example.com"}
-	if _, err := a.sealer.Seal(ctx, other, []byte("refresh-token")); err != nil {
+	if _, err := sealer.Seal(ctx, other, []byte("refresh-token")); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
@@ -120,11 +134,9 @@ func TestForgetTenantDestroysDataKey(t *testing.T) {
 	if _, err := st.GetDataKey(ctx, "acme-2"); err != nil {
 		t.Errorf("acme-2's data key: %v", err)
 	}
-	// Any process (this one's memory is a server's, which drops the key
-	// when it next asks the store).
-	later := newAppWith(cfg, dbLike{st})
-	defer later.close()
-	if _, err := later.sealer.Open(ctx, k, sealed); !errors.Is(err, store.ErrDamaged) {
+	// In any process (one that holds the key in memory drops it when it
+	// next asks the store).
+	if _, err := mustSealer(t, cfg, dbLike{st}).Open(ctx, k, sealed); !errors.Is(err, store.ErrDamaged) {
 		t.Errorf("a token of the removed tenant: %v", err)
 	}
 	// A tenant without a key is forgotten all the same.
@@ -142,12 +154,14 @@ func TestKeysRotate(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := memory.New()
-	a := newAppWith(configWith(t, map[string]string{seal.EnvKey: oldKey}), dbLike{st})
+	cfg := configWith(t, map[string]string{seal.EnvKey: oldKey})
+	a := newAppWith(cfg, dbLike{st})
 	defer a.close()
+	sealer := mustSealer(t, cfg, dbLike{st})
 	var sealed [][]byte
 	ks := []store.GrantKey{{Tenant: "a", Provider: "google", Account: "x@example.com"}, {Tenant: "b", Provider: "microsoft", Account: "y@example.com"}}
 	for _, k := range ks {
-		b, err := a.sealer.Seal(ctx, k, []byte("token of "+k.Tenant))
+		b, err := sealer.Seal(ctx, k, []byte("token of "+k.Tenant))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -164,10 +178,9 @@ func TestKeysRotate(t *testing.T) {
 	if !strings.Contains(out.String(), "Re-wrapped 2 data key(s) under "+next.ID()+"; 0 already") {
 		t.Errorf("report: %q", out.String())
 	}
-	after := newAppWith(configWith(t, map[string]string{seal.EnvKey: newKey}), dbLike{st})
-	defer after.close()
+	after := mustSealer(t, configWith(t, map[string]string{seal.EnvKey: newKey}), dbLike{st})
 	for i, k := range ks {
-		if got, err := after.sealer.Open(ctx, k, sealed[i]); err != nil || string(got) != "token of "+k.Tenant {
+		if got, err := after.Open(ctx, k, sealed[i]); err != nil || string(got) != "token of "+k.Tenant {
 			t.Errorf("%s under the new key: %q, %v", k, got, err)
 		}
 	}
