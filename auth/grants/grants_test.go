@@ -275,4 +275,8 @@ func TestListLeavesOutUnopenable(t *testing.T) {
 	if _, err := New(st, damagingSealer{failing: "bad@example.com"}).List(ctx, "a"); err == nil {
 		t.Error("a sealer failing for another reason than damage: the listing succeeded")
 	}
+	_, err = New(st, damagingSealer{failing: "bad@example.com"}).Get(ctx, "a", "google", "bad@example.com")
+	if err == nil || strings.Contains(err.Error(), "disconnect") || !strings.Contains(err.Error(), "wrong master key") {
+		t.Errorf("a wrong master key is not the grant's fault: %v", err)
+	}
 }

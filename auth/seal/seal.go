@@ -23,6 +23,9 @@
 // sealed under a tenant's earlier key (a tenant removed and added again)
 // from a damaged one.
 //
+// Nonces are random (96 bits): far below the 2^32 messages a GCM key may
+// seal so, as a tenant's key seals one token per connection or rotation.
+//
 // Unwrapped data keys are kept in memory per process, bounded, and
 // forgotten when a tenant is removed. The raw key bytes are zeroed once the
 // cipher is made; the cipher's own key schedule cannot be zeroed from Go
