@@ -2,6 +2,8 @@ package grants
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -191,7 +193,12 @@ func (g *Store) warm(e *tenantList, tenant string) {
 	})
 }
 
-// read lists a tenant's grants in the store.
+// read lists a tenant's grants in the store. A grant whose sealed token
+// does not open (store.ErrDamaged: altered, or sealed under a destroyed
+// key) is left out, as the store leaves out its own damaged records, rather
+// than failing every call of the tenant; Get still names it, and
+// disconnect deletes it. Any other failure (a wrong master key) fails the
+// listing.
 func (g *Store) read(ctx context.Context, tenant string) ([]Grant, error) {
 	recs, err := g.s.ListGrants(ctx, tenant)
 	if err != nil {
@@ -200,6 +207,10 @@ func (g *Store) read(ctx context.Context, tenant string) ([]Grant, error) {
 	out := make([]Grant, 0, len(recs))
 	for _, rec := range recs {
 		gr, err := g.open(ctx, rec)
+		if errors.Is(err, store.ErrDamaged) {
+			slog.Warn("a connected account is left out: its refresh token cannot be opened", "tenant", tenant, "provider", rec.Provider, "err", err)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}

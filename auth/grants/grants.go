@@ -175,9 +175,14 @@ func (g *Store) Get(ctx context.Context, tenant, provider, account string) (Gran
 
 func (g *Store) open(ctx context.Context, rec store.Grant) (Grant, error) {
 	tok, err := g.sealer.Open(ctx, rec.GrantKey, rec.Secret)
-	if err != nil {
+	if errors.Is(err, store.ErrDamaged) {
 		return Grant{}, fmt.Errorf("the stored refresh token of %s (%s) cannot be opened; disconnect and connect it again: %w",
 			rec.Account, rec.Provider, err)
+	}
+	if err != nil {
+		// Not the grant's fault (a wrong master key, the store): the advice
+		// is the error's.
+		return Grant{}, fmt.Errorf("opening the stored refresh token of %s (%s): %w", rec.Account, rec.Provider, err)
 	}
 	return Grant{
 		Tenant: rec.Tenant, Provider: rec.Provider, Account: rec.Account, RefreshToken: string(tok),

@@ -3,6 +3,8 @@ package grants
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -230,5 +232,51 @@ func TestLock(t *testing.T) {
 		t.Errorf("Lock after unlock: %v", err)
 	} else {
 		again()
+	}
+}
+
+// damagingSealer opens every token but those of one account, which it
+// reports damaged; other failures (a wrong master key) for another.
+type damagingSealer struct{ damaged, failing string }
+
+func (d damagingSealer) Seal(_ context.Context, _ store.GrantKey, b []byte) ([]byte, error) {
+	return slices.Clone(b), nil
+}
+
+func (d damagingSealer) Open(_ context.Context, k store.GrantKey, b []byte) ([]byte, error) {
+	switch k.Account {
+	case d.damaged:
+		return nil, fmt.Errorf("sealed token of %s does not open: %w", k, store.ErrDamaged)
+	case d.failing:
+		return nil, errors.New("wrong master key")
+	}
+	return slices.Clone(b), nil
+}
+
+// TestListLeavesOutUnopenable: a grant whose token does not open is left out
+// of the listing (the others stay usable) and named by Get; a sealer
+// failing otherwise fails the listing.
+func TestListLeavesOutUnopenable(t *testing.T) {
+	ctx := context.Background()
+	st := memory.New()
+	for _, acc := range []string{"ok@example.com", "bad@example.com"} {
+		if err := New(st, Plain).Put(ctx, Grant{Tenant: "a", Provider: "google", Account: acc, RefreshToken: "1//x", Status: StatusActive}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g := New(st, damagingSealer{damaged: "bad@example.com"})
+	list, err := g.List(ctx, "a")
+	if err != nil || len(list) != 1 || list[0].Account != "ok@example.com" {
+		t.Fatalf("List = %+v, %v; want only ok@", list, err)
+	}
+	if _, err := g.Get(ctx, "a", "google", "bad@example.com"); !errors.Is(err, store.ErrDamaged) {
+		t.Errorf("Get of the damaged grant: %v", err)
+	}
+	if _, err := New(st, damagingSealer{failing: "bad@example.com"}).List(ctx, "a"); err == nil {
+		t.Error("a sealer failing for another reason than damage: the listing succeeded")
+	}
+	_, err = New(st, damagingSealer{failing: "bad@example.com"}).Get(ctx, "a", "google", "bad@example.com")
+	if err == nil || strings.Contains(err.Error(), "disconnect") || !strings.Contains(err.Error(), "wrong master key") {
+		t.Errorf("a wrong master key is not the grant's fault: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mailcal/mailcal/auth/seal"
 	"github.com/mailcal/mailcal/auth/store/keyring"
 	"github.com/mailcal/mailcal/providers"
 	"github.com/mailcal/mailcal/providers/registry"
@@ -37,6 +38,9 @@ type config struct {
 	// stderr, "" for nowhere.
 	auditLog  string
 	providers *providers.Registry
+	// masterKeys wrap the tenants' data keys of a store that does not
+	// encrypt refresh tokens itself (sealer.go).
+	masterKeys seal.MasterKeys
 	// unknown lists MAILCAL_* variables that nothing reads (typos).
 	unknown []string
 	// gogcSet and memLimitSet: GOGC and GOMEMLIMIT are set, so the
@@ -67,6 +71,7 @@ var knownVars = []string{
 	envMetricsTenants, envMetricsAddr,
 	keyring.EnvBackend, keyring.EnvService, keyring.EnvDir, keyring.EnvPassDir,
 	keyring.EnvPassword, keyring.EnvPasswordFile, keyring.EnvTimeout,
+	seal.EnvKey, seal.EnvKeyFile, seal.EnvKeyOld, seal.EnvKeyOldFile,
 }
 
 // loadConfig reads the environment. Errors name the variable and what it
@@ -91,6 +96,9 @@ func loadConfig(e env) (*config, error) {
 		if err := checkDatabaseURL(c.databaseURL); err != nil {
 			return nil, err
 		}
+	}
+	if c.masterKeys, err = seal.MasterKeysFromEnv(get); err != nil {
+		return nil, err
 	}
 	if c.baseURL != "" {
 		if err := checkBaseURL(c.baseURL); err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -56,35 +55,6 @@ func openStore(ctx context.Context, c *config) (store.Store, grants.Sealer, func
 		return nil, nil, nil, err
 	}
 	return s, sealer, s.Close, nil
-}
-
-// newDatabaseSealer makes the sealer of refresh tokens in a database: AES
-// under per-tenant data keys kept in keys, wrapped by the master key of
-// MAILCAL_ENCRYPTION_KEY. A database is not a keyring: nothing there is
-// encrypted unless this sealer does it. nil until it is built in; then a
-// database URL is refused (sealerFor).
-var newDatabaseSealer func(c *config, keys store.DataKeys) (grants.Sealer, error)
-
-// errNoSealer: a database store without a sealer would keep refresh tokens
-// in the clear.
-var errNoSealer = errors.New(envDatabaseURL + " is set, but this mailcal cannot encrypt refresh tokens in a database yet (per-tenant keys under MAILCAL_ENCRYPTION_KEY): unset it to use the keyring")
-
-// sealerFor picks the Sealer of a database store's grants: the one seam
-// where per-tenant encryption plugs in. It never returns grants.Plain for
-// a database.
-func sealerFor(c *config, st store.Store) (grants.Sealer, error) {
-	keys, ok := st.(store.DataKeys)
-	if !ok || newDatabaseSealer == nil {
-		return nil, errNoSealer
-	}
-	s, err := newDatabaseSealer(c, keys)
-	if err != nil {
-		return nil, err
-	}
-	if s == grants.Plain {
-		return nil, errNoSealer
-	}
-	return s, nil
 }
 
 const migrateHelp = `

@@ -3,10 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
-	"errors"
+	"encoding/base64"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mailcal/mailcal/auth/grants"
-	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/auth/seal"
 	"github.com/mailcal/mailcal/auth/store/postgres/pgtest"
 )
 
@@ -69,75 +67,29 @@ func TestDatabaseURLChecked(t *testing.T) {
 	}
 }
 
-// Until a sealer is built in, a database is refused: refresh tokens are
-// never written to it in the clear.
-func TestDatabaseNeedsSealer(t *testing.T) {
-	if newDatabaseSealer != nil {
-		t.Skip("a database sealer is built in")
-	}
+// A database keeps refresh tokens only sealed: without a master key it is
+// refused, naming the variable, before anything is written.
+func TestDatabaseNeedsMasterKey(t *testing.T) {
 	url := pgtest.URL(t)
 	_, errOut, code := runInProcess(t, map[string]string{envDatabaseURL: url}, "tenant", "list")
-	if code != 1 || !strings.Contains(errOut, "cannot encrypt refresh tokens") {
-		t.Errorf("tenant list with a database and no sealer: exit %d, %q; want it refused", code, errOut)
+	if code != 1 || !strings.Contains(errOut, seal.EnvKey) {
+		t.Errorf("tenant list with a database and no master key: exit %d, %q; want it refused naming %s", code, errOut, seal.EnvKey)
 	}
 	if strings.Contains(errOut, passwordOf(t, url)) {
 		t.Errorf("the error shows the password: %q", errOut)
 	}
 }
 
-// testSealer is AES-256-GCM under one key, the grant key as authenticated
-// data: enough to run the commands over a database in these tests.
-type testSealer struct{ aead cipher.AEAD }
-
-func newTestSealer(t *testing.T) *testSealer {
-	key := make([]byte, 32)
-	rand.Read(key)
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testSealer{aead}
-}
-
-func (s *testSealer) Seal(_ context.Context, k store.GrantKey, b []byte) ([]byte, error) {
-	nonce := make([]byte, s.aead.NonceSize())
-	rand.Read(nonce)
-	return s.aead.Seal(nonce, nonce, b, []byte(k.String())), nil
-}
-
-func (s *testSealer) Open(_ context.Context, k store.GrantKey, b []byte) ([]byte, error) {
-	n := s.aead.NonceSize()
-	if len(b) < n {
-		return nil, errors.New("sealed token too short")
-	}
-	return s.aead.Open(nil, b[:n], b[n:], []byte(k.String()))
-}
-
-// withSealer builds s in for the test.
-func withSealer(t *testing.T, s grants.Sealer) {
-	prev := newDatabaseSealer
-	newDatabaseSealer = func(*config, store.DataKeys) (grants.Sealer, error) { return s, nil }
-	t.Cleanup(func() { newDatabaseSealer = prev })
-}
-
 // The commands over a database: a tenant added by one process is seen by
 // the next; a grant written by one app is read back by a new one (a
-// restart), its refresh token sealed in the database; grants.Plain is
-// refused as a database's sealer.
+// restart), its refresh token sealed in the database under the tenant's
+// data key.
 func TestDatabaseCommands(t *testing.T) {
 	url := pgtest.URL(t)
-	vars := map[string]string{envDatabaseURL: url}
+	key := make([]byte, 32)
+	rand.Read(key)
+	vars := map[string]string{envDatabaseURL: url, seal.EnvKey: base64.StdEncoding.EncodeToString(key)}
 
-	withSealer(t, grants.Plain)
-	if _, errOut, code := runInProcess(t, vars, "tenant", "list"); code != 1 || !strings.Contains(errOut, "cannot encrypt") {
-		t.Errorf("a database with grants.Plain as its sealer: exit %d, %q; want it refused", code, errOut)
-	}
-
-	withSealer(t, newTestSealer(t))
 	out, errOut, code := runInProcess(t, vars, "tenant", "add", "acme")
 	if code != 0 || strings.TrimSpace(out) == "" {
 		t.Fatalf("tenant add: exit %d, %q %q", code, out, errOut)

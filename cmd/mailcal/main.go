@@ -68,6 +68,8 @@ Usage:
   mailcal audit [--tenant NAME] [--since DURATION|TIME] [--json]
       read the audit log (MAILCAL_AUDIT_LOG): one line per state-changing tool call
   mailcal migrate                apply the database migrations (MAILCAL_DATABASE_URL)
+  mailcal keys rotate --new-key-file FILE
+      re-wrap every tenant's data key under a new master key (database store)
   mailcal version                print the version
   mailcal help [COMMAND]         show help (also: mailcal COMMAND --help)
 

@@ -43,6 +43,9 @@ type readCounter struct {
 	n [nOps][2]atomic.Int64 // [op][0: a request waited, 1: background]
 }
 
+// Unwrap returns the counted store (its data keys, if it keeps any).
+func (c *readCounter) Unwrap() store.Store { return c.Store }
+
 func countReads(s store.Store) store.Store {
 	c := &readCounter{Store: s}
 	sig := make(chan os.Signal, 1)

@@ -20,7 +20,8 @@ Usage:
   mailcal tenant add NAME      create a tenant and print its API key once, on stdout
   mailcal tenant list          list tenants (names and creation times; keys are never shown)
   mailcal tenant remove NAME   remove a tenant: its connected accounts are revoked at
-                               their providers and deleted, and its API key stops working
+                               their providers and deleted, its API key stops working,
+                               and (database store) its data key is destroyed
 
 A tenant is a workspace of an http deployment: its own connected accounts,
 reached with its own API key (Authorization: Bearer KEY or X-API-Key: KEY).
@@ -132,7 +133,12 @@ func (a *app) forgetAccounts(ctx context.Context, tenantName string, e env) erro
 				d.Account, d.Provider, d.RevokeErr, d.RevokeHelp)
 		}
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	// Its accounts gone, its data key goes too: nothing sealed under it
+	// can be opened again, wherever a copy of it lies.
+	return a.destroyDataKey(ctx, tenantName)
 }
 
 const accountsHelp = `

@@ -419,3 +419,12 @@ func orNoBytes(b []byte) []byte {
 	}
 	return b
 }
+
+// Ping implements store.Pinger: one round trip on a pooled connection
+// (readiness; no table is read).
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("PostgreSQL does not answer: %w", err)
+	}
+	return nil
+}

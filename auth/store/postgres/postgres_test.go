@@ -273,3 +273,18 @@ func TestCloseReleasesHeldLocks(t *testing.T) {
 	}
 	unlockB()
 }
+
+// Ping answers while the server does, and fails (bounded by the context)
+// once the store is closed.
+func TestPing(t *testing.T) {
+	s := open(t, pgtest.URL(t))
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if err := store.Ping(ctx, s); err != nil {
+		t.Fatalf("Ping of a working store: %v", err)
+	}
+	s.Close()
+	if err := s.Ping(ctx); err == nil {
+		t.Error("Ping of a closed store answered nil")
+	}
+}
