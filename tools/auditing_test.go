@@ -7,9 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mark3labs/mcp-go/client"
-	"github.com/mark3labs/mcp-go/mcp"
-
 	"github.com/mailcal/mailcal/auth/grants"
 	"github.com/mailcal/mailcal/auth/policy"
 	"github.com/mailcal/mailcal/auth/store/memory"
@@ -47,18 +44,7 @@ func TestAuditRecordsStateChangingCalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := client.NewInProcessClient(srv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	ctx := tenantCtx("a")
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Initialize(ctx, mcp.InitializeRequest{}); err != nil {
-		t.Fatal(err)
-	}
+	c, ctx := inProcessClient(t, srv, "a")
 	call := func(name string, args map[string]any) {
 		if _, err := c.CallTool(ctx, mcpCall(name, args)); err != nil {
 			t.Fatal(err)

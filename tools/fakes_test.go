@@ -12,6 +12,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
 	"golang.org/x/oauth2"
 
 	"github.com/mailcal/mailcal/auth/grants"
@@ -300,4 +301,23 @@ func wantOK(t *testing.T, res *mcp.CallToolResult) string {
 		t.Fatalf("tool error: %s", textOf(res))
 	}
 	return textOf(res)
+}
+
+// inProcessClient connects mcp-go's in-process client to srv as tenant
+// and initializes it; it is closed when the test ends.
+func inProcessClient(t *testing.T, srv *server.MCPServer, tenant string) (*client.Client, context.Context) {
+	t.Helper()
+	c, err := client.NewInProcessClient(srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ctx := tenantCtx(tenant)
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Initialize(ctx, mcp.InitializeRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	return c, ctx
 }

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/mailcal/mailcal/auth/grants"
@@ -142,18 +141,7 @@ func TestModifyMessagesAudited(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := client.NewInProcessClient(srv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	ctx := tenantCtx("a")
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Initialize(ctx, mcp.InitializeRequest{}); err != nil {
-		t.Fatal(err)
-	}
+	c, ctx := inProcessClient(t, srv, "a")
 	for _, name := range []string{"list_labels", "modify_messages"} {
 		if _, err := c.CallTool(ctx, mcpCall(name, map[string]any{"ids": []any{"m0", "m2"}, "trash": true})); err != nil && name == "modify_messages" {
 			t.Fatal(err)
