@@ -358,3 +358,18 @@ func (h *harness) accountsJSON(t *testing.T, tenantName string) accountsList {
 	}
 	return list
 }
+
+// bothProviders runs run in parallel subtests "google" and "microsoft",
+// each with an account its provider's open made for the subtest.
+func bothProviders[A any](t *testing.T, google, microsoft func(*testing.T) A, run func(t *testing.T, a A)) {
+	t.Helper()
+	for _, p := range []struct {
+		name string
+		open func(*testing.T) A
+	}{{"google", google}, {"microsoft", microsoft}} {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			run(t, p.open(t))
+		})
+	}
+}

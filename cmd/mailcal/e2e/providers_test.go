@@ -218,27 +218,20 @@ const provScopes = "mail.read,mail.send,mail.modify,calendar.read,calendar.write
 // account.
 func TestE2EProviders(t *testing.T) {
 	t.Parallel()
-	for _, p := range []struct {
-		name string
-		open func(*testing.T) *provAccount
-	}{{"google", googleAccount}, {"microsoft", microsoftAccount}} {
-		t.Run(p.name, func(t *testing.T) {
-			t.Parallel()
-			a := p.open(t)
-			t.Run("list", a.testList)
-			t.Run("read", a.testRead)
-			t.Run("clients", a.testClients)
-			t.Run("send", a.testSend)
-			t.Run("allowlist", a.testAllowlist)
-			t.Run("compose", a.testCompose)
-			t.Run("calendar", a.testCalendar)
-			t.Run("tokens", a.testTokens)
-			t.Run("dead-grant", a.testDeadGrant) // it kills the grant
-			if a.after != nil {
-				t.Run("after", a.after)
-			}
-		})
-	}
+	bothProviders(t, googleAccount, microsoftAccount, func(t *testing.T, a *provAccount) {
+		t.Run("list", a.testList)
+		t.Run("read", a.testRead)
+		t.Run("clients", a.testClients)
+		t.Run("send", a.testSend)
+		t.Run("allowlist", a.testAllowlist)
+		t.Run("compose", a.testCompose)
+		t.Run("calendar", a.testCalendar)
+		t.Run("tokens", a.testTokens)
+		t.Run("dead-grant", a.testDeadGrant) // it kills the grant
+		if a.after != nil {
+			t.Run("after", a.after)
+		}
+	})
 }
 
 func (a *provAccount) list(t *testing.T, args map[string]any) (ttList, wireResult) {

@@ -128,15 +128,7 @@ type evResult struct {
 
 func TestE2EEventChanges(t *testing.T) {
 	t.Parallel()
-	for _, p := range []struct {
-		name string
-		open func(*testing.T) *evAccount
-	}{{"google", googleEvents}, {"microsoft", microsoftEvents}} {
-		t.Run(p.name, func(t *testing.T) {
-			t.Parallel()
-			p.open(t).testChanges(t)
-		})
-	}
+	bothProviders(t, googleEvents, microsoftEvents, func(t *testing.T, a *evAccount) { a.testChanges(t) })
 }
 
 func (a *evAccount) testChanges(t *testing.T) {

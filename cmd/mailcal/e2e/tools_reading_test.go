@@ -49,17 +49,10 @@ type ttFile struct {
 
 func TestE2EReading(t *testing.T) {
 	t.Parallel()
-	for _, p := range []struct {
-		name string
-		open func(*testing.T) *provAccount
-	}{{"google", googleAccount}, {"microsoft", microsoftAccount}} {
-		t.Run(p.name, func(t *testing.T) {
-			t.Parallel()
-			a := p.open(t)
-			t.Run("thread", a.testThread)
-			t.Run("attachments", a.testAttachments)
-		})
-	}
+	bothProviders(t, googleAccount, microsoftAccount, func(t *testing.T, a *provAccount) {
+		t.Run("thread", a.testThread)
+		t.Run("attachments", a.testAttachments)
+	})
 }
 
 // testThread: by a message's id and by the thread's id, oldest first, each

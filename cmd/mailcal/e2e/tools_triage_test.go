@@ -106,23 +106,16 @@ func triageMicrosoft(t *testing.T) *triageAccount {
 
 func TestE2ETriage(t *testing.T) {
 	t.Parallel()
-	for _, p := range []struct {
-		name string
-		open func(*testing.T) *triageAccount
-	}{{"google", triageGoogle}, {"microsoft", triageMicrosoft}} {
-		t.Run(p.name, func(t *testing.T) {
-			t.Parallel()
-			a := p.open(t)
-			t.Run("labels", a.testLabels)
-			t.Run("clients", a.testTriageClients)
-			t.Run("modify", a.testModify)
-			t.Run("limits", a.testModifyLimits)
-			t.Run("audit", a.testModifyAudit)
-			if a.after != nil {
-				t.Run("after", a.after)
-			}
-		})
-	}
+	bothProviders(t, triageGoogle, triageMicrosoft, func(t *testing.T, a *triageAccount) {
+		t.Run("labels", a.testLabels)
+		t.Run("clients", a.testTriageClients)
+		t.Run("modify", a.testModify)
+		t.Run("limits", a.testModifyLimits)
+		t.Run("audit", a.testModifyAudit)
+		if a.after != nil {
+			t.Run("after", a.after)
+		}
+	})
 }
 
 type ttLabel struct {
