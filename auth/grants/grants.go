@@ -117,7 +117,7 @@ func (g *Store) Put(ctx context.Context, gr Grant) error {
 		gr.Version = cur.Version
 		v, err := g.write(ctx, gr)
 		if err == nil {
-			g.transition(ctx, gr, cur.Status, gr.Status, v, "v")
+			g.transition(ctx, gr, gr.ConnectedAt, cur.Status, gr.Status, v, "v")
 		}
 		if !errors.Is(err, store.ErrConflict) {
 			return err
@@ -159,7 +159,7 @@ func (g *Store) Update(ctx context.Context, tenant, provider, account string, fn
 		}
 		v, err := g.write(ctx, gr)
 		if err == nil {
-			g.transition(ctx, gr, from, gr.Status, v, "v")
+			g.transition(ctx, gr, gr.ConnectedAt, from, gr.Status, v, "v")
 		}
 		if !errors.Is(err, store.ErrConflict) {
 			return err
@@ -215,7 +215,7 @@ func (g *Store) Delete(ctx context.Context, tenant, provider, account string) er
 		return fmt.Errorf("%w: %s (%s)", ErrNotFound, account, provider)
 	}
 	if err == nil {
-		g.transition(ctx, Grant{Tenant: tenant, Provider: provider, Account: k.Account}, cmp.Or(cur.Status, StatusActive), "", cur.Version, "removed")
+		g.transition(ctx, Grant{Tenant: tenant, Provider: provider, Account: k.Account}, cur.ConnectedAt, cmp.Or(cur.Status, StatusActive), "", cur.Version, "removed")
 	}
 	return err
 }
@@ -237,7 +237,7 @@ func (g *Store) DeleteIf(ctx context.Context, gr Grant) error {
 		return fmt.Errorf("%w: %s (%s)", ErrNotFound, gr.Account, gr.Provider)
 	}
 	if err == nil {
-		g.transition(ctx, Grant{Tenant: gr.Tenant, Provider: gr.Provider, Account: gr.Account}, cmp.Or(gr.Status, StatusActive), "", gr.Version, "removed")
+		g.transition(ctx, Grant{Tenant: gr.Tenant, Provider: gr.Provider, Account: gr.Account}, gr.ConnectedAt, cmp.Or(gr.Status, StatusActive), "", gr.Version, "removed")
 	}
 	return err
 }

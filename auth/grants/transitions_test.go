@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mailcal/mailcal/auth/store/memory"
 )
@@ -18,7 +19,7 @@ func TestTransitions(t *testing.T) {
 		got = append(got, tr)
 		mu.Unlock()
 	})
-	gr := Grant{Tenant: "acme", Provider: "google", Account: "A@example.com", RefreshToken: "rt-secret", Status: StatusActive}
+	gr := Grant{Tenant: "acme", Provider: "google", Account: "A@example.com", RefreshToken: "rt-secret", Status: StatusActive, ConnectedAt: time.Unix(1800000000, 0)}
 	if err := g.Put(ctx, gr); err != nil {
 		t.Fatal(err)
 	}
@@ -39,10 +40,10 @@ func TestTransitions(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Transition{
-		{From: "", To: StatusActive, Key: "google/a@example.com/v1"},
-		{From: StatusActive, To: StatusNeedsReauth, Reason: "invalid_grant", Key: "google/a@example.com/v3"},
-		{From: StatusNeedsReauth, To: StatusActive, Key: "google/a@example.com/v5"},
-		{From: StatusActive, To: "", Key: "google/a@example.com/removed5"},
+		{From: "", To: StatusActive, Key: "google/a@example.com/1800000000/v1"},
+		{From: StatusActive, To: StatusNeedsReauth, Reason: "invalid_grant", Key: "google/a@example.com/1800000000/v3"},
+		{From: StatusNeedsReauth, To: StatusActive, Key: "google/a@example.com/1800000000/v5"},
+		{From: StatusActive, To: "", Key: "google/a@example.com/1800000000/removed5"},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("transitions %+v; want %d", got, len(want))
