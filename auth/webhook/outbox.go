@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,8 +32,10 @@ type Outbox struct {
 	Sealer grants.Sealer
 	Sender *Sender
 	Log    *slog.Logger
-	// BaseURL, when set, makes the reconnect URL of account.needs_reauth.
-	BaseURL string
+	// BaseURL, when set and answering a URL, makes the reconnect URL of
+	// account.needs_reauth (the server's public base URL, known once it
+	// listens).
+	BaseURL func() string
 	// Dropped, when set, is told of each delivery given up.
 	Dropped func(tenant string)
 	// Poll is how often the outbox is read for due deliveries (1 s if 0).
@@ -55,6 +58,13 @@ func (o *Outbox) clock() time.Time {
 		return o.now()
 	}
 	return time.Now()
+}
+
+func (o *Outbox) baseURL() string {
+	if o.BaseURL == nil {
+		return ""
+	}
+	return strings.TrimSuffix(o.BaseURL(), "/")
 }
 
 // EventFor maps a transition to its event type ("" for none).
@@ -93,8 +103,8 @@ func (o *Outbox) Emit(ctx context.Context, tr grants.Transition) {
 		if tr.Reason == "" {
 			ev.Data["cause"] = tr.To
 		}
-		if o.BaseURL != "" {
-			ev.Data["reconnect_url"] = o.BaseURL + "/api/integrations/" + url.PathEscape(tr.Provider) + "/authorize?login_hint=" + url.QueryEscape(tr.Account)
+		if base := o.baseURL(); base != "" {
+			ev.Data["reconnect_url"] = base + "/api/integrations/" + url.PathEscape(tr.Provider) + "/authorize?login_hint=" + url.QueryEscape(tr.Account)
 		}
 	}
 	body, err := ev.Body()

@@ -133,7 +133,7 @@ func TestOutbox(t *testing.T) {
 	// Two outboxes over one store, as two replicas.
 	boxes := make([]*Outbox, 2)
 	for i := range boxes {
-		boxes[i] = &Outbox{Store: st, Sealer: grants.Plain, Sender: NewSender(true), Log: log, BaseURL: "https://mailcal.example.com", now: now,
+		boxes[i] = &Outbox{Store: st, Sealer: grants.Plain, Sender: NewSender(true), Log: log, BaseURL: func() string { return "https://mailcal.example.com/" }, now: now,
 			Dropped: func(string) { dropped.Add(1) }}
 	}
 	g := grants.New(st, grants.Plain)
