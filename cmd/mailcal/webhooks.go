@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -70,3 +71,16 @@ func (a *app) startWebhooks(ctx context.Context) (stop func()) {
 // setPublicBase records the server's public base URL (MAILCAL_BASE_URL, or
 // its listener's) for the webhooks' reconnect URLs.
 func (a *app) setPublicBase(u string) { a.publicBase.Store(&u) }
+
+// forgetWebhook removes a removed tenant's webhook and its pending
+// deliveries, if the store keeps webhooks.
+func (a *app) forgetWebhook(ctx context.Context, tenantName string) error {
+	ws := a.webhookStore()
+	if ws == nil {
+		return nil
+	}
+	if err := ws.DeleteWebhook(ctx, tenantName); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("removing the webhook of %s: %w", tenantName, err)
+	}
+	return nil
+}

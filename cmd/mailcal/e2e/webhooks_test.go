@@ -8,6 +8,7 @@ package e2e
 // also while the receiver was down for a while.
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -21,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/mailcal/mailcal/auth/store/postgres/pgtest"
 	"github.com/mailcal/mailcal/auth/webhook"
 	"github.com/mailcal/mailcal/providers/google/googletest"
@@ -174,5 +176,27 @@ func TestE2EWebhooks(t *testing.T) {
 
 	if r := b.do(t, "DELETE", "/api/webhook", nil, "Authorization", "Bearer "+key); r.status != http.StatusNoContent {
 		t.Errorf("DELETE /api/webhook: %d %s", r.status, r.body)
+	}
+	if r := a.do(t, "GET", "/api/webhook", nil, "Authorization", "Bearer "+key); r.status != http.StatusNotFound {
+		t.Errorf("GET /api/webhook after DELETE: %d %s", r.status, r.body)
+	}
+
+	// Removing the tenant removes its webhook.
+	if r := a.do(t, "PUT", "/api/webhook", strings.NewReader(`{"url":"`+srv.URL+`/hook"}`), "Authorization", "Bearer "+key); r.status != 200 {
+		t.Fatalf("PUT /api/webhook again: %d %s", r.status, r.body)
+	}
+	if _, errOut, code := fx.run(t, "tenant", "remove", "acme"); code != 0 {
+		t.Fatalf("tenant remove: exit %d %s", code, tail(errOut, 1000))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM webhooks WHERE tenant = 'acme'").Scan(&n); err != nil || n != 0 {
+		t.Errorf("after tenant remove, %d webhooks of acme (%v)", n, err)
 	}
 }
