@@ -36,8 +36,9 @@ type Outbox struct {
 	// account.needs_reauth (the server's public base URL, known once it
 	// listens).
 	BaseURL func() string
-	// Dropped, when set, is told of each delivery given up.
-	Dropped func(tenant string)
+	// Observe, when set, is told of each attempt's outcome: "delivered",
+	// "retried" or "dropped".
+	Observe func(outcome string)
 	// Poll is how often the outbox is read for due deliveries (1 s if 0).
 	Poll time.Duration
 
@@ -181,19 +182,25 @@ func (o *Outbox) attempt(ctx context.Context, d store.Delivery) {
 	now := o.clock()
 	switch {
 	case err == nil:
+		o.observe("delivered")
 		err = o.Store.CompleteDelivery(rec, d.ID, d.Lease)
 	case errors.Is(err, ErrRefused) || errors.Is(err, store.ErrNotFound) || GiveUp(d.Attempts+1, d.CreatedAt, now):
 		o.Log.Warn("webhook: delivery dropped", "tenant", d.Tenant, "id", d.ID, "attempts", d.Attempts+1, "err", err)
-		if o.Dropped != nil {
-			o.Dropped(d.Tenant)
-		}
+		o.observe("dropped")
 		err = o.Store.CompleteDelivery(rec, d.ID, d.Lease)
 	default:
+		o.observe("retried")
 		o.Log.Info("webhook: delivery failed; retrying", "tenant", d.Tenant, "id", d.ID, "attempts", d.Attempts+1, "err", err)
 		err = o.Store.RetryDelivery(rec, d.ID, d.Lease, now.Add(Backoff(d.Attempts+1, nil)), err.Error())
 	}
 	if err != nil {
 		o.Log.Warn("webhook: recording a delivery's outcome", "tenant", d.Tenant, "id", d.ID, "err", err)
+	}
+}
+
+func (o *Outbox) observe(outcome string) {
+	if o.Observe != nil {
+		o.Observe(outcome)
 	}
 }
 

@@ -134,7 +134,11 @@ func TestOutbox(t *testing.T) {
 	boxes := make([]*Outbox, 2)
 	for i := range boxes {
 		boxes[i] = &Outbox{Store: st, Sealer: grants.Plain, Sender: NewSender(true), Log: log, BaseURL: func() string { return "https://mailcal.example.com/" }, now: now,
-			Dropped: func(string) { dropped.Add(1) }}
+			Observe: func(o string) {
+				if o == "dropped" {
+					dropped.Add(1)
+				}
+			}}
 	}
 	g := grants.New(st, grants.Plain)
 	g.OnTransition(boxes[0].Emit)

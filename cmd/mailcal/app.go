@@ -37,6 +37,9 @@ type app struct {
 	// onRefresh hears each token refresh's outcome (metrics); set before
 	// anything refreshes.
 	onRefresh func(provider, outcome string)
+	// onWebhook hears each webhook attempt's outcome (metrics); set before
+	// startWebhooks.
+	onWebhook func(outcome string)
 	// tokenTransport carries the token endpoints' requests; metrics wrap it.
 	tokenTransport *lateTransport
 	// closeStore closes the store (a database's pool).

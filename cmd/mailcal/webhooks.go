@@ -56,7 +56,7 @@ func (a *app) startWebhooks(ctx context.Context) (stop func()) {
 			return *p
 		}
 		return ""
-	}}
+	}, Observe: a.onWebhook}
 	a.grants.OnTransition(o.Emit)
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})

@@ -174,6 +174,18 @@ func TestE2EWebhooks(t *testing.T) {
 		t.Errorf("needs_reauth's reconnect URL %q", u)
 	}
 
+	// The replicas' counters: four delivered between them, the reconnect's
+	// first attempt retried.
+	var delivered, retried float64
+	for _, s := range []*httpServer{a, b} {
+		fams, _ := scrape(t, s.base)
+		delivered += sample(fams, "mailcal_webhook_deliveries_total", map[string]string{"outcome": "delivered"})
+		retried += sample(fams, "mailcal_webhook_deliveries_total", map[string]string{"outcome": "retried"})
+	}
+	if delivered != 4 || retried < 1 {
+		t.Errorf("metrics: %v delivered, %v retried; want 4 and at least 1", delivered, retried)
+	}
+
 	if r := b.do(t, "DELETE", "/api/webhook", nil, "Authorization", "Bearer "+key); r.status != http.StatusNoContent {
 		t.Errorf("DELETE /api/webhook: %d %s", r.status, r.body)
 	}
