@@ -85,12 +85,16 @@ func EventFor(tr grants.Transition) string {
 
 // Emit queues the event of a transition if its tenant has a webhook. It is
 // a grants.Store OnTransition function: errors are logged, never returned
-// (the status change is made whatever happens to its event).
+// (the status change is made whatever happens to its event). The status
+// change is written by then, so a caller that gives up now (its call's
+// deadline) does not take its event with it: Emit has 5 s of its own.
 func (o *Outbox) Emit(ctx context.Context, tr grants.Transition) {
 	typ := EventFor(tr)
 	if typ == "" {
 		return
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	if _, err := o.Store.GetWebhook(ctx, tr.Tenant); err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			o.Log.Warn("webhook: event not queued", "tenant", tr.Tenant, "type", typ, "err", err)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mailcal/mailcal/auth/grants"
+	"github.com/mailcal/mailcal/auth/store"
 	"github.com/mailcal/mailcal/auth/store/memory"
 	"github.com/mailcal/mailcal/auth/tenant"
 )
@@ -243,5 +244,29 @@ func TestOutboxRunStops(t *testing.T) {
 	case <-done:
 	case <-time.After(2 * time.Second):
 		t.Fatal("Run did not return")
+	}
+}
+
+// TestEmitAfterCancel: a transition written by a caller whose context ends
+// right after the write still queues its event.
+func TestEmitAfterCancel(t *testing.T) {
+	st := memory.New()
+	if err := st.PutWebhook(context.Background(), store.Webhook{Tenant: "acme", URL: "https://hooks.example.com/", Secret: []byte("s"), CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	o := &Outbox{Store: st, Sealer: grants.Plain, Sender: NewSender(false), Log: slog.New(slog.DiscardHandler)}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	o.Emit(ctx, grants.Transition{Tenant: "acme", Provider: "google", Account: "a@example.com", From: grants.StatusActive, To: grants.StatusNeedsReauth, Reason: "invalid_grant", Key: "k1"})
+	ds, err := st.ClaimDeliveries(context.Background(), time.Now().Add(time.Second), time.Minute, 5)
+	if err != nil || len(ds) != 1 || !strings.Contains(string(ds[0].Body), `"type":"account.needs_reauth"`) || strings.Contains(string(ds[0].Body), "reconnect_url") {
+		t.Fatalf("queued %+v (%v); want one needs_reauth without a reconnect URL (no base URL)", ds, err)
+	}
+	// needs_reauth to revoked tells nothing new.
+	o.Emit(context.Background(), grants.Transition{Tenant: "acme", From: grants.StatusNeedsReauth, To: grants.StatusRevoked, Key: "k2"})
+	// A tenant without a webhook queues nothing.
+	o.Emit(context.Background(), grants.Transition{Tenant: "globex", To: grants.StatusActive, Key: "k3"})
+	if ds, _ := st.ClaimDeliveries(context.Background(), time.Now().Add(time.Second), time.Minute, 5); len(ds) != 0 {
+		t.Errorf("queued %+v", ds)
 	}
 }
