@@ -1,11 +1,13 @@
 package webhook
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/mailcal/mailcal/auth/grants"
@@ -22,6 +24,8 @@ type API struct {
 	Sealer        grants.Sealer
 	AllowLoopback bool
 	Log           *slog.Logger
+	// Lookup resolves a host name (nil: the system resolver).
+	Lookup func(ctx context.Context, host string) ([]netip.Addr, error)
 }
 
 const maxBody = 4 << 10
@@ -93,6 +97,9 @@ func (a *API) put(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := ParseURL(body.URL, a.AllowLoopback)
+	if err == nil {
+		err = CheckResolved(r.Context(), u, a.AllowLoopback, a.Lookup)
+	}
 	if err != nil {
 		tenant.WriteError(w, http.StatusBadRequest, "invalid_url", err.Error())
 		return

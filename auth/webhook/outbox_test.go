@@ -3,10 +3,12 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -73,7 +75,7 @@ func api(t *testing.T, a *API, method, body string) (int, map[string]any) {
 
 func TestAPI(t *testing.T) {
 	st := memory.New()
-	a := &API{Store: st, Sealer: grants.Plain, AllowLoopback: true}
+	a := &API{Store: st, Sealer: grants.Plain, AllowLoopback: true, Lookup: fakeDNS}
 	if code, _ := api(t, a, "GET", ""); code != 404 {
 		t.Errorf("GET without a webhook: %d", code)
 	}
@@ -269,4 +271,16 @@ func TestEmitAfterCancel(t *testing.T) {
 	if ds, _ := st.ClaimDeliveries(context.Background(), time.Now().Add(time.Second), time.Minute, 5); len(ds) != 0 {
 		t.Errorf("queued %+v", ds)
 	}
+}
+
+// fakeDNS answers a public address for hooks.example.com, a private one
+// for inside.example.com, nothing else.
+func fakeDNS(_ context.Context, host string) ([]netip.Addr, error) {
+	switch host {
+	case "hooks.example.com":
+		return []netip.Addr{netip.MustParseAddr("93.184.215.14")}, nil
+	case "inside.example.com":
+		return []netip.Addr{netip.MustParseAddr("93.184.215.14"), netip.MustParseAddr("10.1.2.3")}, nil
+	}
+	return nil, errors.New("no such host")
 }

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -8,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // MaxURLLen bounds a webhook URL.
@@ -126,4 +128,33 @@ func DialControl(allowLoopback bool) func(network, address string, c syscall.Raw
 		}
 		return nil
 	}
+}
+
+// CheckResolved resolves a webhook URL's host name (an IP address is
+// checked by ParseURL already) and refuses it if it does not resolve or if
+// any of its addresses is one CheckAddr refuses: a tenant learns at once
+// that its URL points inside. The dial-time check (DialControl) still
+// guards every delivery.
+func CheckResolved(ctx context.Context, u *url.URL, allowLoopback bool, lookup func(ctx context.Context, host string) ([]netip.Addr, error)) error {
+	host := u.Hostname()
+	if _, err := netip.ParseAddr(host); err == nil || isLoopbackName(strings.ToLower(host)) {
+		return nil
+	}
+	if lookup == nil {
+		lookup = func(ctx context.Context, host string) ([]netip.Addr, error) {
+			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	addrs, err := lookup(ctx, host)
+	if err != nil || len(addrs) == 0 {
+		return fmt.Errorf("url: host %q does not resolve", host)
+	}
+	for _, a := range addrs {
+		if err := CheckAddr(a, allowLoopback); err != nil {
+			return fmt.Errorf("url: host %q resolves to a refused address: %w", host, err)
+		}
+	}
+	return nil
 }
