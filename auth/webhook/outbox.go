@@ -39,10 +39,19 @@ type Outbox struct {
 	// Observe, when set, is told of each attempt's outcome: "delivered",
 	// "retried" or "dropped".
 	Observe func(outcome string)
-	// Poll is how often the outbox is read for due deliveries (1 s if 0).
+	// Poll is how often the outbox is read for due deliveries (retries,
+	// and those a dead replica left) when nothing wakes it: 5 s if 0. An
+	// event this process queues wakes it at once.
 	Poll time.Duration
 
-	now func() time.Time
+	now      func() time.Time
+	wakeOnce sync.Once
+	wake     chan struct{}
+}
+
+func (o *Outbox) wakeup() chan struct{} {
+	o.wakeOnce.Do(func() { o.wake = make(chan struct{}, 1) })
+	return o.wake
 }
 
 // leaseFor is how long a claim lasts: well past one attempt.
@@ -118,6 +127,11 @@ func (o *Outbox) Emit(ctx context.Context, tr grants.Transition) {
 	}
 	if err != nil && !errors.Is(err, store.ErrExists) {
 		o.Log.Warn("webhook: event not queued", "tenant", tr.Tenant, "type", typ, "err", err)
+		return
+	}
+	select {
+	case o.wakeup() <- struct{}{}:
+	default:
 	}
 }
 
@@ -127,8 +141,9 @@ func (o *Outbox) Emit(ctx context.Context, tr grants.Transition) {
 func (o *Outbox) Run(ctx context.Context) {
 	poll := o.Poll
 	if poll <= 0 {
-		poll = time.Second
+		poll = 5 * time.Second
 	}
+	wake := o.wakeup()
 	t := time.NewTicker(poll)
 	defer t.Stop()
 	lastPrune := time.Time{}
@@ -145,6 +160,7 @@ func (o *Outbox) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-wake:
 		}
 	}
 }

@@ -284,3 +284,27 @@ func fakeDNS(_ context.Context, host string) ([]netip.Addr, error) {
 	}
 	return nil, errors.New("no such host")
 }
+
+// TestOutboxWakes: an event this process queues is delivered at once, not
+// at the next poll.
+func TestOutboxWakes(t *testing.T) {
+	st := memory.New()
+	got := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got <- struct{}{} }))
+	defer srv.Close()
+	if err := st.PutWebhook(context.Background(), store.Webhook{Tenant: "acme", URL: srv.URL, Secret: []byte("s"), CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	o := &Outbox{Store: st, Sealer: grants.Plain, Sender: NewSender(true), Log: slog.New(slog.DiscardHandler), Poll: time.Hour}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { o.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(50 * time.Millisecond) // Run's first pass is over
+	o.Emit(ctx, grants.Transition{Tenant: "acme", Provider: "google", Account: "a@example.com", To: grants.StatusActive, Key: "k"})
+	select {
+	case <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("not delivered within 5 s with an hourly poll")
+	}
+}
