@@ -81,8 +81,10 @@ func (h *hookReceiver) waitFor(t *testing.T, n int, within time.Duration) []webh
 	}
 }
 
-func TestE2EWebhooks(t *testing.T) {
-	t.Parallel()
+// newWebhookFixture is a database fixture whose servers accept loopback
+// webhook URLs.
+func newWebhookFixture(t *testing.T) (*googleFixture, string) {
+	t.Helper()
 	mailcalBinary(t)
 	dbURL := pgtest.URL(t)
 	master := make([]byte, 32)
@@ -94,6 +96,24 @@ func TestE2EWebhooks(t *testing.T) {
 	pw, _ := u.User.Password()
 	fx.leaks.secret(pw)
 	fx.leaks.secret(masterKey)
+	return fx, dbURL
+}
+
+// putWebhook registers url for the tenant of key and returns the secret.
+func putWebhook(t *testing.T, fx *googleFixture, s *httpServer, key, hookURL string) string {
+	t.Helper()
+	r := s.do(t, "PUT", "/api/webhook", strings.NewReader(`{"url":"`+hookURL+`"}`), "Authorization", "Bearer "+key)
+	var put struct{ URL, Secret string }
+	if err := json.Unmarshal(r.body, &put); r.status != 200 || err != nil || webhook.ValidSecret(put.Secret) != nil {
+		t.Fatalf("PUT /api/webhook: %d %s", r.status, r.body)
+	}
+	fx.leaks.secret(put.Secret)
+	return put.Secret
+}
+
+func TestE2EWebhooks(t *testing.T) {
+	t.Parallel()
+	fx, dbURL := newWebhookFixture(t)
 	key := fx.dbTenant(t, "acme")
 
 	rc := &hookReceiver{t: t}
@@ -105,17 +125,12 @@ func TestE2EWebhooks(t *testing.T) {
 	if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "private") {
 		t.Errorf("PUT of a private address: %d %s", r.status, r.body)
 	}
-	r = a.do(t, "PUT", "/api/webhook", strings.NewReader(`{"url":"`+srv.URL+`/hook"}`), "Authorization", "Bearer "+key)
-	var put struct{ URL, Secret string }
-	if err := json.Unmarshal(r.body, &put); r.status != 200 || err != nil || webhook.ValidSecret(put.Secret) != nil {
-		t.Fatalf("PUT /api/webhook: %d %s", r.status, r.body)
-	}
+	secret := putWebhook(t, fx, a, key, srv.URL+"/hook")
 	rc.mu.Lock()
-	rc.secret = put.Secret
+	rc.secret = secret
 	rc.mu.Unlock()
-	fx.leaks.secret(put.Secret)
 	r = b.do(t, "GET", "/api/webhook", nil, "Authorization", "Bearer "+key)
-	if r.status != 200 || !strings.Contains(string(r.body), srv.URL) || strings.Contains(string(r.body), put.Secret) {
+	if r.status != 200 || !strings.Contains(string(r.body), srv.URL) || strings.Contains(string(r.body), secret) {
 		t.Errorf("GET /api/webhook on the other replica: %d %s", r.status, r.body)
 	}
 
@@ -210,5 +225,71 @@ func TestE2EWebhooks(t *testing.T) {
 	var n int
 	if err := conn.QueryRow(ctx, "SELECT count(*) FROM webhooks WHERE tenant = 'acme'").Scan(&n); err != nil || n != 0 {
 		t.Errorf("after tenant remove, %d webhooks of acme (%v)", n, err)
+	}
+}
+
+// TestE2EWebhookClaimantKilled: the replica attempting a delivery is killed
+// (-9) while the receiver holds the request; another replica delivers it
+// once the lease has passed. Nothing is lost.
+func TestE2EWebhookClaimantKilled(t *testing.T) {
+	t.Parallel()
+	fx, _ := newWebhookFixture(t)
+	key := fx.dbTenant(t, "acme")
+	held := make(chan string, 4)
+	release := make(chan struct{})
+	var first atomic.Bool
+	var mu sync.Mutex
+	var secret string
+	var delivered []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		id := r.Header.Get(webhook.IDHeader)
+		if first.CompareAndSwap(false, true) {
+			held <- id
+			select { // until the client is gone or the test ends
+			case <-r.Context().Done():
+			case <-release:
+			}
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if err := webhook.Verify(secret, r.Header.Get(webhook.SignatureHeader), body, time.Now(), webhook.DefaultTolerance); err != nil {
+			t.Errorf("redelivery not verified: %v", err)
+		}
+		delivered = append(delivered, id)
+	}))
+	defer srv.Close()
+	defer close(release)
+
+	a := fx.startHTTP(t)
+	s := putWebhook(t, fx, a, key, srv.URL+"/hook")
+	mu.Lock()
+	secret = s
+	mu.Unlock()
+	fx.connectHTTP(t, a, key, alice, "mail.read")
+	var heldID string
+	select {
+	case heldID = <-held:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the connected event was not attempted")
+	}
+	a.proc.signal(t, 9)
+	fx.startHTTP(t)
+	deadline := time.Now().Add(60 * time.Second) // the 30 s lease, then a 5 s poll
+	for {
+		mu.Lock()
+		got := append([]string(nil), delivered...)
+		mu.Unlock()
+		if len(got) > 0 {
+			if len(got) != 1 || got[0] != heldID {
+				t.Fatalf("delivered %v; want %s once", got, heldID)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the killed replica's delivery was never made")
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
