@@ -8,6 +8,7 @@
 package grants
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -74,6 +75,8 @@ type Store struct {
 	s      store.Grants
 	sealer Sealer
 
+	onTransition func(context.Context, Transition)
+
 	cache                        listCache
 	listFresh, listTTL, keepWarm time.Duration
 	now                          func() time.Time
@@ -112,7 +115,11 @@ func (g *Store) Put(ctx context.Context, gr Grant) error {
 			return err
 		}
 		gr.Version = cur.Version
-		if _, err = g.write(ctx, gr); !errors.Is(err, store.ErrConflict) {
+		v, err := g.write(ctx, gr)
+		if err == nil {
+			g.transition(ctx, gr, gr.ConnectedAt, cur.Status, gr.Status, v, "v")
+		}
+		if !errors.Is(err, store.ErrConflict) {
 			return err
 		}
 	}
@@ -143,14 +150,18 @@ func (g *Store) Update(ctx context.Context, tenant, provider, account string, fn
 		if err != nil {
 			return err
 		}
-		k := gr.key()
+		k, from := gr.key(), gr.Status
 		if err := fn(&gr); err != nil {
 			return err
 		}
 		if gr.key() != k {
 			return errors.New("grant update may not change tenant, provider or account")
 		}
-		if _, err = g.write(ctx, gr); !errors.Is(err, store.ErrConflict) {
+		v, err := g.write(ctx, gr)
+		if err == nil {
+			g.transition(ctx, gr, gr.ConnectedAt, from, gr.Status, v, "v")
+		}
+		if !errors.Is(err, store.ErrConflict) {
 			return err
 		}
 	}
@@ -195,9 +206,16 @@ func (g *Store) open(ctx context.Context, rec store.Grant) (Grant, error) {
 func (g *Store) Delete(ctx context.Context, tenant, provider, account string) error {
 	defer g.forget(tenant)
 	k := store.GrantKey{Tenant: tenant, Provider: provider, Account: strings.ToLower(account)}
+	var cur store.Grant
+	if g.onTransition != nil {
+		cur, _ = g.s.GetGrant(ctx, k) // what was removed, for the transition; a damaged one is removed too
+	}
 	err := g.s.DeleteGrant(ctx, k, 0)
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("%w: %s (%s)", ErrNotFound, account, provider)
+	}
+	if err == nil {
+		g.transition(ctx, Grant{Tenant: tenant, Provider: provider, Account: k.Account}, cur.ConnectedAt, cmp.Or(cur.Status, StatusActive), "", cur.Version, "removed")
 	}
 	return err
 }
@@ -217,6 +235,9 @@ func (g *Store) DeleteIf(ctx context.Context, gr Grant) error {
 	err := g.s.DeleteGrant(ctx, gr.key(), gr.Version)
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("%w: %s (%s)", ErrNotFound, gr.Account, gr.Provider)
+	}
+	if err == nil {
+		g.transition(ctx, Grant{Tenant: gr.Tenant, Provider: gr.Provider, Account: gr.Account}, gr.ConnectedAt, cmp.Or(gr.Status, StatusActive), "", gr.Version, "removed")
 	}
 	return err
 }

@@ -26,14 +26,20 @@ type app struct {
 	providers *providers.Registry
 	tenants   *tenant.Registry
 	grants    *grants.Store
-	flows     *oauth.Flows
-	tokens    *tokens.Manager
-	policies  *policy.Store
+	sealer    grants.Sealer
+	// publicBase is the http server's base URL, once known (webhooks.go).
+	publicBase atomic.Pointer[string]
+	flows      *oauth.Flows
+	tokens     *tokens.Manager
+	policies   *policy.Store
 	// checked lists the tenants the health check looks at.
 	checked func(ctx context.Context) ([]string, error)
 	// onRefresh hears each token refresh's outcome (metrics); set before
 	// anything refreshes.
 	onRefresh func(provider, outcome string)
+	// onWebhook hears each webhook attempt's outcome (metrics); set before
+	// startWebhooks.
+	onWebhook func(outcome string)
 	// tokenTransport carries the token endpoints' requests; metrics wrap it.
 	tokenTransport *lateTransport
 	// closeStore closes the store (a database's pool).
@@ -93,7 +99,7 @@ func newAppWith(c *config, st store.Store) *app { return newAppSealed(c, st, gra
 // newAppSealed wires the app over a store whose grants' refresh tokens
 // sealer protects.
 func newAppSealed(c *config, st store.Store, sealer grants.Sealer) *app {
-	a := &app{cfg: c, store: st, providers: c.providers, tenants: tenant.NewRegistry(st), grants: grants.New(st, sealer), closeStore: func() {}}
+	a := &app{cfg: c, store: st, providers: c.providers, tenants: tenant.NewRegistry(st), grants: grants.New(st, sealer), sealer: sealer, closeStore: func() {}}
 	a.checked = a.tenantNames
 	a.policies = policy.New(st, nil)
 	a.tokenTransport = newLateTransport(http.DefaultTransport)

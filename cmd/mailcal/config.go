@@ -50,6 +50,8 @@ type config struct {
 	// the listener of /metrics when it is not the main one (metrics.go).
 	metricsTenantLabels bool
 	metricsAddr         string
+	// webhookLoopback allows loopback webhook URLs (webhooks.go).
+	webhookLoopback bool
 }
 
 // Variables read here (the providers' come from their specs).
@@ -68,7 +70,7 @@ const (
 // knownVars are the variables config reads besides the providers'.
 var knownVars = []string{
 	envLogLevel, envLogFormat, envBaseURL, envAllowedOrigins, envHealthInterval, envCallTimeout, envAuditLog, envDatabaseURL,
-	envMetricsTenants, envMetricsAddr,
+	envMetricsTenants, envMetricsAddr, envWebhookLoopback,
 	keyring.EnvBackend, keyring.EnvService, keyring.EnvDir, keyring.EnvPassDir,
 	keyring.EnvPassword, keyring.EnvPasswordFile, keyring.EnvTimeout,
 	seal.EnvKey, seal.EnvKeyFile, seal.EnvKeyOld, seal.EnvKeyOldFile,
@@ -115,6 +117,9 @@ func loadConfig(e env) (*config, error) {
 		return nil, err
 	}
 	if err := parseMetrics(get, c); err != nil {
+		return nil, err
+	}
+	if err := parseWebhookLoopback(get, c); err != nil {
 		return nil, err
 	}
 	if c.providers, err = providers.NewRegistry(registry.Specs(), get); err != nil {

@@ -76,6 +76,7 @@ func newHTTPHandler(c serveConfig, a *app, mcpSrv *server.MCPServer, sessions *s
 	mux.Handle("/message", protect(c.maxRequestBytes, sessions.admit(sse.MessageHandler())))
 	mux.Handle("/api/", protect(64<<10, api.Handler()))
 	mux.Handle("/api/policy", protect(64<<10, (&policy.API{Store: a.policies}).Handler()))
+	mux.Handle("/api/webhook", protect(64<<10, a.webhookAPI().Handler()))
 	// The provider sends the person's browser here: no API key, the state
 	// names the tenant.
 	mux.Handle(oauth.CallbackPath, hostGuard(allowed, limitBody(1024, oauth.CallbackHandler(a.flows))))

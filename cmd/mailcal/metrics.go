@@ -62,6 +62,7 @@ func newMetrics(c *config, a *app, sessions *sessionTable) *metrics.Metrics {
 		return m.Token(func(r *http.Request) string { return tokenURLs[endpointKey(r.URL)] }, rt)
 	})
 	a.onRefresh = m.ObserveRefresh
+	a.onWebhook = m.ObserveWebhook
 	m.Grants(func(fn func(tenant, provider, status string)) {
 		a.grants.Cached(func(t string, gs []grants.Grant) {
 			for _, g := range gs {

@@ -153,6 +153,8 @@ func cmdServe(ctx context.Context, args []string, e env, cfg *config) error {
 		// Before anything refreshes a token or calls a provider.
 		c.metrics = newMetrics(cfg, a, sessions)
 		c.metricsAddr = cfg.metricsAddr
+		// Before the health check or a connection writes a grant.
+		defer a.startWebhooks(ctx)()
 	}
 	if cfg.health > 0 {
 		healthCtx, stopHealth := context.WithCancel(ctx)
@@ -182,6 +184,7 @@ func cmdServe(ctx context.Context, args []string, e env, cfg *config) error {
 			c.baseURL = "http://" + ln.Addr().String()
 		}
 		redirect := strings.TrimSuffix(c.baseURL, "/") + oauth.CallbackPath
+		a.setPublicBase(c.baseURL)
 		opts.Connector = &connector{flows: a.flows, providers: a.providers, redirect: func() (string, error) { return redirect, nil }, readOnly: c.readOnly}
 		if err := metricsTools(c.metrics, &opts); err != nil {
 			ln.Close()

@@ -121,6 +121,10 @@ func (a *app) forgetAccounts(ctx context.Context, tenantName string, e env) erro
 	if err := a.policies.Delete(ctx, tenantName); err != nil {
 		return err
 	}
+	// And its webhook with the deliveries not yet made (webhooks.go).
+	if err := a.forgetWebhook(ctx, tenantName); err != nil {
+		return err
+	}
 	done, err := a.flows.ForgetTenant(ctx, tenantName)
 	for _, d := range done {
 		switch {

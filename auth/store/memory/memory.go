@@ -31,6 +31,8 @@ type Store struct {
 	policies map[string]store.Policy
 	counters map[store.CounterKey]counter
 	dataKeys map[string]store.DataKey
+	webhooks map[string]store.Webhook
+	outbox   map[string]*delivery // by id
 
 	grantLocks keylock.Set
 }
@@ -47,6 +49,8 @@ func New() *Store {
 		policies: map[string]store.Policy{},
 		counters: map[store.CounterKey]counter{},
 		dataKeys: map[string]store.DataKey{},
+		webhooks: map[string]store.Webhook{},
+		outbox:   map[string]*delivery{},
 	}
 }
 

@@ -29,6 +29,7 @@ func RunShared(t *testing.T, open func(t *testing.T) (store.Store, store.Store))
 		{"SharedPolicy", sharedPolicy},
 		{"SharedCounterRace", racingIncrements},
 		{"SharedDataKeyCreates", sharedDataKeyCreates},
+		{"SharedDeliveryClaims", sharedDeliveryClaims},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

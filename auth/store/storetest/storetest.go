@@ -19,8 +19,9 @@
 // one tenant, also when another tenant's name starts with the same letters;
 // slices a caller passes in or gets back not shared with the store.
 //
-// DataKeys cases run when the store implements store.DataKeys (an optional
-// contract), and are skipped, saying so, when it does not.
+// DataKeys and Webhooks cases run when the store implements store.DataKeys
+// or store.Webhooks (optional contracts), and are skipped, saying so, when
+// it does not.
 //
 // RunShared checks the same promises between two values over one store, as
 // two processes sharing it see them.
@@ -72,6 +73,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Counters", testCounters},
 		{"CounterRace", testCounterRace},
 		{"DataKeys", testDataKeys},
+		{"Webhooks", testWebhooks},
+		{"Deliveries", testDeliveries},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

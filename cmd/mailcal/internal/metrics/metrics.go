@@ -58,6 +58,7 @@ type Metrics struct {
 	retries      *prometheus.CounterVec
 	throttled    *prometheus.CounterVec
 	refreshes    *prometheus.CounterVec
+	webhooks     *prometheus.CounterVec
 
 	mu       sync.Mutex
 	grants   func(fn func(tenant, provider, status string))
@@ -107,7 +108,14 @@ func New(c Config) *Metrics {
 		Help: "Access-token refreshes, by provider and outcome (ok, needs_reauth, transient, failed).",
 	}, []string{"provider", "outcome"})
 
-	m.reg.MustRegister(m.calls, m.callDuration, m.upstream, m.upDuration, m.retries, m.throttled, m.refreshes,
+	m.webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mailcal_webhook_deliveries_total",
+		Help: "Webhook delivery attempts made by this process, by outcome (delivered, retried: failed and due again, dropped: given up).",
+	}, []string{"outcome"})
+	for _, o := range webhookOutcomes {
+		m.webhooks.WithLabelValues(o)
+	}
+	m.reg.MustRegister(m.calls, m.callDuration, m.upstream, m.upDuration, m.retries, m.throttled, m.refreshes, m.webhooks,
 		grantCollector{m}, sessionCollector{m},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -203,6 +211,17 @@ func (m *Metrics) ObserveRefresh(provider, outcome string) {
 		outcome = Other
 	}
 	m.refreshes.WithLabelValues(m.provider(provider), outcome).Inc()
+}
+
+var webhookOutcomes = []string{"delivered", "retried", "dropped"}
+
+// ObserveWebhook counts a webhook delivery attempt's outcome
+// (webhook.Outbox.Observe).
+func (m *Metrics) ObserveWebhook(outcome string) {
+	if !slices.Contains(webhookOutcomes, outcome) {
+		outcome = Other
+	}
+	m.webhooks.WithLabelValues(outcome).Inc()
 }
 
 // Grants sets where the grants gauge comes from: list calls fn once per

@@ -229,7 +229,7 @@ func TestNoTenantOrAccountLabels(t *testing.T) {
 		t.Fatalf("parsing the scrape: %v", err)
 	}
 	allowed := map[string]bool{"list_messages": true, "send_email": true, "google": true, "microsoft": true, "none": true, "other": true, "acme-tenant": true}
-	for _, o := range append(append(tools.CallOutcomes, append(classes, endpoints...)...), append(refreshOutcomes, grantStatuses...)...) {
+	for _, o := range append(append(tools.CallOutcomes, append(classes, endpoints...)...), append(refreshOutcomes, append(grantStatuses, webhookOutcomes...)...)...) {
 		allowed[o] = true
 	}
 	for name, f := range fams {
