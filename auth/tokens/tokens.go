@@ -110,6 +110,13 @@ type Config struct {
 	// makes (RefreshOK, RefreshReauth, RefreshTransient, RefreshFailed), for
 	// metrics. It must be quick.
 	OnRefresh func(provider, outcome string)
+	// ShareAccessTokens saves each new access token (sealed, with its
+	// expiry) in the grant, and a refresh that finds there one it has not
+	// used and that is not about to expire takes it instead of asking the
+	// provider: with several processes on one store (replicas on a
+	// database), one refresh per expiry in all instead of one per process.
+	// It costs a grant write per refresh.
+	ShareAccessTokens bool
 }
 
 // Outcomes of a refresh, as Config.OnRefresh gets them.
@@ -161,6 +168,7 @@ type entry struct {
 	refresh  uint64    // refreshes started, to tell one failure from the next
 	lastOK   time.Time // last successful refresh
 	pending  *rotation // a rotated refresh token we could not save yet
+	rejected string    // the access token a provider last refused (Invalidate): never taken from the store again
 }
 
 // cached is an access token with the times computed on the Manager's clock.
@@ -307,6 +315,9 @@ func (m *Manager) Invalidate(tenant, provider, account, accessToken string) {
 	if c := e.cur.Load(); c != nil && c.tok.AccessToken == accessToken {
 		e.cur.CompareAndSwap(c, nil)
 	}
+	e.mu.Lock()
+	e.rejected = accessToken
+	e.mu.Unlock()
 }
 
 // Forget drops everything cached for the account (access token, needs-reauth

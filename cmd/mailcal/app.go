@@ -99,6 +99,9 @@ func newAppSealed(c *config, st store.Store, sealer grants.Sealer) *app {
 	a.tokenTransport = newLateTransport(http.DefaultTransport)
 	a.tokens = tokens.New(tokens.Config{Grants: a.grants, Providers: a.providers, Tenants: a.checkedTenants,
 		HTTPClient: &http.Client{Timeout: tokens.DefaultHTTPTimeout, Transport: a.tokenTransport},
+		// Replicas on a database share each new access token through it:
+		// one refresh per expiry across them all.
+		ShareAccessTokens: c.databaseURL != "",
 		OnRefresh: func(provider, outcome string) {
 			if a.onRefresh != nil {
 				a.onRefresh(provider, outcome)
