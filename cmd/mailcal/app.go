@@ -38,6 +38,9 @@ type app struct {
 	tokenTransport *lateTransport
 	// closeStore closes the store (a database's pool).
 	closeStore func()
+	// leader, for a store shared by replicas, elects the one that runs the
+	// health check (health.go); nil: this process runs it.
+	leader leaderStore
 }
 
 // lateTransport is a RoundTripper whose transport can be wrapped after it
@@ -78,6 +81,9 @@ func newApp(ctx context.Context, c *config) (*app, error) {
 	}
 	a := newAppSealed(c, wrapStore(st), sealer)
 	a.closeStore = closeStore
+	if l, ok := st.(leaderStore); ok {
+		a.leader = l
+	}
 	return a, nil
 }
 

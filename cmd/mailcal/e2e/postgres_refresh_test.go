@@ -8,6 +8,7 @@ package e2e
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -124,4 +125,63 @@ func (fx *googleFixture) storm(t *testing.T, clients []*mcpclient.Client) time.D
 		t.Errorf("%d of %d calls failed", n, replicaCalls)
 	}
 	return took
+}
+
+// leading is what a replica logs when it takes over the health check.
+const leading = `"msg":"leading among the replicas","role":"health check"`
+
+// TestE2EPostgresHealthLeader: three replicas with a health check every
+// second run it on one replica at a time (about one refresh a second in
+// all, not three); when that replica is killed (kill -9), another takes
+// over within a few seconds.
+func TestE2EPostgresHealthLeader(t *testing.T) {
+	t.Parallel()
+	fx, _ := newDatabaseFixture(t, googletest.Options{}, "MAILCAL_HEALTH_INTERVAL=1s")
+	key := fx.dbTenant(t, "acme")
+	replicas := []*httpServer{fx.startHTTP(t), fx.startHTTP(t), fx.startHTTP(t)}
+	fx.connectHTTP(t, replicas[0], key, alice, "mail.read")
+
+	leader := func(not int) int {
+		for i, s := range replicas {
+			if i != not && strings.Contains(s.proc.logs.String(), leading) {
+				return i
+			}
+		}
+		return -1
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	first := leader(-1)
+	for ; first < 0; first = leader(-1) {
+		if time.Now().After(deadline) {
+			t.Fatal("no replica leads the health check")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	const window = 6 * time.Second
+	before := fx.refreshes()
+	time.Sleep(window)
+	n := fx.refreshes() - before
+	t.Logf("%d health-check refreshes in %s with 3 replicas and an interval of 1s", n, window)
+	if n < 3 || n > 8 {
+		t.Errorf("%d health-check refreshes in %s, want about 6 (one replica checking every 1s±10%%), not 3 replicas' worth", n, window)
+	}
+	if l := leader(first); l >= 0 {
+		t.Fatalf("replicas %d and %d both took the lead", first, l)
+	}
+
+	replicas[first].proc.signal(t, 9)
+	killed := time.Now()
+	next := leader(first)
+	for ; next < 0; next = leader(first) {
+		if time.Since(killed) > 15*time.Second {
+			t.Fatal("no replica took the health check over within 15 s of the leader's kill -9")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	took := time.Since(killed)
+	t.Logf("replica %d leads the health check %s after replica %d was killed", next, took.Round(time.Millisecond), first)
+	if took > 5*time.Second {
+		t.Errorf("a new health-check leader %s after the kill, want within about 2 s", took)
+	}
 }
