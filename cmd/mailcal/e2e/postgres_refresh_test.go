@@ -185,3 +185,46 @@ func TestE2EPostgresHealthLeader(t *testing.T) {
 		t.Errorf("a new health-check leader %s after the kill, want within about 2 s", took)
 	}
 }
+
+// TestE2EPostgresRefreshKilled: a replica killed (kill -9) while its
+// refresh is in flight at the token endpoint, holding the grant's lock,
+// loses nothing: the server releases the lock with the dead session, the
+// other replica refreshes with the refresh token the database holds (the
+// killed request never got its answer, so with Microsoft-like rotation the
+// old token is still the valid one), and the account keeps working, also
+// for a replica started afterwards.
+func TestE2EPostgresRefreshKilled(t *testing.T) {
+	t.Parallel()
+	fx, _ := newDatabaseFixture(t, googletest.Options{RotateRefreshTokens: true})
+	key := fx.dbTenant(t, "acme")
+	a, b := fx.startHTTP(t), fx.startHTTP(t)
+	fx.connectHTTP(t, a, key, alice, "mail.read")
+	ca := mcpgoHTTP(t, a, "/mcp", "Authorization", "Bearer "+key, false)
+	cb := mcpgoHTTP(t, b, "/mcp", "Authorization", "Bearer "+key, false)
+	fx.waitAccount(t, "replica a", ca)
+	fx.waitAccount(t, "replica b", cb)
+	before := fx.refreshes()
+
+	fx.fg.SetTokenDelay(time.Minute)
+	fx.fg.ExpireAccessTokens()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fx.callTool(ca, "list_messages", map[string]any{"account": alice, "max_results": 3}) // killed: no answer expected
+	}()
+	fx.waitRefreshes(t, 1) // a's refresh is at the token endpoint, under the lock
+	a.proc.signal(t, 9)
+	<-done
+	fx.fg.SetTokenDelay(0)
+
+	start := time.Now()
+	fx.callOK(t, cb, "list_messages", map[string]any{"account": alice, "max_results": 3}, nil)
+	t.Logf("the other replica answered %s after the kill, with %d token request(s) in all", time.Since(start).Round(time.Millisecond), fx.refreshes()-before)
+	if n := fx.refreshes() - before; n != 2 {
+		t.Errorf("%d token requests, want 2 (the killed one and one by the other replica)", n)
+	}
+
+	c := fx.startHTTP(t)
+	fx.fg.ExpireAccessTokens()
+	fx.checkRefreshes(t, "a replica started after the kill, after the next expiry", mcpgoHTTP(t, c, "/mcp", "Authorization", "Bearer "+key, false), before+3)
+}
