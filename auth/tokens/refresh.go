@@ -186,7 +186,7 @@ func (m *Manager) shared(e *entry, gr grants.Grant) *cached {
 	if left < minShared {
 		return nil
 	}
-	c := &cached{expiry: gr.AccessExpiry, refreshAt: gr.AccessExpiry.Add(-min(m.cfg.Margin, left/2))}
+	c := &cached{expiry: gr.AccessExpiry, refreshAt: gr.AccessExpiry.Add(-min(m.cfg.Margin, left/2)), shared: true}
 	c.tok = &oauth2.Token{AccessToken: gr.AccessToken, TokenType: "Bearer", Expiry: c.expiry, ExpiresIn: int64(left / time.Second)}
 	return c
 }

@@ -3,6 +3,7 @@ package tokens
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"sync"
 	"testing"
@@ -114,16 +115,31 @@ func (ep *endpoint) lastIssuedRefresh() string {
 // twoSharing is the harness's manager and another on the same store, both
 // sharing access tokens, as two replicas on one database.
 func twoSharing(t *testing.T, h *harness) (a, b *Manager) {
+	a, b, _ = twoSharingOutcomes(t, h)
+	return a, b
+}
+
+// twoSharingOutcomes is twoSharing, and counts the refreshes' outcomes
+// (OnRefresh) of both.
+func twoSharingOutcomes(t *testing.T, h *harness) (a, b *Manager, outcomes func() map[string]int) {
 	t.Helper()
 	h.m.Close()
 	cfg := h.cfg
 	cfg.ShareAccessTokens = true
+	var mu sync.Mutex
+	seen := map[string]int{}
+	cfg.OnRefresh = func(_, outcome string) { mu.Lock(); seen[outcome]++; mu.Unlock() }
+	outcomes = func() map[string]int {
+		mu.Lock()
+		defer mu.Unlock()
+		return maps.Clone(seen)
+	}
 	a = New(cfg)
 	t.Cleanup(a.Close)
 	cfg.Grants = grants.New(h.st, grants.Plain)
 	b = New(cfg)
 	t.Cleanup(b.Close)
-	return a, b
+	return a, b, outcomes
 }
 
 func token(t *testing.T, m *Manager) string {
@@ -143,7 +159,7 @@ func token(t *testing.T, m *Manager) string {
 // the second uses the access token the first saved.
 func TestShareAccessTokensOneRefreshPerExpiry(t *testing.T) {
 	h := newHarness(t, retiringHandler())
-	a, b := twoSharing(t, h)
+	a, b, outcomes := twoSharingOutcomes(t, h)
 	const rounds = 10
 	for r := 1; r <= rounds; r++ {
 		h.clk.Advance(2 * time.Hour)
@@ -158,6 +174,9 @@ func TestShareAccessTokensOneRefreshPerExpiry(t *testing.T) {
 	g := h.stored(t)
 	if g.RefreshToken != h.ep.lastIssuedRefresh() || g.AccessToken == "" || !g.AccessExpiry.After(h.clk.Now()) {
 		t.Errorf("stored grant: newest refresh token %v, access token shared %v, expiry %s; want all", g.RefreshToken == h.ep.lastIssuedRefresh(), g.AccessToken != "", g.AccessExpiry)
+	}
+	if got := outcomes(); got[RefreshOK] != rounds || got[RefreshShared] != rounds || len(got) != 2 {
+		t.Errorf("refresh outcomes %v, want %d %s and %d %s", got, rounds, RefreshOK, rounds, RefreshShared)
 	}
 }
 

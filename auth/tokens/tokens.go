@@ -107,7 +107,8 @@ type Config struct {
 	// caller's context; default 30s.
 	SourceTimeout time.Duration
 	// OnRefresh, when set, hears the outcome of every refresh this Manager
-	// makes (RefreshOK, RefreshReauth, RefreshTransient, RefreshFailed), for
+	// makes (RefreshOK, RefreshReauth, RefreshTransient, RefreshFailed,
+	// RefreshShared), for
 	// metrics. It must be quick.
 	OnRefresh func(provider, outcome string)
 	// ShareAccessTokens saves each new access token (sealed, with its
@@ -125,6 +126,7 @@ const (
 	RefreshReauth    = "needs_reauth" // the grant is dead: the person must connect again
 	RefreshTransient = "transient"    // may pass by itself (5xx, 429, timeouts, the network, the store)
 	RefreshFailed    = "failed"       // will not pass by itself (the OAuth client refused, not configured)
+	RefreshShared    = "shared"       // no token request: another process's new access token, taken from the store
 )
 
 // Manager hands out access tokens of connected accounts. It is safe for
@@ -176,6 +178,7 @@ type cached struct {
 	tok       *oauth2.Token // handed out: no refresh token
 	expiry    time.Time     // zero: unknown
 	refreshAt time.Time     // refresh when now is not before this
+	shared    bool          // taken from the store (another process refreshed)
 }
 
 type rotation struct{ old, new string }
@@ -490,7 +493,11 @@ func (m *Manager) run(e *entry, f *flight) {
 	e.mu.Unlock()
 	close(f.done)
 	if m.cfg.OnRefresh != nil {
-		m.cfg.OnRefresh(e.k.provider, refreshOutcome(err))
+		outcome := refreshOutcome(err)
+		if err == nil && c.shared {
+			outcome = RefreshShared
+		}
+		m.cfg.OnRefresh(e.k.provider, outcome)
 	}
 }
 
