@@ -134,7 +134,8 @@ func (m *Manager) refresh(ctx context.Context, e *entry) (*cached, error) {
 		}
 		// Rotated: save the new refresh token before anyone gets the new
 		// access token. Until the write succeeds the store holds the
-		// previous refresh token, which the provider still honours.
+		// previous refresh token, which the provider still honours. Shared:
+		// save the access token for the other processes, in the same write.
 		rt := gr.RefreshToken
 		if rotated {
 			rt = tok.RefreshToken
@@ -142,8 +143,9 @@ func (m *Manager) refresh(ctx context.Context, e *entry) (*cached, error) {
 		gerr := m.save(ctx, gr, rt, c)
 		switch {
 		case !rotated:
-			if gerr != nil && !errors.Is(gerr, errReplaced) {
+			if gerr != nil && !errors.Is(gerr, errReplaced) && !errors.Is(gerr, grants.ErrNotFound) {
 				// The token works; the other processes refresh on their own.
+				// (Reconnected or disconnected meanwhile: nothing to share.)
 				m.log.Warn("could not share a new access token through the store", "tenant", k.tenant, "provider", k.provider, "account", k.account, "err", gerr)
 			}
 			return c, nil
