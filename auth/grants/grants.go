@@ -40,6 +40,11 @@ type Grant struct {
 	Status       string
 	StatusReason string
 	StatusAt     time.Time // when Status last changed away from active
+	// AccessToken and AccessExpiry are the last access token a refresh got,
+	// shared with the other processes on the store (secret.go): empty when
+	// none is shared. They are sealed together with the refresh token.
+	AccessToken  string
+	AccessExpiry time.Time
 	// Version is the store's version of this grant when it was read.
 	Version int64
 }
@@ -129,7 +134,7 @@ func (g *Store) Put(ctx context.Context, gr Grant) error {
 // write seals and stores gr if the store still holds gr.Version.
 func (g *Store) write(ctx context.Context, gr Grant) (int64, error) {
 	k := gr.key()
-	sealed, err := g.sealer.Seal(ctx, k, []byte(gr.RefreshToken))
+	sealed, err := g.sealer.Seal(ctx, k, encodeSecret(gr))
 	if err != nil {
 		return 0, fmt.Errorf("sealing the refresh token of %s (%s): %w", k.Account, k.Provider, err)
 	}
@@ -195,11 +200,28 @@ func (g *Store) open(ctx context.Context, rec store.Grant) (Grant, error) {
 		// is the error's.
 		return Grant{}, fmt.Errorf("opening the stored refresh token of %s (%s): %w", rec.Account, rec.Provider, err)
 	}
-	return Grant{
-		Tenant: rec.Tenant, Provider: rec.Provider, Account: rec.Account, RefreshToken: string(tok),
+	gr := Grant{
+		Tenant: rec.Tenant, Provider: rec.Provider, Account: rec.Account,
 		Scopes: rec.Scopes, ConnectedAt: rec.ConnectedAt, Status: rec.Status, StatusReason: rec.StatusReason,
 		StatusAt: rec.StatusAt, Version: rec.Version,
-	}, nil
+	}
+	if err := decodeSecret(tok, &gr); err != nil {
+		return Grant{}, fmt.Errorf("the stored refresh token of %s (%s) cannot be read; disconnect and connect it again: %w",
+			rec.Account, rec.Provider, errors.Join(store.ErrDamaged, err))
+	}
+	return gr, nil
+}
+
+// WriteIf writes gr if the store still holds gr.Version (the version it
+// was read at) and returns the new version; store.ErrConflict if another
+// write came first. It is Update without the read, for a caller that read
+// the grant under its lock.
+func (g *Store) WriteIf(ctx context.Context, gr Grant) (int64, error) {
+	if gr.Tenant == "" || gr.Provider == "" || gr.Account == "" {
+		return 0, errors.New("grant needs tenant, provider and account")
+	}
+	defer g.forget(gr.Tenant)
+	return g.write(ctx, gr)
 }
 
 // Delete removes the grant of one account, whatever its version.

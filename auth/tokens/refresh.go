@@ -16,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/mailcal/mailcal/auth/grants"
+	"github.com/mailcal/mailcal/auth/store"
 	"github.com/mailcal/mailcal/providers"
 	"github.com/mailcal/mailcal/providers/httpretry"
 )
@@ -81,6 +82,10 @@ func (m *Manager) refresh(ctx context.Context, e *entry) (*cached, error) {
 			m.log.Info("rotated refresh token saved", "tenant", k.tenant, "provider", k.provider, "account", k.account)
 		}
 
+		if c := m.shared(e, gr); c != nil {
+			return c, nil // another process refreshed meanwhile
+		}
+
 		prov, err := m.cfg.Providers.Get(gr.Provider)
 		if err == nil {
 			err = prov.Configured() // says how to set the OAuth client up
@@ -101,6 +106,7 @@ func (m *Manager) refresh(ctx context.Context, e *entry) (*cached, error) {
 				if cur.RefreshToken != gr.RefreshToken && cur.Status == grants.StatusActive {
 					return errReplaced
 				}
+				cur.AccessToken, cur.AccessExpiry = "", time.Time{}
 				cur.Status = grants.StatusNeedsReauth
 				cur.StatusReason = re.Reason
 				cur.StatusAt = re.FailedAt.UTC()
@@ -121,32 +127,95 @@ func (m *Manager) refresh(ctx context.Context, e *entry) (*cached, error) {
 			return nil, re
 		}
 
-		if tok.RefreshToken != "" && tok.RefreshToken != gr.RefreshToken {
-			// Rotated: save the new refresh token before anyone gets the new
-			// access token. Until the write succeeds the store holds the
-			// previous refresh token, which the provider still honours.
-			gerr := m.cfg.Grants.Update(ctx, k.tenant, k.provider, k.account, func(cur *grants.Grant) error {
-				if cur.RefreshToken != gr.RefreshToken {
-					return errReplaced
-				}
-				cur.RefreshToken = tok.RefreshToken
-				return nil
-			})
-			switch {
-			case errors.Is(gerr, grants.ErrNotFound):
-				// Disconnected during the refresh: do not bring it back.
-				return nil, gerr
-			case errors.Is(gerr, errReplaced):
-				continue // reconnected during the refresh: use the new grant
-			case gerr != nil:
-				m.setPending(e, &rotation{old: gr.RefreshToken, new: tok.RefreshToken})
-				return nil, m.persistError(k, gerr)
-			}
-			m.log.Info("rotated refresh token saved", "tenant", k.tenant, "provider", k.provider, "account", k.account)
+		c := m.newCached(tok, start)
+		rotated := tok.RefreshToken != "" && tok.RefreshToken != gr.RefreshToken
+		if !rotated && !m.cfg.ShareAccessTokens {
+			return c, nil
 		}
-		return m.newCached(tok, start), nil
+		// Rotated: save the new refresh token before anyone gets the new
+		// access token. Until the write succeeds the store holds the
+		// previous refresh token, which the provider still honours. Shared:
+		// save the access token for the other processes, in the same write.
+		rt := gr.RefreshToken
+		if rotated {
+			rt = tok.RefreshToken
+		}
+		gerr := m.save(ctx, gr, rt, c)
+		switch {
+		case !rotated:
+			if gerr != nil && !errors.Is(gerr, errReplaced) && !errors.Is(gerr, grants.ErrNotFound) {
+				// The token works; the other processes refresh on their own.
+				// (Reconnected or disconnected meanwhile: nothing to share.)
+				m.log.Warn("could not share a new access token through the store", "tenant", k.tenant, "provider", k.provider, "account", k.account, "err", gerr)
+			}
+			return c, nil
+		case errors.Is(gerr, grants.ErrNotFound):
+			// Disconnected during the refresh: do not bring it back.
+			return nil, gerr
+		case errors.Is(gerr, errReplaced):
+			continue // reconnected during the refresh: use the new grant
+		case gerr != nil:
+			m.setPending(e, &rotation{old: gr.RefreshToken, new: tok.RefreshToken})
+			return nil, m.persistError(k, gerr)
+		}
+		m.log.Info("rotated refresh token saved", "tenant", k.tenant, "provider", k.provider, "account", k.account)
+		return c, nil
 	}
 	return nil, fmt.Errorf("account %s (%s) was reconnected during a token refresh; try again", k.account, k.provider)
+}
+
+// minShared: an access token from the store with less time left than this
+// is not taken; the process refreshes instead.
+const minShared = 30 * time.Second
+
+// shared returns the access token another process saved in gr, if this
+// process should use it rather than refresh: one it has not been using
+// (its own one is due for a refresh) nor seen refused, with time left.
+func (m *Manager) shared(e *entry, gr grants.Grant) *cached {
+	if !m.cfg.ShareAccessTokens || gr.AccessToken == "" {
+		return nil
+	}
+	e.mu.Lock()
+	rejected := e.rejected
+	e.mu.Unlock()
+	if gr.AccessToken == rejected {
+		return nil
+	}
+	if c := e.cur.Load(); c != nil && c.tok.AccessToken == gr.AccessToken {
+		return nil
+	}
+	left := gr.AccessExpiry.Sub(m.cfg.Now())
+	if left < minShared {
+		return nil
+	}
+	c := &cached{expiry: gr.AccessExpiry, refreshAt: gr.AccessExpiry.Add(-min(m.cfg.Margin, left/2)), shared: true}
+	c.tok = &oauth2.Token{AccessToken: gr.AccessToken, TokenType: "Bearer", Expiry: c.expiry, ExpiresIn: int64(left / time.Second)}
+	return c
+}
+
+// save writes a refresh's outcome into the grant read under the lock: the
+// refresh token rt (rotated or not) and, when shared, the access token.
+// One write when no one wrote the grant since it was read, else a
+// read-modify-write that answers errReplaced if the refresh token changed
+// (a reconnect).
+func (m *Manager) save(ctx context.Context, gr grants.Grant, rt string, c *cached) error {
+	apply := func(cur *grants.Grant) error {
+		if cur.RefreshToken != gr.RefreshToken {
+			return errReplaced
+		}
+		cur.RefreshToken = rt
+		cur.AccessToken, cur.AccessExpiry = "", time.Time{}
+		if m.cfg.ShareAccessTokens && !c.expiry.IsZero() {
+			cur.AccessToken, cur.AccessExpiry = c.tok.AccessToken, c.expiry
+		}
+		return nil
+	}
+	next := gr
+	_ = apply(&next) // gr is its own current version
+	if _, err := m.cfg.Grants.WriteIf(ctx, next); !errors.Is(err, store.ErrConflict) {
+		return err
+	}
+	return m.cfg.Grants.Update(ctx, gr.Tenant, gr.Provider, gr.Account, apply)
 }
 
 func (m *Manager) setPending(e *entry, r *rotation) {

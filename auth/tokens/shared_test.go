@@ -3,6 +3,7 @@ package tokens
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"sync"
 	"testing"
@@ -109,4 +110,106 @@ func (ep *endpoint) lastIssuedRefresh() string {
 		}
 	}
 	return ""
+}
+
+// twoSharing is the harness's manager and another on the same store, both
+// sharing access tokens, as two replicas on one database.
+func twoSharing(t *testing.T, h *harness) (a, b *Manager) {
+	a, b, _ = twoSharingOutcomes(t, h)
+	return a, b
+}
+
+// twoSharingOutcomes is twoSharing, and counts the refreshes' outcomes
+// (OnRefresh) of both.
+func twoSharingOutcomes(t *testing.T, h *harness) (a, b *Manager, outcomes func() map[string]int) {
+	t.Helper()
+	h.m.Close()
+	cfg := h.cfg
+	cfg.ShareAccessTokens = true
+	var mu sync.Mutex
+	seen := map[string]int{}
+	cfg.OnRefresh = func(_, outcome string) { mu.Lock(); seen[outcome]++; mu.Unlock() }
+	outcomes = func() map[string]int {
+		mu.Lock()
+		defer mu.Unlock()
+		return maps.Clone(seen)
+	}
+	a = New(cfg)
+	t.Cleanup(a.Close)
+	cfg.Grants = grants.New(h.st, grants.Plain)
+	b = New(cfg)
+	t.Cleanup(b.Close)
+	return a, b, outcomes
+}
+
+func token(t *testing.T, m *Manager) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tok, err := m.Token(ctx, tenant, prov, account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok.AccessToken
+}
+
+// With ShareAccessTokens, round after round of expiry, two managers on one
+// store make one token request per expiry between them (with rotating
+// refresh tokens that die at first use: the newest is the one stored), and
+// the second uses the access token the first saved.
+func TestShareAccessTokensOneRefreshPerExpiry(t *testing.T) {
+	h := newHarness(t, retiringHandler())
+	a, b, outcomes := twoSharingOutcomes(t, h)
+	const rounds = 10
+	for r := 1; r <= rounds; r++ {
+		h.clk.Advance(2 * time.Hour)
+		ta, tb := token(t, a), token(t, b)
+		if ta != tb {
+			t.Fatalf("round %d: the managers hold different access tokens", r)
+		}
+		if n := h.ep.count.Load(); n != int64(r) {
+			t.Fatalf("round %d: %d token requests, want %d", r, n, r)
+		}
+	}
+	g := h.stored(t)
+	if g.RefreshToken != h.ep.lastIssuedRefresh() || g.AccessToken == "" || !g.AccessExpiry.After(h.clk.Now()) {
+		t.Errorf("stored grant: newest refresh token %v, access token shared %v, expiry %s; want all", g.RefreshToken == h.ep.lastIssuedRefresh(), g.AccessToken != "", g.AccessExpiry)
+	}
+	if got := outcomes(); got[RefreshOK] != rounds || got[RefreshShared] != rounds || len(got) != 2 {
+		t.Errorf("refresh outcomes %v, want %d %s and %d %s", got, rounds, RefreshOK, rounds, RefreshShared)
+	}
+}
+
+// A shared access token the provider refused (Invalidate) is not taken
+// from the store again by the manager that saw it refused: it refreshes,
+// and the other manager then takes the new one.
+func TestShareAccessTokensRefusedOneIsNotTakenAgain(t *testing.T) {
+	h := newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) { return okHandler(&h.ep) })
+	a, b := twoSharing(t, h)
+	first := token(t, a)
+	if token(t, b) != first || h.ep.count.Load() != 1 {
+		t.Fatalf("b did not take a's access token: %d token requests", h.ep.count.Load())
+	}
+	b.Invalidate(tenant, prov, account, first)
+	second := token(t, b)
+	if second == first || h.ep.count.Load() != 2 {
+		t.Fatalf("after b saw the shared token refused: same token %v, %d token requests; want a refresh", second == first, h.ep.count.Load())
+	}
+	a.Invalidate(tenant, prov, account, first)
+	if token(t, a) != second || h.ep.count.Load() != 2 {
+		t.Errorf("a did not take b's new access token: %d token requests", h.ep.count.Load())
+	}
+}
+
+// A shared access token about to expire is not taken: the manager
+// refreshes.
+func TestShareAccessTokensNotWhenAboutToExpire(t *testing.T) {
+	h := newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) { return okHandler(&h.ep) })
+	a, b := twoSharing(t, h)
+	token(t, a)
+	h.clk.Advance(time.Hour - minShared + time.Second)
+	token(t, b)
+	if n := h.ep.count.Load(); n != 2 {
+		t.Errorf("%d token requests, want 2: a token with less than %s left is not shared", n, minShared)
+	}
 }

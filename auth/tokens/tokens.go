@@ -107,9 +107,17 @@ type Config struct {
 	// caller's context; default 30s.
 	SourceTimeout time.Duration
 	// OnRefresh, when set, hears the outcome of every refresh this Manager
-	// makes (RefreshOK, RefreshReauth, RefreshTransient, RefreshFailed), for
+	// makes (RefreshOK, RefreshReauth, RefreshTransient, RefreshFailed,
+	// RefreshShared), for
 	// metrics. It must be quick.
 	OnRefresh func(provider, outcome string)
+	// ShareAccessTokens saves each new access token (sealed, with its
+	// expiry) in the grant, and a refresh that finds there one it has not
+	// used and that is not about to expire takes it instead of asking the
+	// provider: with several processes on one store (replicas on a
+	// database), one refresh per expiry in all instead of one per process.
+	// It costs a grant write per refresh.
+	ShareAccessTokens bool
 }
 
 // Outcomes of a refresh, as Config.OnRefresh gets them.
@@ -118,6 +126,7 @@ const (
 	RefreshReauth    = "needs_reauth" // the grant is dead: the person must connect again
 	RefreshTransient = "transient"    // may pass by itself (5xx, 429, timeouts, the network, the store)
 	RefreshFailed    = "failed"       // will not pass by itself (the OAuth client refused, not configured)
+	RefreshShared    = "shared"       // no token request: another process's new access token, taken from the store
 )
 
 // Manager hands out access tokens of connected accounts. It is safe for
@@ -161,6 +170,7 @@ type entry struct {
 	refresh  uint64    // refreshes started, to tell one failure from the next
 	lastOK   time.Time // last successful refresh
 	pending  *rotation // a rotated refresh token we could not save yet
+	rejected string    // the access token a provider last refused (Invalidate): never taken from the store again
 }
 
 // cached is an access token with the times computed on the Manager's clock.
@@ -168,6 +178,7 @@ type cached struct {
 	tok       *oauth2.Token // handed out: no refresh token
 	expiry    time.Time     // zero: unknown
 	refreshAt time.Time     // refresh when now is not before this
+	shared    bool          // taken from the store (another process refreshed)
 }
 
 type rotation struct{ old, new string }
@@ -307,6 +318,9 @@ func (m *Manager) Invalidate(tenant, provider, account, accessToken string) {
 	if c := e.cur.Load(); c != nil && c.tok.AccessToken == accessToken {
 		e.cur.CompareAndSwap(c, nil)
 	}
+	e.mu.Lock()
+	e.rejected = accessToken
+	e.mu.Unlock()
 }
 
 // Forget drops everything cached for the account (access token, needs-reauth
@@ -479,7 +493,11 @@ func (m *Manager) run(e *entry, f *flight) {
 	e.mu.Unlock()
 	close(f.done)
 	if m.cfg.OnRefresh != nil {
-		m.cfg.OnRefresh(e.k.provider, refreshOutcome(err))
+		outcome := refreshOutcome(err)
+		if err == nil && c.shared {
+			outcome = RefreshShared
+		}
+		m.cfg.OnRefresh(e.k.provider, outcome)
 	}
 }
 

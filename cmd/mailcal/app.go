@@ -44,6 +44,9 @@ type app struct {
 	tokenTransport *lateTransport
 	// closeStore closes the store (a database's pool).
 	closeStore func()
+	// leader, for a store shared by replicas, elects the one that runs the
+	// health check (health.go); nil: this process runs it.
+	leader leaderStore
 }
 
 // lateTransport is a RoundTripper whose transport can be wrapped after it
@@ -84,6 +87,9 @@ func newApp(ctx context.Context, c *config) (*app, error) {
 	}
 	a := newAppSealed(c, wrapStore(st), sealer)
 	a.closeStore = closeStore
+	if l, ok := st.(leaderStore); ok {
+		a.leader = l
+	}
 	return a, nil
 }
 
@@ -105,6 +111,9 @@ func newAppSealed(c *config, st store.Store, sealer grants.Sealer) *app {
 	a.tokenTransport = newLateTransport(http.DefaultTransport)
 	a.tokens = tokens.New(tokens.Config{Grants: a.grants, Providers: a.providers, Tenants: a.checkedTenants,
 		HTTPClient: &http.Client{Timeout: tokens.DefaultHTTPTimeout, Transport: a.tokenTransport},
+		// Replicas on a database share each new access token through it:
+		// one refresh per expiry across them all.
+		ShareAccessTokens: c.databaseURL != "",
 		OnRefresh: func(provider, outcome string) {
 			if a.onRefresh != nil {
 				a.onRefresh(provider, outcome)

@@ -158,8 +158,12 @@ func cmdServe(ctx context.Context, args []string, e env, cfg *config) error {
 	}
 	if cfg.health > 0 {
 		healthCtx, stopHealth := context.WithCancel(ctx)
-		defer stopHealth()
-		go a.tokens.Run(healthCtx, cfg.health)
+		done := make(chan struct{})
+		defer func() { stopHealth(); <-done }() // before the store closes
+		go func() {
+			defer close(done)
+			a.runHealth(healthCtx, cfg.health)
+		}()
 	}
 
 	switch c.transport {

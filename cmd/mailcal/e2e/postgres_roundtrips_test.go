@@ -122,4 +122,13 @@ func TestE2EPostgresRoundTrips(t *testing.T) {
 	if fx.refreshes()-refreshesBefore != 1 {
 		t.Errorf("%d refreshes after one expiry, want 1", fx.refreshes()-refreshesBefore)
 	}
+	var refresh int64 // the background re-reads (tenants, policies, grant listings) left out
+	for q, n := range byQuery {
+		if strings.Contains(q, "account = $3") || strings.Contains(q, "advisory") {
+			refresh += n
+		}
+	}
+	if refresh > 4 {
+		t.Errorf("%d statements on grants and locks for one refresh, want at most 4 (lock, read, write, unlock)", refresh)
+	}
 }

@@ -28,14 +28,14 @@ const noSealer = "cannot encrypt refresh tokens in a database"
 // newDatabaseFixture is a Google fixture whose processes use a new
 // database, with a master key for the tenants' data keys. The leak audit
 // looks for the database's password and the master key.
-func newDatabaseFixture(t *testing.T, opts googletest.Options) (*googleFixture, string) {
+func newDatabaseFixture(t *testing.T, opts googletest.Options, env ...string) (*googleFixture, string) {
 	t.Helper()
 	mailcalBinary(t)
 	dbURL := pgtest.URL(t)
 	master := make([]byte, 32)
 	rand.Read(master)
 	masterKey := base64.StdEncoding.EncodeToString(master)
-	fx := newGoogleFixture(t, opts, "MAILCAL_DATABASE_URL="+dbURL, "MAILCAL_ENCRYPTION_KEY="+masterKey)
+	fx := newGoogleFixture(t, opts, append([]string{"MAILCAL_DATABASE_URL=" + dbURL, "MAILCAL_ENCRYPTION_KEY=" + masterKey}, env...)...)
 	u, _ := url.Parse(dbURL)
 	pw, _ := u.User.Password()
 	fx.leaks.secret(pw)

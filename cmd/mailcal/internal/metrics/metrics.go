@@ -105,7 +105,7 @@ func New(c Config) *Metrics {
 	}, []string{"provider", "endpoint"})
 	m.refreshes = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "mailcal_token_refreshes_total",
-		Help: "Access-token refreshes, by provider and outcome (ok, needs_reauth, transient, failed).",
+		Help: "Access-token refreshes, by provider and outcome (ok, needs_reauth, transient, failed; shared: no token request, another replica's new token taken from the database).",
 	}, []string{"provider", "outcome"})
 
 	m.webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -203,7 +203,7 @@ func (m *Metrics) ObserveCall(c tools.CallInfo) {
 	m.callDuration.WithLabelValues(tool, prov).Observe(c.Duration.Seconds())
 }
 
-var refreshOutcomes = []string{"ok", "needs_reauth", "transient", "failed"}
+var refreshOutcomes = []string{"ok", "needs_reauth", "transient", "failed", "shared"}
 
 // ObserveRefresh counts a token refresh (tokens.Config.OnRefresh).
 func (m *Metrics) ObserveRefresh(provider, outcome string) {
