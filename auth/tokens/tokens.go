@@ -491,7 +491,8 @@ func (m *Manager) run(e *entry, f *flight) {
 			"err", err, "failures", e.fails, "next_attempt_in", delay.Round(time.Millisecond).String())
 	}
 	e.mu.Unlock()
-	close(f.done)
+	// Reported before the waiters are let go, so that whoever got this
+	// refresh's answer finds it counted (OnRefresh is a counter: quick).
 	if m.cfg.OnRefresh != nil {
 		outcome := refreshOutcome(err)
 		if err == nil && c.shared {
@@ -499,6 +500,7 @@ func (m *Manager) run(e *entry, f *flight) {
 		}
 		m.cfg.OnRefresh(e.k.provider, outcome)
 	}
+	close(f.done)
 }
 
 // refreshOutcome classes a refresh's error for Config.OnRefresh.
