@@ -136,19 +136,29 @@ func (t *sessionTable) enter(a *admission, req mcpRequest) *refusal {
 		}
 	}
 	var s *liveSession
+	l := t.load(a.tenant)
 	if req.names != "" {
 		s = t.sessions[req.names]
+		if s == nil && boundTo(req.names, a.keyHash) && !t.ended.has(req.names) {
+			// Opened on another replica with this key: adopted here.
+			if l.sessions >= t.maxSessions {
+				t.tidyLocked(a.tenant, l)
+				return tooManySessions(a.tenant, l.sessions)
+			}
+			s = &liveSession{id: req.names, kind: streamableSession, tenant: a.tenant, keyHash: a.keyHash,
+				registered: true, lastUsed: t.now(), streams: map[*admission]struct{}{}}
+			t.sessions[s.id] = s
+			l.sessions++
+		}
 		if s == nil || s.ending || s.keyHash != a.keyHash || s.kind != streamableSession {
+			t.tidyLocked(a.tenant, l)
 			return errUnknownSession
 		}
 	}
-	l := t.load(a.tenant)
 	switch {
 	case a.opens && l.sessions >= t.maxSessions:
 		t.tidyLocked(a.tenant, l)
-		return &refusal{http.StatusTooManyRequests, "too_many_sessions", fmt.Sprintf(
-			"tenant %s has %d live MCP sessions, the most this server allows (--max-sessions-per-tenant); end sessions you no longer use (DELETE /mcp, or close the SSE stream) or wait until idle ones are closed",
-			a.tenant, l.sessions)}
+		return tooManySessions(a.tenant, l.sessions)
 	case a.stream && l.streams >= t.maxStreams:
 		t.tidyLocked(a.tenant, l)
 		return &refusal{http.StatusTooManyRequests, "too_many_streams", fmt.Sprintf(
@@ -166,4 +176,10 @@ func (t *sessionTable) enter(a *admission, req mcpRequest) *refusal {
 		t.attach(a, s)
 	}
 	return nil
+}
+
+func tooManySessions(name string, n int) *refusal {
+	return &refusal{http.StatusTooManyRequests, "too_many_sessions", fmt.Sprintf(
+		"tenant %s has %d live MCP sessions, the most this server allows (--max-sessions-per-tenant); end sessions you no longer use (DELETE /mcp, or close the SSE stream) or wait until idle ones are closed",
+		name, n)}
 }

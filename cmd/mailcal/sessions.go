@@ -26,8 +26,11 @@ import (
 //   - the idle sweep, which never ends a session while a request on it runs,
 //     and the end of everything a removed tenant had open (sweep.go).
 //
-// Sessions live in this process's memory: behind a load balancer, requests
-// naming a session must reach the replica that made it.
+// Streamable session ids carry their binding to the key (sessionids.go):
+// a replica that never saw a session adopts it from a request with the
+// right key, so /mcp needs no affinity behind a load balancer. Legacy SSE
+// sessions live in this process's memory only: their /message requests
+// must reach the replica holding the stream.
 type sessionTable struct {
 	maxSessions int // live sessions per tenant, streamable and SSE
 	maxStreams  int // open streams per tenant: GET /sse, GET /mcp, subscriptions/listen
@@ -40,6 +43,7 @@ type sessionTable struct {
 	mu       sync.Mutex
 	sessions map[string]*liveSession
 	tenants  map[string]*tenantLoad
+	ended    *endedIDs // streamable sessions ended here, not to be adopted again
 }
 
 type sessionKind int
@@ -91,6 +95,7 @@ func newSessionTable(maxSessions, maxStreams int, idleTTL time.Duration) *sessio
 		maxSessions: maxSessions, maxStreams: maxStreams, idleTTL: idleTTL, now: time.Now,
 		end:      func(string) {},
 		sessions: map[string]*liveSession{}, tenants: map[string]*tenantLoad{},
+		ended: newEndedIDs(max(idleTTL, time.Hour), 100_000),
 	}
 }
 
@@ -141,7 +146,7 @@ func (t *sessionTable) newSession(id string, kind sessionKind, a *admission) *li
 
 // generate makes the id of a new streamable session for the request a.
 func (t *sessionTable) generate(a *admission) string {
-	id := "mcs_" + rand.Text()
+	id := boundSessionID(a.keyHash)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.newSession(id, streamableSession, a)
@@ -174,6 +179,9 @@ func (t *sessionTable) terminate(id string) {
 
 func (t *sessionTable) removeLocked(s *liveSession) {
 	delete(t.sessions, s.id)
+	if s.kind == streamableSession {
+		t.ended.add(s.id, t.now())
+	}
 	l := t.load(s.tenant)
 	l.sessions--
 	for a := range s.streams {

@@ -55,6 +55,7 @@ func (t *sessionTable) start(tenants tenantGetter, recheck time.Duration) (stop 
 func (t *sessionTable) sweep() {
 	t.mu.Lock()
 	now := t.now()
+	t.ended.prune(now)
 	var idle []string
 	for id, s := range t.sessions {
 		if s.kind == streamableSession && s.registered && !s.ending && s.busy == 0 && now.Sub(s.lastUsed) >= t.idleTTL {

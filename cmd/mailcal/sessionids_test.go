@@ -1,0 +1,89 @@
+package main
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mailcal/mailcal/auth/tenant"
+)
+
+// TestBoundSessionID: an id is bound to the key hash it was made for, and
+// malformed or tampered ids are not.
+func TestBoundSessionID(t *testing.T) {
+	a, b := tenant.HashKey("key-a"), tenant.HashKey("key-b")
+	id := boundSessionID(a)
+	if !boundTo(id, a) {
+		t.Fatalf("%s is not bound to the key it was made for", id)
+	}
+	if boundTo(id, b) || boundTo(id, "") {
+		t.Errorf("%s is bound to another key", id)
+	}
+	rest := strings.TrimPrefix(id, sessionIDPrefix)
+	random, mac, _ := strings.Cut(rest, "_")
+	flipped := []byte(mac)
+	flipped[0] ^= 1
+	for _, bad := range []string{
+		"", "mcs_", "mcs_X", rest, sessionIDPrefix + random, sessionIDPrefix + random + "_",
+		sessionIDPrefix + random + "_" + string(flipped),
+		sessionIDPrefix + random[1:] + "A_" + mac,
+		sessionIDPrefix + random + "_" + mac + "A",
+	} {
+		if boundTo(bad, a) {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if boundSessionID(a) == id {
+		t.Error("two ids alike")
+	}
+}
+
+// TestSessionAdopted: a session opened on another replica (an id bound to
+// the tenant's key that this server never made) is accepted from that key,
+// counted against the tenant's cap, refused to another key, and once ended
+// here answers 404 here.
+func TestSessionAdopted(t *testing.T) {
+	ts := newTestHTTP(t, serveConfig{maxSessions: 2}, "a", "b")
+	elsewhere := boundSessionID(tenant.HashKey(ts.keys["a"]))
+	if code, body := ts.on(t, "POST", elsewhere, "b"); code != http.StatusNotFound {
+		t.Errorf("b's key on a's session from elsewhere: %d %s, want 404", code, body)
+	}
+	if code, body := ts.on(t, "POST", elsewhere, "a"); code != http.StatusOK {
+		t.Fatalf("a's key on a's session from elsewhere: %d %s, want 200", code, body)
+	}
+	if n := ts.sessions.count(); n != 1 {
+		t.Errorf("%d sessions after the adoption, want 1", n)
+	}
+	ts.open(t, "a")
+	third := boundSessionID(tenant.HashKey(ts.keys["a"]))
+	if code, body := ts.on(t, "POST", third, "a"); code != http.StatusTooManyRequests || !strings.Contains(body, "too_many_sessions") {
+		t.Errorf("a third session at a cap of 2: %d %s, want 429 too_many_sessions", code, body)
+	}
+	if code, body := ts.on(t, "DELETE", elsewhere, "a"); code != http.StatusOK {
+		t.Fatalf("DELETE: %d %s", code, body)
+	}
+	for _, m := range []string{"POST", "GET", "DELETE"} {
+		if code, body := ts.on(t, m, elsewhere, "a"); code != http.StatusNotFound {
+			t.Errorf("%s after DELETE: %d %s, want 404", m, code, body)
+		}
+	}
+}
+
+// TestEndedIDsBounded: ended ids are forgotten after keep, and beyond max
+// the oldest first.
+func TestEndedIDsBounded(t *testing.T) {
+	now := time.Unix(1000, 0)
+	e := newEndedIDs(time.Minute, 3)
+	for _, id := range []string{"a", "b", "c", "d"} {
+		e.add(id, now)
+	}
+	if e.has("a") || !e.has("b") || !e.has("d") || len(e.at) != 3 || len(e.order) != 3 {
+		t.Errorf("beyond max: has a %v b %v d %v, %d entries", e.has("a"), e.has("b"), e.has("d"), len(e.at))
+	}
+	e.add("e", now.Add(30*time.Second))
+	e.prune(now.Add(61 * time.Second))
+	if e.has("c") || e.has("d") || !e.has("e") || len(e.order) != 1 {
+		t.Errorf("after keep: c %v d %v e %v", e.has("c"), e.has("d"), e.has("e"))
+	}
+}
