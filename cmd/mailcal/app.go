@@ -34,6 +34,9 @@ type app struct {
 	// onRefresh hears each token refresh's outcome (metrics); set before
 	// anything refreshes.
 	onRefresh func(provider, outcome string)
+	// sealer protects the grants' refresh tokens (a *seal.Sealer on a
+	// database).
+	sealer grants.Sealer
 	// tokenTransport carries the token endpoints' requests; metrics wrap it.
 	tokenTransport *lateTransport
 	// closeStore closes the store (a database's pool).
@@ -93,7 +96,7 @@ func newAppWith(c *config, st store.Store) *app { return newAppSealed(c, st, gra
 // newAppSealed wires the app over a store whose grants' refresh tokens
 // sealer protects.
 func newAppSealed(c *config, st store.Store, sealer grants.Sealer) *app {
-	a := &app{cfg: c, store: st, providers: c.providers, tenants: tenant.NewRegistry(st), grants: grants.New(st, sealer), closeStore: func() {}}
+	a := &app{cfg: c, store: st, providers: c.providers, tenants: tenant.NewRegistry(st), grants: grants.New(st, sealer), sealer: sealer, closeStore: func() {}}
 	a.checked = a.tenantNames
 	a.policies = policy.New(st, nil)
 	a.tokenTransport = newLateTransport(http.DefaultTransport)
@@ -184,4 +187,13 @@ func (c *connector) Connect(ctx context.Context, tenantName, provider, scopes, l
 	}
 	c.recent[key] = flow
 	return tools.ConnectLink{URL: flow.URL, ExpiresAt: flow.Expires, Provider: p.Name, Scopes: sc}, nil
+}
+
+// forgetTenant drops from memory what this process holds of a tenant
+// another process removed: its cached access tokens and its data key.
+func (a *app) forgetTenant(name string) {
+	a.tokens.ForgetTenant(name)
+	if f, ok := a.sealer.(interface{ Forget(tenant string) }); ok {
+		f.Forget(name)
+	}
 }

@@ -39,6 +39,9 @@ type sessionTable struct {
 	// end ends a streamable session the way a DELETE does, so that mcp-go
 	// forgets it too; set once the streamable server exists.
 	end func(id string)
+	// removed hears that the recheck found a tenant removed (by any
+	// process); set before start.
+	removed func(tenant string)
 
 	mu       sync.Mutex
 	sessions map[string]*liveSession
@@ -93,7 +96,7 @@ func admissionFrom(ctx context.Context) *admission {
 func newSessionTable(maxSessions, maxStreams int, idleTTL time.Duration) *sessionTable {
 	return &sessionTable{
 		maxSessions: maxSessions, maxStreams: maxStreams, idleTTL: idleTTL, now: time.Now,
-		end:      func(string) {},
+		end: func(string) {}, removed: func(string) {},
 		sessions: map[string]*liveSession{}, tenants: map[string]*tenantLoad{},
 		ended: newEndedIDs(max(idleTTL, time.Hour), 100_000),
 	}

@@ -80,6 +80,7 @@ func (t *sessionTable) recheck(ctx context.Context, tenants tenantGetter) {
 		cancel()
 		switch {
 		case errors.Is(err, tenant.ErrNotFound):
+			t.removed(name)
 			t.endTenant(name, "")
 		case err != nil:
 			slog.Debug("re-reading a tenant with open sessions failed", "tenant", name, "err", err)
