@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	mcpclient "github.com/mark3labs/mcp-go/client"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -284,5 +285,57 @@ func TestE2EReplicasTenantRemoved(t *testing.T) {
 		if st := ok(s, other); st != http.StatusOK {
 			t.Errorf("replica %d refuses another tenant after the removal: %d", i, st)
 		}
+	}
+}
+
+// TestE2EReplicasRoundTrips measures the database transactions (each a
+// round trip: mailcal's statements run one per transaction, outside the
+// refresh lock) per tool call through the proxy once the grants are
+// cached, net of what the replicas read in the background meanwhile (the
+// tenants' key verification, the sessions' recheck), and logs it. A
+// session adopted by a replica costs none: it fails if calls on sessions
+// other replicas opened cost a read each.
+func TestE2EReplicasRoundTrips(t *testing.T) {
+	t.Parallel()
+	rs := newReplicaSet(t, 3, googletest.Options{})
+	key := rs.dbTenant(t, "acme")
+	rs.connect(t, key, 0, 1)
+	c := mcpgoHTTP(t, rs.proxy, "/mcp", "Authorization", "Bearer "+key, true)
+	call := func() {
+		rs.callOK(t, c, "list_messages", map[string]any{"account": alice, "max_results": 1}, nil)
+	}
+	for range 6 { // every replica has the grant and the access token cached
+		call()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, rs.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	// Every backend reports its counts when idle for a second.
+	xacts := func() int64 {
+		time.Sleep(1500 * time.Millisecond)
+		var n int64
+		if err := conn.QueryRow(ctx, "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	x0, t0 := xacts(), time.Now()
+	time.Sleep(3 * time.Second)
+	x1, t1 := xacts(), time.Now()
+	const calls = 300
+	for range calls {
+		call()
+	}
+	x2, t2 := xacts(), time.Now()
+	background := float64(x1-x0-1) / t1.Sub(t0).Seconds()
+	net := float64(x2-x1-1) - background*t2.Sub(t1).Seconds()
+	t.Logf("%d calls through the proxy: %d transactions in %s, %.1f/s in the background: %.3f per call net",
+		calls, x2-x1-1, t2.Sub(t1).Round(time.Millisecond), background, net/calls)
+	if net/calls > 0.2 {
+		t.Errorf("%.3f database round trips per tool call on cached grants, want about 0", net/calls)
 	}
 }
