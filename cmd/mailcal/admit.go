@@ -15,11 +15,12 @@ import (
 // mcpRequest is what a request to an MCP endpoint does to sessions and
 // streams.
 type mcpRequest struct {
-	names  string   // the streamable session it must name: known, not ending, opened with this key
-	checks []string // sessions it names that, if known, must be this key's
-	opens  bool     // opens a session
-	stream bool     // opens a long-lived stream
-	bad    string   // refused as malformed, with this message
+	names  string                     // the streamable session it must name: known, not ending, opened with this key
+	checks []string                   // sessions it names that, if known, must be this key's
+	opens  bool                       // opens a session
+	elicit *mcp.ElicitationCapability // the client's, declared in the initialize it carries
+	stream bool                       // opens a long-lived stream
+	bad    string                     // refused as malformed, with this message
 }
 
 // classify says what a request to /mcp, /sse or /message does. Its body,
@@ -40,7 +41,10 @@ func classify(r *http.Request) mcpRequest {
 		var msg struct {
 			Method string `json:"method"`
 			Params struct {
-				Meta *mcp.Meta `json:"_meta"`
+				Meta         *mcp.Meta `json:"_meta"`
+				Capabilities struct {
+					Elicitation *mcp.ElicitationCapability `json:"elicitation"`
+				} `json:"capabilities"`
 			} `json:"params"`
 		}
 		_ = json.Unmarshal(peekBody(r), &msg)
@@ -48,7 +52,7 @@ func classify(r *http.Request) mcpRequest {
 		case mcp.IsModernProtocol(version) || mcp.IsModernProtocol(msg.Params.Meta.ProtocolVersion()):
 			return mcpRequest{stream: msg.Method == string(mcp.MethodSubscriptionsListen)}
 		case msg.Method == string(mcp.MethodInitialize):
-			return mcpRequest{opens: true} // a new session, whatever id it carries
+			return mcpRequest{opens: true, elicit: msg.Params.Capabilities.Elicitation} // a new session, whatever id it carries
 		case id == "":
 			return mcpRequest{} // mcp-go answers it
 		}
@@ -116,7 +120,7 @@ func (t *sessionTable) admit(next http.Handler) http.Handler {
 		}
 		ctx, cancel := context.WithCancel(r.Context())
 		defer cancel()
-		a := &admission{tenant: name, keyHash: tenant.HashKey(tenant.KeyFromRequest(r)), cancel: cancel, opens: req.opens, stream: req.stream}
+		a := &admission{tenant: name, keyHash: tenant.HashKey(tenant.KeyFromRequest(r)), cancel: cancel, opens: req.opens, stream: req.stream, elicit: req.elicit}
 		if no := t.enter(a, req); no != nil {
 			no.write(w)
 			return
@@ -139,14 +143,14 @@ func (t *sessionTable) enter(a *admission, req mcpRequest) *refusal {
 	l := t.load(a.tenant)
 	if req.names != "" {
 		s = t.sessions[req.names]
-		if s == nil && boundTo(req.names, a.keyHash) && !t.ended.has(req.names) {
+		if ok, elicit := boundTo(req.names, a.keyHash); s == nil && ok && !t.ended.has(req.names) {
 			// Opened on another replica with this key: adopted here.
 			if l.sessions >= t.maxSessions {
 				t.tidyLocked(a.tenant, l)
 				return tooManySessions(a.tenant, l.sessions)
 			}
 			s = &liveSession{id: req.names, kind: streamableSession, tenant: a.tenant, keyHash: a.keyHash,
-				registered: true, lastUsed: t.now(), streams: map[*admission]struct{}{}}
+				registered: true, adopted: true, elicit: elicit, lastUsed: t.now(), streams: map[*admission]struct{}{}}
 			t.sessions[s.id] = s
 			l.sessions++
 		}

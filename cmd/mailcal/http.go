@@ -50,7 +50,7 @@ func newHTTPHandler(c serveConfig, a *app, mcpSrv *server.MCPServer, sessions *s
 		server.WithSessionIdManagerResolver(sessions),
 		server.WithStreamableHTTPLogger(slog.Default()),
 		server.WithDisableLocalhostProtection(public),
-		server.WithHTTPContextFunc(carryTenant),
+		server.WithHTTPContextFunc(carrySession),
 	)
 	sse := server.NewSSEServer(mcpSrv,
 		server.WithSSEEndpoint("/sse"),

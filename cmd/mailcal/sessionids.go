@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
+	"net/http"
 	"strings"
 	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
 )
 
 // Streamable session ids carry their binding, so that any replica can
@@ -23,6 +28,17 @@ import (
 // authenticated by its API key, which every replica checks against the
 // shared store (a removed or replaced key is refused within about 2 s).
 //
+// The id also carries the elicitation capability the client declared at
+// initialize (under the MAC), which only the replica that ran the
+// initialize saw: an adopted session's calls get it too (carrySession), so
+// that a confirmation the tenant's policy asks for is asked, never skipped
+// as for a client that cannot ask. The client's answer to a server request
+// comes back as another POST, though: without affinity it reaches another
+// replica, the question goes unanswered and the send is not made (the
+// call's deadline). Elicitation on sessions before protocol 2026-07-28
+// therefore needs affinity on Mcp-Session-Id; from 2026-07-28 on, the
+// answer comes with the repeated call, which any replica serves.
+//
 // What is not shared: a session ended here (DELETE, idle sweep, the
 // tenant's removal) is remembered here (endedIDs) and answers 404 here; a
 // replica that never saw it end may still accept it. Sessions carry no
@@ -32,30 +48,69 @@ const sessionIDPrefix = "mcs_"
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
-// boundSessionID makes a new streamable session id bound to keyHash.
-func boundSessionID(keyHash string) string {
+// boundSessionID makes a new streamable session id bound to keyHash,
+// carrying the elicitation capability the client declared at initialize
+// (nil: none), which a replica that adopts the session did not see.
+func boundSessionID(keyHash string, elicit *mcp.ElicitationCapability) string {
 	r := rand.Text()
-	return sessionIDPrefix + r + "_" + sessionIDMAC(keyHash, r)
+	flag := capFlag(elicit)
+	return sessionIDPrefix + r + "_" + string(flag) + sessionIDMAC(keyHash, r, flag)
 }
 
-func sessionIDMAC(keyHash, random string) string {
+func sessionIDMAC(keyHash, random string, flag byte) string {
 	m := hmac.New(sha256.New, []byte("mailcal streamable session id\x00"+keyHash))
 	m.Write([]byte(random))
+	m.Write([]byte{0, flag})
 	return idEncoding.EncodeToString(m.Sum(nil)[:20])
 }
 
+// capFlag encodes an elicitation capability in one letter: A (none) to H,
+// by three bits: declared, form, url.
+func capFlag(c *mcp.ElicitationCapability) byte {
+	var bits byte
+	if c != nil {
+		bits = 1
+		if c.Form != nil {
+			bits |= 2
+		}
+		if c.URL != nil {
+			bits |= 4
+		}
+	}
+	return 'A' + bits
+}
+
+func flagCap(flag byte) *mcp.ElicitationCapability {
+	bits := flag - 'A'
+	if bits&1 == 0 {
+		return nil
+	}
+	c := &mcp.ElicitationCapability{}
+	if bits&2 != 0 {
+		c.Form = &struct{}{}
+	}
+	if bits&4 != 0 {
+		c.URL = &struct{}{}
+	}
+	return c
+}
+
 // boundTo reports whether id is a session id made by boundSessionID for
-// the key whose hash is keyHash.
-func boundTo(id, keyHash string) bool {
+// the key whose hash is keyHash, and returns the elicitation capability it
+// carries.
+func boundTo(id, keyHash string) (ok bool, elicit *mcp.ElicitationCapability) {
 	rest, ok := strings.CutPrefix(id, sessionIDPrefix)
 	if !ok || len(id) > 128 || keyHash == "" {
-		return false
+		return false, nil
 	}
-	random, mac, ok := strings.Cut(rest, "_")
-	if !ok || len(random) != 26 {
-		return false
+	random, tail, ok := strings.Cut(rest, "_")
+	if !ok || len(random) != 26 || len(tail) < 2 || tail[0] < 'A' || tail[0] > 'H' {
+		return false, nil
 	}
-	return hmac.Equal([]byte(mac), []byte(sessionIDMAC(keyHash, random)))
+	if !hmac.Equal([]byte(tail[1:]), []byte(sessionIDMAC(keyHash, random, tail[0]))) {
+		return false, nil
+	}
+	return true, flagCap(tail[0])
 }
 
 // endedIDs remembers the streamable sessions ended in this process, so
@@ -97,4 +152,23 @@ func (e *endedIDs) prune(now time.Time) {
 	if n > 0 {
 		e.order = append(e.order[:0:0], e.order[n:]...)
 	}
+}
+
+// carrySession is the streamable transport's context function: the tenant
+// (carryTenant), and, for a session this replica adopted, the elicitation
+// capability its id carries, on the request's session, which mcp-go made
+// without an initialize here.
+func carrySession(ctx context.Context, r *http.Request) context.Context {
+	ctx = carryTenant(ctx, r)
+	a := admissionFrom(r.Context())
+	if a == nil || a.session == nil || !a.session.adopted || a.session.elicit == nil {
+		return ctx
+	}
+	if s, ok := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo); ok {
+		if caps := s.GetClientCapabilities(); caps.Elicitation == nil {
+			caps.Elicitation = a.session.elicit
+			s.SetClientCapabilities(caps)
+		}
+	}
+	return ctx
 }

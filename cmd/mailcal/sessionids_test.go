@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mark3labs/mcp-go/mcp"
+
 	"github.com/mailcal/mailcal/auth/tenant"
 )
 
@@ -13,28 +15,44 @@ import (
 // malformed or tampered ids are not.
 func TestBoundSessionID(t *testing.T) {
 	a, b := tenant.HashKey("key-a"), tenant.HashKey("key-b")
-	id := boundSessionID(a)
-	if !boundTo(id, a) {
-		t.Fatalf("%s is not bound to the key it was made for", id)
+	id := boundSessionID(a, nil)
+	if ok, elicit := boundTo(id, a); !ok || elicit != nil {
+		t.Fatalf("%s: bound %v, elicitation %+v; want bound to the key it was made for, no elicitation", id, ok, elicit)
 	}
-	if boundTo(id, b) || boundTo(id, "") {
+	if ok, _ := boundTo(id, b); ok {
 		t.Errorf("%s is bound to another key", id)
 	}
+	if ok, _ := boundTo(id, ""); ok {
+		t.Errorf("%s is bound to no key", id)
+	}
+	for _, c := range []*mcp.ElicitationCapability{{}, {Form: &struct{}{}}, {URL: &struct{}{}}, {Form: &struct{}{}, URL: &struct{}{}}} {
+		ok, got := boundTo(boundSessionID(a, c), a)
+		if !ok || got == nil || (got.Form != nil) != (c.Form != nil) || (got.URL != nil) != (c.URL != nil) {
+			t.Errorf("elicitation %+v came back as %+v (bound %v)", c, got, ok)
+		}
+	}
 	rest := strings.TrimPrefix(id, sessionIDPrefix)
-	random, mac, _ := strings.Cut(rest, "_")
+	random, tail, _ := strings.Cut(rest, "_")
+	mac := tail[1:]
 	flipped := []byte(mac)
 	flipped[0] ^= 1
+	// The capability is under the MAC: a client cannot change it.
+	if ok, _ := boundTo(sessionIDPrefix+random+"_B"+mac, a); ok {
+		t.Error("an id with its elicitation flag changed is accepted")
+	}
 	for _, bad := range []string{
 		"", "mcs_", "mcs_X", rest, sessionIDPrefix + random, sessionIDPrefix + random + "_",
-		sessionIDPrefix + random + "_" + string(flipped),
-		sessionIDPrefix + random[1:] + "A_" + mac,
-		sessionIDPrefix + random + "_" + mac + "A",
+		sessionIDPrefix + random + "_A" + string(flipped),
+		sessionIDPrefix + random[1:] + "A_A" + mac,
+		sessionIDPrefix + random + "_A" + mac + "A",
+		sessionIDPrefix + random + "_" + mac,
+		sessionIDPrefix + random + "_Z" + mac,
 	} {
-		if boundTo(bad, a) {
+		if ok, _ := boundTo(bad, a); ok {
 			t.Errorf("%q accepted", bad)
 		}
 	}
-	if boundSessionID(a) == id {
+	if boundSessionID(a, nil) == id {
 		t.Error("two ids alike")
 	}
 }
@@ -45,7 +63,7 @@ func TestBoundSessionID(t *testing.T) {
 // here answers 404 here.
 func TestSessionAdopted(t *testing.T) {
 	ts := newTestHTTP(t, serveConfig{maxSessions: 2}, "a", "b")
-	elsewhere := boundSessionID(tenant.HashKey(ts.keys["a"]))
+	elsewhere := boundSessionID(tenant.HashKey(ts.keys["a"]), nil)
 	if code, body := ts.on(t, "POST", elsewhere, "b"); code != http.StatusNotFound {
 		t.Errorf("b's key on a's session from elsewhere: %d %s, want 404", code, body)
 	}
@@ -56,7 +74,7 @@ func TestSessionAdopted(t *testing.T) {
 		t.Errorf("%d sessions after the adoption, want 1", n)
 	}
 	ts.open(t, "a")
-	third := boundSessionID(tenant.HashKey(ts.keys["a"]))
+	third := boundSessionID(tenant.HashKey(ts.keys["a"]), nil)
 	if code, body := ts.on(t, "POST", third, "a"); code != http.StatusTooManyRequests || !strings.Contains(body, "too_many_sessions") {
 		t.Errorf("a third session at a cap of 2: %d %s, want 429 too_many_sessions", code, body)
 	}

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 )
 
@@ -61,10 +62,12 @@ type liveSession struct {
 	id         string
 	kind       sessionKind
 	tenant     string
-	keyHash    string // of the API key that opened it
-	registered bool   // mcp-go registered it: its initialize went through
-	ending     bool   // being ended: refused from now on
-	busy       int    // requests on it now running: calls and streams
+	keyHash    string                     // of the API key that opened it
+	registered bool                       // mcp-go registered it: its initialize went through
+	adopted    bool                       // opened on another replica (sessionids.go)
+	elicit     *mcp.ElicitationCapability // what its id says the client declared, if adopted
+	ending     bool                       // being ended: refused from now on
+	busy       int                        // requests on it now running: calls and streams
 	lastUsed   time.Time
 	streams    map[*admission]struct{} // its open streams, ended with it
 }
@@ -81,7 +84,8 @@ type admission struct {
 	tenant  string
 	keyHash string
 	cancel  context.CancelFunc
-	opens   bool // holds a session slot of its tenant until it has a session
+	opens   bool                       // holds a session slot of its tenant until it has a session
+	elicit  *mcp.ElicitationCapability // what the initialize it carries declared
 	stream  bool
 	session *liveSession // the session it names or opened, if any
 }
@@ -149,7 +153,7 @@ func (t *sessionTable) newSession(id string, kind sessionKind, a *admission) *li
 
 // generate makes the id of a new streamable session for the request a.
 func (t *sessionTable) generate(a *admission) string {
-	id := boundSessionID(a.keyHash)
+	id := boundSessionID(a.keyHash, a.elicit)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.newSession(id, streamableSession, a)

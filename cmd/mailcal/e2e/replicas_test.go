@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +22,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	mcpclient "github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mailcal/mailcal/providers/google/googletest"
@@ -128,12 +131,16 @@ func (rr *roundRobin) count(method, path string) []int {
 	return out
 }
 
-// connect connects alice's Google account for the tenant with key: the
-// authorization starts on replica from and its callback completes on
-// replica to, both reached directly.
-func (rs *replicaSet) connect(t *testing.T, key string, from, to int) {
+// connect connects alice's Google account for the tenant with key, with
+// the scopes given (mail.read if none): the authorization starts on
+// replica from and its callback completes on replica to, both reached
+// directly.
+func (rs *replicaSet) connect(t *testing.T, key string, from, to int, scopes ...string) {
 	t.Helper()
-	auth := rs.authorize(t, rs.replicas[from], key, "google", url.Values{"login_hint": {alice}, "scopes": {"mail.read"}})
+	if len(scopes) == 0 {
+		scopes = []string{"mail.read"}
+	}
+	auth := rs.authorize(t, rs.replicas[from], key, "google", url.Values{"login_hint": {alice}, "scopes": {strings.Join(scopes, ",")}})
 	loc := rs.approve(t, auth.URL)
 	if got := loc.Scheme + "://" + loc.Host + loc.Path; got != rs.proxy.base+"/oauth/callback" {
 		t.Fatalf("googletest sent the browser to %s, want the proxy's callback", got)
@@ -338,4 +345,135 @@ func TestE2EReplicasRoundTrips(t *testing.T) {
 	if net/calls > 0.2 {
 		t.Errorf("%.3f database round trips per tool call on cached grants, want about 0", net/calls)
 	}
+}
+
+// TestE2EReplicasConfirmSends: under confirm_sends "elicit", a client that
+// declared elicitation is asked before every send, whichever replica its
+// call reaches, and nothing is sent unasked: the official Go SDK's client
+// (protocol 2026-07-28: the answer comes with the repeated call) and
+// mcp-go's on a 2025-11-25 session (a replica that adopted the session
+// knows the capability from the session id; the answer to its question is
+// a POST of its own, which may reach another replica: then the send is not
+// made, at the call's deadline).
+func TestE2EReplicasConfirmSends(t *testing.T) {
+	t.Parallel()
+	rs := newReplicaSet(t, 3, googletest.Options{}, "MAILCAL_CALL_TIMEOUT=3s")
+	key := rs.dbTenant(t, "a")
+	rs.connect(t, key, 2, 1, "mail.read", "mail.send")
+	if r := rs.do(t, rs.proxy, "PUT", "/api/policy", strings.NewReader(`{"confirm_sends":"elicit"}`),
+		"Authorization", "Bearer "+key, "Content-Type", "application/json"); r.status != http.StatusOK {
+		t.Fatalf("PUT /api/policy: %d %s", r.status, r.body)
+	}
+	var asked atomic.Int32
+	cs := sdkClientWith(t, rs.proxy, key, &sdk.ClientOptions{ElicitationHandler: func(ctx context.Context, req *sdk.ElicitRequest) (*sdk.ElicitResult, error) {
+		asked.Add(1)
+		return &sdk.ElicitResult{Action: "accept"}, nil
+	}})
+	subject := 0
+	args := func() map[string]any {
+		subject++
+		return map[string]any{"to": []any{"bob@example.com"}, "subject": "Through the proxy " + strconv.Itoa(subject), "body": "Hello"}
+	}
+	sent := func() int { return len(rs.fg.SentMessages(alice)) }
+
+	const sends = 6
+	for range sends {
+		res, err := cs.CallTool(context.Background(), &sdk.CallToolParams{Name: "send_email", Arguments: args()})
+		if err != nil || res.IsError {
+			t.Fatalf("go-sdk send_email through the proxy: %v %+v", err, res)
+		}
+	}
+	if asked.Load() != sends || sent() != sends {
+		t.Errorf("go-sdk: %d sends asked about %d times, %d sent; want each asked and sent", sends, asked.Load(), sent())
+	}
+
+	// mcp-go on a 2025-11-25 session through the proxy: a send is never
+	// made unasked. The answer to a question may reach another replica: the
+	// send is then not made (and mcp-go's client, answered 404 for it,
+	// takes its session for ended).
+	asked.Store(0)
+	before := sent()
+	legacy := mcpgoEliciting(t, rs.proxy, key, func() { asked.Add(1) })
+	done := 0
+	for range sends {
+		r, err := rs.callTool(legacy, "send_email", args())
+		if err != nil {
+			t.Logf("mcp-go through the proxy: %v", err)
+			break
+		}
+		if !r.IsError {
+			done++
+		} else if !strings.Contains(r.text(), "waiting for the person to confirm the send") {
+			t.Errorf("mcp-go through the proxy: %s", r.text())
+		}
+	}
+	t.Logf("mcp-go 2025-11-25 through the proxy: asked %d times, %d sends made, %d sent", asked.Load(), done, sent()-before)
+	if got := sent() - before; got != done || got > int(asked.Load()) {
+		t.Errorf("mcp-go through the proxy: %d sent, %d sends answered ok, %d questions asked: want nothing sent unasked", got, done, asked.Load())
+	}
+
+	// With affinity it works, on the replica that opened the session and
+	// on one the balancer moves it to (which adopts it, and knows from its
+	// id that the client can be asked).
+	asked.Store(0)
+	before = sent()
+	opened := mcpgoEliciting(t, rs.replicas[0], key, func() { asked.Add(1) })
+	moved := mcpgoResume(t, rs.replicas[2], key, opened.GetSessionId(), func() { asked.Add(1) })
+	for _, c := range []*mcpclient.Client{opened, moved} {
+		if r := rs.call(t, c, "send_email", args()); r.IsError {
+			t.Errorf("mcp-go with affinity: %s", r.text())
+		}
+	}
+	if asked.Load() != 2 || sent()-before != 2 {
+		t.Errorf("mcp-go with affinity, on the replica that opened the session and on another: asked %d times, %d sent; want 2 and 2", asked.Load(), sent()-before)
+	}
+}
+
+// mcpgoResume is mcp-go's streamable client going on with a 2025-11-25
+// session opened elsewhere, accepting every question.
+func mcpgoResume(t *testing.T, s *httpServer, key, session string, asked func()) *mcpclient.Client {
+	t.Helper()
+	tr, err := transport.NewStreamableHTTP(s.base+"/mcp", transport.WithSession(session),
+		transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + key, "Mcp-Protocol-Version": "2025-11-25"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := mcpclient.NewClient(tr, mcpclient.WithSession(), mcpclient.WithElicitationHandler(acceptAll(asked)))
+	t.Cleanup(func() { _ = c.Close() })
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// mcpgoEliciting is mcp-go's streamable client on a 2025-11-25 session
+// that declares elicitation and accepts every question, calling asked.
+func mcpgoEliciting(t *testing.T, s *httpServer, key string, asked func()) *mcpclient.Client {
+	t.Helper()
+	tr, err := transport.NewStreamableHTTP(s.base+"/mcp", transport.WithHTTPHeaders(map[string]string{"Authorization": "Bearer " + key}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := mcpclient.NewClient(tr, mcpclient.WithElicitationHandler(acceptAll(asked)))
+	t.Cleanup(func() { _ = c.Close() })
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var init mcp.InitializeRequest
+	init.Params.ClientInfo = mcp.Implementation{Name: "mailcal-e2e", Version: "1"}
+	init.Params.ProtocolVersion = "2025-11-25"
+	init.Params.Capabilities.Elicitation = &mcp.ElicitationCapability{}
+	if _, err := c.Initialize(ctx, init); err != nil {
+		t.Fatalf("mcp-go initialize: %v", err)
+	}
+	return c
+}
+
+type acceptAll func()
+
+func (a acceptAll) Elicit(context.Context, mcp.ElicitationRequest) (*mcp.ElicitationResult, error) {
+	a()
+	return &mcp.ElicitationResult{ElicitationResponse: mcp.ElicitationResponse{Action: mcp.ElicitationResponseActionAccept}}, nil
 }
