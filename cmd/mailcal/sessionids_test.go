@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -103,5 +104,37 @@ func TestEndedIDsBounded(t *testing.T) {
 	e.prune(now.Add(61 * time.Second))
 	if e.has("c") || e.has("d") || !e.has("e") || len(e.order) != 1 {
 		t.Errorf("after keep: c %v d %v e %v", e.has("c"), e.has("d"), e.has("e"))
+	}
+}
+
+// tenantsLeft is a tenant store holding these tenants: the others were
+// removed.
+type tenantsLeft []tenant.Tenant
+
+func (l tenantsLeft) Get(_ context.Context, name string) (tenant.Tenant, error) {
+	for _, t := range l {
+		if t.Name == name {
+			return t, nil
+		}
+	}
+	return tenant.Tenant{}, tenant.ErrNotFound
+}
+
+// TestRecheckForgetsRemovedTenant: the recheck tells removed of a tenant
+// it finds gone (so that its cached tokens and data key are dropped), not
+// of one still there, nor of one given a new key.
+func TestRecheckForgetsRemovedTenant(t *testing.T) {
+	tbl := newSessionTable(10, 10, time.Hour)
+	var removed []string
+	tbl.removed = func(name string) { removed = append(removed, name) }
+	for _, name := range []string{"gone", "kept", "rekeyed"} {
+		tbl.generate(&admission{tenant: name, keyHash: tenant.HashKey("key-" + name), cancel: func() {}})
+	}
+	tbl.recheck(context.Background(), tenantsLeft{
+		{Name: "kept", KeyHash: tenant.HashKey("key-kept")},
+		{Name: "rekeyed", KeyHash: tenant.HashKey("another key")},
+	})
+	if len(removed) != 1 || removed[0] != "gone" {
+		t.Errorf("removed heard of %q, want only [gone]", removed)
 	}
 }
