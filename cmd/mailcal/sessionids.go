@@ -18,8 +18,9 @@ import (
 // serve a request naming a session another one opened, without a shared
 // session table and without a database read on the request's path.
 //
-// An id is "mcs_" + 26 random characters + "_" + a MAC of them keyed by
-// the hash of the API key that opened the session. A replica that does not
+// An id is "mcs_" + 26 random characters + "_" + a letter for the
+// client's elicitation capability + a MAC of both keyed by the hash of the
+// API key that opened the session (32 characters). A replica that does not
 // know an id accepts it only from a request authenticated with that same
 // key (the MAC matches), and adopts it into its own table: the tenant's
 // session cap, idle sweep and removal then apply to it there as to a
