@@ -207,6 +207,32 @@ func TestDisconnected(t *testing.T) {
 	}
 }
 
+// TestForgetTenant: the tenant's cached tokens go, other tenants' stay.
+func TestForgetTenant(t *testing.T) {
+	h := newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) { return okHandler(&h.ep) })
+	h.mustToken(t)
+	other := h.m.entry(makeKey("other", prov, account))
+	h.m.ForgetTenant("someone-else")
+	h.m.mu.RLock()
+	n := len(h.m.entries)
+	h.m.mu.RUnlock()
+	if n != 2 {
+		t.Fatalf("%d entries after forgetting another tenant, want 2", n)
+	}
+	h.m.ForgetTenant(tenant)
+	h.m.mu.RLock()
+	_, kept := h.m.entries[other.k]
+	n = len(h.m.entries)
+	h.m.mu.RUnlock()
+	if !kept || n != 1 {
+		t.Errorf("after ForgetTenant: %d entries, the other tenant's kept: %v; want only it", n, kept)
+	}
+	h.mustToken(t)
+	if got := h.ep.count.Load(); got != 2 {
+		t.Errorf("%d token requests, want 2: the forgotten token is not used again", got)
+	}
+}
+
 func TestInvalidate(t *testing.T) {
 	h := newHarness(t, func(h *harness) func(http.ResponseWriter, string, int64) { return okHandler(&h.ep) })
 	a := h.mustToken(t)

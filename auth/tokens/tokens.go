@@ -333,6 +333,19 @@ func (m *Manager) Forget(tenant, provider, account string) {
 	m.mu.Unlock()
 }
 
+// ForgetTenant drops everything cached for every account of a tenant: the
+// tenant was removed (seen by another replica, or here). Refreshes in
+// progress complete as for Forget.
+func (m *Manager) ForgetTenant(tenant string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k := range m.entries {
+		if k.tenant == tenant {
+			delete(m.entries, k)
+		}
+	}
+}
+
 // entry returns the account's entry, creating it.
 func (m *Manager) entry(k key) *entry {
 	m.mu.RLock()

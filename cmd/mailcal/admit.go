@@ -15,11 +15,12 @@ import (
 // mcpRequest is what a request to an MCP endpoint does to sessions and
 // streams.
 type mcpRequest struct {
-	names  string   // the streamable session it must name: known, not ending, opened with this key
-	checks []string // sessions it names that, if known, must be this key's
-	opens  bool     // opens a session
-	stream bool     // opens a long-lived stream
-	bad    string   // refused as malformed, with this message
+	names  string                     // the streamable session it must name: known, not ending, opened with this key
+	checks []string                   // sessions it names that, if known, must be this key's
+	opens  bool                       // opens a session
+	elicit *mcp.ElicitationCapability // the client's, declared in the initialize it carries
+	stream bool                       // opens a long-lived stream
+	bad    string                     // refused as malformed, with this message
 }
 
 // classify says what a request to /mcp, /sse or /message does. Its body,
@@ -40,7 +41,10 @@ func classify(r *http.Request) mcpRequest {
 		var msg struct {
 			Method string `json:"method"`
 			Params struct {
-				Meta *mcp.Meta `json:"_meta"`
+				Meta         *mcp.Meta `json:"_meta"`
+				Capabilities struct {
+					Elicitation *mcp.ElicitationCapability `json:"elicitation"`
+				} `json:"capabilities"`
 			} `json:"params"`
 		}
 		_ = json.Unmarshal(peekBody(r), &msg)
@@ -48,7 +52,7 @@ func classify(r *http.Request) mcpRequest {
 		case mcp.IsModernProtocol(version) || mcp.IsModernProtocol(msg.Params.Meta.ProtocolVersion()):
 			return mcpRequest{stream: msg.Method == string(mcp.MethodSubscriptionsListen)}
 		case msg.Method == string(mcp.MethodInitialize):
-			return mcpRequest{opens: true} // a new session, whatever id it carries
+			return mcpRequest{opens: true, elicit: msg.Params.Capabilities.Elicitation} // a new session, whatever id it carries
 		case id == "":
 			return mcpRequest{} // mcp-go answers it
 		}
@@ -116,7 +120,7 @@ func (t *sessionTable) admit(next http.Handler) http.Handler {
 		}
 		ctx, cancel := context.WithCancel(r.Context())
 		defer cancel()
-		a := &admission{tenant: name, keyHash: tenant.HashKey(tenant.KeyFromRequest(r)), cancel: cancel, opens: req.opens, stream: req.stream}
+		a := &admission{tenant: name, keyHash: tenant.HashKey(tenant.KeyFromRequest(r)), cancel: cancel, opens: req.opens, stream: req.stream, elicit: req.elicit}
 		if no := t.enter(a, req); no != nil {
 			no.write(w)
 			return
@@ -136,19 +140,29 @@ func (t *sessionTable) enter(a *admission, req mcpRequest) *refusal {
 		}
 	}
 	var s *liveSession
+	l := t.load(a.tenant)
 	if req.names != "" {
 		s = t.sessions[req.names]
+		if ok, elicit := boundTo(req.names, a.keyHash); s == nil && ok && !t.ended.has(req.names) {
+			// Opened on another replica with this key: adopted here.
+			if l.sessions >= t.maxSessions {
+				t.tidyLocked(a.tenant, l)
+				return tooManySessions(a.tenant, l.sessions)
+			}
+			s = &liveSession{id: req.names, kind: streamableSession, tenant: a.tenant, keyHash: a.keyHash,
+				registered: true, adopted: true, elicit: elicit, lastUsed: t.now(), streams: map[*admission]struct{}{}}
+			t.sessions[s.id] = s
+			l.sessions++
+		}
 		if s == nil || s.ending || s.keyHash != a.keyHash || s.kind != streamableSession {
+			t.tidyLocked(a.tenant, l)
 			return errUnknownSession
 		}
 	}
-	l := t.load(a.tenant)
 	switch {
 	case a.opens && l.sessions >= t.maxSessions:
 		t.tidyLocked(a.tenant, l)
-		return &refusal{http.StatusTooManyRequests, "too_many_sessions", fmt.Sprintf(
-			"tenant %s has %d live MCP sessions, the most this server allows (--max-sessions-per-tenant); end sessions you no longer use (DELETE /mcp, or close the SSE stream) or wait until idle ones are closed",
-			a.tenant, l.sessions)}
+		return tooManySessions(a.tenant, l.sessions)
 	case a.stream && l.streams >= t.maxStreams:
 		t.tidyLocked(a.tenant, l)
 		return &refusal{http.StatusTooManyRequests, "too_many_streams", fmt.Sprintf(
@@ -166,4 +180,10 @@ func (t *sessionTable) enter(a *admission, req mcpRequest) *refusal {
 		t.attach(a, s)
 	}
 	return nil
+}
+
+func tooManySessions(name string, n int) *refusal {
+	return &refusal{http.StatusTooManyRequests, "too_many_sessions", fmt.Sprintf(
+		"tenant %s has %d live MCP sessions, the most this server allows (--max-sessions-per-tenant); end sessions you no longer use (DELETE /mcp, or close the SSE stream) or wait until idle ones are closed",
+		name, n)}
 }

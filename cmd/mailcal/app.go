@@ -200,3 +200,12 @@ func (c *connector) Connect(ctx context.Context, tenantName, provider, scopes, l
 	c.recent[key] = flow
 	return tools.ConnectLink{URL: flow.URL, ExpiresAt: flow.Expires, Provider: p.Name, Scopes: sc}, nil
 }
+
+// forgetTenant drops from memory what this process holds of a tenant
+// another process removed: its cached access tokens and its data key.
+func (a *app) forgetTenant(name string) {
+	a.tokens.ForgetTenant(name)
+	if f, ok := a.sealer.(interface{ Forget(tenant string) }); ok {
+		f.Forget(name)
+	}
+}

@@ -50,7 +50,7 @@ func newHTTPHandler(c serveConfig, a *app, mcpSrv *server.MCPServer, sessions *s
 		server.WithSessionIdManagerResolver(sessions),
 		server.WithStreamableHTTPLogger(slog.Default()),
 		server.WithDisableLocalhostProtection(public),
-		server.WithHTTPContextFunc(carryTenant),
+		server.WithHTTPContextFunc(carrySession),
 	)
 	sse := server.NewSSEServer(mcpSrv,
 		server.WithSSEEndpoint("/sse"),
@@ -91,6 +91,7 @@ func newHTTPHandler(c serveConfig, a *app, mcpSrv *server.MCPServer, sessions *s
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		tenant.WriteError(w, http.StatusNotFound, "not_found", "no such endpoint: MCP is served at /mcp (streamable HTTP) and /sse (legacy SSE)")
 	})
+	sessions.removed = a.forgetTenant
 	stop := sessions.start(a.tenants, tenantRecheck)
 	return &httpHandler{Handler: readDeadline(c.readTimeout, cleanPath(mux)), streamable: streamable, sse: sse, stop: stop}, nil
 }

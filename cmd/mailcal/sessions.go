@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 )
 
@@ -26,8 +27,11 @@ import (
 //   - the idle sweep, which never ends a session while a request on it runs,
 //     and the end of everything a removed tenant had open (sweep.go).
 //
-// Sessions live in this process's memory: behind a load balancer, requests
-// naming a session must reach the replica that made it.
+// Streamable session ids carry their binding to the key (sessionids.go):
+// a replica that never saw a session adopts it from a request with the
+// right key, so /mcp needs no affinity behind a load balancer. Legacy SSE
+// sessions live in this process's memory only: their /message requests
+// must reach the replica holding the stream.
 type sessionTable struct {
 	maxSessions int // live sessions per tenant, streamable and SSE
 	maxStreams  int // open streams per tenant: GET /sse, GET /mcp, subscriptions/listen
@@ -36,10 +40,14 @@ type sessionTable struct {
 	// end ends a streamable session the way a DELETE does, so that mcp-go
 	// forgets it too; set once the streamable server exists.
 	end func(id string)
+	// removed hears that the recheck found a tenant removed (by any
+	// process); set before start.
+	removed func(tenant string)
 
 	mu       sync.Mutex
 	sessions map[string]*liveSession
 	tenants  map[string]*tenantLoad
+	ended    *endedIDs // streamable sessions ended here, not to be adopted again
 }
 
 type sessionKind int
@@ -54,10 +62,12 @@ type liveSession struct {
 	id         string
 	kind       sessionKind
 	tenant     string
-	keyHash    string // of the API key that opened it
-	registered bool   // mcp-go registered it: its initialize went through
-	ending     bool   // being ended: refused from now on
-	busy       int    // requests on it now running: calls and streams
+	keyHash    string                     // of the API key that opened it
+	registered bool                       // mcp-go registered it: its initialize went through
+	adopted    bool                       // opened on another replica (sessionids.go)
+	elicit     *mcp.ElicitationCapability // what its id says the client declared, if adopted
+	ending     bool                       // being ended: refused from now on
+	busy       int                        // requests on it now running: calls and streams
 	lastUsed   time.Time
 	streams    map[*admission]struct{} // its open streams, ended with it
 }
@@ -74,7 +84,8 @@ type admission struct {
 	tenant  string
 	keyHash string
 	cancel  context.CancelFunc
-	opens   bool // holds a session slot of its tenant until it has a session
+	opens   bool                       // holds a session slot of its tenant until it has a session
+	elicit  *mcp.ElicitationCapability // what the initialize it carries declared
 	stream  bool
 	session *liveSession // the session it names or opened, if any
 }
@@ -89,8 +100,9 @@ func admissionFrom(ctx context.Context) *admission {
 func newSessionTable(maxSessions, maxStreams int, idleTTL time.Duration) *sessionTable {
 	return &sessionTable{
 		maxSessions: maxSessions, maxStreams: maxStreams, idleTTL: idleTTL, now: time.Now,
-		end:      func(string) {},
+		end: func(string) {}, removed: func(string) {},
 		sessions: map[string]*liveSession{}, tenants: map[string]*tenantLoad{},
+		ended: newEndedIDs(max(idleTTL, time.Hour), 100_000),
 	}
 }
 
@@ -141,7 +153,7 @@ func (t *sessionTable) newSession(id string, kind sessionKind, a *admission) *li
 
 // generate makes the id of a new streamable session for the request a.
 func (t *sessionTable) generate(a *admission) string {
-	id := "mcs_" + rand.Text()
+	id := boundSessionID(a.keyHash, a.elicit)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.newSession(id, streamableSession, a)
@@ -174,6 +186,9 @@ func (t *sessionTable) terminate(id string) {
 
 func (t *sessionTable) removeLocked(s *liveSession) {
 	delete(t.sessions, s.id)
+	if s.kind == streamableSession {
+		t.ended.add(s.id, t.now())
+	}
 	l := t.load(s.tenant)
 	l.sessions--
 	for a := range s.streams {

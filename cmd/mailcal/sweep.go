@@ -55,6 +55,7 @@ func (t *sessionTable) start(tenants tenantGetter, recheck time.Duration) (stop 
 func (t *sessionTable) sweep() {
 	t.mu.Lock()
 	now := t.now()
+	t.ended.prune(now)
 	var idle []string
 	for id, s := range t.sessions {
 		if s.kind == streamableSession && s.registered && !s.ending && s.busy == 0 && now.Sub(s.lastUsed) >= t.idleTTL {
@@ -79,6 +80,7 @@ func (t *sessionTable) recheck(ctx context.Context, tenants tenantGetter) {
 		cancel()
 		switch {
 		case errors.Is(err, tenant.ErrNotFound):
+			t.removed(name)
 			t.endTenant(name, "")
 		case err != nil:
 			slog.Debug("re-reading a tenant with open sessions failed", "tenant", name, "err", err)

@@ -27,15 +27,16 @@ const noSealer = "cannot encrypt refresh tokens in a database"
 
 // newDatabaseFixture is a Google fixture whose processes use a new
 // database, with a master key for the tenants' data keys. The leak audit
-// looks for the database's password and the master key.
-func newDatabaseFixture(t *testing.T, opts googletest.Options, env ...string) (*googleFixture, string) {
+// looks for the database's password and the master key. extraEnv adds to
+// the processes' environment.
+func newDatabaseFixture(t *testing.T, opts googletest.Options, extraEnv ...string) (*googleFixture, string) {
 	t.Helper()
 	mailcalBinary(t)
 	dbURL := pgtest.URL(t)
 	master := make([]byte, 32)
 	rand.Read(master)
 	masterKey := base64.StdEncoding.EncodeToString(master)
-	fx := newGoogleFixture(t, opts, append([]string{"MAILCAL_DATABASE_URL=" + dbURL, "MAILCAL_ENCRYPTION_KEY=" + masterKey}, env...)...)
+	fx := newGoogleFixture(t, opts, append([]string{"MAILCAL_DATABASE_URL=" + dbURL, "MAILCAL_ENCRYPTION_KEY=" + masterKey}, extraEnv...)...)
 	u, _ := url.Parse(dbURL)
 	pw, _ := u.User.Password()
 	fx.leaks.secret(pw)
