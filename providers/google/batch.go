@@ -94,6 +94,13 @@ func (b *batcher) get(ctx context.Context, paths []string, handle func(i int, a 
 		for j, i := range pending {
 			batch[j] = paths[i]
 		}
+		// The token this round goes with (the account's transport takes
+		// the same cached one), so that a refusal invalidates that token and
+		// not one another call refreshed meanwhile.
+		sentWith, err := b.src.Token(ctx)
+		if err != nil {
+			return &providers.TokenError{Err: err}
+		}
 		retry, wait, backOff, unauthorized, last, err := b.round(ctx, batch, pending, refreshed, handle)
 		if err != nil {
 			return err
@@ -109,7 +116,7 @@ func (b *batcher) get(ctx context.Context, paths []string, handle func(i int, a 
 			// (once; a second refusal stands), as providers.Transport does
 			// for a request.
 			refreshed = true
-			switch err := b.refresh(ctx); {
+			switch err := b.refresh(ctx, sentWith.AccessToken); {
 			case errors.Is(err, errNoFreshToken):
 				return unauthorized // the refusal stands
 			case err != nil:
@@ -177,20 +184,19 @@ func (b *batcher) round(ctx context.Context, paths []string, pending []int, refr
 	return retry, wait, backOff, unauthorized, last, nil
 }
 
-// refresh drops the access token the calls were refused with and gets
+// refresh drops refused, the access token the calls were refused with
+// (unless another call replaced it already: the source compares), and gets
 // another: a failure to get one is the error; the same one again (no other
-// to try) is errNoFreshToken.
-func (b *batcher) refresh(ctx context.Context) error {
-	old, err := b.src.Token(ctx)
-	if err != nil {
-		return &providers.TokenError{Err: err}
-	}
-	b.src.Invalidate(old.AccessToken)
+// to try) is errNoFreshToken. Invalidating the source's current token
+// instead would throw away the one a concurrent call had just refreshed,
+// and refresh again for every call that met the same expiry.
+func (b *batcher) refresh(ctx context.Context, refused string) error {
+	b.src.Invalidate(refused)
 	fresh, err := b.src.Token(ctx)
 	if err != nil {
 		return &providers.TokenError{Err: err}
 	}
-	if fresh.AccessToken == old.AccessToken {
+	if fresh.AccessToken == refused {
 		return errNoFreshToken
 	}
 	return nil

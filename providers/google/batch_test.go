@@ -223,3 +223,68 @@ func TestListBatchSplit(t *testing.T) {
 		t.Fatalf("an empty page: %d rows in %d batches, want none", len(ids), batches(s))
 	}
 }
+
+// racedSource is refreshingSource whose token another caller replaces
+// (refreshes) once, as soon as the batch request has reached the fake and
+// before the batcher deals with its 401s: the batcher then meets a source
+// that already holds a fresh token.
+type racedSource struct {
+	*refreshingSource
+	armed, raced bool
+	mints        int // tokens made: the other caller's refresh and any of ours
+}
+
+func (r *racedSource) race() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.armed && !r.raced && batches(r.s) >= 1 {
+		r.raced = true
+		r.tok = connect(r.t, r.s, alice, allScopes...)
+		r.mints++
+	}
+}
+
+func (r *racedSource) Token(ctx context.Context) (*oauth2.Token, error) {
+	r.race()
+	return r.refreshingSource.Token(ctx)
+}
+
+func (r *racedSource) Invalidate(access string) {
+	r.race()
+	r.mu.Lock()
+	had := r.tok
+	r.mu.Unlock()
+	r.refreshingSource.Invalidate(access)
+	r.mu.Lock()
+	if had != nil && r.tok == nil {
+		r.mints++ // ours: the next Token makes a new one
+	}
+	r.mu.Unlock()
+}
+
+// Calls refused with the token a batch went with, after another call has
+// refreshed it: the batch takes that fresh token and refreshes nothing
+// more (it used to invalidate the fresh one too: a refresh per call that
+// met the same expiry).
+func TestBatchUnauthorizedAfterAnotherRefresh(t *testing.T) {
+	s := fake(t)
+	fx := addMail(s)
+	p := provider(t, s)
+	src := &racedSource{refreshingSource: &refreshingSource{t: t, s: s}}
+	mb, err := p.Mail(src, alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := listIDs(t, mb, providers.MessageQuery{})
+	s.ResetAPIStats()
+	src.mu.Lock()
+	src.armed = true
+	src.mu.Unlock()
+	s.FailAPI("/gmail/v1/users/me/messages/"+fx.plain, 1, 401, "authError", 0)
+	if got := listIDs(t, mb, providers.MessageQuery{}); !slices.Equal(got, want) {
+		t.Fatalf("listing after a 401: %v, want %v", got, want)
+	}
+	if !src.raced || src.mints != 1 {
+		t.Errorf("raced %v, %d tokens made for one expiry, want 1 (the other caller's)", src.raced, src.mints)
+	}
+}
