@@ -123,6 +123,22 @@ func StatementsAvailable(t testing.TB) bool {
 	return conn.QueryRow(ctx, "SHOW shared_preload_libraries").Scan(&libs) == nil && strings.Contains(libs, "pg_stat_statements")
 }
 
+// Start starts a server of its own for a program that is not a test (a
+// load run): it returns the URL of its postgres database for a user that
+// may create databases, and stop, which stops the server and removes its
+// folder. The server is stopped as well when this process ends, however it
+// ends. It does not look at MAILCAL_TEST_POSTGRES_URL.
+func Start() (adminURL string, stop func(), err error) {
+	s, err := start(0)
+	if err != nil {
+		return "", nil, err
+	}
+	return s.adminURL, s.stop, nil
+}
+
+// ErrNotInstalled is Start's error (wrapped) when PostgreSQL is not installed.
+var ErrNotInstalled = errNotInstalled
+
 // Stop stops the shared server, if one was started. Call it from TestMain
 // after m.Run.
 func Stop() {

@@ -19,6 +19,16 @@
 //	go run ./cmd/mailcal/e2e/load                                   # a short run: 50 sessions, 10 tenants, 10 s
 //	go run ./cmd/mailcal/e2e/load -sessions 1000 -tenants 100 -duration 60s
 //	go run ./cmd/mailcal/e2e/load -sessions 50,100,200,500,1000,2000,5000 -tenants 100 -duration 20s
+//	go run ./cmd/mailcal/e2e/load -database -replicas 3 -sessions 1000 -tenants 100 -duration 20s
+//
+// With -database the store is a throwaway PostgreSQL on loopback (migrated
+// with `mailcal migrate`, tenants' refresh tokens sealed under a random
+// master key), and -replicas N servers share it behind a round-robin
+// reverse proxy without session affinity; the figures are summed over the
+// replicas, with the database's committed transactions per call. With
+// -expire (the default) every access token expires once mid-window, and
+// the token requests the fake Google received in the window are reported:
+// one per account is one per expiry across replicas.
 //
 // Linux only. It raises its descriptor limit to the hard limit (the server
 // inherits it) and says so when descriptors run out.
@@ -49,6 +59,9 @@ type config struct {
 	cpuProfile  string        // where to copy the server's CPU profile of the last level's window
 	memProfile  string        // where to copy the server's allocation profiles (with cpuProfile)
 	serverEnv   []string      // more K=V for the server (GOGC=200, MAILCAL_KEYRING_TIMEOUT=30s…)
+	database    bool          // a throwaway PostgreSQL instead of the file keyring
+	replicas    int           // servers on the database, behind a round-robin proxy
+	expire      bool          // expire every access token once, mid-window
 	logf        func(format string, args ...any)
 }
 
@@ -74,10 +87,15 @@ func main() {
 		c.serverEnv = append(c.serverEnv, kv)
 		return nil
 	})
+	flag.BoolVar(&c.database, "database", false, "store on a throwaway PostgreSQL on loopback (initdb and pg_ctl on the PATH or in "+
+		"/usr/lib/postgresql/*/bin) instead of the file keyring, the sessions going through a round-robin proxy")
+	flag.IntVar(&c.replicas, "replicas", 1, "with -database: mailcal servers on the database, behind the proxy")
+	flag.BoolVar(&c.expire, "expire", true, "expire every access token at the fake Google once, mid-window, and count the token requests that follow")
 	flag.Parse()
 	var err error
-	if c.levels, err = parseLevels(levels); err != nil || c.tenants < 1 || c.duration <= 0 || c.warmup < 0 {
-		fmt.Fprintln(os.Stderr, "load: -sessions wants positive counts, -tenants ≥ 1, -duration > 0:", err)
+	if c.levels, err = parseLevels(levels); err != nil || c.tenants < 1 || c.duration <= 0 || c.warmup < 0 ||
+		c.replicas < 1 || c.replicas > 16 || (c.replicas > 1 && !c.database) {
+		fmt.Fprintln(os.Stderr, "load: -sessions wants positive counts, -tenants ≥ 1, -duration > 0, -replicas 1 to 16 (above 1 only with -database):", err)
 		os.Exit(2)
 	}
 	c.logf = func(format string, args ...any) {

@@ -6,12 +6,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mailcal/mailcal/providers/google/googletest"
 )
 
 // report is a whole run.
@@ -20,6 +23,7 @@ type report struct {
 	fdLimit uint64
 	levels  []levelReport
 	failure string // the first failure mode, if a level had errors
+	idleRSS int64  // the replicas' resident memory before any session, summed
 	logged  []string
 }
 
@@ -43,6 +47,19 @@ type levelReport struct {
 	loadavg    string // the machine's load averages at the window's end
 	byTool     map[string]int
 	upstream   upstreamCounts // HTTP requests the fake Google received in the window
+
+	replicas      int
+	idleRSS       int64   // the replicas' resident memory before any session, summed
+	rssEach       []int64 // each replica's resident memory at the window's end
+	tokenRequests int     // refresh-token requests the fake Google received in the window
+	expired       bool    // every access token was expired once, mid-window
+	commits       int64   // transactions the database committed in the window; -1: not counted
+}
+
+// perSession is the resident memory an open session costs: the replicas'
+// growth since they were idle, per session.
+func (lv levelReport) perSession() float64 {
+	return float64(lv.rss-lv.idleRSS) / float64(lv.sessions)
 }
 
 // upstreamCounts are round trips to the fake Google: Gmail (batches
@@ -121,12 +138,6 @@ func run(ctx context.Context, cfg config) (*report, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	cfg.logf("seeding %d tenants into a file keyring", cfg.tenants)
-	fg, env, accts, err := seed(ctx, dir, cfg.tenants, cfg.latency)
-	if err != nil {
-		return nil, err
-	}
-	defer fg.Close()
 	bin := cfg.bin
 	if bin == "" {
 		cfg.logf("building mailcal with -tags storecount")
@@ -134,13 +145,53 @@ func run(ctx context.Context, cfg config) (*report, error) {
 			return nil, err
 		}
 	}
-	srv, err := startServer(ctx, bin, dir, append(env, cfg.serverEnv...))
+	var (
+		fg    *googletest.Server
+		env   []string
+		accts []account
+		db    *database
+	)
+	if cfg.database {
+		cfg.logf("starting PostgreSQL and migrating it")
+		if db, err = startDatabase(ctx, bin, dir); err != nil {
+			return nil, err
+		}
+		defer db.stop()
+		cfg.logf("seeding %d tenants into the database", cfg.tenants)
+		fg, env, accts, err = db.seed(ctx, cfg.tenants, cfg.latency)
+	} else {
+		cfg.logf("seeding %d tenants into a file keyring", cfg.tenants)
+		fg, env, accts, err = seed(ctx, dir, cfg.tenants, cfg.latency)
+	}
 	if err != nil {
 		return nil, err
 	}
-	defer srv.stop()
+	defer fg.Close()
+	var srv fleet
+	defer func() { srv.stop() }()
 	defer func() { rep.logged = srv.logged() }()
-	cfg.logf("mailcal serving at %s (pid %d); descriptor limit %d", srv.base, srv.cmd.Process.Pid, rep.fdLimit)
+	var backends []*url.URL
+	for range max(cfg.replicas, 1) {
+		s, err := startServer(ctx, bin, dir, append(env, cfg.serverEnv...))
+		if err != nil {
+			return nil, err
+		}
+		srv = append(srv, s)
+		u, _ := url.Parse(s.base)
+		backends = append(backends, u)
+	}
+	base := srv[0].base
+	if cfg.database {
+		rr, err := startRoundRobin(backends)
+		if err != nil {
+			return nil, err
+		}
+		defer rr.close()
+		base = rr.base
+	}
+	cfg.logf("mailcal serving at %s (%d replica(s), pids %v); descriptor limit %d", base, len(srv), srv.pids(), rep.fdLimit)
+	time.Sleep(time.Second) // the replicas settle before their idle memory is read
+	rep.idleRSS, _, _ = srv.memory()
 
 	hc := newClient(cfg.levels[len(cfg.levels)-1])
 	runCtx, cancel := context.WithCancel(ctx)
@@ -156,7 +207,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 		cfg.logf("level %d sessions: starting %d more", n, n-started)
 		initSem := make(chan struct{}, 64) // sessions initializing at once
 		for ; started < n; started++ {
-			s := &session{hc: hc, url: srv.base + "/mcp", acct: accts[started%len(accts)], timeout: cfg.callTimeout}
+			s := &session{hc: hc, url: base + "/mcp", acct: accts[started%len(accts)], timeout: cfg.callTimeout}
 			wg.Add(1)
 			go func(i int) {
 				defer wg.Done()
@@ -166,27 +217,50 @@ func run(ctx context.Context, cfg config) (*report, error) {
 		if err := sleep(ctx, cfg.warmup); err != nil {
 			return rep, err
 		}
-		lv := levelReport{sessions: n}
+		lv := levelReport{sessions: n, commits: -1}
 		before, cpu0, self0, all0 := srv.storeReads(), srv.cpu(), selfCPU(), machineCPU()
-		up0 := upstream(fg)
-		profiling := cfg.cpuProfile != "" && n == cfg.levels[len(cfg.levels)-1] && srv.profile()
+		up0, tok0, commits0 := upstream(fg), fg.TokenRequests("refresh_token"), int64(-1)
+		if db != nil {
+			commits0 = db.commits(ctx)
+		}
+		profiling := cfg.cpuProfile != "" && n == cfg.levels[len(cfg.levels)-1] && srv[0].profile()
 		t0 := time.Now()
 		col.start()
-		if err := sleep(ctx, cfg.duration); err != nil {
+		if cfg.expire {
+			// Every access token expires once, mid-window: the replicas
+			// should ask for one new token per account between them.
+			if err := sleep(ctx, cfg.duration/2); err != nil {
+				return rep, err
+			}
+			fg.ExpireAccessTokens()
+			lv.expired = true
+			if err := sleep(ctx, cfg.duration-cfg.duration/2); err != nil {
+				return rep, err
+			}
+		} else if err := sleep(ctx, cfg.duration); err != nil {
 			return rep, err
 		}
 		lat, byTool, errs, samples := col.stop()
 		up1 := upstream(fg)
+		lv.tokenRequests = fg.TokenRequests("refresh_token") - tok0
 		if profiling {
-			if err := srv.profileTo(cfg.cpuProfile, cfg.memProfile); err != nil {
+			if err := srv[0].profileTo(cfg.cpuProfile, cfg.memProfile); err != nil {
 				cfg.logf("profiles: %v", err)
 			}
 		}
 		lv.window = time.Since(t0)
-		lv.cpu, lv.selfCPU = srv.cpu()-cpu0, selfCPU()-self0
+		if db != nil && commits0 >= 0 {
+			// Busy backends flush their statistics about once a second:
+			// both ends of the window lag alike.
+			if c := db.commits(ctx); c >= 0 {
+				lv.commits = c - commits0
+			}
+		}
+		lv.cpu, lv.selfCPU = time.Duration(srv.cpu()-cpu0), selfCPU()-self0
 		lv.otherCPU = max(machineCPU()-all0-lv.cpu-lv.selfCPU, 0)
 		lv.byTool, lv.upstream = byTool, upstreamCounts{up1.gmail - up0.gmail, up1.calendar - up0.calendar}
-		lv.rss, lv.hwm = srv.memory()
+		lv.rss, lv.hwm, lv.rssEach = srv.memory()
+		lv.replicas, lv.idleRSS = len(srv), rep.idleRSS
 		if after := srv.storeReads(); before != nil && after != nil {
 			lv.reads = readCounts{}
 			for op, v := range after {
@@ -212,11 +286,9 @@ func run(ctx context.Context, cfg config) (*report, error) {
 		}
 		rep.levels = append(rep.levels, lv)
 		lv.print(cfg.logf)
-		select {
-		case <-srv.exited:
-			rep.failure = fmt.Sprintf("at %d sessions: mailcal exited: %s", n, strings.Join(srv.lastLines(), " | "))
+		if which, gone := srv.exited(); gone {
+			rep.failure = fmt.Sprintf("at %d sessions: mailcal exited: %s", n, which)
 			return rep, nil
-		default:
 		}
 		if lv.errors+lv.warmErrors > 0 && rep.failure == "" {
 			rep.failure = fmt.Sprintf("at %d sessions: %s", n, lv.topError())
@@ -318,21 +390,44 @@ func (lv levelReport) print(logf func(string, ...any)) {
 		lv.p50.Round(time.Millisecond), lv.p99.Round(time.Millisecond), lv.max.Round(time.Millisecond), lv.errors, lv.warmErrors,
 		cpuPerCall, lv.cpu.Seconds()/lv.window.Seconds(), lv.selfCPU.Seconds()/lv.window.Seconds(), lv.otherCPU.Seconds()/lv.window.Seconds(), lv.loadavg, reads,
 		lv.upstream.gmail, lv.upstream.calendar, lv.perList(), lv.serverFDs, lv.rss>>20, lv.hwm>>20)
+	logf("      %d replica(s): resident %v MB each, idle %d MB in all, %.1f KB per open session; token requests %d%s; database commits per call %s",
+		lv.replicas, mb(lv.rssEach), lv.idleRSS>>20, lv.perSession()/1024, lv.tokenRequests, map[bool]string{true: " (every access token expired once mid-window)"}[lv.expired], lv.commitsPerCall())
 	if lv.errors+lv.warmErrors > 0 {
 		logf("      errors: %s", lv.topError())
 	}
 }
 
+func mb(each []int64) []int64 {
+	out := make([]int64, len(each))
+	for i, v := range each {
+		out[i] = v >> 20
+	}
+	return out
+}
+
+func (lv levelReport) commitsPerCall() string {
+	if lv.commits < 0 || lv.calls == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", float64(lv.commits)/float64(lv.calls))
+}
+
 func (r *report) print(w io.Writer) {
 	c := r.cfg
-	fmt.Fprintf(w, "mailcal load: %d tenants, upstream latency %v, %v measured per level after %v warm-up, file keyring, descriptor limit %d\n",
-		c.tenants, c.latency, c.duration, c.warmup, r.fdLimit)
+	storeName := "file keyring"
+	if c.database {
+		storeName = fmt.Sprintf("PostgreSQL, %d replica(s) behind a round-robin proxy", c.replicas)
+	}
+	fmt.Fprintf(w, "mailcal load: %d tenants, upstream latency %v, %v measured per level after %v warm-up, %s, descriptor limit %d\n",
+		c.tenants, c.latency, c.duration, c.warmup, storeName, r.fdLimit)
 	fmt.Fprintln(w, "(calls, latencies, errors: of the calls that ended in the window; warm: errors of the warm-up before it;")
 	fmt.Fprintln(w, " reads/call: store reads a call waited for; bg reads/call: background refreshes, per call;")
 	fmt.Fprintln(w, " up/list: Gmail round trips per list_messages; rss: the server's resident memory at the window's end;")
-	fmt.Fprintln(w, " others: cores other processes of the machine used in the window, which makes the figures noisy)")
-	fmt.Fprintf(w, "%8s %8s %9s %9s %9s %7s %6s %11s %11s %13s %7s %6s %6s %6s  %s\n",
-		"sessions", "calls", "calls/s", "p50", "p99", "errors", "warm", "cpu ms/call", "reads/call", "bg reads/call", "up/list", "rss MB", "fds", "others", "load avg")
+	fmt.Fprintln(w, " others: cores other processes of the machine used in the window, which makes the figures noisy;")
+	fmt.Fprintln(w, " cpu, rss, fds: summed over the replicas; KB/sess: (rss − rss idle) / sessions; tokens: refresh-token requests")
+	fmt.Fprintln(w, " at the fake Google in the window (with -expire every access token expired once in it); db/call: transactions committed per call)")
+	fmt.Fprintf(w, "%8s %8s %9s %9s %9s %7s %6s %11s %11s %13s %7s %6s %8s %6s %7s %6s %6s  %s\n",
+		"sessions", "calls", "calls/s", "p50", "p99", "errors", "warm", "cpu ms/call", "reads/call", "bg reads/call", "up/list", "rss MB", "KB/sess", "tokens", "db/call", "fds", "others", "load avg")
 	for _, lv := range r.levels {
 		rc, bg := "-", "-"
 		if lv.reads != nil {
@@ -342,9 +437,9 @@ func (r *report) print(w io.Writer) {
 		if lv.calls > 0 {
 			cpu = float64(lv.cpu.Microseconds()) / 1000 / float64(lv.calls)
 		}
-		fmt.Fprintf(w, "%8d %8d %9.1f %9v %9v %7d %6d %11.3f %11s %13s %7.2f %6d %6d %6.2f  %s\n", lv.sessions, lv.calls,
+		fmt.Fprintf(w, "%8d %8d %9.1f %9v %9v %7d %6d %11.3f %11s %13s %7.2f %6d %8.1f %6d %7s %6d %6.2f  %s\n", lv.sessions, lv.calls,
 			float64(lv.calls)/lv.window.Seconds(), lv.p50.Round(time.Millisecond), lv.p99.Round(time.Millisecond),
-			lv.errors, lv.warmErrors, cpu, rc, bg, lv.perList(), lv.rss>>20, lv.serverFDs, lv.otherCPU.Seconds()/lv.window.Seconds(), lv.loadavg)
+			lv.errors, lv.warmErrors, cpu, rc, bg, lv.perList(), lv.rss>>20, lv.perSession()/1024, lv.tokenRequests, lv.commitsPerCall(), lv.serverFDs, lv.otherCPU.Seconds()/lv.window.Seconds(), lv.loadavg)
 	}
 	if r.failure != "" {
 		fmt.Fprintf(w, "first failure: %s\n", r.failure)

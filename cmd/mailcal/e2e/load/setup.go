@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/mailcal/mailcal/auth/grants"
+	"github.com/mailcal/mailcal/auth/store"
 	"github.com/mailcal/mailcal/auth/store/keyring"
 	"github.com/mailcal/mailcal/auth/tenant"
 	"github.com/mailcal/mailcal/providers/google/googletest"
@@ -40,7 +41,6 @@ type account struct {
 // fake issued. It returns the fake, the keyring's environment and the
 // accounts.
 func seed(ctx context.Context, dir string, n int, latency time.Duration) (*googletest.Server, []string, []account, error) {
-	fg := googletest.New(googletest.Options{})
 	pw := make([]byte, 16)
 	rand.Read(pw)
 	kcfg := keyring.Config{Backend: "file", Dir: filepath.Join(dir, "keyring"), Password: hex.EncodeToString(pw)}
@@ -49,11 +49,23 @@ func seed(ctx context.Context, dir string, n int, latency time.Duration) (*googl
 	}
 	st, err := keyring.OpenStore(ctx, kcfg)
 	if err != nil {
-		fg.Close()
 		return nil, nil, nil, fmt.Errorf("opening the file keyring: %w", err)
 	}
-	reg, gs := tenant.NewRegistry(st), grants.New(st, grants.Plain)
+	fg, accts, err := seedStore(ctx, st, grants.Plain, n, latency)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("seeding the keyring: %w", err)
+	}
+	return fg, append(env, fg.Env()...), accts, nil
+}
+
+// seedStore starts the fake Google and adds n tenants to st, each with one
+// connected account holding a refresh token the fake issued, sealed by
+// sealer; then it sets the fake's latency.
+func seedStore(ctx context.Context, st store.Store, sealer grants.Sealer, n int, latency time.Duration) (*googletest.Server, []account, error) {
+	fg := googletest.New(googletest.Options{})
+	reg, gs := tenant.NewRegistry(st), grants.New(st, sealer)
 	accts := make([]account, n)
+	var err error
 	for i := range accts {
 		a := account{tenant: fmt.Sprintf("t%04d", i), email: fmt.Sprintf("user%04d@load.example.com", i)}
 		fg.AddUser(a.email)
@@ -77,10 +89,10 @@ func seed(ctx context.Context, dir string, n int, latency time.Duration) (*googl
 	}
 	if err != nil {
 		fg.Close()
-		return nil, nil, nil, fmt.Errorf("seeding the keyring: %w", err)
+		return nil, nil, err
 	}
 	fg.SetAPILatency(latency)
-	return fg, append(env, fg.Env()...), accts, nil
+	return fg, accts, nil
 }
 
 // buildServer builds mailcal with the storecount tag into dir.
@@ -122,14 +134,19 @@ func (r readCounts) sum(bg int) int64 {
 	return n
 }
 
-func startServer(ctx context.Context, bin, dir string, env []string) (*server, error) {
-	cmd := exec.Command(bin, "serve", "--transport", "http", "--addr", "127.0.0.1:0")
-	cmd.Dir = dir
-	cmd.Env = append([]string{
+// baseEnv is the environment every mailcal command of a run starts from.
+func baseEnv(dir string) []string {
+	return []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "XDG_CONFIG_HOME=" + filepath.Join(dir, ".config"),
 		"DBUS_SESSION_BUS_ADDRESS=disabled:", "MAILCAL_LOG_FORMAT=json", "MAILCAL_LOG_LEVEL=info",
 		"MAILCAL_HEALTH_INTERVAL=off",
-	}, env...)
+	}
+}
+
+func startServer(ctx context.Context, bin, dir string, env []string) (*server, error) {
+	cmd := exec.Command(bin, "serve", "--transport", "http", "--addr", "127.0.0.1:0")
+	cmd.Dir = dir
+	cmd.Env = append(baseEnv(dir), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
