@@ -260,27 +260,7 @@ func TestPDFInflationBounded(t *testing.T) {
 	w.Write([]byte("BT /F1 12 Tf 72 720 Td (bomb) Tj ET\n"))
 	w.Write(make([]byte, maxPDFStreamBytes+1)) // zeros: a 8 MB stream in a few kB
 	w.Close()
-	stream := z.Bytes()
-	objs := []string{
-		"<< /Type /Catalog /Pages 2 0 R >>",
-		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
-		fmt.Sprintf("<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream", len(stream), stream),
-		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-	}
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.4\n")
-	offsets := make([]int, len(objs))
-	for i, o := range objs {
-		offsets[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, off := range offsets {
-		fmt.Fprintf(&b, "%010d 00000 n \n", off)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
+	b := bytes.NewBuffer(fixturetest.PDFPage(z.Bytes(), "/FlateDecode"))
 	if b.Len() > 64<<10 {
 		t.Fatalf("the bomb is %d bytes", b.Len())
 	}

@@ -246,12 +246,20 @@ func PNG(w, h int, c color.RGBA) []byte {
 
 // PDF is a small valid one-page PDF saying text.
 func PDF(text string) []byte {
-	stream := fmt.Sprintf("BT /F1 18 Tf 72 720 Td (%s) Tj ET", text)
+	return PDFPage([]byte(fmt.Sprintf("BT /F1 18 Tf 72 720 Td (%s) Tj ET", text)), "")
+}
+
+// PDFPage is a valid one-page PDF whose page content is stream, encoded
+// with filter ("" for none, "/FlateDecode" for zlib data).
+func PDFPage(stream []byte, filter string) []byte {
+	if filter != "" {
+		filter = " /Filter " + filter
+	}
 	objs := []string{
 		"<< /Type /Catalog /Pages 2 0 R >>",
 		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
 		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
-		fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(stream), stream),
+		fmt.Sprintf("<< /Length %d%s >>\nstream\n%s\nendstream", len(stream), filter, stream),
 		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
 	}
 	var b bytes.Buffer
