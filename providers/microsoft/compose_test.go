@@ -20,13 +20,19 @@ type composeEnv struct {
 }
 
 func newComposeEnv(t *testing.T) *composeEnv {
+	return newComposeEnvScopes(t, "User.Read", "Mail.ReadWrite", "Mail.Send")
+}
+
+// newComposeEnvScopes is alice's mailbox on a fake Graph, with a token of
+// these scopes.
+func newComposeEnvScopes(t *testing.T, scopes ...string) *composeEnv {
 	t.Helper()
 	const alice = "alice@contoso.example"
 	s := microsofttest.New(microsofttest.Options{})
 	t.Cleanup(s.Close)
 	s.AddUser(alice)
 	fx := s.LoadFixtures(alice)
-	tok, err := s.Token(context.Background(), alice, "User.Read", "Mail.ReadWrite", "Mail.Send")
+	tok, err := s.Token(context.Background(), alice, scopes...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,22 +182,8 @@ func TestDraftsOutlook(t *testing.T) {
 // forward request; without them it is refused, saying what scope it needs.
 func TestForwardWithoutDrafts(t *testing.T) {
 	const alice = "alice@contoso.example"
-	s := microsofttest.New(microsofttest.Options{})
-	t.Cleanup(s.Close)
-	s.AddUser(alice)
-	fx := s.LoadFixtures(alice)
-	tok, err := s.Token(context.Background(), alice, "User.Read", "Mail.Read", "Mail.Send")
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, err := New(Options{GraphURL: s.GraphURL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mb, err := api.Mail(providers.StaticSource(tok), alice)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newComposeEnvScopes(t, "User.Read", "Mail.Read", "Mail.Send")
+	s, fx, mb := e.s, e.fx, e.mb
 	ctx := context.Background()
 	report := microsofttest.ImmutableID(fx.Messages["report"])
 	bob := []providers.Address{{Email: "bob@example.com"}}
