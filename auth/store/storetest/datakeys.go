@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"bytes"
-	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -149,20 +148,7 @@ func sharedDataKeyCreates(t *testing.T, stores []store.Store) {
 		}()
 	}
 	wg.Wait()
-	winner := -1
-	for i, err := range errs {
-		switch {
-		case err == nil && winner >= 0:
-			t.Errorf("creators %d and %d both stored a first key", winner, i)
-		case err == nil:
-			winner = i
-		case !errors.Is(err, store.ErrConflict):
-			t.Errorf("creator %d: %v, want ErrConflict", i, err)
-		}
-	}
-	if winner < 0 {
-		t.Fatal("no creator stored the key")
-	}
+	winner := oneWinner(t, errs, store.ErrConflict, "stored a first key")
 	for _, dk := range keys {
 		got, err := dk.GetDataKey(ctx, "acme")
 		if err != nil || !bytes.Equal(got.Wrapped, dataKey("acme", byte(winner)).Wrapped) {

@@ -57,20 +57,7 @@ func concurrentTenantCreates(t *testing.T, stores []store.Store) {
 		}()
 	}
 	wg.Wait()
-	winner := -1
-	for i, err := range errs {
-		switch {
-		case err == nil && winner >= 0:
-			t.Errorf("creators %d and %d both created the tenant", winner, i)
-		case err == nil:
-			winner = i
-		case !errors.Is(err, store.ErrExists):
-			t.Errorf("creator %d: %v, want ErrExists", i, err)
-		}
-	}
-	if winner < 0 {
-		t.Fatal("no creator created the tenant")
-	}
+	winner := oneWinner(t, errs, store.ErrExists, "created the tenant")
 	for _, s := range stores {
 		if got, err := s.GetTenant(ctx, "acme"); err != nil || got.KeyHash != keyHash(winner) {
 			t.Errorf("GetTenant: %+v, %v; want creator %d's record", got, err, winner)
@@ -89,4 +76,25 @@ func sharedGrantLock(t *testing.T, stores []store.Store) {
 	unlock()
 	must(t, "LockGrant through the other value after unlock", tryLock(t, b, k))
 	lockExcludes(t, stores)
+}
+
+// oneWinner checks the outcome of creators racing for one record: exactly
+// one succeeded (its index is returned), every other failed with loser.
+func oneWinner(t *testing.T, errs []error, loser error, what string) int {
+	t.Helper()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Errorf("creators %d and %d both %s", winner, i, what)
+		case err == nil:
+			winner = i
+		case !errors.Is(err, loser):
+			t.Errorf("creator %d: %v, want %v", i, err, loser)
+		}
+	}
+	if winner < 0 {
+		t.Fatalf("no creator succeeded (%s)", what)
+	}
+	return winner
 }
