@@ -143,7 +143,15 @@ func (t *sessionTable) enter(a *admission, req mcpRequest) *refusal {
 	l := t.load(a.tenant)
 	if req.names != "" {
 		s = t.sessions[req.names]
-		if ok, elicit := boundTo(req.names, a.keyHash); s == nil && ok && !t.ended.has(req.names) {
+		// The id's MAC is checked only for an id this replica does not know
+		// (a known session's key is compared below): not on every request,
+		// under the table's lock.
+		var adopt bool
+		var elicit *mcp.ElicitationCapability
+		if s == nil && !t.ended.has(req.names) {
+			adopt, elicit = boundTo(req.names, a.keyHash)
+		}
+		if adopt {
 			// Opened on another replica with this key: adopted here.
 			if l.sessions >= t.maxSessions {
 				t.tidyLocked(a.tenant, l)
