@@ -25,7 +25,10 @@ type Policy struct {
 	DraftsOnly         bool
 	ConfirmSends       string
 	AllowedSignins     []string
-	UpdatedAt          time.Time
+	// SharedAccounts: people signed in through mailcal's OAuth server may
+	// use every account of the tenant, not only their own.
+	SharedAccounts bool
+	UpdatedAt      time.Time
 }
 
 // Policies keeps one policy per tenant.
