@@ -1,0 +1,363 @@
+//go:build unix
+
+package e2e
+
+// mailcal as the OAuth authorization server of its own MCP endpoints,
+// end to end: the official TypeScript SDK's client signing in through a
+// Client ID Metadata Document and through Dynamic Client Registration,
+// across two replicas behind a round-robin balancer, for Google and for
+// Microsoft accounts; then each guarantee on its own with a Go client
+// (oauth_server_client_test.go): a sign-in split between replicas, refresh
+// rotation and reuse detection, revocation, tokens bound to their tenant's
+// endpoint, allowed_signins, metadata documents on private addresses.
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestE2EOAuthServerSDKMetadataDocument: the TypeScript SDK's client,
+// identified by a Client ID Metadata Document served over https, signs in
+// through two replicas behind the balancer (the choice page, the
+// provider's consent, the callback), gets tokens, sees only the account it
+// signed in with, and refreshes after a 401.
+func TestE2EOAuthServerSDKMetadataDocument(t *testing.T) {
+	t.Parallel()
+	n := needNPM(t)
+	mh := newMetadataHost(t)
+	fx := newOAuthFixture(t, 2, true, "SSL_CERT_FILE="+mh.caFile, "MAILCAL_OAUTH_ALLOW_PRIVATE_CLIENTS=1")
+	for _, provider := range []string{"google", "microsoft"} {
+		t.Run(provider, func(t *testing.T) {
+			t.Parallel()
+			name := "cimd-" + provider
+			key := fx.tenant(t, name)
+			fx.allowSignins(t, name, "*@example.com")
+			fx.connectREST(t, key, provider, bob) // a colleague's account, not the signed-in person's
+			redirect := loopbackRedirect(t)
+			clientID := mh.publish(t, "/clients/"+provider+".json", "mailcal e2e (TypeScript SDK)", redirect)
+
+			// No login_hint and no provider: the choice page, where the
+			// browser takes the provider's link; the fake signs in alice.
+			run := fx.sdkSignIn(t, n, "--server", fx.resource(name), "--redirect-uri", redirect,
+				"--mode", "cimd", "--client-metadata-url", clientID, "--provider", provider)
+			fx.checkSDKRun(t, run, name, provider, alice)
+			if run.ClientID != clientID {
+				t.Errorf("client_id %q, want the metadata document's URL %s", run.ClientID, clientID)
+			}
+			if len(run.requested("POST", fx.proxy.base+"/register", "", http.StatusCreated)) != 0 {
+				t.Errorf("the SDK registered although mailcal takes metadata documents")
+			}
+			if !slices.Contains(run.ChoicePage, "google") || !slices.Contains(run.ChoicePage, "microsoft") {
+				t.Errorf("the choice page offered %v, want google and microsoft", run.ChoicePage)
+			}
+			if got, want := fx.accounts(t, name), []string{provider + " " + alice, provider + " " + bob}; !slices.Equal(got, want) {
+				t.Errorf("the tenant's accounts after the sign-in: %v, want %v (signing in connects the account)", got, want)
+			}
+		})
+	}
+	t.Cleanup(func() {
+		if mh.fetches.Load() == 0 {
+			t.Errorf("mailcal never fetched the client metadata documents")
+		}
+		for i, n := range fx.served() {
+			if n == 0 {
+				t.Errorf("replica %d served none of the requests", i)
+			}
+		}
+	})
+}
+
+// TestE2EOAuthServerSDKRegistration: the TypeScript SDK's client without a
+// metadata document registers dynamically (RFC 7591), and signs in with
+// login_hint and provider given (no choice page).
+func TestE2EOAuthServerSDKRegistration(t *testing.T) {
+	t.Parallel()
+	n := needNPM(t)
+	fx := newOAuthFixture(t, 2, true)
+	key := fx.tenant(t, "dcr")
+	fx.allowSignins(t, "dcr", bob)
+	fx.connectREST(t, key, "microsoft", alice)
+	redirect := loopbackRedirect(t)
+	run := fx.sdkSignIn(t, n, "--server", fx.resource("dcr"), "--redirect-uri", redirect,
+		"--mode", "dcr", "--provider", "microsoft", "--provider-param", "--login-hint", bob)
+	fx.checkSDKRun(t, run, "dcr", "microsoft", bob)
+	if !strings.HasPrefix(run.ClientID, "mcc_") || len(run.requested("POST", fx.proxy.base+"/register", "", http.StatusCreated)) != 1 {
+		t.Errorf("client_id %q, want one registration (POST /register 201) and an mcc_ client_id", run.ClientID)
+	}
+	if run.ChoicePage != nil {
+		t.Errorf("a choice page (%v) although the provider was given", run.ChoicePage)
+	}
+}
+
+// checkSDKRun checks what the SDK's client saw of a sign-in of email at
+// provider to tenant's endpoint.
+func (fx *oauthFixture) checkSDKRun(t *testing.T, run sdkOAuthRun, tenantName, provider, email string) {
+	t.Helper()
+	base := fx.proxy.base
+	prm := base + "/.well-known/oauth-protected-resource/t/" + tenantName + "/mcp"
+	for _, want := range []struct{ method, url, grant string }{
+		{"GET", prm, ""},
+		{"GET", base + "/.well-known/oauth-authorization-server", ""},
+		{"POST", base + "/token", "authorization_code"},
+		{"POST", base + "/token", "refresh_token"},
+	} {
+		got := run.requested(want.method, want.url, want.grant, http.StatusOK)
+		if len(got) == 0 {
+			t.Errorf("the SDK's requests have no %s %s %s answered 200: %+v", want.method, want.url, want.grant, run.Requests)
+		}
+		for _, r := range got {
+			if want.grant != "" && r.Resource != fx.resource(tenantName) {
+				t.Errorf("%s %s: resource %q, want %s", want.url, want.grant, r.Resource, fx.resource(tenantName))
+			}
+		}
+	}
+	a := run.Authorize
+	if a.URL != base+"/authorize" || a.ResponseType != "code" || a.CodeChallengeMethod != "S256" ||
+		a.Resource != fx.resource(tenantName) || !a.HasState || a.Scope != "mcp" {
+		t.Errorf("the authorization request: %+v, want %s/authorize, code, S256, resource %s, a state and scope mcp", a, base, fx.resource(tenantName))
+	}
+	if run.Iss != base {
+		t.Errorf("the redirect to the client carried iss %q, want the issuer %s", run.Iss, base)
+	}
+	var through []string
+	for _, h := range run.Hops {
+		through = append(through, h.URL)
+	}
+	if !slices.Contains(through, base+"/authorize") || !slices.ContainsFunc(through, func(u string) bool { return strings.HasSuffix(u, "/oauth/callback") }) {
+		t.Errorf("the browser went through %v, want mailcal's /authorize and /oauth/callback", through)
+	}
+	if !run.Refreshed || !run.AccessTokenChanged || !run.RefreshTokenRotated {
+		t.Errorf("after the spoilt access token: refreshed %t, new access token %t, refresh token rotated %t; want all",
+			run.Refreshed, run.AccessTokenChanged, run.RefreshTokenRotated)
+	}
+	if !strings.EqualFold(run.TokenType, "bearer") || run.GrantedScope != "mcp" {
+		t.Errorf("token_type %q, scope %q; want Bearer and mcp", run.TokenType, run.GrantedScope)
+	}
+	for _, tool := range []string{"list_accounts", "list_messages", "send_email", "list_events"} {
+		if !slices.Contains(run.Tools, tool) {
+			t.Errorf("tools/list has no %s: %v", tool, run.Tools)
+		}
+	}
+	for label, list := range map[string][]wireAccount{
+		"list_accounts": run.ListAccounts.Accounts, "list_accounts after the refresh": run.ListAccountsAfterRefresh.Accounts,
+	} {
+		if len(list) != 1 || list[0].Account != email || list[0].Provider != provider {
+			t.Errorf("%s through the signed-in token: %+v, want only %s's %s account", label, list, email, provider)
+		}
+	}
+}
+
+// TestE2EOAuthServerReplicas: with a Go client, discovery from the 401;
+// the authorization request on one replica, the callback and the token
+// on the other; a code spent once; refresh rotation, and a reused refresh
+// token revoking its family (the rotated refresh token and the access
+// tokens stop working); revocation (RFC 7009).
+func TestE2EOAuthServerReplicas(t *testing.T) {
+	t.Parallel()
+	fx := newOAuthFixture(t, 2, true)
+	key := fx.tenant(t, "acme")
+	fx.allowSignins(t, "acme", alice)
+	fx.connectREST(t, key, "google", bob)
+	fx.checkDiscovery(t, "acme")
+
+	c := &oauthClient{fx: fx, tenant: "acme", redirectURI: loopbackRedirect(t)}
+	c.id = fx.register(t, c.redirectURI)
+	p, r := c.authorize(t, fx.replicas[0], "google", alice)
+	code := c.code(t, p, c.consent(t, "google", r, fx.replicas[1]))
+	exchange := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {p.verifier}, "redirect_uri": {c.redirectURI}}
+	wrong := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {randomToken(t)}, "redirect_uri": {c.redirectURI}}
+	c.token(t, fx.replicas[1], wrong).mustFail(t, "the code with another verifier", "invalid_grant")
+	first := c.token(t, fx.replicas[1], exchange)
+	if first.status == http.StatusBadRequest && first.Error == "invalid_grant" {
+		// A wrong verifier may spend the code (the spec allows either);
+		// then sign in again.
+		first = c.signIn(t, "google", alice, 0, 1)
+	}
+	first.mustOK(t, "the code's exchange on the other replica")
+	c.token(t, fx.replicas[0], exchange).mustFail(t, "the code spent a second time", "invalid_grant")
+
+	mc := fx.tenantClient(t, fx.proxy, "acme", first.AccessToken)
+	if got := fx.listed(t, mc); !slices.Equal(got, []string{"google " + alice}) {
+		t.Errorf("list_accounts with alice's token: %v, want only her account (not bob's)", got)
+	}
+	fx.checkOK(t, "check_account without account, with alice's token", mc, alice)
+
+	// Rotation: each refresh token is spent once, on either replica.
+	second := c.refresh(t, fx.replicas[0], first.RefreshToken)
+	second.mustOK(t, "the first refresh")
+	if second.RefreshToken == first.RefreshToken || second.AccessToken == first.AccessToken {
+		t.Fatalf("the refresh answered the same tokens, want new ones")
+	}
+	if st := fx.mcpStatus(t, fx.replicas[1], "acme", second.AccessToken).status; st != http.StatusOK {
+		t.Fatalf("the refreshed access token on the other replica: %d, want 200", st)
+	}
+	// The first refresh token again: reuse, which revokes the family.
+	c.refresh(t, fx.replicas[1], first.RefreshToken).mustFail(t, "a spent refresh token", "invalid_grant")
+	c.refresh(t, fx.replicas[0], second.RefreshToken).mustFail(t, "the rotated refresh token after a reuse", "invalid_grant")
+	for _, s := range fx.replicas {
+		fx.checkChallenge(t, "the family's access token after a reuse", fx.mcpStatus(t, s, "acme", second.AccessToken), "acme", "invalid_token")
+		fx.checkChallenge(t, "the first access token after a reuse", fx.mcpStatus(t, s, "acme", first.AccessToken), "acme", "invalid_token")
+	}
+	if _, err := fx.callTool(mc, "list_accounts", nil); err == nil {
+		t.Errorf("a session opened with a revoked family's token still answers")
+	}
+
+	// Revocation: an access token, then a refresh token, of a new sign-in.
+	third := c.signIn(t, "google", alice, 1, 0)
+	c.revoke(t, third.AccessToken, "access_token")
+	fx.checkChallenge(t, "a revoked access token", fx.mcpStatus(t, fx.replicas[0], "acme", third.AccessToken), "acme", "invalid_token")
+	c.revoke(t, third.RefreshToken, "refresh_token")
+	c.refresh(t, fx.replicas[1], third.RefreshToken).mustFail(t, "a revoked refresh token", "invalid_grant")
+	c.revoke(t, "mca_"+strings.Repeat("x", 43), "access_token") // unknown: 200 all the same
+}
+
+// checkDiscovery checks the 401 of a tenant's endpoint, its
+// protected-resource metadata and the authorization server's metadata.
+func (fx *oauthFixture) checkDiscovery(t *testing.T, tenantName string) {
+	t.Helper()
+	base := fx.proxy.base
+	fx.checkChallenge(t, "no token", fx.mcpStatus(t, fx.proxy, tenantName, ""), tenantName, "")
+	var prm struct {
+		Resource             string   `json:"resource"`
+		AuthorizationServers []string `json:"authorization_servers"`
+		ScopesSupported      []string `json:"scopes_supported"`
+	}
+	fx.getJSON(t, "/.well-known/oauth-protected-resource/t/"+tenantName+"/mcp", &prm)
+	if prm.Resource != fx.resource(tenantName) || !slices.Equal(prm.AuthorizationServers, []string{base}) || !slices.Equal(prm.ScopesSupported, []string{"mcp"}) {
+		t.Errorf("protected-resource metadata %+v, want resource %s, authorization_servers [%s], scopes_supported [mcp]", prm, fx.resource(tenantName), base)
+	}
+	var as struct {
+		Issuer           string   `json:"issuer"`
+		Authorization    string   `json:"authorization_endpoint"`
+		Token            string   `json:"token_endpoint"`
+		Registration     string   `json:"registration_endpoint"`
+		Revocation       string   `json:"revocation_endpoint"`
+		Challenges       []string `json:"code_challenge_methods_supported"`
+		ResponseTypes    []string `json:"response_types_supported"`
+		GrantTypes       []string `json:"grant_types_supported"`
+		Scopes           []string `json:"scopes_supported"`
+		MetadataDocument bool     `json:"client_id_metadata_document_supported"`
+		IssParameter     bool     `json:"authorization_response_iss_parameter_supported"`
+	}
+	fx.getJSON(t, "/.well-known/oauth-authorization-server", &as)
+	if as.Issuer != base || as.Authorization != base+"/authorize" || as.Token != base+"/token" ||
+		as.Registration != base+"/register" || as.Revocation != base+"/revoke" {
+		t.Errorf("authorization-server metadata endpoints %+v, want issuer %s and its /authorize, /token, /register, /revoke", as, base)
+	}
+	if !slices.Equal(as.Challenges, []string{"S256"}) || !slices.Equal(as.ResponseTypes, []string{"code"}) ||
+		!slices.Contains(as.GrantTypes, "authorization_code") || !slices.Contains(as.GrantTypes, "refresh_token") ||
+		!slices.Equal(as.Scopes, []string{"mcp"}) || !as.MetadataDocument {
+		t.Errorf("authorization-server metadata %+v, want S256 only, code, both grants, scope mcp, metadata documents", as)
+	}
+}
+
+// TestE2EOAuthServerTenantBound, on the file keyring: a token issued for
+// tenant a's endpoint is refused at b's (and b's API key at a's), while
+// a's API key keeps working on a's endpoint.
+func TestE2EOAuthServerTenantBound(t *testing.T) {
+	t.Parallel()
+	fx := newOAuthFixture(t, 1, false)
+	keyA, keyB := fx.tenant(t, "a"), fx.tenant(t, "b")
+	for _, name := range []string{"a", "b"} {
+		fx.allowSignins(t, name, "*@example.com")
+	}
+	fx.connectREST(t, keyA, "google", bob)
+	c := &oauthClient{fx: fx, tenant: "a", redirectURI: loopbackRedirect(t)}
+	c.id = fx.register(t, c.redirectURI)
+	tok := c.signIn(t, "google", alice, 0, 0)
+
+	fx.checkChallenge(t, "a's token at b's endpoint", fx.mcpStatus(t, fx.proxy, "b", tok.AccessToken), "b", "invalid_token")
+	fx.checkChallenge(t, "b's API key at a's endpoint", fx.mcpStatus(t, fx.proxy, "a", keyB), "a", "")
+	// A refresh token of a's is not exchanged for b's resource.
+	if other := c.token(t, fx.proxy, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "resource": {fx.resource("b")}}); other.status != http.StatusBadRequest ||
+		other.AccessToken != "" || (other.Error != "invalid_target" && other.Error != "invalid_grant") {
+		t.Errorf("a's refresh token for b's resource: %d %q, want 400 invalid_target (or invalid_grant) and no token", other.status, other.Error)
+	}
+
+	if got := fx.listed(t, fx.tenantClient(t, fx.proxy, "a", tok.AccessToken)); !slices.Equal(got, []string{"google " + alice}) {
+		t.Errorf("list_accounts with alice's token at a: %v, want only alice", got)
+	}
+	withKey := fx.tenantClient(t, fx.proxy, "a", keyA)
+	if got := fx.listed(t, withKey); !slices.Equal(got, []string{"google " + alice, "google " + bob}) {
+		t.Errorf("list_accounts with a's API key at a: %v, want both accounts", got)
+	}
+	fx.checkOK(t, "a's API key at /t/a/mcp", withKey, bob)
+}
+
+// TestE2EOAuthServerSigninRefused: a tenant whose allowed_signins is empty
+// lets nobody in, and says how an operator adds people; a person outside
+// the list is refused with a page, no code reaches the client, and no
+// account is added to the tenant; a person on it signs in.
+func TestE2EOAuthServerSigninRefused(t *testing.T) {
+	t.Parallel()
+	fx := newOAuthFixture(t, 2, true)
+	fx.tenant(t, "acme")
+	c := &oauthClient{fx: fx, tenant: "acme", redirectURI: loopbackRedirect(t)}
+	c.id = fx.register(t, c.redirectURI)
+	refused := func(who, email, provider string, wants ...string) {
+		t.Helper()
+		_, page := c.authorize(t, fx.replicas[0], provider, email)
+		if page.status != http.StatusForbidden { // refused once the provider said who it is
+			page = c.consent(t, provider, page, fx.replicas[1])
+		}
+		fx.leaks.record("refusal page", string(page.body))
+		text := pageText(page.body)
+		if page.status != http.StatusForbidden || page.header.Get("Location") != "" || strings.Contains(string(page.body), "mco_") {
+			t.Errorf("%s: %d (Location %q) %s, want a 403 page and no redirect", who, page.status, page.header.Get("Location"), text)
+		}
+		if !strings.Contains(page.header.Get("Content-Type"), "text/html") {
+			t.Errorf("%s: Content-Type %q, want a page", who, page.header.Get("Content-Type"))
+		}
+		for _, w := range wants {
+			if !strings.Contains(string(page.body), w) {
+				t.Errorf("%s: the page does not say %q: %s", who, w, text)
+			}
+		}
+	}
+	refused("nobody allowed yet", alice, "google", "mailcal policy set", "--allowed-signins")
+	fx.allowSignins(t, "acme", alice+",*@example.org")
+	refused("bob outside the list", bob, "microsoft", bob)
+	if got := fx.accounts(t, "acme"); len(got) != 0 {
+		t.Errorf("the tenant's accounts after the refusals: %v, want none", got)
+	}
+	c.signIn(t, "google", alice, 1, 0)
+	if got := fx.accounts(t, "acme"); !slices.Equal(got, []string{"google " + alice}) {
+		t.Errorf("the tenant's accounts after alice signed in: %v, want only hers", got)
+	}
+}
+
+// TestE2EOAuthServerPrivateClient, on the file keyring: a Client ID
+// Metadata Document on 127.0.0.1 is refused without
+// MAILCAL_OAUTH_ALLOW_PRIVATE_CLIENTS, with an error page naming the
+// reason, no redirect and no request to that address.
+func TestE2EOAuthServerPrivateClient(t *testing.T) {
+	t.Parallel()
+	mh := newMetadataHost(t)
+	fx := newOAuthFixture(t, 1, false, "SSL_CERT_FILE="+mh.caFile)
+	fx.tenant(t, "acme")
+	fx.allowSignins(t, "acme", "*@example.com")
+	redirect := loopbackRedirect(t)
+	c := &oauthClient{fx: fx, tenant: "acme", redirectURI: redirect, id: mh.publish(t, "/client.json", "private", redirect)}
+	_, r := c.authorize(t, fx.replicas[0], "google", alice)
+	fx.leaks.record("private client page", string(r.body))
+	text := strings.ToLower(pageText(r.body))
+	if r.status < 400 || r.status >= 500 || r.header.Get("Location") != "" {
+		t.Errorf("/authorize with a metadata document on 127.0.0.1: %d (Location %q) %s, want an error page and no redirect",
+			r.status, r.header.Get("Location"), text)
+	}
+	if !strings.Contains(text, "private") && !strings.Contains(text, "loopback") {
+		t.Errorf("the error page does not name the reason (a private or loopback address): %s", text)
+	}
+	if n := mh.fetches.Load(); n != 0 {
+		t.Errorf("mailcal fetched the document on 127.0.0.1 %d times, want never", n)
+	}
+	// The same tenant with a registered client signs in on the keyring.
+	c.id = fx.register(t, redirect)
+	tok := c.signIn(t, "google", alice, 0, 0)
+	if st := fx.mcpStatus(t, fx.proxy, "acme", tok.AccessToken).status; st != http.StatusOK {
+		t.Errorf("the access token on the keyring store: %d, want 200", st)
+	}
+}
