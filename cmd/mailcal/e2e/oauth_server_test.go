@@ -251,8 +251,8 @@ func (fx *oauthFixture) checkDiscovery(t *testing.T, tenantName string) {
 	}
 	if !slices.Equal(as.Challenges, []string{"S256"}) || !slices.Equal(as.ResponseTypes, []string{"code"}) ||
 		!slices.Contains(as.GrantTypes, "authorization_code") || !slices.Contains(as.GrantTypes, "refresh_token") ||
-		!slices.Equal(as.Scopes, []string{"mcp"}) || !as.MetadataDocument {
-		t.Errorf("authorization-server metadata %+v, want S256 only, code, both grants, scope mcp, metadata documents", as)
+		!slices.Equal(as.Scopes, []string{"mcp"}) || !as.MetadataDocument || !as.IssParameter {
+		t.Errorf("authorization-server metadata %+v, want S256 only, code, both grants, scope mcp, metadata documents, iss in the answer", as)
 	}
 }
 
