@@ -91,8 +91,9 @@ func checkOAuthToken(t *testing.T, got, want store.OAuthToken) {
 // checkGone fails unless every token named is not found through o.
 func checkGone(t *testing.T, o store.OAuthServer, what string, names ...string) {
 	t.Helper()
+	ctx := ctxFor(t)
 	for _, n := range names {
-		if got, err := o.GetOAuthToken(ctxFor(t), oauthHash(n)); !errors.Is(err, store.ErrNotFound) {
+		if got, err := o.GetOAuthToken(ctx, oauthHash(n)); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("%s: GetOAuthToken %s = %+v, %v; want ErrNotFound", what, n, got, err)
 		}
 	}
@@ -101,8 +102,9 @@ func checkGone(t *testing.T, o store.OAuthServer, what string, names ...string) 
 // checkKept fails unless every token named is still stored in o.
 func checkKept(t *testing.T, o store.OAuthServer, what string, names ...string) {
 	t.Helper()
+	ctx := ctxFor(t)
 	for _, n := range names {
-		if _, err := o.GetOAuthToken(ctxFor(t), oauthHash(n)); err != nil {
+		if _, err := o.GetOAuthToken(ctx, oauthHash(n)); err != nil {
 			t.Errorf("%s: GetOAuthToken %s: %v; want it kept", what, n, err)
 		}
 	}

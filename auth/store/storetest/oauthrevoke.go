@@ -13,8 +13,9 @@ import (
 // putOAuth stores tokens or fails the case.
 func putOAuth(t *testing.T, o store.OAuthServer, toks ...store.OAuthToken) {
 	t.Helper()
+	ctx := ctxFor(t)
 	for _, tok := range toks {
-		must(t, "PutOAuthToken "+tok.Kind+" of "+tok.Family, o.PutOAuthToken(ctxFor(t), tok))
+		must(t, "PutOAuthToken "+tok.Kind+" of "+tok.Family, o.PutOAuthToken(ctx, tok))
 	}
 }
 
@@ -182,11 +183,12 @@ func racingRevocation(t *testing.T, stores []store.Store) {
 				}
 			}()
 		}
+		revoker := oauthOf(t, stores[round%len(stores)])
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			<-start
-			revoked, revokeErr = oauthOf(t, stores[round%len(stores)]).RevokeOAuthFamily(ctx, oauthFamily(fam), t0.Add(time.Hour))
+			revoked, revokeErr = revoker.RevokeOAuthFamily(ctx, oauthFamily(fam), t0.Add(time.Hour))
 		}()
 		close(start)
 		wg.Wait()
