@@ -161,12 +161,13 @@ func hashToken(tok string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// short is what a log may say about a hash.
-func short(hash string) string {
-	if len(hash) > 8 {
-		return hash[:8]
+// fam is what a log says about a family: its last 8 (random) characters,
+// not its start, which every family of the same second shares.
+func fam(family string) string {
+	if len(family) > 8 {
+		return family[len(family)-8:]
 	}
-	return hash
+	return family
 }
 
 func randomB64(n int) (string, error) {

@@ -258,7 +258,7 @@ func (s *Server) issue(ctx context.Context, from store.OAuthToken) (tokenAnswer,
 			return tokenAnswer{}, s.unavailable(ctx, "storing tokens", err)
 		}
 	}
-	slog.InfoContext(ctx, "tokens issued", "tenant", from.Tenant, "account", from.Account, "client", clip(from.Client), "family", short(from.Family), "from", from.Kind)
+	slog.InfoContext(ctx, "tokens issued", "tenant", from.Tenant, "account", from.Account, "client", clip(from.Client), "family", fam(from.Family), "from", from.Kind)
 	return tokenAnswer{
 		AccessToken: access, TokenType: "Bearer", ExpiresIn: int(accessEnd.Sub(now) / time.Second),
 		RefreshToken: refresh, Scope: Scope,
@@ -268,10 +268,10 @@ func (s *Server) issue(ctx context.Context, from store.OAuthToken) (tokenAnswer,
 // revokeQuietly revokes a family after a reuse, logging what happened.
 func (s *Server) revokeQuietly(ctx context.Context, family, why string) {
 	if err := s.revokeFamily(ctx, family); err != nil {
-		slog.ErrorContext(ctx, "revoking a sign-in's tokens failed", "family", short(family), "why", why, "err", err)
+		slog.ErrorContext(ctx, "revoking a sign-in's tokens failed", "family", fam(family), "why", why, "err", err)
 		return
 	}
-	slog.WarnContext(ctx, "sign-in revoked", "family", short(family), "why", why)
+	slog.WarnContext(ctx, "sign-in revoked", "family", fam(family), "why", why)
 }
 
 // unavailable logs a store failure and answers 503.
