@@ -59,7 +59,14 @@ func (p *policies) Get(_ context.Context, tenant string) (policy.Policy, error) 
 	return p.m[tenant], nil
 }
 
+// fixtureOpts vary the fixture.
+type fixtureOpts struct {
+	env      map[string]string // more settings (another provider)
+	readOnly bool
+}
+
 type fixture struct {
+	cfg     mcpauth.Config
 	fake    *googletest.Server
 	st      *memory.Store
 	grants  *grants.Store
@@ -69,7 +76,9 @@ type fixture struct {
 	tenants sync.Map     // name → true
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { t.Helper(); return newFixtureOpts(t, fixtureOpts{}) }
+
+func newFixtureOpts(t *testing.T, o fixtureOpts) *fixture {
 	t.Helper()
 	f := &fixture{}
 	f.fake = googletest.New(googletest.Options{})
@@ -80,6 +89,9 @@ func newFixture(t *testing.T) *fixture {
 	env := map[string]string{}
 	for _, kv := range f.fake.Env() {
 		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	for k, v := range o.env {
 		env[k] = v
 	}
 	reg, err := providers.NewRegistry(registry.Specs(), func(k string) string { return env[k] })
@@ -101,7 +113,7 @@ func newFixture(t *testing.T) *fixture {
 		"b": {}, // nobody
 	}}
 	sum := sha256.Sum256([]byte(confSecret))
-	f.srv, err = mcpauth.New(mcpauth.Config{
+	f.cfg = mcpauth.Config{
 		BaseURL: f.base, Store: f.st, Flows: flows, Providers: reg, Policies: pol,
 		Clients: mapClients{
 			publicID: {ID: publicID, Name: "Public <b>App</b>", RedirectURIs: []string{publicCB}, AuthMethod: "none", Document: true},
@@ -110,8 +122,9 @@ func newFixture(t *testing.T) *fixture {
 		TenantExists: func(_ context.Context, name string) (bool, error) { _, ok := f.tenants.Load(name); return ok, nil },
 		RedirectURI:  f.base + oauth.CallbackPath,
 		Now:          func() time.Time { return time.Now().Add(time.Duration(f.offset.Load())) },
-	})
-	if err != nil {
+		ReadOnly:     o.readOnly,
+	}
+	if f.srv, err = mcpauth.New(f.cfg); err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
@@ -241,3 +254,8 @@ func (f *fixture) tokens(t *testing.T) (access, refresh string) {
 }
 
 func str(m map[string]any, k string) string { s, _ := m[k].(string); return s }
+
+func hashHex(tok string) string {
+	sum := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(sum[:])
+}
