@@ -58,7 +58,12 @@ func (s *Server) finishSignin(w http.ResponseWriter, r *http.Request, state stri
 	}
 	q := r.URL.Query()
 	if e := q.Get("error"); e != "" {
-		_ = s.cfg.Flows.Deny(ctx, state, req.Tenant, e)
+		if err := s.cfg.Flows.Deny(ctx, state, req.Tenant, e); !errors.Is(err, oauth.ErrDenied) {
+			// Another callback of this state took the flow (or it expired):
+			// that one answers the client.
+			errorPage(w, http.StatusBadRequest, "This sign-in was already used or took longer than 10 minutes.", "Go back to your app and sign in again.")
+			return
+		}
 		s.spendRequest(ctx, req)
 		s.redirectError(w, r, req.RedirectURI, req.State, &Error{Code: "access_denied",
 			Description: "access was not granted at " + s.cfg.Providers.Title(req.Provider) + " (" + providers.SafeCode(e) + "), so nobody signed in"})
@@ -80,7 +85,8 @@ func (s *Server) finishSignin(w http.ResponseWriter, r *http.Request, state stri
 		})
 		return
 	case errors.Is(res.Err, oauth.ErrUnknownState) || errors.Is(res.Err, oauth.ErrExpiredState):
-		s.spendRequest(ctx, req)
+		// Unknown: another callback of this state (a double click) took the
+		// flow and finishes the sign-in; leave its request to it.
 		errorPage(w, http.StatusBadRequest, res.Err.Error(), "Go back to your app and sign in again.")
 		return
 	case res.Err != nil:

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/mailcal/mailcal/auth/mcpauth"
@@ -145,5 +146,54 @@ func TestAuthorizeErrors(t *testing.T) {
 	}
 	if reqs := f.fake.AuthRequests(); len(reqs) != 0 {
 		t.Fatalf("a refused request reached the provider: %v", reqs)
+	}
+}
+
+// The provider's redirect followed twice at once (a double click, a
+// replay): one code, to the first; the other gets a page.
+func TestCallbackTwice(t *testing.T) {
+	f := newFixture(t)
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(f.base + "/authorize?" + f.authParams("a", "alice@example.com").Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cb, err := f.fake.Approve(context.Background(), resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	statuses := make([]int, 3)
+	locs := make([]string, 3)
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := noFollow.Get(cb.String())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			r.Body.Close()
+			statuses[i], locs[i] = r.StatusCode, r.Header.Get("Location")
+		}()
+	}
+	wg.Wait()
+	codes := 0
+	for i, st := range statuses {
+		switch {
+		case st == http.StatusFound && strings.Contains(locs[i], "code=mco_"):
+			codes++
+			u, _ := url.Parse(locs[i])
+			if st, m := f.exchange(t, u.Query().Get("code"), testVerifier); st != 200 {
+				t.Fatalf("the one code: %d %v", st, m)
+			}
+		case st != http.StatusBadRequest:
+			t.Errorf("callback %d answered %d %s", i, st, locs[i])
+		}
+	}
+	if codes != 1 {
+		t.Fatalf("%d codes from one sign-in (statuses %v)", codes, statuses)
 	}
 }
