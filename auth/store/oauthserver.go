@@ -92,7 +92,7 @@ type OAuthServer interface {
 	// before: first is true for the one call, among every process, that
 	// spent it; every other call gets first false and the record (SpentAt
 	// set), which for a refresh token means reuse. ErrNotFound if there is
-	// no such token.
+	// no such token. A zero `at` is refused.
 	SpendOAuthToken(ctx context.Context, hash string, at time.Time) (t OAuthToken, first bool, err error)
 	// DeleteOAuthToken deletes one token; ErrNotFound if there is none.
 	DeleteOAuthToken(ctx context.Context, hash string) error

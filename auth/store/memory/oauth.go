@@ -89,7 +89,11 @@ func (s *Store) GetOAuthToken(ctx context.Context, hash string) (store.OAuthToke
 
 // SpendOAuthToken implements store.OAuthServer.
 func (s *Store) SpendOAuthToken(ctx context.Context, hash string, at time.Time) (store.OAuthToken, bool, error) {
-	if err := s.lock(ctx, store.ValidOAuthHash(hash)); err != nil {
+	valid := store.ValidOAuthHash(hash)
+	if valid == nil && at.IsZero() {
+		valid = fmt.Errorf("OAuth token %s…: spending needs a time", hash[:8])
+	}
+	if err := s.lock(ctx, valid); err != nil {
 		return store.OAuthToken{}, false, err
 	}
 	defer s.mu.Unlock()
@@ -100,10 +104,7 @@ func (s *Store) SpendOAuthToken(ctx context.Context, hash string, at time.Time) 
 	first := t.SpentAt.IsZero()
 	if first {
 		spent := t
-		spent.SpentAt = utc(at)
-		if spent.SpentAt.IsZero() { // a zero `at` must still spend it
-			spent.SpentAt = time.Unix(0, 0).UTC()
-		}
+		spent.SpentAt = at.UTC()
 		s.oauthTokens[hash] = spent
 	}
 	t.Scopes = slices.Clone(t.Scopes)

@@ -255,6 +255,8 @@ func testOAuthSpend(t *testing.T, s store.Store) {
 
 	tok := oauthToken(store.OAuthRefresh, "refresh", "a", "acme", "a@x.com")
 	must(t, "PutOAuthToken", o.PutOAuthToken(ctx, tok))
+	_, _, err = o.SpendOAuthToken(ctx, tok.Hash, time.Time{})
+	checkRefused(t, "SpendOAuthToken at a zero time", err)
 	at := t0.Add(time.Minute)
 	got, first, err := o.SpendOAuthToken(ctx, tok.Hash, at)
 	must(t, "SpendOAuthToken", err)
