@@ -83,7 +83,7 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if rt := params.Get("response_type"); rt != "code" {
-		back(&Error{Code: "unsupported_response_type", Description: "response_type: " + quoteClip(rt) + " is not supported; only 'code' is"})
+		back(&Error{Code: "unsupported_response_type", Description: "response_type: " + quoted(rt) + " is not supported; only 'code' is"})
 		return
 	}
 	challenge, method := params.Get("code_challenge"), params.Get("code_challenge_method")
@@ -95,7 +95,7 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		back(&Error{Code: "invalid_request", Description: "code_challenge: 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_', '~'"})
 		return
 	case method != "S256":
-		back(&Error{Code: "invalid_request", Description: "code_challenge_method: " + quoteClip(method) + " is not accepted; use S256"})
+		back(&Error{Code: "invalid_request", Description: "code_challenge_method: " + quoted(method) + " is not accepted; use S256"})
 		return
 	}
 	resource := params.Get("resource")
@@ -112,7 +112,7 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		desc := "resource: required, the MCP endpoint of an existing workspace, exactly " + s.Resource("{workspace}")
 		if resource != "" {
-			desc = "resource: " + quoteClip(resource) + " is not the MCP endpoint of a workspace here; expected exactly " + s.Resource("{workspace}")
+			desc = "resource: " + quoted(resource) + " is not the MCP endpoint of a workspace here; expected exactly " + s.Resource("{workspace}")
 		}
 		back(&Error{Code: "invalid_target", Description: desc})
 		return
@@ -152,7 +152,7 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		back(&Error{Code: "server_error", Description: "the sign-in could not be stored; try again shortly"})
 		return
 	}
-	slog.InfoContext(ctx, "sign-in begun", "tenant", tenant, "provider", provider, "client", clip(client.ID))
+	slog.InfoContext(ctx, "sign-in begun", "tenant", tenant, "provider", provider, "client", clip(client.ID, 100))
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	http.Redirect(w, r, flow.URL, http.StatusFound)
@@ -187,11 +187,11 @@ func (s *Server) chooseProvider(params url.Values) (name string, scopes []string
 	}
 	p, limit, err := s.cfg.Providers.Resolve(name)
 	if err != nil || p.Configured() != nil {
-		return "", nil, &Error{Code: "invalid_request", Description: "provider: " + quoteClip(name) + " is not configured here; use " + names(configured)}
+		return "", nil, &Error{Code: "invalid_request", Description: "provider: " + quoted(name) + " is not configured here; use " + names(configured)}
 	}
 	if s.cfg.ReadOnly {
 		if scopes, err = providers.ParseScopes("", limit, true); err != nil || len(scopes) == 0 {
-			return "", nil, &Error{Code: "invalid_request", Description: "provider: " + quoteClip(name) + " offers nothing this read-only server serves"}
+			return "", nil, &Error{Code: "invalid_request", Description: "provider: " + quoted(name) + " offers nothing this read-only server serves"}
 		}
 	}
 	return name, scopes, nil
@@ -238,7 +238,7 @@ func (s *Server) choosePage(w http.ResponseWriter, params url.Values, client Cli
 	}
 	who := "An app"
 	if client.Name != "" {
-		who = "The app “" + clip(client.Name) + "”"
+		who = "The app “" + clip(client.Name, 100) + "”"
 	}
 	host := redirect
 	if u, err := url.Parse(redirect); err == nil && u.Host != "" {
@@ -283,16 +283,9 @@ func (s *Server) redirectBack(w http.ResponseWriter, r *http.Request, redirect s
 	http.Redirect(w, r, u.String(), http.StatusFound)
 }
 
-// clip shortens what a client sent before it is shown or logged.
-func clip(s string) string {
-	s = strings.ToValidUTF8(s, "?")
-	if len(s) > 100 {
-		s = strings.ToValidUTF8(s[:100], "") + "…"
-	}
-	return s
-}
-
-func quoteClip(s string) string { return "'" + clip(s) + "'" }
+// quoted is someone else's text quoted for an error_description (whose
+// characters safeDesc limits).
+func quoted(s string) string { return "'" + clip(s, 80) + "'" }
 
 // safeDesc makes an error_description of the characters RFC 6749 allows
 // there (printable ASCII without '"' and '\\').

@@ -42,13 +42,13 @@ func (s *Server) serveRevoke(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, s.unavailable(ctx, "reading a token to revoke", err))
 		return
 	case rec.Client != client.ID || (rec.Kind != store.OAuthAccess && rec.Kind != store.OAuthRefresh):
-		slog.WarnContext(ctx, "revocation of another client's token ignored", "client", clip(client.ID), "family", fam(rec.Family))
+		slog.WarnContext(ctx, "revocation of another client's token ignored", "client", clip(client.ID, 100), "family", fam(rec.Family))
 	default:
 		if err := s.revokeFamily(ctx, rec.Family); err != nil {
 			writeOAuthError(w, s.unavailable(ctx, "revoking a sign-in", err))
 			return
 		}
-		slog.InfoContext(ctx, "sign-in revoked by its client", "tenant", rec.Tenant, "account", rec.Account, "client", clip(client.ID), "family", fam(rec.Family),
+		slog.InfoContext(ctx, "sign-in revoked by its client", "tenant", rec.Tenant, "account", rec.Account, "client", clip(client.ID, 100), "family", fam(rec.Family),
 			"kind", rec.Kind)
 	}
 	revoked(w)

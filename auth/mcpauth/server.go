@@ -97,7 +97,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Server{cfg: cfg, base: strings.TrimSuffix(cfg.BaseURL, "/"), now: cfg.Now, cache: newVerifyCache(maxCached)}, nil
+	return &Server{cfg: cfg, base: strings.TrimSuffix(cfg.BaseURL, "/"), now: cfg.Now, cache: newVerifyCache(maxVerified)}, nil
 }
 
 // Issuer is the server's issuer identifier (the base URL).

@@ -107,7 +107,7 @@ func (s *Server) finishSignin(w http.ResponseWriter, r *http.Request, state stri
 		s.redirectError(w, r, req.RedirectURI, req.State, &Error{Code: "server_error", Description: "the sign-in could not be stored; sign in again shortly"})
 		return
 	}
-	slog.InfoContext(ctx, "signed in", "tenant", req.Tenant, "provider", res.Grant.Provider, "account", res.Grant.Account, "client", clip(req.Client), "family", fam(req.Family))
+	slog.InfoContext(ctx, "signed in", "tenant", req.Tenant, "provider", res.Grant.Provider, "account", res.Grant.Account, "client", clip(req.Client, 100), "family", fam(req.Family))
 	params := url.Values{"code": {code}}
 	if req.State != "" {
 		params.Set("state", req.State)

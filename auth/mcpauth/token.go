@@ -47,7 +47,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	case "":
 		e = &Error{Code: "invalid_request", Description: "grant_type: required, authorization_code or refresh_token"}
 	default:
-		e = &Error{Code: "unsupported_grant_type", Description: "grant_type: " + quoteClip(gt) + " is not supported; use authorization_code or refresh_token"}
+		e = &Error{Code: "unsupported_grant_type", Description: "grant_type: " + quoted(gt) + " is not supported; use authorization_code or refresh_token"}
 	}
 	if e != nil {
 		writeOAuthError(w, e)
@@ -258,7 +258,7 @@ func (s *Server) issue(ctx context.Context, from store.OAuthToken) (tokenAnswer,
 			return tokenAnswer{}, s.unavailable(ctx, "storing tokens", err)
 		}
 	}
-	slog.InfoContext(ctx, "tokens issued", "tenant", from.Tenant, "account", from.Account, "client", clip(from.Client), "family", fam(from.Family), "from", from.Kind)
+	slog.InfoContext(ctx, "tokens issued", "tenant", from.Tenant, "account", from.Account, "client", clip(from.Client, 100), "family", fam(from.Family), "from", from.Kind)
 	return tokenAnswer{
 		AccessToken: access, TokenType: "Bearer", ExpiresIn: int(accessEnd.Sub(now) / time.Second),
 		RefreshToken: refresh, Scope: Scope,

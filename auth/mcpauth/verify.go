@@ -17,8 +17,8 @@ import (
 var ErrInvalidToken = errors.New("invalid_token")
 
 const (
-	// maxCached bounds the validated tokens kept in memory.
-	maxCached = 10000
+	// maxVerified bounds the validated tokens kept in memory.
+	maxVerified = 10000
 	// cacheFor is how long a validated token is trusted without reading the
 	// store again: a revocation on another replica takes effect within it.
 	cacheFor = 2 * time.Second
@@ -70,16 +70,16 @@ func (s *Server) Verify(ctx context.Context, token, tenantName string) (tenant.S
 type verifyCache struct {
 	mu  sync.Mutex
 	max int
-	m   map[string]cached
+	m   map[string]verified
 }
 
-type cached struct {
+type verified struct {
 	rec store.OAuthToken
 	at  time.Time
 }
 
 func newVerifyCache(max int) *verifyCache {
-	return &verifyCache{max: max, m: map[string]cached{}}
+	return &verifyCache{max: max, m: map[string]verified{}}
 }
 
 func (c *verifyCache) get(hash string, now time.Time) (store.OAuthToken, bool) {
@@ -103,7 +103,7 @@ func (c *verifyCache) put(hash string, rec store.OAuthToken, now time.Time) {
 		// rather than grow: the next calls read the store.
 		clear(c.m)
 	}
-	c.m[hash] = cached{rec: rec, at: now}
+	c.m[hash] = verified{rec: rec, at: now}
 }
 
 // dropFamily forgets a revoked family's tokens at once.

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/mailcal/mailcal/auth/internal/netguard"
 )
 
 // MaxURLLen bounds a webhook URL.
@@ -87,29 +89,12 @@ func isLoopbackName(h string) bool {
 	return h == "localhost" || strings.HasSuffix(h, ".localhost")
 }
 
-// shared is 100.64.0.0/10 (carrier-grade NAT), not covered by IsPrivate.
-var shared = netip.MustParsePrefix("100.64.0.0/10")
-
 // CheckAddr refuses an address a webhook must not reach: loopback (unless
-// allowLoopback), private, shared, link-local, multicast, unspecified.
+// allowLoopback), private, shared, link-local, multicast, unspecified. The
+// rules are auth/internal/netguard's, shared with every outbound request to
+// a URL someone else chose.
 func CheckAddr(ip netip.Addr, allowLoopback bool) error {
-	ip = ip.Unmap()
-	switch {
-	case !ip.IsValid():
-		return errors.New("not an IP address")
-	case ip.IsLoopback():
-		if allowLoopback {
-			return nil
-		}
-		return fmt.Errorf("address %s is loopback", ip)
-	case ip.IsPrivate() || shared.Contains(ip):
-		return fmt.Errorf("address %s is private", ip)
-	case ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast():
-		return fmt.Errorf("address %s is link-local", ip)
-	case ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast():
-		return fmt.Errorf("address %s is not a unicast address", ip)
-	}
-	return nil
+	return netguard.Check(ip, netguard.Policy{Loopback: allowLoopback})
 }
 
 // DialControl returns a net.Dialer Control function that refuses, just
@@ -117,14 +102,10 @@ func CheckAddr(ip netip.Addr, allowLoopback bool) error {
 // dialled, after resolution, so a name re-pointed at an inside address
 // between registration and delivery still reaches nothing inside.
 func DialControl(allowLoopback bool) func(network, address string, c syscall.RawConn) error {
-	return func(network, address string, _ syscall.RawConn) error {
-		ap, err := netip.ParseAddrPort(address)
-		if err != nil {
-			host, _, _ := net.SplitHostPort(address)
-			return fmt.Errorf("webhook: dialling %q: not an IP address", host)
-		}
-		if err := CheckAddr(ap.Addr(), allowLoopback); err != nil {
-			return fmt.Errorf("webhook: refused to connect: %w", err)
+	control := netguard.Policy{Loopback: allowLoopback}.Control
+	return func(network, address string, c syscall.RawConn) error {
+		if err := control(network, address, c); err != nil {
+			return fmt.Errorf("webhook: %w", err)
 		}
 		return nil
 	}
