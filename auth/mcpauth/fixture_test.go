@@ -20,6 +20,7 @@ import (
 	"github.com/mailcal/mailcal/auth/mcpauth"
 	"github.com/mailcal/mailcal/auth/oauth"
 	"github.com/mailcal/mailcal/auth/policy"
+	"github.com/mailcal/mailcal/auth/store"
 	"github.com/mailcal/mailcal/auth/store/memory"
 	"github.com/mailcal/mailcal/providers"
 	"github.com/mailcal/mailcal/providers/google/googletest"
@@ -61,14 +62,21 @@ func (p *policies) Get(_ context.Context, tenant string) (policy.Policy, error) 
 
 // fixtureOpts vary the fixture.
 type fixtureOpts struct {
+	store    backend // default: memory
 	env      map[string]string // more settings (another provider)
 	readOnly bool
+}
+
+// backend is what the fixture keeps its state in.
+type backend interface {
+	store.Store
+	store.OAuthServer
 }
 
 type fixture struct {
 	cfg     mcpauth.Config
 	fake    *googletest.Server
-	st      *memory.Store
+	st      backend
 	grants  *grants.Store
 	srv     *mcpauth.Server
 	base    string
@@ -98,7 +106,10 @@ func newFixtureOpts(t *testing.T, o fixtureOpts) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.st = memory.New()
+	f.st = o.store
+	if f.st == nil {
+		f.st = memory.New()
+	}
 	f.grants = grants.New(f.st, grants.Plain)
 	f.tenants.Store("a", true)
 	f.tenants.Store("b", true)

@@ -206,8 +206,11 @@ func TestRevoke(t *testing.T) {
 	}
 }
 
-func TestConcurrentRefresh(t *testing.T) {
-	f := newFixture(t)
+func TestConcurrentRefresh(t *testing.T) { concurrentRefresh(t, newFixture(t)) }
+
+// concurrentRefresh: 8 refreshes of one token at once: at most one
+// succeeds, and then the family is revoked (its tokens die).
+func concurrentRefresh(t *testing.T, f *fixture) {
 	ctx := context.Background()
 	for round := 0; round < 5; round++ {
 		_, refresh := f.tokens(t)
