@@ -62,7 +62,7 @@ func (p *policies) Get(_ context.Context, tenant string) (policy.Policy, error) 
 
 // fixtureOpts vary the fixture.
 type fixtureOpts struct {
-	store    backend // default: memory
+	store    backend           // default: memory
 	env      map[string]string // more settings (another provider)
 	readOnly bool
 }
