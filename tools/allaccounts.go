@@ -68,6 +68,16 @@ func multiAccountTool[A any, R any](h *handlers, d decl,
 		if err != nil {
 			return zero, "", err
 		}
+		// A sign-in limited to its own account: "all" is that one.
+		if s, limited, err := h.limitedTo(ctx, t); err != nil {
+			return zero, "", err
+		} else if limited {
+			g, ok := ownGrant(gs, s)
+			if !ok {
+				return zero, "", errSigninGone(s)
+			}
+			gs = []grants.Grant{g}
+		}
 		var able []grants.Grant
 		var skipped []AccountStatus
 		for _, g := range gs {
