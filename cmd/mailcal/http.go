@@ -65,6 +65,9 @@ func newHTTPHandler(c serveConfig, a *app, mcpSrv *server.MCPServer, sessions *s
 	if err != nil {
 		return nil, err
 	}
+	if err := c.oauth.check(); err != nil {
+		return nil, err
+	}
 	sessions.end = func(id string) { endStreamable(streamable, id) }
 	protect := func(limit int64, h http.Handler) http.Handler {
 		return hostGuard(allowed, originGuard(origins, tenant.Require(auth, limitBody(limit, h))))

@@ -30,6 +30,9 @@ const tenantPathPattern = "/t/{tenant}/mcp"
 // anything else in `Authorization: Bearer` is taken for an API key.
 const oauthTokenPrefix = "mca_"
 
+// verifyTimeout bounds one token's verification (a store read at most).
+const verifyTimeout = 10 * time.Second
+
 // bearerVerifier is what the tenant endpoints need of mailcal's OAuth
 // server (auth/mcpauth.Server).
 type bearerVerifier interface {
@@ -43,7 +46,7 @@ type bearerVerifier interface {
 
 // oauthBearer plugs mailcal's OAuth server into the tenant endpoints
 // (serveConfig.oauth; nil when the OAuth server is off, and the endpoints
-// then take API keys only).
+// then take API keys only). Both fields are required (check).
 type oauthBearer struct {
 	verifier bearerVerifier
 	// invalid is the error Verify wraps for a token that is not good
@@ -51,6 +54,14 @@ type oauthBearer struct {
 	// mcpauth.ErrInvalidToken. Any other error means the tokens could not
 	// be checked now (503), which must not send a client to sign in again.
 	invalid error
+}
+
+// check refuses a half-configured oauthBearer.
+func (ob *oauthBearer) check() error {
+	if ob != nil && (ob.verifier == nil || ob.invalid == nil) {
+		return errors.New("the OAuth server of the tenant endpoints needs both its verifier and its invalid-token error")
+	}
+	return nil
 }
 
 // tenantEndpoint authenticates a request to /t/{tenant}/mcp and puts the
@@ -92,7 +103,9 @@ type endpointAuth struct {
 
 // oauth verifies an access token for the path's tenant.
 func (e endpointAuth) oauth(token string) (context.Context, bool) {
-	s, err := e.ob.verifier.Verify(e.r.Context(), token, e.tenant)
+	ctx, cancel := context.WithTimeout(e.r.Context(), verifyTimeout)
+	s, err := e.ob.verifier.Verify(ctx, token, e.tenant)
+	cancel()
 	switch {
 	case err != nil && e.ob.invalid != nil && errors.Is(err, e.ob.invalid):
 		e.refused("the access token is unknown, expired, revoked or not for this endpoint; sign in again")

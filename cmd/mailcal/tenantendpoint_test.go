@@ -251,3 +251,15 @@ func TestWrongTokensRateLimited(t *testing.T) {
 	// A right token from the limited address still passes.
 	ts.initAt(t, "/t/a/mcp", "", bearer(tokAlice1)...)
 }
+
+func TestHalfConfiguredOAuthRefused(t *testing.T) {
+	for _, ob := range []*oauthBearer{{verifier: newFakeVerifier()}, {invalid: errFakeInvalid}} {
+		if err := ob.check(); err == nil {
+			t.Errorf("%+v accepted", ob)
+		}
+	}
+	var none *oauthBearer
+	if err := none.check(); err != nil {
+		t.Errorf("no OAuth server: %v", err)
+	}
+}
