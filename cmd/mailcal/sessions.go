@@ -20,9 +20,9 @@ import (
 //     removal or the end of the process, and answers 404 after that (mcp-go's
 //     default manager checks only an id's format, so an ended id kept
 //     answering 200);
-//   - the binding of a session to the API key that opened it: another key,
-//     even the same tenant's next one, gets 404 as for a session that does
-//     not exist (admit.go);
+//   - the binding of a session to the API key (or OAuth sign-in) that
+//     opened it: another key, even the same tenant's next one, or another
+//     sign-in gets 404 as for a session that does not exist (admit.go);
 //   - the per-tenant caps on live sessions and open streams (admit.go);
 //   - the idle sweep, which never ends a session while a request on it runs,
 //     and the end of everything a removed tenant had open (sweep.go).
