@@ -56,13 +56,6 @@ func (s *Store) GetOAuthClient(ctx context.Context, id string) (store.OAuthClien
 	return c, err
 }
 
-func checkHash(hash string) error {
-	if !oauthHashRE.MatchString(hash) {
-		return fmt.Errorf("invalid OAuth token hash %q: 64 lower-case hex characters", clip(hash))
-	}
-	return nil
-}
-
 func tokenNotFound(hash string) error {
 	return fmt.Errorf("OAuth token %s…: %w", hash[:8], store.ErrNotFound)
 }
@@ -168,7 +161,7 @@ func (s *Store) PutOAuthToken(ctx context.Context, t store.OAuthToken) error {
 // GetOAuthToken implements store.OAuthServer. A token of a revoked family
 // is not found.
 func (s *Store) GetOAuthToken(ctx context.Context, hash string) (store.OAuthToken, error) {
-	if err := checkHash(hash); err != nil {
+	if err := store.ValidOAuthHash(hash); err != nil {
 		return store.OAuthToken{}, err
 	}
 	t, err := s.getToken(ctx, hash)
@@ -184,7 +177,7 @@ func (s *Store) GetOAuthToken(ctx context.Context, hash string) (store.OAuthToke
 // SpendOAuthToken implements store.OAuthServer: a read and a write under the
 // store lock.
 func (s *Store) SpendOAuthToken(ctx context.Context, hash string, at time.Time) (store.OAuthToken, bool, error) {
-	if err := checkHash(hash); err != nil {
+	if err := store.ValidOAuthHash(hash); err != nil {
 		return store.OAuthToken{}, false, err
 	}
 	if at.IsZero() {
@@ -220,7 +213,7 @@ func (s *Store) SpendOAuthToken(ctx context.Context, hash string, at time.Time) 
 // DeleteOAuthToken implements store.OAuthServer. It deletes a damaged item
 // too (its member, whose name it cannot know, goes when it expires).
 func (s *Store) DeleteOAuthToken(ctx context.Context, hash string) error {
-	if err := checkHash(hash); err != nil {
+	if err := store.ValidOAuthHash(hash); err != nil {
 		return err
 	}
 	unlock, err := s.lock(ctx)

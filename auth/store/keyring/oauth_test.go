@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/auth/store/storetest"
 )
 
 var oauthNow = time.Date(2026, 11, 29, 5, 0, 0, 0, time.UTC)
@@ -305,4 +307,19 @@ func TestOAuthCrashLeftovers(t *testing.T) {
 	if keys, _ := s.kv.List(ctx, "oauth-"); strings.Join(keys, ",") != oauthFamilyKey(fam) {
 		t.Errorf("items left: %q, want only the mark", keys)
 	}
+}
+
+// Two Stores over one file keyring folder, each with its own KV, as two
+// processes sharing it (the lock file is the process's one, as it is for
+// every Store of a process; crossprocess_test.go runs real processes).
+func TestStoreSharedFile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the shared suite on the file keyring takes seconds; skipped in -short mode")
+	}
+	noTTY(t)
+	storetest.RunShared(t, func(t *testing.T) (store.Store, store.Store) {
+		dir := filepath.Join(t.TempDir(), "keyring")
+		cfg := Config{Backend: "file", Dir: dir, Password: "pw"}
+		return LazyStore(cfg, nil), LazyStore(cfg, nil)
+	})
 }

@@ -57,7 +57,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -73,15 +72,9 @@ const (
 	oauthMemberPrefix = "oauth-member/"
 )
 
-var (
-	// oauthHashRE and oauthFamilyRE are the contract's rules (store's
-	// ValidOAuthToken) for the names that go into keys.
-	oauthHashRE   = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	oauthFamilyRE = regexp.MustCompile(`^[A-Za-z0-9_-]{16,64}$`)
-	// latestTime is the longest time an item holds (RFC 3339 with
-	// nanoseconds), to count a token's size as it will be once spent.
-	latestTime = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
-)
+// latestTime is the longest time an item holds (RFC 3339 with
+// nanoseconds), to count a token's size as it will be once spent.
+var latestTime = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
 
 func oauthClientKey(id string) string {
 	sum := sha256.Sum256([]byte(id))
@@ -111,7 +104,7 @@ func parseMember(key string) (member, bool) {
 	family, last, ok2 := strings.Cut(rest, "/")
 	secs, hash, ok3 := strings.Cut(last, ".")
 	n, err := strconv.ParseInt(secs, 10, 64)
-	if !ok || !ok2 || !ok3 || err != nil || !oauthFamilyRE.MatchString(family) || !oauthHashRE.MatchString(hash) {
+	if !ok || !ok2 || !ok3 || err != nil || store.ValidOAuthFamily(family) != nil || store.ValidOAuthHash(hash) != nil {
 		return member{}, false
 	}
 	return member{key: key, family: family, hash: hash, expires: n}, true
@@ -219,7 +212,7 @@ func decodeToken(key string, data []byte) (store.OAuthToken, error) {
 		Client: it.Client, Resource: it.Resource, Scopes: it.Scopes, RedirectURI: it.RedirectURI, Challenge: it.Challenge,
 		State: it.State, CreatedAt: it.CreatedAt.UTC(), ExpiresAt: it.ExpiresAt.UTC(), SpentAt: it.SpentAt.UTC(),
 	}
-	if !oauthHashRE.MatchString(it.Hash) || oauthTokenKey(it.Hash) != key {
+	if store.ValidOAuthHash(it.Hash) != nil || oauthTokenKey(it.Hash) != key {
 		return store.OAuthToken{}, mismatch(key, fmt.Sprintf("OAuth token %q", clip(it.Hash)))
 	}
 	if err := store.ValidOAuthToken(t); err != nil {
@@ -269,7 +262,7 @@ func decodeFamily(key string, data []byte) (familyItem, error) {
 	if err := json.Unmarshal(data, &it); err != nil {
 		return familyItem{}, damaged(key, err)
 	}
-	if !oauthFamilyRE.MatchString(it.Family) || oauthFamilyKey(it.Family) != key || (it.Tenant != "" && store.ValidTenant(it.Tenant) != nil) {
+	if store.ValidOAuthFamily(it.Family) != nil || oauthFamilyKey(it.Family) != key || (it.Tenant != "" && store.ValidTenant(it.Tenant) != nil) {
 		return familyItem{}, mismatch(key, fmt.Sprintf("OAuth token family %q of tenant %q", clip(it.Family), clip(it.Tenant)))
 	}
 	it.ExpiresAt, it.RevokedUntil = it.ExpiresAt.UTC(), it.RevokedUntil.UTC()

@@ -14,8 +14,8 @@ import (
 
 // RevokeOAuthFamily implements store.OAuthServer.
 func (s *Store) RevokeOAuthFamily(ctx context.Context, family string, until time.Time) (int, error) {
-	if !oauthFamilyRE.MatchString(family) {
-		return 0, fmt.Errorf("invalid OAuth token family %q: 16-64 of A-Z a-z 0-9 _ -", clip(family))
+	if err := store.ValidOAuthFamily(family); err != nil {
+		return 0, err
 	}
 	if until.IsZero() {
 		return 0, fmt.Errorf("OAuth token family %s: a revocation needs the time until which it holds", family)
