@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/mailcal/mailcal/auth/grants"
 )
 
 // AccountView is one connected account as tools show it.
@@ -35,6 +37,18 @@ func (h *handlers) listAccounts() tool {
 		gs, err := h.opts.Accounts.List(ctx, t)
 		if err != nil {
 			return ListAccountsResult{}, "", err
+		}
+		// A sign-in limited to its own account sees that one only.
+		s, limited, err := h.limitedTo(ctx, t)
+		if err != nil {
+			return ListAccountsResult{}, "", err
+		}
+		if limited {
+			g, ok := ownGrant(gs, s)
+			if !ok {
+				return ListAccountsResult{}, "", errSigninGone(s)
+			}
+			gs = []grants.Grant{g}
 		}
 		res := ListAccountsResult{Tenant: t, Accounts: make([]AccountView, 0, len(gs))}
 		for _, g := range gs {

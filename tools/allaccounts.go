@@ -20,7 +20,7 @@ func isAll(name string) bool { return strings.EqualFold(strings.TrimSpace(name),
 
 // accountOrAll is the account argument of the tools that take "all".
 type accountOrAll struct {
-	Account string `json:"account,omitempty" arg:"max=254,kind=token" jsonschema:"email address of the account to use, or \"all\" for every connected account that can {account_can}, merged (each row names its account); may be left out when one connected account can {account_can}"`
+	Account string `json:"account,omitempty" arg:"max=254,kind=token" jsonschema:"email address of the account to use, or \"all\" for every connected account that can {account_can}, merged (each row names its account); may be left out when one connected account can {account_can}, or on a connection signed in through OAuth, where the signed-in account is used"`
 }
 
 func (a accountOrAll) accountName() string { return a.Account }
@@ -67,6 +67,16 @@ func multiAccountTool[A any, R any](h *handlers, d decl,
 		gs, err := h.opts.Accounts.List(ctx, t)
 		if err != nil {
 			return zero, "", err
+		}
+		// A sign-in limited to its own account: "all" is that one.
+		if s, limited, err := h.limitedTo(ctx, t); err != nil {
+			return zero, "", err
+		} else if limited {
+			g, ok := ownGrant(gs, s)
+			if !ok {
+				return zero, "", errSigninGone(s)
+			}
+			gs = []grants.Grant{g}
 		}
 		var able []grants.Grant
 		var skipped []AccountStatus

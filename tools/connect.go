@@ -35,6 +35,9 @@ func (h *handlers) connectAccount() tool {
 			"list_accounts once they have approved; the URL expires after 10 minutes. Use it when list_accounts shows no " +
 			"suitable account, or a tool says the account must be reconnected or lacks a scope. Give the URL to the person; do not open it yourself.",
 	}, func(ctx context.Context, t string, a *connectArgs) (ConnectLink, string, error) {
+		if err := h.connectAllowed(ctx, t, a); err != nil {
+			return ConnectLink{}, "", err
+		}
 		link, err := h.opts.Connector.Connect(ctx, t, a.Provider, a.Scopes, a.LoginHint)
 		if err != nil {
 			return ConnectLink{}, "", userErrorf("connect_account: %v", err)
@@ -43,4 +46,24 @@ func (h *handlers) connectAccount() tool {
 			link.Provider, strings.Join(link.Scopes, ", "), link.ExpiresAt.UTC().Format(time.RFC3339), link.URL)
 		return link, text, nil
 	})
+}
+
+// connectAllowed refuses, for a sign-in limited to its own account,
+// connecting any other account: only the signed-in one may be reconnected
+// (to add scopes, or after needs_reauth), and its address becomes the login
+// hint when none is given.
+func (h *handlers) connectAllowed(ctx context.Context, t string, a *connectArgs) error {
+	s, limited, err := h.limitedTo(ctx, t)
+	if err != nil || !limited {
+		return err
+	}
+	p, _, err := h.opts.Providers.Resolve(a.Provider)
+	hint := strings.ToLower(strings.TrimSpace(a.LoginHint))
+	if (err == nil && p.Name != s.Provider) || (hint != "" && hint != s.Account) {
+		return userErrorf("connect_account: the workspace policy limits this sign-in to %s (%s), the account you signed in with: it may reconnect that account only "+
+			"(leave login_hint out, provider %s). To use another mailbox, sign in with it in your MCP client; an administrator can let signed-in people use every account with `mailcal policy set --tenant %s --shared-accounts true`.",
+			s.Account, s.Provider, s.Provider, t)
+	}
+	a.LoginHint = s.Account
+	return nil
 }

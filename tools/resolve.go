@@ -18,11 +18,37 @@ type Sources interface {
 
 // resolveAccount picks the account a call works on: the one named, or, when
 // none is named, the only connected account that has every needed scope.
+// A call through an OAuth sign-in works on the signed-in account unless it
+// names another, which its tenant's policy must allow (signin.go).
 func (h *handlers) resolveAccount(ctx context.Context, tenantName, requested string, need ...string) (grants.Grant, error) {
 	setStage(ctx, stageAccounts, "", "reading the connected accounts")
 	gs, err := h.opts.Accounts.List(ctx, tenantName)
 	if err != nil {
 		return grants.Grant{}, err
+	}
+	requested = strings.ToLower(strings.TrimSpace(requested))
+	s, signedIn, err := signinOf(ctx, tenantName)
+	if err != nil {
+		return grants.Grant{}, err
+	}
+	if signedIn && (requested == "" || requested == s.Account) {
+		g, ok := ownGrant(gs, s)
+		if !ok {
+			return grants.Grant{}, errSigninGone(s)
+		}
+		if missing := h.missingScopes(g, need); len(missing) > 0 {
+			return grants.Grant{}, h.scopeError(ctx, tenantName, g, missing)
+		}
+		return g, nil
+	}
+	if signedIn {
+		shared, err := h.sharesAccounts(ctx, tenantName)
+		if err != nil {
+			return grants.Grant{}, err
+		}
+		if !shared {
+			return grants.Grant{}, errSigninLimited(tenantName, s, requested)
+		}
 	}
 	if len(gs) == 0 {
 		return grants.Grant{}, userErrorf("no account is connected: connect one with connect_account (provider %s)", h.opts.Providers.Choices())
@@ -31,7 +57,7 @@ func (h *handlers) resolveAccount(ctx context.Context, tenantName, requested str
 	for _, g := range gs {
 		names = append(names, g.Account)
 	}
-	if requested = strings.ToLower(strings.TrimSpace(requested)); requested != "" {
+	if requested != "" {
 		for _, g := range gs {
 			if g.Account == requested {
 				if missing := h.missingScopes(g, need); len(missing) > 0 {

@@ -179,7 +179,7 @@ func accountTool[A any, R any](h *handlers, d decl, run func(ctx context.Context
 // account is the optional "account" argument of account tools; {account_can}
 // says what the account must be able to do.
 type account struct {
-	Account string `json:"account,omitempty" arg:"max=254,kind=token" jsonschema:"email address of the account to use; may be left out when one connected account can {account_can} (\"all\" works only in list_events and find_free_time)"`
+	Account string `json:"account,omitempty" arg:"max=254,kind=token" jsonschema:"email address of the account to use; may be left out when one connected account can {account_can}, or on a connection signed in through OAuth, where the signed-in account is used; \"all\" works only in list_events and find_free_time"`
 }
 
 func (a account) accountName() string { return a.Account }

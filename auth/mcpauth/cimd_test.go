@@ -23,6 +23,7 @@ type docServer struct {
 	*httptest.Server
 	hits    sync.Map // path → *atomic.Int32
 	release chan struct{}
+	stop    chan struct{} // closed when the test ends: the slow answer never comes before
 }
 
 func (s *docServer) count(path string) int32 {
@@ -31,7 +32,7 @@ func (s *docServer) count(path string) int32 {
 }
 
 func newDocServer(t *testing.T) *docServer {
-	s := &docServer{release: make(chan struct{})}
+	s := &docServer{release: make(chan struct{}), stop: make(chan struct{})}
 	doc := func(r *http.Request, extra map[string]any) []byte {
 		d := map[string]any{"client_id": "https://" + r.Host + r.URL.Path, "client_name": "Test App",
 			"redirect_uris": []string{"http://127.0.0.1:33418/callback", "cursor://anysphere.cursor-retrieval/oauth/callback"}}
@@ -59,10 +60,9 @@ func newDocServer(t *testing.T) *docServer {
 		case "/big.json":
 			body = doc(r, map[string]any{"logo_uri": "https://x.example/" + strings.Repeat("a", maxDocument)})
 		case "/slow.json":
-			select {
-			case <-r.Context().Done():
-			case <-time.After(5 * time.Second):
-			}
+			// Not r.Context(): its end must not answer early, only the
+			// client's timeout may end this fetch.
+			<-s.stop
 			return
 		case "/redirect.json":
 			http.Redirect(w, r, "/good.json", http.StatusFound)
@@ -103,6 +103,7 @@ func newDocServer(t *testing.T) *docServer {
 		_, _ = w.Write(body)
 	}))
 	t.Cleanup(s.Close)
+	t.Cleanup(func() { close(s.stop) }) // runs first: Close waits for the handlers
 	return s
 }
 

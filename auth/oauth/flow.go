@@ -301,7 +301,7 @@ func (f *Flows) Complete(ctx context.Context, state, tenant, code string) Result
 	if err != nil {
 		return Result{Err: err}
 	}
-	res := f.complete(ctx, fs, code)
+	res := f.complete(ctx, fs, code, nil)
 	f.notify(fs.ID, res)
 	if res.Err != nil {
 		slog.WarnContext(ctx, "connection failed", "tenant", fs.Tenant, "provider", fs.Provider, "err", res.Err)
@@ -311,7 +311,7 @@ func (f *Flows) Complete(ctx context.Context, state, tenant, code string) Result
 	return res
 }
 
-func (f *Flows) complete(ctx context.Context, fs store.FlowState, code string) Result {
+func (f *Flows) complete(ctx context.Context, fs store.FlowState, code string, admit Admit) Result {
 	if code == "" || len(code) > 2048 || strings.ContainsAny(code, " \t\r\n") {
 		return Result{Err: ErrBadCode}
 	}
@@ -327,7 +327,7 @@ func (f *Flows) complete(ctx context.Context, fs store.FlowState, code string) R
 	if tok.RefreshToken == "" {
 		return Result{Err: fmt.Errorf("%s sent no refresh token, so the connection could not last; remove mailcal's access in the account's security settings and connect again", p.Title)}
 	}
-	res := f.keep(ctx, p, fs, tok)
+	res := f.keep(ctx, p, fs, tok, admit)
 	if res.Err != nil {
 		// The provider issued a refresh token we will not keep: do not leave
 		// it live upstream.
@@ -336,8 +336,9 @@ func (f *Flows) complete(ctx context.Context, fs store.FlowState, code string) R
 	return res
 }
 
-// keep learns who the account is and stores the grant.
-func (f *Flows) keep(ctx context.Context, p *providers.Provider, fs store.FlowState, tok *oauth2.Token) Result {
+// keep learns who the account is, asks admit (when set) whether it may be
+// kept, and stores the grant.
+func (f *Flows) keep(ctx context.Context, p *providers.Provider, fs store.FlowState, tok *oauth2.Token, admit Admit) Result {
 	api, err := p.API()
 	if err != nil {
 		return Result{Err: err}
@@ -345,6 +346,11 @@ func (f *Flows) keep(ctx context.Context, p *providers.Provider, fs store.FlowSt
 	email, err := api.Identity(ctx, providers.StaticSource(tok))
 	if err != nil {
 		return Result{Err: fmt.Errorf("asking %s who the account is: %w", p.Title, err)}
+	}
+	if admit != nil {
+		if err := admit(ctx, fs, strings.ToLower(email)); err != nil {
+			return Result{Err: err}
+		}
 	}
 	granted := fs.Scopes
 	if s, ok := tok.Extra("scope").(string); ok && s != "" {

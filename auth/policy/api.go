@@ -56,6 +56,7 @@ type change struct {
 	DraftsOnly         *bool     `json:"drafts_only"`
 	ConfirmSends       *string   `json:"confirm_sends"`
 	AllowedSignins     *[]string `json:"allowed_signins"`
+	SharedAccounts     *bool     `json:"shared_accounts"`
 	Version            *int64    `json:"version"`
 	UpdatedAt          any       `json:"updated_at"` // what GET answered; ignored
 }
@@ -125,6 +126,9 @@ func apply(p *Policy, c change) {
 	}
 	if c.AllowedSignins != nil {
 		p.AllowedSignins = *c.AllowedSignins
+	}
+	if c.SharedAccounts != nil {
+		p.SharedAccounts = *c.SharedAccounts
 	}
 }
 

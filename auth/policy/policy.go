@@ -47,8 +47,12 @@ type Policy struct {
 	// ConfirmSends: ConfirmOff ("" reads as off), ConfirmElicit or ConfirmRequired.
 	ConfirmSends string `json:"confirm_sends"`
 	// AllowedSignins: addresses and *@domain that may sign in through
-	// mailcal's OAuth server for this tenant; empty: no limit.
+	// mailcal's OAuth server for this tenant; empty: nobody.
 	AllowedSignins []string `json:"allowed_signins"`
+	// SharedAccounts: a person signed in through mailcal's OAuth server may
+	// use every account of the tenant (name it in `account`, "all" means all
+	// of them, list_accounts lists them); false: only their own account.
+	SharedAccounts bool `json:"shared_accounts"`
 	// Version is the store's (0: never stored); a write names the version
 	// it read.
 	Version   int64     `json:"version"`
@@ -174,7 +178,7 @@ func fromStore(sp store.Policy) Policy {
 	p := Policy{
 		RecipientAllowlist: slices.Clone(sp.RecipientAllowlist), MaxSendsPerDay: sp.MaxSendsPerDay,
 		MaxRecipients: sp.MaxRecipients, DraftsOnly: sp.DraftsOnly, ConfirmSends: sp.ConfirmSends,
-		AllowedSignins: slices.Clone(sp.AllowedSignins), Version: sp.Version, UpdatedAt: sp.UpdatedAt,
+		AllowedSignins: slices.Clone(sp.AllowedSignins), SharedAccounts: sp.SharedAccounts, Version: sp.Version, UpdatedAt: sp.UpdatedAt,
 	}
 	if p.RecipientAllowlist == nil {
 		p.RecipientAllowlist = []string{}
@@ -192,7 +196,7 @@ func toStore(tenant string, p Policy) store.Policy {
 	return store.Policy{
 		Tenant: tenant, Version: p.Version, RecipientAllowlist: p.RecipientAllowlist, MaxSendsPerDay: p.MaxSendsPerDay,
 		MaxRecipients: p.MaxRecipients, DraftsOnly: p.DraftsOnly, ConfirmSends: p.ConfirmSends,
-		AllowedSignins: p.AllowedSignins, UpdatedAt: p.UpdatedAt,
+		AllowedSignins: p.AllowedSignins, SharedAccounts: p.SharedAccounts, UpdatedAt: p.UpdatedAt,
 	}
 }
 

@@ -92,7 +92,7 @@ type OAuthServer interface {
 	// before: first is true for the one call, among every process, that
 	// spent it; every other call gets first false and the record (SpentAt
 	// set), which for a refresh token means reuse. ErrNotFound if there is
-	// no such token.
+	// no such token. A zero `at` is refused.
 	SpendOAuthToken(ctx context.Context, hash string, at time.Time) (t OAuthToken, first bool, err error)
 	// DeleteOAuthToken deletes one token; ErrNotFound if there is none.
 	DeleteOAuthToken(ctx context.Context, hash string) error
@@ -102,14 +102,16 @@ type OAuthServer interface {
 	// expired. Returns how many tokens were deleted.
 	RevokeOAuthFamily(ctx context.Context, family string, until time.Time) (int, error)
 	// RevokeOAuthAccount revokes every family of an account (it was
-	// disconnected) and returns how many tokens were deleted.
+	// disconnected): every family holding a token of the account, each
+	// marked revoked until the latest expiry of the tokens it held. Returns
+	// how many tokens were deleted.
 	RevokeOAuthAccount(ctx context.Context, k GrantKey) (int, error)
-	// RevokeOAuthTenant revokes every family of a tenant (it was removed)
-	// and returns how many tokens were deleted.
+	// RevokeOAuthTenant revokes every family of a tenant (it was removed),
+	// as RevokeOAuthAccount does, and returns how many tokens were deleted.
 	RevokeOAuthTenant(ctx context.Context, tenant string) (int, error)
 	// PruneOAuth deletes every token that expired before `before` and the
 	// revocation marks whose `until` is before it; returns how many
-	// records went.
+	// records (tokens and marks) went.
 	PruneOAuth(ctx context.Context, before time.Time) (int, error)
 }
 
@@ -128,6 +130,24 @@ var (
 	clientRE  = regexp.MustCompile(`^[\x21-\x7e]+$`)
 	oauthKind = []string{OAuthRequest, OAuthCode, OAuthAccess, OAuthRefresh}
 )
+
+// ValidOAuthHash checks a token's hash given to a lookup (GetOAuthToken,
+// SpendOAuthToken, DeleteOAuthToken): 64 lower-case hex characters.
+func ValidOAuthHash(hash string) error {
+	if !hashRE.MatchString(hash) {
+		return fmt.Errorf("invalid OAuth token hash %q: want 64 lower-case hex characters", clip(hash))
+	}
+	return nil
+}
+
+// ValidOAuthFamily checks a family given to RevokeOAuthFamily: 16 to 64
+// characters of base64url.
+func ValidOAuthFamily(family string) error {
+	if !familyRE.MatchString(family) {
+		return fmt.Errorf("invalid OAuth token family %q: want 16 to 64 characters of A-Z, a-z, 0-9, '-' and '_'", clip(family))
+	}
+	return nil
+}
 
 // ValidOAuthClient checks a registered client before it is written.
 func ValidOAuthClient(c OAuthClient) error {

@@ -92,3 +92,17 @@ func (l *limiter) prune(now time.Time) {
 		clear(l.buckets)
 	}
 }
+
+// Refused counts a credential refused outside AuthenticateFrom against
+// source's budget of wrong keys: an OAuth access token that did not verify,
+// or another tenant's key at a tenant's own endpoint. It returns a
+// *RateLimitError once source has none left. "" is not limited.
+func (a *Authenticator) Refused(source string) error {
+	if source == "" {
+		return nil
+	}
+	if wait, ok := a.wrong.take(source, a.now()); !ok {
+		return &RateLimitError{RetryAfter: wait}
+	}
+	return nil
+}

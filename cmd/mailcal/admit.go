@@ -101,10 +101,11 @@ type refusal struct {
 func (r *refusal) write(w http.ResponseWriter) { tenant.WriteError(w, r.status, r.code, r.message) }
 
 var errUnknownSession = &refusal{http.StatusNotFound, "session_not_found",
-	"no such session: it was ended (DELETE, idle longer than --session-idle-ttl, the server restarted) or was opened with another API key; start a new one with initialize"}
+	"no such session: it was ended (DELETE, idle longer than --session-idle-ttl, the server restarted) or was opened with another API key or sign-in; start a new one with initialize"}
 
 // admit is the MCP endpoints' door, after authentication and limitBody: a
-// request naming a session is let in only with the API key that opened it,
+// request naming a session is let in only with the API key (or OAuth
+// sign-in: sessionBinding) that opened it,
 // and only while the session lives (404 otherwise: the MCP transport spec's
 // answer for an ended session); one that would open a session or a stream
 // beyond its tenant's cap gets 429 naming the flag. Every request let in
@@ -120,7 +121,8 @@ func (t *sessionTable) admit(next http.Handler) http.Handler {
 		}
 		ctx, cancel := context.WithCancel(r.Context())
 		defer cancel()
-		a := &admission{tenant: name, keyHash: tenant.HashKey(tenant.KeyFromRequest(r)), cancel: cancel, opens: req.opens, stream: req.stream, elicit: req.elicit}
+		binding, signin := sessionBinding(r)
+		a := &admission{tenant: name, keyHash: binding, signin: signin, cancel: cancel, opens: req.opens, stream: req.stream, elicit: req.elicit}
 		if no := t.enter(a, req); no != nil {
 			no.write(w)
 			return
@@ -157,7 +159,7 @@ func (t *sessionTable) enter(a *admission, req mcpRequest) *refusal {
 				t.tidyLocked(a.tenant, l)
 				return tooManySessions(a.tenant, l.sessions)
 			}
-			s = &liveSession{id: req.names, kind: streamableSession, tenant: a.tenant, keyHash: a.keyHash,
+			s = &liveSession{id: req.names, kind: streamableSession, tenant: a.tenant, keyHash: a.keyHash, signin: a.signin,
 				registered: true, adopted: true, elicit: elicit, lastUsed: t.now(), streams: map[*admission]struct{}{}}
 			t.sessions[s.id] = s
 			l.sessions++

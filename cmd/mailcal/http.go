@@ -65,6 +65,9 @@ func newHTTPHandler(c serveConfig, a *app, mcpSrv *server.MCPServer, sessions *s
 	if err != nil {
 		return nil, err
 	}
+	if err := c.oauth.check(); err != nil {
+		return nil, err
+	}
 	sessions.end = func(id string) { endStreamable(streamable, id) }
 	protect := func(limit int64, h http.Handler) http.Handler {
 		return hostGuard(allowed, originGuard(origins, tenant.Require(auth, limitBody(limit, h))))
@@ -72,6 +75,10 @@ func newHTTPHandler(c serveConfig, a *app, mcpSrv *server.MCPServer, sessions *s
 	api := &integrations.API{Flows: a.flows, Grants: a.grants, Providers: a.providers, RedirectURI: redirect, ReadOnly: c.readOnly}
 	mux := http.NewServeMux()
 	mux.Handle("/mcp", protect(c.maxRequestBytes, sessions.admit(wholeAnswers(streamable))))
+	// A tenant's own endpoint: the same server and sessions, its tenant's
+	// API key or an OAuth access token for it (tenantendpoint.go).
+	mux.Handle(tenantPathPattern, hostGuard(allowed, originGuard(origins,
+		tenantEndpoint(auth, c.oauth, limitBody(c.maxRequestBytes, sessions.admit(wholeAnswers(streamable)))))))
 	mux.Handle("/sse", protect(c.maxRequestBytes, sessions.admit(sse.SSEHandler())))
 	mux.Handle("/message", protect(c.maxRequestBytes, sessions.admit(sse.MessageHandler())))
 	mux.Handle("/api/", protect(64<<10, api.Handler()))
@@ -89,7 +96,7 @@ func newHTTPHandler(c serveConfig, a *app, mcpSrv *server.MCPServer, sessions *s
 		mux.Handle("GET /metrics", hostGuard(allowed, metricsHandler(c.metrics)))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		tenant.WriteError(w, http.StatusNotFound, "not_found", "no such endpoint: MCP is served at /mcp (streamable HTTP) and /sse (legacy SSE)")
+		tenant.WriteError(w, http.StatusNotFound, "not_found", "no such endpoint: MCP is served at /mcp (streamable HTTP), /t/TENANT/mcp (a tenant's own endpoint) and /sse (legacy SSE)")
 	})
 	sessions.removed = a.forgetTenant
 	stop := sessions.start(a.tenants, tenantRecheck)
@@ -115,11 +122,16 @@ func cleanPath(next http.Handler) http.Handler {
 	})
 }
 
-// carryTenant copies the tenant that tenant.Require put on the HTTP request
-// into the context mcp-go gives the tool handlers.
+// carryTenant copies the tenant that tenant.Require (or tenantEndpoint) put
+// on the HTTP request into the context mcp-go gives the tool handlers, and
+// the OAuth sign-in if there is one: the tools act for the signed-in
+// account by default.
 func carryTenant(ctx context.Context, r *http.Request) context.Context {
 	if name, ok := tenant.FromContext(r.Context()); ok {
-		return tenant.WithName(ctx, name)
+		ctx = tenant.WithName(ctx, name)
+	}
+	if s, ok := tenant.SigninFrom(r.Context()); ok {
+		ctx = tenant.WithSignin(ctx, s)
 	}
 	return ctx
 }

@@ -21,7 +21,7 @@ Usage:
   mailcal policy show [--tenant NAME] [--json]
   mailcal policy set [--tenant NAME] [--allow-recipients LIST] [--max-sends-per-day N]
                      [--max-recipients N] [--drafts-only[=false]] [--confirm-sends off|elicit|required]
-                     [--allowed-signins LIST]
+                     [--allowed-signins LIST] [--shared-accounts true|false]
 
 A tenant's guard rails, kept in the store: they hold across restarts and for
 every server sharing it (a running server sees a change within seconds).
@@ -42,7 +42,10 @@ a limit.
                        MCP elicitation when the client supports it; required:
                        ask, and refuse when the client cannot.
   allowed_signins      addresses and *@domain that may sign in through
-                       mailcal's OAuth server for this tenant.
+                       mailcal's OAuth server for this tenant; empty: nobody.
+  shared_accounts      true: a person signed in through mailcal's OAuth
+                       server may use every account of the tenant; false
+                       (the default): only the account they signed in with.
 `
 
 // listFlag is a comma-separated list flag that records whether it was given.
@@ -74,6 +77,7 @@ func cmdPolicy(ctx context.Context, args []string, e env, c *config) error {
 	maxRcpt := fs.Int("max-recipients", 0, "set: max_recipients (0: no limit)")
 	draftsOnly := fs.Bool("drafts-only", false, "set: drafts_only (--drafts-only=false turns it off)")
 	confirm := fs.String("confirm-sends", "", "set: confirm_sends: off, elicit or required")
+	shared := fs.String("shared-accounts", "", "set: shared_accounts: true or false")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -102,7 +106,7 @@ func cmdPolicy(ctx context.Context, args []string, e env, c *config) error {
 		if err := wantArgs("policy show", rest); err != nil {
 			return err
 		}
-		for _, n := range []string{"allow-recipients", "allowed-signins", "max-sends-per-day", "max-recipients", "drafts-only", "confirm-sends"} {
+		for _, n := range []string{"allow-recipients", "allowed-signins", "max-sends-per-day", "max-recipients", "drafts-only", "confirm-sends", "shared-accounts"} {
 			if given[n] {
 				return fmt.Errorf("%w: --%s is a flag of policy set", errUsage, n)
 			}
@@ -118,6 +122,14 @@ func cmdPolicy(ctx context.Context, args []string, e env, c *config) error {
 		}
 		if given["json"] {
 			return fmt.Errorf("%w: --json is a flag of policy show", errUsage)
+		}
+		var sharedAccounts bool
+		if given["shared-accounts"] {
+			v, err := strconv.ParseBool(*shared)
+			if err != nil {
+				return fmt.Errorf("%w: --shared-accounts %q: want true or false", errUsage, clipArg(*shared))
+			}
+			sharedAccounts = v
 		}
 		change := func(p *policy.Policy) {
 			if allow.set {
@@ -137,6 +149,9 @@ func cmdPolicy(ctx context.Context, args []string, e env, c *config) error {
 			}
 			if given["confirm-sends"] {
 				p.ConfirmSends = *confirm
+			}
+			if given["shared-accounts"] {
+				p.SharedAccounts = sharedAccounts
 			}
 		}
 		if len(given) == 0 || (len(given) == 1 && given["tenant"]) {
@@ -170,6 +185,14 @@ func updatePolicy(ctx context.Context, ps *policy.Store, tenantName string, chan
 	return policy.Policy{}, fmt.Errorf("the policy of tenant %q kept changing while it was being saved; run the command again", tenantName)
 }
 
+// clipArg shortens a flag's value for an error message.
+func clipArg(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
 func printPolicy(e env, tenantName string, p policy.Policy, asJSON bool) error {
 	if asJSON {
 		enc := json.NewEncoder(e.stdout)
@@ -195,7 +218,8 @@ func printPolicy(e env, tenantName string, p policy.Policy, asJSON bool) error {
 	fmt.Fprintf(tw, "max_recipients\t%s\n", limit(p.MaxRecipients))
 	fmt.Fprintf(tw, "drafts_only\t%t\n", p.DraftsOnly)
 	fmt.Fprintf(tw, "confirm_sends\t%s\n", p.ConfirmSends)
-	fmt.Fprintf(tw, "allowed_signins\t%s\n", orNone(p.AllowedSignins, "anyone"))
+	fmt.Fprintf(tw, "allowed_signins\t%s\n", orNone(p.AllowedSignins, "nobody (OAuth sign-in is off)"))
+	fmt.Fprintf(tw, "shared_accounts\t%t\n", p.SharedAccounts)
 	if p.Version > 0 {
 		fmt.Fprintf(tw, "version\t%d (updated %s)\n", p.Version, p.UpdatedAt.UTC().Format(time.RFC3339))
 	} else {

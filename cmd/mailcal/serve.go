@@ -65,6 +65,9 @@ type serveConfig struct {
 	// when metricsAddr is set, on a listener of their own there.
 	metrics     *metrics.Metrics
 	metricsAddr string
+	// oauth, in http mode, is mailcal's OAuth server as the tenant
+	// endpoints (/t/{tenant}/mcp) see it; nil: they take API keys only.
+	oauth *oauthBearer
 }
 
 func cmdServe(ctx context.Context, args []string, e env, cfg *config) error {

@@ -40,6 +40,11 @@ import (
 // therefore needs affinity on Mcp-Session-Id; from 2026-07-28 on, the
 // answer comes with the repeated call, which any replica serves.
 //
+// A session opened through an OAuth sign-in (/t/{tenant}/mcp with an access
+// token) is bound the same way to its sign-in instead of a key
+// (sessionBinding: a hash of the token family, which every access token of
+// that sign-in shares), so that any replica adopts it from that sign-in only.
+//
 // What is not shared: a session ended here (DELETE, idle sweep, the
 // tenant's removal) is remembered here (endedIDs) and answers 404 here; a
 // replica that never saw it end may still accept it. Sessions carry no

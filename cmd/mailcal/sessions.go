@@ -20,9 +20,9 @@ import (
 //     removal or the end of the process, and answers 404 after that (mcp-go's
 //     default manager checks only an id's format, so an ended id kept
 //     answering 200);
-//   - the binding of a session to the API key that opened it: another key,
-//     even the same tenant's next one, gets 404 as for a session that does
-//     not exist (admit.go);
+//   - the binding of a session to the API key (or OAuth sign-in) that
+//     opened it: another key, even the same tenant's next one, or another
+//     sign-in gets 404 as for a session that does not exist (admit.go);
 //   - the per-tenant caps on live sessions and open streams (admit.go);
 //   - the idle sweep, which never ends a session while a request on it runs,
 //     and the end of everything a removed tenant had open (sweep.go).
@@ -62,7 +62,8 @@ type liveSession struct {
 	id         string
 	kind       sessionKind
 	tenant     string
-	keyHash    string                     // of the API key that opened it
+	keyHash    string                     // of the API key that opened it, or of its sign-in (sessionBinding)
+	signin     bool                       // opened through an OAuth sign-in: keyHash is not a key's
 	registered bool                       // mcp-go registered it: its initialize went through
 	adopted    bool                       // opened on another replica (sessionids.go)
 	elicit     *mcp.ElicitationCapability // what its id says the client declared, if adopted
@@ -82,7 +83,8 @@ type tenantLoad struct {
 // admission is one running request on an MCP endpoint (admit.go).
 type admission struct {
 	tenant  string
-	keyHash string
+	keyHash string // sessionBinding: the API key's hash or the sign-in's
+	signin  bool   // authenticated through an OAuth sign-in
 	cancel  context.CancelFunc
 	opens   bool                       // holds a session slot of its tenant until it has a session
 	elicit  *mcp.ElicitationCapability // what the initialize it carries declared
@@ -140,7 +142,7 @@ func (t *sessionTable) attach(a *admission, s *liveSession) {
 // newSession records a session the request a opened; the session slot a
 // held becomes the session's.
 func (t *sessionTable) newSession(id string, kind sessionKind, a *admission) *liveSession {
-	s := &liveSession{id: id, kind: kind, tenant: a.tenant, keyHash: a.keyHash, lastUsed: t.now(), streams: map[*admission]struct{}{}}
+	s := &liveSession{id: id, kind: kind, tenant: a.tenant, keyHash: a.keyHash, signin: a.signin, lastUsed: t.now(), streams: map[*admission]struct{}{}}
 	t.sessions[id] = s
 	if a.opens {
 		a.opens = false

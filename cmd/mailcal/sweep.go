@@ -72,7 +72,9 @@ func (t *sessionTable) sweep() {
 
 // recheck reads every tenant that has a session or a running request, and
 // ends everything of one that was removed, or opened with a key it no
-// longer has. A tenant that cannot be read now keeps what it has.
+// longer has (not what an OAuth sign-in opened: a new key leaves sign-ins
+// as they are, and each of their requests is verified anyway). A tenant
+// that cannot be read now keeps what it has.
 func (t *sessionTable) recheck(ctx context.Context, tenants tenantGetter) {
 	for name, keys := range t.keysInUse() {
 		readCtx, cancel := context.WithTimeout(store.Background(ctx), 30*time.Second) // no call waits for it
@@ -96,38 +98,42 @@ func (t *sessionTable) recheck(ctx context.Context, tenants tenantGetter) {
 }
 
 // keysInUse returns, for every tenant with a session or a running request,
-// the hashes of the keys they were opened with.
+// the hashes of the API keys they were opened with (none for sign-ins).
 func (t *sessionTable) keysInUse() map[string]map[string]bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := map[string]map[string]bool{}
-	add := func(name, key string) {
+	add := func(name, key string, signin bool) {
 		if out[name] == nil {
 			out[name] = map[string]bool{}
 		}
-		out[name][key] = true
+		if !signin {
+			out[name][key] = true
+		}
 	}
 	for _, s := range t.sessions {
-		add(s.tenant, s.keyHash)
+		add(s.tenant, s.keyHash, s.signin)
 	}
 	for name, l := range t.tenants {
 		for a := range l.running {
-			add(name, a.keyHash)
+			add(name, a.keyHash, a.signin)
 		}
 	}
 	return out
 }
 
 // endTenant ends the sessions and running requests of a tenant, except
-// those opened with the key whose hash is keep: its streams and calls are
-// cancelled, its sessions ended (streamable ones as a DELETE would).
+// those opened with the key whose hash is keep and, when keep is given (the
+// tenant was re-keyed, not removed), those of OAuth sign-ins: its streams
+// and calls are cancelled, its sessions ended (streamable ones as a DELETE
+// would).
 func (t *sessionTable) endTenant(name, keep string) {
 	t.mu.Lock()
 	var streamable []string
 	var running []*admission
 	n := 0
 	for id, s := range t.sessions {
-		if s.tenant == name && s.keyHash != keep && !s.ending {
+		if s.tenant == name && s.keyHash != keep && !(keep != "" && s.signin) && !s.ending {
 			s.ending = true
 			n++
 			if s.kind == streamableSession {
@@ -137,7 +143,7 @@ func (t *sessionTable) endTenant(name, keep string) {
 	}
 	if l := t.tenants[name]; l != nil {
 		for a := range l.running {
-			if a.keyHash != keep {
+			if a.keyHash != keep && !(keep != "" && a.signin) {
 				running = append(running, a)
 			}
 		}

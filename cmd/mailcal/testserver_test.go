@@ -93,6 +93,16 @@ func newTestHTTP(t *testing.T, c serveConfig, tenants ...string) *testHTTP {
 			return nil, ctx.Err()
 		}
 	})
+	// whoami answers "TENANT SIGNED-IN-ACCOUNT" (the account "-" without a
+	// sign-in): what reached the tool handler's context.
+	mcpSrv.AddTool(mcp.NewTool("whoami"), func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		name, _ := tenant.FromContext(ctx)
+		account := "-"
+		if s, ok := tenant.SigninFrom(ctx); ok {
+			account = s.Account
+		}
+		return mcp.NewToolResultText(name + " " + account), nil
+	})
 	ts.h, err = newHTTPHandler(c, ts.a, mcpSrv, ts.sessions, "http://127.0.0.1/oauth/callback")
 	if err != nil {
 		t.Fatal(err)

@@ -3,8 +3,13 @@ package keyring
 // Policies and counters as keyring items:
 //
 //	policy/<tenant>                                  {"tenant","version","recipient_allowlist","max_sends_per_day",
-//	                                                  "max_recipients","drafts_only","confirm_sends","allowed_signins","updated_at"}
+//	                                                  "max_recipients","drafts_only","confirm_sends","allowed_signins",
+//	                                                  "shared_accounts","updated_at"}
 //	counter/<name>/<tenant>/<provider>/<account>     {"tenant","provider","account","name","period","count"}
+//
+// "shared_accounts" is left out when false, so an item written before the
+// field existed reads as false, and a policy that does not share accounts
+// is written as older releases wrote it.
 //
 // A counter's account is hashed into its key as a grant's is (grantKey) when
 // it cannot be part of one. A
@@ -50,6 +55,7 @@ type policyItem struct {
 	DraftsOnly         bool      `json:"drafts_only,omitempty"`
 	ConfirmSends       string    `json:"confirm_sends,omitempty"`
 	AllowedSignins     []string  `json:"allowed_signins,omitempty"`
+	SharedAccounts     bool      `json:"shared_accounts,omitempty"`
 	UpdatedAt          time.Time `json:"updated_at"`
 }
 
@@ -67,7 +73,8 @@ func decodePolicy(key string, data []byte) (store.Policy, error) {
 	return store.Policy{
 		Tenant: it.Tenant, Version: it.Version, RecipientAllowlist: it.RecipientAllowlist,
 		MaxSendsPerDay: it.MaxSendsPerDay, MaxRecipients: it.MaxRecipients, DraftsOnly: it.DraftsOnly,
-		ConfirmSends: it.ConfirmSends, AllowedSignins: it.AllowedSignins, UpdatedAt: it.UpdatedAt.UTC(),
+		ConfirmSends: it.ConfirmSends, AllowedSignins: it.AllowedSignins, SharedAccounts: it.SharedAccounts,
+		UpdatedAt: it.UpdatedAt.UTC(),
 	}, nil
 }
 
@@ -107,7 +114,8 @@ func (s *Store) PutPolicy(ctx context.Context, p store.Policy) (int64, error) {
 	data, err := marshal(policyItem{
 		Tenant: p.Tenant, Version: p.Version + 1, RecipientAllowlist: p.RecipientAllowlist,
 		MaxSendsPerDay: p.MaxSendsPerDay, MaxRecipients: p.MaxRecipients, DraftsOnly: p.DraftsOnly,
-		ConfirmSends: p.ConfirmSends, AllowedSignins: p.AllowedSignins, UpdatedAt: p.UpdatedAt.UTC(),
+		ConfirmSends: p.ConfirmSends, AllowedSignins: p.AllowedSignins, SharedAccounts: p.SharedAccounts,
+		UpdatedAt: p.UpdatedAt.UTC(),
 	})
 	if err != nil {
 		return 0, err

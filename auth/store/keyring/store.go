@@ -16,10 +16,12 @@
 //     tenants, grants with versioned compare-and-set and flow states as JSON
 //     items, in the layout of earlier releases (items.go), checked against
 //     their keys when read; its compare-and-set, creations and takes hold
-//     across processes. It passes store/storetest (Run and RunShared) on
-//     every backend the tests can run (memory, file, secret-service, pass,
-//     keyctl), and the file backend is raced by several processes in
-//     crossprocess_test.go.
+//     across processes. It also keeps policies, counters (policy.go) and
+//     the OAuth server's clients and tokens (store.OAuthServer:
+//     oauthitems.go, oauth.go, oauthrevoke.go). It passes store/storetest
+//     (Run and RunShared) on every backend the tests can run (memory, file,
+//     secret-service, pass, keyctl), and the file backend is raced by
+//     several processes in crossprocess_test.go and oauthxproc_test.go.
 //
 // Keys are hierarchical ("tenant/acme", "grant/acme/exmail/x@y.com"). Every
 // backend stores them under a name derived from the key (see codec) so that

@@ -34,6 +34,10 @@ type Store struct {
 	webhooks map[string]store.Webhook
 	outbox   map[string]*delivery // by id
 
+	oauthClients  map[string]store.OAuthClient
+	oauthTokens   map[string]store.OAuthToken // by hash
+	oauthFamilies map[string]oauthFamily
+
 	grantLocks keylock.Set
 }
 
@@ -51,6 +55,10 @@ func New() *Store {
 		dataKeys: map[string]store.DataKey{},
 		webhooks: map[string]store.Webhook{},
 		outbox:   map[string]*delivery{},
+
+		oauthClients:  map[string]store.OAuthClient{},
+		oauthTokens:   map[string]store.OAuthToken{},
+		oauthFamilies: map[string]oauthFamily{},
 	}
 }
 

@@ -1,6 +1,7 @@
 // Package postgres is a store.Store in PostgreSQL, shared by every replica
-// of a hosted deployment: tenants, grants, flow states, policies, counters
-// and the tenants' wrapped data keys (store.DataKeys), through
+// of a hosted deployment: tenants, grants, flow states, policies, counters,
+// the tenants' wrapped data keys (store.DataKeys) and the state of mailcal's
+// own OAuth server (store.OAuthServer, oauth.go), through
 // github.com/jackc/pgx/v5 (a pool; each connection prepares and caches the
 // statements it runs).
 //

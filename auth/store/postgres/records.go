@@ -64,7 +64,7 @@ func (s *Store) ListFlowStates(ctx context.Context, tenant string) ([]store.Flow
 	return orEmpty(out), nil
 }
 
-const policyColumns = "tenant, version, recipient_allowlist, max_sends_per_day, max_recipients, drafts_only, confirm_sends, allowed_signins, updated_at"
+const policyColumns = "tenant, version, recipient_allowlist, max_sends_per_day, max_recipients, drafts_only, confirm_sends, allowed_signins, shared_accounts, updated_at"
 
 // GetPolicy implements store.Policies.
 func (s *Store) GetPolicy(ctx context.Context, tenant string) (store.Policy, error) {
@@ -73,7 +73,7 @@ func (s *Store) GetPolicy(ctx context.Context, tenant string) (store.Policy, err
 	}
 	var p store.Policy
 	err := s.pool.QueryRow(ctx, "SELECT "+policyColumns+" FROM policies WHERE tenant = $1", tenant).Scan(
-		&p.Tenant, &p.Version, &p.RecipientAllowlist, &p.MaxSendsPerDay, &p.MaxRecipients, &p.DraftsOnly, &p.ConfirmSends, &p.AllowedSignins, &p.UpdatedAt)
+		&p.Tenant, &p.Version, &p.RecipientAllowlist, &p.MaxSendsPerDay, &p.MaxRecipients, &p.DraftsOnly, &p.ConfirmSends, &p.AllowedSignins, &p.SharedAccounts, &p.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.Policy{}, fmt.Errorf("policy of %s: %w", tenant, store.ErrNotFound)
 	}
@@ -89,13 +89,13 @@ func (s *Store) PutPolicy(ctx context.Context, p store.Policy) (int64, error) {
 	if err := store.ValidPolicy(p); err != nil {
 		return 0, err
 	}
-	args := []any{p.Tenant, p.Version, orNone(p.RecipientAllowlist), p.MaxSendsPerDay, p.MaxRecipients, p.DraftsOnly, p.ConfirmSends, orNone(p.AllowedSignins), p.UpdatedAt}
+	args := []any{p.Tenant, p.Version, orNone(p.RecipientAllowlist), p.MaxSendsPerDay, p.MaxRecipients, p.DraftsOnly, p.ConfirmSends, orNone(p.AllowedSignins), p.SharedAccounts, p.UpdatedAt}
 	var sql string
 	if p.Version == 0 {
-		sql = "INSERT INTO policies (" + policyColumns + ") VALUES ($1, $2 + 1, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING"
+		sql = "INSERT INTO policies (" + policyColumns + ") VALUES ($1, $2 + 1, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING"
 	} else {
 		sql = `UPDATE policies SET version = version + 1, recipient_allowlist = $3, max_sends_per_day = $4, max_recipients = $5,
-			drafts_only = $6, confirm_sends = $7, allowed_signins = $8, updated_at = $9 WHERE tenant = $1 AND version = $2`
+			drafts_only = $6, confirm_sends = $7, allowed_signins = $8, shared_accounts = $9, updated_at = $10 WHERE tenant = $1 AND version = $2`
 	}
 	tag, err := s.pool.Exec(ctx, sql, args...)
 	if err != nil {

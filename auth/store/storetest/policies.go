@@ -18,6 +18,7 @@ func policy(tenant string) store.Policy {
 		DraftsOnly:         true,
 		ConfirmSends:       "elicit",
 		AllowedSignins:     []string{"*@example.com"},
+		SharedAccounts:     true,
 		UpdatedAt:          t0,
 	}
 }
@@ -26,7 +27,8 @@ func checkPolicy(t *testing.T, got, want store.Policy) {
 	t.Helper()
 	if got.Tenant != want.Tenant || got.Version != want.Version || !sameStrings(got.RecipientAllowlist, want.RecipientAllowlist) ||
 		got.MaxSendsPerDay != want.MaxSendsPerDay || got.MaxRecipients != want.MaxRecipients || got.DraftsOnly != want.DraftsOnly ||
-		got.ConfirmSends != want.ConfirmSends || !sameStrings(got.AllowedSignins, want.AllowedSignins) {
+		got.ConfirmSends != want.ConfirmSends || !sameStrings(got.AllowedSignins, want.AllowedSignins) ||
+		got.SharedAccounts != want.SharedAccounts {
 		t.Errorf("policy read back = %+v, want %+v", got, want)
 	}
 	checkTime(t, "UpdatedAt", got.UpdatedAt, want.UpdatedAt)
@@ -65,7 +67,7 @@ func testPolicies(t *testing.T, s store.Store) {
 
 	next := want
 	next.RecipientAllowlist, next.AllowedSignins = nil, nil
-	next.DraftsOnly, next.ConfirmSends, next.MaxSendsPerDay = false, "", 0
+	next.DraftsOnly, next.ConfirmSends, next.MaxSendsPerDay, next.SharedAccounts = false, "", 0, false
 	v, err = s.PutPolicy(ctx, next)
 	must(t, "PutPolicy at the stored version", err)
 	if v != 2 {

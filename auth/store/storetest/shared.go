@@ -30,6 +30,8 @@ func RunShared(t *testing.T, open func(t *testing.T) (store.Store, store.Store))
 		{"SharedCounterRace", racingIncrements},
 		{"SharedDataKeyCreates", sharedDataKeyCreates},
 		{"SharedDeliveryClaims", sharedDeliveryClaims},
+		{"SharedOAuthSpend", sharedOAuthSpend},
+		{"SharedOAuthRevokeRace", racingRevocation},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -19,9 +19,11 @@
 // one tenant, also when another tenant's name starts with the same letters;
 // slices a caller passes in or gets back not shared with the store.
 //
-// DataKeys and Webhooks cases run when the store implements store.DataKeys
-// or store.Webhooks (optional contracts), and are skipped, saying so, when
-// it does not.
+// DataKeys, Webhooks and OAuth cases run when the store implements
+// store.DataKeys, store.Webhooks or store.OAuthServer (optional contracts),
+// and are skipped, saying so, when it does not. The OAuth cases check times
+// to the microsecond, single-use spends with racing spenders, and puts of a
+// family racing with its revocation (none left behind).
 //
 // RunShared checks the same promises between two values over one store, as
 // two processes sharing it see them.
@@ -75,6 +77,13 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DataKeys", testDataKeys},
 		{"Webhooks", testWebhooks},
 		{"Deliveries", testDeliveries},
+		{"OAuthClients", testOAuthClients},
+		{"OAuthTokens", testOAuthTokens},
+		{"OAuthSpend", testOAuthSpend},
+		{"OAuthRevokeFamily", testOAuthRevokeFamily},
+		{"OAuthRevokeAccount", testOAuthRevokeAccount},
+		{"OAuthPrune", testOAuthPrune},
+		{"OAuthRevokeRace", testOAuthRevokeRace},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ package storetest_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"slices"
@@ -141,6 +142,45 @@ func (b *broken) ListDataKeys(ctx context.Context) ([]store.DataKey, error) {
 	return ks, err
 }
 
+func (b *broken) SpendOAuthToken(ctx context.Context, hash string, at time.Time) (store.OAuthToken, bool, error) {
+	if b.mode == "racy-spend" {
+		// Checked, then spent a little later: others see it unspent meanwhile.
+		t, err := b.Store.GetOAuthToken(ctx, hash)
+		if err != nil || !t.SpentAt.IsZero() {
+			return b.Store.SpendOAuthToken(ctx, hash, at)
+		}
+		time.Sleep(20 * time.Millisecond)
+		b.Store.SpendOAuthToken(ctx, hash, at)
+		return t, true, nil
+	}
+	return b.Store.SpendOAuthToken(ctx, hash, at)
+}
+
+func (b *broken) PutOAuthToken(ctx context.Context, t store.OAuthToken) error {
+	err := b.Store.PutOAuthToken(ctx, t)
+	if b.mode == "put-ignores-revocation" && errors.Is(err, store.ErrConflict) {
+		return nil // reported stored, never stored
+	}
+	return err
+}
+
+func (b *broken) GetOAuthToken(ctx context.Context, hash string) (store.OAuthToken, error) {
+	t, err := b.Store.GetOAuthToken(ctx, hash)
+	if b.mode == "oauth-milliseconds" {
+		t.ExpiresAt = t.ExpiresAt.Truncate(time.Millisecond)
+	}
+	return t, err
+}
+
+func (b *broken) RevokeOAuthTenant(ctx context.Context, tenant string) (int, error) {
+	if b.mode == "revoke-tenant-by-prefix" {
+		n, err := b.Store.RevokeOAuthTenant(ctx, tenant)
+		m, _ := b.Store.RevokeOAuthTenant(ctx, tenant+"2")
+		return n + m, err
+	}
+	return b.Store.RevokeOAuthTenant(ctx, tenant)
+}
+
 func TestBrokenStoreInner(t *testing.T) {
 	mode := os.Getenv(brokenEnv)
 	if mode == "" {
@@ -169,6 +209,10 @@ func TestSuiteFailsBrokenStores(t *testing.T) {
 		"racy-take":                    {"--- FAIL: TestBrokenStoreInner/FlowStateConcurrentTakes", "of 16 concurrent takers got the flow state, want exactly 1"},
 		"data-key-put-ignores-version": {"--- FAIL: TestBrokenStoreInner/DataKeys", "PutDataKey at version 0 over a stored key: got error <nil>, want changed since it was read"},
 		"data-keys-unsorted":           {"--- FAIL: TestBrokenStoreInner/DataKeys", "want acme, acme2, beta, zeta"},
+		"racy-spend":                   {"--- FAIL: TestBrokenStoreInner/OAuthSpend", "both spent the token first"},
+		"put-ignores-revocation":       {"--- FAIL: TestBrokenStoreInner/OAuthRevokeFamily", "PutOAuthToken of family a: got error <nil>", "--- FAIL: TestBrokenStoreInner/OAuthRevokeRace", "the revocation deleted"},
+		"oauth-milliseconds":           {"--- FAIL: TestBrokenStoreInner/OAuthTokens", "(to the microsecond)"},
+		"revoke-tenant-by-prefix":      {"--- FAIL: TestBrokenStoreInner/OAuthRevokeAccount", "another tenant after RevokeOAuthTenant: GetOAuthToken f4-access"},
 		"lock-ignored":                 {"--- FAIL: TestBrokenStoreInner/GrantLock", "want it to wait until the caller's deadline", "--- FAIL: TestBrokenStoreInner/GrantLockExcludes"},
 	} {
 		t.Run(mode, func(t *testing.T) {

@@ -1,0 +1,302 @@
+package mcpauth
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/mailcal/mailcal/auth/oauth"
+	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/providers"
+)
+
+// maxForm bounds a form /authorize, /token or /revoke reads.
+const maxForm = 16 << 10
+
+// challengeRE is a PKCE code challenge (RFC 7636 section 4.2: a verifier's
+// alphabet; an S256 challenge is 43 characters of base64url).
+var challengeRE = regexp.MustCompile(`^[A-Za-z0-9._~-]{43,128}$`)
+
+// serveAuthorize begins a sign-in: it checks the client and its redirect
+// URI (failures are a page: nothing is sent to a URI the client did not
+// register), then everything else (failures go back to the client), picks
+// the mail provider and sends the person to it.
+func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
+	var params url.Values
+	switch r.Method {
+	case http.MethodGet:
+		params = r.URL.Query()
+	case http.MethodPost:
+		r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+		if err := r.ParseForm(); err != nil {
+			errorPage(w, http.StatusBadRequest, "The authorization request could not be read: send a form of at most 16 KB.", "")
+			return
+		}
+		params = r.PostForm
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		errorPage(w, http.StatusMethodNotAllowed, "The authorization endpoint takes GET or POST.", "")
+		return
+	}
+	ctx := r.Context()
+	clientID, redirect := params.Get("client_id"), params.Get("redirect_uri")
+	if clientID == "" || len(params["client_id"]) > 1 {
+		errorPage(w, http.StatusBadRequest, "The app that sent you here gave no client_id (or gave it twice), so mailcal cannot tell who is asking.", "Go back to the app and add the server again; if it happens again, the app's OAuth support is broken.")
+		return
+	}
+	client, err := s.cfg.Clients.Lookup(ctx, clientID)
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) && e.Code == "temporarily_unavailable" {
+			errorPage(w, http.StatusServiceUnavailable, "mailcal could not read the description of the app that sent you here: "+e.Description, "Try again in a minute.")
+			return
+		}
+		msg := "The app that sent you here is not known to mailcal."
+		if errors.As(err, &e) {
+			msg += " " + e.Description
+		} else {
+			slog.WarnContext(ctx, "authorize: looking up the client failed", "err", err)
+		}
+		errorPage(w, http.StatusBadRequest, msg, "Go back to the app and add the server again.")
+		return
+	}
+	if redirect == "" || len(params["redirect_uri"]) > 1 || !slices.Contains(client.RedirectURIs, redirect) {
+		errorPage(w, http.StatusBadRequest, "The app that sent you here asked to be answered at an address it did not register (redirect_uri must be exactly one of the client's redirect_uris), so mailcal will not send anything there.",
+			"If you did not start signing in to mailcal from one of your apps just now, close this page.")
+		return
+	}
+	state := params.Get("state")
+	back := func(e *Error) { s.redirectError(w, r, redirect, state, e) }
+	if len(state) > store.MaxOAuthStateLen {
+		state = ""
+		back(&Error{Code: "invalid_request", Description: "state: at most 1024 bytes"})
+		return
+	}
+	for k, v := range params {
+		if len(v) > 1 {
+			back(&Error{Code: "invalid_request", Description: k + ": given more than once; give each parameter once (RFC 6749 section 3.1)"})
+			return
+		}
+	}
+	if rt := params.Get("response_type"); rt != "code" {
+		back(&Error{Code: "unsupported_response_type", Description: "response_type: " + quoted(rt) + " is not supported; only 'code' is"})
+		return
+	}
+	challenge, method := params.Get("code_challenge"), params.Get("code_challenge_method")
+	switch {
+	case challenge == "":
+		back(&Error{Code: "invalid_request", Description: "code_challenge: required (PKCE with S256)"})
+		return
+	case !challengeRE.MatchString(challenge):
+		back(&Error{Code: "invalid_request", Description: "code_challenge: 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_', '~'"})
+		return
+	case method != "S256":
+		back(&Error{Code: "invalid_request", Description: "code_challenge_method: " + quoted(method) + " is not accepted; use S256"})
+		return
+	}
+	resource := params.Get("resource")
+	tenant, ok := s.tenantOf(resource)
+	if ok {
+		exists, err := s.cfg.TenantExists(ctx, tenant)
+		if err != nil {
+			slog.WarnContext(ctx, "authorize: reading the tenant failed", "err", err)
+			back(&Error{Code: "temporarily_unavailable", Description: "the workspace could not be read; try again shortly"})
+			return
+		}
+		ok = exists
+	}
+	if !ok {
+		desc := "resource: required, the MCP endpoint of an existing workspace, exactly " + s.Resource("{workspace}")
+		if resource != "" {
+			desc = "resource: " + quoted(resource) + " is not the MCP endpoint of a workspace here; expected exactly " + s.Resource("{workspace}")
+		}
+		back(&Error{Code: "invalid_target", Description: desc})
+		return
+	}
+	provider, scopes, e := s.chooseProvider(params)
+	if e != nil {
+		back(e)
+		return
+	}
+	if provider == "" {
+		s.choosePage(w, params, client, tenant, redirect)
+		return
+	}
+	hint := params.Get("login_hint")
+	if !providers.PlausibleEmail(hint) {
+		hint = ""
+	}
+	flow, err := s.cfg.Flows.Begin(ctx, oauth.Request{Tenant: tenant, Provider: provider, Scopes: scopes, LoginHint: hint, RedirectURI: s.cfg.RedirectURI})
+	if err != nil {
+		slog.WarnContext(ctx, "authorize: beginning the provider's sign-in failed", "tenant", tenant, "provider", provider, "err", err)
+		back(&Error{Code: "server_error", Description: "the sign-in with the mail provider could not begin: " + providers.Redact(err.Error())})
+		return
+	}
+	now := s.now()
+	family, err := newFamily(now)
+	if err == nil {
+		p, _, _ := s.cfg.Providers.Resolve(provider)
+		err = s.cfg.Store.PutOAuthToken(ctx, store.OAuthToken{
+			Hash: store.FlowID(flow.State), Kind: store.OAuthRequest, Family: family, Tenant: tenant, Provider: p.Name,
+			Client: client.ID, Resource: resource, Scopes: []string{Scope}, RedirectURI: redirect, Challenge: challenge,
+			State: state, CreatedAt: now.UTC(), ExpiresAt: now.Add(oauth.StateTTL).UTC(),
+		})
+	}
+	if err != nil {
+		slog.ErrorContext(ctx, "authorize: storing the request failed", "tenant", tenant, "err", err)
+		_ = s.cfg.Flows.Deny(ctx, flow.State, tenant, "server_error") // drop the upstream flow
+		back(&Error{Code: "server_error", Description: "the sign-in could not be stored; try again shortly"})
+		return
+	}
+	slog.InfoContext(ctx, "sign-in begun", "tenant", tenant, "provider", provider, "client", clip(client.ID, 100))
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	http.Redirect(w, r, flow.URL, http.StatusFound)
+}
+
+// chooseProvider picks the mail provider: the `provider` parameter (a name
+// or alias), else login_hint's domain, else the only configured one. ""
+// with no error: the person chooses on a page. scopes is nil unless the
+// server is read-only.
+func (s *Server) chooseProvider(params url.Values) (name string, scopes []string, e *Error) {
+	var configured []*providers.Provider
+	for _, p := range s.cfg.Providers.All() {
+		if p.Configured() == nil {
+			configured = append(configured, p)
+		}
+	}
+	if len(configured) == 0 {
+		return "", nil, &Error{Code: "temporarily_unavailable", Description: "no mail provider is configured on this server: its operator sets up a Google or Microsoft OAuth client"}
+	}
+	name = strings.ToLower(strings.TrimSpace(params.Get("provider")))
+	if name == "" {
+		name = providerOfAddress(params.Get("login_hint"))
+		if name != "" && !slices.ContainsFunc(configured, func(p *providers.Provider) bool { return p.Name == name }) {
+			name = ""
+		}
+	}
+	if name == "" && len(configured) == 1 {
+		name = configured[0].Name
+	}
+	if name == "" {
+		return "", nil, nil
+	}
+	p, limit, err := s.cfg.Providers.Resolve(name)
+	if err != nil || p.Configured() != nil {
+		return "", nil, &Error{Code: "invalid_request", Description: "provider: " + quoted(name) + " is not configured here; use " + names(configured)}
+	}
+	if s.cfg.ReadOnly {
+		if scopes, err = providers.ParseScopes("", limit, true); err != nil || len(scopes) == 0 {
+			return "", nil, &Error{Code: "invalid_request", Description: "provider: " + quoted(name) + " offers nothing this read-only server serves"}
+		}
+	}
+	return name, scopes, nil
+}
+
+// providerOfAddress is the provider of a consumer mail domain, "" for any
+// other (a company's domain may be on either).
+func providerOfAddress(addr string) string {
+	_, domain, ok := strings.Cut(strings.ToLower(strings.TrimSpace(addr)), "@")
+	if !ok {
+		return ""
+	}
+	switch {
+	case domain == "gmail.com" || domain == "googlemail.com":
+		return "google"
+	case domain == "outlook.com" || strings.HasPrefix(domain, "hotmail.") || domain == "live.com" || domain == "msn.com":
+		return "microsoft"
+	}
+	return ""
+}
+
+func names(ps []*providers.Provider) string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.Name)
+	}
+	return strings.Join(out, " or ")
+}
+
+// choosePage lets the person pick their mail provider: links back to
+// /authorize with the same parameters and provider=NAME.
+func (s *Server) choosePage(w http.ResponseWriter, params url.Values, client Client, tenant, redirect string) {
+	var links []link
+	for _, p := range s.cfg.Providers.All() {
+		if p.Configured() != nil {
+			continue
+		}
+		q := url.Values{}
+		for k, v := range params {
+			q[k] = v
+		}
+		q.Set("provider", p.Name)
+		links = append(links, link{URL: s.base + "/authorize?" + q.Encode(), Text: "Sign in with " + p.Title})
+	}
+	who := "An app"
+	if client.Name != "" {
+		who = "The app “" + clip(client.Name, 100) + "”"
+	}
+	host := redirect
+	if u, err := url.Parse(redirect); err == nil && u.Host != "" {
+		host = u.Host
+	}
+	writePage(w, http.StatusOK, page{
+		Title: "Sign in to mailcal",
+		Paragraphs: []string{
+			who + " asks to use your mailbox and calendar through mailcal (workspace " + tenant + ") and will be answered at " + host + ".",
+			"Choose where your mailbox is: signing in connects it to the workspace.",
+		},
+		Links: links,
+	})
+}
+
+// redirectError sends an error back to the client's (checked) redirect
+// URI (RFC 6749 section 4.1.2.1, with iss per RFC 9207).
+func (s *Server) redirectError(w http.ResponseWriter, r *http.Request, redirect, state string, e *Error) {
+	q := url.Values{"error": {e.Code}, "error_description": {safeDesc(e.Description)}}
+	if state != "" {
+		q.Set("state", state)
+	}
+	s.redirectBack(w, r, redirect, q)
+}
+
+// redirectBack sends the browser to the client's redirect URI with params
+// (and iss) added to its query.
+func (s *Server) redirectBack(w http.ResponseWriter, r *http.Request, redirect string, params url.Values) {
+	u, err := url.Parse(redirect)
+	if err != nil {
+		errorPage(w, http.StatusBadRequest, "The app's redirect address cannot be used.", "")
+		return
+	}
+	q := u.Query()
+	for k, v := range params {
+		q[k] = v
+	}
+	q.Set("iss", s.base)
+	u.RawQuery = q.Encode()
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	http.Redirect(w, r, u.String(), http.StatusFound)
+}
+
+// quoted is someone else's text quoted for an error_description (whose
+// characters safeDesc limits).
+func quoted(s string) string { return "'" + clip(s, 80) + "'" }
+
+// safeDesc makes an error_description of the characters RFC 6749 allows
+// there (printable ASCII without '"' and '\\').
+func safeDesc(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '"':
+			return '\''
+		case r == '\\' || r < 0x20 || r > 0x7e:
+			return '?'
+		}
+		return r
+	}, s)
+}

@@ -1,0 +1,272 @@
+package mcpauth_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mailcal/mailcal/auth/grants"
+	"github.com/mailcal/mailcal/auth/mcpauth"
+	"github.com/mailcal/mailcal/auth/oauth"
+	"github.com/mailcal/mailcal/auth/policy"
+	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/auth/store/memory"
+	"github.com/mailcal/mailcal/providers"
+	"github.com/mailcal/mailcal/providers/google/googletest"
+	"github.com/mailcal/mailcal/providers/registry"
+)
+
+// The clients of the tests: a public one identified by its metadata
+// document, a confidential one registered with a secret.
+const (
+	publicID     = "https://app.example/client.json"
+	publicCB     = "http://127.0.0.1:1/callback"
+	confID       = "mcc_AAAAAAAAAAAAAAAAAAAAAA"
+	confSecret   = "mcx_secret-of-the-confidential-client-0000000"
+	confCB       = "https://app2.example/cb"
+	testVerifier = "a-verifier-of-forty-three-characters-or-more-0123456789"
+)
+
+// mapClients is a ClientSource over a map.
+type mapClients map[string]mcpauth.Client
+
+func (m mapClients) Lookup(_ context.Context, id string) (mcpauth.Client, error) {
+	if c, ok := m[id]; ok {
+		return c, nil
+	}
+	return mcpauth.Client{}, &mcpauth.Error{Status: 401, Code: "invalid_client", Description: "unknown client_id"}
+}
+
+// policies is a Policies whose allowed sign-ins the test sets.
+type policies struct {
+	mu sync.Mutex
+	m  map[string]policy.Policy
+}
+
+func (p *policies) Get(_ context.Context, tenant string) (policy.Policy, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.m[tenant], nil
+}
+
+// fixtureOpts vary the fixture.
+type fixtureOpts struct {
+	store    backend           // default: memory
+	env      map[string]string // more settings (another provider)
+	readOnly bool
+}
+
+// backend is what the fixture keeps its state in.
+type backend interface {
+	store.Store
+	store.OAuthServer
+}
+
+type fixture struct {
+	cfg     mcpauth.Config
+	fake    *googletest.Server
+	st      backend
+	grants  *grants.Store
+	srv     *mcpauth.Server
+	base    string
+	offset  atomic.Int64 // the server's clock, ahead of time.Now by this
+	tenants sync.Map     // name → true
+}
+
+func newFixture(t *testing.T) *fixture { t.Helper(); return newFixtureOpts(t, fixtureOpts{}) }
+
+func newFixtureOpts(t *testing.T, o fixtureOpts) *fixture {
+	t.Helper()
+	f := &fixture{}
+	f.fake = googletest.New(googletest.Options{})
+	t.Cleanup(f.fake.Close)
+	for _, u := range []string{"alice@example.com", "bob@example.com", "carol@other.example"} {
+		f.fake.AddUser(u)
+	}
+	env := map[string]string{}
+	for _, kv := range f.fake.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	for k, v := range o.env {
+		env[k] = v
+	}
+	reg, err := providers.NewRegistry(registry.Specs(), func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.st = o.store
+	if f.st == nil {
+		f.st = memory.New()
+	}
+	f.grants = grants.New(f.st, grants.Plain)
+	f.tenants.Store("a", true)
+	f.tenants.Store("b", true)
+	flows := oauth.NewFlows(oauth.FlowsConfig{Providers: reg, Grants: f.grants, States: f.st,
+		Tenants: func(context.Context) ([]string, error) { return []string{"a", "b"}, nil }})
+	var h http.Handler
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	t.Cleanup(ts.Close)
+	f.base = ts.URL
+	pol := &policies{m: map[string]policy.Policy{
+		"a": {AllowedSignins: []string{"alice@example.com", "*@other.example"}},
+		"b": {}, // nobody
+	}}
+	sum := sha256.Sum256([]byte(confSecret))
+	f.cfg = mcpauth.Config{
+		BaseURL: f.base, Store: f.st, Flows: flows, Providers: reg, Policies: pol,
+		Clients: mapClients{
+			publicID: {ID: publicID, Name: "Public <b>App</b>", RedirectURIs: []string{publicCB}, AuthMethod: "none", Document: true},
+			confID:   {ID: confID, Name: "Conf", RedirectURIs: []string{confCB}, AuthMethod: "client_secret_basic", SecretHash: hex.EncodeToString(sum[:])},
+		},
+		TenantExists: func(_ context.Context, name string) (bool, error) { _, ok := f.tenants.Load(name); return ok, nil },
+		RedirectURI:  f.base + oauth.CallbackPath,
+		Now:          func() time.Time { return time.Now().Add(time.Duration(f.offset.Load())) },
+		ReadOnly:     o.readOnly,
+	}
+	if f.srv, err = mcpauth.New(f.cfg); err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle(oauth.CallbackPath, f.srv.Callback(oauth.CallbackHandler(flows)))
+	mux.Handle("/", f.srv.Handler())
+	h = mux
+	return f
+}
+
+// advance moves the server's clock.
+func (f *fixture) advance(d time.Duration) { f.offset.Add(int64(d)) }
+
+func challenge(verifier string) string {
+	sum := sha256.Sum256([]byte(verifier))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// authParams are a valid authorization request of the public client for
+// tenant's endpoint as account.
+func (f *fixture) authParams(tenant, account string) url.Values {
+	return url.Values{
+		"response_type": {"code"}, "client_id": {publicID}, "redirect_uri": {publicCB},
+		"code_challenge": {challenge(testVerifier)}, "code_challenge_method": {"S256"},
+		"resource": {f.srv.Resource(tenant)}, "state": {"st-123"}, "scope": {"mcp other"}, "login_hint": {account},
+	}
+}
+
+// browse is the person's browser: it follows redirects (through the mail
+// provider, who consents at once) until one goes to a client's redirect
+// URI, and returns the last answer and its body.
+func (f *fixture) browse(t *testing.T, params url.Values) (*http.Response, string) {
+	t.Helper()
+	c := &http.Client{Timeout: 20 * time.Second, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
+		if u := req.URL.String(); strings.HasPrefix(u, publicCB) || strings.HasPrefix(u, confCB) {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}}
+	resp, err := c.Get(f.base + "/authorize?" + params.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+// back returns the query the client's redirect URI got; it fails unless
+// the browser was sent there.
+func back(t *testing.T, resp *http.Response, body string) url.Values {
+	t.Helper()
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("answered %d, not a redirect to the client: %s", resp.StatusCode, body)
+	}
+	u, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Query()
+}
+
+// backTo browses params and returns what the client's redirect URI got.
+func (f *fixture) backTo(t *testing.T, params url.Values) url.Values {
+	t.Helper()
+	resp, body := f.browse(t, params)
+	return back(t, resp, body)
+}
+
+// signIn signs account in to tenant with the public client and returns
+// the authorization code.
+func (f *fixture) signIn(t *testing.T, tenant, account string) string {
+	t.Helper()
+	resp, body := f.browse(t, f.authParams(tenant, account))
+	q := back(t, resp, body)
+	if q.Get("code") == "" || q.Get("state") != "st-123" || q.Get("iss") != f.base {
+		t.Fatalf("client got %v", q)
+	}
+	return q.Get("code")
+}
+
+// post sends a form to path, with Basic credentials when user is set.
+func (f *fixture) post(t *testing.T, path string, form url.Values, user, pass string) (int, map[string]any, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, f.base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if user != "" {
+		req.SetBasicAuth(url.QueryEscape(user), url.QueryEscape(pass))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	b, _ := io.ReadAll(resp.Body)
+	if len(b) > 0 {
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("%s answered %d, not JSON: %s", path, resp.StatusCode, b)
+		}
+	}
+	return resp.StatusCode, m, resp.Header
+}
+
+// exchange redeems a code for the public client.
+func (f *fixture) exchange(t *testing.T, code, verifier string) (int, map[string]any) {
+	t.Helper()
+	st, m, _ := f.post(t, "/token", url.Values{"grant_type": {"authorization_code"}, "code": {code}, "client_id": {publicID},
+		"redirect_uri": {publicCB}, "code_verifier": {verifier}, "resource": {f.srv.Resource("a")}}, "", "")
+	return st, m
+}
+
+// refresh rotates a refresh token of the public client.
+func (f *fixture) refresh(t *testing.T, rt string) (int, map[string]any) {
+	t.Helper()
+	st, m, _ := f.post(t, "/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {publicID}}, "", "")
+	return st, m
+}
+
+// tokens signs alice in to tenant a and redeems the code.
+func (f *fixture) tokens(t *testing.T) (access, refresh string) {
+	t.Helper()
+	st, m := f.exchange(t, f.signIn(t, "a", "alice@example.com"), testVerifier)
+	if st != 200 {
+		t.Fatalf("token answered %d: %v", st, m)
+	}
+	return m["access_token"].(string), m["refresh_token"].(string)
+}
+
+func str(m map[string]any, k string) string { s, _ := m[k].(string); return s }
+
+func hashHex(tok string) string {
+	sum := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(sum[:])
+}

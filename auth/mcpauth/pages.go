@@ -1,0 +1,56 @@
+package mcpauth
+
+import (
+	"html/template"
+	"net/http"
+)
+
+// pageTmpl is every page /authorize and the sign-in's callback show. What
+// a client or a provider chose (a client's name, an account) is only ever
+// text, escaped by html/template.
+var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>mailcal: {{.Title}}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#222}
+h1{font-size:1.4rem}.err{color:#a4161a}ul{padding:0;list-style:none}li{margin:.6rem 0}
+a.p{display:inline-block;padding:.6rem 1rem;border:1px solid #888;border-radius:.4rem;color:#222;text-decoration:none}
+code{display:block;background:#f3f3f3;padding:.6rem;overflow-wrap:anywhere}</style></head>
+<body><h1 class="{{.Class}}">{{.Title}}</h1>{{range .Paragraphs}}<p>{{.}}</p>{{end}}
+{{if .Links}}<ul>{{range .Links}}<li><a class="p" href="{{.URL}}">{{.Text}}</a></li>{{end}}</ul>{{end}}
+{{if .Command}}<code>{{.Command}}</code>{{end}}</body></html>
+`))
+
+// page is what a page says.
+type page struct {
+	Title, Class string
+	Paragraphs   []string
+	Links        []link
+	Command      string
+}
+
+type link struct{ URL, Text string }
+
+// writePage answers an HTML page that may be shown in a browser but not
+// framed, scripted, cached or leak its URL through a Referer (as
+// auth/oauth's pages).
+func writePage(w http.ResponseWriter, status int, p page) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	w.WriteHeader(status)
+	_ = pageTmpl.Execute(w, p)
+}
+
+// errorPage is a page for an authorization that cannot go back to its
+// client (an unknown client, a redirect URI it did not register).
+func errorPage(w http.ResponseWriter, status int, msg, hint string) {
+	p := page{Title: "Cannot sign in", Class: "err", Paragraphs: []string{msg}}
+	if hint != "" {
+		p.Paragraphs = append(p.Paragraphs, hint)
+	}
+	writePage(w, status, p)
+}

@@ -1,0 +1,33 @@
+package oauth
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/mailcal/mailcal/auth/store"
+)
+
+// Admit decides whether the account a flow came back with may be kept: it
+// runs once the provider said who the account is (account, lower-case) and
+// before the grant is stored. An error refuses the account: no grant is
+// written, the provider's refresh token is revoked, and the error is the
+// Result's (unwrapped, so the caller can tell its own refusal apart).
+type Admit func(ctx context.Context, fs store.FlowState, account string) error
+
+// CompleteChecked is Complete with a check of the account before its grant
+// is written: mailcal's OAuth server (auth/mcpauth) uses it to let only the
+// people of a tenant's allowed_signins connect by signing in.
+func (f *Flows) CompleteChecked(ctx context.Context, state, tenant, code string, admit Admit) Result {
+	fs, err := f.take(ctx, state, tenant)
+	if err != nil {
+		return Result{Err: err}
+	}
+	res := f.complete(ctx, fs, code, admit)
+	f.notify(fs.ID, res)
+	if res.Err != nil {
+		slog.WarnContext(ctx, "sign-in connection failed", "tenant", fs.Tenant, "provider", fs.Provider, "err", res.Err)
+	} else {
+		slog.InfoContext(ctx, "account connected by signing in", "tenant", fs.Tenant, "provider", fs.Provider, "account", res.Grant.Account, "scopes", res.Grant.Scopes)
+	}
+	return res
+}
