@@ -48,22 +48,19 @@ func (h *handlers) connectAccount() tool {
 	})
 }
 
-// connectAllowed refuses, for a sign-in limited to its own account,
-// connecting any other account: only the signed-in one may be reconnected
-// (to add scopes, or after needs_reauth), and its address becomes the login
-// hint when none is given.
-func (h *handlers) connectAllowed(ctx context.Context, t string, a *connectArgs) error {
+// connectAllowed refuses connect_account to a sign-in limited to its own
+// account. Reconnecting that account is signing in again: the mail
+// provider's consent page lets the person pick any mailbox, and only
+// mailcal's OAuth server checks who comes back against allowed_signins
+// before anything is connected; a link from this tool would connect
+// whichever mailbox was picked.
+func (h *handlers) connectAllowed(ctx context.Context, t string, _ *connectArgs) error {
 	s, limited, err := h.limitedTo(ctx, t)
 	if err != nil || !limited {
 		return err
 	}
-	p, _, err := h.opts.Providers.Resolve(a.Provider)
-	hint := strings.ToLower(strings.TrimSpace(a.LoginHint))
-	if (err == nil && p.Name != s.Provider) || (hint != "" && hint != s.Account) {
-		return userErrorf("connect_account: the workspace policy limits this sign-in to %s (%s), the account you signed in with: it may reconnect that account only "+
-			"(leave login_hint out, provider %s). To use another mailbox, sign in with it in your MCP client; an administrator can let signed-in people use every account with `mailcal policy set --tenant %s --shared-accounts true`.",
-			s.Account, s.Provider, s.Provider, t)
-	}
-	a.LoginHint = s.Account
-	return nil
+	return userErrorf("connect_account: this connection is signed in as %s (%s), and the workspace policy limits it to that account, which is connected by signing in: "+
+		"to reconnect it (new permissions, or after it needs reauthorization), sign in again from your MCP client (its reconnect or re-authenticate action, or remove and add the server). "+
+		"To use another mailbox, sign in with that one. An administrator can let signed-in people use and connect every account with `mailcal policy set --tenant %s --shared-accounts true`.",
+		s.Account, s.Provider, t)
 }

@@ -121,6 +121,15 @@ func (h *handlers) scopeError(ctx context.Context, tenantName string, g grants.G
 // reconnectHint returns " To reconnect, ask the person to open: URL" or,
 // where no URL can be made, how to do it by hand.
 func (h *handlers) reconnectHint(ctx context.Context, tenantName string, g grants.Grant, scopes []string) string {
+	// A sign-in limited to its account reconnects it by signing in again:
+	// a link from here would connect whichever mailbox the person picks
+	// (connectAllowed).
+	if s, limited, err := h.limitedTo(ctx, tenantName); err != nil || limited {
+		if err == nil && s.Account == g.Account && s.Provider == g.Provider {
+			return " To reconnect it, sign in again from your MCP client (its reconnect or re-authenticate action, or remove and add the server)."
+		}
+		return " An administrator of the workspace can reconnect it."
+	}
 	if h.opts.Connector != nil {
 		link, err := h.opts.Connector.Connect(ctx, tenantName, g.Provider, strings.Join(scopes, ","), g.Account)
 		if err == nil {

@@ -100,12 +100,12 @@ func TestSigninLimitedToOwnAccount(t *testing.T) {
 	if out, msg := e.call(t, aliceIn, "list_accounts", nil); out == nil || strings.Join(listed(out), ",") != aliceIn.Account {
 		t.Errorf("list_accounts signed in as alice: %v %s; want alice's only", out, msg)
 	}
-	if _, msg := e.call(t, aliceIn, "connect_account", map[string]any{"provider": "google", "login_hint": "mallory@evil.example"}); !strings.Contains(msg, "may reconnect that account only") {
-		t.Errorf("connect_account for another mailbox, signed in as alice: %q; want it refused", msg)
-	}
-	out, msg := e.call(t, aliceIn, "connect_account", map[string]any{"provider": "google"})
-	if out == nil || !strings.Contains(out["authorization_url"].(string), "login_hint="+aliceIn.Account) {
-		t.Errorf("connect_account without a hint, signed in as alice: %v %s; want a link hinting alice's account", out, msg)
+	// Reconnecting is signing in again (only the OAuth server checks who
+	// comes back): connect_account is refused, whatever the hint.
+	for _, args := range []map[string]any{{"provider": "google", "login_hint": "mallory@evil.example"}, {"provider": "google"}} {
+		if out, msg := e.call(t, aliceIn, "connect_account", args); out != nil || !strings.Contains(msg, "sign in again from your MCP client") {
+			t.Errorf("connect_account %v, signed in as alice: %v %q; want it refused, saying to sign in again", args, out, msg)
+		}
 	}
 	// Without a sign-in (an API key), nothing is limited.
 	if out, msg := e.call(t, tenant.Signin{}, "list_accounts", nil); out == nil || len(listed(out)) != 2 {
@@ -182,5 +182,26 @@ func TestSigninAccountGone(t *testing.T) {
 	other.Tenant = "b"
 	if out, _ := e.call(t, other, "list_accounts", nil); out != nil {
 		t.Errorf("a sign-in of tenant b served on tenant a: %v", out)
+	}
+}
+
+// A scope missing from the signed-in account is fixed by signing in again,
+// never by a connect link (it would connect whichever mailbox the person
+// picked, around allowed_signins); with shared accounts, the link as for an
+// API key.
+func TestSigninReconnectHint(t *testing.T) {
+	args := map[string]any{"to": []string{"x@example.com"}, "subject": "s", "body": "b"}
+	limited := newSigninEnv(t, false)
+	_, msg := limited.call(t, aliceIn, "send_email", args)
+	if !strings.Contains(msg, "sign in again from your MCP client") || strings.Contains(msg, "http") {
+		t.Errorf("send_email without mail.send, limited sign-in: %q; want sign in again, no link", msg)
+	}
+	carol := map[string]any{"account": "carol@example.com"}
+	for k, v := range args {
+		carol[k] = v
+	}
+	shared := newSigninEnv(t, true)
+	if _, msg := shared.call(t, aliceIn, "send_email", carol); !strings.Contains(msg, "open this URL") {
+		t.Errorf("send_email from carol without mail.send, shared: %q; want a connect link", msg)
 	}
 }

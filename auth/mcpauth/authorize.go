@@ -2,16 +2,29 @@ package mcpauth
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/mailcal/mailcal/auth/oauth"
 	"github.com/mailcal/mailcal/auth/store"
+	tenantpkg "github.com/mailcal/mailcal/auth/tenant"
 	"github.com/mailcal/mailcal/providers"
+)
+
+// Sign-ins one source address may begin: a burst, then one every interval
+// (each stores a pending flow); and how many of a tenant's sign-ins may wait
+// for their person at once (a morning when a whole workspace signs in),
+// beyond which each new one ends the oldest.
+const (
+	signinBurst       = 20
+	signinEvery       = 6 * time.Second
+	maxPendingSignins = 200
 )
 
 // maxForm bounds a form /authorize, /token or /revoke reads.
@@ -130,7 +143,12 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	if !providers.PlausibleEmail(hint) {
 		hint = ""
 	}
-	flow, err := s.cfg.Flows.Begin(ctx, oauth.Request{Tenant: tenant, Provider: provider, Scopes: scopes, LoginHint: hint, RedirectURI: s.cfg.RedirectURI})
+	if wait, ok := s.signins.take(tenantpkg.Source(r), s.now()); !ok {
+		back(&Error{Code: "temporarily_unavailable", Description: fmt.Sprintf("too many sign-ins were begun from this address; try again in %d seconds", int(wait.Seconds())+1)})
+		return
+	}
+	flow, err := s.cfg.Flows.Begin(ctx, oauth.Request{Tenant: tenant, Provider: provider, Scopes: scopes, LoginHint: hint,
+		RedirectURI: s.cfg.RedirectURI, MaxPending: maxPendingSignins})
 	if err != nil {
 		slog.WarnContext(ctx, "authorize: beginning the provider's sign-in failed", "tenant", tenant, "provider", provider, "err", err)
 		back(&Error{Code: "server_error", Description: "the sign-in with the mail provider could not begin: " + providers.Redact(err.Error())})

@@ -37,8 +37,9 @@ type Client struct {
 // ClientSource finds clients by client_id: the metadata document at an
 // https client_id (fetched under an SSRF guard, bounded, cached) or a
 // registered client in the store. Errors are *Error values with the OAuth
-// error code invalid_client (unknown client, bad document) or
-// temporarily_unavailable (the document could not be fetched).
+// error code invalid_client (unknown client, a bad document, or one that
+// could not be fetched, saying why) or temporarily_unavailable (the store
+// failed, or the caller gave up while the document was being fetched).
 type ClientSource interface {
 	Lookup(ctx context.Context, clientID string) (Client, error)
 }

@@ -71,7 +71,7 @@ type Clients struct {
 	documents  *ttlCache // client_id URL → document client or its failure
 	registered *ttlCache // mcc_ id → registered client
 	flight     singleflight.Group
-	limit      *registerLimiter
+	limit      *sourceLimiter
 }
 
 // NewClients returns Clients configured by cfg.
@@ -83,7 +83,7 @@ func NewClients(cfg ClientsConfig) *Clients {
 		fetchTimeout: documentTimeout,
 		documents:    newTTLCache(maxCached),
 		registered:   newTTLCache(maxCached),
-		limit:        newRegisterLimiter(),
+		limit:        newSourceLimiter(registerBurst, registerEvery),
 	}
 	if c.now == nil {
 		c.now = time.Now

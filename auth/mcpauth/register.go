@@ -19,7 +19,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -38,7 +37,6 @@ const (
 	// interval. A cap over all sources is the operator's (a proxy's).
 	registerBurst = 20
 	registerEvery = 3 * time.Second
-	maxSources    = 10000
 	maxSoftware   = 200 // software_id, software_version
 )
 
@@ -252,49 +250,4 @@ func randomString(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (it panics instead)
 	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// registerLimiter is a token bucket of registrations per source address.
-type registerLimiter struct {
-	mu      sync.Mutex
-	buckets map[string]*regBucket
-}
-
-type regBucket struct {
-	tokens float64
-	at     time.Time
-}
-
-func newRegisterLimiter() *registerLimiter {
-	return &registerLimiter{buckets: map[string]*regBucket{}}
-}
-
-// take spends one of source's registrations, or says how long until it
-// has one. Past maxSources, sources whose bucket is full again are
-// forgotten; if none is, a new source waits like an exhausted one.
-func (l *registerLimiter) take(source string, now time.Time) (time.Duration, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.buckets[source]
-	if b == nil {
-		if len(l.buckets) >= maxSources {
-			for k, o := range l.buckets {
-				if now.Sub(o.at) >= registerBurst*registerEvery {
-					delete(l.buckets, k)
-				}
-			}
-			if len(l.buckets) >= maxSources {
-				return registerEvery, false
-			}
-		}
-		b = &regBucket{tokens: registerBurst, at: now}
-		l.buckets[source] = b
-	}
-	b.tokens = min(registerBurst, b.tokens+float64(now.Sub(b.at))/float64(registerEvery))
-	b.at = now
-	if b.tokens >= 1 {
-		b.tokens--
-		return 0, true
-	}
-	return time.Duration((1 - b.tokens) * float64(registerEvery)), false
 }

@@ -74,6 +74,8 @@ type Server struct {
 	base  string
 	now   func() time.Time
 	cache *verifyCache
+	// signins limits the sign-ins each source address begins.
+	signins *sourceLimiter
 
 	pruneMu sync.Mutex
 }
@@ -97,7 +99,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Server{cfg: cfg, base: strings.TrimSuffix(cfg.BaseURL, "/"), now: cfg.Now, cache: newVerifyCache(maxVerified)}, nil
+	return &Server{cfg: cfg, base: strings.TrimSuffix(cfg.BaseURL, "/"), now: cfg.Now, cache: newVerifyCache(maxVerified), signins: newSourceLimiter(signinBurst, signinEvery)}, nil
 }
 
 // Issuer is the server's issuer identifier (the base URL).

@@ -166,7 +166,8 @@ func (s *Server) exchangeCode(ctx context.Context, client Client, form url.Value
 	case form.Get("resource") != "" && form.Get("resource") != rec.Resource:
 		return tokenAnswer{}, &Error{Code: "invalid_target", Description: "resource: must be the one the authorization request gave, " + rec.Resource}
 	}
-	return s.issue(ctx, rec)
+	answer, _, e := s.issue(ctx, rec)
+	return answer, e
 }
 
 // pkceMatches checks an S256 verifier (RFC 7636 4.6) in constant time.
@@ -199,39 +200,56 @@ func (s *Server) refresh(ctx context.Context, client Client, form url.Values) (t
 		return tokenAnswer{}, &Error{Code: "invalid_grant", Description: "refresh_token: issued to another client"}
 	}
 	now := s.now()
-	rec, first, err := s.cfg.Store.SpendOAuthToken(ctx, hash, now)
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return tokenAnswer{}, &Error{Code: "invalid_grant", Description: "refresh_token: unknown, expired or revoked; sign in again"}
-	case err != nil:
-		return tokenAnswer{}, s.unavailable(ctx, "spending a refresh token", err)
-	case !first:
-		s.revokeQuietly(ctx, rec.Family, "refresh token reused")
-		return tokenAnswer{}, &Error{Code: "invalid_grant", Description: "this refresh token " + reuseDesc}
 	case !now.Before(rec.ExpiresAt):
 		return tokenAnswer{}, &Error{Code: "invalid_grant", Description: "refresh_token: expired; sign in again"}
 	case !now.Before(s.familyEnd(rec.Family)):
 		return tokenAnswer{}, &Error{Code: "invalid_grant", Description: "this sign-in is older than 90 days; sign in again"}
 	case form.Get("resource") != "" && form.Get("resource") != rec.Resource:
 		return tokenAnswer{}, &Error{Code: "invalid_target", Description: "resource: a refresh token serves the resource it was issued for, " + rec.Resource}
+	case !rec.SpentAt.IsZero():
+		s.revokeQuietly(ctx, rec.Family, "refresh token reused")
+		return tokenAnswer{}, &Error{Code: "invalid_grant", Description: "this refresh token " + reuseDesc}
 	}
-	return s.issue(ctx, rec)
+	// The new tokens are stored before the old one is spent: a store that
+	// fails in between leaves the old one unspent, so the client's retry
+	// is not taken for a reuse that would end the sign-in. Of two spends,
+	// the second revokes the family, the tokens just stored included.
+	answer, minted, e := s.issue(ctx, rec)
+	if e != nil {
+		return tokenAnswer{}, e
+	}
+	_, first, err := s.cfg.Store.SpendOAuthToken(ctx, hash, now)
+	switch {
+	case err == nil && first:
+		return answer, nil
+	case err == nil || errors.Is(err, store.ErrNotFound):
+		// Spent (or revoked) by another request meanwhile.
+		s.revokeQuietly(ctx, rec.Family, "refresh token reused")
+		return tokenAnswer{}, &Error{Code: "invalid_grant", Description: "this refresh token " + reuseDesc}
+	}
+	for _, h := range minted {
+		if derr := s.cfg.Store.DeleteOAuthToken(ctx, h); derr != nil && !errors.Is(derr, store.ErrNotFound) {
+			slog.WarnContext(ctx, "oauth server: dropping tokens of a refresh that failed", "family", fam(rec.Family), "err", derr)
+		}
+	}
+	return tokenAnswer{}, s.unavailable(ctx, "spending a refresh token", err)
 }
 
 // issue stores a new access token and refresh token of from's family and
 // binding, and answers them.
-func (s *Server) issue(ctx context.Context, from store.OAuthToken) (tokenAnswer, *Error) {
+func (s *Server) issue(ctx context.Context, from store.OAuthToken) (tokenAnswer, []string, *Error) {
 	ok, err := s.cfg.TenantExists(ctx, from.Tenant)
 	if err != nil {
-		return tokenAnswer{}, s.unavailable(ctx, "reading the workspace", err)
+		return tokenAnswer{}, nil, s.unavailable(ctx, "reading the workspace", err)
 	}
 	if !ok {
-		return tokenAnswer{}, &Error{Code: "invalid_grant", Description: "the workspace of this sign-in no longer exists"}
+		return tokenAnswer{}, nil, &Error{Code: "invalid_grant", Description: "the workspace of this sign-in no longer exists"}
 	}
 	access, err1 := newToken(AccessPrefix)
 	refresh, err2 := newToken(RefreshPrefix)
 	if err := errors.Join(err1, err2); err != nil {
-		return tokenAnswer{}, s.unavailable(ctx, "making tokens", err)
+		return tokenAnswer{}, nil, s.unavailable(ctx, "making tokens", err)
 	}
 	now := s.now()
 	end := s.familyEnd(from.Family)
@@ -253,16 +271,16 @@ func (s *Server) issue(ctx context.Context, from store.OAuthToken) (tokenAnswer,
 	for _, t := range []store.OAuthToken{r, a} {
 		if err := s.cfg.Store.PutOAuthToken(ctx, t); err != nil {
 			if errors.Is(err, store.ErrConflict) {
-				return tokenAnswer{}, &Error{Code: "invalid_grant", Description: "this sign-in was revoked; sign in again"}
+				return tokenAnswer{}, nil, &Error{Code: "invalid_grant", Description: "this sign-in was revoked; sign in again"}
 			}
-			return tokenAnswer{}, s.unavailable(ctx, "storing tokens", err)
+			return tokenAnswer{}, nil, s.unavailable(ctx, "storing tokens", err)
 		}
 	}
 	slog.InfoContext(ctx, "tokens issued", "tenant", from.Tenant, "account", from.Account, "client", clip(from.Client, 100), "family", fam(from.Family), "from", from.Kind)
 	return tokenAnswer{
 		AccessToken: access, TokenType: "Bearer", ExpiresIn: int(accessEnd.Sub(now) / time.Second),
 		RefreshToken: refresh, Scope: Scope,
-	}, nil
+	}, []string{r.Hash, a.Hash}, nil
 }
 
 // revokeQuietly revokes a family after a reuse, logging what happened.

@@ -71,6 +71,7 @@ func (f *Flows) Disconnect(ctx context.Context, tenant, provider, account string
 	case err != nil && !errors.Is(err, grants.ErrNotFound):
 		return Disconnected{}, err
 	}
+	f.endSignins(ctx, store.GrantKey{Tenant: g.Tenant, Provider: g.Provider, Account: strings.ToLower(g.Account)})
 	f.cfg.OnChanged(tenant, g.Provider, g.Account)
 	return d, nil
 }
@@ -87,6 +88,7 @@ func (f *Flows) deleteDamaged(ctx context.Context, tenant, provider, account str
 	if p, err := f.cfg.Providers.Get(provider); err == nil {
 		d.RevokeHelp = p.RevokeHelp
 	}
+	f.endSignins(ctx, store.GrantKey{Tenant: tenant, Provider: provider, Account: d.Account})
 	f.cfg.OnChanged(tenant, provider, d.Account)
 	return d, nil
 }
@@ -154,6 +156,9 @@ func (f *Flows) connectedElsewhere(ctx context.Context, g grants.Grant) (bool, e
 // for a tenant added later under the same name. It stops at the first
 // account that cannot be deleted; what was done is returned either way.
 func (f *Flows) ForgetTenant(ctx context.Context, tenant string) ([]Disconnected, error) {
+	if err := f.endTenantSignins(ctx, tenant); err != nil {
+		return nil, fmt.Errorf("revoking the OAuth sign-ins of tenant %s: %w", tenant, err)
+	}
 	states, err := f.cfg.States.ListFlowStates(ctx, tenant)
 	if err != nil {
 		return nil, err

@@ -56,6 +56,11 @@ type Request struct {
 	// Wait: this process will Wait for the result (the CLI's loopback
 	// flow); without it nobody is told in-process.
 	Wait bool
+	// MaxPending is how many of the tenant's flows may wait at once before
+	// this one ends the oldest; 0: maxPendingPerTenant. Sign-ins through
+	// mailcal's OAuth server allow more: a whole workspace may sign in at
+	// once.
+	MaxPending int
 }
 
 // Result is the outcome of a flow.
@@ -175,7 +180,11 @@ func (f *Flows) Begin(ctx context.Context, req Request) (*Flow, error) {
 		ID: store.FlowID(state), Tenant: req.Tenant, Provider: p.Name, Scopes: scopes, Verifier: verifier,
 		RedirectURI: redirect, LoginHint: req.LoginHint, CreatedAt: now.UTC(), ExpiresAt: now.Add(StateTTL).UTC(),
 	}
-	if err := f.makeRoom(ctx, req.Tenant, now); err != nil {
+	pending := req.MaxPending
+	if pending <= 0 {
+		pending = maxPendingPerTenant
+	}
+	if err := f.makeRoom(ctx, req.Tenant, now, pending); err != nil {
 		return nil, err
 	}
 	if err := f.cfg.States.PutFlowState(ctx, fs); err != nil {
@@ -197,8 +206,9 @@ func (f *Flows) Begin(ctx context.Context, req Request) (*Flow, error) {
 }
 
 // makeRoom drops a tenant's expired flows and, at the limit, its oldest
-// waiting one, telling their waiters in this process.
-func (f *Flows) makeRoom(ctx context.Context, tenant string, now time.Time) error {
+// waiting one (one: a flow with a smaller limit than the flows waiting must
+// not end them all), telling their waiters in this process.
+func (f *Flows) makeRoom(ctx context.Context, tenant string, now time.Time, limit int) error {
 	states, err := f.cfg.States.ListFlowStates(ctx, tenant)
 	if err != nil {
 		return fmt.Errorf("reading the connections waiting: %w", err)
@@ -213,17 +223,17 @@ func (f *Flows) makeRoom(ctx context.Context, tenant string, now time.Time) erro
 		}
 		live++
 	}
+	if live < limit {
+		return nil
+	}
 	for _, s := range states { // oldest first
-		if live < maxPendingPerTenant {
-			break
-		}
 		if now.After(s.ExpiresAt) {
 			continue
 		}
 		if _, err := f.cfg.States.TakeFlowState(ctx, s.ID); err == nil {
 			f.notify(s.ID, Result{Err: ErrSuperseded})
+			return nil
 		}
-		live--
 	}
 	return nil
 }

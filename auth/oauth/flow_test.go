@@ -453,3 +453,35 @@ func TestLoopbackHostFlow(t *testing.T) {
 		t.Fatalf("%+v", res)
 	}
 }
+
+// A flow with a larger limit (a sign-in through mailcal's OAuth server) may
+// wait beside more flows; a flow with the default limit then ends only the
+// oldest one, not every flow past its own limit.
+func TestPendingLargerLimit(t *testing.T) {
+	f := newFixture(t)
+	var flows []*oauth.Flow
+	for i := 0; i < 25; i++ {
+		flow, err := f.flows.Begin(context.Background(), oauth.Request{Tenant: "a", Provider: "google", RedirectURI: f.cb, Wait: true, MaxPending: 30})
+		if err != nil {
+			t.Fatal(err)
+		}
+		flows = append(flows, flow)
+	}
+	if n := f.pending(t, "a"); n != 25 {
+		t.Fatalf("%d flows wait, want all 25 (limit 30)", n)
+	}
+	f.begin(t, "a")
+	if n := f.pending(t, "a"); n != 25 {
+		t.Fatalf("%d flows wait after a default-limit flow began, want 25: it ends the oldest only", n)
+	}
+	if res := flows[0].Wait(context.Background()); !errors.Is(res.Err, oauth.ErrSuperseded) {
+		t.Fatalf("oldest flow: %v", res.Err)
+	}
+	to, err := f.fake.Approve(context.Background(), flows[1].URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := f.flows.Complete(context.Background(), flows[1].State, "a", to.Query().Get("code")); res.Err != nil {
+		t.Fatalf("second oldest flow: %v", res.Err)
+	}
+}

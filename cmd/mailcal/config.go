@@ -52,6 +52,9 @@ type config struct {
 	metricsAddr         string
 	// webhookLoopback allows loopback webhook URLs (webhooks.go).
 	webhookLoopback bool
+	// oauthPrivateClients lets the OAuth server fetch client metadata
+	// documents from private addresses (oauthserver.go).
+	oauthPrivateClients bool
 }
 
 // Variables read here (the providers' come from their specs).
@@ -117,6 +120,9 @@ func loadConfig(e env) (*config, error) {
 		return nil, err
 	}
 	if err := parseMetrics(get, c); err != nil {
+		return nil, err
+	}
+	if err := parseOAuthPrivateClients(get, c); err != nil {
 		return nil, err
 	}
 	if err := parseWebhookLoopback(get, c); err != nil {

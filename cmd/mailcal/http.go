@@ -65,6 +65,13 @@ func newHTTPHandler(c serveConfig, a *app, mcpSrv *server.MCPServer, sessions *s
 	if err != nil {
 		return nil, err
 	}
+	var oe *oauthEndpoints
+	if c.oauth == nil { // tests may plug in their own verifier
+		if oe, err = newOAuthEndpoints(c, a, redirect); err != nil {
+			return nil, err
+		}
+		c.oauth = oe.bearer()
+	}
 	if err := c.oauth.check(); err != nil {
 		return nil, err
 	}
@@ -86,7 +93,11 @@ func newHTTPHandler(c serveConfig, a *app, mcpSrv *server.MCPServer, sessions *s
 	mux.Handle("/api/webhook", protect(64<<10, a.webhookAPI().Handler()))
 	// The provider sends the person's browser here: no API key, the state
 	// names the tenant.
-	mux.Handle(oauth.CallbackPath, hostGuard(allowed, limitBody(1024, oauth.CallbackHandler(a.flows))))
+	// mailcal's own OAuth server (oauthserver.go): its endpoints, and the
+	// sign-ins' side of the callback.
+	guard := func(h http.Handler) http.Handler { return hostGuard(allowed, h) }
+	callback := oe.mount(mux, guard, oauth.CallbackHandler(a.flows))
+	mux.Handle(oauth.CallbackPath, hostGuard(allowed, limitBody(1024, callback)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"status":"ok","version":%q}`+"\n", buildVersion())
@@ -99,7 +110,9 @@ func newHTTPHandler(c serveConfig, a *app, mcpSrv *server.MCPServer, sessions *s
 		tenant.WriteError(w, http.StatusNotFound, "not_found", "no such endpoint: MCP is served at /mcp (streamable HTTP), /t/TENANT/mcp (a tenant's own endpoint) and /sse (legacy SSE)")
 	})
 	sessions.removed = a.forgetTenant
-	stop := sessions.start(a.tenants, tenantRecheck)
+	stopSessions := sessions.start(a.tenants, tenantRecheck)
+	stopOAuth := oe.start(context.Background())
+	stop := func() { stopOAuth(); stopSessions() }
 	return &httpHandler{Handler: readDeadline(c.readTimeout, cleanPath(mux)), streamable: streamable, sse: sse, stop: stop}, nil
 }
 
