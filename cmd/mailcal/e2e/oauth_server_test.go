@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestE2EOAuthServerSDKMetadataDocument: the TypeScript SDK's client,
@@ -198,22 +199,54 @@ func TestE2EOAuthServerReplicas(t *testing.T) {
 	}
 	// The first refresh token again: reuse, which revokes the family.
 	c.refresh(t, fx.replicas[1], first.RefreshToken).mustFail(t, "a spent refresh token", "invalid_grant")
+	revoked := time.Now()
 	c.refresh(t, fx.replicas[0], second.RefreshToken).mustFail(t, "the rotated refresh token after a reuse", "invalid_grant")
-	for _, s := range fx.replicas {
-		fx.checkChallenge(t, "the family's access token after a reuse", fx.mcpStatus(t, s, "acme", second.AccessToken), "acme", "invalid_token")
-		fx.checkChallenge(t, "the first access token after a reuse", fx.mcpStatus(t, s, "acme", first.AccessToken), "acme", "invalid_token")
-	}
+	fx.waitRefused(t, "the family's access tokens after a reuse", "acme", revoked, first.AccessToken, second.AccessToken)
 	if _, err := fx.callTool(mc, "list_accounts", nil); err == nil {
 		t.Errorf("a session opened with a revoked family's token still answers")
 	}
 
 	// Revocation: an access token, then a refresh token, of a new sign-in.
 	third := c.signIn(t, "google", alice, 1, 0)
+	for _, s := range fx.replicas { // each replica has it validated (cached)
+		if st := fx.mcpStatus(t, s, "acme", third.AccessToken).status; st != http.StatusOK {
+			t.Fatalf("a new sign-in's access token: %d, want 200", st)
+		}
+	}
 	c.revoke(t, third.AccessToken, "access_token")
-	fx.checkChallenge(t, "a revoked access token", fx.mcpStatus(t, fx.replicas[0], "acme", third.AccessToken), "acme", "invalid_token")
+	fx.waitRefused(t, "a revoked access token", "acme", time.Now(), third.AccessToken)
 	c.revoke(t, third.RefreshToken, "refresh_token")
 	c.refresh(t, fx.replicas[1], third.RefreshToken).mustFail(t, "a revoked refresh token", "invalid_grant")
 	c.revoke(t, "mca_"+strings.Repeat("x", 43), "access_token") // unknown: 200 all the same
+}
+
+// waitRefused waits until every replica refuses each token (401
+// invalid_token) and fails the test unless that happened within 2 s of
+// since (and the last check's round trip): a replica trusts a token it
+// validated for 2 s without reading the store again.
+func (fx *oauthFixture) waitRefused(t *testing.T, who, tenantName string, since time.Time, tokens ...string) {
+	t.Helper()
+	var worst time.Duration
+	for i, s := range fx.replicas {
+		for _, tok := range tokens {
+			for {
+				r := fx.mcpStatus(t, s, tenantName, tok)
+				if r.status == http.StatusUnauthorized {
+					fx.checkChallenge(t, who, r, tenantName, "invalid_token")
+					worst = max(worst, time.Since(since))
+					break
+				}
+				if time.Since(since) > 5*time.Second {
+					t.Fatalf("%s: replica %d still answers %d 5 s later, want 401", who, i, r.status)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+	}
+	t.Logf("%s: refused by every replica within %s", who, worst.Round(time.Millisecond))
+	if worst > 2500*time.Millisecond {
+		t.Errorf("%s: refused by every replica only after %s, want within 2 s", who, worst.Round(time.Millisecond))
+	}
 }
 
 // checkDiscovery checks the 401 of a tenant's endpoint, its
