@@ -127,6 +127,8 @@ func (fx *oauthFixture) checkSDKRun(t *testing.T, run sdkOAuthRun, tenantName, p
 	for _, h := range run.Hops {
 		through = append(through, h.URL)
 	}
+	t.Logf("the SDK signed in %s at %s as client %s through %v; %d requests of its own, refreshed %t",
+		email, provider, run.ClientID, run.Hops, len(run.Requests), run.Refreshed)
 	if !slices.Contains(through, base+"/authorize") || !slices.ContainsFunc(through, func(u string) bool { return strings.HasSuffix(u, "/oauth/callback") }) {
 		t.Errorf("the browser went through %v, want mailcal's /authorize and /oauth/callback", through)
 	}
