@@ -15,6 +15,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -35,11 +36,20 @@ import (
 // answer is not audited (it may hold a token).
 func (fx *oauthFixture) send(t *testing.T, s *httpServer, method, raw string, body io.Reader, headers ...string) rawResponse {
 	t.Helper()
+	r, err := fx.trySend(s, method, raw, body, headers...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// trySend is send for any goroutine: it returns its error.
+func (fx *oauthFixture) trySend(s *httpServer, method, raw string, body io.Reader, headers ...string) (rawResponse, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	u, err := url.Parse(raw)
 	if err != nil {
-		t.Fatalf("%s: %v", raw, err)
+		return rawResponse{}, err
 	}
 	public := u.Host
 	_, port, _ := strings.Cut(fx.host, ":")
@@ -49,7 +59,7 @@ func (fx *oauthFixture) send(t *testing.T, s *httpServer, method, raw string, bo
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
-		t.Fatal(err)
+		return rawResponse{}, err
 	}
 	req.Host = public
 	for i := 0; i+1 < len(headers); i += 2 {
@@ -58,14 +68,14 @@ func (fx *oauthFixture) send(t *testing.T, s *httpServer, method, raw string, bo
 	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := c.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, u.Redacted(), err)
+		return rawResponse{}, fmt.Errorf("%s %s: %w", method, u.Redacted(), err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		t.Fatal(err)
+		return rawResponse{}, fmt.Errorf("%s %s: reading the answer: %w", method, u.Redacted(), err)
 	}
-	return rawResponse{resp.StatusCode, resp.Header, data}
+	return rawResponse{resp.StatusCode, resp.Header, data}, nil
 }
 
 // getJSON GETs a public document through the proxy and decodes it.
@@ -207,6 +217,7 @@ func (c *oauthClient) signIn(t *testing.T, provider, email string, from, to int)
 // tokenAnswer is /token's answer, or its error.
 type tokenAnswer struct {
 	status           int
+	header           http.Header
 	AccessToken      string `json:"access_token"`
 	TokenType        string `json:"token_type"`
 	ExpiresIn        int    `json:"expires_in"`
@@ -220,26 +231,38 @@ type tokenAnswer struct {
 // s's /token. The tokens it answers are secrets for the leak audit.
 func (c *oauthClient) token(t *testing.T, s *httpServer, form url.Values) tokenAnswer {
 	t.Helper()
+	a, err := c.tryToken(s, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cc := a.header.Get("Cache-Control"); a.AccessToken != "" && cc != "no-store" {
+		t.Errorf("POST /token: Cache-Control %q, want no-store", cc)
+	}
+	return a
+}
+
+// tryToken is token for any goroutine: it returns its error.
+func (c *oauthClient) tryToken(s *httpServer, form url.Values) (tokenAnswer, error) {
 	form.Set("client_id", c.id)
 	if form.Get("resource") == "" {
 		form.Set("resource", c.fx.resource(c.tenant))
 	}
-	r := c.fx.send(t, s, "POST", c.fx.proxy.base+"/token", strings.NewReader(form.Encode()),
+	r, err := c.fx.trySend(s, "POST", c.fx.proxy.base+"/token", strings.NewReader(form.Encode()),
 		"Content-Type", "application/x-www-form-urlencoded", "Accept", "application/json")
+	if err != nil {
+		return tokenAnswer{}, err
+	}
 	var a tokenAnswer
 	if err := json.Unmarshal(r.body, &a); err != nil {
-		t.Fatalf("POST /token (%s): %d %s: %v", form.Get("grant_type"), r.status, tail(string(r.body), 300), err)
+		return tokenAnswer{}, fmt.Errorf("POST /token (%s): %d %s: %v", form.Get("grant_type"), r.status, tail(string(r.body), 300), err)
 	}
-	a.status = r.status
+	a.status, a.header = r.status, r.header
 	c.fx.leaks.secret(a.AccessToken)
 	c.fx.leaks.secret(a.RefreshToken)
 	if a.Error != "" {
 		c.fx.leaks.record("POST /token error", string(r.body))
 	}
-	if cc := r.header.Get("Cache-Control"); a.AccessToken != "" && cc != "no-store" {
-		t.Errorf("POST /token: Cache-Control %q, want no-store", cc)
-	}
-	return a
+	return a, nil
 }
 
 func (a tokenAnswer) mustOK(t *testing.T, who string) {

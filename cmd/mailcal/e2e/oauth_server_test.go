@@ -12,10 +12,12 @@ package e2e
 // endpoint, allowed_signins, metadata documents on private addresses.
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -157,7 +159,8 @@ func (fx *oauthFixture) checkSDKRun(t *testing.T, run sdkOAuthRun, tenantName, p
 // the authorization request on one replica, the callback and the token
 // on the other; a code spent once; refresh rotation, and a reused refresh
 // token revoking its family (the rotated refresh token and the access
-// tokens stop working); revocation (RFC 7009).
+// tokens stop working on every replica); revocation (RFC 7009); one
+// refresh token sent to both replicas at once never answers two new pairs.
 func TestE2EOAuthServerReplicas(t *testing.T) {
 	t.Parallel()
 	fx := newOAuthFixture(t, 2, true)
@@ -220,6 +223,40 @@ func TestE2EOAuthServerReplicas(t *testing.T) {
 	c.revoke(t, third.RefreshToken, "refresh_token")
 	c.refresh(t, fx.replicas[1], third.RefreshToken).mustFail(t, "a revoked refresh token", "invalid_grant")
 	c.revoke(t, "mca_"+strings.Repeat("x", 43), "access_token") // unknown: 200 all the same
+
+	// Both replicas handed one refresh token at once: at most one answers
+	// new tokens, and the other's reuse revokes them with the rest.
+	for round := range 3 {
+		tok := c.signIn(t, "google", alice, round%2, (round+1)%2)
+		var (
+			answers [2]tokenAnswer
+			errs    [2]error
+			wg      sync.WaitGroup
+		)
+		for i := range answers {
+			wg.Go(func() {
+				answers[i], errs[i] = c.tryToken(fx.replicas[i], url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}})
+			})
+		}
+		wg.Wait()
+		raced := time.Now()
+		won, issued := 0, []string{tok.AccessToken}
+		for i, a := range answers {
+			switch {
+			case errs[i] != nil:
+				t.Fatal(errs[i])
+			case a.status == http.StatusOK:
+				won++
+				issued = append(issued, a.AccessToken)
+			case a.status != http.StatusBadRequest || a.Error != "invalid_grant":
+				t.Errorf("round %d: replica %d answered %d %q, want new tokens or invalid_grant", round, i, a.status, a.Error)
+			}
+		}
+		if won > 1 {
+			t.Errorf("round %d: both replicas answered new tokens for one refresh token", round)
+		}
+		fx.waitRefused(t, fmt.Sprintf("round %d (%d of 2 answered tokens): the tokens of a refresh token spent twice at once", round, won), "acme", raced, issued...)
+	}
 }
 
 // waitRefused waits until every replica refuses each token (401
