@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/mailcal/mailcal/auth/oauth"
 	"github.com/mailcal/mailcal/auth/policy"
 	"github.com/mailcal/mailcal/auth/store"
@@ -74,6 +76,8 @@ type Server struct {
 	base  string
 	now   func() time.Time
 	cache *verifyCache
+	// verifying: one store read per access token at a time (Verify).
+	verifying singleflight.Group
 	// signins limits the sign-ins each source address begins.
 	signins *sourceLimiter
 
