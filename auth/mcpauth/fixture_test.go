@@ -65,6 +65,7 @@ type fixtureOpts struct {
 	store    backend           // default: memory
 	env      map[string]string // more settings (another provider)
 	readOnly bool
+	observe  func(event, outcome string)
 }
 
 // backend is what the fixture keeps its state in.
@@ -134,6 +135,7 @@ func newFixtureOpts(t testing.TB, o fixtureOpts) *fixture {
 		RedirectURI:  f.base + oauth.CallbackPath,
 		Now:          func() time.Time { return time.Now().Add(time.Duration(f.offset.Load())) },
 		ReadOnly:     o.readOnly,
+		Observe:      o.observe,
 	}
 	if f.srv, err = mcpauth.New(f.cfg); err != nil {
 		t.Fatal(err)
