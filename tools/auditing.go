@@ -107,6 +107,9 @@ func audited(name string, log AuditLog, now func() time.Time, next server.ToolHa
 		}
 		t, _ := tenant.FromContext(ctx)
 		r := audit.Record{Time: now(), Tenant: t, Tool: name, Outcome: audit.OutcomeOK}
+		if si, ok := tenant.SigninFrom(ctx); ok {
+			r.SignedIn, r.Client = si.Account, clipText(si.Client, 200)
+		}
 		var ue *userError
 		switch {
 		case errors.As(err, &ue):

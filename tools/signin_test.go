@@ -3,6 +3,7 @@ package tools
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ type signinEnv struct {
 	c        *client.Client
 	policies *policy.Store
 	grants   *grants.Store
+	audit    *memAudit
 }
 
 var aliceIn = tenant.Signin{Tenant: "a", Provider: "google", Account: "alice@example.com", Client: "https://client.example/meta.json", Family: "fam"}
@@ -43,10 +45,10 @@ func newSigninEnv(t *testing.T, shared bool) *signinEnv {
 	if _, err := pol.Put(context.Background(), "a", policy.Policy{SharedAccounts: shared}); err != nil {
 		t.Fatal(err)
 	}
-	e := &signinEnv{policies: pol, grants: st}
+	e := &signinEnv{policies: pol, grants: st, audit: &memAudit{}}
 	e.c = newClient(t, Options{
 		Version: "test", Accounts: st, Connector: fakeConnector{}, Sources: &fakeTokens{},
-		Providers: testRegistry(t, &fakeProvider{refuse: map[string]bool{}}), Policies: pol,
+		Providers: testRegistry(t, &fakeProvider{refuse: map[string]bool{}}), Policies: pol, Audit: e.audit,
 		Now: func() time.Time { return time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC) },
 	}, "a")
 	return e
@@ -195,6 +197,13 @@ func TestSigninReconnectHint(t *testing.T) {
 	_, msg := limited.call(t, aliceIn, "send_email", args)
 	if !strings.Contains(msg, "sign in again from your MCP client") || strings.Contains(msg, "http") {
 		t.Errorf("send_email without mail.send, limited sign-in: %q; want sign in again, no link", msg)
+	}
+	// The audit record names who signed in, and with which client.
+	limited.audit.mu.Lock()
+	recs := slices.Clone(limited.audit.recs)
+	limited.audit.mu.Unlock()
+	if len(recs) != 1 || recs[0].SignedIn != aliceIn.Account || recs[0].Client != aliceIn.Client {
+		t.Errorf("audit records of a signed-in call: %+v; want one naming %s and %s", recs, aliceIn.Account, aliceIn.Client)
 	}
 	carol := map[string]any{"account": "carol@example.com"}
 	for k, v := range args {

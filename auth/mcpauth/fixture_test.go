@@ -65,6 +65,7 @@ type fixtureOpts struct {
 	store    backend           // default: memory
 	env      map[string]string // more settings (another provider)
 	readOnly bool
+	observe  func(event, outcome string)
 }
 
 // backend is what the fixture keeps its state in.
@@ -84,9 +85,9 @@ type fixture struct {
 	tenants sync.Map     // name → true
 }
 
-func newFixture(t *testing.T) *fixture { t.Helper(); return newFixtureOpts(t, fixtureOpts{}) }
+func newFixture(t testing.TB) *fixture { t.Helper(); return newFixtureOpts(t, fixtureOpts{}) }
 
-func newFixtureOpts(t *testing.T, o fixtureOpts) *fixture {
+func newFixtureOpts(t testing.TB, o fixtureOpts) *fixture {
 	t.Helper()
 	f := &fixture{}
 	f.fake = googletest.New(googletest.Options{})
@@ -134,6 +135,7 @@ func newFixtureOpts(t *testing.T, o fixtureOpts) *fixture {
 		RedirectURI:  f.base + oauth.CallbackPath,
 		Now:          func() time.Time { return time.Now().Add(time.Duration(f.offset.Load())) },
 		ReadOnly:     o.readOnly,
+		Observe:      o.observe,
 	}
 	if f.srv, err = mcpauth.New(f.cfg); err != nil {
 		t.Fatal(err)
@@ -166,7 +168,7 @@ func (f *fixture) authParams(tenant, account string) url.Values {
 // browse is the person's browser: it follows redirects (through the mail
 // provider, who consents at once) until one goes to a client's redirect
 // URI, and returns the last answer and its body.
-func (f *fixture) browse(t *testing.T, params url.Values) (*http.Response, string) {
+func (f *fixture) browse(t testing.TB, params url.Values) (*http.Response, string) {
 	t.Helper()
 	c := &http.Client{Timeout: 20 * time.Second, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
 		if u := req.URL.String(); strings.HasPrefix(u, publicCB) || strings.HasPrefix(u, confCB) {
@@ -185,7 +187,7 @@ func (f *fixture) browse(t *testing.T, params url.Values) (*http.Response, strin
 
 // back returns the query the client's redirect URI got; it fails unless
 // the browser was sent there.
-func back(t *testing.T, resp *http.Response, body string) url.Values {
+func back(t testing.TB, resp *http.Response, body string) url.Values {
 	t.Helper()
 	if resp.StatusCode != http.StatusFound {
 		t.Fatalf("answered %d, not a redirect to the client: %s", resp.StatusCode, body)
@@ -198,7 +200,7 @@ func back(t *testing.T, resp *http.Response, body string) url.Values {
 }
 
 // backTo browses params and returns what the client's redirect URI got.
-func (f *fixture) backTo(t *testing.T, params url.Values) url.Values {
+func (f *fixture) backTo(t testing.TB, params url.Values) url.Values {
 	t.Helper()
 	resp, body := f.browse(t, params)
 	return back(t, resp, body)
@@ -206,7 +208,7 @@ func (f *fixture) backTo(t *testing.T, params url.Values) url.Values {
 
 // signIn signs account in to tenant with the public client and returns
 // the authorization code.
-func (f *fixture) signIn(t *testing.T, tenant, account string) string {
+func (f *fixture) signIn(t testing.TB, tenant, account string) string {
 	t.Helper()
 	resp, body := f.browse(t, f.authParams(tenant, account))
 	q := back(t, resp, body)
@@ -217,7 +219,7 @@ func (f *fixture) signIn(t *testing.T, tenant, account string) string {
 }
 
 // post sends a form to path, with Basic credentials when user is set.
-func (f *fixture) post(t *testing.T, path string, form url.Values, user, pass string) (int, map[string]any, http.Header) {
+func (f *fixture) post(t testing.TB, path string, form url.Values, user, pass string) (int, map[string]any, http.Header) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, f.base+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -240,7 +242,7 @@ func (f *fixture) post(t *testing.T, path string, form url.Values, user, pass st
 }
 
 // exchange redeems a code for the public client.
-func (f *fixture) exchange(t *testing.T, code, verifier string) (int, map[string]any) {
+func (f *fixture) exchange(t testing.TB, code, verifier string) (int, map[string]any) {
 	t.Helper()
 	st, m, _ := f.post(t, "/token", url.Values{"grant_type": {"authorization_code"}, "code": {code}, "client_id": {publicID},
 		"redirect_uri": {publicCB}, "code_verifier": {verifier}, "resource": {f.srv.Resource("a")}}, "", "")
@@ -248,14 +250,14 @@ func (f *fixture) exchange(t *testing.T, code, verifier string) (int, map[string
 }
 
 // refresh rotates a refresh token of the public client.
-func (f *fixture) refresh(t *testing.T, rt string) (int, map[string]any) {
+func (f *fixture) refresh(t testing.TB, rt string) (int, map[string]any) {
 	t.Helper()
 	st, m, _ := f.post(t, "/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}, "client_id": {publicID}}, "", "")
 	return st, m
 }
 
 // tokens signs alice in to tenant a and redeems the code.
-func (f *fixture) tokens(t *testing.T) (access, refresh string) {
+func (f *fixture) tokens(t testing.TB) (access, refresh string) {
 	t.Helper()
 	st, m := f.exchange(t, f.signIn(t, "a", "alice@example.com"), testVerifier)
 	if st != 200 {

@@ -3,6 +3,8 @@ package mcpauth_test
 import (
 	"context"
 	"errors"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -60,5 +62,30 @@ func TestRefreshRetriedAfterStoreFailure(t *testing.T) {
 	}
 	if code, m = f.refresh(t, next); code != 400 || str(m, "error") != "invalid_grant" {
 		t.Fatalf("after the reuse, the family is revoked: %d %v", code, m)
+	}
+}
+
+// Each sign-in and token request is reported once, with its outcome.
+func TestObserved(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	f := newFixtureOpts(t, fixtureOpts{observe: func(event, outcome string) {
+		mu.Lock()
+		defer mu.Unlock()
+		got = append(got, event+":"+outcome)
+	}})
+	_, rt := f.tokens(t)                  // signin:ok, token:code
+	_, m := f.refresh(t, rt)              // token:refresh
+	f.refresh(t, rt)                      // token:reuse
+	f.refresh(t, str(m, "refresh_token")) // token:refused (revoked with its family)
+	resp, body := f.browse(t, f.authParams("a", "bob@example.com"))
+	if resp.StatusCode != 403 {
+		t.Fatalf("bob's sign-in: %d %s", resp.StatusCode, body)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	want := "signin:ok token:code token:refresh token:reuse token:refused signin:refused"
+	if strings.Join(got, " ") != want {
+		t.Errorf("observed %v, want %s", got, want)
 	}
 }

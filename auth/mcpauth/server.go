@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/mailcal/mailcal/auth/oauth"
 	"github.com/mailcal/mailcal/auth/policy"
 	"github.com/mailcal/mailcal/auth/store"
@@ -66,6 +68,10 @@ type Config struct {
 	// scopes.
 	ReadOnly bool
 	Now      func() time.Time
+	// Observe, if set, hears each sign-in's outcome (event "signin": ok,
+	// refused, denied, failed) and each token request's (event "token":
+	// code, refresh, reuse, refused, unavailable), for metrics.
+	Observe func(event, outcome string)
 }
 
 // Server is mailcal's OAuth authorization server.
@@ -74,6 +80,8 @@ type Server struct {
 	base  string
 	now   func() time.Time
 	cache *verifyCache
+	// verifying: one store read per access token at a time (Verify).
+	verifying singleflight.Group
 	// signins limits the sign-ins each source address begins.
 	signins *sourceLimiter
 
@@ -242,4 +250,11 @@ func (s *Server) revokeFamily(ctx context.Context, family string) error {
 	_, err := s.cfg.Store.RevokeOAuthFamily(ctx, family, s.familyEnd(family).Add(time.Minute))
 	s.cache.dropFamily(family)
 	return err
+}
+
+// observe reports an outcome to Config.Observe.
+func (s *Server) observe(event, outcome string) {
+	if s.cfg.Observe != nil {
+		s.cfg.Observe(event, outcome)
+	}
 }

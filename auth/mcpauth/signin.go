@@ -65,6 +65,7 @@ func (s *Server) finishSignin(w http.ResponseWriter, r *http.Request, state stri
 			return
 		}
 		s.spendRequest(ctx, req)
+		s.observe("signin", "denied")
 		s.redirectError(w, r, req.RedirectURI, req.State, &Error{Code: "access_denied",
 			Description: "access was not granted at " + s.cfg.Providers.Title(req.Provider) + " (" + providers.SafeCode(e) + "), so nobody signed in"})
 		return
@@ -75,6 +76,7 @@ func (s *Server) finishSignin(w http.ResponseWriter, r *http.Request, state stri
 	case errors.As(res.Err, &refused):
 		s.spendRequest(ctx, req)
 		slog.WarnContext(ctx, "sign-in refused: not in allowed_signins", "tenant", req.Tenant, "account", refused.account)
+		s.observe("signin", "refused")
 		writePage(w, http.StatusForbidden, page{
 			Title: "Not allowed to sign in", Class: "err",
 			Paragraphs: []string{
@@ -91,6 +93,7 @@ func (s *Server) finishSignin(w http.ResponseWriter, r *http.Request, state stri
 		return
 	case res.Err != nil:
 		s.spendRequest(ctx, req)
+		s.observe("signin", "failed")
 		s.redirectError(w, r, req.RedirectURI, req.State, &Error{Code: "server_error", Description: "signing in with the mail provider failed: " + res.Err.Error()})
 		return
 	}
@@ -104,9 +107,11 @@ func (s *Server) finishSignin(w http.ResponseWriter, r *http.Request, state stri
 	code, err := s.issueCode(ctx, req, res.Grant.Provider, res.Grant.Account)
 	if err != nil {
 		slog.ErrorContext(ctx, "sign-in callback: storing the code failed", "tenant", req.Tenant, "err", err)
+		s.observe("signin", "failed")
 		s.redirectError(w, r, req.RedirectURI, req.State, &Error{Code: "server_error", Description: "the sign-in could not be stored; sign in again shortly"})
 		return
 	}
+	s.observe("signin", "ok")
 	slog.InfoContext(ctx, "signed in", "tenant", req.Tenant, "provider", res.Grant.Provider, "account", res.Grant.Account, "client", clip(req.Client, 100), "family", fam(req.Family))
 	params := url.Values{"code": {code}}
 	if req.State != "" {

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/mailcal/mailcal/auth/store"
@@ -50,9 +51,18 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 		e = &Error{Code: "unsupported_grant_type", Description: "grant_type: " + quoted(gt) + " is not supported; use authorization_code or refresh_token"}
 	}
 	if e != nil {
+		switch {
+		case e.Code == "invalid_grant" && strings.Contains(e.Description, reuseDesc):
+			s.observe("token", "reuse")
+		case e.Code == "temporarily_unavailable":
+			s.observe("token", "unavailable")
+		default:
+			s.observe("token", "refused")
+		}
 		writeOAuthError(w, e)
 		return
 	}
+	s.observe("token", map[string]string{"authorization_code": "code", "refresh_token": "refresh"}[form.Get("grant_type")])
 	writeJSON(w, http.StatusOK, ans, false)
 }
 

@@ -22,6 +22,8 @@ const (
 	// cacheFor is how long a validated token is trusted without reading the
 	// store again: a revocation on another replica takes effect within it.
 	cacheFor = 2 * time.Second
+	// lookupTimeout bounds Verify's read of the store.
+	lookupTimeout = 10 * time.Second
 )
 
 // Verify checks an access token presented at tenant's MCP endpoint and
@@ -37,25 +39,19 @@ func (s *Server) Verify(ctx context.Context, token, tenantName string) (tenant.S
 	now := s.now()
 	rec, ok := s.cache.get(hash, now)
 	if !ok {
-		var err error
-		rec, err = s.cfg.Store.GetOAuthToken(ctx, hash)
-		if errors.Is(err, store.ErrNotFound) {
-			return tenant.Signin{}, fmt.Errorf("%w: unknown, expired or revoked; refresh it or sign in again", ErrInvalidToken)
-		}
+		// One read of the store however many of the client's calls come
+		// at once once the cached answer is old.
+		// The read is not the first caller's alone: its going away must not
+		// fail the others, so it runs detached, bounded on its own.
+		v, err, _ := s.verifying.Do(hash, func() (any, error) {
+			lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lookupTimeout)
+			defer cancel()
+			return s.lookup(lctx, hash, now)
+		})
 		if err != nil {
-			return tenant.Signin{}, fmt.Errorf("reading the access token: %w", err)
+			return tenant.Signin{}, err
 		}
-		if rec.Kind != store.OAuthAccess {
-			return tenant.Signin{}, fmt.Errorf("%w: not an access token", ErrInvalidToken)
-		}
-		exists, err := s.cfg.TenantExists(ctx, rec.Tenant)
-		if err != nil {
-			return tenant.Signin{}, fmt.Errorf("reading the workspace: %w", err)
-		}
-		if !exists {
-			return tenant.Signin{}, fmt.Errorf("%w: the workspace of this sign-in no longer exists", ErrInvalidToken)
-		}
-		s.cache.put(hash, rec, now)
+		rec = v.(store.OAuthToken)
 	}
 	switch {
 	case !now.Before(rec.ExpiresAt):
@@ -64,6 +60,30 @@ func (s *Server) Verify(ctx context.Context, token, tenantName string) (tenant.S
 		return tenant.Signin{}, fmt.Errorf("%w: issued for another MCP endpoint (%s), not %s", ErrInvalidToken, rec.Resource, s.Resource(tenantName))
 	}
 	return tenant.Signin{Tenant: rec.Tenant, Provider: rec.Provider, Account: rec.Account, Client: rec.Client, Family: rec.Family}, nil
+}
+
+// lookup reads an access token and its tenant from the store and caches
+// the token once both are good.
+func (s *Server) lookup(ctx context.Context, hash string, now time.Time) (store.OAuthToken, error) {
+	rec, err := s.cfg.Store.GetOAuthToken(ctx, hash)
+	if errors.Is(err, store.ErrNotFound) {
+		return rec, fmt.Errorf("%w: unknown, expired or revoked; refresh it or sign in again", ErrInvalidToken)
+	}
+	if err != nil {
+		return rec, fmt.Errorf("reading the access token: %w", err)
+	}
+	if rec.Kind != store.OAuthAccess {
+		return rec, fmt.Errorf("%w: not an access token", ErrInvalidToken)
+	}
+	exists, err := s.cfg.TenantExists(ctx, rec.Tenant)
+	if err != nil {
+		return rec, fmt.Errorf("reading the workspace: %w", err)
+	}
+	if !exists {
+		return rec, fmt.Errorf("%w: the workspace of this sign-in no longer exists", ErrInvalidToken)
+	}
+	s.cache.put(hash, rec, now)
+	return rec, nil
 }
 
 // verifyCache keeps validated access tokens for cacheFor.

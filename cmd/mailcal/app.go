@@ -40,6 +40,9 @@ type app struct {
 	// onWebhook hears each webhook attempt's outcome (metrics); set before
 	// startWebhooks.
 	onWebhook func(outcome string)
+	// onOAuth hears the OAuth server's sign-ins and token requests
+	// (metrics); set before the http handler is made.
+	onOAuth func(event, outcome string)
 	// tokenTransport carries the token endpoints' requests; metrics wrap it.
 	tokenTransport *lateTransport
 	// closeStore closes the store (a database's pool).

@@ -63,7 +63,7 @@ func cmdAudit(ctx context.Context, args []string, e env, c *config) error {
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	if !*asJSON {
-		fmt.Fprintln(tw, "TIME\tTENANT\tTOOL\tOUTCOME\tACCOUNT\tRECIPIENTS\tSUBJECT\tIDS")
+		fmt.Fprintln(tw, "TIME\tTENANT\tTOOL\tOUTCOME\tACCOUNT\tSIGNED IN\tRECIPIENTS\tSUBJECT\tIDS")
 	}
 	n := 0
 	skipped, err := audit.Read(f, keep, func(r audit.Record, line []byte) error {
@@ -72,8 +72,8 @@ func cmdAudit(ctx context.Context, args []string, e env, c *config) error {
 			_, err := fmt.Fprintf(e.stdout, "%s\n", line)
 			return err
 		}
-		_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Time.UTC().Format(time.RFC3339), r.Tenant, r.Tool, r.Outcome,
-			orDash(r.Account), orDash(strings.Join(r.Recipients, ",")), orDash(oneLine(r.Subject)), orDash(strings.Join(r.IDs, ",")))
+		_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Time.UTC().Format(time.RFC3339), r.Tenant, r.Tool, r.Outcome,
+			orDash(r.Account), orDash(r.SignedIn), orDash(strings.Join(r.Recipients, ",")), orDash(oneLine(r.Subject)), orDash(strings.Join(r.IDs, ",")))
 		return err
 	})
 	if err != nil {

@@ -63,6 +63,7 @@ func newMetrics(c *config, a *app, sessions *sessionTable) *metrics.Metrics {
 	})
 	a.onRefresh = m.ObserveRefresh
 	a.onWebhook = m.ObserveWebhook
+	a.onOAuth = m.ObserveOAuth
 	m.Grants(func(fn func(tenant, provider, status string)) {
 		a.grants.Cached(func(t string, gs []grants.Grant) {
 			for _, g := range gs {

@@ -69,6 +69,7 @@ func newOAuthEndpoints(c serveConfig, a *app, redirect string) (*oauthEndpoints,
 		},
 		RedirectURI: redirect,
 		ReadOnly:    c.readOnly,
+		Observe:     a.onOAuth,
 	})
 	if err != nil {
 		return nil, err

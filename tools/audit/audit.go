@@ -36,6 +36,10 @@ type Record struct {
 	Actions    []string  `json:"actions,omitempty"` // what a change did (modify_messages: mark_read, trash, add_labels:Work…)
 	Recipients []string  `json:"recipients,omitempty"`
 	Subject    string    `json:"subject,omitempty"`
+	// SignedIn and Client: a call through an OAuth sign-in (the tenant's own
+	// endpoint) names the account that signed in and the client it used.
+	SignedIn string `json:"signed_in,omitempty"`
+	Client   string `json:"client,omitempty"`
 }
 
 // MaxErrorLen bounds a record's error text.

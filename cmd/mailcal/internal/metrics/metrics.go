@@ -59,6 +59,7 @@ type Metrics struct {
 	throttled    *prometheus.CounterVec
 	refreshes    *prometheus.CounterVec
 	webhooks     *prometheus.CounterVec
+	oauth        *prometheus.CounterVec
 
 	mu       sync.Mutex
 	grants   func(fn func(tenant, provider, status string))
@@ -115,7 +116,16 @@ func New(c Config) *Metrics {
 	for _, o := range webhookOutcomes {
 		m.webhooks.WithLabelValues(o)
 	}
-	m.reg.MustRegister(m.calls, m.callDuration, m.upstream, m.upDuration, m.retries, m.throttled, m.refreshes, m.webhooks,
+	m.oauth = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mailcal_oauth_events_total",
+		Help: "mailcal's own OAuth server: sign-ins by outcome (ok, refused: outside allowed_signins, denied at the provider, failed) and token requests by outcome (code, refresh, reuse: a refresh token used twice, its sign-in revoked; refused, unavailable).",
+	}, []string{"event", "outcome"})
+	for ev, outs := range oauthOutcomes {
+		for _, o := range outs {
+			m.oauth.WithLabelValues(ev, o)
+		}
+	}
+	m.reg.MustRegister(m.calls, m.callDuration, m.upstream, m.upDuration, m.retries, m.throttled, m.refreshes, m.webhooks, m.oauth,
 		grantCollector{m}, sessionCollector{m},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -222,6 +232,23 @@ func (m *Metrics) ObserveWebhook(outcome string) {
 		outcome = Other
 	}
 	m.webhooks.WithLabelValues(outcome).Inc()
+}
+
+var oauthOutcomes = map[string][]string{
+	"signin": {"ok", "refused", "denied", "failed"},
+	"token":  {"code", "refresh", "reuse", "refused", "unavailable"},
+}
+
+// ObserveOAuth counts an event of mailcal's OAuth server (mcpauth.Config.Observe).
+func (m *Metrics) ObserveOAuth(event, outcome string) {
+	outs, ok := oauthOutcomes[event]
+	if !ok {
+		return
+	}
+	if !slices.Contains(outs, outcome) {
+		outcome = Other
+	}
+	m.oauth.WithLabelValues(event, outcome).Inc()
 }
 
 // Grants sets where the grants gauge comes from: list calls fn once per

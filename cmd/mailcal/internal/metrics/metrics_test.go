@@ -118,6 +118,20 @@ func TestRefreshes(t *testing.T) {
 	must(t, m, "mailcal_token_refreshes_total", map[string]string{"provider": "google", "outcome": "other"}, 1)
 }
 
+func TestOAuthEvents(t *testing.T) {
+	m := newTest(t, false)
+	must(t, m, "mailcal_oauth_events_total", map[string]string{"event": "token", "outcome": "reuse"}, 0)
+	m.ObserveOAuth("signin", "ok")
+	m.ObserveOAuth("signin", "refused")
+	m.ObserveOAuth("token", "reuse")
+	m.ObserveOAuth("token", "made-up")
+	m.ObserveOAuth("unknown-event", "ok") // no series of its own
+	must(t, m, "mailcal_oauth_events_total", map[string]string{"event": "signin", "outcome": "ok"}, 1)
+	must(t, m, "mailcal_oauth_events_total", map[string]string{"event": "signin", "outcome": "refused"}, 1)
+	must(t, m, "mailcal_oauth_events_total", map[string]string{"event": "token", "outcome": "reuse"}, 1)
+	must(t, m, "mailcal_oauth_events_total", map[string]string{"event": "token", "outcome": "other"}, 1)
+}
+
 func TestGrantsAndSessions(t *testing.T) {
 	m := newTest(t, false)
 	must(t, m, "mailcal_grants", map[string]string{"provider": "google", "status": "active"}, 0)
@@ -231,6 +245,12 @@ func TestNoTenantOrAccountLabels(t *testing.T) {
 	allowed := map[string]bool{"list_messages": true, "send_email": true, "google": true, "microsoft": true, "none": true, "other": true, "acme-tenant": true}
 	for _, o := range append(append(tools.CallOutcomes, append(classes, endpoints...)...), append(refreshOutcomes, append(grantStatuses, webhookOutcomes...)...)...) {
 		allowed[o] = true
+	}
+	for ev, outs := range oauthOutcomes {
+		allowed[ev] = true
+		for _, o := range outs {
+			allowed[o] = true
+		}
 	}
 	for name, f := range fams {
 		if !strings.HasPrefix(name, "mailcal_") || name == "mailcal_build_info" {
