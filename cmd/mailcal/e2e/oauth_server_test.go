@@ -260,9 +260,9 @@ func TestE2EOAuthServerReplicas(t *testing.T) {
 }
 
 // waitRefused waits until every replica refuses each token (401
-// invalid_token) and fails the test unless that happened within 2 s of
-// since (and the last check's round trip): a replica trusts a token it
-// validated for 2 s without reading the store again.
+// invalid_token) and fails the test unless that happened within about 2 s
+// of since: a replica trusts a token it validated for 2 s without reading
+// the store again.
 func (fx *oauthFixture) waitRefused(t *testing.T, who, tenantName string, since time.Time, tokens ...string) {
 	t.Helper()
 	var worst time.Duration
@@ -283,7 +283,7 @@ func (fx *oauthFixture) waitRefused(t *testing.T, who, tenantName string, since 
 		}
 	}
 	t.Logf("%s: refused by every replica within %s", who, worst.Round(time.Millisecond))
-	if worst > 2500*time.Millisecond {
+	if worst > 3*time.Second { // 2 s, and the polling's own requests on a busy machine
 		t.Errorf("%s: refused by every replica only after %s, want within 2 s", who, worst.Round(time.Millisecond))
 	}
 }
