@@ -330,7 +330,9 @@ func (fx *oauthFixture) checkDiscovery(t *testing.T, tenantName string) {
 
 // TestE2EOAuthServerTenantBound, on the file keyring: a token issued for
 // tenant a's endpoint is refused at b's (and b's API key at a's), while
-// a's API key keeps working on a's endpoint.
+// a's API key keeps working on a's endpoint; the signed-in person uses
+// only their own account until the policy's shared_accounts lets them use
+// the tenant's others.
 func TestE2EOAuthServerTenantBound(t *testing.T) {
 	t.Parallel()
 	fx := newOAuthFixture(t, 1, false)
@@ -351,14 +353,32 @@ func TestE2EOAuthServerTenantBound(t *testing.T) {
 		t.Errorf("a's refresh token for b's resource: %d %q, want 400 invalid_target (or invalid_grant) and no token", other.status, other.Error)
 	}
 
-	if got := fx.listed(t, fx.tenantClient(t, fx.proxy, "a", tok.AccessToken)); !slices.Equal(got, []string{"google " + alice}) {
+	both := []string{"google " + alice, "google " + bob}
+	withToken := fx.tenantClient(t, fx.proxy, "a", tok.AccessToken)
+	if got := fx.listed(t, withToken); !slices.Equal(got, []string{"google " + alice}) {
 		t.Errorf("list_accounts with alice's token at a: %v, want only alice", got)
 	}
+	fx.callFails(t, withToken, "check_account", map[string]any{"account": bob})
 	withKey := fx.tenantClient(t, fx.proxy, "a", keyA)
-	if got := fx.listed(t, withKey); !slices.Equal(got, []string{"google " + alice, "google " + bob}) {
+	if got := fx.listed(t, withKey); !slices.Equal(got, both) {
 		t.Errorf("list_accounts with a's API key at a: %v, want both accounts", got)
 	}
 	fx.checkOK(t, "a's API key at /t/a/mcp", withKey, bob)
+
+	// shared_accounts: the signed-in person may use the tenant's other
+	// accounts (the server sees another process's policy change within
+	// seconds).
+	if out, errOut, code := fx.run(t, "policy", "set", "--tenant", "a", "--shared-accounts", "true"); code != 0 {
+		t.Fatalf("policy set --shared-accounts true: exit %d, %q %s", code, out, tail(errOut, 500))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for got := fx.listed(t, withToken); !slices.Equal(got, both); got = fx.listed(t, withToken) {
+		if time.Now().After(deadline) {
+			t.Fatalf("list_accounts with alice's token under shared_accounts: %v, want both accounts", got)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	fx.checkOK(t, "alice's token naming bob under shared_accounts", withToken, bob)
 }
 
 // TestE2EOAuthServerSigninRefused: a tenant whose allowed_signins is empty
