@@ -352,6 +352,9 @@ func TestE2EOAuthServerTenantBound(t *testing.T) {
 		other.AccessToken != "" || (other.Error != "invalid_target" && other.Error != "invalid_grant") {
 		t.Errorf("a's refresh token for b's resource: %d %q, want 400 invalid_target (or invalid_grant) and no token", other.status, other.Error)
 	}
+	// That refusal did not spend it: a's client refreshes for a's resource.
+	tok = c.refresh(t, fx.proxy, tok.RefreshToken)
+	tok.mustOK(t, "the refresh for a's resource after the refusal for b's")
 
 	both := []string{"google " + alice, "google " + bob}
 	withToken := fx.tenantClient(t, fx.proxy, "a", tok.AccessToken)
