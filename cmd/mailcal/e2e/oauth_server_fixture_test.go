@@ -2,17 +2,16 @@
 
 package e2e
 
-// The fixture of the OAuth server's end-to-end tests (oauth_server_test.go):
+// The fixture of the OAuth server's end-to-end tests (oauth_server_test.go,
+// oauth_server_sdk_test.go):
 // both fakes (Google and Microsoft, each with alice and bob), mailcal on a
 // PostgreSQL database (or the file keyring) with n replicas behind the
 // round-robin proxy of replicas_test.go, whose URL is every replica's
-// MAILCAL_BASE_URL and so the issuer; a host serving Client ID Metadata
-// Documents over https under a CA made for the test; and the TypeScript
-// SDK's client (testdata/npm/oauth-client.mjs). The fakes share one
+// MAILCAL_BASE_URL and so the issuer; and a host serving Client ID Metadata
+// Documents over https under a CA made for the test. The fakes share one
 // harness as bothFakes (tools_freetime_test.go).
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -292,88 +291,4 @@ func loopbackRedirect(t *testing.T) string {
 	}
 	defer ln.Close()
 	return "http://" + ln.Addr().String() + "/callback"
-}
-
-// --- the TypeScript SDK's client
-
-// sdkOAuthRun is the JSON line oauth-client.mjs prints.
-type sdkOAuthRun struct {
-	ClientID  string `json:"client_id"`
-	Authorize struct {
-		URL                 string `json:"url"`
-		ResponseType        string `json:"response_type"`
-		CodeChallengeMethod string `json:"code_challenge_method"`
-		Resource            string `json:"resource"`
-		Scope               string `json:"scope"`
-		HasState            bool   `json:"has_state"`
-	} `json:"authorize"`
-	Iss        string   `json:"iss"`
-	ChoicePage []string `json:"choice_page"`
-	Hops       []struct {
-		URL    string `json:"url"`
-		Status int    `json:"status"`
-	} `json:"hops"`
-	Requests            []sdkRequest `json:"requests"`
-	Refreshed           bool         `json:"refreshed"`
-	AccessTokenChanged  bool         `json:"access_token_changed"`
-	RefreshTokenRotated bool         `json:"refresh_token_rotated"`
-	TokenType           string       `json:"token_type"`
-	GrantedScope        string       `json:"granted_scope"`
-	Tools               []string     `json:"tools"`
-	ListAccounts        struct {
-		Accounts []wireAccount `json:"accounts"`
-	} `json:"list_accounts"`
-	ListAccountsAfterRefresh struct {
-		Accounts []wireAccount `json:"accounts"`
-	} `json:"list_accounts_after_refresh"`
-}
-
-// sdkRequest is one request of the SDK's (its URL without the query).
-type sdkRequest struct {
-	Method    string `json:"method"`
-	URL       string `json:"url"`
-	Status    int    `json:"status"`
-	GrantType string `json:"grant_type"`
-	Resource  string `json:"resource"`
-}
-
-// requested returns the SDK's requests of method u (and grant type, when
-// not "") that got status.
-func (r sdkOAuthRun) requested(method, u, grantType string, status int) []sdkRequest {
-	var out []sdkRequest
-	for _, q := range r.Requests {
-		if q.Method == method && q.URL == u && q.Status == status && (grantType == "" || q.GrantType == grantType) {
-			out = append(out, q)
-		}
-	}
-	return out
-}
-
-// sdkSignIn runs oauth-client.mjs on the pinned Node with args, bounded, and
-// decodes its line; its output goes to the leak audit.
-func (fx *oauthFixture) sdkSignIn(t *testing.T, n npmTools, args ...string) sdkOAuthRun {
-	t.Helper()
-	root, err := moduleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
-	script := filepath.Join(root, "testdata", "npm", "oauth-client.mjs")
-	cmd := command(ctx, n.node22, append([]string{script, "--deadline-ms", "100000"}, args...)...)
-	cmd.Env = fx.k.env("NO_COLOR=1")
-	cmd.Dir = fx.k.home
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err = cmd.Run()
-	fx.leaks.record("oauth-client.mjs stdout", out.String())
-	fx.leaks.record("oauth-client.mjs stderr", errOut.String())
-	if err != nil {
-		t.Fatalf("oauth-client.mjs %v: %v\nstderr: %s\nstdout: %s", args, err, tail(errOut.String(), 3000), tail(out.String(), 2000))
-	}
-	var run sdkOAuthRun
-	if err := json.Unmarshal(bytes.TrimSpace(out.Bytes()), &run); err != nil {
-		t.Fatalf("oauth-client.mjs printed no JSON line (%v): %s", err, tail(out.String(), 2000))
-	}
-	return run
 }
