@@ -3,13 +3,12 @@
 package e2e
 
 // The fixture of the OAuth server's end-to-end tests (oauth_server_test.go,
-// oauth_server_sdk_test.go):
-// both fakes (Google and Microsoft, each with alice and bob), mailcal on a
-// PostgreSQL database (or the file keyring) with n replicas behind the
-// round-robin proxy of replicas_test.go, whose URL is every replica's
-// MAILCAL_BASE_URL and so the issuer; and a host serving Client ID Metadata
-// Documents over https under a CA made for the test. The fakes share one
-// harness as bothFakes (tools_freetime_test.go).
+// oauth_server_sdk_test.go): both fakes (Google and Microsoft, each with
+// alice and bob), mailcal on a PostgreSQL database (or the file keyring)
+// with n replicas behind the round-robin proxy of replicas_test.go, whose
+// URL is every replica's MAILCAL_BASE_URL and so the issuer; and a host
+// serving Client ID Metadata Documents over https under a CA made for the
+// test. The fakes share one harness as bothFakes (tools_freetime_test.go).
 
 import (
 	"context"
