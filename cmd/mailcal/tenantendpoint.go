@@ -166,18 +166,18 @@ func (e endpointAuth) refused(description string) {
 
 // challenge answers 401 with the RFC 6750 challenge: with
 // error="invalid_token" when credentials were sent (description says what
-// was wrong with them), and naming the resource metadata when the OAuth
-// server is on.
+// was wrong with them), and naming the resource metadata and the scope
+// when the OAuth server is on.
 func (e endpointAuth) challenge(description, message string) {
 	var params []string
 	if description != "" {
 		params = append(params, `error="invalid_token"`, "error_description="+quoteParam(description))
 	}
 	if e.ob != nil {
-		params = append(params, "resource_metadata="+quoteParam(e.ob.verifier.ResourceMetadataURL(e.tenant)))
-		if description == "" {
-			params = append(params, `scope="mcp"`)
-		}
+		// The scope too when a token was refused: a client whose token
+		// expired or was revoked signs in again from this challenge, and
+		// the MCP authorization spec has the 401 name the scope it needs.
+		params = append(params, "resource_metadata="+quoteParam(e.ob.verifier.ResourceMetadataURL(e.tenant)), `scope="mcp"`)
 	} else {
 		params = append([]string{`realm="mailcal"`}, params...)
 	}

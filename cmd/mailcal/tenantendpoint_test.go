@@ -99,7 +99,7 @@ func TestTenantEndpointChallenges(t *testing.T) {
 	// Alice's token of tenant a at tenant b's endpoint: verified for b (the
 	// path's tenant), refused as invalid.
 	code, h, body = ts.do(t, "POST", "/t/b/mcp", "", initializeBody, bearer(tokAlice1)...)
-	want = `Bearer error="invalid_token", error_description="the access token is unknown, expired, revoked or not for this endpoint; sign in again", resource_metadata="https://mail.example.com/.well-known/oauth-protected-resource/t/b/mcp"`
+	want = `Bearer error="invalid_token", error_description="the access token is unknown, expired, revoked or not for this endpoint; sign in again", resource_metadata="https://mail.example.com/.well-known/oauth-protected-resource/t/b/mcp", scope="mcp"`
 	if code != http.StatusUnauthorized || h.Get("WWW-Authenticate") != want || f.lastAsked() != "b" {
 		t.Errorf("a's token at /t/b/mcp: %d %q %s (verified for %q); want 401 %q, verified for b", code, h.Get("WWW-Authenticate"), body, f.lastAsked(), want)
 	}
