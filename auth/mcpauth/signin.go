@@ -15,8 +15,11 @@ import (
 )
 
 // refusedError is the admission check's refusal: the account is not in
-// the tenant's allowed_signins.
-type refusedError struct{ account string }
+// the tenant's allowed_signins (nobody: the list is empty).
+type refusedError struct {
+	account string
+	nobody  bool
+}
 
 func (e *refusedError) Error() string { return e.account + " may not sign in to this workspace" }
 
@@ -77,14 +80,19 @@ func (s *Server) finishSignin(w http.ResponseWriter, r *http.Request, state stri
 		s.spendRequest(ctx, req)
 		slog.WarnContext(ctx, "sign-in refused: not in allowed_signins", "tenant", req.Tenant, "account", refused.account)
 		s.observe("signin", "refused")
-		writePage(w, http.StatusForbidden, page{
+		pg := page{
 			Title: "Not allowed to sign in", Class: "err",
 			Paragraphs: []string{
 				"You signed in as " + refused.account + ", who may not use mailcal in the workspace " + req.Tenant + ". Nothing was connected.",
 				"The workspace's administrator decides who may sign in. If you should have access, ask them to add your address (or your whole domain, *@example.com) to the list of allowed sign-ins. The list is replaced as a whole, so they name everyone already on it too (mailcal policy show --tenant " + req.Tenant + " lists them):",
 			},
 			Command: "mailcal policy set --tenant " + req.Tenant + " --allowed-signins 'CURRENT-LIST," + refused.account + "'",
-		})
+		}
+		if refused.nobody {
+			pg.Paragraphs[1] = "Nobody may sign in to this workspace yet: its administrator has not said who may. If you should have access, ask them to allow your address (or your whole domain, *@example.com):"
+			pg.Command = "mailcal policy set --tenant " + req.Tenant + " --allowed-signins '" + refused.account + "'"
+		}
+		writePage(w, http.StatusForbidden, pg)
 		return
 	case errors.Is(res.Err, oauth.ErrUnknownState) || errors.Is(res.Err, oauth.ErrExpiredState):
 		// Unknown: another callback of this state (a double click) took the
@@ -128,7 +136,7 @@ func (s *Server) admit(ctx context.Context, fs store.FlowState, account string) 
 		return fmt.Errorf("reading the workspace's policy: %w", err)
 	}
 	if !p.SigninAllowed(account) {
-		return &refusedError{account: account}
+		return &refusedError{account: account, nobody: len(p.AllowedSignins) == 0}
 	}
 	return nil
 }

@@ -70,7 +70,12 @@ func TestProviderChosenAndUpstreamScopes(t *testing.T) {
 func TestRefusedSignin(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	for i, c := range []struct{ tenant, account string }{{"a", "bob@example.com"}, {"b", "alice@example.com"}} {
+	// Tenant a lists people (bob is not one); tenant b lists nobody, and
+	// its page says so and gives the command for alice alone.
+	for i, c := range []struct{ tenant, account, command string }{
+		{"a", "bob@example.com", "--allowed-signins &#39;CURRENT-LIST,bob@example.com&#39;"},
+		{"b", "alice@example.com", "--allowed-signins &#39;alice@example.com&#39;"},
+	} {
 		resp, body := f.browse(t, f.authParams(c.tenant, c.account))
 		if n := f.fake.RevokeRequests(); n != i+1 {
 			t.Errorf("%d upstream revocations after %d refusals: the refused account's refresh token lives on", n, i+1)
@@ -78,7 +83,7 @@ func TestRefusedSignin(t *testing.T) {
 		if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Location") != "" {
 			t.Fatalf("%s at %s: %d %s", c.account, c.tenant, resp.StatusCode, body)
 		}
-		for _, want := range []string{c.account, "administrator", "mailcal policy set --tenant " + c.tenant + " --allowed-signins"} {
+		for _, want := range []string{c.account, "administrator", "mailcal policy set --tenant " + c.tenant + " " + c.command} {
 			if !strings.Contains(body, want) {
 				t.Errorf("refusal page lacks %q: %s", want, body)
 			}
