@@ -143,7 +143,7 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	if !providers.PlausibleEmail(hint) {
 		hint = ""
 	}
-	if wait, ok := s.signins.take(tenantpkg.Source(r), s.now()); !ok {
+	if wait, ok := s.signins.Take(tenantpkg.Source(r), s.now()); !ok {
 		back(&Error{Code: "temporarily_unavailable", Description: fmt.Sprintf("too many sign-ins were begun from this address; try again in %d seconds", int(wait.Seconds())+1)})
 		return
 	}

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/auth/tenant"
 )
 
 // ClientStore is the part of store.OAuthServer that clients need: the
@@ -71,7 +72,7 @@ type Clients struct {
 	documents  *ttlCache // client_id URL → document client or its failure
 	registered *ttlCache // mcc_ id → registered client
 	flight     singleflight.Group
-	limit      *sourceLimiter
+	limit      *tenant.Limiter
 }
 
 // NewClients returns Clients configured by cfg.
@@ -83,7 +84,7 @@ func NewClients(cfg ClientsConfig) *Clients {
 		fetchTimeout: documentTimeout,
 		documents:    newTTLCache(maxCached),
 		registered:   newTTLCache(maxCached),
-		limit:        newSourceLimiter(registerBurst, registerEvery),
+		limit:        tenant.NewLimiter(registerBurst, registerEvery),
 	}
 	if c.now == nil {
 		c.now = time.Now

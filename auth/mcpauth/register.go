@@ -96,7 +96,7 @@ func (c *Clients) register(w http.ResponseWriter, r *http.Request) (registration
 		return registration{}, &regError{http.StatusServiceUnavailable, "temporarily_unavailable", "this deployment keeps no client registrations; use a client metadata document (an https client_id)"}
 	}
 	now := c.now()
-	if wait, ok := c.limit.take(tenant.Source(r), now); !ok {
+	if wait, ok := c.limit.Take(tenant.Source(r), now); !ok {
 		secs := int(math.Ceil(wait.Seconds()))
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		return registration{}, &regError{http.StatusTooManyRequests, "temporarily_unavailable",

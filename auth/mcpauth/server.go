@@ -20,6 +20,7 @@ import (
 	"github.com/mailcal/mailcal/auth/oauth"
 	"github.com/mailcal/mailcal/auth/policy"
 	"github.com/mailcal/mailcal/auth/store"
+	"github.com/mailcal/mailcal/auth/tenant"
 	"github.com/mailcal/mailcal/providers"
 )
 
@@ -83,7 +84,7 @@ type Server struct {
 	// verifying: one store read per access token at a time (Verify).
 	verifying singleflight.Group
 	// signins limits the sign-ins each source address begins.
-	signins *sourceLimiter
+	signins *tenant.Limiter
 
 	pruneMu sync.Mutex
 }
@@ -107,7 +108,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Server{cfg: cfg, base: strings.TrimSuffix(cfg.BaseURL, "/"), now: cfg.Now, cache: newVerifyCache(maxVerified), signins: newSourceLimiter(signinBurst, signinEvery)}, nil
+	return &Server{cfg: cfg, base: strings.TrimSuffix(cfg.BaseURL, "/"), now: cfg.Now, cache: newVerifyCache(maxVerified), signins: tenant.NewLimiter(signinBurst, signinEvery)}, nil
 }
 
 // Issuer is the server's issuer identifier (the base URL).

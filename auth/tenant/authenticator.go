@@ -51,7 +51,7 @@ type Authenticator struct {
 	readTimeout, listTimeout time.Duration // of one tenant's read, of every tenant's
 	keepWarm                 time.Duration
 	now                      func() time.Time
-	wrong                    *limiter
+	wrong                    *Limiter
 
 	snap  atomic.Pointer[snapshot]
 	dirty atomic.Bool // this process added a tenant: the next miss reloads at once
@@ -103,7 +103,7 @@ func NewAuthenticator(reg *Registry) *Authenticator {
 	a := &Authenticator{
 		reg: reg, refresh: 10 * time.Minute, minReload: 2 * time.Second, listTimeout: 2 * time.Minute,
 		verify: 1500 * time.Millisecond, verifyMax: 2 * time.Second, readTimeout: 30 * time.Second, keepWarm: 10 * time.Second,
-		now: time.Now, wrong: newLimiter(wrongKeyBurst, wrongKeyEvery),
+		now: time.Now, wrong: NewLimiter(wrongKeyBurst, wrongKeyEvery),
 	}
 	reg.watch(a.changed)
 	return a
@@ -134,7 +134,7 @@ func (a *Authenticator) AuthenticateFrom(ctx context.Context, key, source string
 		return a.confirm(ctx, e)
 	}
 	if source != "" {
-		if wait, ok := a.wrong.take(source, a.now()); !ok {
+		if wait, ok := a.wrong.Take(source, a.now()); !ok {
 			return "", false, &RateLimitError{RetryAfter: wait}
 		}
 	}

@@ -40,8 +40,11 @@ func Source(r *http.Request) string {
 	return ip.String()
 }
 
-// limiter is a token bucket per source.
-type limiter struct {
+// Limiter is a token bucket per source address: burst requests at once,
+// then one every interval; at most maxSources remembered. It limits what
+// anyone may try without valid credentials: wrong API keys here, and in
+// mailcal's OAuth server client registrations and sign-ins begun.
+type Limiter struct {
 	burst float64
 	every time.Duration
 
@@ -54,13 +57,14 @@ type bucket struct {
 	at     time.Time
 }
 
-func newLimiter(burst int, every time.Duration) *limiter {
-	return &limiter{burst: float64(burst), every: every, buckets: map[string]*bucket{}}
+// NewLimiter returns a Limiter of burst requests, then one every interval.
+func NewLimiter(burst int, every time.Duration) *Limiter {
+	return &Limiter{burst: float64(burst), every: every, buckets: map[string]*bucket{}}
 }
 
-// take spends one of source's tokens; when it has none, it reports how
+// Take spends one of source's tokens; when it has none, it reports how
 // long until it has one.
-func (l *limiter) take(source string, now time.Time) (time.Duration, bool) {
+func (l *Limiter) Take(source string, now time.Time) (time.Duration, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b := l.buckets[source]
@@ -82,7 +86,7 @@ func (l *limiter) take(source string, now time.Time) (time.Duration, bool) {
 
 // prune forgets the sources whose buckets are full again, and every source
 // if that is not enough.
-func (l *limiter) prune(now time.Time) {
+func (l *Limiter) prune(now time.Time) {
 	for s, b := range l.buckets {
 		if b.tokens+float64(now.Sub(b.at))/float64(l.every) >= l.burst {
 			delete(l.buckets, s)
@@ -101,7 +105,7 @@ func (a *Authenticator) Refused(source string) error {
 	if source == "" {
 		return nil
 	}
-	if wait, ok := a.wrong.take(source, a.now()); !ok {
+	if wait, ok := a.wrong.Take(source, a.now()); !ok {
 		return &RateLimitError{RetryAfter: wait}
 	}
 	return nil
