@@ -3,6 +3,8 @@ package mcpauth
 import (
 	"html/template"
 	"net/http"
+
+	"github.com/mailcal/mailcal/auth/oauth"
 )
 
 // pageTmpl is every page /authorize and the sign-in's callback show. What
@@ -30,17 +32,9 @@ type page struct {
 
 type link struct{ URL, Text string }
 
-// writePage answers an HTML page that may be shown in a browser but not
-// framed, scripted, cached or leak its URL through a Referer (as
-// auth/oauth's pages).
+// writePage answers an HTML page with auth/oauth's page headers.
 func writePage(w http.ResponseWriter, status int, p page) {
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
+	oauth.PageHeaders(w.Header())
 	w.WriteHeader(status)
 	_ = pageTmpl.Execute(w, p)
 }

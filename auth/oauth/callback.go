@@ -31,14 +31,22 @@ type page struct {
 // writePage answers an HTML page that may be shown in a browser but not framed,
 // scripted or leak the URL (with its code) through a Referer.
 func writePage(w http.ResponseWriter, status int, p page) {
-	h := w.Header()
+	PageHeaders(w.Header())
+	w.WriteHeader(status)
+	_ = pageTmpl.Execute(w, p)
+}
+
+// PageHeaders sets the headers of every HTML page of a sign-in or a
+// connection (here and in auth/mcpauth): shown in a browser, never framed,
+// scripted, cached, sniffed, or its URL (with a code) leaked through a
+// Referer.
+func PageHeaders(h http.Header) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_ = pageTmpl.Execute(w, p)
+	h.Set("X-Frame-Options", "DENY")
 }
 
 // CallbackHandler completes flows from the provider's redirect
