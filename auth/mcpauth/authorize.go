@@ -135,8 +135,12 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		back(e)
 		return
 	}
+	if !consented(r, params) {
+		s.consentPage(w, params, client, tenant, redirect, provider)
+		return
+	}
 	if provider == "" {
-		s.choosePage(w, params, client, tenant, redirect)
+		back(&Error{Code: "invalid_request", Description: "provider: the consent form names the mail provider; choose one of its buttons"})
 		return
 	}
 	hint := params.Get("login_hint")
@@ -237,39 +241,6 @@ func names(ps []*providers.Provider) string {
 		out = append(out, p.Name)
 	}
 	return strings.Join(out, " or ")
-}
-
-// choosePage lets the person pick their mail provider: links back to
-// /authorize with the same parameters and provider=NAME.
-func (s *Server) choosePage(w http.ResponseWriter, params url.Values, client Client, tenant, redirect string) {
-	var links []link
-	for _, p := range s.cfg.Providers.All() {
-		if p.Configured() != nil {
-			continue
-		}
-		q := url.Values{}
-		for k, v := range params {
-			q[k] = v
-		}
-		q.Set("provider", p.Name)
-		links = append(links, link{URL: s.base + "/authorize?" + q.Encode(), Text: "Sign in with " + p.Title})
-	}
-	who := "An app"
-	if client.Name != "" {
-		who = "The app “" + clip(client.Name, 100) + "”"
-	}
-	host := redirect
-	if u, err := url.Parse(redirect); err == nil && u.Host != "" {
-		host = u.Host
-	}
-	writePage(w, http.StatusOK, page{
-		Title: "Sign in to mailcal",
-		Paragraphs: []string{
-			who + " asks to use your mailbox and calendar through mailcal (workspace " + tenant + ") and will be answered at " + host + ".",
-			"Choose where your mailbox is: signing in connects it to the workspace.",
-		},
-		Links: links,
-	})
 }
 
 // redirectError sends an error back to the client's (checked) redirect

@@ -6,10 +6,13 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -165,24 +168,88 @@ func (f *fixture) authParams(tenant, account string) url.Values {
 	}
 }
 
-// browse is the person's browser: it follows redirects (through the mail
-// provider, who consents at once) until one goes to a client's redirect
-// URI, and returns the last answer and its body.
+// browse is the person's browser: it opens /authorize, agrees on
+// mailcal's consent page (the button of params' provider, else the first),
+// and follows redirects (through the mail provider, who consents at once)
+// until one goes to a client's redirect URI; it returns the last answer
+// and its body. An answer that is not the consent page is returned as is.
 func (f *fixture) browse(t testing.TB, params url.Values) (*http.Response, string) {
 	t.Helper()
-	c := &http.Client{Timeout: 20 * time.Second, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
+	c := f.browser()
+	resp, body := get(t, c, f.base+"/authorize?"+params.Encode())
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "<form") {
+		return resp, body
+	}
+	return submitConsent(t, c, body, params.Get("provider"))
+}
+
+// browser is a person's browser: it keeps cookies and stops at a client's
+// redirect URI.
+func (f *fixture) browser() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Timeout: 20 * time.Second, Jar: jar, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
 		if u := req.URL.String(); strings.HasPrefix(u, publicCB) || strings.HasPrefix(u, confCB) {
 			return http.ErrUseLastResponse
 		}
 		return nil
 	}}
-	resp, err := c.Get(f.base + "/authorize?" + params.Encode())
+}
+
+func get(t testing.TB, c *http.Client, u string) (*http.Response, string) {
+	t.Helper()
+	resp, err := c.Get(u)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return resp, string(body)
+}
+
+var (
+	formActionRE = regexp.MustCompile(`<form method="post" action="([^"]+)">`)
+	hiddenRE     = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
+	buttonRE     = regexp.MustCompile(`<button class="p" type="submit" name="([^"]+)" value="([^"]+)">`)
+)
+
+// consentForm reads the consent page's form: its action, its hidden fields
+// and the values of its buttons.
+func consentForm(t testing.TB, body string) (action string, form url.Values, buttons []string) {
+	t.Helper()
+	m := formActionRE.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no consent form in the page: %s", body)
+	}
+	form = url.Values{}
+	for _, h := range hiddenRE.FindAllStringSubmatch(body, -1) {
+		form.Set(html.UnescapeString(h[1]), html.UnescapeString(h[2]))
+	}
+	for _, b := range buttonRE.FindAllStringSubmatch(body, -1) {
+		buttons = append(buttons, html.UnescapeString(b[2]))
+	}
+	return html.UnescapeString(m[1]), form, buttons
+}
+
+// submitConsent presses the consent page's button of provider (else the
+// first) and follows where it leads.
+func submitConsent(t testing.TB, c *http.Client, body, provider string) (*http.Response, string) {
+	t.Helper()
+	action, form, buttons := consentForm(t, body)
+	if len(buttons) == 0 {
+		t.Fatalf("a consent form without buttons: %s", body)
+	}
+	choice := buttons[0]
+	if provider != "" {
+		choice = provider
+	}
+	form.Set("provider", choice)
+	resp, err := c.PostForm(action, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
 }
 
 // back returns the query the client's redirect URI got; it fails unless
@@ -271,4 +338,26 @@ func str(m map[string]any, k string) string { s, _ := m[k].(string); return s }
 func hashHex(tok string) string {
 	sum := sha256.Sum256([]byte(tok))
 	return hex.EncodeToString(sum[:])
+}
+
+// toProvider opens /authorize with params, agrees on the consent page and
+// returns where mailcal sends the browser (the provider, or the client with
+// an error), without following it.
+func (f *fixture) toProvider(t testing.TB, params url.Values) *url.URL {
+	t.Helper()
+	c := f.browser()
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, body := get(t, c, f.base+"/authorize?"+params.Encode())
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("authorize answered %d, not the consent page: %s", resp.StatusCode, body)
+	}
+	resp, body = submitConsent(t, c, body, params.Get("provider"))
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("the consent form answered %d, not a redirect: %s", resp.StatusCode, body)
+	}
+	u, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

@@ -1,7 +1,6 @@
 package mcpauth_test
 
 import (
-	"net/http"
 	"net/url"
 	"testing"
 	"time"
@@ -12,22 +11,9 @@ import (
 // refusal goes back to the client as temporarily_unavailable.
 func TestSigninsLimitedPerSource(t *testing.T) {
 	f := newFixture(t)
-	c := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	begin := func() *url.URL {
 		t.Helper()
-		resp, err := c.Get(f.base + "/authorize?" + f.authParams("a", "alice@example.com").Encode())
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusFound {
-			t.Fatalf("authorize answered %d, not a redirect", resp.StatusCode)
-		}
-		u, err := url.Parse(resp.Header.Get("Location"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return u
+		return f.toProvider(t, f.authParams("a", "alice@example.com"))
 	}
 	for i := 0; i < 20; i++ {
 		if u := begin(); u.Query().Get("error") != "" {

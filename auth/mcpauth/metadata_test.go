@@ -97,30 +97,35 @@ func TestProviderChoice(t *testing.T) {
 		"MAILCAL_MICROSOFT_CLIENT_ID": "ms-client", "MAILCAL_MICROSOFT_CLIENT_SECRET": "ms-secret",
 		"MAILCAL_MICROSOFT_AUTH_URL": "https://login.microsoft.test/authorize", "MAILCAL_MICROSOFT_TOKEN_URL": "https://login.microsoft.test/token",
 	}})
-	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	p := f.authParams("a", "")
 	p.Del("login_hint")
-	resp, err := noFollow.Get(f.base + "/authorize?" + p.Encode())
+	resp, page := get(t, f.browser(), f.base+"/authorize?"+p.Encode())
+	_, _, buttons := consentForm(t, page)
+	if resp.StatusCode != 200 || !strings.Contains(page, "Sign in with Google") || !strings.Contains(page, "Sign in with Microsoft 365") ||
+		strings.Join(buttons, ",") != "google,microsoft" || strings.Contains(page, "<b>App") || !strings.Contains(page, "Public &lt;b&gt;App") {
+		t.Fatalf("choice page %d: %s", resp.StatusCode, page)
+	}
+	// The consent page was answered with cookies off, or by another
+	// browser: it is shown again, nothing begins.
+	action, form, _ := consentForm(t, page)
+	form.Set("provider", "google")
+	resp, err := http.PostForm(action, form)
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	page := string(body)
-	if resp.StatusCode != 200 || !strings.Contains(page, "Sign in with Google") || !strings.Contains(page, "Sign in with Microsoft 365") ||
-		!strings.Contains(page, "provider=microsoft") || strings.Contains(page, "<b>App") || !strings.Contains(page, "Public &lt;b&gt;App") {
-		t.Fatalf("choice page %d: %s", resp.StatusCode, page)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "<form") || len(f.fake.AuthRequests()) != 0 {
+		t.Fatalf("consent form without the page's cookie: %d %s", resp.StatusCode, body)
 	}
 	for hint, host := range map[string]string{"someone@hotmail.co.uk": "login.microsoft.test", "someone@gmail.com": "127.0.0.1", "x@outlook.com": "login.microsoft.test"} {
 		p.Set("login_hint", hint)
-		resp, err := noFollow.Get(f.base + "/authorize?" + p.Encode())
-		if err != nil {
-			t.Fatal(err)
+		_, page := get(t, f.browser(), f.base+"/authorize?"+p.Encode())
+		if _, _, buttons := consentForm(t, page); len(buttons) != 1 {
+			t.Errorf("%s: buttons %v, want the hint's provider only", hint, buttons)
 		}
-		resp.Body.Close()
-		loc, _ := url.Parse(resp.Header.Get("Location"))
-		if resp.StatusCode != 302 || loc.Hostname() != host {
-			t.Errorf("%s: %d to %v", hint, resp.StatusCode, loc)
+		if loc := f.toProvider(t, p); loc.Hostname() != host {
+			t.Errorf("%s: sent to %v", hint, loc)
 		}
 	}
 }

@@ -15,10 +15,11 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>body{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#222}
 h1{font-size:1.4rem}.err{color:#a4161a}ul{padding:0;list-style:none}li{margin:.6rem 0}
-a.p{display:inline-block;padding:.6rem 1rem;border:1px solid #888;border-radius:.4rem;color:#222;text-decoration:none}
+button.p{display:inline-block;font:inherit;background:#fff;cursor:pointer;padding:.6rem 1rem;border:1px solid #888;border-radius:.4rem;color:#222;text-decoration:none}
 code{display:block;background:#f3f3f3;padding:.6rem;overflow-wrap:anywhere}</style></head>
 <body><h1 class="{{.Class}}">{{.Title}}</h1>{{range .Paragraphs}}<p>{{.}}</p>{{end}}
-{{if .Links}}<ul>{{range .Links}}<li><a class="p" href="{{.URL}}">{{.Text}}</a></li>{{end}}</ul>{{end}}
+{{with .Form}}<form method="post" action="{{.Action}}">{{range .Hidden}}<input type="hidden" name="{{.Name}}" value="{{.Value}}">{{end}}
+<ul>{{range .Buttons}}<li><button class="p" type="submit" name="{{.Name}}" value="{{.Value}}">{{.Text}}</button></li>{{end}}</ul></form>{{end}}
 {{if .Command}}<code>{{.Command}}</code>{{end}}</body></html>
 `))
 
@@ -26,11 +27,10 @@ code{display:block;background:#f3f3f3;padding:.6rem;overflow-wrap:anywhere}</sty
 type page struct {
 	Title, Class string
 	Paragraphs   []string
-	Links        []link
+	Form         *form
 	Command      string
 }
 
-type link struct{ URL, Text string }
 
 // writePage answers an HTML page with auth/oauth's page headers.
 func writePage(w http.ResponseWriter, status int, p page) {

@@ -159,12 +159,7 @@ func TestAuthorizeErrors(t *testing.T) {
 func TestCallbackTwice(t *testing.T) {
 	f := newFixture(t)
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := noFollow.Get(f.base + "/authorize?" + f.authParams("a", "alice@example.com").Encode())
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	cb, err := f.fake.Approve(context.Background(), resp.Header.Get("Location"))
+	cb, err := f.fake.Approve(context.Background(), f.toProvider(t, f.authParams("a", "alice@example.com")).String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,5 +195,38 @@ func TestCallbackTwice(t *testing.T) {
 	}
 	if codes != 1 {
 		t.Fatalf("%d codes from one sign-in (statuses %v)", codes, statuses)
+	}
+}
+
+// The confused deputy: a link that tries to skip mailcal's consent page
+// (provider chosen, a made-up consent token, GET or a POST from another
+// site, which carries no SameSite=Strict cookie) only ever shows the page;
+// nothing reaches the provider until the person presses its button.
+func TestAuthorizeNeedsConsent(t *testing.T) {
+	f := newFixture(t)
+	p := f.authParams("a", "alice@example.com")
+	p.Set("provider", "google")
+	p.Set("consent", "guessed-token-guessed-token-guessed-token00")
+	c := f.browser()
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, body := get(t, c, f.base+"/authorize?"+p.Encode())
+	if resp.StatusCode != 200 || !strings.Contains(body, "<form") || !strings.Contains(body, "Public &lt;b&gt;App") || !strings.Contains(body, "hand it access at http://127.0.0.1:1.") {
+		t.Fatalf("a link with a consent token: %d %s", resp.StatusCode, body)
+	}
+	if sc := resp.Header.Get("Set-Cookie"); !strings.Contains(sc, "HttpOnly") || !strings.Contains(sc, "SameSite=Strict") || !strings.Contains(sc, "Path=/authorize") {
+		t.Errorf("consent cookie %q", sc)
+	}
+	r, err := http.PostForm(f.base+"/authorize", p) // another site's form: no cookie
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.StatusCode != 200 || len(f.fake.AuthRequests()) != 0 {
+		t.Fatalf("a cross-site POST: %d, %d requests reached the provider", r.StatusCode, len(f.fake.AuthRequests()))
+	}
+	// The page's own form, from the browser that was shown it, goes on.
+	resp, _ = submitConsent(t, c, body, "google")
+	if resp.StatusCode != http.StatusFound || !strings.Contains(resp.Header.Get("Location"), "state=") {
+		t.Fatalf("the consent form: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }

@@ -10,7 +10,7 @@
 // cimd, Dynamic Client Registration with --mode dcr) and its authorization
 // request (PKCE S256, resource, state). redirectToAuthorization plays the
 // person's browser: it follows mailcal's /authorize (picking the wanted
-// provider's link on the choice page), the fake provider's consent (which
+// provider's button on mailcal's consent page), the fake provider's consent (which
 // approves at once) and mailcal's callback, up to the redirect to the
 // client's redirect_uri, which it does not fetch: it takes the code from
 // it. Then finishAuth exchanges the code, the client connects again, lists
@@ -125,20 +125,30 @@ function decodeEntities(s) {
 }
 
 const hops = []; // {url, status}
-let choicePage = null; // the providers the choice page offered
+let choicePage = null; // the providers the consent page offered
 
 // browse follows the sign-in from url to the client's redirect_uri and
-// returns that URL (with code, state, iss), without fetching it.
+// returns that URL (with code, state, iss), without fetching it. mailcal's
+// consent page (a form: hidden fields, one button per provider) is answered
+// as a person would, with the button of the wanted provider.
 async function browse(start) {
   let url = new URL(start);
+  let post = null; // the form to submit to url, if any
   for (let i = 0; i < 12; i++) {
     if (shown(url) === shown(redirectUri)) return url;
     const headers = { Accept: 'text/html' };
     const cookie = cookieHeader(url);
     if (cookie) headers.Cookie = cookie;
-    const res = await fetch(url, { redirect: 'manual', headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    const init = { redirect: 'manual', headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) };
+    if (post) {
+      init.method = 'POST';
+      init.body = post;
+      headers['Content-Type'] = 'application/x-www-form-urlencoded';
+      post = null;
+    }
+    const res = await fetch(url, init);
     keepCookies(url, res);
-    hops.push({ url: shown(url), status: res.status });
+    hops.push({ url: shown(url), status: res.status, method: init.method || 'GET' });
     if (res.status >= 300 && res.status < 400) {
       await res.body?.cancel();
       const loc = res.headers.get('location');
@@ -147,18 +157,21 @@ async function browse(start) {
       continue;
     }
     const body = await res.text();
-    if (res.status === 200 && !choicePage) {
-      // The provider choice page: links that add provider=NAME.
-      const links = [...body.matchAll(/href\s*=\s*"([^"]*)"/gi)]
-        .map((m) => new URL(decodeEntities(m[1]), url))
-        .filter((u) => u.searchParams.get('provider'));
-      if (links.length) {
-        choicePage = links.map((u) => u.searchParams.get('provider'));
-        const want = links.find((u) => u.searchParams.get('provider') === opts.provider);
-        if (!want) throw new Error(`the choice page at ${shown(url)} offers ${choicePage.join(', ')}, not ${opts.provider}`);
-        url = want;
-        continue;
+    const form = body.match(/<form method="post" action="([^"]+)">/i);
+    if (res.status === 200 && form && !choicePage) {
+      // mailcal's consent page: which app asks, and where the mailbox is.
+      const fields = new URLSearchParams();
+      for (const m of body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/gi)) {
+        fields.set(decodeEntities(m[1]), decodeEntities(m[2]));
       }
+      choicePage = [...body.matchAll(/<button class="p" type="submit" name="provider" value="([^"]+)">/gi)].map((m) => decodeEntities(m[1]));
+      if (!choicePage.includes(opts.provider)) {
+        throw new Error(`the consent page at ${shown(url)} offers ${choicePage.join(', ')}, not ${opts.provider}`);
+      }
+      fields.set('provider', opts.provider);
+      post = fields.toString();
+      url = new URL(decodeEntities(form[1]), url);
+      continue;
     }
     const text = body.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 400);
     throw new Error(`${shown(url)} answered ${res.status}: ${text}`);

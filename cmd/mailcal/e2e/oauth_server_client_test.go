@@ -10,15 +10,18 @@ package e2e
 // with a bearer token on a tenant's endpoint.
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -156,7 +159,49 @@ func (c *oauthClient) authorize(t *testing.T, s *httpServer, provider, email str
 	if provider != "" {
 		q.Set("provider", provider)
 	}
-	return p, c.fx.send(t, s, "GET", c.fx.proxy.base+"/authorize?"+q.Encode(), nil, "Accept", "text/html")
+	r := c.fx.send(t, s, "GET", c.fx.proxy.base+"/authorize?"+q.Encode(), nil, "Accept", "text/html")
+	if r.status != http.StatusOK || !bytes.Contains(r.body, []byte("<form")) {
+		return p, r // an error page, or an error sent back to the client
+	}
+	return p, c.agree(t, s, r, provider)
+}
+
+var (
+	consentActionRE = regexp.MustCompile(`<form method="post" action="([^"]+)">`)
+	consentHiddenRE = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
+	consentButtonRE = regexp.MustCompile(`<button class="p" type="submit" name="provider" value="([^"]+)">`)
+)
+
+// agree answers mailcal's consent page r as the person would: its form,
+// with the cookie it set and the button of provider, posted to s.
+func (c *oauthClient) agree(t *testing.T, s *httpServer, r rawResponse, provider string) rawResponse {
+	t.Helper()
+	page := string(r.body)
+	action := consentActionRE.FindStringSubmatch(page)
+	if action == nil {
+		t.Fatalf("the consent page has no form: %s", tail(pageText(r.body), 500))
+	}
+	form := url.Values{}
+	for _, m := range consentHiddenRE.FindAllStringSubmatch(page, -1) {
+		form.Set(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
+	}
+	var buttons []string
+	for _, m := range consentButtonRE.FindAllStringSubmatch(page, -1) {
+		buttons = append(buttons, html.UnescapeString(m[1]))
+	}
+	if provider == "" && len(buttons) > 0 {
+		provider = buttons[0]
+	}
+	if !slices.Contains(buttons, provider) {
+		t.Fatalf("the consent page offers %v, not %s", buttons, provider)
+	}
+	form.Set("provider", provider)
+	var cookies []string
+	for _, sc := range r.header.Values("Set-Cookie") {
+		cookies = append(cookies, strings.TrimSpace(strings.SplitN(sc, ";", 2)[0]))
+	}
+	return c.fx.send(t, s, "POST", html.UnescapeString(action[1]), strings.NewReader(form.Encode()),
+		"Content-Type", "application/x-www-form-urlencoded", "Accept", "text/html", "Cookie", strings.Join(cookies, "; "))
 }
 
 // consent follows authorize's redirect to the provider's fake, which

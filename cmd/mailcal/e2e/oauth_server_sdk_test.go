@@ -21,7 +21,7 @@ import (
 
 // TestE2EOAuthServerSDKMetadataDocument: the TypeScript SDK's client,
 // identified by a Client ID Metadata Document served over https, signs in
-// through two replicas behind the balancer (the choice page, the
+// through two replicas behind the balancer (mailcal's consent page, the
 // provider's consent, the callback), gets tokens, sees only the account it
 // signed in with, and refreshes after a 401.
 func TestE2EOAuthServerSDKMetadataDocument(t *testing.T) {
@@ -39,8 +39,8 @@ func TestE2EOAuthServerSDKMetadataDocument(t *testing.T) {
 			redirect := loopbackRedirect(t)
 			clientID := mh.publish(t, "/clients/"+provider+".json", "mailcal e2e (TypeScript SDK)", redirect)
 
-			// No login_hint and no provider: the choice page, where the
-			// browser takes the provider's link; the fake signs in alice.
+			// No login_hint and no provider: the consent page offers both
+			// providers, the browser presses one; the fake signs in alice.
 			run := fx.sdkSignIn(t, n, "--server", fx.resource(name), "--redirect-uri", redirect,
 				"--mode", "cimd", "--client-metadata-url", clientID, "--provider", provider)
 			fx.checkSDKRun(t, run, name, provider, alice)
@@ -51,7 +51,7 @@ func TestE2EOAuthServerSDKMetadataDocument(t *testing.T) {
 				t.Errorf("the SDK registered although mailcal takes metadata documents")
 			}
 			if !slices.Contains(run.ChoicePage, "google") || !slices.Contains(run.ChoicePage, "microsoft") {
-				t.Errorf("the choice page offered %v, want google and microsoft", run.ChoicePage)
+				t.Errorf("the consent page offered %v, want google and microsoft", run.ChoicePage)
 			}
 			if got, want := fx.accounts(t, name), []string{provider + " " + alice, provider + " " + bob}; !slices.Equal(got, want) {
 				t.Errorf("the tenant's accounts after the sign-in: %v, want %v (signing in connects the account)", got, want)
@@ -72,7 +72,7 @@ func TestE2EOAuthServerSDKMetadataDocument(t *testing.T) {
 
 // TestE2EOAuthServerSDKRegistration: the TypeScript SDK's client without a
 // metadata document registers dynamically (RFC 7591), and signs in with
-// login_hint and provider given (no choice page).
+// login_hint and provider given (the consent page offers that provider only).
 func TestE2EOAuthServerSDKRegistration(t *testing.T) {
 	t.Parallel()
 	n := needNPM(t)
@@ -87,8 +87,8 @@ func TestE2EOAuthServerSDKRegistration(t *testing.T) {
 	if !strings.HasPrefix(run.ClientID, "mcc_") || len(run.requested("POST", fx.proxy.base+"/register", "", http.StatusCreated)) != 1 {
 		t.Errorf("client_id %q, want one registration (POST /register 201) and an mcc_ client_id", run.ClientID)
 	}
-	if run.ChoicePage != nil {
-		t.Errorf("a choice page (%v) although the provider was given", run.ChoicePage)
+	if strings.Join(run.ChoicePage, ",") != "microsoft" {
+		t.Errorf("the consent page offered %v, want only the provider given (microsoft)", run.ChoicePage)
 	}
 }
 
