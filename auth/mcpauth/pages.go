@@ -31,7 +31,6 @@ type page struct {
 	Command      string
 }
 
-
 // writePage answers an HTML page with auth/oauth's page headers.
 func writePage(w http.ResponseWriter, status int, p page) {
 	oauth.PageHeaders(w.Header())
