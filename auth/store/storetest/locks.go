@@ -13,14 +13,26 @@ import (
 	"github.com/mailcal/mailcal/auth/store"
 )
 
-// lockWait is how long a case waits for a lock it expects to stay held.
-const lockWait = 100 * time.Millisecond
+// lockWait is how long a case waits for a lock it expects to stay held;
+// freeWait for one it expects free: long enough for a store that opens a
+// connection for it on a loaded machine (PostgreSQL's lock pool took more
+// than 100 ms once in CI).
+const (
+	lockWait = 100 * time.Millisecond
+	freeWait = 5 * time.Second
+)
 
-// tryLock asks for k's lock for at most lockWait: nil if it was taken (and
+// tryLock asks for k's lock for at most freeWait: nil if it was taken (and
 // released again).
 func tryLock(t *testing.T, s store.Store, k store.GrantKey) error {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(ctxFor(t), lockWait)
+	return tryLockFor(t, s, k, freeWait)
+}
+
+// tryLockFor asks for k's lock for at most wait.
+func tryLockFor(t *testing.T, s store.Store, k store.GrantKey, wait time.Duration) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctxFor(t), wait)
 	defer cancel()
 	unlock, err := s.LockGrant(ctx, k)
 	if err == nil {
@@ -33,7 +45,7 @@ func tryLock(t *testing.T, s store.Store, k store.GrantKey) error {
 // ends with the asker's deadline.
 func checkHeld(t *testing.T, what string, s store.Store, k store.GrantKey) {
 	t.Helper()
-	if err := tryLock(t, s, k); !errors.Is(err, context.DeadlineExceeded) {
+	if err := tryLockFor(t, s, k, lockWait); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("%s: LockGrant %s: %v, want it to wait until the caller's deadline (context.DeadlineExceeded)", what, k, err)
 	}
 }
