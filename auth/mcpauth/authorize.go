@@ -1,6 +1,7 @@
 package mcpauth
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -134,6 +135,12 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	if e != nil {
 		back(e)
 		return
+	}
+	if provider != "" && !s.cfg.ReadOnly {
+		if scopes, e = s.policyScopes(ctx, tenant, provider); e != nil {
+			back(e)
+			return
+		}
 	}
 	if !consented(r, params) {
 		s.consentPage(w, params, client, tenant, redirect, provider)
@@ -288,4 +295,27 @@ func safeDesc(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// policyScopes are the mailbox scopes a sign-in asks the provider for: the
+// default ones, without sending when the tenant's policy is drafts_only (its
+// people are never served a tool that sends). nil: the default ones.
+func (s *Server) policyScopes(ctx context.Context, tenant, provider string) ([]string, *Error) {
+	pol, err := s.cfg.Policies.Get(ctx, tenant)
+	if err != nil {
+		slog.WarnContext(ctx, "authorize: reading the workspace's policy failed", "tenant", tenant, "err", err)
+		return nil, &Error{Code: "temporarily_unavailable", Description: "the workspace's policy could not be read; try again shortly"}
+	}
+	if !pol.DraftsOnly {
+		return nil, nil
+	}
+	_, limit, err := s.cfg.Providers.Resolve(provider)
+	if err != nil {
+		return nil, &Error{Code: "invalid_request", Description: "provider: " + quoted(provider) + " is not configured here"}
+	}
+	def, err := providers.ParseScopes("", limit, false)
+	if err != nil {
+		return nil, &Error{Code: "server_error", Description: "the provider's scopes could not be worked out"}
+	}
+	return slices.DeleteFunc(def, func(sc string) bool { return sc == providers.MailSend }), nil
 }

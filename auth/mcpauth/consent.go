@@ -1,7 +1,9 @@
 package mcpauth
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"net/http"
 	"net/url"
 	"sort"
@@ -25,9 +27,17 @@ import (
 // to skip the page, does not carry it).
 
 const (
-	consentCookie = "mailcal_consent"
+	consentCookie = "mailcal_consent_"
 	consentField  = "consent"
 )
+
+// consentCookieName is the cookie of one authorization request (its client,
+// state and challenge): two sign-ins begun in two tabs do not overwrite each
+// other's.
+func consentCookieName(params url.Values) string {
+	sum := sha256.Sum256([]byte(params.Get("client_id") + "\x00" + params.Get("state") + "\x00" + params.Get("code_challenge")))
+	return consentCookie + hex.EncodeToString(sum[:8])
+}
 
 // consented reports whether the request is the consent page's form,
 // submitted by the browser that was shown the page.
@@ -36,7 +46,7 @@ func consented(r *http.Request, params url.Values) bool {
 		return false
 	}
 	token := params.Get(consentField)
-	c, err := r.Cookie(consentCookie)
+	c, err := r.Cookie(consentCookieName(params))
 	if token == "" || err != nil || len(c.Value) != len(token) {
 		return false
 	}
@@ -49,7 +59,7 @@ func consented(r *http.Request, params url.Values) bool {
 func (s *Server) consentPage(w http.ResponseWriter, params url.Values, client Client, tenant, redirect, provider string) {
 	token := randomString(32)
 	http.SetCookie(w, &http.Cookie{
-		Name: consentCookie, Value: token, Path: "/authorize", MaxAge: int(oauth.StateTTL.Seconds()),
+		Name: consentCookieName(params), Value: token, Path: "/authorize", MaxAge: int(oauth.StateTTL.Seconds()),
 		HttpOnly: true, Secure: strings.HasPrefix(s.base, "https://"), SameSite: http.SameSiteStrictMode,
 	})
 	f := &form{Action: s.base + "/authorize"}

@@ -236,3 +236,25 @@ func TestNoSecretsInLogs(t *testing.T) {
 		}
 	}
 }
+
+// A drafts_only workspace's sign-ins do not ask the provider to send: none
+// of its people is served a tool that sends.
+func TestDraftsOnlyAsksNoSendScope(t *testing.T) {
+	f := newFixture(t)
+	pol := f.cfg.Policies.(*policies)
+	pol.mu.Lock()
+	p := pol.m["a"]
+	p.DraftsOnly = true
+	pol.m["a"] = p
+	pol.mu.Unlock()
+	f.signIn(t, "a", "alice@example.com")
+	reqs := f.fake.AuthRequests()
+	scope := reqs[len(reqs)-1].Get("scope")
+	if strings.Contains(scope, "gmail.send") || !strings.Contains(scope, "gmail.modify") || !strings.Contains(scope, "calendar.events") {
+		t.Fatalf("drafts_only workspace asked for %q; want every default scope but sending", scope)
+	}
+	gs, err := f.grants.List(context.Background(), "a")
+	if err != nil || len(gs) != 1 || slices.Contains(gs[0].Scopes, "mail.send") {
+		t.Fatalf("the connected account: %+v %v; want it without mail.send", gs, err)
+	}
+}

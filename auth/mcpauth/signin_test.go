@@ -230,3 +230,21 @@ func TestAuthorizeNeedsConsent(t *testing.T) {
 		t.Fatalf("the consent form: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
+
+// Two sign-ins begun in two tabs of one browser: each consent page's form
+// still goes on (their cookies do not overwrite each other).
+func TestConsentInTwoTabs(t *testing.T) {
+	f := newFixture(t)
+	c := f.browser()
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	p1, p2 := f.authParams("a", "alice@example.com"), f.authParams("a", "alice@example.com")
+	p2.Set("state", "st-456")
+	_, page1 := get(t, c, f.base+"/authorize?"+p1.Encode())
+	_, page2 := get(t, c, f.base+"/authorize?"+p2.Encode())
+	for i, page := range []string{page1, page2} {
+		resp, body := submitConsent(t, c, page, "google")
+		if resp.StatusCode != http.StatusFound {
+			t.Errorf("tab %d: %d %s", i+1, resp.StatusCode, body)
+		}
+	}
+}
