@@ -301,7 +301,7 @@ func safeDesc(s string) string {
 // default ones, without sending when the tenant's policy is drafts_only (its
 // people are never served a tool that sends). nil: the default ones.
 func (s *Server) policyScopes(ctx context.Context, tenant, provider string) ([]string, *Error) {
-	pol, err := s.cfg.Policies.Get(ctx, tenant)
+	pol, err := s.cfg.Policies.Read(ctx, tenant)
 	if err != nil {
 		slog.WarnContext(ctx, "authorize: reading the workspace's policy failed", "tenant", tenant, "err", err)
 		return nil, &Error{Code: "temporarily_unavailable", Description: "the workspace's policy could not be read; try again shortly"}

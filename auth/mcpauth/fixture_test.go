@@ -57,7 +57,7 @@ type policies struct {
 	m  map[string]policy.Policy
 }
 
-func (p *policies) Get(_ context.Context, tenant string) (policy.Policy, error) {
+func (p *policies) Read(_ context.Context, tenant string) (policy.Policy, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.m[tenant], nil

@@ -47,7 +47,10 @@ const Scope = "mcp"
 
 // Policies reads a tenant's policy (*policy.Store).
 type Policies interface {
-	Get(ctx context.Context, tenant string) (policy.Policy, error)
+	// Read reads a tenant's policy from the store, not from a cache: who
+	// may sign in is decided on the policy as it is now (a person an
+	// operator just added is let in, one just removed is not).
+	Read(ctx context.Context, tenant string) (policy.Policy, error)
 }
 
 // Config configures the Server.

@@ -131,7 +131,7 @@ func (s *Server) finishSignin(w http.ResponseWriter, r *http.Request, state stri
 // admit lets in the accounts of the tenant's allowed_signins (empty:
 // nobody).
 func (s *Server) admit(ctx context.Context, fs store.FlowState, account string) error {
-	p, err := s.cfg.Policies.Get(ctx, fs.Tenant)
+	p, err := s.cfg.Policies.Read(ctx, fs.Tenant)
 	if err != nil {
 		return fmt.Errorf("reading the workspace's policy: %w", err)
 	}
