@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"sort"
 	"strings"
@@ -55,6 +56,9 @@ type config struct {
 	// oauthPrivateClients lets the OAuth server fetch client metadata
 	// documents from private addresses (oauthserver.go).
 	oauthPrivateClients bool
+	// trustedProxies are the proxies whose X-Forwarded-For is believed
+	// (realip.go).
+	trustedProxies []netip.Prefix
 }
 
 // Variables read here (the providers' come from their specs).
@@ -73,7 +77,7 @@ const (
 // knownVars are the variables config reads besides the providers'.
 var knownVars = []string{
 	envLogLevel, envLogFormat, envBaseURL, envAllowedOrigins, envHealthInterval, envCallTimeout, envAuditLog, envDatabaseURL,
-	envMetricsTenants, envMetricsAddr, envWebhookLoopback,
+	envMetricsTenants, envMetricsAddr, envWebhookLoopback, envOAuthPrivateClients, envTrustedProxies,
 	keyring.EnvBackend, keyring.EnvService, keyring.EnvDir, keyring.EnvPassDir,
 	keyring.EnvPassword, keyring.EnvPasswordFile, keyring.EnvTimeout,
 	seal.EnvKey, seal.EnvKeyFile, seal.EnvKeyOld, seal.EnvKeyOldFile,
@@ -123,6 +127,9 @@ func loadConfig(e env) (*config, error) {
 		return nil, err
 	}
 	if err := parseOAuthPrivateClients(get, c); err != nil {
+		return nil, err
+	}
+	if err := parseTrustedProxies(get, c); err != nil {
 		return nil, err
 	}
 	if err := parseWebhookLoopback(get, c); err != nil {

@@ -113,7 +113,7 @@ func newHTTPHandler(c serveConfig, a *app, mcpSrv *server.MCPServer, sessions *s
 	stopSessions := sessions.start(a.tenants, tenantRecheck)
 	stopOAuth := oe.start(context.Background())
 	stop := func() { stopOAuth(); stopSessions() }
-	return &httpHandler{Handler: readDeadline(c.readTimeout, cleanPath(mux)), streamable: streamable, sse: sse, stop: stop}, nil
+	return &httpHandler{Handler: realIP(c.trustedProxies, readDeadline(c.readTimeout, cleanPath(mux))), streamable: streamable, sse: sse, stop: stop}, nil
 }
 
 // cleanPath answers 400 to a path with dot or empty segments

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -60,7 +61,9 @@ type serveConfig struct {
 	maxSessions     int
 	maxStreams      int
 	baseURL         string
-	allowedOrigins  string
+	// trustedProxies: whose X-Forwarded-For is believed (realip.go).
+	trustedProxies []netip.Prefix
+	allowedOrigins string
 	// metrics, in http mode, served at /metrics on the main listener or,
 	// when metricsAddr is set, on a listener of their own there.
 	metrics     *metrics.Metrics
@@ -109,7 +112,7 @@ func cmdServe(ctx context.Context, args []string, e env, cfg *config) error {
 	default:
 		return fmt.Errorf("%w: --transport %q: use stdio or http", errUsage, c.transport)
 	}
-	c.baseURL, c.allowedOrigins = cfg.baseURL, cfg.allowedOrigins
+	c.baseURL, c.allowedOrigins, c.trustedProxies = cfg.baseURL, cfg.allowedOrigins, cfg.trustedProxies
 
 	logger, err := newLogger(e, cfg, c.logLevel, c.logFormat, slog.LevelInfo)
 	if err != nil {
