@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"slices"
@@ -78,7 +79,7 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		errorPage(w, http.StatusBadRequest, msg, "Go back to the app and add the server again.")
 		return
 	}
-	if redirect == "" || len(params["redirect_uri"]) > 1 || !slices.Contains(client.RedirectURIs, redirect) {
+	if redirect == "" || len(params["redirect_uri"]) > 1 || !redirectRegistered(client.RedirectURIs, redirect) {
 		errorPage(w, http.StatusBadRequest, "The app that sent you here asked to be answered at an address it did not register (redirect_uri must be exactly one of the client's redirect_uris), so mailcal will not send anything there.",
 			"If you did not start signing in to mailcal from one of your apps just now, close this page.")
 		return
@@ -318,4 +319,33 @@ func (s *Server) policyScopes(ctx context.Context, tenant, provider string) ([]s
 		return nil, &Error{Code: "server_error", Description: "the provider's scopes could not be worked out"}
 	}
 	return slices.DeleteFunc(def, func(sc string) bool { return sc == providers.MailSend }), nil
+}
+
+// redirectRegistered reports whether redirect is one of the client's
+// redirect URIs: the same string, except that a loopback IP literal's port
+// may differ (OAuth 2.1 section 2.3.1 and RFC 8252 section 7.3: a native
+// app listens on whichever port is free when it signs in).
+func redirectRegistered(registered []string, redirect string) bool {
+	if slices.Contains(registered, redirect) {
+		return true
+	}
+	u, err := url.Parse(redirect)
+	if err != nil || u.Scheme != "http" || !loopbackIP(u.Hostname()) || u.Port() == "" {
+		return false
+	}
+	for _, r := range registered {
+		ru, err := url.Parse(r)
+		if err == nil && ru.Scheme == "http" && ru.Hostname() == u.Hostname() && ru.User == nil && u.User == nil &&
+			ru.EscapedPath() == u.EscapedPath() && ru.RawQuery == u.RawQuery && ru.Fragment == "" && u.Fragment == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// loopbackIP: 127.0.0.0/8 or ::1 written as an IP literal (not "localhost",
+// which a hostile resolver may point elsewhere).
+func loopbackIP(host string) bool {
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
 }
