@@ -69,6 +69,7 @@ type fixtureOpts struct {
 	env      map[string]string // more settings (another provider)
 	readOnly bool
 	observe  func(event, outcome string)
+	onRevoke func(family string)
 }
 
 // backend is what the fixture keeps its state in.
@@ -139,6 +140,7 @@ func newFixtureOpts(t testing.TB, o fixtureOpts) *fixture {
 		Now:          func() time.Time { return time.Now().Add(time.Duration(f.offset.Load())) },
 		ReadOnly:     o.readOnly,
 		Observe:      o.observe,
+		OnRevoke:     o.onRevoke,
 	}
 	if f.srv, err = mcpauth.New(f.cfg); err != nil {
 		t.Fatal(err)

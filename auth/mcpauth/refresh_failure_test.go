@@ -65,14 +65,19 @@ func TestRefreshRetriedAfterStoreFailure(t *testing.T) {
 	}
 }
 
-// Each sign-in and token request is reported once, with its outcome.
+// Each sign-in and token request is reported once, with its outcome, and
+// a revoked family to OnRevoke.
 func TestObserved(t *testing.T) {
 	var mu sync.Mutex
-	var got []string
+	var got, revoked []string
 	f := newFixtureOpts(t, fixtureOpts{observe: func(event, outcome string) {
 		mu.Lock()
 		defer mu.Unlock()
 		got = append(got, event+":"+outcome)
+	}, onRevoke: func(family string) {
+		mu.Lock()
+		defer mu.Unlock()
+		revoked = append(revoked, family)
 	}})
 	_, rt := f.tokens(t)                  // signin:ok, token:code
 	_, m := f.refresh(t, rt)              // token:refresh
@@ -87,5 +92,8 @@ func TestObserved(t *testing.T) {
 	want := "signin:ok token:code token:refresh token:reuse token:refused signin:refused"
 	if strings.Join(got, " ") != want {
 		t.Errorf("observed %v, want %s", got, want)
+	}
+	if len(revoked) != 1 || revoked[0] == "" {
+		t.Errorf("families revoked: %v, want the reused one's, once (the serving side ends its sessions)", revoked)
 	}
 }

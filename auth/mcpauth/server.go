@@ -76,6 +76,10 @@ type Config struct {
 	// refused, denied, failed) and each token request's (event "token":
 	// code, refresh, reuse, refused, unavailable), for metrics.
 	Observe func(event, outcome string)
+	// OnRevoke, if set, hears each family (sign-in) this server revoked:
+	// a reused refresh token or code, /revoke. The serving side ends the
+	// sign-in's sessions.
+	OnRevoke func(family string)
 }
 
 // Server is mailcal's OAuth authorization server.
@@ -253,6 +257,9 @@ func (s *Server) revokeFamily(ctx context.Context, family string) error {
 	defer cancel()
 	_, err := s.cfg.Store.RevokeOAuthFamily(ctx, family, s.familyEnd(family).Add(time.Minute))
 	s.cache.dropFamily(family)
+	if err == nil && s.cfg.OnRevoke != nil {
+		s.cfg.OnRevoke(family)
+	}
 	return err
 }
 

@@ -67,7 +67,7 @@ func newHTTPHandler(c serveConfig, a *app, mcpSrv *server.MCPServer, sessions *s
 	}
 	var oe *oauthEndpoints
 	if c.oauth == nil { // tests may plug in their own verifier
-		if oe, err = newOAuthEndpoints(c, a, redirect); err != nil {
+		if oe, err = newOAuthEndpoints(c, a, redirect, sessions.endSignin); err != nil {
 			return nil, err
 		}
 		c.oauth = oe.bearer()

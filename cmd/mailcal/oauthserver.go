@@ -39,7 +39,7 @@ type oauthEndpoints struct {
 // or nil when it cannot run here: the store keeps no OAuth records (a
 // build that wraps the store), or the base URL has a path (the issuer must
 // be an origin). The reason is logged; API keys keep working either way.
-func newOAuthEndpoints(c serveConfig, a *app, redirect string) (*oauthEndpoints, error) {
+func newOAuthEndpoints(c serveConfig, a *app, redirect string, onRevoke func(family string)) (*oauthEndpoints, error) {
 	if c.baseURL == "" {
 		return nil, nil // not serving (in-process tests): no public address to issue from
 	}
@@ -70,6 +70,7 @@ func newOAuthEndpoints(c serveConfig, a *app, redirect string) (*oauthEndpoints,
 		RedirectURI: redirect,
 		ReadOnly:    c.readOnly,
 		Observe:     a.onOAuth,
+		OnRevoke:    onRevoke,
 	})
 	if err != nil {
 		return nil, err

@@ -128,12 +128,31 @@ func (t *sessionTable) keysInUse() map[string]map[string]bool {
 // and calls are cancelled, its sessions ended (streamable ones as a DELETE
 // would).
 func (t *sessionTable) endTenant(name, keep string) {
+	t.endWhere("tenant removed or given a new key: closing what it had open", name,
+		func(tenantName, keyHash string, signin bool) bool {
+			return tenantName == name && keyHash != keep && !(keep != "" && signin)
+		})
+}
+
+// endSignin ends the sessions and running requests of a sign-in whose
+// tokens this process revoked (a reused refresh token, /revoke): its open
+// streams close at once here instead of idling out. Other replicas refuse
+// its next request (its token is gone) and close its streams when idle.
+func (t *sessionTable) endSignin(family string) {
+	binding := signinBinding(family)
+	t.endWhere("sign-in revoked: closing what it had open", "",
+		func(_, keyHash string, signin bool) bool { return signin && keyHash == binding })
+}
+
+// endWhere ends the sessions and cancels the running requests that match
+// (of tenant only, when it is not empty).
+func (t *sessionTable) endWhere(why, tenantName string, match func(tenant, keyHash string, signin bool) bool) {
 	t.mu.Lock()
 	var streamable []string
 	var running []*admission
 	n := 0
 	for id, s := range t.sessions {
-		if s.tenant == name && s.keyHash != keep && !(keep != "" && s.signin) && !s.ending {
+		if !s.ending && match(s.tenant, s.keyHash, s.signin) {
 			s.ending = true
 			n++
 			if s.kind == streamableSession {
@@ -141,9 +160,12 @@ func (t *sessionTable) endTenant(name, keep string) {
 			}
 		}
 	}
-	if l := t.tenants[name]; l != nil {
+	for name, l := range t.tenants {
+		if tenantName != "" && name != tenantName {
+			continue
+		}
 		for a := range l.running {
-			if a.keyHash != keep && !(keep != "" && a.signin) {
+			if match(name, a.keyHash, a.signin) {
 				running = append(running, a)
 			}
 		}
@@ -152,7 +174,7 @@ func (t *sessionTable) endTenant(name, keep string) {
 	if n == 0 && len(running) == 0 {
 		return
 	}
-	slog.Info("tenant removed or given a new key: closing what it had open", "tenant", name, "sessions", n, "requests", len(running))
+	slog.Info(why, "tenant", tenantName, "sessions", n, "requests", len(running))
 	// SSE sessions end with their streams.
 	for _, a := range running {
 		a.cancel()

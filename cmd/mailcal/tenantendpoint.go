@@ -209,8 +209,14 @@ func quoteParam(s string) string {
 // tells the removed-key check (sweep.go) that the key does not matter.
 func sessionBinding(r *http.Request) (binding string, signin bool) {
 	if s, ok := tenant.SigninFrom(r.Context()); ok && s.Family != "" {
-		sum := sha256.Sum256([]byte("oauth\x00" + s.Family))
-		return hex.EncodeToString(sum[:]), true
+		return signinBinding(s.Family), true
 	}
 	return tenant.HashKey(tenant.KeyFromRequest(r)), false
+}
+
+// signinBinding is what a sign-in's sessions are bound to: a hash of its
+// token family, which its refreshed tokens keep.
+func signinBinding(family string) string {
+	sum := sha256.Sum256([]byte("oauth\x00" + family))
+	return hex.EncodeToString(sum[:])
 }

@@ -263,3 +263,22 @@ func TestHalfConfiguredOAuthRefused(t *testing.T) {
 		t.Errorf("no OAuth server: %v", err)
 	}
 }
+
+// A sign-in this process revoked has its sessions ended at once; another
+// sign-in of the same person, and the tenant's API key, keep theirs.
+func TestRevokedSigninEndsItsSessions(t *testing.T) {
+	ts := newOAuthTestHTTP(t, newFakeVerifier())
+	revoked := ts.initAt(t, "/t/a/mcp", "", bearer(tokAlice1)...)
+	other := ts.initAt(t, "/t/a/mcp", "", bearer(tokAlice2)...)
+	keyed := ts.initAt(t, "/t/a/mcp", "a")
+	ts.sessions.endSignin("f1")
+	if code := ts.pingAt(t, "/t/a/mcp", revoked, "", bearer(tokAlice1r)...); code != http.StatusNotFound {
+		t.Errorf("the revoked sign-in's session: %d; want 404", code)
+	}
+	if code := ts.pingAt(t, "/t/a/mcp", other, "", bearer(tokAlice2)...); code != http.StatusOK {
+		t.Errorf("alice's other sign-in: %d; want 200", code)
+	}
+	if code := ts.pingAt(t, "/t/a/mcp", keyed, "a"); code != http.StatusOK {
+		t.Errorf("the API key's session: %d; want 200", code)
+	}
+}
