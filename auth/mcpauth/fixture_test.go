@@ -51,6 +51,19 @@ func (m mapClients) Lookup(_ context.Context, id string) (mcpauth.Client, error)
 	return mcpauth.Client{}, &mcpauth.Error{Status: 401, Code: "invalid_client", Description: "unknown client_id"}
 }
 
+// orRegistered is the tests' clients, then the registered ones.
+type orRegistered struct {
+	tests      mapClients
+	registered *mcpauth.Clients
+}
+
+func (o orRegistered) Lookup(ctx context.Context, id string) (mcpauth.Client, error) {
+	if c, ok := o.tests[id]; ok {
+		return c, nil
+	}
+	return o.registered.Lookup(ctx, id)
+}
+
 // policies is a Policies whose allowed sign-ins the test sets.
 type policies struct {
 	mu sync.Mutex
@@ -70,6 +83,9 @@ type fixtureOpts struct {
 	readOnly bool
 	observe  func(event, outcome string)
 	onRevoke func(family string)
+	// registration: clients other than the two of the tests are looked up
+	// in the store (DCR), through fixture.registered.
+	registration bool
 }
 
 // backend is what the fixture keeps its state in.
@@ -87,6 +103,9 @@ type fixture struct {
 	base    string
 	offset  atomic.Int64 // the server's clock, ahead of time.Now by this
 	tenants sync.Map     // name → true
+	// registered is the DCR clients (fixtureOpts.registration), on the
+	// server's clock.
+	registered *mcpauth.Clients
 }
 
 func newFixture(t testing.TB) *fixture { t.Helper(); return newFixtureOpts(t, fixtureOpts{}) }
@@ -141,6 +160,10 @@ func newFixtureOpts(t testing.TB, o fixtureOpts) *fixture {
 		ReadOnly:     o.readOnly,
 		Observe:      o.observe,
 		OnRevoke:     o.onRevoke,
+	}
+	if o.registration {
+		f.registered = mcpauth.NewClients(mcpauth.ClientsConfig{Store: f.st, Now: f.cfg.Now})
+		f.cfg.Clients = orRegistered{f.cfg.Clients.(mapClients), f.registered}
 	}
 	if f.srv, err = mcpauth.New(f.cfg); err != nil {
 		t.Fatal(err)

@@ -113,6 +113,18 @@ type OAuthServer interface {
 	// revocation marks whose `until` is before it; returns how many
 	// records (tokens and marks) went.
 	PruneOAuth(ctx context.Context, before time.Time) (int, error)
+	// PruneOAuthClients deletes every registered client created before
+	// createdBefore that no stored token names as its Client (a token of
+	// any kind, spent or not, expired but not yet pruned or not; a revoked
+	// family's tokens are deleted and so name nothing), and returns how
+	// many went: open registration must not grow the store without bound.
+	// A client's first token put while the prune runs may still name it
+	// afterwards (the token and the delete are not serialized on every
+	// store): that token then fails with invalid_client at /token and the
+	// person signs in again, the client having registered anew. Callers
+	// choose createdBefore well behind the time a client needs between
+	// registering and its first authorization request.
+	PruneOAuthClients(ctx context.Context, createdBefore time.Time) (int, error)
 }
 
 // Limits of the OAuth server's records.

@@ -135,6 +135,13 @@ func (s *Store) PutOAuthToken(ctx context.Context, t store.OAuthToken) error {
 	}
 	// Head, member, token, in this order: see oauthitems.go.
 	changed := head == nil
+	if client := clientDigest(t.Client); head == nil {
+		f.Clients = []string{client}
+	} else if f.Clients != nil && !slices.Contains(f.Clients, client) {
+		// A head without clients predates them: PruneOAuthClients reads
+		// its tokens instead, so it stays without.
+		f.Clients, changed = append(slices.Clip(f.Clients), client), true
+	}
 	if t.Account != "" {
 		if a := (familyAccount{Provider: t.Provider, Account: t.Account}); !slices.Contains(f.Accounts, a) {
 			f.Accounts, changed = append(slices.Clip(f.Accounts), a), true

@@ -6,7 +6,7 @@ package keyring
 //	oauth-token/<hash>                               {"hash","kind","family","tenant","provider","account","client",
 //	                                                  "resource","scopes","redirect_uri","challenge","state",
 //	                                                  "created_at","expires_at","spent_at"}
-//	oauth-family/<family>                            {"family","tenant","accounts","expires_at","revoked_until"}
+//	oauth-family/<family>                            {"family","tenant","accounts","clients","expires_at","revoked_until"}
 //	oauth-member/<family>/<unix expiry>.<hash>       empty: token <hash> belongs to <family>
 //
 // A token is found by its hash in one read. A family is found two ways:
@@ -14,19 +14,20 @@ package keyring
 // backend reads its folder, decrypting nothing), which revocation and
 // pruning use; its head, oauth-family/<family>, names its tenant and
 // accounts (for RevokeOAuthAccount and RevokeOAuthTenant, which read every
-// head), the latest expiry of its tokens, and its revocation mark
-// (revoked_until). A list of hashes in the head would outgrow an item: a
+// head), the clients its tokens name (the digest of each id, as in the
+// client's key: PruneOAuthClients reads the heads, not every token), the
+// latest expiry of its tokens, and its revocation mark (revoked_until). A list of hashes in the head would outgrow an item: a
 // family rotating its refresh token every 15 minutes for 90 days has
 // thousands of tokens. The member's name carries the token's expiry (Unix
 // seconds, rounded down) so that PruneOAuth finds expired tokens without
 // reading them.
 //
 // Order of writes, for crash safety (each write is atomic on its own, see
-// Store): PutOAuthToken writes the head (tenant, account, expiry), then the
-// member, then the token, so a token item always has a member and a head
-// naming its account: a process killed in between leaves at most a member
-// without a token, which revocation and pruning take as a token already
-// gone. Revocation writes the mark first, then deletes each token before its
+// Store): PutOAuthToken writes the head (tenant, account, client, expiry),
+// then the member, then the token, so a token item always has a member and
+// a head naming its account and client: a process killed in between
+// leaves at most a member without a token, which revocation and pruning
+// take as a token already gone. Revocation writes the mark first, then deletes each token before its
 // member; GetOAuthToken and SpendOAuthToken read the head too and take a
 // token of a marked family as gone, so a revocation cut short by a crash
 // leaves no usable token. Deleting the head of an unrevoked family waits
@@ -76,10 +77,14 @@ const (
 // nanoseconds), to count a token's size as it will be once spent.
 var latestTime = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
 
-func oauthClientKey(id string) string {
+// clientDigest is the hex SHA-256 of a client id: its key's last segment,
+// and how a family's head names its clients.
+func clientDigest(id string) string {
 	sum := sha256.Sum256([]byte(id))
-	return oauthClientPrefix + hex.EncodeToString(sum[:])
+	return hex.EncodeToString(sum[:])
 }
+
+func oauthClientKey(id string) string { return oauthClientPrefix + clientDigest(id) }
 
 func oauthTokenKey(hash string) string { return oauthTokenPrefix + hash }
 
@@ -234,6 +239,10 @@ type familyItem struct {
 	// Tenant is "" for a family revoked before any of its tokens was put.
 	Tenant   string          `json:"tenant,omitempty"`
 	Accounts []familyAccount `json:"accounts,omitempty"`
+	// Clients are the clientDigest of each client its tokens name; nil in
+	// a head written before heads named them (PruneOAuthClients then reads
+	// the family's tokens).
+	Clients []string `json:"clients,omitempty"`
 	// ExpiresAt is the latest expiry of the tokens put in the family.
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
 	// RevokedUntil is the revocation mark; zero while the family is not

@@ -213,6 +213,27 @@ func (s *Store) PruneOAuth(ctx context.Context, before time.Time) (int, error) {
 	return n, nil
 }
 
+// PruneOAuthClients implements store.OAuthServer under the store's mutex:
+// no token is put while it runs, so none names a client it deletes.
+func (s *Store) PruneOAuthClients(ctx context.Context, createdBefore time.Time) (int, error) {
+	if err := s.lock(ctx, nil); err != nil {
+		return 0, err
+	}
+	defer s.mu.Unlock()
+	used := map[string]bool{}
+	for _, t := range s.oauthTokens {
+		used[t.Client] = true
+	}
+	n := 0
+	for id, c := range s.oauthClients {
+		if c.CreatedAt.Before(createdBefore) && !used[id] {
+			delete(s.oauthClients, id)
+			n++
+		}
+	}
+	return n, nil
+}
+
 // utc is t in UTC, a zero time kept zero.
 func utc(t time.Time) time.Time {
 	if t.IsZero() {

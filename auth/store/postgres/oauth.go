@@ -245,3 +245,17 @@ func (s *Store) PruneOAuth(ctx context.Context, before time.Time) (int, error) {
 	}
 	return n, nil
 }
+
+// PruneOAuthClients implements store.OAuthServer in one statement (the
+// index oauth_tokens_client, migration 0004, makes each NOT EXISTS one
+// probe). Under READ COMMITTED the statement sees the tokens committed
+// before it began: a token put while it runs, and naming a client it
+// deletes, names a client that is gone, which the contract allows.
+func (s *Store) PruneOAuthClients(ctx context.Context, createdBefore time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM oauth_clients c WHERE c.created_at < $1
+		AND NOT EXISTS (SELECT 1 FROM oauth_tokens t WHERE t.client = c.id)`, createdBefore)
+	if err != nil {
+		return 0, wrap("pruning unused OAuth clients", err)
+	}
+	return int(tag.RowsAffected()), nil
+}

@@ -83,6 +83,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OAuthRevokeFamily", testOAuthRevokeFamily},
 		{"OAuthRevokeAccount", testOAuthRevokeAccount},
 		{"OAuthPrune", testOAuthPrune},
+		{"OAuthPruneClients", testOAuthPruneClients},
 		{"OAuthRevokeRace", testOAuthRevokeRace},
 	}
 	for _, c := range cases {
