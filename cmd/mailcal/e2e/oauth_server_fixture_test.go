@@ -98,24 +98,7 @@ func newOAuthFixture(t *testing.T, n int, database bool, extraEnv ...string) *oa
 			t.Fatalf("migrate: exit %d, %q %s", code, out, tail(errOut, 1000))
 		}
 	}
-	var backends []*url.URL
-	for range n {
-		s := fx.startHTTP(t)
-		fx.replicas = append(fx.replicas, s)
-		u, _ := url.Parse(s.base)
-		backends = append(backends, u)
-	}
-	fx.lb = newRoundRobin(backends)
-	srv := &http.Server{Handler: fx.lb, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if srv.Shutdown(ctx) != nil {
-			srv.Close()
-		}
-	})
-	fx.proxy = &httpServer{base: base}
+	fx.replicas, fx.lb, fx.proxy = balance(t, ln, n, func() *httpServer { return fx.startHTTP(t) })
 	return fx
 }
 

@@ -58,15 +58,24 @@ func newReplicaSet(t *testing.T, n int, opts googletest.Options, extraEnv ...str
 	if out, errOut, code := fx.run(t, "migrate"); code != 0 {
 		t.Fatalf("migrate: exit %d, %q %s", code, out, tail(errOut, 1000))
 	}
+	rs.replicas, rs.lb, rs.proxy = balance(t, ln, n, func() *httpServer { return fx.startHTTP(t) })
+	return rs
+}
+
+// balance starts n servers with start and serves them round robin on ln
+// (the balancer's address is their MAILCAL_BASE_URL) until the test ends.
+func balance(t *testing.T, ln net.Listener, n int, start func() *httpServer) ([]*httpServer, *roundRobin, *httpServer) {
+	t.Helper()
+	var replicas []*httpServer
 	var backends []*url.URL
 	for range n {
-		s := fx.startHTTP(t)
-		rs.replicas = append(rs.replicas, s)
+		s := start()
+		replicas = append(replicas, s)
 		u, _ := url.Parse(s.base)
 		backends = append(backends, u)
 	}
-	rs.lb = newRoundRobin(backends)
-	srv := &http.Server{Handler: rs.lb, ReadHeaderTimeout: 10 * time.Second}
+	lb := newRoundRobin(backends)
+	srv := &http.Server{Handler: lb, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -75,8 +84,7 @@ func newReplicaSet(t *testing.T, n int, opts googletest.Options, extraEnv ...str
 			srv.Close() // streams still open
 		}
 	})
-	rs.proxy = &httpServer{base: base}
-	return rs
+	return replicas, lb, &httpServer{base: "http://" + ln.Addr().String()}
 }
 
 // roundRobin is a reverse proxy that sends each request to the next
