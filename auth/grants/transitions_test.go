@@ -2,10 +2,12 @@ package grants
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/mailcal/mailcal/auth/store"
 	"github.com/mailcal/mailcal/auth/store/memory"
 )
 
@@ -40,10 +42,10 @@ func TestTransitions(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Transition{
-		{From: "", To: StatusActive, Key: "google/a@example.com/1800000000/v1"},
-		{From: StatusActive, To: StatusNeedsReauth, Reason: "invalid_grant", Key: "google/a@example.com/1800000000/v3"},
-		{From: StatusNeedsReauth, To: StatusActive, Key: "google/a@example.com/1800000000/v5"},
-		{From: StatusActive, To: "", Key: "google/a@example.com/1800000000/removed5"},
+		{From: "", To: StatusActive, Key: "google/a@example.com/1800000000000000/v1"},
+		{From: StatusActive, To: StatusNeedsReauth, Reason: "invalid_grant", Key: "google/a@example.com/1800000000000000/v3"},
+		{From: StatusNeedsReauth, To: StatusActive, Key: "google/a@example.com/1800000000000000/v5"},
+		{From: StatusActive, To: "", Key: "google/a@example.com/1800000000000000/removed5"},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("transitions %+v; want %d", got, len(want))
@@ -53,5 +55,25 @@ func TestTransitions(t *testing.T) {
 		if g.Tenant != "acme" || g.Provider != "google" || g.Account != "a@example.com" || g.From != w.From || g.To != w.To || g.Reason != w.Reason || g.Key != w.Key {
 			t.Errorf("transition %d = %+v, want %+v", i, g, w)
 		}
+	}
+}
+
+// A reconnect within the same second as the connection it replaced (a
+// disconnect and a connect at once) gets a key of its own; an account too
+// long for a key is named by a hash.
+func TestTransitionKeys(t *testing.T) {
+	at := time.Unix(1800000000, 0)
+	a := transitionKey("google", "a@example.com", at, "v", 1)
+	b := transitionKey("google", "a@example.com", at.Add(300*time.Millisecond), "v", 1)
+	if a == b {
+		t.Errorf("two connections 300 ms apart share the key %s", a)
+	}
+	if c := transitionKey("google", "a@example.com", at.Add(300*time.Millisecond+400*time.Nanosecond), "v", 1); c != b {
+		t.Errorf("key %s from the time as written, %s as a store keeps it (to the microsecond): they must be one", c, b)
+	}
+	long := strings.Repeat("x", 240) + "@example.com"
+	k := transitionKey("microsoft", long, at, "removed", 12)
+	if len(k) > store.MaxDeliveryKeyLen || !strings.HasPrefix(k, "microsoft/sha256:") || k == transitionKey("microsoft", long+"x", at, "removed", 12) {
+		t.Errorf("long account's key %q (%d characters)", k, len(k))
 	}
 }
