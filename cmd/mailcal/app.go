@@ -93,6 +93,7 @@ func newApp(ctx context.Context, c *config) (*app, error) {
 	if l, ok := st.(leaderStore); ok {
 		a.leader = l
 	}
+	a.queueWebhooks()
 	return a, nil
 }
 
