@@ -14,6 +14,12 @@ type Webhook struct {
 	// usable again to sign, so it is sealed, not hashed).
 	Secret    []byte
 	CreatedAt time.Time
+	// PreviousSecret is the secret Secret replaced, sealed like it, still
+	// signing beside it until PreviousUntil, so that a receiver has a
+	// while to deploy the new one; empty (and PreviousUntil zero) when
+	// there is none. Past PreviousUntil it is no longer used.
+	PreviousSecret []byte
+	PreviousUntil  time.Time
 }
 
 // Delivery is one event waiting in the outbox for its tenant's webhook.
@@ -91,6 +97,12 @@ func ValidWebhook(w Webhook) error {
 		return fmt.Errorf("webhook of %s: the URL must be 1 to %d bytes of valid UTF-8", w.Tenant, MaxWebhookURLLen)
 	case len(w.Secret) == 0 || len(w.Secret) > MaxSecretLen:
 		return fmt.Errorf("webhook of %s: the secret must be 1 to %d bytes", w.Tenant, MaxSecretLen)
+	case len(w.PreviousSecret) > MaxSecretLen:
+		return fmt.Errorf("webhook of %s: the previous secret must be at most %d bytes", w.Tenant, MaxSecretLen)
+	case len(w.PreviousSecret) == 0 && !w.PreviousUntil.IsZero():
+		return fmt.Errorf("webhook of %s: a previous secret's end without a previous secret", w.Tenant)
+	case len(w.PreviousSecret) != 0 && w.PreviousUntil.IsZero():
+		return fmt.Errorf("webhook of %s: a previous secret needs its end (PreviousUntil)", w.Tenant)
 	}
 	return nil
 }

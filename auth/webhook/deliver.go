@@ -145,10 +145,14 @@ func NewSender(allowLoopback bool) *Sender {
 var ErrRefused = errors.New("webhook: URL refused")
 
 // Send makes one attempt to deliver body (an Event's Body, whose id is id)
-// to rawURL, signed with secret. nil for a 2xx answer. An error never holds
-// the secret or the receiver's answer, only its status; errors.Is
-// ErrRefused when the URL is not allowed.
-func (s *Sender) Send(ctx context.Context, rawURL, secret, id string, body []byte) error {
+// to rawURL, signed with each of secrets (the current one first, then the
+// one it is replacing while both sign). nil for a 2xx answer. An error
+// never holds a secret or the receiver's answer, only its status;
+// errors.Is ErrRefused when the URL is not allowed.
+func (s *Sender) Send(ctx context.Context, rawURL string, secrets []string, id string, body []byte) error {
+	if len(secrets) == 0 {
+		return errors.New("webhook: no signing secret")
+	}
 	u, err := ParseURL(rawURL, s.allowLoopback)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrRefused, err)
@@ -160,7 +164,7 @@ func (s *Sender) Send(ctx context.Context, rawURL, secret, id string, body []byt
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "mailcal-webhook/1")
 	req.Header.Set(IDHeader, id)
-	req.Header.Set(SignatureHeader, Sign(secret, s.now(), body))
+	req.Header.Set(SignatureHeader, SignAll(secrets, s.now(), body))
 	resp, err := s.client.Do(req)
 	if err != nil {
 		var ue interface{ Timeout() bool }

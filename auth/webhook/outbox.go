@@ -233,5 +233,18 @@ func (o *Outbox) send(ctx context.Context, d store.Delivery) error {
 	if err != nil {
 		return fmt.Errorf("opening the tenant's signing secret: %w", err)
 	}
-	return o.Sender.Send(ctx, w.URL, string(secret), d.ID, d.Body)
+	secrets := []string{string(secret)}
+	// The secret this one replaced signs too until its overlap ends, for a
+	// receiver that has not deployed the new one yet. Should it not open
+	// (the current one did, under the same key), the delivery goes signed
+	// with the current one only rather than not at all.
+	if len(w.PreviousSecret) != 0 && o.clock().Before(w.PreviousUntil) {
+		prev, err := o.Sealer.Open(ctx, secretKey(d.Tenant), w.PreviousSecret)
+		if err != nil {
+			o.Log.Warn("webhook: the previous signing secret does not open; signing with the current one only", "tenant", d.Tenant, "err", err)
+		} else {
+			secrets = append(secrets, string(prev))
+		}
+	}
+	return o.Sender.Send(ctx, w.URL, secrets, d.ID, d.Body)
 }

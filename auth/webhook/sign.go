@@ -74,8 +74,22 @@ func mac(secret string, ts int64, body []byte) []byte {
 
 // Sign returns the SignatureHeader value of body sent at t.
 func Sign(secret string, t time.Time, body []byte) string {
+	return SignAll([]string{secret}, t, body)
+}
+
+// SignAll returns the SignatureHeader value of body sent at t with one v1
+// per secret, in order: the current secret first, then the one it is
+// replacing, so that a receiver holding either verifies the delivery.
+func SignAll(secrets []string, t time.Time, body []byte) string {
 	ts := t.Unix()
-	return "t=" + strconv.FormatInt(ts, 10) + ",v1=" + hex.EncodeToString(mac(secret, ts, body))
+	b := strings.Builder{}
+	b.WriteString("t=")
+	b.WriteString(strconv.FormatInt(ts, 10))
+	for _, s := range secrets {
+		b.WriteString(",v1=")
+		b.WriteString(hex.EncodeToString(mac(s, ts, body)))
+	}
+	return b.String()
 }
 
 // Errors of Verify.

@@ -183,7 +183,7 @@ func TestSendRefusesLoopbackAtDial(t *testing.T) {
 		return inner(ctx, network, "127.0.0.1"+port)
 	}
 	tr.TLSClientConfig = nil
-	err := s.Send(context.Background(), "https://hooks.example.com/h", "whsec_x", "evt_1", []byte("{}"))
+	err := s.Send(context.Background(), "https://hooks.example.com/h", []string{"whsec_x"}, "evt_1", []byte("{}"))
 	if err == nil || !strings.Contains(err.Error(), "loopback") || hits.Load() != 0 {
 		t.Fatalf("err %v, hits %d; want refused at dial", err, hits.Load())
 	}
@@ -238,7 +238,7 @@ func TestSend(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := s.Send(ctx, srv.URL+"/hook", secret, ev.ID, body); err != nil {
+	if err := s.Send(ctx, srv.URL+"/hook", []string{secret}, ev.ID, body); err != nil {
 		t.Fatalf("send: %v", err)
 	}
 	if err := Verify(secret, got.sig, got.body, time.Now(), DefaultTolerance); err != nil {
@@ -253,23 +253,23 @@ func TestSend(t *testing.T) {
 	}
 
 	status.Store(500)
-	err = s.Send(ctx, srv.URL+"/hook", secret, ev.ID, body)
+	err = s.Send(ctx, srv.URL+"/hook", []string{secret}, ev.ID, body)
 	if err == nil || !strings.Contains(err.Error(), "500") || strings.Contains(err.Error(), "whsec") || strings.Contains(err.Error(), "details") {
 		t.Errorf("500: %v", err)
 	}
-	if err := s.Send(ctx, srv.URL+"/redirect", secret, ev.ID, body); err == nil || !strings.Contains(err.Error(), "302") {
+	if err := s.Send(ctx, srv.URL+"/redirect", []string{secret}, ev.ID, body); err == nil || !strings.Contains(err.Error(), "302") {
 		t.Errorf("redirect: %v", err)
 	}
-	if err := s.Send(ctx, srv.URL+"/big", secret, ev.ID, body); err != nil {
+	if err := s.Send(ctx, srv.URL+"/big", []string{secret}, ev.ID, body); err != nil {
 		t.Errorf("a large answer: %v", err)
 	}
 	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	if err := s.Send(short, srv.URL+"/slow", secret, ev.ID, body); err == nil || time.Since(start) > 2*time.Second {
+	if err := s.Send(short, srv.URL+"/slow", []string{secret}, ev.ID, body); err == nil || time.Since(start) > 2*time.Second {
 		t.Errorf("slow receiver: %v after %s", err, time.Since(start))
 	}
-	if err := s.Send(ctx, "http://10.0.0.1/h", secret, ev.ID, body); !errors.Is(err, ErrRefused) {
+	if err := s.Send(ctx, "http://10.0.0.1/h", []string{secret}, ev.ID, body); !errors.Is(err, ErrRefused) {
 		t.Errorf("private URL: %v", err)
 	}
 	if _, err := (Event{Type: "account.bogus"}).Body(); err == nil {

@@ -32,7 +32,7 @@ func TestMigrateCommand(t *testing.T) {
 	pw := passwordOf(t, url)
 	vars := map[string]string{envDatabaseURL: url}
 	out, errOut, code := runInProcess(t, vars, "migrate")
-	if code != 0 || !strings.Contains(out, "Applied 4 migration(s): 0001 init, 0002 webhooks, 0003 oauth, 0004 oauth_clients") {
+	if code != 0 || !strings.Contains(out, "Applied 5 migration(s): 0001 init, 0002 webhooks, 0003 oauth, 0004 oauth_clients, 0005 webhook_previous_secret") {
 		t.Errorf("migrate of an empty database: exit %d, %q %q; want it to name what it applied", code, out, errOut)
 	}
 	out, errOut, code = runInProcess(t, vars, "migrate")

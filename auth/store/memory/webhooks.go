@@ -31,6 +31,7 @@ func (s *Store) GetWebhook(ctx context.Context, tenant string) (store.Webhook, e
 		return store.Webhook{}, fmt.Errorf("webhook of %s: %w", tenant, store.ErrNotFound)
 	}
 	w.Secret = slices.Clone(w.Secret)
+	w.PreviousSecret = slices.Clone(w.PreviousSecret)
 	return w, nil
 }
 
@@ -41,7 +42,12 @@ func (s *Store) PutWebhook(ctx context.Context, w store.Webhook) error {
 	}
 	defer s.mu.Unlock()
 	w.Secret = slices.Clone(w.Secret)
+	w.PreviousSecret = slices.Clone(w.PreviousSecret)
+	if len(w.PreviousSecret) == 0 {
+		w.PreviousSecret = nil // empty reads back as nil, as from PostgreSQL
+	}
 	w.CreatedAt = w.CreatedAt.UTC()
+	w.PreviousUntil = w.PreviousUntil.UTC()
 	s.webhooks[w.Tenant] = w
 	return nil
 }

@@ -21,7 +21,9 @@ func (s *Store) GetWebhook(ctx context.Context, tenant string) (store.Webhook, e
 		return store.Webhook{}, err
 	}
 	var w store.Webhook
-	err := s.pool.QueryRow(ctx, "SELECT tenant, url, secret, created_at FROM webhooks WHERE tenant = $1", tenant).Scan(&w.Tenant, &w.URL, &w.Secret, &w.CreatedAt)
+	var until *time.Time
+	err := s.pool.QueryRow(ctx, "SELECT tenant, url, secret, created_at, previous_secret, previous_until FROM webhooks WHERE tenant = $1", tenant).
+		Scan(&w.Tenant, &w.URL, &w.Secret, &w.CreatedAt, &w.PreviousSecret, &until)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.Webhook{}, fmt.Errorf("webhook of %s: %w", tenant, store.ErrNotFound)
 	}
@@ -29,6 +31,12 @@ func (s *Store) GetWebhook(ctx context.Context, tenant string) (store.Webhook, e
 		return store.Webhook{}, wrap("webhook of "+tenant, err)
 	}
 	w.CreatedAt = utc(w.CreatedAt)
+	if until != nil {
+		w.PreviousUntil = utc(*until)
+	}
+	if len(w.PreviousSecret) == 0 {
+		w.PreviousSecret = nil
+	}
 	return w, nil
 }
 
@@ -37,9 +45,17 @@ func (s *Store) PutWebhook(ctx context.Context, w store.Webhook) error {
 	if err := store.ValidWebhook(w); err != nil {
 		return err
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO webhooks (tenant, url, secret, created_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (tenant) DO UPDATE SET url = excluded.url, secret = excluded.secret, created_at = excluded.created_at`,
-		w.Tenant, w.URL, w.Secret, w.CreatedAt)
+	// NULLs when there is no previous secret (ValidWebhook made sure both
+	// or neither are set).
+	var prev []byte
+	var until *time.Time
+	if len(w.PreviousSecret) != 0 {
+		prev, until = w.PreviousSecret, &w.PreviousUntil
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO webhooks (tenant, url, secret, created_at, previous_secret, previous_until) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (tenant) DO UPDATE SET url = excluded.url, secret = excluded.secret, created_at = excluded.created_at,
+			previous_secret = excluded.previous_secret, previous_until = excluded.previous_until`,
+		w.Tenant, w.URL, w.Secret, w.CreatedAt, prev, until)
 	return wrap("webhook of "+w.Tenant, err)
 }
 

@@ -53,6 +53,25 @@ func testWebhooks(t *testing.T, s store.Store) {
 	if got, _ := wh.GetWebhook(ctx, "acme"); got.URL != w2.URL || !bytes.Equal(got.Secret, []byte{1}) {
 		t.Errorf("replaced webhook read back = %+v", got)
 	}
+	// The secret it replaced, kept until a time, read back; and cleared.
+	w3 := w2
+	w3.Secret, w3.PreviousSecret, w3.PreviousUntil = []byte{3}, bytes.Repeat([]byte{4}, store.MaxSecretLen), t0.Add(25*time.Hour)
+	must(t, "PutWebhook with a previous secret", wh.PutWebhook(ctx, w3))
+	w3.PreviousSecret[0] = 9 // the caller's slice is not the store's
+	got, err = wh.GetWebhook(ctx, "acme")
+	must(t, "GetWebhook with a previous secret", err)
+	if !bytes.Equal(got.Secret, []byte{3}) || !bytes.Equal(got.PreviousSecret, bytes.Repeat([]byte{4}, store.MaxSecretLen)) {
+		t.Errorf("webhook with a previous secret read back = %+v", got)
+	}
+	checkTime(t, "PreviousUntil", got.PreviousUntil, t0.Add(25*time.Hour))
+	got.PreviousSecret[1] = 9
+	if again, _ := wh.GetWebhook(ctx, "acme"); again.PreviousSecret[1] != 4 {
+		t.Error("the previous secret's slice GetWebhook returned is the store's")
+	}
+	must(t, "PutWebhook without a previous secret", wh.PutWebhook(ctx, w2))
+	if got, _ := wh.GetWebhook(ctx, "acme"); len(got.PreviousSecret) != 0 || !got.PreviousUntil.IsZero() {
+		t.Errorf("a previous secret survived its replacement by none: %+v", got)
+	}
 	if _, err := wh.GetWebhook(ctx, "acm"); err == nil {
 		t.Error("another tenant's webhook found by a prefix")
 	}
@@ -62,6 +81,10 @@ func testWebhooks(t *testing.T, s store.Store) {
 		"long URL":   {Tenant: "acme", URL: "https://x.example.com/" + strings.Repeat("a", store.MaxWebhookURLLen), Secret: []byte{1}},
 		"NUL in URL": {Tenant: "acme", URL: "https://x.example.com/\x00", Secret: []byte{1}},
 		"no secret":  {Tenant: "acme", URL: "https://x.example.com/"},
+		"long previous secret": {Tenant: "acme", URL: "https://x.example.com/", Secret: []byte{1},
+			PreviousSecret: make([]byte, store.MaxSecretLen+1), PreviousUntil: t0},
+		"previous secret without its end":  {Tenant: "acme", URL: "https://x.example.com/", Secret: []byte{1}, PreviousSecret: []byte{2}},
+		"an end without a previous secret": {Tenant: "acme", URL: "https://x.example.com/", Secret: []byte{1}, PreviousUntil: t0},
 	} {
 		checkRefused(t, "PutWebhook, "+name, wh.PutWebhook(ctx, bad))
 	}

@@ -74,7 +74,7 @@ func TestE2EPostgresMigrate(t *testing.T) {
 	t.Parallel()
 	fx, dbURL := newDatabaseFixture(t, googletest.Options{})
 	out, errOut, code := fx.run(t, "migrate")
-	if code != 0 || !strings.Contains(out, "Applied 4 migration(s): 0001 init, 0002 webhooks, 0003 oauth, 0004 oauth_clients") {
+	if code != 0 || !strings.Contains(out, "Applied 5 migration(s): 0001 init, 0002 webhooks, 0003 oauth, 0004 oauth_clients, 0005 webhook_previous_secret") {
 		t.Fatalf("migrate of an empty database: exit %d, %q %s", code, out, tail(errOut, 1000))
 	}
 	out, errOut, code = fx.run(t, "migrate")

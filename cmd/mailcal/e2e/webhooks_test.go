@@ -201,6 +201,17 @@ func TestE2EWebhooks(t *testing.T) {
 		t.Errorf("metrics: %v delivered, %v retried; want 4 and at least 1", delivered, retried)
 	}
 
+	// A new secret: the receiver, still holding the old one, verifies the
+	// next delivery (both sign for a day); GET says until when, never the
+	// secrets.
+	newSecret := putWebhook(t, fx, b, key, srv.URL+"/hook")
+	r = a.do(t, "GET", "/api/webhook", nil, "Authorization", "Bearer "+key)
+	if r.status != 200 || !strings.Contains(string(r.body), `"previous_secret_until":"`) || strings.Contains(string(r.body), "whsec_") || newSecret == secret {
+		t.Errorf("GET /api/webhook after a new secret: %d %s", r.status, r.body)
+	}
+	fx.connectHTTP(t, a, key, alice, "mail.read")
+	rc.waitFor(t, 5, 15*time.Second) // verified with the old secret
+
 	if r := b.do(t, "DELETE", "/api/webhook", nil, "Authorization", "Bearer "+key); r.status != http.StatusNoContent {
 		t.Errorf("DELETE /api/webhook: %d %s", r.status, r.body)
 	}
