@@ -28,51 +28,26 @@ func (s *Server) changeRoutes() {
 	}
 }
 
-// changeTarget finds the stored event an id names, making the exception
-// of an occurrence when asked for one; it answers 400 and 404 itself.
-// Call with the lock held.
-func (s *Server) changeTarget(c *call, mb *mailbox) *event {
-	id, ok := parseID(c.params["event"])
-	if !ok {
-		c.badID()
-		return nil
+// lockEvent takes the fake's lock and finds the stored event the {event}
+// id names, making the exception of an occurrence when it names one. When
+// there is none it has answered 400 or 404, released the lock and returns a
+// nil event; otherwise the caller calls unlock.
+func (s *Server) lockEvent(c *call) (mb *mailbox, ev *event, unlock func()) {
+	s.graph.mu.Lock()
+	mb = s.mailboxLocked(c.user.UPN)
+	in := c.findInstance(mb)
+	if in == nil {
+		s.graph.mu.Unlock()
+		return nil, nil, nil
 	}
-	var found *event
-	for _, ev := range mb.events {
-		switch {
-		case id.mailbox != mb.key:
-		case id.kind == kindEvent && ev.seq == id.b && !ev.deleted:
-			found = ev
-		case id.kind == kindOccurrence && ev.seq == id.a && ev.recurrence != nil:
-			for _, in := range mb.expand(ev, time.Unix(int64(id.b), 0).Add(time.Second)) {
-				if in.original.Unix() != int64(id.b) || in.ev.deleted {
-					continue
-				}
-				if !in.occurrence {
-					found = in.ev
-					continue
-				}
-				ex := *ev
-				ex.master, ex.originalStart, ex.start, ex.end, ex.recurrence = ev, in.original, in.start, in.end, nil
-				ex.attendees, ex.createdBy, ex.iCalUID = slices.Clone(ev.attendees), nil, ""
-				mb.storeEvent(&ex)
-				found = &ex
-			}
-		}
+	if !in.occurrence {
+		return mb, in.ev, s.graph.mu.Unlock
 	}
-	if found != nil {
-		if _, has := c.params["cal"]; has {
-			if cal := c.calendar(mb); cal == nil {
-				return nil
-			} else if found.cal != cal {
-				found = nil
-			}
-		}
-	}
-	if found == nil {
-		c.notFound()
-	}
-	return found
+	ex := *in.ev
+	ex.master, ex.originalStart, ex.start, ex.end, ex.recurrence = in.ev, in.original, in.start, in.end, nil
+	ex.attendees, ex.createdBy, ex.iCalUID = slices.Clone(in.ev.attendees), nil, ""
+	mb.storeEvent(&ex)
+	return mb, &ex, s.graph.mu.Unlock
 }
 
 // patchEvent changes the properties sent (the others of eventProps are
@@ -97,13 +72,11 @@ func (s *Server) patchEvent(c *call) {
 		}
 	}
 	loc, zone := c.responseZone()
-	s.graph.mu.Lock()
-	defer s.graph.mu.Unlock()
-	mb := s.mailboxLocked(c.user.UPN)
-	ev := s.changeTarget(c, mb)
+	mb, ev, unlock := s.lockEvent(c)
 	if ev == nil {
 		return
 	}
+	defer unlock()
 	next := *ev
 	next.attendees = slices.Clone(ev.attendees)
 	if qerr := s.patchProps(c, &next, props, &in); qerr != nil {
@@ -231,13 +204,11 @@ func (s *Server) patchProps(c *call, ev *event, props map[string]json.RawMessage
 // occurrence as a deleted exception. The organizer's deletion of a meeting
 // sends its attendees a cancellation.
 func (s *Server) deleteEvent(c *call) {
-	s.graph.mu.Lock()
-	defer s.graph.mu.Unlock()
-	mb := s.mailboxLocked(c.user.UPN)
-	ev := s.changeTarget(c, mb)
+	mb, ev, unlock := s.lockEvent(c)
 	if ev == nil {
 		return
 	}
+	defer unlock()
 	s.removeLocked(mb, ev, "")
 	c.noContent(http.StatusNoContent)
 }
@@ -267,13 +238,11 @@ func (s *Server) cancelEvent(c *call) {
 	if !c.readBody(&in) {
 		return
 	}
-	s.graph.mu.Lock()
-	defer s.graph.mu.Unlock()
-	mb := s.mailboxLocked(c.user.UPN)
-	ev := s.changeTarget(c, mb)
+	mb, ev, unlock := s.lockEvent(c)
 	if ev == nil {
 		return
 	}
+	defer unlock()
 	if !ev.isOrganizer {
 		c.fail(http.StatusBadRequest, "ErrorInvalidRequest", "Your request can't be completed. You need to be an organizer to cancel a meeting.")
 		return
@@ -292,13 +261,11 @@ func (s *Server) respondEvent(c *call, action string) {
 	if !c.readBody(&in) {
 		return
 	}
-	s.graph.mu.Lock()
-	defer s.graph.mu.Unlock()
-	mb := s.mailboxLocked(c.user.UPN)
-	ev := s.changeTarget(c, mb)
+	mb, ev, unlock := s.lockEvent(c)
 	if ev == nil {
 		return
 	}
+	defer unlock()
 	if ev.isOrganizer {
 		c.fail(http.StatusBadRequest, "ErrorInvalidRequest", "Your request can't be completed. You can't respond to this meeting because you're the meeting organizer.")
 		return
