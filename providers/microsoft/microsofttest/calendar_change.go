@@ -100,15 +100,8 @@ func (s *Server) patchEvent(c *call) {
 		shared = shared || props[k] != nil
 	}
 	if ev.isOrganizer && shared {
-		id := mb.eventID(ev, false)
-		for _, a := range ev.attendees {
-			mb.invites = append(mb.invites, Invitation{Kind: "update", EventID: id, ICalUID: ev.iCalUID, To: a.Recipient, Type: a.typ,
-				Subject: ev.subject, Start: ev.start, End: ev.end, AllDay: ev.allDay, Organizer: ev.organizer, JoinURL: ev.onlineMeeting, Sent: now})
-		}
-		for _, a := range removed {
-			mb.invites = append(mb.invites, Invitation{Kind: "cancellation", EventID: id, ICalUID: ev.iCalUID, To: a.Recipient, Type: a.typ,
-				Subject: "Canceled: " + ev.subject, Start: ev.start, End: ev.end, AllDay: ev.allDay, Organizer: ev.organizer, Sent: now})
-		}
+		mb.sendMeeting(ev, "update", "", ev.attendees, now)
+		mb.sendMeeting(ev, "cancellation", "", removed, now)
 	}
 	out := c.renderEvent(mb, instance{ev: ev, start: ev.start, end: ev.end, original: ev.originalStart}, loc, zone)
 	out["@odata.context"] = c.context("events/$entity")
@@ -200,6 +193,21 @@ func (s *Server) patchProps(c *call, ev *event, props map[string]json.RawMessage
 	return nil
 }
 
+// sendMeeting records the organizer's meeting message kind about ev ("" a
+// request, "update" or "cancellation") to each of to. A cancellation's
+// subject is prefixed as Exchange does and carries no join link.
+func (mb *mailbox) sendMeeting(ev *event, kind, comment string, to []attendee, now time.Time) {
+	id := mb.eventID(ev, false)
+	subject, join := ev.subject, ev.onlineMeeting
+	if kind == "cancellation" {
+		subject, join = "Canceled: "+subject, ""
+	}
+	for _, a := range to {
+		mb.invites = append(mb.invites, Invitation{Kind: kind, Comment: comment, EventID: id, ICalUID: ev.iCalUID, To: a.Recipient, Type: a.typ,
+			Subject: subject, Start: ev.start, End: ev.end, AllDay: ev.allDay, Organizer: ev.organizer, JoinURL: join, Sent: now})
+	}
+}
+
 // deleteEvent removes an event: a series with its exceptions, an
 // occurrence as a deleted exception. The organizer's deletion of a meeting
 // sends its attendees a cancellation.
@@ -216,11 +224,7 @@ func (s *Server) deleteEvent(c *call) {
 func (s *Server) removeLocked(mb *mailbox, ev *event, comment string) {
 	now := s.Now()
 	if ev.isOrganizer {
-		id := mb.eventID(ev, false)
-		for _, a := range ev.attendees {
-			mb.invites = append(mb.invites, Invitation{Kind: "cancellation", Comment: comment, EventID: id, ICalUID: ev.iCalUID, To: a.Recipient, Type: a.typ,
-				Subject: "Canceled: " + ev.subject, Start: ev.start, End: ev.end, AllDay: ev.allDay, Organizer: ev.organizer, Sent: now})
-		}
+		mb.sendMeeting(ev, "cancellation", comment, ev.attendees, now)
 	}
 	if ev.master != nil {
 		ev.deleted, ev.modified = true, now // the occurrence stays removed from its series
