@@ -86,18 +86,9 @@ func meetCode(seed string) string {
 func meetConference(link, requestID string) *conferenceJSON {
 	c := &conferenceJSON{ConferenceID: strings.TrimPrefix(link, "https://meet.google.com/")}
 	c.ConferenceSolution.Key.Type, c.ConferenceSolution.Name = "hangoutsMeet", "Google Meet"
-	c.EntryPoints = append(c.EntryPoints, struct {
-		EntryPointType string `json:"entryPointType"`
-		URI            string `json:"uri"`
-		Label          string `json:"label,omitempty"`
-	}{"video", link, strings.TrimPrefix(link, "https://")})
+	c.EntryPoints = []entryPointJSON{{"video", link, strings.TrimPrefix(link, "https://")}}
 	if requestID != "" {
-		c.CreateRequest = &struct {
-			RequestID string `json:"requestId"`
-			Status    struct {
-				StatusCode string `json:"statusCode"`
-			} `json:"status"`
-		}{RequestID: requestID}
+		c.CreateRequest = &createRequestJSON{RequestID: requestID}
 		c.CreateRequest.Status.StatusCode = "success"
 	}
 	return c
