@@ -86,42 +86,35 @@ func meetCode(seed string) string {
 func meetConference(link, requestID string) *conferenceJSON {
 	c := &conferenceJSON{ConferenceID: strings.TrimPrefix(link, "https://meet.google.com/")}
 	c.ConferenceSolution.Key.Type, c.ConferenceSolution.Name = "hangoutsMeet", "Google Meet"
-	c.EntryPoints = append(c.EntryPoints, struct {
-		EntryPointType string `json:"entryPointType"`
-		URI            string `json:"uri"`
-		Label          string `json:"label,omitempty"`
-	}{"video", link, strings.TrimPrefix(link, "https://")})
+	c.EntryPoints = []entryPointJSON{{"video", link, strings.TrimPrefix(link, "https://")}}
 	if requestID != "" {
-		c.CreateRequest = &struct {
-			RequestID string `json:"requestId"`
-			Status    struct {
-				StatusCode string `json:"statusCode"`
-			} `json:"status"`
-		}{RequestID: requestID}
+		c.CreateRequest = &createRequestJSON{RequestID: requestID}
 		c.CreateRequest.Status.StatusCode = "success"
 	}
 	return c
 }
 
 // findForChange finds the stored event of id, or makes the exception of an
-// instance id (base_suffix) of a recurring event. gone: the event was
-// deleted (cancelled). Call with a.mu held.
-func (a *apiState) findForChange(cal *fakeCal, id string, now time.Time) (ev *calEvent, gone bool) {
+// instance id (base_suffix) of a recurring event. A new exception is not
+// stored yet (isNew): the caller stores it once the change succeeds, so a
+// refused change leaves the series as it was. gone: the event was deleted
+// (cancelled). Call with a.mu held.
+func (a *apiState) findForChange(cal *fakeCal, id string, now time.Time) (ev *calEvent, isNew, gone bool) {
 	for _, e := range cal.events {
 		if e.ID == id {
-			return e, e.Status == "cancelled"
+			return e, false, e.Status == "cancelled"
 		}
 	}
 	base, suffix, found := strings.Cut(id, "_")
 	if !found {
-		return nil, false
+		return nil, false, false
 	}
 	for _, master := range cal.events {
 		if master.ID != base || master.rule == nil {
 			continue
 		}
 		if master.Status == "cancelled" {
-			return nil, true
+			return nil, false, true
 		}
 		for _, o := range master.expand(cal.loc, instantOfSuffix(suffix).Add(time.Second)) {
 			if o.start.suffix() != suffix {
@@ -133,11 +126,10 @@ func (a *apiState) findForChange(cal *fakeCal, id string, now time.Time) (ev *ca
 			ex.ID, ex.RecurringEventID, ex.Recurrence = id, master.ID, nil
 			ex.Attendees, ex.Reminders = slices.Clone(master.Attendees), slices.Clone(master.Reminders)
 			ex.Created, ex.updated = now, now
-			cal.events = append(cal.events, ex)
-			return ex, false
+			return ex, true, false
 		}
 	}
-	return nil, false
+	return nil, false, false
 }
 
 func (s *Server) calPatchEvent(w http.ResponseWriter, r *http.Request, c call) {
@@ -175,7 +167,7 @@ func (s *Server) patchLocked(r *http.Request, c call, in eventInput, fields map[
 		return out, http.StatusForbidden, "You need to have writer access to this calendar.", "requiredAccessLevel"
 	}
 	now := s.Now()
-	ev, gone := a.findForChange(cal, c.params["eventId"], now)
+	ev, isNew, gone := a.findForChange(cal, c.params["eventId"], now)
 	switch {
 	case gone:
 		return out, http.StatusGone, "Resource has been deleted", "deleted"
@@ -204,6 +196,9 @@ func (s *Server) patchLocked(r *http.Request, c call, in eventInput, fields map[
 		return out, http.StatusBadRequest, msg, reason
 	}
 	*ev = next
+	if isNew {
+		cal.events = append(cal.events, ev)
+	}
 	if organizer && len(fields) > 0 {
 		ev.sequence++
 	}
@@ -323,7 +318,7 @@ func (s *Server) calDeleteEvent(w http.ResponseWriter, r *http.Request, c call) 
 		return
 	}
 	now := s.Now()
-	ev, gone := a.findForChange(cal, c.params["eventId"], now)
+	ev, isNew, gone := a.findForChange(cal, c.params["eventId"], now)
 	switch {
 	case gone:
 		WriteAPIError(w, http.StatusGone, "Resource has been deleted", "deleted")
@@ -331,6 +326,9 @@ func (s *Server) calDeleteEvent(w http.ResponseWriter, r *http.Request, c call) 
 	case ev == nil:
 		WriteAPIError(w, http.StatusNotFound, "Not Found", "notFound")
 		return
+	}
+	if isNew {
+		cal.events = append(cal.events, ev)
 	}
 	ev.Status, ev.SendUpdates, ev.updated, cal.updated = "cancelled", send, now, now
 	if ev.organizer.Self {

@@ -95,3 +95,34 @@ func TestPatchDeleteInstances(t *testing.T) {
 		Attendees: []*calendar.EventAttendee{{Email: FixtureBob, ResponseStatus: "declined"}}}).Do()
 	wantAPIError(t, err, 400, "invalid", "attendee")
 }
+
+// A refused patch of an instance leaves its series as it was: no
+// exception is stored (events.list without singleEvents lists exceptions
+// apart from their series).
+func TestRefusedInstancePatchKeepsSeries(t *testing.T) {
+	a := newAPITest(t)
+	svc := a.calendar(calEventsScope)
+	series, err := svc.Events.Insert("primary", &calendar.Event{Summary: "Daily",
+		Start:      &calendar.EventDateTime{DateTime: "2026-04-06T09:00:00", TimeZone: "Europe/Berlin"},
+		End:        &calendar.EventDateTime{DateTime: "2026-04-06T09:15:00", TimeZone: "Europe/Berlin"},
+		Recurrence: []string{"RRULE:FREQ=DAILY;COUNT=3"}}).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := svc.Events.Instances("primary", series.Id).Do()
+	if err != nil || len(inst.Items) != 3 {
+		t.Fatalf("instances %v %v", inst, err)
+	}
+	_, err = svc.Events.Patch("primary", inst.Items[1].Id, &calendar.Event{
+		End: &calendar.EventDateTime{DateTime: "2026-04-01T09:00:00", TimeZone: "Europe/Berlin"}}).Do()
+	wantAPIError(t, err, 400, "timeRangeEmpty", "empty")
+	list, err := svc.Events.List("primary").Q("Daily").Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range list.Items {
+		if it.RecurringEventId == series.Id {
+			t.Fatalf("a refused patch stored an exception: %+v", it)
+		}
+	}
+}

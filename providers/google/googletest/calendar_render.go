@@ -77,17 +77,21 @@ type conferenceJSON struct {
 		} `json:"key"`
 		Name string `json:"name"`
 	} `json:"conferenceSolution"`
-	EntryPoints []struct {
-		EntryPointType string `json:"entryPointType"`
-		URI            string `json:"uri"`
-		Label          string `json:"label,omitempty"`
-	} `json:"entryPoints"`
-	CreateRequest *struct {
-		RequestID string `json:"requestId"`
-		Status    struct {
-			StatusCode string `json:"statusCode"`
-		} `json:"status"`
-	} `json:"createRequest,omitempty"`
+	EntryPoints   []entryPointJSON   `json:"entryPoints"`
+	CreateRequest *createRequestJSON `json:"createRequest,omitempty"`
+}
+
+type entryPointJSON struct {
+	EntryPointType string `json:"entryPointType"`
+	URI            string `json:"uri"`
+	Label          string `json:"label,omitempty"`
+}
+
+type createRequestJSON struct {
+	RequestID string `json:"requestId"`
+	Status    struct {
+		StatusCode string `json:"statusCode"`
+	} `json:"status"`
 }
 
 func renderTime(t evTime, loc *time.Location) *timeJSON {

@@ -28,51 +28,26 @@ func (s *Server) changeRoutes() {
 	}
 }
 
-// changeTarget finds the stored event an id names, making the exception
-// of an occurrence when asked for one; it answers 400 and 404 itself.
-// Call with the lock held.
-func (s *Server) changeTarget(c *call, mb *mailbox) *event {
-	id, ok := parseID(c.params["event"])
-	if !ok {
-		c.badID()
-		return nil
+// lockEvent takes the fake's lock and finds the stored event the {event}
+// id names, making the exception of an occurrence when it names one. When
+// there is none it has answered 400 or 404, released the lock and returns a
+// nil event; otherwise the caller calls unlock.
+func (s *Server) lockEvent(c *call) (mb *mailbox, ev *event, unlock func()) {
+	s.graph.mu.Lock()
+	mb = s.mailboxLocked(c.user.UPN)
+	in := c.findInstance(mb)
+	if in == nil {
+		s.graph.mu.Unlock()
+		return nil, nil, nil
 	}
-	var found *event
-	for _, ev := range mb.events {
-		switch {
-		case id.mailbox != mb.key:
-		case id.kind == kindEvent && ev.seq == id.b && !ev.deleted:
-			found = ev
-		case id.kind == kindOccurrence && ev.seq == id.a && ev.recurrence != nil:
-			for _, in := range mb.expand(ev, time.Unix(int64(id.b), 0).Add(time.Second)) {
-				if in.original.Unix() != int64(id.b) || in.ev.deleted {
-					continue
-				}
-				if !in.occurrence {
-					found = in.ev
-					continue
-				}
-				ex := *ev
-				ex.master, ex.originalStart, ex.start, ex.end, ex.recurrence = ev, in.original, in.start, in.end, nil
-				ex.attendees, ex.createdBy, ex.iCalUID = slices.Clone(ev.attendees), nil, ""
-				mb.storeEvent(&ex)
-				found = &ex
-			}
-		}
+	if !in.occurrence {
+		return mb, in.ev, s.graph.mu.Unlock
 	}
-	if found != nil {
-		if _, has := c.params["cal"]; has {
-			if cal := c.calendar(mb); cal == nil {
-				return nil
-			} else if found.cal != cal {
-				found = nil
-			}
-		}
-	}
-	if found == nil {
-		c.notFound()
-	}
-	return found
+	ex := *in.ev
+	ex.master, ex.originalStart, ex.start, ex.end, ex.recurrence = in.ev, in.original, in.start, in.end, nil
+	ex.attendees, ex.createdBy, ex.iCalUID = slices.Clone(in.ev.attendees), nil, ""
+	mb.storeEvent(&ex)
+	return mb, &ex, s.graph.mu.Unlock
 }
 
 // patchEvent changes the properties sent (the others of eventProps are
@@ -97,13 +72,11 @@ func (s *Server) patchEvent(c *call) {
 		}
 	}
 	loc, zone := c.responseZone()
-	s.graph.mu.Lock()
-	defer s.graph.mu.Unlock()
-	mb := s.mailboxLocked(c.user.UPN)
-	ev := s.changeTarget(c, mb)
+	mb, ev, unlock := s.lockEvent(c)
 	if ev == nil {
 		return
 	}
+	defer unlock()
 	next := *ev
 	next.attendees = slices.Clone(ev.attendees)
 	if qerr := s.patchProps(c, &next, props, &in); qerr != nil {
@@ -127,15 +100,8 @@ func (s *Server) patchEvent(c *call) {
 		shared = shared || props[k] != nil
 	}
 	if ev.isOrganizer && shared {
-		id := mb.eventID(ev, false)
-		for _, a := range ev.attendees {
-			mb.invites = append(mb.invites, Invitation{Kind: "update", EventID: id, ICalUID: ev.iCalUID, To: a.Recipient, Type: a.typ,
-				Subject: ev.subject, Start: ev.start, End: ev.end, AllDay: ev.allDay, Organizer: ev.organizer, JoinURL: ev.onlineMeeting, Sent: now})
-		}
-		for _, a := range removed {
-			mb.invites = append(mb.invites, Invitation{Kind: "cancellation", EventID: id, ICalUID: ev.iCalUID, To: a.Recipient, Type: a.typ,
-				Subject: "Canceled: " + ev.subject, Start: ev.start, End: ev.end, AllDay: ev.allDay, Organizer: ev.organizer, Sent: now})
-		}
+		mb.sendMeeting(ev, "update", "", ev.attendees, now)
+		mb.sendMeeting(ev, "cancellation", "", removed, now)
 	}
 	out := c.renderEvent(mb, instance{ev: ev, start: ev.start, end: ev.end, original: ev.originalStart}, loc, zone)
 	out["@odata.context"] = c.context("events/$entity")
@@ -227,17 +193,30 @@ func (s *Server) patchProps(c *call, ev *event, props map[string]json.RawMessage
 	return nil
 }
 
+// sendMeeting records the organizer's meeting message kind about ev ("" a
+// request, "update" or "cancellation") to each of to. A cancellation's
+// subject is prefixed as Exchange does and carries no join link.
+func (mb *mailbox) sendMeeting(ev *event, kind, comment string, to []attendee, now time.Time) {
+	id := mb.eventID(ev, false)
+	subject, join := ev.subject, ev.onlineMeeting
+	if kind == "cancellation" {
+		subject, join = "Canceled: "+subject, ""
+	}
+	for _, a := range to {
+		mb.invites = append(mb.invites, Invitation{Kind: kind, Comment: comment, EventID: id, ICalUID: ev.iCalUID, To: a.Recipient, Type: a.typ,
+			Subject: subject, Start: ev.start, End: ev.end, AllDay: ev.allDay, Organizer: ev.organizer, JoinURL: join, Sent: now})
+	}
+}
+
 // deleteEvent removes an event: a series with its exceptions, an
 // occurrence as a deleted exception. The organizer's deletion of a meeting
 // sends its attendees a cancellation.
 func (s *Server) deleteEvent(c *call) {
-	s.graph.mu.Lock()
-	defer s.graph.mu.Unlock()
-	mb := s.mailboxLocked(c.user.UPN)
-	ev := s.changeTarget(c, mb)
+	mb, ev, unlock := s.lockEvent(c)
 	if ev == nil {
 		return
 	}
+	defer unlock()
 	s.removeLocked(mb, ev, "")
 	c.noContent(http.StatusNoContent)
 }
@@ -245,11 +224,7 @@ func (s *Server) deleteEvent(c *call) {
 func (s *Server) removeLocked(mb *mailbox, ev *event, comment string) {
 	now := s.Now()
 	if ev.isOrganizer {
-		id := mb.eventID(ev, false)
-		for _, a := range ev.attendees {
-			mb.invites = append(mb.invites, Invitation{Kind: "cancellation", Comment: comment, EventID: id, ICalUID: ev.iCalUID, To: a.Recipient, Type: a.typ,
-				Subject: "Canceled: " + ev.subject, Start: ev.start, End: ev.end, AllDay: ev.allDay, Organizer: ev.organizer, Sent: now})
-		}
+		mb.sendMeeting(ev, "cancellation", comment, ev.attendees, now)
 	}
 	if ev.master != nil {
 		ev.deleted, ev.modified = true, now // the occurrence stays removed from its series
@@ -267,13 +242,11 @@ func (s *Server) cancelEvent(c *call) {
 	if !c.readBody(&in) {
 		return
 	}
-	s.graph.mu.Lock()
-	defer s.graph.mu.Unlock()
-	mb := s.mailboxLocked(c.user.UPN)
-	ev := s.changeTarget(c, mb)
+	mb, ev, unlock := s.lockEvent(c)
 	if ev == nil {
 		return
 	}
+	defer unlock()
 	if !ev.isOrganizer {
 		c.fail(http.StatusBadRequest, "ErrorInvalidRequest", "Your request can't be completed. You need to be an organizer to cancel a meeting.")
 		return
@@ -292,13 +265,11 @@ func (s *Server) respondEvent(c *call, action string) {
 	if !c.readBody(&in) {
 		return
 	}
-	s.graph.mu.Lock()
-	defer s.graph.mu.Unlock()
-	mb := s.mailboxLocked(c.user.UPN)
-	ev := s.changeTarget(c, mb)
+	mb, ev, unlock := s.lockEvent(c)
 	if ev == nil {
 		return
 	}
+	defer unlock()
 	if ev.isOrganizer {
 		c.fail(http.StatusBadRequest, "ErrorInvalidRequest", "Your request can't be completed. You can't respond to this meeting because you're the meeting organizer.")
 		return

@@ -90,3 +90,19 @@ func TestSeriesInstances(t *testing.T) {
 		t.Fatalf("after deleting one: %d instances", len(items))
 	}
 }
+
+// A change of an occurrence through a calendar it is not in is 404 and
+// leaves the occurrence as it was (no exception made).
+func TestChangeOccurrenceOtherCalendar(t *testing.T) {
+	m := newMailTest(t)
+	start := m.fx.Day.AddDate(0, 0, 7).Add(9 * time.Hour)
+	series := m.s.AddEvent(alice, "", Event{Subject: "Daily", Start: start, End: start.Add(15 * time.Minute), Recurrence: []string{"RRULE:FREQ=DAILY;COUNT=3"}})
+	win := q("startDateTime", start.Add(-time.Hour).UTC().Format(time.RFC3339), "endDateTime", start.AddDate(0, 0, 3).UTC().Format(time.RFC3339))
+	occ := str(m.get("/me/events/" + url.PathEscape(series) + "/instances" + win).values()[0]["id"])
+	other := "/me/calendars/" + url.PathEscape(m.fx.Team) + "/events/" + url.PathEscape(occ)
+	wantError(t, request(t, m.s, "PATCH", other, m.tok, map[string]any{"subject": "Moved"}), 404, "ErrorItemNotFound")
+	wantError(t, request(t, m.s, "DELETE", other, m.tok, nil), 404, "ErrorItemNotFound")
+	if a := m.get("/me/events/" + url.PathEscape(occ)); a.status != 200 || a.body["type"] != "occurrence" || a.body["subject"] != "Daily" {
+		t.Fatalf("the occurrence after the refused changes: %d %s", a.status, a.raw)
+	}
+}

@@ -282,10 +282,24 @@ func (s *Server) getEvent(c *call) {
 	s.graph.mu.Lock()
 	defer s.graph.mu.Unlock()
 	mb := s.mailboxLocked(c.user.UPN)
+	found := c.findInstance(mb)
+	if found == nil {
+		return
+	}
+	out := project(c.renderEvent(mb, *found, loc, zone), sel, nil)
+	out["@odata.context"] = c.context("events" + selectSuffix(sel) + "/$entity")
+	c.ok(http.StatusOK, out)
+}
+
+// findInstance finds the instance the {event} id names: a stored event,
+// or an occurrence of a series (its exception when it has one), of the
+// {cal} calendar when the path names one. When there is none it has
+// answered 400 or 404 and returns nil. Call with the lock held.
+func (c *call) findInstance(mb *mailbox) *instance {
 	id, ok := parseID(c.params["event"])
 	if !ok {
 		c.badID()
-		return
+		return nil
 	}
 	var found *instance
 	for _, ev := range mb.events {
@@ -303,18 +317,15 @@ func (s *Server) getEvent(c *call) {
 	}
 	if _, has := c.params["cal"]; has && found != nil {
 		if cal := c.calendar(mb); cal == nil {
-			return
+			return nil
 		} else if found.ev.cal != cal {
 			found = nil
 		}
 	}
 	if found == nil {
 		c.notFound()
-		return
 	}
-	out := project(c.renderEvent(mb, *found, loc, zone), sel, nil)
-	out["@odata.context"] = c.context("events" + selectSuffix(sel) + "/$entity")
-	c.ok(http.StatusOK, out)
+	return found
 }
 
 // renderEvent is an instance as Graph's JSON, times in loc named zone.

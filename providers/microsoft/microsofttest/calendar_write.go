@@ -165,9 +165,8 @@ func (s *Server) createEvent(c *call) {
 		EndTimeZone: ev.endZone, Recurrence: in.Recurrence, TransactionID: ev.transactionID, JoinURL: ev.onlineMeeting}
 	for _, a := range ev.attendees {
 		ce.Attendees = append(ce.Attendees, Attendee{Email: a.Address, Name: a.Name, Type: a.typ, Response: a.response})
-		mb.invites = append(mb.invites, Invitation{EventID: id, ICalUID: ev.iCalUID, To: a.Recipient, Type: a.typ,
-			Subject: ev.subject, Start: ev.start, End: ev.end, AllDay: ev.allDay, Organizer: owner, JoinURL: ev.onlineMeeting, Sent: now})
 	}
+	mb.sendMeeting(ev, "", "", ev.attendees, now)
 	ev.createdBy = ce
 	out := c.renderEvent(mb, instance{ev: ev, start: ev.start, end: ev.end}, loc, zone)
 	out["@odata.context"] = c.context("events/$entity")
