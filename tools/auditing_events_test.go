@@ -4,42 +4,16 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/mailcal/mailcal/auth/grants"
-	"github.com/mailcal/mailcal/auth/policy"
-	"github.com/mailcal/mailcal/auth/store/memory"
 	"github.com/mailcal/mailcal/tools/audit"
 )
 
 // The event changes' audit records: the event's id, the people told, the
 // title; never the description or a comment.
 func TestAuditEventChanges(t *testing.T) {
-	st := memory.New()
-	gs := grants.New(st, grants.Plain)
-	g := alice
-	g.Tenant, g.Provider, g.Status = "a", "google", grants.StatusActive
-	if err := gs.Put(t.Context(), g); err != nil {
-		t.Fatal(err)
-	}
-	now := func() time.Time { return time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC) }
-	pol := policy.New(st, now)
-	if _, err := pol.Put(t.Context(), "a", policy.Policy{RecipientAllowlist: []string{"*@example.com"}}); err != nil {
-		t.Fatal(err)
-	}
-	log := &memAudit{}
 	prov := &fakeProvider{refuse: map[string]bool{}}
 	addEventFixture(prov)
-	srv, err := New(Options{Version: "test", Accounts: gs, Sources: &fakeTokens{}, Providers: testRegistry(t, prov), Now: now, Policies: pol, Audit: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, ctx := inProcessClient(t, srv, "a")
-	call := func(name string, args map[string]any) {
-		if _, err := c.CallTool(ctx, mcpCall(name, args)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	call, log := newAuditEnv(t, prov)
 	call("update_event", map[string]any{"event_id": "series1_20261124", "scope": "series", "description": "SECRET AGENDA", "add_attendees": []any{"eve@evil.example"}})
 	call("update_event", map[string]any{"event_id": "series1", "summary": "Standup v2", "description": "SECRET AGENDA"})
 	call("respond_to_event", map[string]any{"event_id": "invite1", "response": "declined", "comment": "SECRET REASON"})

@@ -212,14 +212,13 @@ func (a *updateArgs) attendees(cur []providers.Attendee) (list *[]providers.Atte
 	}
 	var next []providers.Attendee
 	keep := func(e string) {
-		if slices.ContainsFunc(next, func(n providers.Attendee) bool { return strings.EqualFold(n.Email, e) }) {
+		if attendeeIndex(next, e) >= 0 {
 			return
 		}
-		for _, c := range cur {
-			if strings.EqualFold(c.Email, e) {
-				next = append(next, providers.Attendee{Email: c.Email, Name: c.Name, Response: c.Response, Optional: c.Optional, Self: c.Self})
-				return
-			}
+		if i := attendeeIndex(cur, e); i >= 0 {
+			c := cur[i]
+			next = append(next, providers.Attendee{Email: c.Email, Name: c.Name, Response: c.Response, Optional: c.Optional, Self: c.Self})
+			return
 		}
 		next = append(next, providers.Attendee{Email: e})
 	}
@@ -239,7 +238,7 @@ func (a *updateArgs) attendees(cur []providers.Attendee) (list *[]providers.Atte
 		}
 	}
 	for _, c := range cur {
-		if !slices.ContainsFunc(next, func(n providers.Attendee) bool { return strings.EqualFold(n.Email, c.Email) }) {
+		if attendeeIndex(next, c.Email) < 0 {
 			removed = append(removed, c.Email)
 		}
 	}
@@ -247,6 +246,12 @@ func (a *updateArgs) attendees(cur []providers.Attendee) (list *[]providers.Atte
 		next = []providers.Attendee{}
 	}
 	return &next, removed
+}
+
+// attendeeIndex is the index of the attendee of list whose address is
+// email (addresses compare without case), or -1.
+func attendeeIndex(list []providers.Attendee, email string) int {
+	return slices.IndexFunc(list, func(a providers.Attendee) bool { return strings.EqualFold(a.Email, email) })
 }
 
 // ChangeEventResult is the structured result of update_event.

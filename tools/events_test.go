@@ -70,9 +70,10 @@ func TestCreateEventExtrasArgs(t *testing.T) {
 func TestUpdateEventScopeAndAttendees(t *testing.T) {
 	e := newEnv(t, false, alice)
 	addEventFixture(e.prov)
-	// scope series on an occurrence changes the series.
+	// scope series on an occurrence changes the series; a guest added again
+	// (in other case) keeps their place and answer.
 	out := wantOK(t, e.call(t, "update_event", map[string]any{"event_id": "series1_20261124", "scope": "series", "location": "Room 2",
-		"add_attendees": []any{"carol@example.com"}, "conference": "meet"}))
+		"add_attendees": []any{"carol@example.com", "BOB@example.com"}, "conference": "meet"}))
 	if !strings.Contains(out, "Join link: https://meet.example/abc") {
 		t.Errorf("no join link in %q", out)
 	}

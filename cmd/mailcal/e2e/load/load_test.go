@@ -12,18 +12,26 @@ import (
 	"github.com/mailcal/mailcal/auth/store/postgres/pgtest"
 )
 
-// TestLoadSmoke runs the benchmark briefly (8 sessions over 4 tenants, 2 s
-// measured): every call succeeds, and the warm calls wait for no store read.
-func TestLoadSmoke(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs mailcal: skipped with -short")
-	}
+// smokeLevel runs one brief level (8 sessions over 4 tenants, a 1.5 s
+// warm-up, 20 ms upstream latency) for the window, with mode changing the
+// configuration, and fails the test unless it made at least 20 calls and
+// none failed. It skips when PostgreSQL is needed and not installed (unless
+// pgtest.EnvRequire says it must be).
+func smokeLevel(t *testing.T, window time.Duration, mode func(*config)) levelReport {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	rep, err := run(ctx, config{
-		levels: []int{8}, tenants: 4, duration: 2 * time.Second, warmup: 1500 * time.Millisecond,
+	cfg := config{
+		levels: []int{8}, tenants: 4, duration: window, warmup: 1500 * time.Millisecond,
 		latency: 20 * time.Millisecond, callTimeout: 30 * time.Second, logf: t.Logf,
-	})
+	}
+	if mode != nil {
+		mode(&cfg)
+	}
+	rep, err := run(ctx, cfg)
+	if errors.Is(err, pgtest.ErrNotInstalled) && os.Getenv(pgtest.EnvRequire) != "1" {
+		t.Skip(err)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,6 +42,16 @@ func TestLoadSmoke(t *testing.T) {
 	if lv.calls < 20 || lv.errors+lv.warmErrors > 0 || rep.failure != "" {
 		t.Fatalf("%d calls, %d errors (%d in the warm-up: %s); want at least 20 and none", lv.calls, lv.errors+lv.warmErrors, lv.warmErrors, rep.failure)
 	}
+	return lv
+}
+
+// TestLoadSmoke runs the benchmark briefly (8 sessions over 4 tenants, 2 s
+// measured): every call succeeds, and the warm calls wait for no store read.
+func TestLoadSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs mailcal: skipped with -short")
+	}
+	lv := smokeLevel(t, 2*time.Second, nil)
 	if lv.reads == nil {
 		t.Fatal("the storecount build reported no store reads")
 	}
@@ -65,26 +83,9 @@ func TestLoadDatabaseReplicas(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs mailcal on PostgreSQL: skipped with -short")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	rep, err := run(ctx, config{
-		levels: []int{8}, tenants: 4, duration: 3 * time.Second, warmup: 1500 * time.Millisecond,
-		latency: 20 * time.Millisecond, callTimeout: 30 * time.Second, logf: t.Logf,
-		database: true, replicas: 2, expire: true,
+	lv := smokeLevel(t, 3*time.Second, func(c *config) {
+		c.database, c.replicas, c.expire = true, 2, true
 	})
-	if errors.Is(err, pgtest.ErrNotInstalled) && os.Getenv(pgtest.EnvRequire) != "1" {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rep.levels) != 1 {
-		t.Fatalf("%d levels measured, want 1", len(rep.levels))
-	}
-	lv := rep.levels[0]
-	if lv.calls < 20 || lv.errors+lv.warmErrors > 0 || rep.failure != "" {
-		t.Fatalf("%d calls, %d errors (%d in the warm-up: %s); want at least 20 and none", lv.calls, lv.errors+lv.warmErrors, lv.warmErrors, rep.failure)
-	}
 	if lv.replicas != 2 || len(lv.rssEach) != 2 || lv.rssEach[0] <= 0 || lv.rssEach[1] <= 0 {
 		t.Errorf("replicas %d, resident memory each %v; want 2, both measured", lv.replicas, lv.rssEach)
 	}

@@ -1,6 +1,10 @@
 package metrics
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"slices"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 var (
 	grantsDesc = prometheus.NewDesc("mailcal_grants",
@@ -45,7 +49,7 @@ func (c grantCollector) Collect(ch chan<- prometheus.Metric) {
 	if list != nil {
 		list(func(tenant, provider, status string) {
 			k := key{provider: c.m.provider(provider), status: status}
-			if !contains(grantStatuses, status) {
+			if !slices.Contains(grantStatuses, status) {
 				k.status = Other
 			}
 			if c.m.tenantLabels {
@@ -61,15 +65,6 @@ func (c grantCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(grantsDesc, prometheus.GaugeValue, float64(n), k.provider, k.status)
 		}
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // sessionCollector reads the session table at scrape time.
