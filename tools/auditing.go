@@ -45,6 +45,16 @@ func auditOf(ctx context.Context) *auditEntry {
 	return e
 }
 
+// withAuditEntry returns the call's audit entry, made and put in the
+// context by the first of audited and observed to see the call.
+func withAuditEntry(ctx context.Context) (context.Context, *auditEntry) {
+	if e := auditOf(ctx); e != nil {
+		return ctx, e
+	}
+	e := &auditEntry{}
+	return context.WithValue(ctx, auditKey{}, e), e
+}
+
 func noteAccount(ctx context.Context, g grants.Grant) {
 	if e := auditOf(ctx); e != nil {
 		e.mu.Lock()
@@ -96,11 +106,7 @@ func refusal(ctx context.Context, err error) error {
 // log, once it has answered (a call that timed out too, with what it knew).
 func audited(name string, log AuditLog, now func() time.Time, next server.ToolHandlerFunc) server.ToolHandlerFunc {
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-		e := auditOf(ctx) // observed's, when metrics are on
-		if e == nil {
-			e = &auditEntry{}
-			ctx = context.WithValue(ctx, auditKey{}, e)
-		}
+		ctx, e := withAuditEntry(ctx) // observed's, when metrics are on
 		res, err := next(ctx, req)
 		if err == nil && res != nil && res.NeedsInput() {
 			return res, err // not an outcome yet: the client calls again with the input

@@ -47,11 +47,7 @@ var CallOutcomes = []string{CallOK, CallError, CallRefused, CallTimeout, CallCan
 func observed(name string, obs CallObserver, next server.ToolHandlerFunc) server.ToolHandlerFunc {
 	return func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		start := time.Now()
-		e := auditOf(ctx)
-		if e == nil {
-			e = &auditEntry{}
-			ctx = context.WithValue(ctx, auditKey{}, e)
-		}
+		ctx, e := withAuditEntry(ctx)
 		res, err := next(ctx, req)
 		info := CallInfo{Tool: name, Outcome: CallOK, Duration: time.Since(start)}
 		info.Tenant, _ = tenant.FromContext(ctx)
