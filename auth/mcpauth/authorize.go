@@ -167,15 +167,12 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	family, err := newFamily(now)
-	if err == nil {
-		p, _, _ := s.cfg.Providers.Resolve(provider)
-		err = s.cfg.Store.PutOAuthToken(ctx, store.OAuthToken{
-			Hash: store.FlowID(flow.State), Kind: store.OAuthRequest, Family: family, Tenant: tenant, Provider: p.Name,
-			Client: client.ID, Resource: resource, Scopes: []string{Scope}, RedirectURI: redirect, Challenge: challenge,
-			State: state, CreatedAt: now.UTC(), ExpiresAt: now.Add(oauth.StateTTL).UTC(),
-		})
-	}
+	p, _, _ := s.cfg.Providers.Resolve(provider)
+	err = s.cfg.Store.PutOAuthToken(ctx, store.OAuthToken{
+		Hash: store.FlowID(flow.State), Kind: store.OAuthRequest, Family: newFamily(now), Tenant: tenant, Provider: p.Name,
+		Client: client.ID, Resource: resource, Scopes: []string{Scope}, RedirectURI: redirect, Challenge: challenge,
+		State: state, CreatedAt: now.UTC(), ExpiresAt: now.Add(oauth.StateTTL).UTC(),
+	})
 	if err != nil {
 		slog.ErrorContext(ctx, "authorize: storing the request failed", "tenant", tenant, "err", err)
 		_ = s.cfg.Flows.Deny(ctx, flow.State, tenant, "server_error") // drop the upstream flow
