@@ -137,12 +137,6 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		back(e)
 		return
 	}
-	if provider != "" && !s.cfg.ReadOnly {
-		if scopes, e = s.policyScopes(ctx, tenant, provider); e != nil {
-			back(e)
-			return
-		}
-	}
 	if !consented(r, params) {
 		s.consentPage(w, params, client, tenant, redirect, provider)
 		return
@@ -150,6 +144,14 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	if provider == "" {
 		back(&Error{Code: "invalid_request", Description: "provider: the consent form names the mail provider; choose one of its buttons"})
 		return
+	}
+	// The policy is read only once the person consented: the consent page
+	// does not need the scopes.
+	if !s.cfg.ReadOnly {
+		if scopes, e = s.policyScopes(ctx, tenant, provider); e != nil {
+			back(e)
+			return
+		}
 	}
 	hint := params.Get("login_hint")
 	if !providers.PlausibleEmail(hint) {
