@@ -137,12 +137,6 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		back(e)
 		return
 	}
-	if provider != "" && !s.cfg.ReadOnly {
-		if scopes, e = s.policyScopes(ctx, tenant, provider); e != nil {
-			back(e)
-			return
-		}
-	}
 	if !consented(r, params) {
 		s.consentPage(w, params, client, tenant, redirect, provider)
 		return
@@ -150,6 +144,14 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 	if provider == "" {
 		back(&Error{Code: "invalid_request", Description: "provider: the consent form names the mail provider; choose one of its buttons"})
 		return
+	}
+	// The policy is read only once the person consented: the consent page
+	// does not need the scopes.
+	if !s.cfg.ReadOnly {
+		if scopes, e = s.policyScopes(ctx, tenant, provider); e != nil {
+			back(e)
+			return
+		}
 	}
 	hint := params.Get("login_hint")
 	if !providers.PlausibleEmail(hint) {
@@ -167,15 +169,12 @@ func (s *Server) serveAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	family, err := newFamily(now)
-	if err == nil {
-		p, _, _ := s.cfg.Providers.Resolve(provider)
-		err = s.cfg.Store.PutOAuthToken(ctx, store.OAuthToken{
-			Hash: store.FlowID(flow.State), Kind: store.OAuthRequest, Family: family, Tenant: tenant, Provider: p.Name,
-			Client: client.ID, Resource: resource, Scopes: []string{Scope}, RedirectURI: redirect, Challenge: challenge,
-			State: state, CreatedAt: now.UTC(), ExpiresAt: now.Add(oauth.StateTTL).UTC(),
-		})
-	}
+	p, _, _ := s.cfg.Providers.Resolve(provider)
+	err = s.cfg.Store.PutOAuthToken(ctx, store.OAuthToken{
+		Hash: store.FlowID(flow.State), Kind: store.OAuthRequest, Family: newFamily(now), Tenant: tenant, Provider: p.Name,
+		Client: client.ID, Resource: resource, Scopes: []string{Scope}, RedirectURI: redirect, Challenge: challenge,
+		State: state, CreatedAt: now.UTC(), ExpiresAt: now.Add(oauth.StateTTL).UTC(),
+	})
 	if err != nil {
 		slog.ErrorContext(ctx, "authorize: storing the request failed", "tenant", tenant, "err", err)
 		_ = s.cfg.Flows.Deny(ctx, flow.State, tenant, "server_error") // drop the upstream flow

@@ -11,9 +11,7 @@ package mcpauth
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 )
 
 // Client is an OAuth client as mailcal knows it: from its Client ID
@@ -50,8 +48,7 @@ func (c Client) CheckSecret(secret string) bool {
 	if c.SecretHash == "" || secret == "" {
 		return false
 	}
-	sum := sha256.Sum256([]byte(secret))
-	return subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(c.SecretHash)) == 1
+	return subtle.ConstantTimeCompare([]byte(hashToken(secret)), []byte(c.SecretHash)) == 1
 }
 
 // Error is an OAuth error answer (RFC 6749 section 5.2): Code is the

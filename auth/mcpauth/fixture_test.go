@@ -66,13 +66,15 @@ func (o orRegistered) Lookup(ctx context.Context, id string) (mcpauth.Client, er
 
 // policies is a Policies whose allowed sign-ins the test sets.
 type policies struct {
-	mu sync.Mutex
-	m  map[string]policy.Policy
+	mu    sync.Mutex
+	m     map[string]policy.Policy
+	reads int
 }
 
 func (p *policies) Read(_ context.Context, tenant string) (policy.Policy, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.reads++
 	return p.m[tenant], nil
 }
 

@@ -258,3 +258,20 @@ func TestDraftsOnlyAsksNoSendScope(t *testing.T) {
 		t.Fatalf("the connected account: %+v %v; want it without mail.send", gs, err)
 	}
 }
+
+// The consent page does not read the tenant's policy: only the sign-in the
+// person agreed to needs its scopes (and the callback its allowed_signins).
+func TestConsentPageReadsNoPolicy(t *testing.T) {
+	f := newFixture(t)
+	pol := f.cfg.Policies.(*policies)
+	resp, body := get(t, f.browser(), f.base+"/authorize?"+f.authParams("a", "alice@example.com").Encode())
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "<form") {
+		t.Fatalf("GET /authorize: %d, want the consent page", resp.StatusCode)
+	}
+	pol.mu.Lock()
+	reads := pol.reads
+	pol.mu.Unlock()
+	if reads != 0 {
+		t.Fatalf("showing the consent page read the policy %d times; want 0", reads)
+	}
+}

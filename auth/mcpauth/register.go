@@ -2,10 +2,6 @@ package mcpauth
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -122,8 +118,7 @@ func (c *Clients) register(w http.ResponseWriter, r *http.Request) (registration
 	var secretHash string
 	if reg.TokenEndpointAuthMethod != "none" {
 		reg.Secret = dcrSecretPrefix + randomString(32)
-		sum := sha256.Sum256([]byte(reg.Secret))
-		secretHash = hex.EncodeToString(sum[:])
+		secretHash = hashToken(reg.Secret)
 		zero := int64(0)
 		reg.SecretExpiresAt = &zero
 	}
@@ -243,11 +238,4 @@ func writeRegistration(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Pragma", "no-cache")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
-}
-
-// randomString is n random bytes, base64url without padding.
-func randomString(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails (it panics instead)
-	return base64.RawURLEncoding.EncodeToString(b)
 }

@@ -188,22 +188,15 @@ func fam(family string) string {
 	return family
 }
 
-func randomB64(n int) (string, error) {
+// randomString is n random bytes, base64url without padding.
+func randomString(n int) string {
 	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (it panics instead)
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // newToken returns prefix + 43 characters (32 random bytes).
-func newToken(prefix string) (string, error) {
-	r, err := randomB64(32)
-	if err != nil {
-		return "", err
-	}
-	return prefix + r, nil
-}
+func newToken(prefix string) string { return prefix + randomString(32) }
 
 // wellFormed reports whether tok is prefix + 43 base64url characters.
 func wellFormed(tok, prefix string) bool {
@@ -219,12 +212,8 @@ func wellFormed(tok, prefix string) bool {
 // then 22 random characters. The start is in the name because a family's
 // tokens must stop at FamilyTTL after it, and the family never leaves the
 // server, so nobody can forge it.
-func newFamily(now time.Time) (string, error) {
-	r, err := randomB64(16)
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("%08x", uint32(now.Unix())) + r, nil
+func newFamily(now time.Time) string {
+	return fmt.Sprintf("%08x", uint32(now.Unix())) + randomString(16)
 }
 
 // familyStart reads a family's start; false for a family this server did

@@ -152,12 +152,9 @@ func (s *Server) spendRequest(ctx context.Context, req store.OAuthToken) {
 // issueCode stores an authorization code bound to the request and the
 // account that signed in, and returns it.
 func (s *Server) issueCode(ctx context.Context, req store.OAuthToken, provider, account string) (string, error) {
-	code, err := newToken(CodePrefix)
-	if err != nil {
-		return "", err
-	}
+	code := newToken(CodePrefix)
 	now := s.now()
-	err = s.cfg.Store.PutOAuthToken(ctx, store.OAuthToken{
+	err := s.cfg.Store.PutOAuthToken(ctx, store.OAuthToken{
 		Hash: hashToken(code), Kind: store.OAuthCode, Family: req.Family, Tenant: req.Tenant, Provider: provider,
 		Account: account, Client: req.Client, Resource: req.Resource, Scopes: []string{Scope},
 		RedirectURI: req.RedirectURI, Challenge: req.Challenge, CreatedAt: now.UTC(), ExpiresAt: now.Add(CodeTTL).UTC(),

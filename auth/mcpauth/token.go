@@ -256,11 +256,7 @@ func (s *Server) issue(ctx context.Context, from store.OAuthToken) (tokenAnswer,
 	if !ok {
 		return tokenAnswer{}, nil, &Error{Code: "invalid_grant", Description: "the workspace of this sign-in no longer exists"}
 	}
-	access, err1 := newToken(AccessPrefix)
-	refresh, err2 := newToken(RefreshPrefix)
-	if err := errors.Join(err1, err2); err != nil {
-		return tokenAnswer{}, nil, s.unavailable(ctx, "making tokens", err)
-	}
+	access, refresh := newToken(AccessPrefix), newToken(RefreshPrefix)
 	now := s.now()
 	end := s.familyEnd(from.Family)
 	refreshEnd := now.Add(RefreshTTL)

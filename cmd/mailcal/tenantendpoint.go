@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mailcal/mailcal/auth/mcpauth"
 	"github.com/mailcal/mailcal/auth/tenant"
 )
 
@@ -28,7 +29,7 @@ const tenantPathPattern = "/t/{tenant}/mcp"
 
 // oauthTokenPrefix starts every access token of mailcal's OAuth server;
 // anything else in `Authorization: Bearer` is taken for an API key.
-const oauthTokenPrefix = "mca_"
+const oauthTokenPrefix = mcpauth.AccessPrefix
 
 // verifyTimeout bounds one token's verification (a store read at most).
 const verifyTimeout = 10 * time.Second
@@ -107,7 +108,7 @@ func (e endpointAuth) oauth(token string) (context.Context, bool) {
 	s, err := e.ob.verifier.Verify(ctx, token, e.tenant)
 	cancel()
 	switch {
-	case err != nil && e.ob.invalid != nil && errors.Is(err, e.ob.invalid):
+	case err != nil && errors.Is(err, e.ob.invalid): // never nil (check)
 		e.refused("the access token is unknown, expired, revoked or not for this endpoint; sign in again")
 		return nil, false
 	case err != nil:
