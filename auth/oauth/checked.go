@@ -2,7 +2,6 @@ package oauth
 
 import (
 	"context"
-	"log/slog"
 
 	"github.com/mailcal/mailcal/auth/store"
 )
@@ -18,16 +17,5 @@ type Admit func(ctx context.Context, fs store.FlowState, account string) error
 // is written: mailcal's OAuth server (auth/mcpauth) uses it to let only the
 // people of a tenant's allowed_signins connect by signing in.
 func (f *Flows) CompleteChecked(ctx context.Context, state, tenant, code string, admit Admit) Result {
-	fs, err := f.take(ctx, state, tenant)
-	if err != nil {
-		return Result{Err: err}
-	}
-	res := f.complete(ctx, fs, code, admit)
-	f.notify(fs.ID, res)
-	if res.Err != nil {
-		slog.WarnContext(ctx, "sign-in connection failed", "tenant", fs.Tenant, "provider", fs.Provider, "err", res.Err)
-	} else {
-		slog.InfoContext(ctx, "account connected by signing in", "tenant", fs.Tenant, "provider", fs.Provider, "account", res.Grant.Account, "scopes", res.Grant.Scopes)
-	}
-	return res
+	return f.finish(ctx, state, tenant, code, admit, "sign-in")
 }

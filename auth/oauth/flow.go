@@ -307,16 +307,22 @@ func (f *Flows) Deny(ctx context.Context, state, tenant, errCode string) error {
 // grant. tenant is empty for a browser callback (the state names the
 // tenant) and the caller's tenant for the connect API, which must match.
 func (f *Flows) Complete(ctx context.Context, state, tenant, code string) Result {
+	return f.finish(ctx, state, tenant, code, nil, "connection")
+}
+
+// finish takes the flow, completes it (with admit, if any), tells its waiter
+// and logs the outcome; what names the kind of flow in the log.
+func (f *Flows) finish(ctx context.Context, state, tenant, code string, admit Admit, what string) Result {
 	fs, err := f.take(ctx, state, tenant)
 	if err != nil {
 		return Result{Err: err}
 	}
-	res := f.complete(ctx, fs, code, nil)
+	res := f.complete(ctx, fs, code, admit)
 	f.notify(fs.ID, res)
 	if res.Err != nil {
-		slog.WarnContext(ctx, "connection failed", "tenant", fs.Tenant, "provider", fs.Provider, "err", res.Err)
+		slog.WarnContext(ctx, what+" failed", "tenant", fs.Tenant, "provider", fs.Provider, "err", res.Err)
 	} else {
-		slog.InfoContext(ctx, "account connected", "tenant", fs.Tenant, "provider", fs.Provider, "account", res.Grant.Account, "scopes", res.Grant.Scopes)
+		slog.InfoContext(ctx, what+": account connected", "tenant", fs.Tenant, "provider", fs.Provider, "account", res.Grant.Account, "scopes", res.Grant.Scopes)
 	}
 	return res
 }

@@ -20,11 +20,6 @@ func (a *app) queueWebhooks() {
 	if a.cfg.baseURL != "" {
 		a.setPublicBase(a.cfg.baseURL)
 	}
-	o := &webhook.Outbox{Store: ws, Sealer: a.sealer, Log: slog.Default(), BaseURL: func() string {
-		if p := a.publicBase.Load(); p != nil {
-			return *p
-		}
-		return ""
-	}}
+	o := &webhook.Outbox{Store: ws, Sealer: a.sealer, Log: slog.Default(), BaseURL: a.publicBaseURL}
 	a.grants.OnTransition(o.Emit)
 }

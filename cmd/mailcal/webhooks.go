@@ -51,12 +51,7 @@ func (a *app) startWebhooks(ctx context.Context) (stop func()) {
 		return func() {}
 	}
 	sender := webhook.NewSender(a.cfg.webhookLoopback)
-	o := &webhook.Outbox{Store: ws, Sealer: a.sealer, Sender: sender, Log: slog.Default(), BaseURL: func() string {
-		if p := a.publicBase.Load(); p != nil {
-			return *p
-		}
-		return ""
-	}, Observe: a.onWebhook}
+	o := &webhook.Outbox{Store: ws, Sealer: a.sealer, Sender: sender, Log: slog.Default(), BaseURL: a.publicBaseURL, Observe: a.onWebhook}
 	a.grants.OnTransition(o.Emit)
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -71,6 +66,14 @@ func (a *app) startWebhooks(ctx context.Context) (stop func()) {
 // setPublicBase records the server's public base URL (MAILCAL_BASE_URL, or
 // its listener's) for the webhooks' reconnect URLs.
 func (a *app) setPublicBase(u string) { a.publicBase.Store(&u) }
+
+// publicBaseURL is the URL setPublicBase recorded, "" until then.
+func (a *app) publicBaseURL() string {
+	if p := a.publicBase.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
 
 // forgetWebhook removes a removed tenant's webhook and its pending
 // deliveries, if the store keeps webhooks.
