@@ -58,6 +58,8 @@ type Error struct {
 	Status      int
 	Code        string
 	Description string
+	// reuse: a code or refresh token used twice (token.go's metrics).
+	reuse bool
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Description }

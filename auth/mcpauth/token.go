@@ -10,7 +10,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/mailcal/mailcal/auth/store"
@@ -27,6 +26,12 @@ type tokenAnswer struct {
 
 // errReuse is what a replayed code or refresh token is told.
 const reuseDesc = "was already used; every token of this sign-in is now revoked: sign in again"
+
+// reused is the answer to a code or refresh token used a second time (its
+// family was revoked), marked for the metrics.
+func reused(what string) *Error {
+	return &Error{Code: "invalid_grant", Description: what + " " + reuseDesc, reuse: true}
+}
 
 func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	form, e := readForm(w, r)
@@ -52,7 +57,7 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request) {
 	}
 	if e != nil {
 		switch {
-		case e.Code == "invalid_grant" && strings.Contains(e.Description, reuseDesc):
+		case e.reuse:
 			s.observe("token", "reuse")
 		case e.Code == "temporarily_unavailable":
 			s.observe("token", "unavailable")
@@ -164,7 +169,7 @@ func (s *Server) exchangeCode(ctx context.Context, client Client, form url.Value
 	case !first:
 		// RFC 6749 4.1.2: a code used twice revokes what it gave.
 		s.revokeQuietly(ctx, rec.Family, "authorization code reused")
-		return tokenAnswer{}, &Error{Code: "invalid_grant", Description: "this authorization code " + reuseDesc}
+		return tokenAnswer{}, reused("this authorization code")
 	case !now.Before(rec.ExpiresAt):
 		return tokenAnswer{}, &Error{Code: "invalid_grant", Description: "code: expired (a code lasts 60 seconds); sign in again"}
 	case rec.Client != client.ID:
@@ -219,7 +224,7 @@ func (s *Server) refresh(ctx context.Context, client Client, form url.Values) (t
 		return tokenAnswer{}, &Error{Code: "invalid_target", Description: "resource: a refresh token serves the resource it was issued for, " + rec.Resource}
 	case !rec.SpentAt.IsZero():
 		s.revokeQuietly(ctx, rec.Family, "refresh token reused")
-		return tokenAnswer{}, &Error{Code: "invalid_grant", Description: "this refresh token " + reuseDesc}
+		return tokenAnswer{}, reused("this refresh token")
 	}
 	// The new tokens are stored before the old one is spent: a store that
 	// fails in between leaves the old one unspent, so the client's retry
@@ -236,7 +241,7 @@ func (s *Server) refresh(ctx context.Context, client Client, form url.Values) (t
 	case err == nil || errors.Is(err, store.ErrNotFound):
 		// Spent (or revoked) by another request meanwhile.
 		s.revokeQuietly(ctx, rec.Family, "refresh token reused")
-		return tokenAnswer{}, &Error{Code: "invalid_grant", Description: "this refresh token " + reuseDesc}
+		return tokenAnswer{}, reused("this refresh token")
 	}
 	for _, h := range minted {
 		if derr := s.cfg.Store.DeleteOAuthToken(ctx, h); derr != nil && !errors.Is(derr, store.ErrNotFound) {
