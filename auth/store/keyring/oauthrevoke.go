@@ -120,25 +120,21 @@ func (s *Store) revokeWhere(ctx context.Context, match func(*familyItem) bool) (
 	}
 	n := 0
 	for _, key := range keys {
-		data, err := s.read(ctx, key)
-		var f familyItem
-		if err == nil && data != nil {
-			f, err = decodeFamily(key, data)
-		}
+		f, err := s.readFamily(ctx, key)
 		if err != nil {
 			if skip(ctx, err) {
 				continue // a damaged head: its tokens cannot be attributed
 			}
 			return n, err
 		}
-		if data == nil || !match(&f) {
+		if f == nil || !match(f) {
 			continue
 		}
 		until := f.ExpiresAt
 		if until.IsZero() {
 			until = time.Now() // not written by PutOAuthToken, which sets it
 		}
-		m, err := s.revoke(ctx, f, until)
+		m, err := s.revoke(ctx, *f, until)
 		n += m
 		if err != nil {
 			return n, err
@@ -233,11 +229,7 @@ func (s *Store) pruneHead(ctx context.Context, key string, before time.Time) (ma
 		return false, err
 	}
 	defer unlock()
-	data, err := s.read(ctx, key)
-	var f familyItem
-	if err == nil && data != nil {
-		f, err = decodeFamily(key, data)
-	}
+	f, err := s.readFamily(ctx, key)
 	if err != nil {
 		if skip(ctx, err) {
 			return false, nil
@@ -245,7 +237,7 @@ func (s *Store) pruneHead(ctx context.Context, key string, before time.Time) (ma
 		return false, err
 	}
 	switch {
-	case data == nil:
+	case f == nil:
 		return false, nil
 	case f.revoked() && f.RevokedUntil.Before(before):
 		mark = true
