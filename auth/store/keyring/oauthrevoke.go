@@ -40,12 +40,15 @@ func (s *Store) RevokeOAuthFamily(ctx context.Context, family string, until time
 	return s.revoke(ctx, *f, until)
 }
 
-// revoke marks a family revoked until `until` (or a later time it was
-// marked until already), then deletes its tokens, each before its member.
-// The caller holds the store lock.
+// revoke marks a family revoked until `until`, or a later time it was
+// marked until already or its tokens' latest expiry (the contract keeps
+// the mark at least that long), then deletes its tokens, each before its
+// member. The caller holds the store lock.
 func (s *Store) revoke(ctx context.Context, f familyItem, until time.Time) (int, error) {
-	if until.After(f.RevokedUntil) {
-		f.RevokedUntil = until
+	for _, t := range []time.Time{until, f.ExpiresAt} {
+		if t.After(f.RevokedUntil) {
+			f.RevokedUntil = t
+		}
 	}
 	data, err := encodeFamily(f)
 	if err != nil {
