@@ -68,34 +68,48 @@ func TestCrossProcessChild(t *testing.T) {
 	json.NewEncoder(os.Stdout).Encode(res)
 }
 
-// runChildren runs n children on dir at once, each with its own extra
-// environment, and returns what they report.
-func runChildren(t *testing.T, dir string, n int, env func(i int) []string) []xprocResult {
+// childResult is what a child reports on the first line of its stdout.
+type childResult interface{ childErr() string }
+
+func (r xprocResult) childErr() string { return r.Err }
+
+// runChildren runs n children at once, each the test binary running only
+// the test named child, with its own extra environment, and returns what
+// they report.
+func runChildren[R childResult](t *testing.T, child string, n int, env func(i int) []string) []R {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	results := make([]xprocResult, n)
+	results := make([]R, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cmd := exec.Command(exe, "-test.run=^TestCrossProcessChild$", "-test.count=1")
-			cmd.Env = append(append(os.Environ(), xprocDirEnv+"="+dir), env(i)...)
+			cmd := exec.Command(exe, "-test.run=^"+child+"$", "-test.count=1")
+			cmd.Env = append(os.Environ(), env(i)...)
 			out, err := cmd.Output()
 			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 			if err != nil || json.Unmarshal([]byte(lines[0]), &results[i]) != nil {
 				t.Errorf("child %d: %v\n%s", i, err, out)
 			}
-			if results[i].Err != "" {
-				t.Errorf("child %d: %s", i, results[i].Err)
+			if e := results[i].childErr(); e != "" {
+				t.Errorf("child %d: %s", i, e)
 			}
 		}()
 	}
 	wg.Wait()
 	return results
+}
+
+// runXprocChildren runs n children of TestCrossProcessChild on dir.
+func runXprocChildren(t *testing.T, dir string, n int, env func(i int) []string) []xprocResult {
+	t.Helper()
+	return runChildren[xprocResult](t, "TestCrossProcessChild", n, func(i int) []string {
+		return append([]string{xprocDirEnv + "=" + dir}, env(i)...)
+	})
 }
 
 // Processes opening a new keyring at once agree on its header: each one's
@@ -106,7 +120,7 @@ func TestCrossProcessNewKeyring(t *testing.T) {
 	}
 	noTTY(t)
 	dir := filepath.Join(t.TempDir(), "keyring")
-	runChildren(t, dir, xprocChildren, func(i int) []string { return []string{xprocNewEnv + "=child-" + strconv.Itoa(i)} })
+	runXprocChildren(t, dir, xprocChildren, func(i int) []string { return []string{xprocNewEnv + "=child-" + strconv.Itoa(i)} })
 	s := LazyStore(Config{Backend: "file", Dir: dir, Password: "pw"}, nil)
 	ts, err := s.ListTenants(context.Background())
 	if err != nil || len(ts) != xprocChildren {
@@ -203,7 +217,7 @@ func TestCrossProcess(t *testing.T) {
 		}
 	}
 
-	results := runChildren(t, dir, xprocChildren, func(int) []string { return nil })
+	results := runXprocChildren(t, dir, xprocChildren, func(int) []string { return nil })
 	took, created, counted := map[string]int{}, 0, 0
 	for _, r := range results {
 		counted += r.Counted

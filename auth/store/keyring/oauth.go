@@ -62,7 +62,12 @@ func tokenNotFound(hash string) error {
 
 // getFamily reads a family's head; nil if there is none.
 func (s *Store) getFamily(ctx context.Context, family string) (*familyItem, error) {
-	key := oauthFamilyKey(family)
+	return s.readFamily(ctx, oauthFamilyKey(family))
+}
+
+// readFamily reads the head at key (one listed under oauth-family/); nil
+// if there is none.
+func (s *Store) readFamily(ctx context.Context, key string) (*familyItem, error) {
 	data, err := s.read(ctx, key)
 	if err != nil || data == nil {
 		return nil, err

@@ -250,7 +250,9 @@ func TestOAuthPrune(t *testing.T) {
 	sameSecondBefore := exp("ssb", "family-aaaaaaaaaaaaaaaa", cutoff.Add(-100*time.Millisecond))
 	sameSecondAfter := exp("ssa", "family-bbbbbbbbbbbbbbbb", cutoff.Add(100*time.Millisecond))
 	later := exp("later", "family-cccccccccccccccc", oauthNow.Add(2*time.Hour))
-	exp("revoked", "family-dddddddddddddddd", oauthNow.Add(3*time.Hour))
+	// d's mark lasts past the 30 minutes asked, until its token's expiry,
+	// still before the cutoff.
+	exp("revoked", "family-dddddddddddddddd", oauthNow.Add(45*time.Minute))
 	if _, err := s.RevokeOAuthFamily(ctx, "family-dddddddddddddddd", oauthNow.Add(30*time.Minute)); err != nil {
 		t.Fatal(err)
 	}

@@ -115,18 +115,14 @@ func (s *Store) clientsInUse(ctx context.Context, used, seen map[string]bool) er
 		if seen[key] {
 			continue
 		}
-		data, err := s.read(ctx, key)
-		var f familyItem
-		if err == nil && data != nil {
-			f, err = decodeFamily(key, data)
-		}
+		f, err := s.readFamily(ctx, key)
 		if errors.Is(err, store.ErrDamaged) {
 			slog.WarnContext(ctx, "keyring store: a damaged OAuth family head; its tokens name the clients kept", "item", key, "error", err.Error())
 		}
 		switch {
 		case err != nil && !errors.Is(err, store.ErrDamaged):
 			return err
-		case err == nil && data == nil:
+		case err == nil && f == nil:
 			// deleted since the list
 		case err == nil && f.revoked():
 			// its tokens are deleted, or gone all the same

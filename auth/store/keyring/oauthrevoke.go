@@ -40,12 +40,15 @@ func (s *Store) RevokeOAuthFamily(ctx context.Context, family string, until time
 	return s.revoke(ctx, *f, until)
 }
 
-// revoke marks a family revoked until `until` (or a later time it was
-// marked until already), then deletes its tokens, each before its member.
-// The caller holds the store lock.
+// revoke marks a family revoked until `until`, or a later time it was
+// marked until already or its tokens' latest expiry (the contract keeps
+// the mark at least that long), then deletes its tokens, each before its
+// member. The caller holds the store lock.
 func (s *Store) revoke(ctx context.Context, f familyItem, until time.Time) (int, error) {
-	if until.After(f.RevokedUntil) {
-		f.RevokedUntil = until
+	for _, t := range []time.Time{until, f.ExpiresAt} {
+		if t.After(f.RevokedUntil) {
+			f.RevokedUntil = t
+		}
 	}
 	data, err := encodeFamily(f)
 	if err != nil {
@@ -120,25 +123,21 @@ func (s *Store) revokeWhere(ctx context.Context, match func(*familyItem) bool) (
 	}
 	n := 0
 	for _, key := range keys {
-		data, err := s.read(ctx, key)
-		var f familyItem
-		if err == nil && data != nil {
-			f, err = decodeFamily(key, data)
-		}
+		f, err := s.readFamily(ctx, key)
 		if err != nil {
 			if skip(ctx, err) {
 				continue // a damaged head: its tokens cannot be attributed
 			}
 			return n, err
 		}
-		if data == nil || !match(&f) {
+		if f == nil || !match(f) {
 			continue
 		}
 		until := f.ExpiresAt
 		if until.IsZero() {
 			until = time.Now() // not written by PutOAuthToken, which sets it
 		}
-		m, err := s.revoke(ctx, f, until)
+		m, err := s.revoke(ctx, *f, until)
 		n += m
 		if err != nil {
 			return n, err
@@ -233,11 +232,7 @@ func (s *Store) pruneHead(ctx context.Context, key string, before time.Time) (ma
 		return false, err
 	}
 	defer unlock()
-	data, err := s.read(ctx, key)
-	var f familyItem
-	if err == nil && data != nil {
-		f, err = decodeFamily(key, data)
-	}
+	f, err := s.readFamily(ctx, key)
 	if err != nil {
 		if skip(ctx, err) {
 			return false, nil
@@ -245,7 +240,7 @@ func (s *Store) pruneHead(ctx context.Context, key string, before time.Time) (ma
 		return false, err
 	}
 	switch {
-	case data == nil:
+	case f == nil:
 		return false, nil
 	case f.revoked() && f.RevokedUntil.Before(before):
 		mark = true

@@ -11,11 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,6 +34,8 @@ type xoauthResult struct {
 	Revoked int   `json:"revoked"` // tokens its revocation deleted
 	Err     string
 }
+
+func (r xoauthResult) childErr() string { return r.Err }
 
 func xoauthSpendToken(j int) store.OAuthToken {
 	return testToken("spend-"+strconv.Itoa(j), store.OAuthRefresh, "family-spendspendspend", "x@acme.com")
@@ -100,26 +99,9 @@ func TestCrossProcessOAuth(t *testing.T) {
 	for j := range xoauthSpends {
 		mustPutToken(t, s, xoauthSpendToken(j))
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	results := make([]xoauthResult, xoauthChildren)
-	var wg sync.WaitGroup
-	for i := range xoauthChildren {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cmd := exec.Command(exe, "-test.run=^TestCrossProcessOAuthChild$", "-test.count=1")
-			cmd.Env = append(os.Environ(), xoauthDirEnv+"="+dir, xoauthChildEnv+"="+strconv.Itoa(i))
-			out, err := cmd.Output()
-			line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
-			if err != nil || json.Unmarshal([]byte(line), &results[i]) != nil || results[i].Err != "" {
-				t.Errorf("child %d: %v %s\n%s", i, err, results[i].Err, out)
-			}
-		}()
-	}
-	wg.Wait()
+	results := runChildren[xoauthResult](t, "TestCrossProcessOAuthChild", xoauthChildren, func(i int) []string {
+		return []string{xoauthDirEnv + "=" + dir, xoauthChildEnv + "=" + strconv.Itoa(i)}
+	})
 
 	firsts := map[int]int{}
 	put := 0

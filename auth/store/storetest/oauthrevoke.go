@@ -118,7 +118,8 @@ func testOAuthRevokeAccount(t *testing.T, s store.Store) {
 }
 
 // testOAuthPrune: expired tokens and old revocation marks go, counted;
-// live (also spent) tokens and current marks stay.
+// live (also spent) tokens and current marks stay, as does a mark whose
+// family's tokens would not have expired yet.
 func testOAuthPrune(t *testing.T, s store.Store) {
 	o := oauthOf(t, s)
 	ctx := ctxFor(t)
@@ -139,6 +140,10 @@ func testOAuthPrune(t *testing.T, s store.Store) {
 	must(t, "RevokeOAuthFamily old", err)
 	_, err = o.RevokeOAuthFamily(ctx, oauthFamily("new"), t0.Add(time.Hour))
 	must(t, "RevokeOAuthFamily new", err)
+	// A mark given an earlier end than its tokens' expiry lasts until then.
+	putOAuth(t, o, oauthToken(store.OAuthAccess, "short-lived-mark", "short", "acme", "a@x.com"))
+	_, err = o.RevokeOAuthFamily(ctx, oauthFamily("short"), t0.Add(-time.Minute))
+	must(t, "RevokeOAuthFamily short", err)
 
 	n, err = o.PruneOAuth(ctx, t0)
 	if err != nil || n != 3 {
@@ -147,7 +152,7 @@ func testOAuthPrune(t *testing.T, s store.Store) {
 	checkGone(t, o, "after PruneOAuth", "expired-1", "expired-2")
 	checkKept(t, o, "after PruneOAuth", "live", "spent")
 	putOAuth(t, o, oauthToken(store.OAuthAccess, "after-prune", "old", "acme", "a@x.com"))
-	checkRevoked(t, o, "after PruneOAuth", "new")
+	checkRevoked(t, o, "after PruneOAuth", "new", "short")
 	n, err = o.PruneOAuth(ctx, t0)
 	if err != nil || n != 0 {
 		t.Errorf("PruneOAuth again = %d, %v; want 0", n, err)
